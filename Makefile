@@ -1,0 +1,45 @@
+# Promptyard: `make run` serves the app with its worker; `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test setup migrate demo lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml sdk/pyproject.toml
+	$(BIN)/pip install -q -e ./sdk -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+migrate: setup
+	$(BIN)/python manage.py migrate --noinput
+
+demo: migrate
+	$(BIN)/python manage.py seed_demo
+
+run: demo
+	$(BIN)/python manage.py run_all
+
+test: setup
+	./scripts/ensure_chromium.sh
+	./scripts/with_postgres.sh $(BIN)/pytest -q $(PYTEST_ARGS)
+
+lint:
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format:
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: setup
+	for b in benchmarks/*.py; do ./scripts/with_postgres.sh $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,5 @@
+from django.shortcuts import render
+
+
+def experiments_list(request):
+    return render(request, "experiments/list.html", {})

@@ -1,0 +1,5 @@
+from django.shortcuts import render
+
+
+def prompts_list(request):
+    return render(request, "prompts/list.html", {})

@@ -1,0 +1,29 @@
+"""The audit trail: every write service calls `audit_record` inside its transaction."""
+
+from __future__ import annotations
+
+from apps.teams.models import ApiKey, AuditEvent
+
+
+def actor_label(actor) -> str:
+    if actor is None:
+        return "system"
+    if isinstance(actor, ApiKey):
+        return f"API key {actor.name} ({actor.prefix}…)"
+    return actor.email
+
+
+def audit_record(*, team, actor, verb: str, target=None, target_type: str = "", before=None, after=None):
+    is_key = isinstance(actor, ApiKey)
+    return AuditEvent.objects.unscoped().create(
+        team=team,
+        actor_user=None if (is_key or actor is None) else actor,
+        actor_api_key=actor if is_key else None,
+        actor_label=actor_label(actor),
+        verb=verb,
+        target_type=target_type or (target._meta.label_lower if target is not None else ""),
+        target_id=str(target.pk) if target is not None and target.pk is not None else "",
+        target_label=str(target)[:200] if target is not None else "",
+        before=before,
+        after=after,
+    )

@@ -1,0 +1,30 @@
+"""Who may do what: role permissions on the Team, API-key scopes, one check for both."""
+
+from __future__ import annotations
+
+from apps.core.errors import PermissionRefused
+from apps.teams.models import PERM_ADMIN, ApiKey, ApiKeyScope
+
+
+def is_api_key(actor) -> bool:
+    return isinstance(actor, ApiKey)
+
+
+def actor_can(actor, perm: str, obj, *, scope: str | None = None) -> bool:
+    """True when `actor` (a User or an ApiKey) holds `perm` on `obj`.
+
+    An API key acts within its scopes: the endpoint names the scope it needs, and the
+    team-administration permission always needs the `admin` scope.
+    """
+    if is_api_key(actor):
+        if perm == PERM_ADMIN or perm.endswith(".own_team"):
+            return actor.has_scope(ApiKeyScope.ADMIN)
+        return scope is None or actor.has_scope(scope)
+    if actor is None or not actor.is_authenticated:
+        return False
+    return actor.has_perm(perm, obj)
+
+
+def require(actor, perm: str, obj, *, scope: str | None = None, message: str | None = None) -> None:
+    if not actor_can(actor, perm, obj, scope=scope):
+        raise PermissionRefused(message or "You do not have permission to do that.")

@@ -1,0 +1,257 @@
+"""Every write to teams, members, invites and API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from guardian.shortcuts import assign_perm
+
+from apps.core.errors import Conflict, NotFound, ValidationFailed
+from apps.core.tenancy import team_scope
+from apps.teams.audit import audit_record
+from apps.teams.models import (
+    PERM_ADMIN,
+    PERM_OWN,
+    ROLE_PERMISSIONS,
+    ApiKey,
+    ApiKeyScope,
+    Invite,
+    Membership,
+    Role,
+    Team,
+    TeamRoleGroup,
+)
+from apps.teams.permissions import require
+
+API_KEY_PREFIX = "pyd_"
+INVITE_LIFETIME = timedelta(days=7)
+
+
+def _validation(exc: ValidationError) -> ValidationFailed:
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+    field, messages = next(iter(errors.items()))
+    return ValidationFailed(messages[0] if field == "__all__" else f"{field}: {messages[0]}", errors=errors)
+
+
+def full_clean_or_raise(instance, **kwargs) -> None:
+    try:
+        instance.full_clean(**kwargs)
+    except ValidationError as exc:
+        raise _validation(exc) from None
+
+
+# --- teams and roles ---------------------------------------------------------------
+
+
+def _role_group(team: Team, role: str) -> Group:
+    return TeamRoleGroup.objects.unscoped().select_related("group").get(team=team, role=role).group
+
+
+@transaction.atomic
+def team_create(*, actor, name: str, slug: str, protected_tags: list[str] | None = None) -> Team:
+    team = Team(name=name.strip(), slug=slug.strip().lower(), protected_tags=protected_tags or ["production"])
+    full_clean_or_raise(team)
+    try:
+        with transaction.atomic():
+            team.save()
+    except IntegrityError:
+        raise ValidationFailed("That slug is taken; choose another.", field="slug") from None
+    with team_scope(team):
+        for role, perms in ROLE_PERMISSIONS.items():
+            group = Group.objects.create(name=f"team:{team.pk}:{role}")
+            TeamRoleGroup.objects.create(team=team, role=role, group=group)
+            for perm in perms:
+                assign_perm(perm, group, team)
+        _membership_add(team=team, user=actor, role=Role.OWNER)
+        audit_record(team=team, actor=actor, verb="team.create", target=team, after={"name": team.name, "slug": team.slug})
+    return team
+
+
+def _membership_add(*, team: Team, user, role: str) -> Membership:
+    membership = Membership.objects.create(team=team, user=user, role=role)
+    user.groups.add(_role_group(team, role))
+    return membership
+
+
+def _owner_count(team: Team) -> int:
+    return Membership.objects.unscoped().filter(team=team, role=Role.OWNER).count()
+
+
+@transaction.atomic
+def membership_set_role(*, team: Team, actor, membership: Membership, role: str) -> Membership:
+    require(actor, PERM_ADMIN, team)
+    if role not in Role.values:
+        raise ValidationFailed(f"Unknown role {role!r}.", field="role")
+    # Only owners make or unmake owners.
+    if Role.OWNER in (role, membership.role):
+        require(actor, PERM_OWN, team, message="Only an owner can grant or remove the owner role.")
+    membership = Membership.objects.unscoped().select_for_update().get(pk=membership.pk, team=team)
+    if membership.role == role:
+        return membership
+    if membership.role == Role.OWNER and _owner_count(team) <= 1:
+        raise Conflict("The last owner cannot be demoted; make someone else an owner first.", field="role")
+    before = {"role": membership.role}
+    membership.user.groups.remove(_role_group(team, membership.role))
+    membership.role = role
+    membership.save(update_fields=["role"])
+    membership.user.groups.add(_role_group(team, role))
+    audit_record(team=team, actor=actor, verb="membership.role_change", target=membership,
+                 before=before, after={"role": role, "user": membership.user.email})
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, team: Team, actor, membership: Membership) -> None:
+    if not (actor is not None and getattr(actor, "pk", None) == membership.user_id):
+        require(actor, PERM_ADMIN, team)
+    membership = Membership.objects.unscoped().select_for_update().get(pk=membership.pk, team=team)
+    if membership.role == Role.OWNER:
+        if getattr(actor, "pk", None) != membership.user_id:
+            require(actor, PERM_OWN, team, message="Only an owner can remove an owner.")
+        if _owner_count(team) <= 1:
+            raise Conflict("The last owner cannot be removed; make someone else an owner first.")
+    membership.user.groups.remove(_role_group(team, membership.role))
+    audit_record(team=team, actor=actor, verb="membership.remove", target=membership,
+                 before={"user": membership.user.email, "role": membership.role})
+    membership.delete()
+
+
+@transaction.atomic
+def team_set_protected_tags(*, team: Team, actor, tags: list[str]) -> Team:
+    from apps.prompts.validators import validate_tag_name  # the Hub owns tag-name rules
+
+    require(actor, PERM_ADMIN, team)
+    cleaned = sorted({t.strip() for t in tags if t.strip()})
+    for tag in cleaned:
+        validate_tag_name(tag)
+    before = {"protected_tags": team.protected_tags}
+    team = Team.objects.select_for_update().get(pk=team.pk)
+    team.protected_tags = cleaned
+    team.save(update_fields=["protected_tags"])
+    audit_record(team=team, actor=actor, verb="team.protected_tags", target=team, before=before,
+                 after={"protected_tags": cleaned})
+    return team
+
+
+# --- invites -----------------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def invite_create(*, team: Team, actor, role: str, email: str = "", accept_url_for=None) -> tuple[Invite, str]:
+    """Returns the invite and its token; the token is shown once and stored only hashed."""
+    require(actor, PERM_ADMIN, team)
+    if role not in Role.values:
+        raise ValidationFailed(f"Unknown role {role!r}.", field="role")
+    if role == Role.OWNER:
+        require(actor, PERM_OWN, team, message="Only an owner can invite another owner.")
+    token = secrets.token_urlsafe(32)
+    invite = Invite(team=team, token_hash=_token_hash(token), email=email.strip().lower(), role=role,
+                    created_by=actor if not isinstance(actor, ApiKey) else None,
+                    expires_at=timezone.now() + INVITE_LIFETIME)
+    full_clean_or_raise(invite, exclude=["team", "created_by"])
+    invite.save()
+    audit_record(team=team, actor=actor, verb="invite.create", target=invite, after={"role": role, "email": invite.email})
+    if invite.email and accept_url_for:
+        url = accept_url_for(token)
+        transaction.on_commit(lambda: send_mail(
+            f"You are invited to {team.name} on Promptyard",
+            f"Join {team.name} as {role}: {url}\nThe link works once and expires in 7 days.",
+            settings.DEFAULT_FROM_EMAIL, [invite.email], fail_silently=True))
+    return invite, token
+
+
+def invite_lookup(token: str) -> Invite:
+    invite = Invite.objects.unscoped().select_related("team").filter(token_hash=_token_hash(token)).first()
+    if invite is None:
+        raise NotFound("This invite link is not valid.")
+    return invite
+
+
+@transaction.atomic
+def invite_accept(*, token: str, user) -> Membership:
+    invite = invite_lookup(token)
+    invite = Invite.objects.unscoped().select_for_update().get(pk=invite.pk)
+    if not invite.is_usable:
+        raise Conflict("This invite has expired or was already used. Ask for a new link.")
+    team = invite.team
+    if Membership.objects.unscoped().filter(team=team, user=user).exists():
+        raise Conflict(f"You are already a member of {team.name}.")
+    invite.accepted_by = user
+    invite.accepted_at = timezone.now()
+    invite.save(update_fields=["accepted_by", "accepted_at"])
+    with team_scope(team):
+        membership = _membership_add(team=team, user=user, role=invite.role)
+        audit_record(team=team, actor=user, verb="invite.accept", target=membership, after={"role": invite.role})
+    return membership
+
+
+@transaction.atomic
+def invite_revoke(*, team: Team, actor, invite: Invite) -> None:
+    require(actor, PERM_ADMIN, team)
+    invite.revoked_at = timezone.now()
+    invite.save(update_fields=["revoked_at"])
+    audit_record(team=team, actor=actor, verb="invite.revoke", target=invite)
+
+
+# --- API keys ----------------------------------------------------------------------
+
+
+def api_key_hash(raw_key: str) -> str:
+    return hmac.new(settings.API_KEY_HMAC_SECRET.encode(), raw_key.encode(), hashlib.sha256).hexdigest()
+
+
+@transaction.atomic
+def api_key_create(*, team: Team, actor, name: str, scopes: list[str], environment: str = "") -> tuple[ApiKey, str]:
+    """Returns the key row and the full secret, which is never stored or shown again."""
+    require(actor, PERM_ADMIN, team)
+    name = name.strip()
+    if not name:
+        raise ValidationFailed("Give the key a name.", field="name")
+    unknown = sorted(set(scopes) - set(ApiKeyScope.values))
+    if unknown:
+        raise ValidationFailed(f"Unknown scope {unknown[0]!r}.", field="scopes")
+    if not scopes:
+        raise ValidationFailed("Choose at least one scope.", field="scopes")
+    prefix = secrets.token_hex(4)
+    raw = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey(team=team, name=name, prefix=prefix, hashed_key=api_key_hash(raw), scopes=sorted(set(scopes)),
+                 environment=environment.strip(), created_by=None if isinstance(actor, ApiKey) else actor)
+    full_clean_or_raise(key, exclude=["team", "created_by"])
+    key.save()
+    audit_record(team=team, actor=actor, verb="api_key.create", target=key,
+                 after={"name": key.name, "scopes": key.scopes, "environment": key.environment})
+    return key, raw
+
+
+@transaction.atomic
+def api_key_revoke(*, team: Team, actor, key: ApiKey) -> ApiKey:
+    require(actor, PERM_ADMIN, team)
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+        audit_record(team=team, actor=actor, verb="api_key.revoke", target=key)
+    return key
+
+
+def api_key_authenticate(raw_key: str) -> ApiKey | None:
+    """The active key for a presented secret, or None. Constant-time hash comparison."""
+    if not raw_key.startswith(API_KEY_PREFIX):
+        return None
+    prefix = raw_key[len(API_KEY_PREFIX):].split("_", 1)[0]
+    key = ApiKey.objects.unscoped().select_related("team").filter(prefix=prefix).first()
+    if key is None or not hmac.compare_digest(key.hashed_key, api_key_hash(raw_key)):
+        return None
+    return key

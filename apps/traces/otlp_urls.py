@@ -1,0 +1,2 @@
+# OTLP/HTTP ingestion lives at the path exporters default to: /v1/traces.
+urlpatterns: list = []

@@ -1,0 +1,5 @@
+from django.shortcuts import render
+
+
+def traces_list(request):
+    return render(request, "traces/list.html", {})

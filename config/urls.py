@@ -1,0 +1,48 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from apps.teams import views as team_views
+
+# Team pages: TeamMiddleware turns <team_slug> into request.team and the team's scope.
+team_patterns = [
+    path("", include("apps.teams.urls")),
+    path("prompts/", include("apps.prompts.urls")),
+    path("datasets/", include("apps.datasets.urls")),
+    path("llm/", include("apps.llm.urls")),
+    path("experiments/", include("apps.experiments.urls")),
+    path("annotations/", include("apps.annotations.urls")),
+    path("traces/", include("apps.traces.urls")),
+]
+
+# The API is mounted twice: team from the API key (/api/v1/...) or from the URL
+# (/api/v1/t/<team_slug>/..., for signed-in users and the browsable API).
+api_patterns = [
+    path("", include("apps.teams.api_urls")),
+    path("", include("apps.prompts.api_urls")),
+    path("", include("apps.datasets.api_urls")),
+    path("", include("apps.llm.api_urls")),
+    path("", include("apps.experiments.api_urls")),
+    path("", include("apps.annotations.api_urls")),
+    path("", include("apps.traces.api_urls")),
+]
+
+urlpatterns = [
+    path("", team_views.home, name="home"),
+    path("accounts/", include("apps.accounts.urls")),
+    path("teams/", include("apps.teams.account_urls")),
+    path("t/<slug:team_slug>/", include(team_patterns)),
+    path("api/v1/", include((api_patterns, "api"), namespace="api")),
+    path("api/v1/t/<slug:team_slug>/", include((api_patterns, "api"), namespace="team_api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("", include("apps.traces.otlp_urls")),
+    path("admin/", admin.site.urls),
+]
+
+if settings.PROMPTYARD_BENCHMARK_VIEWS:
+    from apps.core.benchmark_views import bare_json
+
+    urlpatterns.append(path("__bench__/bare.json", bare_json))

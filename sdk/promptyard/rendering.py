@@ -1,0 +1,205 @@
+"""Rendering a prompt version: the one implementation the server and the SDK share.
+
+Templates are Jinja2 in a SandboxedEnvironment with StrictUndefined, so `{{ var }}` (also
+valid mustache) works, attribute tricks such as `{{ ''.__class__ }}` are refused, and a
+missing variable is an error that names it. Variables may be typed with a small JSON
+Schema per variable: {"type", "required", "enum", "description"}.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import jinja2
+from jinja2 import meta
+from jinja2.sandbox import SandboxedEnvironment
+
+KIND_TEXT = "text"
+KIND_CHAT = "chat"
+CHAT_ROLES = ("system", "user", "assistant")
+PLACEHOLDER = "placeholder"  # a chat entry {"role": "placeholder", "name": "history"}
+SCHEMA_TYPES = ("string", "number", "integer", "boolean", "array", "object")
+
+_env = SandboxedEnvironment(
+    undefined=jinja2.StrictUndefined,
+    autoescape=False,  # prompts are plain text for a model, not HTML
+    keep_trailing_newline=True,
+)
+
+
+class RenderError(ValueError):
+    """A template or variable problem, naming the variable and (for syntax) the line."""
+
+    def __init__(self, message: str, *, variable: str | None = None, line: int | None = None,
+                 message_index: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.variable = variable
+        self.line = line
+        self.message_index = message_index
+
+    def as_dict(self) -> dict:
+        return {"message": self.message, "variable": self.variable, "line": self.line,
+                "message_index": self.message_index}
+
+
+def _parse(source: str, *, message_index: int | None = None):
+    try:
+        return _env.parse(source)
+    except jinja2.TemplateSyntaxError as exc:
+        where = f"message {message_index + 1}, " if message_index is not None else ""
+        raise RenderError(f"Template error ({where}line {exc.lineno}): {exc.message}", line=exc.lineno,
+                          message_index=message_index) from None
+
+
+def _sources(kind: str, template: str | None, messages: list | None) -> list[tuple[int | None, str]]:
+    if kind == KIND_TEXT:
+        return [(None, template or "")]
+    if kind != KIND_CHAT:
+        raise RenderError(f"Unknown prompt kind {kind!r}: use 'text' or 'chat'.")
+    out = []
+    for index, message in enumerate(messages or []):
+        if not isinstance(message, dict):
+            raise RenderError(f"Message {index + 1} must be an object with role and content.", message_index=index)
+        role = message.get("role")
+        if role == PLACEHOLDER:
+            continue
+        if role not in CHAT_ROLES:
+            raise RenderError(f"Message {index + 1} has role {role!r}; use system, user, assistant or placeholder.",
+                              message_index=index)
+        content = message.get("content", "")
+        if not isinstance(content, str):
+            raise RenderError(f"Message {index + 1} content must be text.", message_index=index)
+        out.append((index, content))
+    return out
+
+
+def template_variables(kind: str, template: str | None = None, messages: list | None = None) -> list[str]:
+    """Variable names in first-seen order: template variables, then history placeholders."""
+    names: list[str] = []
+    for index, source in _sources(kind, template, messages):
+        ast = _parse(source, message_index=index)
+        found = meta.find_undeclared_variables(ast)
+        # find_undeclared_variables returns a set; keep the order in which names appear.
+        ordered = sorted(found, key=lambda n: (_first_position(source, n), n))
+        names.extend(n for n in ordered if n not in names)
+    if kind == KIND_CHAT:
+        for message in messages or []:
+            if isinstance(message, dict) and message.get("role") == PLACEHOLDER:
+                name = message.get("name") or ""
+                if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                    raise RenderError(f"Placeholder name {name!r} is not a valid variable name.")
+                if name not in names:
+                    names.append(name)
+    return names
+
+
+def _first_position(source: str, name: str) -> int:
+    match = re.search(r"\b" + re.escape(name) + r"\b", source)
+    return match.start() if match else len(source)
+
+
+def validate_schema(schema: dict | None) -> None:
+    """Refuse a malformed variables schema with a message naming the variable."""
+    if schema in (None, {}):
+        return
+    if not isinstance(schema, dict):
+        raise RenderError("The variables schema must be an object keyed by variable name.")
+    for name, spec in schema.items():
+        if not isinstance(spec, dict):
+            raise RenderError(f"Schema for {name!r} must be an object.", variable=name)
+        unknown = set(spec) - {"type", "required", "enum", "description"}
+        if unknown:
+            raise RenderError(f"Schema for {name!r} has unknown key {sorted(unknown)[0]!r}.", variable=name)
+        if "type" in spec and spec["type"] not in SCHEMA_TYPES:
+            raise RenderError(f"Schema for {name!r}: type must be one of {', '.join(SCHEMA_TYPES)}.", variable=name)
+        if "enum" in spec and not isinstance(spec["enum"], list):
+            raise RenderError(f"Schema for {name!r}: enum must be a list.", variable=name)
+
+
+def _type_ok(expected: str, value: Any) -> bool:
+    if expected == "string":
+        return isinstance(value, str)
+    if expected == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if expected == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if expected == "boolean":
+        return isinstance(value, bool)
+    if expected == "array":
+        return isinstance(value, list)
+    if expected == "object":
+        return isinstance(value, dict)
+    return True
+
+
+def check_values(variables: list[str], schema: dict | None, values: dict) -> None:
+    schema = schema or {}
+    for name in variables:
+        spec = schema.get(name, {})
+        if name not in values:
+            if spec.get("required", True):
+                raise RenderError(f"Missing variable '{name}'.", variable=name)
+            continue
+        value = values[name]
+        if "type" in spec and not _type_ok(spec["type"], value):
+            raise RenderError(f"Variable '{name}' must be of type {spec['type']}, got {type(value).__name__}.",
+                              variable=name)
+        if "enum" in spec and value not in spec["enum"]:
+            raise RenderError(f"Variable '{name}' must be one of {spec['enum']!r}, got {value!r}.", variable=name)
+
+
+def _render_one(source: str, values: dict, message_index: int | None = None) -> str:
+    template = _env.from_string(source) if source else None
+    if template is None:
+        return ""
+    try:
+        return template.render(values)
+    except jinja2.UndefinedError as exc:
+        name = _undefined_name(str(exc))
+        raise RenderError(f"Missing variable '{name}'." if name else f"Undefined value: {exc}",
+                          variable=name, message_index=message_index) from None
+    except jinja2.exceptions.SecurityError as exc:
+        raise RenderError(f"Refused by the template sandbox: {exc}", message_index=message_index) from None
+    except (TypeError, ValueError, ArithmeticError, jinja2.TemplateError) as exc:
+        raise RenderError(f"Template failed to render: {exc}", message_index=message_index) from None
+
+
+def _undefined_name(text: str) -> str | None:
+    match = re.match(r"'([^']+)' is undefined", text)
+    return match.group(1) if match else None
+
+
+def render_prompt(*, kind: str, template: str | None = None, messages: list | None = None,
+                  variables_schema: dict | None = None, values: dict | None = None) -> str | list[dict]:
+    """Render a text prompt to a string, or a chat prompt to a list of {role, content}.
+
+    Same inputs, same output, on the server and in the SDK.
+    """
+    values = dict(values or {})
+    validate_schema(variables_schema)
+    names = template_variables(kind, template, messages)
+    check_values(names, variables_schema, values)
+    # Optional variables that were not given render as empty text rather than failing.
+    for name in names:
+        if name not in values and not (variables_schema or {}).get(name, {}).get("required", True):
+            values[name] = ""
+    if kind == KIND_TEXT:
+        return _render_one(template or "", values)
+    rendered: list[dict] = []
+    for index, message in enumerate(messages or []):
+        if message.get("role") == PLACEHOLDER:
+            history = values.get(message["name"], [])
+            if history in ("", None):
+                history = []
+            if not isinstance(history, list) or not all(
+                isinstance(m, dict) and m.get("role") in CHAT_ROLES and isinstance(m.get("content"), str)
+                for m in history
+            ):
+                raise RenderError(f"Variable '{message['name']}' must be a list of {{role, content}} messages.",
+                                  variable=message["name"])
+            rendered.extend({"role": m["role"], "content": m["content"]} for m in history)
+            continue
+        rendered.append({"role": message["role"], "content": _render_one(message.get("content", ""), values, index)})
+    return rendered

@@ -1,0 +1,163 @@
+"""Shared fixtures: alice (owner), bob (editor), carol (viewer), erin (annotator) of acme;
+dave (owner) of globex. Browser fixtures drive Debian's Chromium through Playwright."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Playwright's sync API runs an event loop in the test thread; the ORM calls in browser
+# tests are still synchronous and safe.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+PASSWORD = "correct-horse-battery-staple"
+CHROMIUM = os.environ.get("PROMPTYARD_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture
+def make_user(db):
+    from apps.accounts.models import User
+
+    def make(email: str, name: str = "") -> User:
+        return User.objects.create_user(email=email, password=PASSWORD, name=name)
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice@acme.test", "Alice")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob@acme.test", "Bob")
+
+
+@pytest.fixture
+def carol(make_user):
+    return make_user("carol@acme.test", "Carol")
+
+
+@pytest.fixture
+def erin(make_user):
+    return make_user("erin@acme.test", "Erin")
+
+
+@pytest.fixture
+def dave(make_user):
+    return make_user("dave@globex.test", "Dave")
+
+
+def add_member(team, user, role):
+    from apps.core.tenancy import team_scope
+    from apps.teams.services import _membership_add
+
+    with team_scope(team):
+        return _membership_add(team=team, user=user, role=role)
+
+
+@pytest.fixture
+def acme(alice, bob, carol, erin):
+    from apps.teams.services import team_create
+
+    team = team_create(actor=alice, name="Acme", slug="acme")
+    add_member(team, bob, "editor")
+    add_member(team, carol, "viewer")
+    add_member(team, erin, "annotator")
+    return team
+
+
+@pytest.fixture
+def globex(dave):
+    from apps.teams.services import team_create
+
+    return team_create(actor=dave, name="Globex", slug="globex")
+
+
+@pytest.fixture
+def acme_scope(acme):
+    """Run the test body inside acme's tenant scope."""
+    from apps.core.tenancy import team_scope
+
+    with team_scope(acme):
+        yield acme
+
+
+@pytest.fixture
+def api_key_for(db):
+    """make a key: api_key_for(team, actor, scopes=[...], environment="") -> raw key."""
+    from apps.core.tenancy import team_scope
+    from apps.teams.services import api_key_create
+
+    def make(team, actor, scopes=("prompts:read",), environment="", name="test key"):
+        with team_scope(team):
+            _, raw = api_key_create(team=team, actor=actor, name=name, scopes=list(scopes), environment=environment)
+        return raw
+
+    return make
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+def bearer(raw_key: str) -> dict:
+    return {"HTTP_AUTHORIZATION": f"Bearer {raw_key}"}
+
+
+# --- browser -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def new_page(browser, live_server):
+    """new_page(user=None) -> a Page in its own browser context, logged in when a user is given."""
+    contexts = []
+
+    def make(user=None):
+        context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        if user is not None:
+            login(page, user.email)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def login(page, email: str, password: str = PASSWORD):
+    page.goto("/accounts/login/")
+    page.fill("input[name=username]", email)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
