@@ -1,0 +1,150 @@
+"""One object of every kind in team acme, for the tenant-isolation walk.
+
+Each URL kwarg name maps to a function returning acme's value for it. A route whose kwarg
+has no source here fails the walk until one is added (or the route is listed in
+tests/test_tenant_isolation.py's UNWALKABLE with a reason).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+from apps.core.tenancy import team_scope
+
+
+@dataclass
+class World:
+    team: object
+    owner: object
+    objects: dict = field(default_factory=dict)
+
+
+def _optional(module: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
+def build_world(acme, alice, bob) -> World:
+    world = World(team=acme, owner=alice)
+    with team_scope(acme):
+        _teams(world, acme, alice, bob)
+        for builder in (_prompts, _datasets, _llm, _experiments, _annotations, _traces):
+            builder(world, acme, alice, bob)
+    return world
+
+
+def _teams(world, team, alice, bob):
+    from apps.teams import services
+    from apps.teams.models import Membership
+
+    world.objects["membership"] = Membership.objects.get(user=bob)
+    world.objects["invite"], _ = services.invite_create(team=team, actor=alice, role="viewer")
+    world.objects["api_key"], _ = services.api_key_create(
+        team=team, actor=alice, name="k", scopes=["prompts:read"]
+    )
+    world.objects["audit_event"] = services.audit_record(team=team, actor=alice, verb="test.event")
+
+
+def _prompts(world, team, alice, bob):
+    services = _optional("apps.prompts.services")
+    if services is None or not hasattr(services, "prompt_create"):
+        return
+    prompt = services.prompt_create(team=team, actor=alice, name="acme-only-prompt", description="")
+    v1 = services.version_create(
+        team=team,
+        actor=alice,
+        prompt=prompt,
+        kind="text",
+        template="Hi {{ name }}",
+        commit_message="first",
+    )
+    v2 = services.version_create(
+        team=team,
+        actor=alice,
+        prompt=prompt,
+        kind="text",
+        template="Hello {{ name }}",
+        commit_message="second",
+    )
+    world.objects.update(prompt=prompt, version=v1, version2=v2)
+    if hasattr(services, "promotion_request_create"):
+        world.objects["promotion"] = services.promotion_request_create(
+            team=team,
+            actor=bob,
+            prompt=prompt,
+            tag_name="production",
+            candidate=v2,
+            description="ship it",
+        )
+
+
+def _datasets(world, team, alice, bob):
+    services = _optional("apps.datasets.services")
+    if services is None or not hasattr(services, "dataset_create"):
+        return
+    dataset = services.dataset_create(
+        team=team, actor=alice, name="acme-only-dataset", description=""
+    )
+    example = services.example_create(
+        team=team, actor=alice, dataset=dataset, input={"q": "hi"}, expected="hello"
+    )
+    world.objects.update(dataset=dataset, example=example)
+
+
+def _llm(world, team, alice, bob):
+    models = _optional("apps.llm.models")
+    if models is None or not hasattr(models, "ProviderConfig"):
+        return
+    world.objects["provider"] = models.ProviderConfig.objects.create(
+        team=team,
+        name="acme-provider",
+        kind="openai-compatible",
+        base_url="http://127.0.0.1:9/v1",
+        models=["m"],
+    )
+
+
+def _experiments(world, team, alice, bob):
+    pass  # extended when the experiments app lands
+
+
+def _annotations(world, team, alice, bob):
+    pass  # extended when the annotations app lands
+
+
+def _traces(world, team, alice, bob):
+    pass  # extended when the traces app lands
+
+
+def _get(world, name):
+    obj = world.objects.get(name)
+    if obj is None:
+        raise LookupError(name)
+    return obj
+
+
+# URL kwarg -> acme's value. Every kwarg name used in a URL pattern needs an entry.
+KWARG_SOURCES = {
+    "membership_id": lambda w: _get(w, "membership").pk,
+    "invite_id": lambda w: _get(w, "invite").pk,
+    "key_id": lambda w: _get(w, "api_key").pk,
+    "api_key_id": lambda w: _get(w, "api_key").pk,
+    "event_id": lambda w: _get(w, "audit_event").pk,
+    "prompt_id": lambda w: _get(w, "prompt").pk,
+    "prompt_name": lambda w: _get(w, "prompt").name,
+    "version_id": lambda w: _get(w, "version").pk,
+    "version_number": lambda w: _get(w, "version").number,
+    "other_number": lambda w: _get(w, "version2").number,
+    "from_number": lambda w: _get(w, "version").number,
+    "to_number": lambda w: _get(w, "version2").number,
+    "tag_name": lambda w: "production",
+    "promotion_id": lambda w: _get(w, "promotion").pk,
+    "request_id": lambda w: _get(w, "promotion").pk,
+    "dataset_id": lambda w: _get(w, "dataset").pk,
+    "example_id": lambda w: _get(w, "example").example_id,
+    "revision": lambda w: 1,
+    "provider_id": lambda w: _get(w, "provider").pk,
+}
