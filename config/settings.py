@@ -41,9 +41,7 @@ API_KEY_HMAC_SECRET = _secret("PROMPTYARD_API_KEY_SECRET", "api_key_secret")
 # Secret from which the Fernet key encrypting provider API keys at rest is derived.
 FIELD_ENCRYPTION_SECRET = _secret("PROMPTYARD_FIELD_ENCRYPTION_SECRET", "field_encryption_secret")
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
-CSRF_TRUSTED_ORIGINS = [
-    o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o
-]
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -67,6 +65,7 @@ INSTALLED_APPS = [
     "apps.datasets",
     "apps.llm",
     "apps.experiments",
+    "apps.playground",
     "apps.annotations",
     "apps.traces",
 ]

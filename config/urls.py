@@ -12,6 +12,7 @@ team_patterns = [
     path("datasets/", include("apps.datasets.urls")),
     path("llm/", include("apps.llm.urls")),
     path("experiments/", include("apps.experiments.urls")),
+    path("playground/", include("apps.playground.urls")),
     path("annotations/", include("apps.annotations.urls")),
     path("traces/", include("apps.traces.urls")),
 ]
@@ -24,6 +25,7 @@ api_patterns = [
     path("", include("apps.datasets.api_urls")),
     path("", include("apps.llm.api_urls")),
     path("", include("apps.experiments.api_urls")),
+    path("", include("apps.playground.api_urls")),
     path("", include("apps.annotations.api_urls")),
     path("", include("apps.traces.api_urls")),
 ]

@@ -93,7 +93,9 @@ def api_key_for(db):
 
     def make(team, actor, scopes=("prompts:read",), environment="", name="test key"):
         with team_scope(team):
-            _, raw = api_key_create(team=team, actor=actor, name=name, scopes=list(scopes), environment=environment)
+            _, raw = api_key_create(
+                team=team, actor=actor, name=name, scopes=list(scopes), environment=environment
+            )
         return raw
 
     return make
@@ -142,7 +144,9 @@ def new_page(browser, live_server):
     contexts = []
 
     def make(user=None):
-        context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+        context = browser.new_context(
+            base_url=live_server.url, viewport={"width": 1280, "height": 900}
+        )
         context.set_default_timeout(10_000)
         contexts.append(context)
         page = context.new_page()

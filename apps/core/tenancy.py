@@ -63,5 +63,7 @@ class TeamOwned(models.Model):
         if self.team_id is None and team is not None:
             self.team = team
         if team is not None and self.team_id != team.pk:
-            raise TenancyError(f"{type(self).__name__} of team {self.team_id} saved in another team's scope")
+            raise TenancyError(
+                f"{type(self).__name__} of team {self.team_id} saved in another team's scope"
+            )
         super().save(*args, **kwargs)

@@ -49,9 +49,14 @@ class TeamScopedAPIMixin:
                 raise Http404
             return request.auth.team
         if slug is None:
-            raise exceptions.NotAuthenticated("Send an API key (Authorization: Bearer pyd_…) or use /api/v1/t/<team>/.")
+            raise exceptions.NotAuthenticated(
+                "Send an API key (Authorization: Bearer pyd_…) or use /api/v1/t/<team>/."
+            )
         membership = (
-            Membership.objects.unscoped().select_related("team").filter(team__slug=slug, user=request.user).first()
+            Membership.objects.unscoped()
+            .select_related("team")
+            .filter(team__slug=slug, user=request.user)
+            .first()
         )
         if membership is None:
             raise Http404

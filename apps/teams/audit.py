@@ -13,7 +13,9 @@ def actor_label(actor) -> str:
     return actor.email
 
 
-def audit_record(*, team, actor, verb: str, target=None, target_type: str = "", before=None, after=None):
+def audit_record(
+    *, team, actor, verb: str, target=None, target_type: str = "", before=None, after=None
+):
     is_key = isinstance(actor, ApiKey)
     return AuditEvent.objects.unscoped().create(
         team=team,

@@ -47,7 +47,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if parts[0].lower() != self.keyword.lower():
             return None
         if len(parts) != 2:
-            raise exceptions.AuthenticationFailed("Malformed Authorization header: use 'Bearer <api key>'.")
+            raise exceptions.AuthenticationFailed(
+                "Malformed Authorization header: use 'Bearer <api key>'."
+            )
         key = api_key_authenticate(parts[1])
         if key is None:
             raise exceptions.AuthenticationFailed("Invalid API key.")

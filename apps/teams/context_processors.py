@@ -9,7 +9,10 @@ def team_navigation(request):
         return {}
     team = getattr(request, "team", None)
     context = {
-        "user_memberships": Membership.objects.unscoped().select_related("team").filter(user=user).order_by("team__name"),
+        "user_memberships": Membership.objects.unscoped()
+        .select_related("team")
+        .filter(user=user)
+        .order_by("team__name"),
         "nav_counts": {},
     }
     if team is not None:

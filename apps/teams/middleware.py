@@ -32,7 +32,10 @@ class TeamMiddleware:
 
             return redirect_to_login(request.get_full_path())
         membership = (
-            Membership.objects.unscoped().select_related("team").filter(team__slug=slug, user=request.user).first()
+            Membership.objects.unscoped()
+            .select_related("team")
+            .filter(team__slug=slug, user=request.user)
+            .first()
         )
         if membership is None:
             raise Http404("No such team.")

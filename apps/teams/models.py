@@ -71,12 +71,16 @@ class TeamGroupObjectPermission(GroupObjectPermissionBase):
 
 
 class Membership(TeamOwned):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
     role = models.CharField(max_length=20, choices=Role.choices)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["team", "user"], name="membership_unique_user")]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "user"], name="membership_unique_user")
+        ]
 
     def __str__(self):
         return f"{self.user} in {self.team_id} as {self.role}"
@@ -89,14 +93,18 @@ class TeamRoleGroup(TeamOwned):
     group = models.OneToOneField("auth.Group", on_delete=models.CASCADE, related_name="team_role")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["team", "role"], name="team_role_group_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "role"], name="team_role_group_unique")
+        ]
 
 
 class Invite(TeamOwned):
     token_hash = models.CharField(max_length=64, unique=True)
     email = models.EmailField(blank=True)
     role = models.CharField(max_length=20, choices=Role.choices)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     accepted_by = models.ForeignKey(
@@ -107,7 +115,11 @@ class Invite(TeamOwned):
 
     @property
     def is_usable(self) -> bool:
-        return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+        return (
+            self.accepted_at is None
+            and self.revoked_at is None
+            and self.expires_at > timezone.now()
+        )
 
 
 class ApiKeyScope(models.TextChoices):
@@ -126,7 +138,9 @@ class ApiKey(TeamOwned):
     hashed_key = models.CharField(max_length=64)
     scopes = models.JSONField(default=list)
     environment = models.CharField(max_length=40, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -147,7 +161,9 @@ class AuditEvent(TeamOwned):
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    actor_api_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    actor_api_key = models.ForeignKey(
+        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     actor_label = models.CharField(max_length=200)
     verb = models.CharField(max_length=80, db_index=True)
     target_type = models.CharField(max_length=80, db_index=True)

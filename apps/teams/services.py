@@ -39,7 +39,9 @@ INVITE_LIFETIME = timedelta(days=7)
 def _validation(exc: ValidationError) -> ValidationFailed:
     errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
     field, messages = next(iter(errors.items()))
-    return ValidationFailed(messages[0] if field == "__all__" else f"{field}: {messages[0]}", errors=errors)
+    return ValidationFailed(
+        messages[0] if field == "__all__" else f"{field}: {messages[0]}", errors=errors
+    )
 
 
 def full_clean_or_raise(instance, **kwargs) -> None:
@@ -58,7 +60,11 @@ def _role_group(team: Team, role: str) -> Group:
 
 @transaction.atomic
 def team_create(*, actor, name: str, slug: str, protected_tags: list[str] | None = None) -> Team:
-    team = Team(name=name.strip(), slug=slug.strip().lower(), protected_tags=protected_tags or ["production"])
+    team = Team(
+        name=name.strip(),
+        slug=slug.strip().lower(),
+        protected_tags=protected_tags or ["production"],
+    )
     full_clean_or_raise(team)
     try:
         with transaction.atomic():
@@ -72,7 +78,13 @@ def team_create(*, actor, name: str, slug: str, protected_tags: list[str] | None
             for perm in perms:
                 assign_perm(perm, group, team)
         _membership_add(team=team, user=actor, role=Role.OWNER)
-        audit_record(team=team, actor=actor, verb="team.create", target=team, after={"name": team.name, "slug": team.slug})
+        audit_record(
+            team=team,
+            actor=actor,
+            verb="team.create",
+            target=team,
+            after={"name": team.name, "slug": team.slug},
+        )
     return team
 
 
@@ -98,14 +110,22 @@ def membership_set_role(*, team: Team, actor, membership: Membership, role: str)
     if membership.role == role:
         return membership
     if membership.role == Role.OWNER and _owner_count(team) <= 1:
-        raise Conflict("The last owner cannot be demoted; make someone else an owner first.", field="role")
+        raise Conflict(
+            "The last owner cannot be demoted; make someone else an owner first.", field="role"
+        )
     before = {"role": membership.role}
     membership.user.groups.remove(_role_group(team, membership.role))
     membership.role = role
     membership.save(update_fields=["role"])
     membership.user.groups.add(_role_group(team, role))
-    audit_record(team=team, actor=actor, verb="membership.role_change", target=membership,
-                 before=before, after={"role": role, "user": membership.user.email})
+    audit_record(
+        team=team,
+        actor=actor,
+        verb="membership.role_change",
+        target=membership,
+        before=before,
+        after={"role": role, "user": membership.user.email},
+    )
     return membership
 
 
@@ -120,8 +140,13 @@ def membership_remove(*, team: Team, actor, membership: Membership) -> None:
         if _owner_count(team) <= 1:
             raise Conflict("The last owner cannot be removed; make someone else an owner first.")
     membership.user.groups.remove(_role_group(team, membership.role))
-    audit_record(team=team, actor=actor, verb="membership.remove", target=membership,
-                 before={"user": membership.user.email, "role": membership.role})
+    audit_record(
+        team=team,
+        actor=actor,
+        verb="membership.remove",
+        target=membership,
+        before={"user": membership.user.email, "role": membership.role},
+    )
     membership.delete()
 
 
@@ -137,8 +162,14 @@ def team_set_protected_tags(*, team: Team, actor, tags: list[str]) -> Team:
     team = Team.objects.select_for_update().get(pk=team.pk)
     team.protected_tags = cleaned
     team.save(update_fields=["protected_tags"])
-    audit_record(team=team, actor=actor, verb="team.protected_tags", target=team, before=before,
-                 after={"protected_tags": cleaned})
+    audit_record(
+        team=team,
+        actor=actor,
+        verb="team.protected_tags",
+        target=team,
+        before=before,
+        after={"protected_tags": cleaned},
+    )
     return team
 
 
@@ -150,7 +181,9 @@ def _token_hash(token: str) -> str:
 
 
 @transaction.atomic
-def invite_create(*, team: Team, actor, role: str, email: str = "", accept_url_for=None) -> tuple[Invite, str]:
+def invite_create(
+    *, team: Team, actor, role: str, email: str = "", accept_url_for=None
+) -> tuple[Invite, str]:
     """Returns the invite and its token; the token is shown once and stored only hashed."""
     require(actor, PERM_ADMIN, team)
     if role not in Role.values:
@@ -158,23 +191,44 @@ def invite_create(*, team: Team, actor, role: str, email: str = "", accept_url_f
     if role == Role.OWNER:
         require(actor, PERM_OWN, team, message="Only an owner can invite another owner.")
     token = secrets.token_urlsafe(32)
-    invite = Invite(team=team, token_hash=_token_hash(token), email=email.strip().lower(), role=role,
-                    created_by=actor if not isinstance(actor, ApiKey) else None,
-                    expires_at=timezone.now() + INVITE_LIFETIME)
+    invite = Invite(
+        team=team,
+        token_hash=_token_hash(token),
+        email=email.strip().lower(),
+        role=role,
+        created_by=actor if not isinstance(actor, ApiKey) else None,
+        expires_at=timezone.now() + INVITE_LIFETIME,
+    )
     full_clean_or_raise(invite, exclude=["team", "created_by"])
     invite.save()
-    audit_record(team=team, actor=actor, verb="invite.create", target=invite, after={"role": role, "email": invite.email})
+    audit_record(
+        team=team,
+        actor=actor,
+        verb="invite.create",
+        target=invite,
+        after={"role": role, "email": invite.email},
+    )
     if invite.email and accept_url_for:
         url = accept_url_for(token)
-        transaction.on_commit(lambda: send_mail(
-            f"You are invited to {team.name} on Promptyard",
-            f"Join {team.name} as {role}: {url}\nThe link works once and expires in 7 days.",
-            settings.DEFAULT_FROM_EMAIL, [invite.email], fail_silently=True))
+        transaction.on_commit(
+            lambda: send_mail(
+                f"You are invited to {team.name} on Promptyard",
+                f"Join {team.name} as {role}: {url}\nThe link works once and expires in 7 days.",
+                settings.DEFAULT_FROM_EMAIL,
+                [invite.email],
+                fail_silently=True,
+            )
+        )
     return invite, token
 
 
 def invite_lookup(token: str) -> Invite:
-    invite = Invite.objects.unscoped().select_related("team").filter(token_hash=_token_hash(token)).first()
+    invite = (
+        Invite.objects.unscoped()
+        .select_related("team")
+        .filter(token_hash=_token_hash(token))
+        .first()
+    )
     if invite is None:
         raise NotFound("This invite link is not valid.")
     return invite
@@ -194,7 +248,13 @@ def invite_accept(*, token: str, user) -> Membership:
     invite.save(update_fields=["accepted_by", "accepted_at"])
     with team_scope(team):
         membership = _membership_add(team=team, user=user, role=invite.role)
-        audit_record(team=team, actor=user, verb="invite.accept", target=membership, after={"role": invite.role})
+        audit_record(
+            team=team,
+            actor=user,
+            verb="invite.accept",
+            target=membership,
+            after={"role": invite.role},
+        )
     return membership
 
 
@@ -210,11 +270,15 @@ def invite_revoke(*, team: Team, actor, invite: Invite) -> None:
 
 
 def api_key_hash(raw_key: str) -> str:
-    return hmac.new(settings.API_KEY_HMAC_SECRET.encode(), raw_key.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(
+        settings.API_KEY_HMAC_SECRET.encode(), raw_key.encode(), hashlib.sha256
+    ).hexdigest()
 
 
 @transaction.atomic
-def api_key_create(*, team: Team, actor, name: str, scopes: list[str], environment: str = "") -> tuple[ApiKey, str]:
+def api_key_create(
+    *, team: Team, actor, name: str, scopes: list[str], environment: str = ""
+) -> tuple[ApiKey, str]:
     """Returns the key row and the full secret, which is never stored or shown again."""
     require(actor, PERM_ADMIN, team)
     name = name.strip()
@@ -227,12 +291,24 @@ def api_key_create(*, team: Team, actor, name: str, scopes: list[str], environme
         raise ValidationFailed("Choose at least one scope.", field="scopes")
     prefix = secrets.token_hex(4)
     raw = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
-    key = ApiKey(team=team, name=name, prefix=prefix, hashed_key=api_key_hash(raw), scopes=sorted(set(scopes)),
-                 environment=environment.strip(), created_by=None if isinstance(actor, ApiKey) else actor)
+    key = ApiKey(
+        team=team,
+        name=name,
+        prefix=prefix,
+        hashed_key=api_key_hash(raw),
+        scopes=sorted(set(scopes)),
+        environment=environment.strip(),
+        created_by=None if isinstance(actor, ApiKey) else actor,
+    )
     full_clean_or_raise(key, exclude=["team", "created_by"])
     key.save()
-    audit_record(team=team, actor=actor, verb="api_key.create", target=key,
-                 after={"name": key.name, "scopes": key.scopes, "environment": key.environment})
+    audit_record(
+        team=team,
+        actor=actor,
+        verb="api_key.create",
+        target=key,
+        after={"name": key.name, "scopes": key.scopes, "environment": key.environment},
+    )
     return key, raw
 
 
@@ -250,7 +326,7 @@ def api_key_authenticate(raw_key: str) -> ApiKey | None:
     """The active key for a presented secret, or None. Constant-time hash comparison."""
     if not raw_key.startswith(API_KEY_PREFIX):
         return None
-    prefix = raw_key[len(API_KEY_PREFIX):].split("_", 1)[0]
+    prefix = raw_key[len(API_KEY_PREFIX) :].split("_", 1)[0]
     key = ApiKey.objects.unscoped().select_related("team").filter(prefix=prefix).first()
     if key is None or not hmac.compare_digest(key.hashed_key, api_key_hash(raw_key)):
         return None

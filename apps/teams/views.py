@@ -13,7 +13,10 @@ def home(request):
     """Go to the team the user last worked in, or to creating a first team."""
     memberships = Membership.objects.unscoped().select_related("team").filter(user=request.user)
     last_slug = request.session.get("last_team_slug")
-    chosen = next((m for m in memberships if m.team.slug == last_slug), None) or memberships.order_by("team__name").first()
+    chosen = (
+        next((m for m in memberships if m.team.slug == last_slug), None)
+        or memberships.order_by("team__name").first()
+    )
     if chosen is None:
         return redirect("team_account:create")
     return redirect("teams:home", team_slug=chosen.team.slug)

@@ -31,8 +31,14 @@ _env = SandboxedEnvironment(
 class RenderError(ValueError):
     """A template or variable problem, naming the variable and (for syntax) the line."""
 
-    def __init__(self, message: str, *, variable: str | None = None, line: int | None = None,
-                 message_index: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        variable: str | None = None,
+        line: int | None = None,
+        message_index: int | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.variable = variable
@@ -40,8 +46,12 @@ class RenderError(ValueError):
         self.message_index = message_index
 
     def as_dict(self) -> dict:
-        return {"message": self.message, "variable": self.variable, "line": self.line,
-                "message_index": self.message_index}
+        return {
+            "message": self.message,
+            "variable": self.variable,
+            "line": self.line,
+            "message_index": self.message_index,
+        }
 
 
 def _parse(source: str, *, message_index: int | None = None):
@@ -49,11 +59,16 @@ def _parse(source: str, *, message_index: int | None = None):
         return _env.parse(source)
     except jinja2.TemplateSyntaxError as exc:
         where = f"message {message_index + 1}, " if message_index is not None else ""
-        raise RenderError(f"Template error ({where}line {exc.lineno}): {exc.message}", line=exc.lineno,
-                          message_index=message_index) from None
+        raise RenderError(
+            f"Template error ({where}line {exc.lineno}): {exc.message}",
+            line=exc.lineno,
+            message_index=message_index,
+        ) from None
 
 
-def _sources(kind: str, template: str | None, messages: list | None) -> list[tuple[int | None, str]]:
+def _sources(
+    kind: str, template: str | None, messages: list | None
+) -> list[tuple[int | None, str]]:
     if kind == KIND_TEXT:
         return [(None, template or "")]
     if kind != KIND_CHAT:
@@ -61,13 +76,17 @@ def _sources(kind: str, template: str | None, messages: list | None) -> list[tup
     out = []
     for index, message in enumerate(messages or []):
         if not isinstance(message, dict):
-            raise RenderError(f"Message {index + 1} must be an object with role and content.", message_index=index)
+            raise RenderError(
+                f"Message {index + 1} must be an object with role and content.", message_index=index
+            )
         role = message.get("role")
         if role == PLACEHOLDER:
             continue
         if role not in CHAT_ROLES:
-            raise RenderError(f"Message {index + 1} has role {role!r}; use system, user, assistant or placeholder.",
-                              message_index=index)
+            raise RenderError(
+                f"Message {index + 1} has role {role!r}; use system, user, assistant or placeholder.",
+                message_index=index,
+            )
         content = message.get("content", "")
         if not isinstance(content, str):
             raise RenderError(f"Message {index + 1} content must be text.", message_index=index)
@@ -75,7 +94,9 @@ def _sources(kind: str, template: str | None, messages: list | None) -> list[tup
     return out
 
 
-def template_variables(kind: str, template: str | None = None, messages: list | None = None) -> list[str]:
+def template_variables(
+    kind: str, template: str | None = None, messages: list | None = None
+) -> list[str]:
     """Variable names in first-seen order: template variables, then history placeholders."""
     names: list[str] = []
     for index, source in _sources(kind, template, messages):
@@ -111,9 +132,14 @@ def validate_schema(schema: dict | None) -> None:
             raise RenderError(f"Schema for {name!r} must be an object.", variable=name)
         unknown = set(spec) - {"type", "required", "enum", "description"}
         if unknown:
-            raise RenderError(f"Schema for {name!r} has unknown key {sorted(unknown)[0]!r}.", variable=name)
+            raise RenderError(
+                f"Schema for {name!r} has unknown key {sorted(unknown)[0]!r}.", variable=name
+            )
         if "type" in spec and spec["type"] not in SCHEMA_TYPES:
-            raise RenderError(f"Schema for {name!r}: type must be one of {', '.join(SCHEMA_TYPES)}.", variable=name)
+            raise RenderError(
+                f"Schema for {name!r}: type must be one of {', '.join(SCHEMA_TYPES)}.",
+                variable=name,
+            )
         if "enum" in spec and not isinstance(spec["enum"], list):
             raise RenderError(f"Schema for {name!r}: enum must be a list.", variable=name)
 
@@ -144,10 +170,14 @@ def check_values(variables: list[str], schema: dict | None, values: dict) -> Non
             continue
         value = values[name]
         if "type" in spec and not _type_ok(spec["type"], value):
-            raise RenderError(f"Variable '{name}' must be of type {spec['type']}, got {type(value).__name__}.",
-                              variable=name)
+            raise RenderError(
+                f"Variable '{name}' must be of type {spec['type']}, got {type(value).__name__}.",
+                variable=name,
+            )
         if "enum" in spec and value not in spec["enum"]:
-            raise RenderError(f"Variable '{name}' must be one of {spec['enum']!r}, got {value!r}.", variable=name)
+            raise RenderError(
+                f"Variable '{name}' must be one of {spec['enum']!r}, got {value!r}.", variable=name
+            )
 
 
 def _render_one(source: str, values: dict, message_index: int | None = None) -> str:
@@ -158,12 +188,19 @@ def _render_one(source: str, values: dict, message_index: int | None = None) -> 
         return template.render(values)
     except jinja2.UndefinedError as exc:
         name = _undefined_name(str(exc))
-        raise RenderError(f"Missing variable '{name}'." if name else f"Undefined value: {exc}",
-                          variable=name, message_index=message_index) from None
+        raise RenderError(
+            f"Missing variable '{name}'." if name else f"Undefined value: {exc}",
+            variable=name,
+            message_index=message_index,
+        ) from None
     except jinja2.exceptions.SecurityError as exc:
-        raise RenderError(f"Refused by the template sandbox: {exc}", message_index=message_index) from None
+        raise RenderError(
+            f"Refused by the template sandbox: {exc}", message_index=message_index
+        ) from None
     except (TypeError, ValueError, ArithmeticError, jinja2.TemplateError) as exc:
-        raise RenderError(f"Template failed to render: {exc}", message_index=message_index) from None
+        raise RenderError(
+            f"Template failed to render: {exc}", message_index=message_index
+        ) from None
 
 
 def _undefined_name(text: str) -> str | None:
@@ -171,8 +208,14 @@ def _undefined_name(text: str) -> str | None:
     return match.group(1) if match else None
 
 
-def render_prompt(*, kind: str, template: str | None = None, messages: list | None = None,
-                  variables_schema: dict | None = None, values: dict | None = None) -> str | list[dict]:
+def render_prompt(
+    *,
+    kind: str,
+    template: str | None = None,
+    messages: list | None = None,
+    variables_schema: dict | None = None,
+    values: dict | None = None,
+) -> str | list[dict]:
     """Render a text prompt to a string, or a chat prompt to a list of {role, content}.
 
     Same inputs, same output, on the server and in the SDK.
@@ -194,12 +237,21 @@ def render_prompt(*, kind: str, template: str | None = None, messages: list | No
             if history in ("", None):
                 history = []
             if not isinstance(history, list) or not all(
-                isinstance(m, dict) and m.get("role") in CHAT_ROLES and isinstance(m.get("content"), str)
+                isinstance(m, dict)
+                and m.get("role") in CHAT_ROLES
+                and isinstance(m.get("content"), str)
                 for m in history
             ):
-                raise RenderError(f"Variable '{message['name']}' must be a list of {{role, content}} messages.",
-                                  variable=message["name"])
+                raise RenderError(
+                    f"Variable '{message['name']}' must be a list of {{role, content}} messages.",
+                    variable=message["name"],
+                )
             rendered.extend({"role": m["role"], "content": m["content"]} for m in history)
             continue
-        rendered.append({"role": message["role"], "content": _render_one(message.get("content", ""), values, index)})
+        rendered.append(
+            {
+                "role": message["role"],
+                "content": _render_one(message.get("content", ""), values, index),
+            }
+        )
     return rendered
