@@ -1,0 +1,45 @@
+// Small progressive enhancements; every page works without this file.
+(function () {
+  "use strict";
+
+  // <button data-copy="#input-id">Copy</button> copies the target's value or text.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    if (!button) return;
+    var target = document.querySelector(button.getAttribute("data-copy"));
+    if (!target) return;
+    var text = "value" in target ? target.value : target.textContent;
+    var done = function () {
+      var label = button.textContent;
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = label; }, 1500);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, function () {});
+    } else if (target.select) {
+      target.select();
+      try { document.execCommand("copy"); done(); } catch (e) { /* the text stays selected */ }
+    }
+  });
+
+  // Select the whole secret on focus so it can be copied by hand.
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches && event.target.matches("input[data-select-on-focus]")) {
+      event.target.select();
+    }
+  });
+
+  // Ask before destructive actions: <form data-confirm="Revoke this key?">.
+  document.addEventListener("submit", function (event) {
+    var message = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) event.preventDefault();
+  }, true);
+
+  // The phone-width menu closes after a choice.
+  document.addEventListener("click", function (event) {
+    if (event.target.closest(".mainnav a")) {
+      var toggle = document.getElementById("nav-toggle");
+      if (toggle) toggle.checked = false;
+    }
+  });
+})();
