@@ -165,3 +165,37 @@ def login(page, email: str, password: str = PASSWORD):
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
+
+
+# --- demo-echo: the deterministic OpenAI-compatible test server (llm helper) ---------
+
+
+@pytest.fixture(scope="session")
+def demo_echo():
+    """Base URL (http://127.0.0.1:<port>/v1) of a session-wide demo-echo server, no faults."""
+    from apps.llm.demo_echo import start_demo_echo
+
+    server, base_url = start_demo_echo()
+    yield base_url
+    server.stop()
+
+
+@pytest.fixture
+def demo_echo_server():
+    """Factory: demo_echo_server(**options) -> a fresh DemoEchoServer (fault injection).
+
+    The server has .base_url, .script("429", "ok", ...), .outcomes and .options; it is
+    stopped after the test.
+    """
+    from apps.llm.demo_echo import start_demo_echo
+
+    servers = []
+
+    def make(**options):
+        server, _ = start_demo_echo(**options)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
