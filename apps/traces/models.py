@@ -1,0 +1,117 @@
+"""Traces and spans received over OTLP.
+
+A Trace row is the per-trace summary the explorer lists and filters on (one row per
+OpenTelemetry trace id, aggregated as its spans arrive, possibly over several exports);
+Span rows hold everything an exporter sent, with the GenAI fields lifted into columns.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from apps.core.tenancy import TeamOwned
+
+
+class Status(models.TextChoices):
+    UNSET = "unset", "Unset"
+    OK = "ok", "OK"
+    ERROR = "error", "Error"
+
+
+class Trace(TeamOwned):
+    trace_id = models.CharField(max_length=32)  # lowercase hex, as OTLP/JSON spells it
+    name = models.CharField(max_length=255, blank=True)  # the root span's name
+    start_time = models.DateTimeField()
+    end_time = models.DateTimeField()
+    duration_ms = models.FloatField(default=0)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.UNSET)
+    span_count = models.PositiveIntegerField(default=0)
+    model = models.CharField(max_length=200, blank=True)
+    prompt_name = models.CharField(max_length=200, blank=True)
+    prompt_version_number = models.PositiveIntegerField(null=True, blank=True)
+    function_name = models.CharField(max_length=255, blank=True)
+    function_version = models.CharField(max_length=64, blank=True)
+    input_preview = models.TextField(blank=True)
+    output_preview = models.TextField(blank=True)
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-start_time", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "trace_id"], name="trace_unique_team_trace_id")
+        ]
+        indexes = [
+            models.Index(fields=["team", "-start_time"], name="trace_team_time"),
+            models.Index(fields=["team", "name", "-start_time"], name="trace_team_name"),
+            models.Index(fields=["team", "status", "-start_time"], name="trace_team_status"),
+            models.Index(fields=["team", "model", "-start_time"], name="trace_team_model"),
+            models.Index(
+                fields=["team", "prompt_name", "prompt_version_number", "-start_time"],
+                name="trace_team_prompt",
+            ),
+            models.Index(
+                fields=["team", "function_name", "function_version", "-start_time"],
+                name="trace_team_function",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name or 'trace'} {self.trace_id}"
+
+
+class Span(TeamOwned):
+    trace = models.ForeignKey(Trace, on_delete=models.CASCADE, related_name="spans")
+    span_id = models.CharField(max_length=16)
+    parent_span_id = models.CharField(max_length=16, blank=True)
+    name = models.CharField(max_length=255, blank=True)
+    kind = models.CharField(max_length=12, blank=True)
+    start_ns = models.BigIntegerField()
+    end_ns = models.BigIntegerField()
+    duration_ms = models.FloatField(default=0)
+    status_code = models.CharField(max_length=8, choices=Status.choices, default=Status.UNSET)
+    status_message = models.TextField(blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    events = models.JSONField(default=list, blank=True)
+    resource = models.JSONField(default=dict, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    input_text = models.TextField(blank=True)
+    output_text = models.TextField(blank=True)
+    input_tokens = models.PositiveBigIntegerField(null=True, blank=True)
+    output_tokens = models.PositiveBigIntegerField(null=True, blank=True)
+    cost = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True)
+    prompt_name = models.CharField(max_length=200, blank=True)
+    prompt_version_number = models.PositiveIntegerField(null=True, blank=True)
+    # Resolved at ingest from (prompt_name, prompt_version_number) within the key's team.
+    prompt_version = models.ForeignKey(
+        "prompts.PromptVersion",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    function_name = models.CharField(max_length=255, blank=True)
+    function_version = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["start_ns", "id"]
+        constraints = [
+            # A retried export must not store a span twice.
+            models.UniqueConstraint(fields=["trace", "span_id"], name="span_unique_trace_span_id")
+        ]
+        indexes = [
+            models.Index(fields=["team", "model"], name="span_team_model"),
+            models.Index(
+                fields=["team", "prompt_name", "prompt_version_number"], name="span_team_prompt"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} {self.span_id}"
+
+    @property
+    def is_error(self) -> bool:
+        return self.status_code == Status.ERROR
