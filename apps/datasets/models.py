@@ -56,6 +56,8 @@ class DatasetRevision(TeamOwned):
     removed = models.PositiveIntegerField(default=0)
     # Rows visible at this revision (cached: pagination without COUNT(*)).
     row_count = models.PositiveIntegerField(default=0)
+    # Distinct non-empty splits at this revision (cached for the split filter).
+    splits = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
