@@ -1,0 +1,156 @@
+"""Every read of prompts, versions, tags and promotion requests (team-scoped)."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Max, Prefetch, Q
+from django.http import Http404
+from guardian.shortcuts import get_objects_for_user, get_users_with_perms
+
+from apps.prompts.models import (
+    PERM_APPROVE_PROMOTION,
+    PromotionRequest,
+    PromotionStatus,
+    Prompt,
+    PromptVersion,
+    Tag,
+    TagEvent,
+)
+from apps.teams.models import PERM_ADMIN
+from apps.teams.permissions import actor_can, is_api_key
+
+
+def prompt_list(*, search: str = ""):
+    """Prompts with `tag_map` ({tag: version number}) and `version_count`, in 2 queries."""
+    prompts = Prompt.objects.annotate(
+        version_count=Count("versions", distinct=True), newest_number=Max("versions__number")
+    ).prefetch_related(
+        Prefetch(
+            "tags",
+            queryset=Tag.objects.select_related("version").only(
+                "id", "prompt_id", "name", "version__id", "version__number", "team_id"
+            ),
+        )
+    )
+    search = (search or "").strip()
+    if search:
+        prompts = prompts.filter(Q(name__icontains=search) | Q(description__icontains=search))
+    prompts = list(prompts.order_by("name"))
+    for prompt in prompts:
+        prompt.tag_map = {tag.name: tag.version.number for tag in prompt.tags.all()}
+    return prompts
+
+
+def prompt_get(name: str) -> Prompt:
+    prompt = Prompt.objects.select_related("owner").filter(name=name).first()
+    if prompt is None:
+        raise Http404("No such prompt.")
+    return prompt
+
+
+def version_get(prompt: Prompt, number: int) -> PromptVersion:
+    version = (
+        PromptVersion.objects.select_related("author", "parent")
+        .filter(prompt=prompt, number=number)
+        .first()
+    )
+    if version is None:
+        raise Http404("No such version.")
+    version.prompt = prompt
+    return version
+
+
+def version_at_tag(prompt: Prompt, tag_name: str) -> PromptVersion | None:
+    tag = Tag.objects.select_related("version").filter(prompt=prompt, name=tag_name).first()
+    return tag.version if tag is not None else None
+
+
+def versions_of(prompt: Prompt):
+    return PromptVersion.objects.select_related("author").filter(prompt=prompt).order_by("-number")
+
+
+def tags_of(prompt: Prompt) -> list[Tag]:
+    return list(Tag.objects.select_related("version").filter(prompt=prompt).order_by("name"))
+
+
+def tags_by_version(prompt: Prompt) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    for tag in Tag.objects.filter(prompt=prompt).values("name", "version_id"):
+        out.setdefault(tag["version_id"], []).append(tag["name"])
+    return out
+
+
+def tag_history(prompt: Prompt, tag_name: str | None = None):
+    events = TagEvent.objects.select_related(
+        "from_version", "to_version", "approver", "promotion"
+    ).filter(prompt=prompt)
+    if tag_name is not None:
+        events = events.filter(tag_name=tag_name)
+    return events.order_by("-created_at", "-id")
+
+
+def rollback_targets(prompt: Prompt, tag_name: str) -> list[PromptVersion]:
+    """Versions the tag pointed at before, newest first, without its current one."""
+    from apps.prompts.services import previous_version_ids
+
+    current = Tag.objects.filter(prompt=prompt, name=tag_name).values_list("version_id", flat=True)
+    ids = previous_version_ids(prompt, tag_name) - set(current)
+    return list(PromptVersion.objects.filter(pk__in=ids).order_by("-number"))
+
+
+def promotions(*, prompt: Prompt | None = None, status: str | None = None):
+    qs = PromotionRequest.objects.select_related(
+        "prompt", "candidate", "current_version", "requester", "reviewer"
+    )
+    if prompt is not None:
+        qs = qs.filter(prompt=prompt)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-created_at", "-id")
+
+
+def promotion_get(pk: int) -> PromotionRequest:
+    request = promotions().filter(pk=pk).first()
+    if request is None:
+        raise Http404("No such promotion request.")
+    return request
+
+
+def reviewable_prompt_ids(user, team) -> set[int] | None:
+    """Prompt ids the user may review; None means all (owners and admins)."""
+    if actor_can(user, PERM_ADMIN, team):
+        return None
+    prompts = get_objects_for_user(
+        user,
+        PERM_APPROVE_PROMOTION,
+        klass=Prompt.objects.unscoped().filter(team=team),
+        accept_global_perms=False,
+    )
+    return set(prompts.values_list("pk", flat=True))
+
+
+def needs_review(user, team):
+    """Open requests this user may approve, oldest first: never their own."""
+    if user is None or is_api_key(user) or not user.is_authenticated:
+        return PromotionRequest.objects.none()
+    qs = promotions(status=PromotionStatus.OPEN).exclude(requester=user)
+    allowed = reviewable_prompt_ids(user, team)
+    if allowed is not None:
+        qs = qs.filter(prompt_id__in=allowed)
+    return qs.order_by("created_at", "id")
+
+
+def needs_review_count(request) -> int:
+    team = getattr(request, "team", None)
+    if team is None:
+        return 0
+    return needs_review(request.user, team).count()
+
+
+def approvers_of(prompt: Prompt):
+    """Users granted approval directly on this prompt."""
+    return get_users_with_perms(
+        prompt,
+        only_with_perms_in=["approve_promotion"],
+        with_superusers=False,
+        with_group_users=False,
+    ).order_by("email")
