@@ -1,0 +1,165 @@
+"""The asyncio client: the same methods as `Promptyard`, awaited.
+
+client = AsyncPromptyard()
+prompt = await client.get_prompt("support-reply", fallback=[...])
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+
+from promptyard._core import DEFAULT_TAG, ClientCore, Entry, Key, logger
+from promptyard.errors import FetchError
+from promptyard.prompt import Prompt
+
+
+class AsyncPromptyard(ClientCore):
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float = 2.0,
+        max_retries: int = 2,
+        backoff: float = 0.2,
+        cache_dir=None,
+        default_cache_ttl: float = 60.0,
+        http_client: httpx.AsyncClient | None = None,
+    ):
+        super().__init__(
+            api_key,
+            base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff=backoff,
+            cache_dir=cache_dir,
+            default_cache_ttl=default_cache_ttl,
+        )
+        self._http = http_client or httpx.AsyncClient(timeout=timeout)
+        self._tasks: set[asyncio.Task] = set()
+
+    async def get_prompt(
+        self,
+        name: str,
+        tag: str | None = DEFAULT_TAG,
+        version: int | None = None,
+        fallback: Any = None,
+        cache_ttl: float | None = None,
+    ) -> Prompt:
+        """See `Promptyard.get_prompt`: same caching, revalidation and fallback rules."""
+        ttl = self.default_cache_ttl if cache_ttl is None else cache_ttl
+        key = self.key(name, tag, version)
+        entry = self.cached(key)
+        if entry is not None:
+            if entry.fresh(key, ttl, time.monotonic()):
+                return self.served(entry, stale=False)
+            if ttl > 0:
+                self._refresh_in_background(key, entry)
+                return self.served(entry, stale=True)
+            try:
+                return await self._revalidate(key, entry)
+            except Exception as exc:
+                logger.warning("promptyard: keeping the cached %s (%s)", name, exc)
+                self.note_failure(key)
+                return self.served(entry, stale=True)
+        try:
+            prompt, etag = await self._fetch(key, etag=None)
+            if prompt is None:
+                raise FetchError("the server answered 304 to an unconditional request")
+        except Exception as exc:
+            return self.recover(key, name, fallback, exc)
+        self.store(key, prompt, etag)
+        return prompt
+
+    async def load_snapshot(self, tag: str = DEFAULT_TAG) -> dict[str, Prompt]:
+        headers = dict(self.headers)
+        if tag in self._snapshot_etags:
+            headers["If-None-Match"] = self._snapshot_etags[tag]
+        try:
+            not_modified, body, etag = await self._request(
+                self.snapshot_url, {"tag": tag}, headers, parse=self.check_snapshot
+            )
+        except Exception as exc:
+            prompts = self.disk_read_snapshot(tag)
+            if prompts is None:
+                raise self.as_fetch_error(exc) from exc
+            logger.warning("promptyard: snapshot %s from the disk cache (%s)", tag, exc)
+            return prompts
+        if not_modified:
+            return self.snapshot_from_memory(tag)
+        return self.apply_snapshot(tag, body, etag)
+
+    async def wait_for_refreshes(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        await self.wait_for_refreshes()
+        await self._http.aclose()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.aclose()
+
+    async def _request(self, url: str, params: dict, headers: dict, parse=None):
+        last: BaseException | None = None
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = await self._http.get(url, params=params, headers=headers)
+                not_modified, body, etag = self.judge(response)
+                # A body that is not what was asked for is retried like a 5xx.
+                return not_modified, (parse(body) if parse and not not_modified else body), etag
+            except Exception as exc:
+                if not self.is_retryable(exc):
+                    raise
+                last = exc
+            if attempt < self.max_retries:
+                await asyncio.sleep(self.sleep_before_retry(attempt))
+        assert last is not None
+        raise last
+
+    async def _fetch(self, key: Key, *, etag: str | None):
+        name, tag, version = key
+        headers = dict(self.headers)
+        if etag:
+            headers["If-None-Match"] = etag
+        not_modified, prompt, new_etag = await self._request(
+            self.prompt_url(name),
+            self.prompt_params(tag, version),
+            headers,
+            parse=lambda body: self.parse_prompt(body, tag=tag),
+        )
+        if not_modified:
+            return None, new_etag or etag
+        return prompt, new_etag
+
+    async def _revalidate(self, key: Key, entry: Entry) -> Prompt:
+        prompt, etag = await self._fetch(key, etag=entry.etag)
+        if prompt is None:
+            self.touch(key)
+            return self.served(entry, stale=False)
+        self.store(key, prompt, etag)
+        return prompt
+
+    def _refresh_in_background(self, key: Key, entry: Entry) -> None:
+        if not self.claim_refresh(key):
+            return
+
+        async def run():
+            try:
+                await self._revalidate(key, entry)
+            except Exception as exc:
+                logger.warning("promptyard: background refresh of %s failed: %s", key, exc)
+                self.note_failure(key)
+            finally:
+                self.release_refresh(key)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)  # a reference, so the task is not garbage-collected mid-flight
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,204 @@
+"""The synchronous client.
+
+from promptyard import Promptyard
+client = Promptyard()  # PROMPTYARD_API_KEY, PROMPTYARD_BASE_URL
+prompt = client.get_prompt("support-reply", fallback="Answer politely: {{ question }}")
+text = prompt.render(question="Where is my order?")
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import httpx
+
+from promptyard._core import (
+    DEFAULT_TAG,
+    ClientCore,
+    Entry,
+    Key,
+    logger,
+)
+from promptyard.errors import FetchError
+from promptyard.prompt import Prompt
+
+
+class Promptyard(ClientCore):
+    """Fetch prompts by tag, with a memory cache, stale-while-revalidate, retries, an
+    optional disk cache and fallbacks. Thread-safe; share one instance per process."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float = 2.0,
+        max_retries: int = 2,
+        backoff: float = 0.2,
+        cache_dir=None,
+        default_cache_ttl: float = 60.0,
+        http_client: httpx.Client | None = None,
+    ):
+        super().__init__(
+            api_key,
+            base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff=backoff,
+            cache_dir=cache_dir,
+            default_cache_ttl=default_cache_ttl,
+        )
+        self._http = http_client or httpx.Client(timeout=timeout)
+        self._threads: list[threading.Thread] = []
+
+    # --- public API ------------------------------------------------------------------
+
+    def get_prompt(
+        self,
+        name: str,
+        tag: str | None = DEFAULT_TAG,
+        version: int | None = None,
+        fallback: Any = None,
+        cache_ttl: float | None = None,
+    ) -> Prompt:
+        """The prompt at `tag` (or the pinned `version`).
+
+        Fresh cached copy: returned without a request. Expired copy: returned at once and
+        revalidated in the background (If-None-Match). `cache_ttl=0`: revalidated before
+        returning. Raises only when neither a cached copy, a disk copy nor `fallback` exists.
+        """
+        ttl = self.default_cache_ttl if cache_ttl is None else cache_ttl
+        key = self.key(name, tag, version)
+        entry = self.cached(key)
+        if entry is not None:
+            if entry.fresh(key, ttl, time.monotonic()):
+                return self.served(entry, stale=False)
+            if ttl > 0:
+                self._refresh_in_background(key, entry)
+                return self.served(entry, stale=True)
+            try:
+                return self._revalidate(key, entry)
+            except Exception as exc:  # never raise with a copy in hand
+                logger.warning("promptyard: keeping the cached %s (%s)", name, exc)
+                self.note_failure(key)
+                return self.served(entry, stale=True)
+        try:
+            prompt, etag = self._fetch(key, etag=None)
+            if prompt is None:
+                raise FetchError("the server answered 304 to an unconditional request")
+        except Exception as exc:
+            return self.recover(key, name, fallback, exc)
+        self.store(key, prompt, etag)
+        return prompt
+
+    def load_snapshot(self, tag: str = DEFAULT_TAG) -> dict[str, Prompt]:
+        """Prefetch every prompt of the team at `tag` in one request: {name: Prompt}.
+
+        Later get_prompt(name, tag) calls are served from memory. Offline, the disk
+        snapshot is used; raises only when there is none.
+        """
+        headers = dict(self.headers)
+        if tag in self._snapshot_etags:
+            headers["If-None-Match"] = self._snapshot_etags[tag]
+        try:
+            not_modified, body, etag = self._request(
+                self.snapshot_url, {"tag": tag}, headers, parse=self.check_snapshot
+            )
+        except Exception as exc:
+            prompts = self.disk_read_snapshot(tag)
+            if prompts is None:
+                raise self.as_fetch_error(exc) from exc
+            logger.warning("promptyard: snapshot %s from the disk cache (%s)", tag, exc)
+            return prompts
+        if not_modified:
+            return self.snapshot_from_memory(tag)
+        return self.apply_snapshot(tag, body, etag)
+
+    def close(self) -> None:
+        for thread in list(self._threads):
+            thread.join(timeout=self.timeout * (self.max_retries + 1) + 1)
+        self._http.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- internals -------------------------------------------------------------------
+
+    def _request(
+        self, url: str, params: dict, headers: dict, parse=None
+    ) -> tuple[bool, Any, str | None]:
+        """One GET with retries and backoff on connection errors, timeouts, 408/429/5xx
+        and garbage bodies."""
+        last: BaseException | None = None
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = self._http.get(url, params=params, headers=headers)
+                not_modified, body, etag = self.judge(response)
+                # A body that is not what was asked for is retried like a 5xx.
+                return not_modified, (parse(body) if parse and not not_modified else body), etag
+            except Exception as exc:
+                if not self.is_retryable(exc):
+                    raise
+                last = exc
+            if attempt < self.max_retries:
+                time.sleep(self.sleep_before_retry(attempt))
+        assert last is not None
+        raise last
+
+    def _fetch(self, key: Key, *, etag: str | None) -> tuple[Prompt | None, str | None]:
+        name, tag, version = key
+        headers = dict(self.headers)
+        if etag:
+            headers["If-None-Match"] = etag
+        not_modified, prompt, new_etag = self._request(
+            self.prompt_url(name),
+            self.prompt_params(tag, version),
+            headers,
+            parse=lambda body: self.parse_prompt(body, tag=tag),
+        )
+        if not_modified:
+            return None, new_etag or etag
+        return prompt, new_etag
+
+    def _revalidate(self, key: Key, entry: Entry) -> Prompt:
+        prompt, etag = self._fetch(key, etag=entry.etag)
+        if prompt is None:
+            self.touch(key)
+            return self.served(entry, stale=False)
+        self.store(key, prompt, etag)
+        return prompt
+
+    def _refresh_in_background(self, key: Key, entry: Entry) -> None:
+        if not self.claim_refresh(key):
+            return
+
+        def run():
+            try:
+                self._revalidate(key, entry)
+            except Exception as exc:
+                logger.log(
+                    logging.WARNING, "promptyard: background refresh of %s failed: %s", key, exc
+                )
+                self.note_failure(key)
+            finally:
+                self.release_refresh(key)
+                try:
+                    self._threads.remove(threading.current_thread())
+                except ValueError:
+                    pass
+
+        thread = threading.Thread(target=run, name=f"promptyard-refresh-{key[0]}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def wait_for_refreshes(self, timeout: float = 10.0) -> None:
+        """Block until background refreshes finish (tests, short scripts)."""
+        deadline = time.monotonic() + timeout
+        for thread in list(self._threads):
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -1,0 +1,124 @@
+"""A fetched prompt version: what the server sent, and how to turn it into model input."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from promptyard.rendering import KIND_CHAT, KIND_TEXT, render_prompt
+
+# Model settings passed through to `openai.chat.completions.create` when set.
+OPENAI_SETTINGS = (
+    "temperature",
+    "max_tokens",
+    "top_p",
+    "stop",
+    "response_format",
+    "tools",
+    "tool_choice",
+    "seed",
+    "frequency_penalty",
+    "presence_penalty",
+)
+
+REQUIRED_FIELDS = ("name", "version", "kind", "content_hash")
+
+
+@dataclass(frozen=True)
+class Prompt:
+    name: str
+    version: int
+    kind: str = KIND_TEXT
+    template: str = ""
+    messages: list = field(default_factory=list)
+    variables: list = field(default_factory=list)
+    variables_schema: dict = field(default_factory=dict)
+    model_settings: dict = field(default_factory=dict)
+    content_hash: str = ""
+    tag: str | None = None
+    # Where this copy came from: "server", "cache" (memory), "disk", "fallback".
+    source: str = "server"
+    # True when served past its TTL (a refresh is under way or the server is unreachable).
+    stale: bool = False
+
+    @property
+    def is_fallback(self) -> bool:
+        return self.source == "fallback"
+
+    def render(self, **variables: Any) -> str | list[dict]:
+        """The text (text prompts) or the messages (chat prompts), exactly as the server renders."""
+        return render_prompt(
+            kind=self.kind,
+            template=self.template,
+            messages=self.messages,
+            variables_schema=self.variables_schema,
+            values=variables,
+        )
+
+    def openai_kwargs(self, **variables: Any) -> dict:
+        """Keyword arguments for `openai_client.chat.completions.create(**kwargs)`."""
+        rendered = self.render(**variables)
+        messages = rendered if self.kind == KIND_CHAT else [{"role": "user", "content": rendered}]
+        settings = self.model_settings or {}
+        kwargs: dict = {"messages": messages}
+        if settings.get("model"):
+            kwargs["model"] = settings["model"]
+        for key in OPENAI_SETTINGS:
+            value = settings.get(key)
+            if value not in (None, "", []):
+                kwargs[key] = value
+        return kwargs
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data.pop("source")
+        data.pop("stale")
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "server") -> Prompt:
+        """Build from the server's JSON; ValueError when the body is not a prompt."""
+        if not isinstance(data, dict):
+            raise ValueError("prompt payload is not an object")
+        missing = [name for name in REQUIRED_FIELDS if name not in data]
+        if missing:
+            raise ValueError(f"prompt payload lacks {missing[0]!r}")
+        kind = data["kind"]
+        if kind not in (KIND_TEXT, KIND_CHAT):
+            raise ValueError(f"unknown prompt kind {kind!r}")
+        version = data["version"]
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ValueError("prompt version is not an integer")
+        return cls(
+            name=str(data["name"]),
+            version=version,
+            kind=kind,
+            template=data.get("template") or "",
+            messages=list(data.get("messages") or []),
+            variables=list(data.get("variables") or []),
+            variables_schema=dict(data.get("variables_schema") or {}),
+            model_settings=dict(data.get("model_settings") or {}),
+            content_hash=str(data["content_hash"]),
+            tag=data.get("tag"),
+            source=source,
+        )
+
+    @classmethod
+    def from_fallback(cls, name: str, fallback: Any, *, tag: str | None = None) -> Prompt:
+        """A prompt from what the caller shipped with the code: a template string, a list
+        of chat messages, a prompt-shaped dict, or a Prompt."""
+        if isinstance(fallback, Prompt):
+            return cls(**{**fallback.__dict__, "source": "fallback", "stale": False})
+        if isinstance(fallback, str):
+            return cls(name=name, version=0, kind=KIND_TEXT, template=fallback, tag=tag,
+                       source="fallback")  # fmt: skip
+        if isinstance(fallback, list):
+            return cls(name=name, version=0, kind=KIND_CHAT, messages=fallback, tag=tag,
+                       source="fallback")  # fmt: skip
+        if isinstance(fallback, dict):
+            data = {"name": name, "version": 0, "content_hash": "", "tag": tag, **fallback}
+            data.setdefault("kind", KIND_CHAT if data.get("messages") else KIND_TEXT)
+            return cls.from_dict(data, source="fallback")
+        raise TypeError(
+            "fallback must be a template string, a list of messages, a dict or a Prompt"
+        )
