@@ -1,2 +1,8 @@
 # OTLP/HTTP ingestion lives at the path exporters default to: /v1/traces.
-urlpatterns: list = []
+from django.urls import path
+
+from apps.traces.otlp_views import otlp_traces
+
+urlpatterns = [
+    path("v1/traces", otlp_traces, name="otlp_traces"),
+]

@@ -1,0 +1,116 @@
+"""POST /v1/traces: OTLP/HTTP trace export (protobuf or JSON, optionally gzip).
+
+A plain Django view (exporters speak OTLP, not DRF): the Bearer key gives the team,
+and the answer is an ExportTraceServiceResponse, or a google.rpc.Status on failure.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework import exceptions
+
+from apps.core.errors import PermissionRefused
+from apps.core.tenancy import team_scope
+from apps.teams.authentication import ApiKeyAuthentication
+from apps.teams.models import ApiKeyScope
+from apps.traces import otlp
+from apps.traces.services import IngestBusy, spans_ingest
+
+# google.rpc.Code values
+INVALID_ARGUMENT = 3
+PERMISSION_DENIED = 7
+RESOURCE_EXHAUSTED = 8
+UNAVAILABLE = 14
+UNAUTHENTICATED = 16
+
+
+def _failure(request, status: int, code: int, message: str, **headers) -> HttpResponse:
+    body, content_type = otlp.encode_status(request.content_type or "", code=code, message=message)
+    response = HttpResponse(body, status=status, content_type=content_type)
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def _authenticate(request):
+    """The request's active API key, or an error response."""
+    try:
+        result = ApiKeyAuthentication().authenticate(request)
+    except exceptions.AuthenticationFailed as exc:
+        return None, _failure(
+            request, 401, UNAUTHENTICATED, str(exc.detail), WWW_Authenticate="Bearer"
+        )
+    if result is None:
+        return None, _failure(
+            request,
+            401,
+            UNAUTHENTICATED,
+            "Send an API key with the traces:write scope: Authorization: Bearer pyd_…",
+            WWW_Authenticate="Bearer",
+        )
+    key = result[1]
+    if not key.has_scope(ApiKeyScope.TRACES_WRITE):
+        return None, _failure(
+            request, 403, PERMISSION_DENIED, "This API key lacks the 'traces:write' scope."
+        )
+    return key, None
+
+
+@csrf_exempt
+def otlp_traces(request):
+    if request.method != "POST":
+        response = _failure(request, 405, INVALID_ARGUMENT, "Send traces with POST.")
+        response["Allow"] = "POST"
+        return response
+    key, error = _authenticate(request)
+    if error is not None:
+        return error
+    limit = settings.PROMPTYARD_TRACE_MAX_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        return _failure(
+            request,
+            413,
+            RESOURCE_EXHAUSTED,
+            f"The body exceeds {limit} bytes; send smaller batches.",
+        )
+    content_type = request.content_type or ""
+    try:
+        body = request.read(limit + 1)
+        if len(body) > limit:
+            raise otlp.BodyTooLarge(f"The body exceeds {limit} bytes; send smaller batches.")
+        body = otlp.decompress(body, request.headers.get("Content-Encoding", ""), limit=limit)
+        message = otlp.parse_request(body, content_type)
+        decoded = otlp.decode_spans(message)
+    except otlp.BodyTooLarge as exc:
+        return _failure(request, 413, RESOURCE_EXHAUSTED, str(exc))
+    except otlp.UnsupportedEncoding as exc:
+        return _failure(request, 415, INVALID_ARGUMENT, str(exc))
+    except otlp.MalformedBody as exc:
+        return _failure(request, 400, INVALID_ARGUMENT, str(exc))
+
+    team = key.team
+    try:
+        with team_scope(team):
+            spans_ingest(team=team, actor=key, spans=decoded.spans)
+    except IngestBusy as exc:
+        # Nothing of this request was stored: the exporter retries it after Retry-After.
+        return _failure(request, 503, UNAVAILABLE, exc.message, Retry_After=str(exc.retry_after))
+    except PermissionRefused as exc:
+        return _failure(request, 403, PERMISSION_DENIED, exc.message)
+
+    error_message = ""
+    if decoded.rejected:
+        shown = "; ".join(decoded.reasons[:5])
+        more = decoded.rejected - min(len(decoded.reasons), 5)
+        error_message = shown + (f"; and {more} more" if more > 0 else "")
+    body = otlp.encode_response(
+        content_type, rejected=decoded.rejected, error_message=error_message
+    )
+    media = otlp.JSON if otlp.media_type(content_type) == otlp.JSON else otlp.PROTOBUF
+    return HttpResponse(body, status=200, content_type=media)

@@ -1,0 +1,380 @@
+"""Every write to traces: ingestion, adding a trace to a dataset, retention."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Count, Max, Min, Q, Sum
+from django.utils import timezone
+
+from apps.core.errors import ValidationFailed
+from apps.teams.audit import audit_record
+from apps.teams.models import PERM_EDIT, PERM_VIEW, ApiKeyScope, Team
+from apps.teams.permissions import require
+from apps.traces import semconv
+from apps.traces.models import Span, Status, Trace
+from apps.traces.otlp import RawSpan
+
+PREVIEW_CHARS = 2000
+SPAN_BATCH_SIZE = 1000
+PURGE_CHUNK = 500
+
+
+class IngestBusy(Exception):
+    """Writing fell behind (no free writer slot, or the database timed out): nothing was
+    stored, the client should retry after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int = 1):
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+_writers = threading.BoundedSemaphore(getattr(settings, "PROMPTYARD_TRACE_MAX_WRITERS", 8))
+
+
+def _ns_to_datetime(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC)
+
+
+def _team_prices(team) -> dict:
+    """{model: {input, output}} per million tokens, merged over the team's providers."""
+    try:
+        from apps.llm.models import ProviderConfig
+    except ImportError:
+        return {}
+    prices: dict = {}
+    for entry in (
+        ProviderConfig.objects.unscoped().filter(team=team).values_list("prices", flat=True)
+    ):
+        if isinstance(entry, dict):
+            for model, price in entry.items():
+                if isinstance(price, dict):
+                    prices.setdefault(model, price)
+    return prices
+
+
+def span_cost(prices: dict, model: str, input_tokens, output_tokens) -> Decimal | None:
+    price = prices.get(model) if model else None
+    if price is None or (input_tokens is None and output_tokens is None):
+        return None
+    try:
+        per_million = Decimal(str(price.get("input", 0) or 0)) * (input_tokens or 0) + Decimal(
+            str(price.get("output", 0) or 0)
+        ) * (output_tokens or 0)
+    except (ArithmeticError, ValueError, TypeError):
+        return None
+    return (per_million / Decimal(1_000_000)).quantize(Decimal("0.00000001"))
+
+
+def _prompt_versions(team, pairs: set[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """(prompt name, version number) -> PromptVersion id, within the key's team only."""
+    if not pairs:
+        return {}
+    try:
+        from apps.prompts.models import PromptVersion
+    except ImportError:
+        return {}
+    names = {name for name, _ in pairs}
+    numbers = {number for _, number in pairs}
+    rows = (
+        PromptVersion.objects.unscoped()
+        .filter(team=team, prompt__name__in=names, number__in=numbers)
+        .values_list("prompt__name", "number", "id")
+    )
+    return {(name, number): pk for name, number, pk in rows if (name, number) in pairs}
+
+
+def _set_write_timeout() -> None:
+    """A write stuck behind locks or a saturated database becomes a 503, not a hang."""
+    if connection.vendor == "postgresql":
+        seconds = getattr(settings, "PROMPTYARD_TRACE_WRITE_TIMEOUT_S", 10)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL statement_timeout = {int(seconds * 1000)}")
+            cursor.execute(f"SET LOCAL lock_timeout = {int(seconds * 1000)}")
+
+
+def spans_ingest(*, team: Team, actor, spans: list[RawSpan]) -> int:
+    """Store decoded spans in bulk and fold them into their traces' summaries.
+
+    All or nothing: either every span is stored (returns their count) or IngestBusy /
+    DatabaseError is raised and nothing is. Attributes never decide the team."""
+    require(actor, PERM_EDIT, team, scope=ApiKeyScope.TRACES_WRITE)
+    if not spans:
+        return 0
+    wait = getattr(settings, "PROMPTYARD_TRACE_WRITER_WAIT_S", 0.5)
+    if not _writers.acquire(timeout=wait):
+        raise IngestBusy("Too many trace writes in progress; retry shortly.")
+    try:
+        return _write(team, spans)
+    except DatabaseError as exc:
+        raise IngestBusy(f"The trace store could not take the write ({exc.__class__.__name__}).")
+    finally:
+        _writers.release()
+
+
+def _write(team: Team, raw_spans: list[RawSpan]) -> int:
+    prices = _team_prices(team)
+    rows: list[Span] = []
+    by_trace: dict[str, list[Span]] = {}
+    prompt_pairs: set[tuple[str, int]] = set()
+    for raw in raw_spans:
+        fields = semconv.extract(raw.attributes, raw.events)
+        span = Span(
+            team=team,
+            span_id=raw.span_id,
+            parent_span_id=raw.parent_span_id,
+            name=raw.name,
+            kind=raw.kind,
+            start_ns=raw.start_ns,
+            end_ns=raw.end_ns,
+            duration_ms=(raw.end_ns - raw.start_ns) / 1e6,
+            status_code=raw.status_code,
+            status_message=raw.status_message[:10_000],
+            attributes=raw.attributes,
+            events=raw.events,
+            resource=raw.resource,
+            model=fields.model,
+            input_text=fields.input_text,
+            output_text=fields.output_text,
+            input_tokens=fields.input_tokens,
+            output_tokens=fields.output_tokens,
+            cost=span_cost(prices, fields.model, fields.input_tokens, fields.output_tokens),
+            prompt_name=fields.prompt_name,
+            prompt_version_number=fields.prompt_version_number,
+            function_name=fields.function_name,
+            function_version=fields.function_version,
+        )
+        if span.prompt_name and span.prompt_version_number:
+            prompt_pairs.add((span.prompt_name, span.prompt_version_number))
+        rows.append(span)
+        by_trace.setdefault(raw.trace_id, []).append(span)
+
+    with transaction.atomic():
+        _set_write_timeout()
+        versions = _prompt_versions(team, prompt_pairs)
+        for span in rows:
+            if span.prompt_name and span.prompt_version_number:
+                span.prompt_version_id = versions.get(
+                    (span.prompt_name, span.prompt_version_number)
+                )
+        trace_ids = sorted(by_trace)
+        # Create missing summaries first (sorted, so concurrent writers lock in one order),
+        # then lock them all: two exports of one trace fold in one after the other.
+        placeholders = []
+        for trace_id in trace_ids:
+            group = by_trace[trace_id]
+            start = min(s.start_ns for s in group)
+            end = max(s.end_ns for s in group)
+            placeholders.append(
+                Trace(
+                    team=team,
+                    trace_id=trace_id,
+                    start_time=_ns_to_datetime(start),
+                    end_time=_ns_to_datetime(end),
+                )
+            )
+        Trace.objects.unscoped().bulk_create(placeholders, ignore_conflicts=True)
+        traces = {
+            t.trace_id: t
+            for t in Trace.objects.unscoped()
+            .select_for_update()
+            .filter(team=team, trace_id__in=trace_ids)
+            .order_by("trace_id")
+        }
+        for trace_id, group in by_trace.items():
+            for span in group:
+                span.trace = traces[trace_id]
+        Span.objects.unscoped().bulk_create(rows, batch_size=SPAN_BATCH_SIZE, ignore_conflicts=True)
+        _fold(traces, by_trace)
+    return len(rows)
+
+
+def _fold(traces: dict[str, Trace], by_trace: dict[str, list[Span]]) -> None:
+    """Recompute each touched trace's totals from its stored spans (so a retried export
+    never counts twice) and take names and previews from the spans just received."""
+    pk_to_trace = {t.pk: t for t in traces.values()}
+    totals = (
+        Span.objects.unscoped()
+        .filter(trace_id__in=list(pk_to_trace))
+        .values("trace_id")
+        .annotate(
+            n=Count("id"),
+            start=Min("start_ns"),
+            end=Max("end_ns"),
+            input_tokens=Sum("input_tokens"),
+            output_tokens=Sum("output_tokens"),
+            cost=Sum("cost"),
+            errors=Count("id", filter=Q(status_code=Status.ERROR)),
+            oks=Count("id", filter=Q(status_code=Status.OK)),
+        )
+    )
+    for row in totals:
+        trace = pk_to_trace[row["trace_id"]]
+        trace.span_count = row["n"]
+        trace.start_time = _ns_to_datetime(row["start"])
+        trace.end_time = _ns_to_datetime(row["end"])
+        trace.duration_ms = (row["end"] - row["start"]) / 1e6
+        trace.input_tokens = row["input_tokens"] or 0
+        trace.output_tokens = row["output_tokens"] or 0
+        trace.cost = row["cost"]
+        trace.status = Status.ERROR if row["errors"] else Status.OK if row["oks"] else Status.UNSET
+    for trace_id, group in by_trace.items():
+        trace = traces[trace_id]
+        root = next((s for s in group if not s.parent_span_id), None)
+        ordered = sorted(group, key=lambda s: s.start_ns)
+        if root is not None:
+            trace.name = root.name
+            if root.function_name:
+                trace.function_name = root.function_name
+                trace.function_version = root.function_version
+            if root.input_text:
+                trace.input_preview = root.input_text[:PREVIEW_CHARS]
+            if root.output_text:
+                trace.output_preview = root.output_text[:PREVIEW_CHARS]
+        elif not trace.name:
+            trace.name = ordered[0].name
+        for span in ordered:
+            if not trace.model and span.model:
+                trace.model = span.model
+            if not trace.prompt_name and span.prompt_name:
+                trace.prompt_name = span.prompt_name
+                trace.prompt_version_number = span.prompt_version_number
+            if not trace.function_name and span.function_name:
+                trace.function_name = span.function_name
+                trace.function_version = span.function_version
+            if not trace.input_preview and span.input_text:
+                trace.input_preview = span.input_text[:PREVIEW_CHARS]
+            if not trace.output_preview and span.output_text:
+                trace.output_preview = span.output_text[:PREVIEW_CHARS]
+    Trace.objects.unscoped().bulk_update(
+        list(traces.values()),
+        [
+            "name",
+            "start_time",
+            "end_time",
+            "duration_ms",
+            "status",
+            "span_count",
+            "model",
+            "prompt_name",
+            "prompt_version_number",
+            "function_name",
+            "function_version",
+            "input_preview",
+            "output_preview",
+            "input_tokens",
+            "output_tokens",
+            "cost",
+        ],
+        batch_size=200,
+    )
+
+
+# --- from a trace to a dataset ------------------------------------------------------------
+
+
+def _as_input(text: str) -> dict:
+    """A dataset example's input is an object of variables: JSON objects pass through."""
+    try:
+        value = json.loads(text)
+    except (ValueError, TypeError):
+        value = None
+    if isinstance(value, dict):
+        return value
+    return {"input": text}
+
+
+def _as_expected(text: str):
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError):
+        return text
+
+
+def trace_add_to_dataset(*, team: Team, actor, trace: Trace, dataset, span: Span | None = None):
+    """Turn the trace's root span (or the chosen span) into a dataset example."""
+    try:
+        from apps.datasets import services as dataset_services
+    except ImportError:
+        raise ValidationFailed("Datasets are not available.") from None
+    require(actor, PERM_VIEW, team)
+    if span is None:
+        span = (
+            Span.objects.unscoped()
+            .filter(trace=trace, parent_span_id="")
+            .order_by("start_ns", "id")
+            .first()
+        )
+    input_text = span.input_text if span is not None else trace.input_preview
+    output_text = span.output_text if span is not None else trace.output_preview
+    if not input_text and not output_text:
+        raise ValidationFailed("This span has no input or output to add.", field="span")
+    metadata = {"trace_id": trace.trace_id}
+    if span is not None:
+        metadata.update(span_id=span.span_id, span_name=span.name)
+        if span.model:
+            metadata["model"] = span.model
+        if span.prompt_name:
+            metadata.update(prompt=span.prompt_name, prompt_version=span.prompt_version_number)
+    source_ref = trace.trace_id if span is None else f"{trace.trace_id}:{span.span_id}"
+    return dataset_services.example_create(
+        team=team,
+        actor=actor,
+        dataset=dataset,
+        input=_as_input(input_text),
+        expected=_as_expected(output_text) if output_text else None,
+        metadata=metadata,
+        source="trace",
+        source_ref=source_ref,
+        message=f"Added from trace {trace.trace_id[:8]}",
+    )
+
+
+# --- retention ---------------------------------------------------------------------------
+
+
+def traces_purge_team(*, team: Team, now=None) -> int:
+    """Delete the team's traces (and their spans) older than team.trace_retention_days.
+    A retention of 0 days keeps traces forever. Returns the number of traces deleted."""
+    days = team.trace_retention_days
+    if not days:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    deleted = 0
+    while True:
+        pks = list(
+            Trace.objects.unscoped()
+            .filter(team=team, start_time__lt=cutoff)
+            .values_list("pk", flat=True)[:PURGE_CHUNK]
+        )
+        if not pks:
+            break
+        with transaction.atomic():
+            Span.objects.unscoped().filter(trace_id__in=pks).delete()
+            Trace.objects.unscoped().filter(pk__in=pks).delete()
+        deleted += len(pks)
+    if deleted:
+        audit_record(
+            team=team,
+            actor=None,
+            verb="traces.purge",
+            target_type="traces.trace",
+            after={"deleted": deleted, "older_than": cutoff.isoformat()},
+        )
+    return deleted
+
+
+def traces_purge_expired(*, now=None) -> dict[str, int]:
+    """Apply every team's retention; {team slug: traces deleted}."""
+    result = {}
+    for team in Team.objects.all().order_by("pk"):
+        count = traces_purge_team(team=team, now=now)
+        if count:
+            result[team.slug] = count
+    return result
