@@ -1,0 +1,574 @@
+"""The one place that calls models: the `openai` SDK against OpenAI or any compatible server.
+
+`complete()`, `acomplete()` and `stream()` return a `Completion` (text, parsed JSON, usage,
+latency, cost, raw response). The SDK's own retries are off (`max_retries=0`): retries
+happen here, with exponential backoff and full jitter on 429, 5xx and connection errors,
+honouring `Retry-After` up to a cap. Timeouts are not retried: the time budget is spent.
+Failures raise `GatewayError(kind, message, retry_after)` with a message a user understands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import json
+import random
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI, OpenAI
+
+from apps.llm.urlcheck import UnsafeBaseURL, check_base_url
+
+AUTHENTICATION = "authentication"
+RATE_LIMIT = "rate_limit"
+BAD_REQUEST = "bad_request"
+SERVER = "server"
+TIMEOUT = "timeout"
+CONNECTION = "connection"
+KINDS = (AUTHENTICATION, RATE_LIMIT, BAD_REQUEST, SERVER, TIMEOUT, CONNECTION)
+RETRYABLE = {RATE_LIMIT, SERVER, CONNECTION}
+
+BACKOFF_BASE = 0.5  # seconds before the first retry, doubled each time
+BACKOFF_CAP = 20.0  # no single wait is longer
+RETRY_AFTER_CAP = 60.0  # a longer Retry-After gives up at once and reports it to the caller
+DEFAULT_TIMEOUT = 60.0
+NO_KEY = "no-key"  # OpenAI-compatible servers that need no key still get a bearer value
+
+
+class GatewayError(Exception):
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        retry_after: float | None = None,
+        *,
+        status_code: int | None = None,
+    ):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.retry_after = retry_after
+        self.status_code = status_code
+
+    def __str__(self):
+        return self.message
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "message": self.message, "retry_after": self.retry_after}
+
+
+@dataclass
+class Completion:
+    text: str
+    parsed_json: Any
+    input_tokens: int
+    output_tokens: int
+    latency_ms: int
+    cost: float | None  # US dollars from the provider's prices; None when no price is set
+    raw: dict
+    model: str = ""
+    finish_reason: str | None = None
+    tool_calls: list = field(default_factory=list)
+    attempts: int = 1
+
+    def as_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "parsed_json": self.parsed_json,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "latency_ms": self.latency_ms,
+            "cost": self.cost,
+            "model": self.model,
+            "finish_reason": self.finish_reason,
+            "attempts": self.attempts,
+        }
+
+
+# --- clients, cached per (provider, key) so connections are reused ---------------------
+
+_CLIENT_LIMIT = 64
+_clients: OrderedDict = OrderedDict()
+_clients_lock = threading.Lock()
+_url_checked: dict[str, float] = {}
+URL_RECHECK_SECONDS = 60.0
+
+
+def _key_for(provider) -> str:
+    key = provider.api_key
+    if not key:
+        if provider.kind == "openai":
+            raise GatewayError(
+                AUTHENTICATION,
+                f"Provider {provider.name} has no API key. An admin can add one in the provider settings.",
+            )
+        return NO_KEY
+    return key
+
+
+def _check_url(provider) -> None:
+    # Names are resolved again from time to time: a name may start resolving elsewhere.
+    now = time.monotonic()
+    if now - _url_checked.get(provider.base_url, -1e9) < URL_RECHECK_SECONDS:
+        return
+    try:
+        check_base_url(provider.base_url)
+    except UnsafeBaseURL as exc:
+        raise GatewayError(BAD_REQUEST, f"Provider {provider.name}: {exc}") from None
+    _url_checked[provider.base_url] = now
+
+
+def _client(provider, *, asynchronous: bool = False):
+    _check_url(provider)
+    key = _key_for(provider)
+    fingerprint = hashlib.sha256(key.encode()).hexdigest()[:16]
+    loop_id = None
+    if asynchronous:
+        # An async client's connections belong to the event loop that opened them.
+        loop_id = id(asyncio.get_running_loop())
+    cache_key = (provider.pk, provider.base_url, fingerprint, asynchronous, loop_id)
+    with _clients_lock:
+        client = _clients.get(cache_key)
+        if client is not None:
+            _clients.move_to_end(cache_key)
+            return client
+        cls = AsyncOpenAI if asynchronous else OpenAI
+        client = cls(
+            api_key=key,
+            base_url=provider.base_url,
+            max_retries=0,
+            timeout=provider.timeout_seconds or DEFAULT_TIMEOUT,
+        )
+        _clients[cache_key] = client
+        while len(_clients) > _CLIENT_LIMIT:
+            _clients.popitem(last=False)
+        return client
+
+
+def clear_client_cache() -> None:
+    with _clients_lock:
+        _clients.clear()
+    _url_checked.clear()
+
+
+# --- errors -------------------------------------------------------------------------
+
+
+def _retry_after(response) -> float | None:
+    if response is None:
+        return None
+    headers = response.headers
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return max(float(value) / 1000, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
+    except (TypeError, ValueError):
+        return None
+
+
+def _provider_message(exc) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])[:500]
+        if isinstance(body.get("message"), str):
+            return body["message"][:500]
+    return str(getattr(exc, "message", "") or exc)[:500]
+
+
+def classify(exc: Exception, provider, timeout: float | None = None) -> GatewayError:
+    """Turn an SDK exception into a GatewayError a user can act on."""
+    name = provider.name
+    if isinstance(exc, GatewayError):
+        return exc
+    if isinstance(exc, openai.APITimeoutError):
+        waited = f" within {timeout:g} s" if timeout else ""
+        return GatewayError(
+            TIMEOUT,
+            f"{name} did not answer{waited}. Try again, or raise the provider's timeout.",
+        )
+    if isinstance(exc, openai.APIConnectionError):
+        return GatewayError(
+            CONNECTION,
+            f"Could not connect to {name} at {provider.base_url}. Is the server running and the URL right?",
+        )
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        detail = _provider_message(exc)
+        if status in (401, 403):
+            return GatewayError(
+                AUTHENTICATION,
+                f"{name} refused the API key ({status}): {detail}. An admin can update the key in the provider settings.",
+                status_code=status,
+            )
+        if status == 429:
+            wait = _retry_after(exc.response)
+            hint = f" Retry after {wait:g} s." if wait is not None else ""
+            return GatewayError(
+                RATE_LIMIT,
+                f"{name} is rate-limiting requests (429).{hint}",
+                wait,
+                status_code=status,
+            )
+        if status >= 500:
+            return GatewayError(
+                SERVER,
+                f"{name} had a server error ({status}): {detail}",
+                _retry_after(exc.response),
+                status_code=status,
+            )
+        return GatewayError(
+            BAD_REQUEST,
+            f"{name} refused the request ({status}): {detail}",
+            status_code=status,
+        )
+    if isinstance(exc, openai.OpenAIError):
+        return GatewayError(BAD_REQUEST, f"{name}: {exc}")
+    raise exc
+
+
+def _sleep(seconds: float) -> None:
+    # One indirection so tests can observe the waits without slowing down.
+    time.sleep(seconds)
+
+
+async def _asleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+def backoff_delay(attempt: int, retry_after: float | None) -> float:
+    """Seconds to wait before retry number `attempt` (1-based)."""
+    if retry_after is not None:
+        # Honour the server, with a little jitter so waiting clients do not return at once.
+        return retry_after + random.uniform(0, min(0.1 * retry_after, 1.0))
+    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
+
+
+def _give_up(error: GatewayError, attempt: int, max_retries: int) -> bool:
+    if error.kind not in RETRYABLE or attempt > max_retries:
+        return True
+    return error.retry_after is not None and error.retry_after > RETRY_AFTER_CAP
+
+
+# --- requests and results -------------------------------------------------------------
+
+
+def _request_kwargs(
+    *, model, messages, temperature, max_tokens, top_p, stop, response_format, tools, timeout
+) -> dict:
+    kwargs: dict[str, Any] = {"model": model, "messages": messages}
+    optional = {
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+        "top_p": top_p,
+        "stop": stop or None,
+        "response_format": response_format or None,
+        "tools": tools or None,
+        "timeout": timeout,
+    }
+    kwargs.update({k: v for k, v in optional.items() if v is not None})
+    return kwargs
+
+
+def _wants_json(response_format) -> bool:
+    return isinstance(response_format, dict) and response_format.get("type") in (
+        "json_object",
+        "json_schema",
+    )
+
+
+def _parse_json(text: str, response_format) -> Any:
+    if not _wants_json(response_format):
+        return None
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def cost_of(provider, model: str, input_tokens: int, output_tokens: int) -> float | None:
+    price = provider.price_for(model)
+    if price is None:
+        return None
+    usd = (
+        input_tokens * float(price.get("input", 0)) + output_tokens * float(price.get("output", 0))
+    ) / 1_000_000
+    return round(usd, 8)
+
+
+def _completion_from_response(provider, model, response, started, response_format, attempts):
+    choice = response.choices[0] if response.choices else None
+    message = choice.message if choice else None
+    text = (message.content or "") if message else ""
+    usage = response.usage
+    input_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+    output_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+    tool_calls = [c.model_dump() for c in (message.tool_calls or [])] if message else []
+    return Completion(
+        text=text,
+        parsed_json=_parse_json(text, response_format),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        latency_ms=int((time.monotonic() - started) * 1000),
+        cost=cost_of(provider, model, input_tokens, output_tokens),
+        raw=response.model_dump(),
+        model=response.model or model,
+        finish_reason=choice.finish_reason if choice else None,
+        tool_calls=tool_calls,
+        attempts=attempts,
+    )
+
+
+def _max_retries(provider, max_retries):
+    return provider.max_retries if max_retries is None else max_retries
+
+
+def _timeout(provider, timeout):
+    return timeout if timeout is not None else (provider.timeout_seconds or DEFAULT_TIMEOUT)
+
+
+# --- the calls ------------------------------------------------------------------------
+
+
+def complete(
+    provider,
+    *,
+    model: str,
+    messages: list[dict],
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    top_p: float | None = None,
+    stop: list[str] | str | None = None,
+    response_format: dict | None = None,
+    tools: list | None = None,
+    timeout: float | None = None,
+    max_retries: int | None = None,
+    on_rate_limit: Callable[[GatewayError], Any] | None = None,
+) -> Completion:
+    """One chat completion, retried on 429/5xx/connection errors. Raises GatewayError."""
+    timeout = _timeout(provider, timeout)
+    kwargs = _request_kwargs(
+        model=model,
+        messages=messages,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        top_p=top_p,
+        stop=stop,
+        response_format=response_format,
+        tools=tools,
+        timeout=timeout,
+    )
+    retries = _max_retries(provider, max_retries)
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            response = _client(provider).chat.completions.create(**kwargs)
+        except Exception as exc:  # noqa: BLE001 - classified below, unknown ones re-raised
+            error = classify(exc, provider, timeout)
+            if error.kind == RATE_LIMIT and on_rate_limit is not None:
+                on_rate_limit(error)
+            if _give_up(error, attempt, retries):
+                raise error from None
+            _sleep(backoff_delay(attempt, error.retry_after))
+            continue
+        return _completion_from_response(
+            provider, model, response, started, response_format, attempt
+        )
+
+
+async def acomplete(
+    provider,
+    *,
+    model: str,
+    messages: list[dict],
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    top_p: float | None = None,
+    stop: list[str] | str | None = None,
+    response_format: dict | None = None,
+    tools: list | None = None,
+    timeout: float | None = None,
+    max_retries: int | None = None,
+    on_rate_limit: Callable[[GatewayError], Any] | None = None,
+) -> Completion:
+    """`complete()` for asyncio. `on_rate_limit` may be a plain function or a coroutine."""
+    timeout = _timeout(provider, timeout)
+    kwargs = _request_kwargs(
+        model=model,
+        messages=messages,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        top_p=top_p,
+        stop=stop,
+        response_format=response_format,
+        tools=tools,
+        timeout=timeout,
+    )
+    retries = _max_retries(provider, max_retries)
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            client = _client(provider, asynchronous=True)
+            response = await client.chat.completions.create(**kwargs)
+        except Exception as exc:  # noqa: BLE001
+            error = classify(exc, provider, timeout)
+            if error.kind == RATE_LIMIT and on_rate_limit is not None:
+                result = on_rate_limit(error)
+                if inspect.isawaitable(result):
+                    await result
+            if _give_up(error, attempt, retries):
+                raise error from None
+            await _asleep(backoff_delay(attempt, error.retry_after))
+            continue
+        return _completion_from_response(
+            provider, model, response, started, response_format, attempt
+        )
+
+
+def stream(
+    provider,
+    *,
+    model: str,
+    messages: list[dict],
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    top_p: float | None = None,
+    stop: list[str] | str | None = None,
+    response_format: dict | None = None,
+    tools: list | None = None,
+    timeout: float | None = None,
+    max_retries: int | None = None,
+    on_rate_limit: Callable[[GatewayError], Any] | None = None,
+) -> Iterator[str | Completion]:
+    """Yield text chunks as they arrive, then one final Completion.
+
+    Retries happen only before the first chunk: once text has been shown it is not redone.
+    """
+    timeout = _timeout(provider, timeout)
+    kwargs = _request_kwargs(
+        model=model,
+        messages=messages,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        top_p=top_p,
+        stop=stop,
+        response_format=response_format,
+        tools=tools,
+        timeout=timeout,
+    )
+    kwargs["stream"] = True
+    kwargs["stream_options"] = {"include_usage": True}
+    retries = _max_retries(provider, max_retries)
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            response_stream = _client(provider).chat.completions.create(**kwargs)
+            break
+        except Exception as exc:  # noqa: BLE001
+            error = classify(exc, provider, timeout)
+            if error.kind == RATE_LIMIT and on_rate_limit is not None:
+                on_rate_limit(error)
+            if _give_up(error, attempt, retries):
+                raise error from None
+            _sleep(backoff_delay(attempt, error.retry_after))
+
+    parts: list[str] = []
+    usage = None
+    finish_reason = None
+    response_model = model
+    ident = None
+    chunks = 0
+    tool_calls: dict[int, dict] = {}
+    try:
+        with response_stream:
+            for chunk in response_stream:
+                chunks += 1
+                ident = ident or chunk.id
+                response_model = chunk.model or response_model
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                for choice in chunk.choices or []:
+                    if choice.finish_reason:
+                        finish_reason = choice.finish_reason
+                    delta = choice.delta
+                    if delta is None:
+                        continue
+                    for call in delta.tool_calls or []:
+                        entry = tool_calls.setdefault(
+                            call.index,
+                            {
+                                "id": None,
+                                "type": "function",
+                                "function": {"name": "", "arguments": ""},
+                            },
+                        )
+                        entry["id"] = call.id or entry["id"]
+                        if call.function is not None:
+                            entry["function"]["name"] += call.function.name or ""
+                            entry["function"]["arguments"] += call.function.arguments or ""
+                    if delta.content:
+                        parts.append(delta.content)
+                        yield delta.content
+    except Exception as exc:  # noqa: BLE001
+        raise classify(exc, provider, timeout) from None
+
+    text = "".join(parts)
+    input_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+    output_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+    yield Completion(
+        text=text,
+        parsed_json=_parse_json(text, response_format),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        latency_ms=int((time.monotonic() - started) * 1000),
+        cost=cost_of(provider, model, input_tokens, output_tokens),
+        raw={
+            "id": ident,
+            "object": "chat.completion.stream",
+            "model": response_model,
+            "chunks": chunks,
+            "finish_reason": finish_reason,
+            "usage": usage.model_dump() if usage is not None else None,
+            "tool_calls": list(tool_calls.values()),
+        },
+        model=response_model,
+        finish_reason=finish_reason,
+        tool_calls=list(tool_calls.values()),
+        attempts=attempt,
+    )
+
+
+def list_models(provider, *, timeout: float | None = None) -> list[str]:
+    """Model ids from the provider's /v1/models. Raises GatewayError."""
+    timeout = timeout if timeout is not None else min(_timeout(provider, None), 15.0)
+    try:
+        page = _client(provider).models.list(timeout=timeout)
+        return sorted({m.id for m in page.data})
+    except Exception as exc:  # noqa: BLE001
+        raise classify(exc, provider, timeout) from None

@@ -1,0 +1,17 @@
+"""Reads of providers, always inside the team scope."""
+
+from __future__ import annotations
+
+from apps.core.errors import NotFound
+from apps.llm.models import ProviderConfig
+
+
+def providers_for_team():
+    return ProviderConfig.objects.order_by("-is_demo", "name")
+
+
+def provider_get(provider_id) -> ProviderConfig:
+    try:
+        return ProviderConfig.objects.get(pk=int(provider_id))
+    except (ProviderConfig.DoesNotExist, TypeError, ValueError):
+        raise NotFound("No such provider.") from None

@@ -1,0 +1,205 @@
+"""Every write to providers. Only team admins manage providers and test their connections."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from apps.core.errors import ValidationFailed
+from apps.llm.models import OPENAI_BASE_URL, ProviderConfig, ProviderKind
+from apps.llm.urlcheck import UnsafeBaseURL, check_base_url
+from apps.teams.audit import audit_record
+from apps.teams.models import PERM_ADMIN, ApiKey
+from apps.teams.permissions import require
+from apps.teams.services import full_clean_or_raise
+
+UNSET = object()
+
+
+def _public(provider: ProviderConfig) -> dict:
+    """What the audit trail may record about a provider: never the key, only its last 4."""
+    return {
+        "name": provider.name,
+        "kind": provider.kind,
+        "base_url": provider.base_url,
+        "key_last4": provider.key_last4,
+        "models": list(provider.models or []),
+        "prices": dict(provider.prices or {}),
+        "is_demo": provider.is_demo,
+        "timeout_seconds": provider.timeout_seconds,
+        "max_retries": provider.max_retries,
+    }
+
+
+def _clean_url(kind: str, base_url: str) -> str:
+    if not base_url and kind == ProviderKind.OPENAI:
+        base_url = OPENAI_BASE_URL
+    try:
+        return check_base_url(base_url)
+    except UnsafeBaseURL as exc:
+        raise ValidationFailed(str(exc), field="base_url") from None
+
+
+def _clean_models(models) -> list[str]:
+    if models is None:
+        return []
+    if isinstance(models, str):
+        models = models.replace(",", "\n").splitlines()
+    out: list[str] = []
+    for name in models:
+        name = str(name).strip()
+        if name and name not in out:
+            out.append(name)
+    return out
+
+
+def _save(provider: ProviderConfig) -> None:
+    full_clean_or_raise(provider, exclude=["team", "created_by"])
+    try:
+        with transaction.atomic():
+            provider.save()
+    except IntegrityError:
+        raise ValidationFailed("A provider with that name exists already.", field="name") from None
+
+
+@transaction.atomic
+def provider_create(
+    *,
+    team,
+    actor,
+    name: str,
+    kind: str = ProviderKind.OPENAI_COMPATIBLE,
+    base_url: str = "",
+    api_key: str = "",
+    models=None,
+    prices: dict | None = None,
+    is_demo: bool = False,
+    timeout_seconds: float = 60.0,
+    max_retries: int = 3,
+) -> ProviderConfig:
+    require(actor, PERM_ADMIN, team, message="Only team admins manage model providers.")
+    if kind not in ProviderKind.values:
+        raise ValidationFailed("Choose openai or openai-compatible.", field="kind")
+    provider = ProviderConfig(
+        team=team,
+        name=(name or "").strip(),
+        kind=kind,
+        base_url=_clean_url(kind, (base_url or "").strip()),
+        models=_clean_models(models),
+        prices=prices or {},
+        is_demo=is_demo,
+        timeout_seconds=timeout_seconds,
+        max_retries=max_retries,
+        created_by=None if isinstance(actor, ApiKey) else actor,
+    )
+    if api_key:
+        provider.set_api_key(api_key)
+    _save(provider)
+    audit_record(
+        team=team, actor=actor, verb="provider.create", target=provider, after=_public(provider)
+    )
+    return provider
+
+
+@transaction.atomic
+def provider_update(
+    *,
+    team,
+    actor,
+    provider: ProviderConfig,
+    name=UNSET,
+    kind=UNSET,
+    base_url=UNSET,
+    api_key=UNSET,
+    clear_key: bool = False,
+    models=UNSET,
+    prices=UNSET,
+    timeout_seconds=UNSET,
+    max_retries=UNSET,
+) -> ProviderConfig:
+    """Change what is given. A new base URL drops the stored key unless a new key comes with it."""
+    require(actor, PERM_ADMIN, team, message="Only team admins manage model providers.")
+    provider = ProviderConfig.objects.select_for_update().get(pk=provider.pk)
+    before = _public(provider)
+    if name is not UNSET:
+        provider.name = (name or "").strip()
+    if kind is not UNSET:
+        if kind not in ProviderKind.values:
+            raise ValidationFailed("Choose openai or openai-compatible.", field="kind")
+        provider.kind = kind
+    if base_url is not UNSET:
+        new_url = _clean_url(provider.kind, (base_url or "").strip())
+        if new_url != provider.base_url:
+            provider.base_url = new_url
+            provider.clear_api_key()
+    if models is not UNSET:
+        provider.models = _clean_models(models)
+    if prices is not UNSET:
+        provider.prices = prices or {}
+    if timeout_seconds is not UNSET:
+        provider.timeout_seconds = timeout_seconds
+    if max_retries is not UNSET:
+        provider.max_retries = max_retries
+    if clear_key:
+        provider.clear_api_key()
+    if api_key is not UNSET and api_key:
+        provider.set_api_key(api_key)
+    _save(provider)
+    after = _public(provider)
+    audit_record(
+        team=team,
+        actor=actor,
+        verb="provider.update",
+        target=provider,
+        before=before,
+        after={**after, "key_changed": before["key_last4"] != after["key_last4"]},
+    )
+    return provider
+
+
+@transaction.atomic
+def provider_delete(*, team, actor, provider: ProviderConfig) -> None:
+    require(actor, PERM_ADMIN, team, message="Only team admins manage model providers.")
+    audit_record(
+        team=team, actor=actor, verb="provider.delete", target=provider, before=_public(provider)
+    )
+    provider.delete()
+
+
+def provider_test_connection(*, team, actor, provider: ProviderConfig) -> dict:
+    """Ask the provider for its models: {"ok", "models", "message", "kind"}. Writes nothing
+    but the audit line; the caller decides whether to store the models."""
+    from apps.llm import gateway
+
+    require(actor, PERM_ADMIN, team, message="Only team admins can test a provider connection.")
+    try:
+        models = gateway.list_models(provider)
+    except gateway.GatewayError as exc:
+        result = {"ok": False, "models": [], "message": exc.message, "kind": exc.kind}
+    else:
+        result = {
+            "ok": True,
+            "models": models,
+            "message": f"Connected: {len(models)} model(s) offered.",
+            "kind": "",
+        }
+    audit_record(
+        team=team,
+        actor=actor,
+        verb="provider.test_connection",
+        target=provider,
+        after={"ok": result["ok"], "kind": result["kind"]},
+    )
+    return result
+
+
+@transaction.atomic
+def provider_refresh_models(*, team, actor, provider: ProviderConfig) -> ProviderConfig:
+    """Replace the provider's model list with what its /v1/models offers."""
+    from apps.llm import gateway
+
+    require(actor, PERM_ADMIN, team, message="Only team admins manage model providers.")
+    try:
+        models = gateway.list_models(provider)
+    except gateway.GatewayError as exc:
+        raise ValidationFailed(exc.message, field="models") from None
+    return provider_update(team=team, actor=actor, provider=provider, models=models)
