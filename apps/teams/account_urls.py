@@ -6,4 +6,5 @@ from apps.teams import views
 app_name = "team_account"
 urlpatterns = [
     path("new/", views.team_create_view, name="create"),
+    path("invite/<str:token>/", views.invite_accept_view, name="invite_accept"),
 ]

@@ -94,6 +94,11 @@ def _membership_add(*, team: Team, user, role: str) -> Membership:
     return membership
 
 
+def _is_user(actor) -> bool:
+    # An ApiKey's pk can equal a user's pk: identity checks must compare like with like.
+    return actor is not None and not isinstance(actor, ApiKey) and actor.is_authenticated
+
+
 def _owner_count(team: Team) -> int:
     return Membership.objects.unscoped().filter(team=team, role=Role.OWNER).count()
 
@@ -131,11 +136,13 @@ def membership_set_role(*, team: Team, actor, membership: Membership, role: str)
 
 @transaction.atomic
 def membership_remove(*, team: Team, actor, membership: Membership) -> None:
-    if not (actor is not None and getattr(actor, "pk", None) == membership.user_id):
+    # Anyone may leave a team; removing someone else takes the admin permission.
+    leaving = _is_user(actor) and actor.pk == membership.user_id
+    if not leaving:
         require(actor, PERM_ADMIN, team)
     membership = Membership.objects.unscoped().select_for_update().get(pk=membership.pk, team=team)
     if membership.role == Role.OWNER:
-        if getattr(actor, "pk", None) != membership.user_id:
+        if not leaving:
             require(actor, PERM_OWN, team, message="Only an owner can remove an owner.")
         if _owner_count(team) <= 1:
             raise Conflict("The last owner cannot be removed; make someone else an owner first.")
@@ -152,12 +159,13 @@ def membership_remove(*, team: Team, actor, membership: Membership) -> None:
 
 @transaction.atomic
 def team_set_protected_tags(*, team: Team, actor, tags: list[str]) -> Team:
-    from apps.prompts.validators import validate_tag_name  # the Hub owns tag-name rules
-
     require(actor, PERM_ADMIN, team)
     cleaned = sorted({t.strip() for t in tags if t.strip()})
     for tag in cleaned:
-        validate_tag_name(tag)
+        try:
+            _validate_tag_name(tag)
+        except ValidationFailed as exc:
+            raise ValidationFailed(exc.message, field="protected_tags") from None
     before = {"protected_tags": team.protected_tags}
     team = Team.objects.select_for_update().get(pk=team.pk)
     team.protected_tags = cleaned
@@ -169,6 +177,53 @@ def team_set_protected_tags(*, team: Team, actor, tags: list[str]) -> Team:
         target=team,
         before=before,
         after={"protected_tags": cleaned},
+    )
+    return team
+
+
+def _validate_tag_name(name: str) -> None:
+    try:
+        from apps.prompts.validators import validate_tag_name  # the Hub owns tag-name rules
+    except ImportError:  # the Hub is not installed yet: the same rule, stated here
+        import re
+
+        if not re.fullmatch(r"[a-z0-9_.-]{1,36}", name):
+            raise ValidationFailed(
+                f"Tag name {name!r} is not valid: use 1-36 lowercase letters, digits, "
+                "'_', '.' or '-'."
+            ) from None
+        return
+    validate_tag_name(name)
+
+
+TRACE_RETENTION_MAX_DAYS = 3650
+
+
+@transaction.atomic
+def team_set_trace_retention(*, team: Team, actor, days: int) -> Team:
+    require(actor, PERM_ADMIN, team)
+    try:
+        days = int(days)
+    except (TypeError, ValueError):
+        raise ValidationFailed("Enter a whole number of days.", field="trace_retention_days")
+    if not 1 <= days <= TRACE_RETENTION_MAX_DAYS:
+        raise ValidationFailed(
+            f"Keep traces between 1 and {TRACE_RETENTION_MAX_DAYS} days.",
+            field="trace_retention_days",
+        )
+    team = Team.objects.select_for_update().get(pk=team.pk)
+    before = {"trace_retention_days": team.trace_retention_days}
+    if before["trace_retention_days"] == days:
+        return team
+    team.trace_retention_days = days
+    team.save(update_fields=["trace_retention_days"])
+    audit_record(
+        team=team,
+        actor=actor,
+        verb="team.trace_retention",
+        target=team,
+        before=before,
+        after={"trace_retention_days": days},
     )
     return team
 
@@ -261,9 +316,17 @@ def invite_accept(*, token: str, user) -> Membership:
 @transaction.atomic
 def invite_revoke(*, team: Team, actor, invite: Invite) -> None:
     require(actor, PERM_ADMIN, team)
+    if invite.team_id != team.pk:
+        raise NotFound("No such invite.")
+    if invite.accepted_at is not None:
+        raise Conflict("This invite was already accepted; remove the member instead.")
+    if invite.revoked_at is not None:
+        return
     invite.revoked_at = timezone.now()
     invite.save(update_fields=["revoked_at"])
-    audit_record(team=team, actor=actor, verb="invite.revoke", target=invite)
+    audit_record(
+        team=team, actor=actor, verb="invite.revoke", target=invite, before={"role": invite.role}
+    )
 
 
 # --- API keys ----------------------------------------------------------------------
@@ -315,6 +378,8 @@ def api_key_create(
 @transaction.atomic
 def api_key_revoke(*, team: Team, actor, key: ApiKey) -> ApiKey:
     require(actor, PERM_ADMIN, team)
+    if key.team_id != team.pk:
+        raise NotFound("No such API key.")
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])

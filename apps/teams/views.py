@@ -1,11 +1,72 @@
+"""Team pages. Thin: each view reads through selectors, writes through services, and
+renders its page, or, for htmx requests, the part of the page that changed."""
+
+from __future__ import annotations
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
 
-from apps.core.errors import ServiceError
-from apps.teams.forms import TeamCreateForm
-from apps.teams.models import Membership
-from apps.teams.services import team_create
+from apps.core.errors import NotFound, PermissionRefused, ServiceError
+from apps.core.pagination import paginate
+from apps.teams import selectors, services
+from apps.teams.forms import (
+    ApiKeyForm,
+    AuditFilterForm,
+    InviteForm,
+    MemberRoleForm,
+    ProtectedTagsForm,
+    TeamCreateForm,
+    TraceRetentionForm,
+)
+from apps.teams.models import PERM_OWN, ApiKey, Invite, Membership, Role
+from apps.teams.permissions import actor_can
+
+# Secrets shown once: kept in the session between the POST and the redirected GET, then dropped.
+_ONCE_KEY = "promptyard_show_once"
+
+
+def _show_once(request, kind: str, value: str) -> None:
+    request.session[_ONCE_KEY] = {"kind": kind, "value": value}
+
+
+def _pop_once(request, kind: str) -> str | None:
+    data = request.session.get(_ONCE_KEY)
+    if data and data.get("kind") == kind:
+        del request.session[_ONCE_KEY]
+        return data["value"]
+    return None
+
+
+def _page(request, template: str, partial: str, context: dict, *, status: int = 200):
+    """The whole page, or just `partial` when htmx asked for it."""
+    name = f"{template}#{partial}" if request.htmx and partial else template
+    return render(request, name, context, status=status)
+
+
+def _refused(exc: ServiceError):
+    if isinstance(exc, NotFound):
+        raise Http404(exc.message)
+    raise PermissionDenied(exc.message)
+
+
+def _settings_context(request, active: str) -> dict:
+    return {
+        "active": active,
+        "can_manage": selectors.can_manage_team(request.user, request.team),
+        "is_owner": actor_can(request.user, PERM_OWN, request.team),
+    }
+
+
+def _invite_url(request, token: str) -> str:
+    return request.build_absolute_uri(reverse("team_account:invite_accept", args=[token]))
+
+
+# --- outside a team ------------------------------------------------------------------
 
 
 @login_required
@@ -22,24 +83,316 @@ def home(request):
     return redirect("teams:home", team_slug=chosen.team.slug)
 
 
-def team_home(request):
-    request.session["last_team_slug"] = request.team.slug
-    return redirect("prompts:list", team_slug=request.team.slug)
-
-
 @login_required
 def team_create_view(request):
     form = TeamCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            team = team_create(actor=request.user, **form.cleaned_data)
+            team = services.team_create(actor=request.user, **form.cleaned_data)
         except ServiceError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
-            messages.success(request, f"Team {team.name} created. You are its owner.")
-            return redirect("teams:home", team_slug=team.slug)
+            messages.success(
+                request, f"Team {team.name} created. You are its owner: invite your teammates."
+            )
+            return redirect("teams:members", team_slug=team.slug)
     return render(request, "teams/create.html", {"form": form})
 
 
-def team_settings(request):
-    return render(request, "teams/settings.html", {})
+@require_http_methods(["GET", "POST"])
+def invite_accept_view(request, token: str):
+    try:
+        invite = services.invite_lookup(token)
+    except NotFound as exc:
+        return render(request, "teams/invite_accept.html", {"error": exc.message}, status=404)
+    context = {"invite": invite, "team": invite.team, "token": token}
+    if request.user.is_authenticated:
+        already = Membership.objects.unscoped().filter(team=invite.team, user=request.user)
+        if already.exists():
+            messages.info(request, f"You are already a member of {invite.team.name}.")
+            return redirect("teams:home", team_slug=invite.team.slug)
+    if not invite.is_usable:
+        context["error"] = "This invite has expired or was already used. Ask for a new link."
+        return render(request, "teams/invite_accept.html", context, status=410)
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            return redirect(f"{reverse('accounts:login')}?next={request.path}")
+        try:
+            membership = services.invite_accept(token=token, user=request.user)
+        except ServiceError as exc:
+            context["error"] = exc.message
+            return render(request, "teams/invite_accept.html", context, status=409)
+        messages.success(
+            request,
+            f"Welcome to {invite.team.name}. You joined as {membership.get_role_display()}.",
+        )
+        return redirect("teams:home", team_slug=invite.team.slug)
+    return render(request, "teams/invite_accept.html", context)
+
+
+# --- team home and general settings ---------------------------------------------------
+
+
+def team_home(request):
+    request.session["last_team_slug"] = request.team.slug
+    return redirect("prompts:list", team_slug=request.team.slug)
+
+
+def team_settings(request, *, protected_form=None, retention_form=None, status=200):
+    team = request.team
+    context = _settings_context(request, "general")
+    context["protected_form"] = protected_form or ProtectedTagsForm(
+        initial={"protected_tags": ", ".join(team.protected_tags or [])}
+    )
+    context["retention_form"] = retention_form or TraceRetentionForm(
+        initial={"trace_retention_days": team.trace_retention_days}
+    )
+    partial = ""
+    if request.method == "POST":
+        partial = "protected_tags" if protected_form is not None else "retention"
+    return _page(request, "teams/settings.html", partial, context, status=status)
+
+
+@require_POST
+def settings_protected_tags(request):
+    form = ProtectedTagsForm(request.POST)
+    if form.is_valid():
+        try:
+            request.team = services.team_set_protected_tags(
+                team=request.team, actor=request.user, tags=form.tags()
+            )
+        except PermissionRefused as exc:
+            _refused(exc)
+        except ServiceError as exc:
+            form.add_error("protected_tags", exc.message)
+        else:
+            messages.success(request, "Protected tags saved.")
+            if not request.htmx:
+                return redirect("teams:settings", team_slug=request.team.slug)
+            form = ProtectedTagsForm(
+                initial={"protected_tags": ", ".join(request.team.protected_tags)}
+            )
+    return team_settings(request, protected_form=form)
+
+
+@require_POST
+def settings_retention(request):
+    form = TraceRetentionForm(request.POST)
+    if form.is_valid():
+        try:
+            request.team = services.team_set_trace_retention(
+                team=request.team,
+                actor=request.user,
+                days=form.cleaned_data["trace_retention_days"],
+            )
+        except PermissionRefused as exc:
+            _refused(exc)
+        except ServiceError as exc:
+            form.add_error("trace_retention_days", exc.message)
+        else:
+            messages.success(request, "Trace retention saved.")
+            if not request.htmx:
+                return redirect("teams:settings", team_slug=request.team.slug)
+            form = TraceRetentionForm(
+                initial={"trace_retention_days": request.team.trace_retention_days}
+            )
+    return team_settings(request, retention_form=form)
+
+
+# --- members --------------------------------------------------------------------------
+
+
+def members(request, *, error=None, error_for=None, status=200):
+    try:
+        memberships = selectors.members_list(team=request.team, actor=request.user)
+    except ServiceError as exc:
+        _refused(exc)
+    context = _settings_context(request, "members")
+    role_choices = Role.choices
+    if not context["is_owner"]:
+        role_choices = [c for c in Role.choices if c[0] != Role.OWNER]
+    context.update(
+        memberships=memberships,
+        role_choices=role_choices,
+        error=error,
+        error_for=error_for,
+        me=request.membership,
+    )
+    return _page(request, "teams/members.html", "members_table", context, status=status)
+
+
+@require_POST
+def member_role(request, membership_id: int):
+    membership = get_object_or_404(Membership.objects.select_related("user"), pk=membership_id)
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        return members(request, error="Choose a role.", error_for=membership.pk)
+    try:
+        services.membership_set_role(
+            team=request.team,
+            actor=request.user,
+            membership=membership,
+            role=form.cleaned_data["role"],
+        )
+    except ServiceError as exc:
+        if not request.htmx:
+            messages.error(request, exc.message)
+            return redirect("teams:members", team_slug=request.team.slug)
+        return members(request, error=exc.message, error_for=membership.pk)
+    role = Role(form.cleaned_data["role"]).label
+    messages.success(request, f"{membership.user.email} is now {role}.")
+    if request.htmx:
+        return members(request)
+    return redirect("teams:members", team_slug=request.team.slug)
+
+
+@require_POST
+def member_remove(request, membership_id: int):
+    membership = get_object_or_404(Membership.objects.select_related("user"), pk=membership_id)
+    leaving = membership.user_id == request.user.pk
+    try:
+        services.membership_remove(team=request.team, actor=request.user, membership=membership)
+    except ServiceError as exc:
+        if not request.htmx:
+            messages.error(request, exc.message)
+            return redirect("teams:members", team_slug=request.team.slug)
+        return members(request, error=exc.message, error_for=membership.pk)
+    if leaving:
+        messages.success(request, f"You left {request.team.name}.")
+        response = redirect("home")
+        if request.htmx:
+            response["HX-Redirect"] = reverse("home")
+        return response
+    messages.success(request, f"{membership.user.email} was removed from the team.")
+    if request.htmx:
+        return members(request)
+    return redirect("teams:members", team_slug=request.team.slug)
+
+
+# --- invites --------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def invites(request):
+    context = _settings_context(request, "invites")
+    form = InviteForm(request.POST or None, can_invite_owner=context["is_owner"])
+    link = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            _, token = services.invite_create(
+                team=request.team,
+                actor=request.user,
+                role=form.cleaned_data["role"],
+                email=form.cleaned_data["email"],
+                accept_url_for=lambda t: _invite_url(request, t),
+            )
+        except PermissionRefused as exc:
+            _refused(exc)
+        except ServiceError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            link = _invite_url(request, token)
+            if not request.htmx:
+                _show_once(request, "invite", link)
+                return redirect("teams:invites", team_slug=request.team.slug)
+            form = InviteForm(can_invite_owner=context["is_owner"])
+    if request.method == "GET":
+        link = _pop_once(request, "invite")
+    try:
+        pending = selectors.invites_pending(team=request.team, actor=request.user)
+        recent = selectors.invites_recent(team=request.team, actor=request.user)
+    except ServiceError as exc:
+        _refused(exc)
+    context.update(form=form, link=link, pending=pending, recent=recent)
+    return _page(request, "teams/invites.html", "invites_body", context)
+
+
+@require_POST
+def invite_revoke(request, invite_id: int):
+    invite = get_object_or_404(Invite, pk=invite_id)
+    try:
+        services.invite_revoke(team=request.team, actor=request.user, invite=invite)
+    except PermissionRefused as exc:
+        _refused(exc)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Invite revoked: its link no longer works.")
+    if request.htmx:
+        request.method = "GET"
+        return invites(request)
+    return redirect("teams:invites", team_slug=request.team.slug)
+
+
+# --- API keys ---------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def api_keys(request):
+    context = _settings_context(request, "api_keys")
+    form = ApiKeyForm(request.POST or None)
+    secret = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            key, secret = services.api_key_create(
+                team=request.team, actor=request.user, **form.cleaned_data
+            )
+        except PermissionRefused as exc:
+            _refused(exc)
+        except ServiceError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            if not request.htmx:
+                _show_once(request, "api_key", secret)
+                return redirect("teams:api_keys", team_slug=request.team.slug)
+            form = ApiKeyForm()
+    if request.method == "GET":
+        secret = _pop_once(request, "api_key")
+    try:
+        keys = selectors.api_keys_list(team=request.team, actor=request.user)
+    except ServiceError as exc:
+        _refused(exc)
+    context.update(form=form, secret=secret, keys=keys)
+    return _page(request, "teams/api_keys.html", "api_keys_body", context)
+
+
+@require_POST
+def api_key_revoke(request, key_id: int):
+    key = get_object_or_404(ApiKey, pk=key_id)
+    try:
+        services.api_key_revoke(team=request.team, actor=request.user, key=key)
+    except PermissionRefused as exc:
+        _refused(exc)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"API key {key.name} revoked. Requests using it now get 401.")
+    if request.htmx:
+        request.method = "GET"
+        return api_keys(request)
+    return redirect("teams:api_keys", team_slug=request.team.slug)
+
+
+# --- audit trail ----------------------------------------------------------------------------
+
+
+def audit(request):
+    form = AuditFilterForm(request.GET or None)
+    filters = selectors.AuditFilters()
+    if form.is_valid():
+        filters = selectors.AuditFilters(**form.cleaned_data)
+    try:
+        events = selectors.audit_events(team=request.team, actor=request.user, filters=filters)
+    except ServiceError as exc:
+        _refused(exc)
+    context = _settings_context(request, "audit")
+    params = request.GET.copy()
+    params.pop("page", None)
+    context.update(
+        form=form,
+        filters=filters,
+        page=paginate(request, events, per_page=50),
+        choices=selectors.audit_filter_choices(team=request.team),
+        query=params.urlencode(),
+    )
+    return _page(request, "teams/audit.html", "audit_results", context)

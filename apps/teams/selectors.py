@@ -1,0 +1,119 @@
+"""Every read of members, invites, API keys and the audit trail, inside the team's scope."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.utils import timezone
+
+from apps.teams.models import PERM_ADMIN, PERM_VIEW, ApiKey, AuditEvent, Invite, Membership, Role
+from apps.teams.permissions import actor_can, require
+
+ROLE_ORDER = [Role.OWNER, Role.ADMIN, Role.EDITOR, Role.ANNOTATOR, Role.VIEWER]
+
+
+def can_manage_team(actor, team) -> bool:
+    return actor_can(actor, PERM_ADMIN, team)
+
+
+def members_list(*, team, actor) -> QuerySet[Membership]:
+    require(actor, PERM_VIEW, team, scope="admin")
+    rank = Case(
+        *[When(role=role, then=Value(i)) for i, role in enumerate(ROLE_ORDER)],
+        output_field=IntegerField(),
+    )
+    return (
+        Membership.objects.filter(team=team)
+        .select_related("user")
+        .annotate(role_rank=rank)
+        .order_by("role_rank", "user__email")
+    )
+
+
+def invites_pending(*, team, actor) -> QuerySet[Invite]:
+    require(actor, PERM_ADMIN, team, message="Only admins can see invites.")
+    return (
+        Invite.objects.filter(
+            team=team, accepted_at=None, revoked_at=None, expires_at__gt=timezone.now()
+        )
+        .select_related("created_by")
+        .order_by("-created_at")
+    )
+
+
+def invites_recent(*, team, actor, limit: int = 20) -> QuerySet[Invite]:
+    """Accepted, revoked and expired invites, for the record."""
+    require(actor, PERM_ADMIN, team, message="Only admins can see invites.")
+    pending = invites_pending(team=team, actor=actor).values("pk")
+    return (
+        Invite.objects.filter(team=team)
+        .exclude(pk__in=pending)
+        .select_related("created_by", "accepted_by")
+        .order_by("-created_at")[:limit]
+    )
+
+
+def api_keys_list(*, team, actor) -> QuerySet[ApiKey]:
+    require(actor, PERM_ADMIN, team, message="Only admins can see API keys.")
+    return ApiKey.objects.filter(team=team).select_related("created_by").order_by("-created_at")
+
+
+@dataclass
+class AuditFilters:
+    actor: str = ""  # "user:<id>", "key:<id>" or free text matched against the label
+    verb: str = ""
+    target_type: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+    @property
+    def active(self) -> bool:
+        return any([self.actor, self.verb, self.target_type, self.date_from, self.date_to])
+
+
+def audit_events(*, team, actor, filters: AuditFilters | None = None) -> QuerySet[AuditEvent]:
+    require(actor, PERM_ADMIN, team, message="Only admins can see the audit trail.")
+    filters = filters or AuditFilters()
+    events = AuditEvent.objects.filter(team=team).select_related("actor_user", "actor_api_key")
+    who = filters.actor.strip()
+    if who.startswith("user:") and who[5:].isdigit():
+        events = events.filter(actor_user_id=int(who[5:]))
+    elif who.startswith("key:") and who[4:].isdigit():
+        events = events.filter(actor_api_key_id=int(who[4:]))
+    elif who:
+        events = events.filter(actor_label__icontains=who)
+    if filters.verb:
+        events = events.filter(verb=filters.verb)
+    if filters.target_type:
+        events = events.filter(target_type=filters.target_type)
+    tz = timezone.get_current_timezone()
+    if filters.date_from:
+        events = events.filter(created_at__gte=datetime.combine(filters.date_from, time.min, tz))
+    if filters.date_to:
+        end = datetime.combine(filters.date_to + timedelta(days=1), time.min, tz)
+        events = events.filter(created_at__lt=end)
+    return events.order_by("-created_at", "-id")
+
+
+def audit_filter_choices(*, team) -> dict:
+    """What the filter dropdowns offer: the verbs, target types and actors seen in this team."""
+    events = AuditEvent.objects.filter(team=team)
+    verbs = sorted(set(events.values_list("verb", flat=True).distinct()))
+    target_types = sorted(
+        t for t in set(events.values_list("target_type", flat=True).distinct()) if t
+    )
+    users = {}
+    keys = {}
+    for user_id, key_id, label in events.values_list(
+        "actor_user_id", "actor_api_key_id", "actor_label"
+    ).distinct():
+        if key_id:
+            keys[f"key:{key_id}"] = label
+        elif user_id:
+            users[f"user:{user_id}"] = label
+    actors = sorted(users.items(), key=lambda kv: kv[1]) + sorted(
+        keys.items(), key=lambda kv: kv[1]
+    )
+    return {"verbs": verbs, "target_types": target_types, "actors": actors}
