@@ -9,6 +9,8 @@ from apps.core.errors import ValidationFailed
 TAG_NAME_RE = re.compile(r"^[a-z0-9_.-]{1,36}$")
 PROMPT_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,98}[a-z0-9])?$")
 LATEST_TAG = "latest"
+# Path segments of the Hub pages that sit beside /prompts/<name>/.
+RESERVED_PROMPT_NAMES = {"new", "reviews", "editor", "requests"}
 
 
 def validate_tag_name(name: str) -> str:
@@ -27,4 +29,6 @@ def validate_prompt_name(name: str) -> str:
             "letter or digit.",
             field="name",
         )
+    if name in RESERVED_PROMPT_NAMES:
+        raise ValidationFailed(f"{name!r} is reserved; choose another name.", field="name")
     return name

@@ -1,0 +1,209 @@
+"""The Hub pages render, write through the services and escape prompt text."""
+
+import pytest
+from django.urls import reverse
+
+
+def url(name, **kwargs):
+    return reverse(f"prompts:{name}", kwargs={"team_slug": "acme", **kwargs})
+
+
+@pytest.fixture
+def request_open(hub, bob):
+    from apps.prompts import services
+
+    return services.promotion_request_create(
+        team=hub["team"],
+        actor=bob,
+        prompt=hub["prompt"],
+        tag_name="production",
+        candidate=hub["v2"],
+        description="ship it",
+    )
+
+
+def test_it_renders_every_page(client, alice, hub, request_open):
+    client.force_login(alice)
+    pages = [
+        url("list"),
+        url("list") + "?q=greet",
+        url("create"),
+        url("reviews"),
+        url("promotion", promotion_id=request_open.pk),
+        url("detail", prompt_name="greeter"),
+        url("settings", prompt_name="greeter"),
+        url("history", prompt_name="greeter"),
+        url("tag", prompt_name="greeter", tag_name="latest"),
+        url("version", prompt_name="greeter", version_number=1),
+        url("version_new", prompt_name="greeter", version_number=1),
+        url("promotion_create", prompt_name="greeter", version_number=2),
+        url("diff", prompt_name="greeter", from_number=1, to_number=2),
+        url("diff", prompt_name="greeter", from_number=1, to_number=2) + "?mode=unified",
+    ]
+    for page in pages:
+        response = client.get(page)
+        assert response.status_code == 200, page
+
+
+def test_it_lists_prompts_with_their_tags(client, alice, hub):
+    client.force_login(alice)
+    response = client.get(url("list"))
+    assert b"greeter" in response.content
+    assert "latest → v2".encode() in response.content
+
+
+def test_it_searches_as_a_fragment(client, alice, hub):
+    client.force_login(alice)
+    response = client.get(url("list") + "?q=nothing-like-it", HTTP_HX_REQUEST="true")
+    assert b"<html" not in response.content
+    assert b"No prompt matches" in response.content
+
+
+def test_it_creates_a_prompt_with_its_first_version(client, bob, acme):
+    client.force_login(bob)
+    response = client.post(
+        url("create"),
+        {
+            "name": "summariser",
+            "kind": "text",
+            "template": "Summarise {{ text }}",
+            "commit_message": "first",
+            "temperature": "0.2",
+        },
+    )
+    assert response.status_code == 302
+    from apps.core.tenancy import team_scope
+    from apps.prompts.models import PromptVersion
+
+    with team_scope(acme):
+        version = PromptVersion.objects.get(prompt__name="summariser")
+    assert version.number == 1
+    assert version.model_settings == {"temperature": 0.2}
+    assert version.variables == ["text"]
+
+
+def test_it_shows_template_errors_with_their_line(client, bob, hub):
+    client.force_login(bob)
+    response = client.post(
+        url("version_new", prompt_name="greeter", version_number=2),
+        {"kind": "text", "template": "line one\n{{ broken", "commit_message": "oops"},
+    )
+    assert response.status_code == 200
+    assert b"line 2" in response.content
+
+
+def test_it_previews_variables_and_errors_live(client, bob, hub):
+    client.force_login(bob)
+    response = client.post(
+        url("preview"),
+        {"kind": "text", "template": "Hi {{ who }}, {{ n }}", "sample__who": "Ann"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert '<code class="variable">who</code>' in body
+    assert "Missing variable &#x27;n&#x27;" in body or "Missing variable" in body
+    assert 'hx-swap-oob="true"' in body  # the sample inputs are redrawn for the new variable
+
+    response = client.post(
+        url("preview"),
+        {"kind": "text", "template": "Hi {{ who }}", "sample__who": "Ann"},
+        HTTP_HX_REQUEST="true",
+    )
+    body = response.content.decode()
+    assert "Hi Ann" in body
+    assert "hx-swap-oob" not in body
+
+    response = client.post(url("preview"), {"kind": "text", "template": "a\nb {% if %}"})
+    assert b"line 2" in response.content
+
+
+def test_it_previews_a_chat_prompt_with_history(client, bob, hub):
+    client.force_login(bob)
+    response = client.post(
+        url("preview"),
+        {
+            "kind": "chat",
+            "role": ["system", "placeholder", "user"],
+            "content": ["Be brief.", "history", "{{ question }}"],
+            "sample__history": "",
+            "sample__question": "Why?",
+        },
+    )
+    body = response.content.decode()
+    assert "Be brief." in body and "Why?" in body
+
+
+def test_it_escapes_prompt_text_everywhere(client, alice, hub):
+    from apps.prompts import services
+
+    services.version_create(
+        team=hub["team"],
+        actor=alice,
+        prompt=hub["prompt"],
+        kind="text",
+        template="<script>alert(1)</script> {{ name }}",
+        commit_message="<script>commit</script>",
+    )
+    client.force_login(alice)
+    for page in (
+        url("version", prompt_name="greeter", version_number=3),
+        url("detail", prompt_name="greeter"),
+        url("diff", prompt_name="greeter", from_number=2, to_number=3),
+        url("diff", prompt_name="greeter", from_number=2, to_number=3) + "?mode=unified",
+        url("version_new", prompt_name="greeter", version_number=3),
+    ):
+        body = client.get(page).content.decode()
+        assert "<script>alert(1)</script>" not in body, page
+        assert "<script>commit</script>" not in body, page
+    body = client.get(url("version", prompt_name="greeter", version_number=3)).content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+
+
+def test_it_approves_through_the_page(client, alice, hub, request_open):
+    from apps.prompts.selectors import version_at_tag
+
+    client.force_login(alice)
+    response = client.post(
+        url("promotion_approve", promotion_id=request_open.pk), {"comment": "lgtm"}
+    )
+    assert response.status_code == 302
+    assert version_at_tag(hub["prompt"], "production") == hub["v2"]
+
+
+def test_it_shows_the_requester_why_they_cannot_approve(client, bob, hub, request_open):
+    client.force_login(bob)
+    body = client.get(url("promotion", promotion_id=request_open.pk)).content.decode()
+    assert "a teammate must review it" in body
+    assert "Approve and move" not in body
+    client.post(url("promotion_approve", promotion_id=request_open.pk), {"comment": "self"})
+    request_open.refresh_from_db()
+    assert request_open.status == "open"
+
+
+def test_it_counts_reviews_in_the_navigation(client, alice, bob, hub, request_open):
+    client.force_login(alice)
+    body = client.get(url("list")).content.decode()
+    assert 'title="Needs your review">1</span>' in body
+    client.force_login(bob)
+    body = client.get(url("list")).content.decode()
+    assert 'title="Needs your review"' not in body
+
+
+def test_it_moves_an_unprotected_tag_from_the_version_page(client, bob, hub):
+    from apps.prompts.selectors import version_at_tag
+
+    client.force_login(bob)
+    client.post(
+        url("tag_move_new", prompt_name="greeter"),
+        {"tag_name": "staging", "version": "1", "reason": "try"},
+    )
+    assert version_at_tag(hub["prompt"], "staging") == hub["v1"]
+
+
+def test_it_grants_approval_on_the_settings_page(client, alice, carol, hub):
+    client.force_login(alice)
+    client.post(url("approvers", prompt_name="greeter"), {"user": carol.pk, "action": "grant"})
+    assert carol.has_perm("prompts.approve_promotion", hub["prompt"])
+    body = client.get(url("settings", prompt_name="greeter")).content.decode()
+    assert "carol@acme.test" in body
