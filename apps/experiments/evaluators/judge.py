@@ -151,20 +151,25 @@ class BoundJudge:
     settings: dict
 
     async def ajudge(self, ctx: EvalContext) -> EvalOutcome:
+        outcome, _ = await self.ajudge_with_cost(ctx)
+        return outcome
+
+    async def ajudge_with_cost(self, ctx: EvalContext) -> tuple[EvalOutcome, float]:
+        """The outcome and what the judge call cost (0 when unpriced or not made)."""
         from apps.llm.gateway import GatewayError, acomplete
         from apps.prompts.rendering import RenderError
 
         try:
             messages = render_judge_messages(self.version, ctx)
         except RenderError as exc:
-            return error(f"The judge prompt failed to render: {exc.message}")
+            return error(f"The judge prompt failed to render: {exc.message}"), 0.0
         try:
             completion = await acomplete(
                 self.provider, model=self.model, messages=messages, **self.settings
             )
         except GatewayError as exc:
-            return error(f"The judge call failed ({exc.kind}): {exc.message}")
-        return parse_judge_output(completion.text)
+            return error(f"The judge call failed ({exc.kind}): {exc.message}"), 0.0
+        return parse_judge_output(completion.text), float(completion.cost or 0)
 
 
 def gateway_settings(model_settings: dict) -> dict:

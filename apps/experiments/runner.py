@@ -1,0 +1,635 @@
+"""Running an experiment: model calls concurrently, every finished cell stored at once.
+
+Threads: the calling thread (the task worker) owns the database; an event loop in a helper
+thread makes the model calls (the gateway's `acomplete`) and scores the outputs. Finished
+cells cross over through a queue and are written by the calling thread as soon as they
+arrive (small batches, INSERT ... ON CONFLICT DO NOTHING), so a worker killed at any
+moment loses only calls still in flight, and a resumed run skips every stored cell.
+
+Concurrency is adaptive (AIMD): it starts at the experiment's `concurrency`, halves on a
+rate limit (at most once per cool-down), and grows back by one per window of successes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from apps.core.tenancy import team_scope
+from apps.experiments.evaluators import (
+    REGISTRY,
+    SOURCE_CODE,
+    SOURCE_LLM,
+    EvalContext,
+    evaluate,
+    resolve_judge,
+)
+from apps.experiments.evaluators.base import error as error_outcome
+from apps.experiments.evaluators.judge import KIND as JUDGE_KIND
+from apps.experiments.models import (
+    Experiment,
+    ExperimentEvaluator,
+    Result,
+    Score,
+    Status,
+    Variant,
+)
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 0.5  # seconds between counter/heartbeat writes and cancel checks
+RATE_LIMIT_ATTEMPTS = 12  # a cell keeps waiting its turn through this many 429s
+RETRY_CUT_COOLDOWN = 0.5  # one multiplicative decrease per burst of 429s
+CALL_SETTINGS = ("temperature", "max_tokens", "top_p", "stop", "response_format", "tools")
+
+
+class AdaptiveLimiter:
+    """An AIMD limit on calls in flight: halve on a rate limit, +1 per window of successes."""
+
+    def __init__(self, limit: int, *, minimum: int = 1):
+        self.maximum = max(1, limit)
+        self.minimum = minimum
+        self.limit = float(self.maximum)
+        self.in_flight = 0
+        self.cuts = 0
+        self.lowest = self.maximum
+        self._last_cut = -1e9
+        self._cond = asyncio.Condition()
+
+    @property
+    def current(self) -> int:
+        return max(self.minimum, int(self.limit))
+
+    async def acquire(self) -> None:
+        async with self._cond:
+            await self._cond.wait_for(lambda: self.in_flight < self.current)
+            self.in_flight += 1
+
+    async def release(self) -> None:
+        async with self._cond:
+            self.in_flight -= 1
+            self._cond.notify_all()
+
+    def on_success(self) -> None:
+        if self.limit < self.maximum:
+            self.limit = min(self.maximum, self.limit + 1.0 / self.limit)
+
+    def on_rate_limit(self) -> None:
+        now = time.monotonic()
+        if now - self._last_cut < RETRY_CUT_COOLDOWN:
+            return
+        self._last_cut = now
+        self.limit = max(float(self.minimum), self.limit / 2)
+        self.cuts += 1
+        self.lowest = min(self.lowest, self.current)
+
+
+@dataclass
+class Cell:
+    variant_id: int
+    example_id: Any
+    position: int
+    repetition: int
+    input: dict
+    expected: Any
+
+
+@dataclass
+class VariantPlan:
+    variant: Variant
+    provider: Any
+    model: str
+    call_settings: dict
+
+
+@dataclass
+class EvaluatorPlan:
+    link: ExperimentEvaluator
+    judge: Any = None  # BoundJudge for LLM judges
+
+
+@dataclass
+class Finished:
+    """A cell's outcome, built in the event loop, written by the database thread."""
+
+    cell: Cell
+    fields: dict
+    scores: list = field(default_factory=list)  # (EvaluatorPlan, EvalOutcome)
+    extra_cost: float = 0.0  # judge calls
+
+
+def render_messages(version, values: dict) -> list[dict]:
+    from apps.prompts.rendering import render_prompt
+
+    rendered = render_prompt(
+        kind=version.kind,
+        template=version.template,
+        messages=version.messages,
+        variables_schema=version.variables_schema,
+        values=values,
+    )
+    if isinstance(rendered, str):
+        return [{"role": "user", "content": rendered}]
+    return rendered
+
+
+class ExperimentRunner:
+    def __init__(self, experiment: Experiment, *, batch_size: int = 64):
+        self.experiment = experiment
+        self.team = experiment.team
+        self.batch_size = batch_size
+        self.stop_reason: str | None = None  # "cancelled" | "capped"
+        self._stop = threading.Event()
+        self._done: queue.Queue = queue.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._live_tasks: set = set()
+        self._async_error: BaseException | None = None
+        self.spent = 0.0
+        self.calls = 0
+        self.rate_limited = 0
+        self.limiter: AdaptiveLimiter | None = None
+
+    # --- planning (database thread) ----------------------------------------------------
+
+    def plan(self) -> list[Cell]:
+        from apps.datasets.selectors import examples_at_revision
+        from apps.llm.models import ProviderConfig
+
+        experiment = self.experiment
+        self.variants = {}
+        for variant in Variant.objects.filter(experiment=experiment).select_related(
+            "prompt_version", "prompt_version__prompt"
+        ):
+            settings_ = variant.settings or {}
+            provider = ProviderConfig.objects.filter(pk=settings_.get("provider_id")).first()
+            self.variants[variant.pk] = VariantPlan(
+                variant=variant,
+                provider=provider,
+                model=settings_.get("model", ""),
+                call_settings={
+                    k: settings_[k] for k in CALL_SETTINGS if settings_.get(k) is not None
+                },
+            )
+        self.evaluators = []
+        for link in ExperimentEvaluator.objects.filter(experiment=experiment):
+            plan = EvaluatorPlan(link=link)
+            if link.kind == JUDGE_KIND:
+                try:
+                    plan.judge = resolve_judge(link.params)
+                except Exception as exc:  # noqa: BLE001 - becomes an error score per row
+                    plan.judge = exc
+            elif link.kind not in REGISTRY:
+                plan.judge = ValueError(f"Unknown evaluator kind '{link.kind}'.")
+            self.evaluators.append(plan)
+
+        examples = list(
+            examples_at_revision(
+                experiment.dataset, experiment.dataset_revision, split=experiment.split or None
+            ).values_list("example_id", "position", "input", "expected")
+        )
+        done = set(
+            Result.objects.filter(experiment=experiment).values_list(
+                "variant_id", "example_id", "repetition"
+            )
+        )
+        cells = []
+        for example_id, position, input_, expected in examples:
+            for variant_id in self.variants:
+                for repetition in range(experiment.repetitions):
+                    if (variant_id, example_id, repetition) in done:
+                        continue
+                    cells.append(
+                        Cell(variant_id, example_id, position, repetition, input_, expected)
+                    )
+        total = len(examples) * len(self.variants) * experiment.repetitions
+        spent = Result.objects.filter(experiment=experiment).aggregate(s=Sum("cost"))["s"]
+        self.spent = float(spent or 0)
+        if total != experiment.total_cells:
+            Experiment.objects.unscoped().filter(pk=experiment.pk).update(total_cells=total)
+            experiment.total_cells = total
+        return cells
+
+    # --- the event loop side -----------------------------------------------------------
+
+    def _cap_reached(self) -> bool:
+        cap = self.experiment.cost_cap
+        return cap is not None and self.spent >= float(cap)
+
+    async def _amain(self, cells: list[Cell]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.limiter = AdaptiveLimiter(self.experiment.concurrency)
+        live = asyncio.Semaphore(self.experiment.concurrency)
+        judges = asyncio.Semaphore(self.experiment.concurrency)
+        self._judges = judges
+        try:
+            for cell in cells:
+                await live.acquire()
+                if self._stop.is_set():
+                    live.release()
+                    break
+                if self._cap_reached():
+                    self.stop_reason = self.stop_reason or "capped"
+                    live.release()
+                    break
+                task = asyncio.create_task(self._cell(cell, live))
+                self._live_tasks.add(task)
+                task.add_done_callback(self._live_tasks.discard)
+            if self._live_tasks:
+                await asyncio.gather(*list(self._live_tasks), return_exceptions=True)
+        finally:
+            await _close_loop_clients(id(self._loop))
+
+    def _cancel_in_flight(self) -> None:
+        for task in list(self._live_tasks):
+            task.cancel()
+
+    def request_stop(self, reason: str) -> None:
+        """Called from the database thread: stop launching; a cancel also drops calls in flight."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self._stop.set()
+        if reason == "cancelled" and self._loop is not None and not self._loop.is_closed():
+            try:
+                self._loop.call_soon_threadsafe(self._cancel_in_flight)
+            except RuntimeError:
+                pass
+
+    async def _call(self, plan: VariantPlan, messages: list[dict]):
+        from apps.llm.gateway import RETRYABLE, GatewayError, acomplete, backoff_delay
+
+        attempts = 0
+        other_failures = 0
+        retries = getattr(plan.provider, "max_retries", 3)
+        while True:
+            attempts += 1
+            await self.limiter.acquire()
+            try:
+                completion = await acomplete(
+                    plan.provider,
+                    model=plan.model,
+                    messages=messages,
+                    max_retries=0,  # retries happen here, where the limit can adapt
+                    **plan.call_settings,
+                )
+                self.limiter.on_success()
+                return completion, None, attempts
+            except GatewayError as exc:
+                failure = exc
+            finally:
+                await self.limiter.release()
+            if failure.kind == "rate_limit":
+                self.rate_limited += 1
+                self.limiter.on_rate_limit()
+                if attempts >= RATE_LIMIT_ATTEMPTS:
+                    return None, failure, attempts
+                wait = failure.retry_after if failure.retry_after is not None else None
+                await asyncio.sleep(backoff_delay(min(attempts, 6), wait))
+                continue
+            other_failures += 1
+            if failure.kind not in RETRYABLE or other_failures > retries:
+                return None, failure, attempts
+            await asyncio.sleep(backoff_delay(other_failures, failure.retry_after))
+
+    async def _cell(self, cell: Cell, live: asyncio.Semaphore) -> None:
+        try:
+            finished = await self._run_cell(cell)
+            self.spent += float(finished.fields.get("cost") or 0) + finished.extra_cost
+            self._done.put(finished)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a failing row never fails the run
+            logger.exception("experiment %s: cell failed", self.experiment.pk)
+            self._done.put(
+                Finished(
+                    cell=cell,
+                    fields={
+                        "error": f"Internal error: {type(exc).__name__}: {exc}",
+                        "error_kind": "internal",
+                    },
+                )
+            )
+        finally:
+            live.release()
+
+    async def _run_cell(self, cell: Cell) -> Finished:
+        from apps.prompts.rendering import RenderError
+
+        plan = self.variants[cell.variant_id]
+        values = cell.input if isinstance(cell.input, dict) else {"input": cell.input}
+        if plan.provider is None:
+            return Finished(
+                cell,
+                {"error": "The variant's model provider no longer exists.", "error_kind": "config"},
+            )
+        try:
+            messages = render_messages(plan.variant.prompt_version, values)
+        except RenderError as exc:
+            return Finished(
+                cell,
+                {"error": f"The prompt failed to render: {exc.message}", "error_kind": "render"},
+            )
+        self.calls += 1
+        completion, failure, _ = await self._call(plan, messages)
+        if failure is not None:
+            return Finished(cell, {"error": failure.message, "error_kind": failure.kind})
+        output = completion.text
+        if not output and completion.tool_calls:
+            output = json.dumps(completion.tool_calls, ensure_ascii=False)
+        fields = {
+            "output": output,
+            "latency_ms": completion.latency_ms,
+            "input_tokens": completion.input_tokens,
+            "output_tokens": completion.output_tokens,
+            "cost": completion.cost,
+        }
+        finished = Finished(cell, fields)
+        ctx = EvalContext(
+            output=output,
+            expected=cell.expected,
+            input=values,
+            latency_ms=completion.latency_ms,
+            cost=completion.cost,
+            input_tokens=completion.input_tokens,
+            output_tokens=completion.output_tokens,
+        )
+        for evaluator in self.evaluators:
+            finished.scores.append((evaluator, await self._score(evaluator, ctx, finished)))
+        return finished
+
+    async def _score(self, evaluator: EvaluatorPlan, ctx: EvalContext, finished: Finished):
+        link = evaluator.link
+        if isinstance(evaluator.judge, Exception):
+            message = getattr(evaluator.judge, "message", None) or str(evaluator.judge)
+            return error_outcome(f"Evaluator unavailable: {message}")
+        if link.kind != JUDGE_KIND:
+            return evaluate(link.kind, link.params, ctx)
+        async with self._judges:
+            outcome, cost = await evaluator.judge.ajudge_with_cost(ctx)
+        finished.extra_cost += cost or 0.0
+        return outcome
+
+    def _loop_thread(self, cells: list[Cell]) -> None:
+        try:
+            asyncio.run(self._amain(cells))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the database thread
+            self._async_error = exc
+
+    # --- the database side -------------------------------------------------------------
+
+    def _store(self, batch: list[Finished]) -> None:
+        experiment = self.experiment
+        rows = []
+        for item in batch:
+            cell = item.cell
+            fields = dict(item.fields)
+            if fields.get("cost") is not None:
+                fields["cost"] = Decimal(str(fields["cost"]))
+            rows.append(
+                Result(
+                    team=self.team,
+                    experiment=experiment,
+                    variant_id=cell.variant_id,
+                    example_id=cell.example_id,
+                    position=cell.position,
+                    repetition=cell.repetition,
+                    input=cell.input,
+                    expected=cell.expected,
+                    **fields,
+                )
+            )
+        with transaction.atomic():
+            Result.objects.bulk_create(rows, ignore_conflicts=True)
+            scored = [item for item in batch if item.scores]
+            if not scored:
+                return
+            ids = {
+                (v, str(e), r): pk
+                for pk, v, e, r in Result.objects.filter(
+                    experiment=experiment,
+                    example_id__in={item.cell.example_id for item in scored},
+                ).values_list("pk", "variant_id", "example_id", "repetition")
+            }
+            now = timezone.now()
+            scores = []
+            for item in scored:
+                cell = item.cell
+                result_id = ids.get((cell.variant_id, str(cell.example_id), cell.repetition))
+                if result_id is None:
+                    continue
+                for plan, outcome in item.scores:
+                    link = plan.link
+                    scores.append(
+                        Score(
+                            team=self.team,
+                            result_id=result_id,
+                            experiment=experiment,
+                            evaluator_id=link.evaluator_id,
+                            evaluator_version=link.evaluator_version,
+                            evaluator_name=link.name,
+                            value=outcome.value,
+                            passed=outcome.passed,
+                            label=outcome.label,
+                            explanation=outcome.explanation[:5000],
+                            source=SOURCE_LLM if link.kind == JUDGE_KIND else SOURCE_CODE,
+                            created_at=now,
+                        )
+                    )
+            Score.objects.bulk_create(scores, ignore_conflicts=True)
+
+    def refresh_counters(self) -> bool:
+        """Write counters from the stored results and the heartbeat; True if cancel was asked."""
+        totals = Result.objects.filter(experiment=self.experiment).aggregate(
+            done=Count("id"),
+            errors=Count("id", filter=~Q(error="")),
+            cost=Sum("cost"),
+            tokens_in=Sum("input_tokens"),
+            tokens_out=Sum("output_tokens"),
+        )
+        Experiment.objects.unscoped().filter(pk=self.experiment.pk).update(
+            done_count=totals["done"],
+            error_count=totals["errors"],
+            cost_total=totals["cost"] or 0,
+            input_tokens_total=totals["tokens_in"] or 0,
+            output_tokens_total=totals["tokens_out"] or 0,
+            heartbeat_at=timezone.now(),
+        )
+        self.experiment.done_count = totals["done"]
+        self.experiment.error_count = totals["errors"]
+        self.experiment.cost_total = totals["cost"] or Decimal(0)
+        flags = (
+            Experiment.objects.unscoped()
+            .filter(pk=self.experiment.pk)
+            .values_list("cancel_requested", "status")
+            .first()
+        )
+        return flags is None or flags[0] or flags[1] == Status.CANCELLED
+
+    def run(self) -> str:
+        """Run every missing cell; returns "completed", "cancelled" or "capped"."""
+        cells = self.plan()
+        self.refresh_counters()
+        if cells and self._cap_reached():
+            self.stop_reason = "capped"
+            return "capped"
+        thread = threading.Thread(
+            target=self._loop_thread, args=(cells,), name=f"experiment-{self.experiment.pk}"
+        )
+        thread.start()
+        last_progress = time.monotonic()
+        try:
+            while True:
+                batch = self._drain(timeout=0.05)
+                if batch:
+                    self._store(batch)
+                if time.monotonic() - last_progress >= PROGRESS_EVERY:
+                    last_progress = time.monotonic()
+                    if self.refresh_counters():
+                        self.request_stop("cancelled")
+                if not thread.is_alive() and self._done.empty():
+                    break
+        except BaseException:
+            # The database side failed (or the worker is shutting down): stop the calls.
+            self.request_stop("cancelled")
+            thread.join(timeout=30)
+            raise
+        thread.join()
+        leftovers = self._drain(timeout=0)
+        if leftovers:
+            self._store(leftovers)
+        cancelled = self.refresh_counters()
+        if self._async_error is not None:
+            raise self._async_error
+        if cancelled or self.stop_reason == "cancelled":
+            return "cancelled"
+        if self.stop_reason == "capped" or (
+            self._cap_reached() and self.experiment.done_count < self.experiment.total_cells
+        ):
+            return "capped"
+        return "completed"
+
+    def _drain(self, timeout: float) -> list[Finished]:
+        items = []
+        try:
+            items.append(self._done.get(timeout=timeout) if timeout else self._done.get_nowait())
+        except queue.Empty:
+            return items
+        while len(items) < self.batch_size:
+            try:
+                items.append(self._done.get_nowait())
+            except queue.Empty:
+                break
+        return items
+
+
+# --- the whole run, as the task executes it ------------------------------------------
+
+
+def _claim(experiment_id: int) -> Experiment | None:
+    with transaction.atomic():
+        experiment = (
+            Experiment.objects.unscoped()
+            .select_for_update()
+            .select_related("team", "dataset")
+            .filter(pk=experiment_id)
+            .first()
+        )
+        if experiment is None:
+            return None
+        if experiment.cancel_requested or experiment.status not in (Status.QUEUED, Status.RUNNING):
+            if experiment.status in (Status.QUEUED, Status.RUNNING):
+                experiment.status = Status.CANCELLED
+                experiment.finished_at = timezone.now()
+                experiment.save(update_fields=["status", "finished_at"])
+            return None
+        now = timezone.now()
+        experiment.status = Status.RUNNING
+        experiment.started_at = experiment.started_at or now
+        experiment.heartbeat_at = now
+        experiment.save(update_fields=["status", "started_at", "heartbeat_at"])
+        return experiment
+
+
+def _money(value) -> str:
+    return f"${Decimal(value or 0):.4f}"
+
+
+def execute(experiment_id: int) -> dict:
+    """Run (or resume) one experiment to its end; safe to call again at any time."""
+    experiment = _claim(experiment_id)
+    if experiment is None:
+        return {"experiment": experiment_id, "status": "skipped"}
+    started = time.monotonic()
+    with team_scope(experiment.team):
+        runner = ExperimentRunner(experiment)
+        try:
+            outcome = runner.run()
+        except Exception as exc:
+            logger.exception("experiment %s failed", experiment_id)
+            Experiment.objects.unscoped().filter(pk=experiment_id).update(
+                status=Status.FAILED,
+                finished_at=timezone.now(),
+                error=f"{type(exc).__name__}: {exc}"[:5000],
+                status_detail="The run failed; the results stored so far are kept. Resume to retry the rest.",
+            )
+            raise
+        experiment.refresh_from_db()
+        detail = ""
+        if outcome == "capped":
+            detail = (
+                f"Stopped at the cost cap: spent {_money(max(Decimal(str(runner.spent)), experiment.cost_total))} "
+                f"of the {_money(experiment.cost_cap)} cap; {experiment.done_count} of "
+                f"{experiment.total_cells} cells done. Raise the cap and resume to finish."
+            )
+        elif outcome == "cancelled":
+            detail = experiment.status_detail.replace("Cancelling (requested by", "Cancelled (by")
+            detail = detail.rstrip("…") or "Cancelled."
+            detail += f" {experiment.done_count} of {experiment.total_cells} cells done."
+        elif runner.rate_limited:
+            detail = (
+                f"{runner.rate_limited} rate-limited calls were retried; concurrency went down "
+                f"to {runner.limiter.lowest if runner.limiter else experiment.concurrency}."
+            )
+        Experiment.objects.unscoped().filter(pk=experiment_id).update(
+            status={"capped": Status.CAPPED, "cancelled": Status.CANCELLED}.get(
+                outcome, Status.COMPLETED
+            ),
+            finished_at=timezone.now(),
+            status_detail=detail,
+            heartbeat_at=timezone.now(),
+        )
+    return {
+        "experiment": experiment_id,
+        "status": outcome,
+        "calls": runner.calls,
+        "rate_limited": runner.rate_limited,
+        "seconds": round(time.monotonic() - started, 3),
+    }
+
+
+async def _close_loop_clients(loop_id: int) -> None:
+    """The gateway caches async clients per event loop; this loop is about to close, and a
+    later loop could get the same id, so its clients are closed and forgotten."""
+    from apps.llm import gateway
+
+    try:
+        with gateway._clients_lock:
+            keys = [k for k in gateway._clients if len(k) > 4 and k[4] == loop_id]
+            clients = [gateway._clients.pop(k) for k in keys]
+    except AttributeError:  # the gateway changed how it caches: nothing to clean
+        return
+    for client in clients:
+        try:
+            await client.close()
+        except Exception:  # noqa: BLE001 - closing is best effort
+            pass
