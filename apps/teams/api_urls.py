@@ -1,3 +1,11 @@
-from django.urls import path  # noqa: F401
+# Mounted twice by config/urls.py: /api/v1/ (team from the key) and /api/v1/t/<team_slug>/.
+from django.urls import path
 
-urlpatterns: list = []
+from apps.teams import api
+
+urlpatterns = [
+    path("members/", api.MemberListAPI.as_view(), name="members"),
+    path("api-keys/", api.ApiKeyListAPI.as_view(), name="api_keys"),
+    path("api-keys/<int:key_id>/revoke/", api.ApiKeyRevokeAPI.as_view(), name="api_key_revoke"),
+    path("audit-events/", api.AuditEventListAPI.as_view(), name="audit_events"),
+]

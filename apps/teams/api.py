@@ -1,0 +1,167 @@
+"""Team administration over the API: members, API keys, the audit trail.
+
+Thin views over the same services and selectors as the settings pages. An API key needs
+the `admin` scope for every one of them."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from apps.teams import selectors, services
+from apps.teams.api_base import TeamGenericAPIView
+from apps.teams.models import ApiKey, ApiKeyScope, AuditEvent, Membership, Role
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    email = serializers.EmailField(source="user.email", read_only=True)
+    name = serializers.CharField(source="user.name", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "email", "name", "role", "created_at"]
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "scopes",
+            "environment",
+            "created_by",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        ]
+        read_only_fields = fields
+
+
+class ApiKeyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=ApiKeyScope.choices))
+    environment = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    key = serializers.CharField(
+        read_only=True, help_text="The full key. Shown only in this response."
+    )
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "created_at",
+            "actor_label",
+            "actor_user",
+            "actor_api_key",
+            "verb",
+            "target_type",
+            "target_id",
+            "target_label",
+            "before",
+            "after",
+        ]
+        read_only_fields = fields
+
+
+class MemberListAPI(TeamGenericAPIView):
+    """The team's members and their roles."""
+
+    read_scope = ApiKeyScope.ADMIN
+    serializer_class = MemberSerializer
+
+    def get_queryset(self):
+        return selectors.members_list(team=self.team, actor=self.actor)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("role", str, enum=Role.values, required=False)],
+        responses=MemberSerializer(many=True),
+    )
+    def get(self, request):
+        members = self.get_queryset()
+        if request.query_params.get("role"):
+            members = members.filter(role=request.query_params["role"])
+        page = self.paginate_queryset(members)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class ApiKeyListAPI(TeamGenericAPIView):
+    """List the team's API keys (never their secrets) or create one."""
+
+    read_scope = ApiKeyScope.ADMIN
+    write_scope = ApiKeyScope.ADMIN
+    serializer_class = ApiKeySerializer
+
+    def get_queryset(self):
+        return selectors.api_keys_list(team=self.team, actor=self.actor)
+
+    @extend_schema(responses=ApiKeySerializer(many=True))
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(request=ApiKeyCreateSerializer, responses={201: ApiKeyCreatedSerializer})
+    def post(self, request):
+        body = ApiKeyCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        key, secret = services.api_key_create(
+            team=self.team, actor=self.actor, **body.validated_data
+        )
+        key.key = secret
+        return Response(ApiKeyCreatedSerializer(key).data, status=status.HTTP_201_CREATED)
+
+
+class ApiKeyRevokeAPI(TeamGenericAPIView):
+    """Revoke a key: requests using it get 401 from now on."""
+
+    write_scope = ApiKeyScope.ADMIN
+    serializer_class = ApiKeySerializer
+
+    @extend_schema(request=None, responses=ApiKeySerializer)
+    def post(self, request, key_id: int):
+        key = get_object_or_404(ApiKey.objects.all(), pk=key_id)
+        key = services.api_key_revoke(team=self.team, actor=self.actor, key=key)
+        return Response(ApiKeySerializer(key).data)
+
+
+class AuditEventListAPI(TeamGenericAPIView):
+    """The audit trail, newest first, with the same filters as the settings page."""
+
+    read_scope = ApiKeyScope.ADMIN
+    serializer_class = AuditEventSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("actor", str, description="user:<id>, key:<id> or label text"),
+            OpenApiParameter("verb", str),
+            OpenApiParameter("target_type", str),
+            OpenApiParameter("date_from", str, description="YYYY-MM-DD, inclusive"),
+            OpenApiParameter("date_to", str, description="YYYY-MM-DD, inclusive"),
+        ],
+        responses=AuditEventSerializer(many=True),
+    )
+    def get(self, request):
+        from apps.teams.forms import AuditFilterForm
+
+        form = AuditFilterForm(request.query_params)
+        if not form.is_valid():
+            raise serializers.ValidationError(form.errors)
+        events = selectors.audit_events(
+            team=self.team, actor=self.actor, filters=selectors.AuditFilters(**form.cleaned_data)
+        )
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
