@@ -232,3 +232,6 @@ class PromotionRequest(TeamOwned):
     @property
     def is_open(self) -> bool:
         return self.status == PromotionStatus.OPEN
+
+
+from apps.prompts.models_telemetry import FetchStat  # noqa: E402,F401  (fetch telemetry)

@@ -1,0 +1,202 @@
+"""The serving API: what applications (the SDK) call at run time.
+
+GET /api/v1/prompts/<name>/?tag=production | ?version=N  -> one prompt version
+GET /api/v1/prompts/?tag=production                        -> every prompt at that tag
+
+Both answer with a strong ETag and honour If-None-Match with 304 and no body. The same
+two paths carry the Hub's management methods (POST create, PATCH/DELETE, and the
+paginated list when no `tag` is given): those are handed to the Hub's views unchanged.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpResponse, HttpResponseNotModified
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import authentication, exceptions, serializers
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+
+from apps.core.errors import ValidationFailed
+from apps.prompts import serving, telemetry
+from apps.teams.api_base import TeamAPIView
+from apps.teams.authentication import (
+    LAST_USED_PRECISION,
+    ApiKeyAuthentication,
+    ApiKeyPrincipal,
+)
+from apps.teams.models import ApiKey
+
+READ = "prompts:read"
+
+
+class ServingApiKeyAuthentication(ApiKeyAuthentication):
+    """The project's API-key authentication, with the key lookup remembered for a few
+    seconds per process (see apps.prompts.serving: revocation bound)."""
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        parts = header.split()
+        if not parts or parts[0].lower() != self.keyword.lower():
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed(
+                "Malformed Authorization header: use 'Bearer <api key>'."
+            )
+        key = serving.cached_api_key(parts[1])
+        if key is None:
+            raise exceptions.AuthenticationFailed("Invalid API key.")
+        if not key.is_active:
+            raise exceptions.AuthenticationFailed("This API key was revoked.")
+        now = timezone.now()
+        if key.last_used_at is None or now - key.last_used_at > LAST_USED_PRECISION:
+            ApiKey.objects.unscoped().filter(pk=key.pk).update(last_used_at=now)
+            key.last_used_at = now
+        return ApiKeyPrincipal(key), key
+
+
+def _hub_view(class_name: str):
+    """The Hub's management view for the same path, if the Hub provides it."""
+    try:
+        from apps.prompts import api as hub_api
+    except ImportError:
+        return None
+    cls = getattr(hub_api, class_name, None)
+    if cls is None:
+        return None
+    view = getattr(cls, "_serving_delegate", None)
+    if view is None:
+        view = cls.as_view()
+        cls._serving_delegate = view
+    return view
+
+
+def _answer(request, served: serving.Served):
+    if served.matches(request.META.get("HTTP_IF_NONE_MATCH")):
+        response = HttpResponseNotModified()
+    else:
+        response = HttpResponse(served.body, content_type="application/json")
+    response["ETag"] = served.etag
+    response["Cache-Control"] = serving.CACHE_CONTROL
+    response["Vary"] = "Authorization, Cookie"
+    return response
+
+
+def _version_param(request) -> int | None:
+    raw = request.query_params.get("version")
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValidationFailed("version must be a positive integer.", field="version")
+
+
+PROMPT_SCHEMA = inline_serializer(
+    "ServedPrompt",
+    {
+        "name": serializers.CharField(),
+        "version": serializers.IntegerField(),
+        "tag": serializers.CharField(allow_null=True),
+        "kind": serializers.ChoiceField(choices=["text", "chat"]),
+        "template": serializers.CharField(),
+        "messages": serializers.ListField(child=serializers.DictField()),
+        "variables": serializers.ListField(child=serializers.CharField()),
+        "variables_schema": serializers.DictField(),
+        "model_settings": serializers.DictField(),
+        "content_hash": serializers.CharField(),
+    },
+)
+SNAPSHOT_SCHEMA = inline_serializer(
+    "PromptSnapshot",
+    {
+        "tag": serializers.CharField(),
+        "count": serializers.IntegerField(),
+        "prompts": serializers.ListField(child=serializers.DictField()),
+    },
+)
+TAG_PARAM = OpenApiParameter("tag", OpenApiTypes.STR, description="Tag (default production).")
+
+
+class _ServingView(TeamAPIView):
+    authentication_classes = [ServingApiKeyAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated]
+    renderer_classes = [JSONRenderer]
+    throttle_classes: list = []
+    read_scope = READ
+    write_scope = "prompts:write"
+    hub_view_name = ""
+
+    def dispatch(self, request, *args, **kwargs):
+        if self._delegated(request):
+            hub = _hub_view(self.hub_view_name)
+            if hub is not None:
+                return hub(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)
+
+    def _delegated(self, request) -> bool:
+        return request.method not in ("GET", "HEAD", "OPTIONS")
+
+
+class PromptCollectionView(_ServingView):
+    """GET ?tag=…: the snapshot of every prompt at the tag. Without `tag`, the Hub's
+    paginated list (when the Hub provides one); POST creates a prompt (the Hub's view)."""
+
+    hub_view_name = "PromptListCreateView"
+
+    def _delegated(self, request) -> bool:
+        if request.method == "GET" and "tag" not in request.GET:
+            return True  # the management list; falls back to the production snapshot
+        return super()._delegated(request)
+
+    @extend_schema(parameters=[TAG_PARAM], responses={200: SNAPSHOT_SCHEMA, 304: None})
+    def get(self, request):
+        tag = request.query_params.get("tag") or serving.DEFAULT_TAG
+        served = serving.serve_snapshot(team=self.team, tag=tag)
+        telemetry.record(api_key=self.api_key, tag=tag, served=served.served)
+        return _answer(request, served)
+
+    @extend_schema(exclude=True)
+    def post(self, request):
+        from apps.prompts.services import prompt_create
+
+        # Reached only while the Hub's API view is missing: create through the service.
+        prompt = prompt_create(
+            team=self.team,
+            actor=self.actor,
+            name=str(request.data.get("name", "")),
+            description=str(request.data.get("description", "")),
+        )
+        return HttpResponse(
+            serving._dumps({"name": prompt.name, "description": prompt.description}),
+            status=201,
+            content_type="application/json",
+        )
+
+
+class PromptServeView(_ServingView):
+    """GET: the version at ?tag= (default production) or the pinned ?version=N."""
+
+    hub_view_name = "PromptDetailView"
+
+    @extend_schema(
+        parameters=[
+            TAG_PARAM,
+            OpenApiParameter("version", OpenApiTypes.INT, description="A pinned version."),
+        ],
+        responses={200: PROMPT_SCHEMA, 304: None},
+    )
+    def get(self, request, prompt_name: str):
+        version = _version_param(request)
+        tag = request.query_params.get("tag")
+        if version is not None and tag:
+            raise ValidationFailed("Ask for a tag or a version, not both.", field="version")
+        served = serving.serve_prompt(team=self.team, name=prompt_name, tag=tag, version=version)
+        telemetry.record(
+            api_key=self.api_key,
+            tag=None if version is not None else (tag or serving.DEFAULT_TAG),
+            served=served.served,
+        )
+        return _answer(request, served)

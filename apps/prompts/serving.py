@@ -1,0 +1,250 @@
+"""Serving prompts to applications: the read path behind GET /api/v1/prompts/<name>/.
+
+Answers are cached as ready-to-send JSON bytes with their ETag (Django's cache: local
+memory by default, Redis when REDIS_URL is set), so a warm fetch costs one cache read.
+
+Invalidation without stale reads after a tag move commits:
+- Every cache key carries the team's *generation*, a random token stored in the cache.
+  When a tag moves, `tag_moved` (sent on commit) replaces the token: every entry of the
+  team is orphaned at once. A request that read the database before the commit and
+  writes its entry afterwards writes it under the old token, where nobody looks.
+- With a process-local cache (LocMemCache, the default), other worker processes cannot
+  see that token. The key then also carries a host-wide stamp: the inode and mtime of a
+  file in VAR_DIR that the invalidation replaces atomically; each request stat()s it
+  (about a microsecond). Several hosts sharing no cache need REDIS_URL.
+
+API keys on this path are looked up once and remembered per process for
+PROMPTYARD_API_KEY_CACHE_SECONDS (default 5 s): a revocation takes effect at once in the
+process that made it and within that bound everywhere else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.cache.backends.locmem import LocMemCache
+from django.db import transaction
+from django.utils.http import parse_etags
+
+from apps.core.errors import NotFound, ValidationFailed
+from apps.prompts.models import Prompt, PromptVersion, Tag
+from apps.prompts.validators import TAG_NAME_RE
+
+DEFAULT_TAG = "production"
+PREFIX = "pyd:serve:1"
+# Cached answers are dropped by invalidation, not by age; the TTL only bounds memory.
+ENTRY_TTL = int(getattr(settings, "PROMPTYARD_SERVING_CACHE_SECONDS", 3600))
+CACHE_CONTROL = "private, max-age=0, must-revalidate"
+_STAMP_PATH = Path(settings.VAR_DIR) / "serving-generation"
+
+
+@dataclass(frozen=True)
+class Served:
+    """One cacheable answer: the body bytes, its ETag, and what telemetry needs."""
+
+    body: bytes
+    etag: str
+    # (prompt_id, version_number) of every prompt in the answer.
+    served: tuple[tuple[int, int], ...]
+
+    def matches(self, if_none_match: str | None) -> bool:
+        if not if_none_match:
+            return False
+        if if_none_match.strip() == "*":
+            return True
+        # If-None-Match uses the weak comparison (RFC 9110 13.1.2).
+        etags = {e.removeprefix("W/") for e in parse_etags(if_none_match)}
+        return self.etag in etags
+
+
+# --- generations ---------------------------------------------------------------------
+
+
+def _process_local_cache() -> bool:
+    return isinstance(cache, LocMemCache)
+
+
+def _host_stamp() -> str:
+    try:
+        st = os.stat(_STAMP_PATH)
+    except FileNotFoundError:
+        return "0"
+    return f"{st.st_ino:x}{st.st_mtime_ns:x}"
+
+
+def _bump_host_stamp() -> None:
+    """Replace the stamp file: a new inode, so every process sees a new stamp."""
+    _STAMP_PATH.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=_STAMP_PATH.parent, prefix=".serving-")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(8))
+    os.replace(tmp, _STAMP_PATH)
+
+
+def _generation(team_id: int) -> str:
+    key = f"{PREFIX}:gen:{team_id}"
+    token = cache.get(key)
+    if token is None:
+        # A random first token: an evicted generation never comes back as an old one.
+        cache.add(key, secrets.token_hex(6), timeout=None)
+        token = cache.get(key)
+    if _process_local_cache():
+        token = f"{token}.{_host_stamp()}"
+    return token
+
+
+def invalidate_team(team_id: int) -> None:
+    """Orphan every cached answer of the team (all prompts, tags and snapshots)."""
+    cache.set(f"{PREFIX}:gen:{team_id}", secrets.token_hex(6), timeout=None)
+    if _process_local_cache():
+        _bump_host_stamp()
+
+
+def invalidate_on_commit(team_id: int) -> None:
+    transaction.on_commit(lambda: invalidate_team(team_id))
+
+
+# --- answers -------------------------------------------------------------------------
+
+
+def _check_tag(tag: str) -> str:
+    if not TAG_NAME_RE.fullmatch(tag or ""):
+        raise ValidationFailed(f"Tag name {tag!r} is not valid.", field="tag")
+    return tag
+
+
+def _payload(name: str, version: PromptVersion, tag: str | None) -> dict:
+    return {
+        "name": name,
+        "version": version.number,
+        "tag": tag,
+        "kind": version.kind,
+        "template": version.template,
+        "messages": version.messages,
+        "variables": version.variables,
+        "variables_schema": version.variables_schema,
+        "model_settings": version.model_settings,
+        "content_hash": version.content_hash,
+    }
+
+
+def prompt_etag(version: PromptVersion, tag: str | None) -> str:
+    # The number is part of it: a version that restores older content has the same hash.
+    return f'"{version.content_hash}.{version.number}.{tag or "pinned"}"'
+
+
+def _dumps(data) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _load_prompt(name: str, tag: str | None, version: int | None) -> Served:
+    if version is not None:
+        found = (
+            PromptVersion.objects.select_related("prompt")
+            .filter(prompt__name=name, number=version)
+            .first()
+        )
+        if found is None:
+            raise NotFound(f"Prompt {name!r} has no version {version}.")
+    else:
+        row = Tag.objects.select_related("version").filter(prompt__name=name, name=tag).first()
+        if row is None:
+            if not Prompt.objects.filter(name=name).exists():
+                raise NotFound(f"No prompt named {name!r}.")
+            raise NotFound(f"Prompt {name!r} has no tag {tag!r}.")
+        found = row.version
+    return Served(
+        body=_dumps(_payload(name, found, tag)),
+        etag=prompt_etag(found, tag),
+        served=((found.prompt_id, found.number),),
+    )
+
+
+def serve_prompt(*, team, name: str, tag: str | None = None, version: int | None = None) -> Served:
+    """The answer for one prompt at a tag (default production) or a pinned version.
+    Runs inside the team's scope; raises NotFound / ValidationFailed."""
+    if version is not None and version < 1:
+        raise ValidationFailed("version must be a positive integer.", field="version")
+    tag = None if version is not None else _check_tag(tag or DEFAULT_TAG)
+    key = f"{PREFIX}:{team.pk}:{_generation(team.pk)}:p:{name}:{tag or ''}:{version or ''}"
+    served = cache.get(key)
+    if served is None:
+        served = _load_prompt(name, tag, version)
+        cache.set(key, served, ENTRY_TTL)
+    return served
+
+
+def serve_snapshot(*, team, tag: str | None = None) -> Served:
+    """Every prompt of the team at `tag`, in one answer with its own ETag."""
+    tag = _check_tag(tag or DEFAULT_TAG)
+    key = f"{PREFIX}:{team.pk}:{_generation(team.pk)}:s:{tag}"
+    served = cache.get(key)
+    if served is None:
+        rows = (
+            Tag.objects.select_related("prompt", "version")
+            .filter(name=tag)
+            .order_by("prompt__name")
+        )
+        items = []
+        for row in rows:
+            item = _payload(row.prompt.name, row.version, tag)
+            item["etag"] = prompt_etag(row.version, tag)
+            items.append(item)
+        digest = hashlib.sha256("\n".join(i["etag"] for i in items).encode()).hexdigest()
+        served = Served(
+            body=_dumps({"tag": tag, "count": len(items), "prompts": items}),
+            etag=f'"snapshot.{digest[:40]}.{tag}"',
+            served=tuple((row.prompt_id, row.version.number) for row in rows),
+        )
+        cache.set(key, served, ENTRY_TTL)
+    return served
+
+
+# --- API keys, remembered briefly ---------------------------------------------------------
+
+API_KEY_CACHE_SECONDS = float(os.environ.get("PROMPTYARD_API_KEY_CACHE_SECONDS", "5"))
+_API_KEY_CACHE_MAX = 10_000
+_api_keys: dict[str, tuple[float, object]] = {}
+_api_keys_lock = threading.Lock()
+
+
+def cached_api_key(raw_key: str):
+    """`api_key_authenticate(raw_key)`, remembered for API_KEY_CACHE_SECONDS in this process.
+    Unknown keys are never remembered (a flood of them must not fill memory)."""
+    from apps.teams.services import api_key_authenticate
+
+    digest = hashlib.sha256(raw_key.encode()).hexdigest()
+    now = time.monotonic()
+    hit = _api_keys.get(digest)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    key = api_key_authenticate(raw_key)
+    if key is not None and API_KEY_CACHE_SECONDS > 0:
+        with _api_keys_lock:
+            if len(_api_keys) >= _API_KEY_CACHE_MAX:
+                _api_keys.clear()
+            _api_keys[digest] = (now + API_KEY_CACHE_SECONDS, key)
+    return key
+
+
+def forget_api_key(key_id: int) -> None:
+    """Called when a key row changes (revocation): drop it from this process at once."""
+    with _api_keys_lock:
+        for digest, (_, key) in list(_api_keys.items()):
+            if key.pk == key_id:
+                del _api_keys[digest]
+
+
+def forget_all_api_keys() -> None:
+    with _api_keys_lock:
+        _api_keys.clear()
