@@ -200,14 +200,14 @@ def test_it_scores_with_an_llm_judge(lab):
 
 
 @pytest.mark.parametrize(
-    "template, settings, message",
+    "template, judge_settings, message",
     [
         ("Judge this: {{ output }}", {}, "not JSON"),
         ("Judge {{ output }}", {"response_format": {"type": "json_object"}}, "no 'passed' field"),
     ],
 )
-def test_it_turns_malformed_judge_output_into_error_scores(lab, template, settings, message):
-    prompt = _judge_version(lab, template, **settings)
+def test_it_turns_malformed_judge_output_into_error_scores(lab, template, judge_settings, message):
+    prompt = _judge_version(lab, template, **judge_settings)
     judge = lab.evaluator(
         name="judge", kind="llm_judge", params={"prompt": prompt.name, "version": 1}
     )
