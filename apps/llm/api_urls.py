@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from apps.llm import api
+
+urlpatterns = [
+    path("providers/", api.ProviderListView.as_view(), name="provider-list"),
+    path("providers/<int:provider_id>/", api.ProviderDetailView.as_view(), name="provider-detail"),
+    path("providers/<int:provider_id>/test/", api.ProviderTestView.as_view(), name="provider-test"),
+]
