@@ -112,11 +112,50 @@ def _experiments(world, team, alice, bob):
 
 
 def _annotations(world, team, alice, bob):
-    pass  # extended when the annotations app lands
+    services = _optional("apps.annotations.services")
+    if services is None:
+        return
+    from apps.annotations.models import QueueItem
+
+    queue = services.queue_create(team=team, actor=alice, name="acme-only-queue")
+    # An item of its own (no experiment needed): the walk only needs acme's ids.
+    item = QueueItem.objects.create(
+        team=team,
+        queue=queue,
+        position=1,
+        source_ref="isolation",
+        snapshot={"input": {"q": "hi"}, "output": "hello", "auto_scores": []},
+    )
+    services.items_assign(team=team, actor=alice, queue=queue, users=[bob], items=[item])
+    annotation = services.annotation_save(
+        team=team, actor=bob, item=item, passed=False, corrected_expected="hello there"
+    )
+    world.objects.update(annotation_queue=queue, queue_item=item, annotation=annotation)
 
 
 def _traces(world, team, alice, bob):
-    pass  # extended when the traces app lands
+    services = _optional("apps.traces.services")
+    otlp = _optional("apps.traces.otlp")
+    if services is None or otlp is None or not hasattr(services, "spans_ingest"):
+        return
+    from apps.traces.models import Span
+
+    span = otlp.RawSpan(
+        trace_id="ac" * 16,
+        span_id="ac" * 8,
+        parent_span_id="",
+        name="acme-only-span",
+        kind="internal",
+        start_ns=1_700_000_000_000_000_000,
+        end_ns=1_700_000_000_500_000_000,
+        status_code="ok",
+        status_message="",
+        attributes={"input.value": "acme secret"},
+        events=[],
+    )
+    services.spans_ingest(team=team, actor=alice, spans=[span])
+    world.objects["span"] = Span.objects.get(span_id=span.span_id)
+    world.objects["trace"] = world.objects["span"].trace
 
 
 def _get(world, name):
@@ -147,4 +186,9 @@ KWARG_SOURCES = {
     "example_id": lambda w: _get(w, "example").example_id,
     "revision": lambda w: 1,
     "provider_id": lambda w: _get(w, "provider").pk,
+    "queue_id": lambda w: _get(w, "annotation_queue").pk,
+    "queue_item_id": lambda w: _get(w, "queue_item").pk,
+    "annotation_id": lambda w: _get(w, "annotation").pk,
+    "trace_id": lambda w: _get(w, "trace").trace_id,
+    "span_id": lambda w: _get(w, "span").span_id,
 }

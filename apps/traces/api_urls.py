@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from apps.traces import api
+
+urlpatterns = [
+    path("traces/", api.TraceListAPI.as_view(), name="traces-list"),
+    path("traces/<str:trace_id>/", api.TraceDetailAPI.as_view(), name="traces-detail"),
+]

@@ -1,0 +1,267 @@
+"""Every read of traces, team-scoped (the default manager fails outside team_scope)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import Avg, Count, Max, Min, Q, Sum
+from django.http import Http404
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from apps.traces.models import Span, Status, Trace
+
+PAGE_SIZE = 50
+RANGES = {
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
+FILTER_KEYS = (
+    "range",
+    "start",
+    "end",
+    "name",
+    "status",
+    "model",
+    "prompt",
+    "version",
+    "function",
+    "function_version",
+    "q",
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _aware(value: str):
+    moment = parse_datetime(value or "")
+    if moment is None:
+        return None
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, UTC)
+    return moment
+
+
+def traces_filtered(params, *, now=None):
+    """Traces matching the list filters; every filter has an index starting (team, …).
+
+    `params` is a QueryDict or dict of FILTER_KEYS. Unknown or empty values are ignored."""
+    get = params.get
+    qs = Trace.objects.all()
+    now = now or timezone.now()
+    span = RANGES.get(get("range") or "")
+    if span is not None:
+        qs = qs.filter(start_time__gte=now - span)
+    start, end = _aware(get("start")), _aware(get("end"))
+    if start is not None:
+        qs = qs.filter(start_time__gte=start)
+    if end is not None:
+        qs = qs.filter(start_time__lte=end)
+    if get("name"):
+        qs = qs.filter(name=get("name").strip())
+    if get("status") in Status.values:
+        qs = qs.filter(status=get("status"))
+    if get("model"):
+        qs = qs.filter(model=get("model").strip())
+    if get("prompt"):
+        qs = qs.filter(prompt_name=get("prompt").strip())
+    version = (get("version") or "").strip().lstrip("v")
+    if version.isdigit():
+        qs = qs.filter(prompt_version_number=int(version))
+    if get("function"):
+        qs = qs.filter(function_name=get("function").strip())
+    if get("function_version"):
+        qs = qs.filter(function_version=get("function_version").strip())
+    q = (get("q") or "").strip()
+    if q:
+        qs = qs.filter(Q(input_preview__icontains=q) | Q(output_preview__icontains=q))
+    return qs.order_by("-start_time", "-id")
+
+
+def _cursor_of(trace: Trace) -> str:
+    micros = (trace.start_time - _EPOCH) // timedelta(microseconds=1)
+    return f"{micros}_{trace.pk}"
+
+
+def _after_cursor(qs, cursor: str):
+    try:
+        micros, pk = (int(part) for part in cursor.split("_", 1))
+    except (ValueError, AttributeError):
+        return qs
+    moment = _EPOCH + timedelta(microseconds=micros)
+    return qs.filter(Q(start_time__lt=moment) | Q(start_time=moment, pk__lt=pk))
+
+
+@dataclass
+class TracePage:
+    traces: list
+    next_cursor: str | None
+    is_first: bool
+
+
+def traces_page(params, *, per_page: int = PAGE_SIZE) -> TracePage:
+    """Keyset pagination (newest first): no COUNT(*), no growing OFFSET."""
+    qs = traces_filtered(params).defer("input_preview", "output_preview")
+    cursor = params.get("before") or ""
+    if cursor:
+        qs = _after_cursor(qs, cursor)
+    rows = list(qs[: per_page + 1])
+    has_more = len(rows) > per_page
+    rows = rows[:per_page]
+    return TracePage(
+        traces=rows,
+        next_cursor=_cursor_of(rows[-1]) if has_more and rows else None,
+        is_first=not cursor,
+    )
+
+
+def filter_choices(limit: int = 100) -> dict:
+    """Values for the filter inputs' suggestions (index-only DISTINCTs, capped)."""
+
+    def distinct(field):
+        return list(
+            Trace.objects.exclude(**{field: ""})
+            .order_by(field)
+            .values_list(field, flat=True)
+            .distinct()[:limit]
+        )
+
+    return {
+        "names": distinct("name"),
+        "models": distinct("model"),
+        "prompts": distinct("prompt_name"),
+        "functions": distinct("function_name"),
+    }
+
+
+def trace_get(trace_id: str) -> Trace:
+    trace = Trace.objects.filter(trace_id=(trace_id or "").lower()).first()
+    if trace is None:
+        raise Http404("No such trace.")
+    return trace
+
+
+def span_get(trace: Trace, span_id: str) -> Span:
+    span = Span.objects.filter(trace=trace, span_id=(span_id or "").lower()).first()
+    if span is None:
+        raise Http404("No such span.")
+    return span
+
+
+TREE_FIELDS = (
+    "id",
+    "team_id",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "kind",
+    "start_ns",
+    "end_ns",
+    "duration_ms",
+    "status_code",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cost",
+    "prompt_name",
+    "prompt_version_number",
+)
+
+
+def trace_spans(trace: Trace):
+    return Span.objects.filter(trace=trace).order_by("start_ns", "id")
+
+
+def root_span(spans: list[Span]) -> Span | None:
+    ids = {s.span_id for s in spans}
+    for span in spans:
+        if not span.parent_span_id or span.parent_span_id not in ids:
+            return span
+    return spans[0] if spans else None
+
+
+@dataclass
+class TreeRow:
+    span: Span
+    depth: int
+    offset_pct: float
+    width_pct: float
+    has_children: bool
+    closes: range  # how many open <details> end after this row
+
+
+def span_tree(spans: list[Span]) -> list[TreeRow]:
+    """Depth-first rows with their timeline bars; iterative, so deep or cyclic parent
+    chains (spans are outside data) cannot blow the stack or loop."""
+    if not spans:
+        return []
+    by_id = {s.span_id: s for s in spans}
+    children: dict[str, list[Span]] = defaultdict(list)
+    roots: list[Span] = []
+    for span in spans:
+        parent = span.parent_span_id
+        if parent and parent in by_id and parent != span.span_id:
+            children[parent].append(span)
+        else:
+            roots.append(span)
+    t0 = min(s.start_ns for s in spans)
+    total = max(max(s.end_ns for s in spans) - t0, 1)
+
+    order: list[tuple[Span, int]] = []
+    seen: set[str] = set()
+
+    def walk(starts):
+        stack = [(s, 0) for s in reversed(starts)]
+        while stack:
+            span, depth = stack.pop()
+            if span.span_id in seen:
+                continue
+            seen.add(span.span_id)
+            order.append((span, depth))
+            for child in reversed(children.get(span.span_id, ())):
+                if child.span_id not in seen:
+                    stack.append((child, depth + 1))
+
+    walk(roots)
+    if len(seen) < len(by_id):  # parent cycles: show the stragglers at the top level
+        walk([s for s in spans if s.span_id not in seen])
+
+    rows = []
+    for index, (span, depth) in enumerate(order):
+        next_depth = order[index + 1][1] if index + 1 < len(order) else 0
+        has_children = next_depth > depth
+        offset = (span.start_ns - t0) / total * 100
+        width = max((span.end_ns - span.start_ns) / total * 100, 0.3)
+        rows.append(
+            TreeRow(
+                span=span,
+                depth=depth,
+                offset_pct=round(min(offset, 99.7), 3),
+                width_pct=round(min(width, 100 - min(offset, 99.7)), 3),
+                has_children=has_children,
+                closes=range(depth + (1 if has_children else 0) - next_depth),
+            )
+        )
+    return rows
+
+
+def function_groups(params, *, limit: int = 200):
+    """Traces grouped by function name and version: a code change shows as a new row."""
+    qs = traces_filtered({k: v for k, v in params.items() if k in ("range", "start", "end")})
+    return list(
+        qs.exclude(function_name="")
+        .values("function_name", "function_version")
+        .annotate(
+            traces=Count("id"),
+            errors=Count("id", filter=Q(status=Status.ERROR)),
+            avg_ms=Avg("duration_ms"),
+            cost=Sum("cost"),
+            first_seen=Min("start_time"),
+            last_seen=Max("start_time"),
+        )
+        .order_by("function_name", "-last_seen")[:limit]
+    )
