@@ -566,14 +566,26 @@ def promotion_request_create(
     return request
 
 
-def _is_requester(actor, request: PromotionRequest) -> bool:
+def _person(actor) -> int | None:
+    """The user id behind an actor: the user, or the creator of an API key."""
+    if actor is None:
+        return None
     if is_api_key(actor):
-        return actor.pk == request.requester_api_key_id or (
-            actor.created_by_id is not None and actor.created_by_id == request.requester_id
-        )
-    return (
-        actor is not None and request.requester_id is not None and actor.pk == request.requester_id
-    )
+        return actor.created_by_id
+    return getattr(actor, "pk", None)
+
+
+def _is_requester(actor, request: PromotionRequest) -> bool:
+    """Same key, same person, or a key of the same person: four eyes means two people."""
+    if is_api_key(actor) and actor.pk == request.requester_api_key_id:
+        return True
+    person = _person(actor)
+    if person is None:
+        return False
+    requester_people = {request.requester_id}
+    if request.requester_api_key_id is not None:
+        requester_people.add(request.requester_api_key.created_by_id)
+    return person in requester_people
 
 
 def review_blockers(actor, request: PromotionRequest) -> list[str]:
