@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
 from apps.core.errors import ServiceError
@@ -42,9 +42,19 @@ def _can_manage_queues(request) -> bool:
 
 
 def prompt_version_url(team, name: str, number) -> str:
+    """The Prompt Hub's page of that version ('' when the span names none or a name that
+    cannot be a prompt)."""
     if not name or not number:
         return ""
-    return f"/t/{team.slug}/prompts/{name}/versions/{number}/"
+    for route in ("prompts:version", "prompts:version_detail"):
+        try:
+            return reverse(
+                route,
+                kwargs={"team_slug": team.slug, "prompt_name": name, "version_number": number},
+            )
+        except NoReverseMatch:
+            continue
+    return ""
 
 
 def traces_list(request):

@@ -12,6 +12,7 @@ from promptyard.errors import (
 )
 from promptyard.prompt import Prompt
 from promptyard.rendering import RenderError, render_prompt, template_variables
+from promptyard.tracing import configure_tracing, flush_tracing, record_prompt_fetch, trace  # noqa: F401
 
 __all__ = [
     "AsyncPromptyard",

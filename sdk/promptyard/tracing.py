@@ -1,0 +1,321 @@
+"""Trace your code into Promptyard with OpenTelemetry.
+
+    import promptyard
+    promptyard.configure_tracing(api_key="pyd_…", base_url="https://promptyard.example")
+
+    @promptyard.trace
+    def answer(question: str) -> str:
+        prompt = client.get_prompt("support-reply")   # recorded on the span
+        ...
+
+    with promptyard.trace("retrieve documents") as span:
+        span.set_attribute("k", 5)
+
+Spans go over OTLP/HTTP (protobuf) to `<base_url>/v1/traces` with the team's key, in
+batches. A decorated function records its arguments and return value (JSON, size
+limited), its name, and a hash of its source as `promptyard.function.version`, so a code
+change shows in the explorer next to a prompt change. Needs the `otel` extra:
+`pip install 'promptyard[otel]'`; without it, `trace` runs the code untraced.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import json
+import os
+import textwrap
+import threading
+from typing import Any
+
+MAX_VALUE_CHARS = 8_192
+TRACER_NAME = "promptyard"
+
+ATTR_FUNCTION_NAME = "promptyard.function.name"
+ATTR_FUNCTION_VERSION = "promptyard.function.version"
+ATTR_PROMPT_NAME = "promptyard.prompt.name"
+ATTR_PROMPT_VERSION = "promptyard.prompt.version"
+# OpenInference's names, which the server (and other tools) read as the span's input/output.
+ATTR_INPUT = "input.value"
+ATTR_OUTPUT = "output.value"
+
+_lock = threading.Lock()
+_provider = None
+
+
+def _otel():
+    try:
+        from opentelemetry import trace as otel_trace
+    except ImportError:
+        return None
+    return otel_trace
+
+
+def configure_tracing(
+    api_key: str | None = None,
+    base_url: str | None = None,
+    *,
+    service_name: str | None = None,
+    max_export_batch_size: int = 512,
+    schedule_delay_millis: int = 1_000,
+    max_queue_size: int = 8_192,
+    exporter=None,
+    set_global: bool = False,
+):
+    """Send spans to Promptyard: a TracerProvider with OTLPSpanExporter and a
+    BatchSpanProcessor. Defaults come from PROMPTYARD_API_KEY / PROMPTYARD_BASE_URL.
+    Calling it again replaces (and flushes) the previous configuration."""
+    global _provider
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        raise ImportError("Tracing needs OpenTelemetry: pip install 'promptyard[otel]'") from exc
+    from promptyard._core import DEFAULT_BASE_URL
+
+    if exporter is None:
+        api_key = api_key or os.environ.get("PROMPTYARD_API_KEY") or ""
+        if not api_key:
+            raise ValueError(
+                "No API key: pass api_key=... or set PROMPTYARD_API_KEY (a key with traces:write)."
+            )
+        base = (base_url or os.environ.get("PROMPTYARD_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        exporter = OTLPSpanExporter(
+            endpoint=f"{base}/v1/traces", headers={"Authorization": f"Bearer {api_key}"}
+        )
+    resource = Resource.create(
+        {"service.name": service_name or os.environ.get("OTEL_SERVICE_NAME") or "promptyard-app"}
+    )
+    provider = TracerProvider(resource=resource)
+    provider.add_span_processor(
+        BatchSpanProcessor(
+            exporter,
+            max_export_batch_size=max_export_batch_size,
+            schedule_delay_millis=schedule_delay_millis,
+            max_queue_size=max(max_queue_size, max_export_batch_size),
+        )
+    )
+    with _lock:
+        previous, _provider = _provider, provider
+    if previous is not None:
+        previous.shutdown()
+    if set_global:
+        _otel().set_tracer_provider(provider)
+    return provider
+
+
+def flush_tracing(timeout_millis: int = 30_000) -> bool:
+    """Export every finished span now (call before a short-lived process exits)."""
+    provider = _provider
+    return provider.force_flush(timeout_millis) if provider is not None else True
+
+
+def shutdown_tracing() -> None:
+    global _provider
+    with _lock:
+        provider, _provider = _provider, None
+    if provider is not None:
+        provider.shutdown()
+
+
+def _tracer():
+    otel_trace = _otel()
+    if otel_trace is None:
+        return None
+    provider = _provider
+    if provider is not None:
+        return provider.get_tracer(TRACER_NAME)
+    return otel_trace.get_tracer(TRACER_NAME)
+
+
+def record_prompt_fetch(name: str, version: int | None) -> None:
+    """Called by get_prompt: the current span used this prompt version."""
+    otel_trace = _otel()
+    if otel_trace is None:
+        return
+    span = otel_trace.get_current_span()
+    if not span.is_recording():
+        return
+    span.set_attribute(ATTR_PROMPT_NAME, str(name))
+    if version:
+        span.set_attribute(ATTR_PROMPT_VERSION, int(version))
+
+
+# --- values --------------------------------------------------------------------------
+
+
+def _fallback(value: Any) -> Any:
+    for attr in ("model_dump", "dict", "to_dict"):  # pydantic and friends
+        method = getattr(value, attr, None)
+        if callable(method):
+            try:
+                return method()
+            except Exception:  # noqa: BLE001 - fall back to repr
+                break
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    text = repr(value)
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
+def to_json(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
+    """JSON for an attribute, cut to `limit` characters."""
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json.dumps(value, default=_fallback, ensure_ascii=False)
+        except (TypeError, ValueError, RecursionError):
+            text = repr(value)
+    if len(text) > limit:
+        text = text[:limit] + f"…[truncated {len(text) - limit} chars]"
+    return text
+
+
+def function_version(func) -> str:
+    """A short hash of the function's source (its bytecode if the source is unavailable)."""
+    func = inspect.unwrap(func)
+    try:
+        source = textwrap.dedent(inspect.getsource(func)).encode()
+    except (OSError, TypeError):
+        code = getattr(func, "__code__", None)
+        source = (code.co_code + repr(code.co_consts).encode()) if code else repr(func).encode()
+    return hashlib.sha256(source).hexdigest()[:12]
+
+
+def _arguments(signature, args, kwargs) -> dict:
+    try:
+        bound = signature.bind_partial(*args, **kwargs)
+    except TypeError:
+        return {"args": list(args), "kwargs": kwargs}
+    return {k: v for k, v in bound.arguments.items() if k not in ("self", "cls")}
+
+
+# --- the decorator and context manager -------------------------------------------------
+
+
+class _Trace:
+    """`with trace("name") as span:` and `@trace(name=...)`."""
+
+    def __init__(self, name=None, *, capture_input=True, capture_output=True, attributes=None):
+        self.name = name
+        self.capture_input = capture_input
+        self.capture_output = capture_output
+        self.attributes = dict(attributes or {})
+        self._stack = threading.local()
+
+    # context manager
+    def __enter__(self):
+        tracer = _tracer()
+        if tracer is None:
+            self._push(None)
+            return None
+        manager = tracer.start_as_current_span(self.name or "block", attributes=self.attributes)
+        self._push(manager)
+        return manager.__enter__()
+
+    def __exit__(self, exc_type, exc, tb):
+        manager = self._pop()
+        if manager is None:
+            return False
+        return manager.__exit__(exc_type, exc, tb)
+
+    def _push(self, manager):
+        if not hasattr(self._stack, "items"):
+            self._stack.items = []
+        self._stack.items.append(manager)
+
+    def _pop(self):
+        return self._stack.items.pop()
+
+    # decorator
+    def __call__(self, func):
+        return _decorate(
+            func,
+            name=self.name,
+            capture_input=self.capture_input,
+            capture_output=self.capture_output,
+            attributes=self.attributes,
+        )
+
+
+def _decorate(func, *, name=None, capture_input=True, capture_output=True, attributes=None):
+    qualified = f"{func.__module__}.{func.__qualname__}"
+    span_name = name or func.__qualname__
+    static = {
+        **(attributes or {}),
+        ATTR_FUNCTION_NAME: qualified,
+        ATTR_FUNCTION_VERSION: function_version(func),
+    }
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        signature = None
+
+    def start(args, kwargs):
+        tracer = _tracer()
+        if tracer is None:
+            return None
+        attrs = dict(static)
+        if capture_input:
+            values = _arguments(signature, args, kwargs) if signature else {"args": list(args)}
+            attrs[ATTR_INPUT] = to_json(values)
+            attrs["input.mime_type"] = "application/json"
+        return tracer.start_as_current_span(span_name, attributes=attrs)
+
+    def finish(span, result):
+        if capture_output and span is not None and span.is_recording():
+            span.set_attribute(ATTR_OUTPUT, to_json(result))
+            if not isinstance(result, str):
+                span.set_attribute("output.mime_type", "application/json")
+
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def async_wrapper(*args, **kwargs):
+            manager = start(args, kwargs)
+            if manager is None:
+                return await func(*args, **kwargs)
+            with manager as span:
+                result = await func(*args, **kwargs)
+                finish(span, result)
+                return result
+
+        return async_wrapper
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        manager = start(args, kwargs)
+        if manager is None:
+            return func(*args, **kwargs)
+        with manager as span:
+            result = func(*args, **kwargs)
+            finish(span, result)
+            return result
+
+    return wrapper
+
+
+def trace(
+    func_or_name=None, /, *, name=None, capture_input=True, capture_output=True, attributes=None
+):
+    """`@trace`, `@trace(name="…")`, `@trace("…")` or `with trace("…") as span:`."""
+    if callable(func_or_name):
+        return _decorate(
+            func_or_name,
+            name=name,
+            capture_input=capture_input,
+            capture_output=capture_output,
+            attributes=attributes,
+        )
+    return _Trace(
+        name or func_or_name,
+        capture_input=capture_input,
+        capture_output=capture_output,
+        attributes=attributes,
+    )
