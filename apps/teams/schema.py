@@ -5,6 +5,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = "apps.teams.authentication.ApiKeyAuthentication"
+    match_subclasses = True  # e.g. the prompt-serving variant with its lookup cache
     name = "ApiKeyAuth"
 
     def get_security_definition(self, auto_schema):
