@@ -160,3 +160,10 @@ def flush_if_due_at_exit() -> None:
         flush()
     except Exception:
         logger.exception("Fetch telemetry flush at exit failed")
+
+
+def flush_now_quietly() -> None:
+    try:
+        flush()
+    except Exception:
+        logger.exception("Fetch telemetry flush failed")

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from apps.prompts import views
+from apps.prompts import views, views_environments
 
 app_name = "prompts"
 urlpatterns = [
     path("", views.prompts_list, name="list"),
     path("new/", views.prompt_create, name="create"),
+    path("environments/", views_environments.environments, name="environments"),
     path("reviews/", views.reviews, name="reviews"),
     path("editor/preview/", views.editor_preview, name="preview"),
     path("editor/message-row/", views.editor_message_row, name="message_row"),

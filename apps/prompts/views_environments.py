@@ -1,0 +1,127 @@
+"""The Hub's Environments page: per prompt, what each environment last fetched, how
+often and when, with drift flags.
+
+Drift: an environment whose keys last fetched a version the tag no longer points at (it
+still serves the old prompt), or one that stopped fetching (silent longer than
+PROMPTYARD_FETCH_SILENT_AFTER_SECONDS, default one hour).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.shortcuts import render
+from django.utils import timezone
+
+from apps.prompts import telemetry
+from apps.prompts.models import Tag
+from apps.prompts.models_telemetry import FetchStat
+
+SILENT_AFTER = timedelta(
+    seconds=float(os.environ.get("PROMPTYARD_FETCH_SILENT_AFTER_SECONDS", "3600"))
+)
+
+
+@dataclass
+class KeyState:
+    name: str
+    version: int
+    last_fetched_at: datetime
+
+
+@dataclass
+class EnvironmentRow:
+    prompt: object
+    tag: str  # "" for pinned versions
+    environment: str
+    current_version: int | None = None
+    last_version: int = 0
+    last_fetched_at: datetime | None = None
+    fetches: int = 0
+    keys: dict[int, KeyState] = field(default_factory=dict)
+    silent: bool = False
+    behind: list[KeyState] = field(default_factory=list)
+
+    @property
+    def drift(self) -> bool:
+        return bool(self.behind)
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.drift or self.silent
+
+
+def environment_rows(*, prompt_name: str = "", now: datetime | None = None):
+    """Rows per (prompt, tag, environment), in 2 queries, inside the team scope."""
+    now = now or timezone.now()
+    stats = FetchStat.objects.select_related("prompt", "api_key").order_by(
+        "prompt__name", "tag", "environment"
+    )
+    if prompt_name:
+        stats = stats.filter(prompt__name=prompt_name)
+    current = {
+        (tag.prompt_id, tag.name): tag.version.number
+        for tag in Tag.objects.select_related("version").only(
+            "id", "prompt_id", "name", "team_id", "version__id", "version__number"
+        )
+    }
+    rows: dict[tuple, EnvironmentRow] = {}
+    for stat in stats:
+        row = rows.get((stat.prompt_id, stat.tag, stat.environment))
+        if row is None:
+            row = rows[(stat.prompt_id, stat.tag, stat.environment)] = EnvironmentRow(
+                prompt=stat.prompt,
+                tag=stat.tag,
+                environment=stat.environment,
+                current_version=current.get((stat.prompt_id, stat.tag)),
+            )
+        row.fetches += stat.fetch_count
+        if row.last_fetched_at is None or stat.last_fetched_at > row.last_fetched_at:
+            row.last_fetched_at = stat.last_fetched_at
+            row.last_version = stat.version_number
+        key = row.keys.get(stat.api_key_id)
+        if key is None or stat.last_fetched_at > key.last_fetched_at:
+            row.keys[stat.api_key_id] = KeyState(
+                name=stat.api_key.name,
+                version=stat.version_number,
+                last_fetched_at=stat.last_fetched_at,
+            )
+    for row in rows.values():
+        row.silent = now - row.last_fetched_at > SILENT_AFTER
+        if row.tag and row.current_version is not None:
+            # A key that went silent is flagged as such, not as holding a version.
+            row.behind = [
+                k
+                for k in row.keys.values()
+                if k.version != row.current_version and now - k.last_fetched_at <= SILENT_AFTER
+            ]
+    return list(rows.values())
+
+
+def environments(request):
+    # This process's counters are written first, so the page is as fresh as it can be.
+    telemetry.flush_now_quietly()
+    prompt_name = request.GET.get("prompt", "").strip()
+    only_problems = request.GET.get("problems") == "1"
+    rows = environment_rows(prompt_name=prompt_name)
+    drifting = sum(1 for r in rows if r.drift)
+    silent = sum(1 for r in rows if r.silent)
+    if only_problems:
+        rows = [r for r in rows if r.needs_attention]
+    groups: dict[str, list[EnvironmentRow]] = {}
+    for row in rows:
+        groups.setdefault(row.prompt.name, []).append(row)
+    context = {
+        "groups": groups,
+        "drifting": drifting,
+        "silent": silent,
+        "prompt_name": prompt_name,
+        "only_problems": only_problems,
+        "silent_after": SILENT_AFTER,
+    }
+    template = "prompts/environments.html"
+    if getattr(request, "htmx", False) and request.htmx.target == "environment-rows":
+        template += "#rows"
+    return render(request, template, context)
