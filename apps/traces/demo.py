@@ -7,6 +7,7 @@ import hashlib
 import json
 import time
 
+from apps.core.tenancy import team_scope
 from apps.traces.otlp import RawSpan
 from apps.traces.services import spans_ingest
 
@@ -120,10 +121,11 @@ def _run(index, question, answer, prompt_name, prompt_number, start_ns):
 
 
 def seed(team, users):
-    prompt_name, prompt_number = _prompt(team)
-    now = time.time_ns()
-    spans = []
-    for index, (question, answer) in enumerate(QUESTIONS):
-        start = now - (len(QUESTIONS) - index) * 3_600 * 1_000 * MS
-        spans.extend(_run(index, question, answer, prompt_name, prompt_number, start))
-    spans_ingest(team=team, actor=users["alice"], spans=spans)
+    with team_scope(team):
+        prompt_name, prompt_number = _prompt(team)
+        now = time.time_ns()
+        spans = []
+        for index, (question, answer) in enumerate(QUESTIONS):
+            start = now - (len(QUESTIONS) - index) * 3_600 * 1_000 * MS
+            spans.extend(_run(index, question, answer, prompt_name, prompt_number, start))
+        spans_ingest(team=team, actor=users["alice"], spans=spans)

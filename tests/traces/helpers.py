@@ -68,3 +68,50 @@ def llm_call(tracer, *, prompt="Say hi", answer="Hi there", model="gpt-test"):
             "gen_ai.output.messages",
             json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": answer}]}]),
         )
+
+
+def raw_span(
+    trace_id,
+    span_id,
+    *,
+    parent="",
+    name="span",
+    start_ms=0,
+    duration_ms=10,
+    attrs=None,
+    status="ok",
+    message="",
+    base_ns=None,
+):
+    import time
+
+    from apps.traces.otlp import RawSpan
+
+    base = base_ns if base_ns is not None else time.time_ns() - 60_000_000_000
+    start = base + int(start_ms * 1_000_000)
+    return RawSpan(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=parent,
+        name=name,
+        kind="internal",
+        start_ns=start,
+        end_ns=start + int(duration_ms * 1_000_000),
+        status_code=status,
+        status_message=message,
+        attributes=attrs or {},
+        events=[],
+        resource={"service.name": "tests"},
+    )
+
+
+def hex_id(number: int, size: int) -> str:
+    return f"{number:0{size * 2}x}"
+
+
+def ingest(team, actor, spans):
+    from apps.core.tenancy import team_scope
+    from apps.traces.services import spans_ingest
+
+    with team_scope(team):
+        return spans_ingest(team=team, actor=actor, spans=spans)

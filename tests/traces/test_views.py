@@ -1,0 +1,266 @@
+"""The trace explorer pages."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from apps.core.tenancy import team_scope
+from apps.traces.models import Trace
+from tests.traces.helpers import hex_id, ingest, raw_span
+
+pytestmark = pytest.mark.django_db
+
+
+def _agent_trace(
+    team, actor, n, *, model="gpt-test", prompt=None, status="ok", text=None, base_ns=None
+):
+    trace_id = hex_id(n, 16)
+    root = hex_id(n * 10 + 1, 8)
+    attrs = {"gen_ai.request.model": model, "gen_ai.usage.input_tokens": 10}
+    if prompt:
+        attrs.update({"promptyard.prompt.name": prompt[0], "promptyard.prompt.version": prompt[1]})
+    ingest(
+        team,
+        actor,
+        [
+            raw_span(
+                trace_id,
+                root,
+                name=f"run-{n}",
+                duration_ms=100,
+                attrs={
+                    "input.value": text or f"question {n}",
+                    "output.value": f"answer {n}",
+                    "promptyard.function.name": "bot.answer",
+                    "promptyard.function.version": "abc123",
+                },
+                status=status,
+                base_ns=base_ns,
+            ),
+            raw_span(
+                trace_id,
+                hex_id(n * 10 + 2, 8),
+                parent=root,
+                name="chat",
+                start_ms=10,
+                duration_ms=50,
+                attrs=attrs,
+                base_ns=base_ns,
+            ),
+        ],
+    )
+    return trace_id
+
+
+def _list(client, **params):
+    return client.get("/t/acme/traces/", params)
+
+
+def test_it_lists_and_filters_traces(client, acme, alice):
+    _agent_trace(acme, alice, 1, model="gpt-a", prompt=("support", 2))
+    _agent_trace(acme, alice, 2, model="gpt-b", status="error", text="refund please")
+    client.force_login(alice)
+
+    def names(**params):
+        return {t.name for t in _list(client, **params).context["page"].traces}
+
+    assert names() == {"run-1", "run-2"}
+    assert names(model="gpt-b") == {"run-2"}
+    assert names(status="ok") == {"run-1"}
+    assert names(status="error") == {"run-2"}
+    assert names(prompt="support", version="2") == {"run-1"}
+    assert names(prompt="support", version="3") == set()
+    assert names(q="refund") == {"run-2"}
+    assert names(q="answer 1") == {"run-1"}
+    assert names(function="bot.answer", function_version="abc123") == {"run-1", "run-2"}
+    assert names(name="run-2") == {"run-2"}
+    assert names(range="1h") == {"run-1", "run-2"}
+    assert names(start="2000-01-01T00:00", end="2000-01-02T00:00") == set()
+
+
+def test_it_pages_with_a_keyset_and_no_count(client, acme, alice, django_assert_max_num_queries):
+    base = time.time_ns() - 3_600_000_000_000
+    for n in range(1, 56):
+        _agent_trace(acme, alice, n, base_ns=base + n * 1_000_000_000)
+    client.force_login(alice)
+    with django_assert_max_num_queries(20) as captured:
+        first = _list(client)
+    trace_queries = [
+        q["sql"].upper() for q in captured.captured_queries if "TRACES_" in q["sql"].upper()
+    ]
+    assert trace_queries and not any("COUNT(" in q for q in trace_queries)
+    first_names = [t.name for t in first.context["page"].traces]
+    assert first_names[0] == "run-55" and first_names[-1] == "run-6" and len(first_names) == 50
+    next_url = first.context["next_url"]
+    assert next_url
+    second = client.get("/t/acme/traces/" + next_url)
+    assert [t.name for t in second.context["page"].traces] == [f"run-{n}" for n in range(5, 0, -1)]
+    assert not second.context["next_url"]
+
+
+def test_it_hides_traces_from_outsiders(client, acme, alice, globex, dave):
+    trace_id = _agent_trace(acme, alice, 1)
+    client.force_login(dave)
+    assert client.get("/t/acme/traces/").status_code == 404
+    assert client.get(f"/t/globex/traces/{trace_id}/").status_code == 404
+    assert not client.get("/t/globex/traces/").context["page"].traces
+
+
+def test_it_shows_the_span_tree_with_escaped_io_and_the_prompt_link(client, acme, alice):
+    from apps.prompts import services as prompt_services
+
+    with team_scope(acme):
+        prompt = prompt_services.prompt_create(team=acme, actor=alice, name="support")
+        version = prompt_services.version_create(
+            team=acme, actor=alice, prompt=prompt, kind="text", template="x", commit_message="1"
+        )
+    trace_id = _agent_trace(
+        acme, alice, 7, prompt=("support", version.number), text="<script>alert(1)</script>"
+    )
+    client.force_login(alice)
+    response = client.get(f"/t/acme/traces/{trace_id}/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert 'class="span-bar' in html and "width:" in html
+    assert f"/t/acme/prompts/support/v/{version.number}/" in html
+    assert "<details" in html  # the root has a child: expandable
+
+
+def test_it_serves_a_span_detail_fragment_and_a_page_link(client, acme, alice):
+    trace_id = _agent_trace(acme, alice, 3)
+    span_id = hex_id(32, 8)
+    client.force_login(alice)
+    fragment = client.get(f"/t/acme/traces/{trace_id}/spans/{span_id}/", HTTP_HX_REQUEST="true")
+    assert fragment.status_code == 200
+    assert 'id="span-detail"' in fragment.content.decode()
+    assert "<html" not in fragment.content.decode()
+    page = client.get(f"/t/acme/traces/{trace_id}/spans/{span_id}/")
+    assert page.status_code == 302 and page["Location"].endswith(f"?span={span_id}")
+    assert client.get(f"/t/acme/traces/{trace_id}/spans/{'f' * 16}/").status_code == 404
+
+
+def test_it_renders_a_10000_span_trace_in_a_bounded_number_of_queries(
+    client, acme, alice, django_assert_max_num_queries
+):
+    trace_id = hex_id(99, 16)
+    root = hex_id(1, 8)
+    spans = [raw_span(trace_id, root, name="root", duration_ms=20_000)]
+    for i in range(2, 10_001):
+        parent = root if i <= 101 else hex_id(2 + (i % 100), 8)
+        spans.append(
+            raw_span(trace_id, hex_id(i, 8), parent=parent, name=f"s{i}", start_ms=i, duration_ms=3)
+        )
+    ingest(acme, alice, spans)
+    client.force_login(alice)
+    # Session, user, membership, permissions and the layout's counters, then a fixed few
+    # for the trace: never one per span.
+    with django_assert_max_num_queries(22):
+        response = client.get(f"/t/acme/traces/{trace_id}/")
+    assert response.status_code == 200
+    assert response.content.decode().count('class="span-row') == 10_000
+
+
+def test_it_adds_the_root_input_and_output_to_a_dataset(client, acme, alice):
+    from apps.datasets import services as dataset_services
+    from apps.datasets.models import Example
+
+    with team_scope(acme):
+        dataset = dataset_services.dataset_create(team=acme, actor=alice, name="from-traces")
+    trace_id = _agent_trace(acme, alice, 4, text=json.dumps({"question": "hi"}))
+    client.force_login(alice)
+    response = client.post(f"/t/acme/traces/{trace_id}/add-to-dataset/", {"dataset_id": dataset.pk})
+    assert response.status_code == 302
+    with team_scope(acme):
+        example = Example.objects.get(dataset=dataset)
+    assert example.source == "trace"
+    assert example.source_ref.startswith(trace_id)
+    assert example.input == {"question": "hi"}
+    assert example.expected == "answer 4"
+
+
+def test_it_refuses_a_viewer_adding_to_a_dataset(client, acme, alice, carol):
+    from apps.datasets import services as dataset_services
+    from apps.datasets.models import Example
+
+    with team_scope(acme):
+        dataset = dataset_services.dataset_create(team=acme, actor=alice, name="d")
+    trace_id = _agent_trace(acme, alice, 5)
+    client.force_login(carol)
+    client.post(f"/t/acme/traces/{trace_id}/add-to-dataset/", {"dataset_id": dataset.pk})
+    with team_scope(acme):
+        assert not Example.objects.exists()
+
+
+def test_it_sends_model_calls_to_an_annotation_queue(client, acme, alice):
+    pytest.importorskip("apps.annotations.services")
+    from apps.annotations import services as annotation_services
+    from apps.annotations.models import QueueItem
+
+    with team_scope(acme):
+        queue = annotation_services.queue_create(team=acme, actor=alice, name="review traces")
+    trace_id = _agent_trace(acme, alice, 6)
+    client.force_login(alice)
+    page = client.get(f"/t/acme/traces/{trace_id}/").content.decode()
+    assert "Send to annotation queue" in page
+    chat = hex_id(62, 8)
+    response = client.post(
+        f"/t/acme/traces/{trace_id}/send-to-queue/", {"queue_id": queue.pk, "span_id": chat}
+    )
+    assert response.status_code == 302
+    with team_scope(acme):
+        item = QueueItem.objects.get(queue=queue)
+    assert item.span.span_id == chat
+
+
+def test_it_groups_traces_by_function_version(client, acme, alice):
+    _agent_trace(acme, alice, 1)
+    client.force_login(alice)
+    html = client.get("/t/acme/traces/functions/").content.decode()
+    assert "bot.answer" in html and "abc123" in html
+
+
+def test_it_purges_traces_past_the_team_retention(acme, alice):
+    from django.core.management import call_command
+
+    day_ns = 86_400 * 1_000_000_000
+    old = _agent_trace(acme, alice, 1, base_ns=time.time_ns() - 40 * day_ns)
+    recent = _agent_trace(acme, alice, 2)
+    call_command("purge_traces")
+    with team_scope(acme):
+        assert list(Trace.objects.values_list("trace_id", flat=True)) == [recent]
+        assert old not in set(Trace.objects.values_list("trace_id", flat=True))
+    from apps.traces.models import Span
+
+    assert Span.objects.unscoped().filter(team=acme).count() == 2
+
+
+def test_it_keeps_traces_forever_with_zero_retention(acme, alice):
+    from apps.traces.services import traces_purge_expired
+
+    acme.trace_retention_days = 0
+    acme.save()
+    _agent_trace(acme, alice, 1, base_ns=time.time_ns() - 400 * 86_400 * 1_000_000_000)
+    assert traces_purge_expired() == {}
+
+
+def test_it_enqueues_the_purge_task(acme):
+    from apps.traces.tasks import traces_purge_expired
+
+    result = traces_purge_expired.enqueue()
+    assert result.id
+
+
+def test_it_seeds_demo_traces_idempotently(acme, alice, bob, carol, erin):
+    from apps.traces.demo import seed
+
+    users = {"alice": alice, "bob": bob, "carol": carol, "erin": erin}
+    seed(acme, users)
+    seed(acme, users)
+    with team_scope(acme):
+        assert Trace.objects.count() == 4
+        assert Trace.objects.filter(status="error").count() == 1
