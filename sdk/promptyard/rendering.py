@@ -21,7 +21,41 @@ CHAT_ROLES = ("system", "user", "assistant")
 PLACEHOLDER = "placeholder"  # a chat entry {"role": "placeholder", "name": "history"}
 SCHEMA_TYPES = ("string", "number", "integer", "boolean", "array", "object")
 
-_env = SandboxedEnvironment(
+# Limits that keep one template from exhausting a worker's memory: the sandbox already
+# caps range(); these cap what `*`, `**` and the output itself can build.
+MAX_REPEAT = 100_000  # items or characters one `*` may produce
+MAX_INT_BITS = 4_096  # operands and results of arithmetic
+MAX_OUTPUT = 1_000_000  # characters of one rendered template
+
+
+class _PromptSandbox(SandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(times, int):
+                    if len(seq) * max(times, 0) > MAX_REPEAT:
+                        raise jinja2.exceptions.SecurityError(
+                            f"repetition longer than {MAX_REPEAT} is not allowed"
+                        )
+            _check_number(left)
+            _check_number(right)
+        elif operator == "**":
+            _check_number(left)
+            if isinstance(right, (int, float)) and not isinstance(right, bool) and abs(right) > 64:
+                raise jinja2.exceptions.SecurityError("exponents above 64 are not allowed")
+        result = super().call_binop(context, operator, left, right)
+        _check_number(result)
+        return result
+
+
+def _check_number(value) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_INT_BITS:
+        raise jinja2.exceptions.SecurityError("numbers this large are not allowed")
+
+
+_env = _PromptSandbox(
     undefined=jinja2.StrictUndefined,
     autoescape=False,  # prompts are plain text for a model, not HTML
     keep_trailing_newline=True,
@@ -185,7 +219,7 @@ def _render_one(source: str, values: dict, message_index: int | None = None) -> 
     if template is None:
         return ""
     try:
-        return template.render(values)
+        return _render_bounded(template, values)
     except jinja2.UndefinedError as exc:
         name = _undefined_name(str(exc))
         raise RenderError(
@@ -201,6 +235,20 @@ def _render_one(source: str, values: dict, message_index: int | None = None) -> 
         raise RenderError(
             f"Template failed to render: {exc}", message_index=message_index
         ) from None
+
+
+def _render_bounded(template, values: dict) -> str:
+    """template.render(), stopped once the output passes MAX_OUTPUT characters."""
+    parts: list[str] = []
+    size = 0
+    for chunk in template.generate(values):
+        size += len(chunk)
+        if size > MAX_OUTPUT:
+            raise jinja2.exceptions.SecurityError(
+                f"the rendered prompt is longer than {MAX_OUTPUT} characters"
+            )
+        parts.append(chunk)
+    return "".join(parts)
 
 
 def _undefined_name(text: str) -> str | None:
