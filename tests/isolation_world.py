@@ -105,6 +105,17 @@ def _llm(world, team, alice, bob):
         base_url="http://127.0.0.1:9/v1",
         models=["m"],
     )
+    playground = _optional("apps.playground.models")
+    if playground is not None and hasattr(playground, "PlaygroundRun"):
+        world.objects["playground_run"] = playground.PlaygroundRun.objects.create(
+            team=team,
+            user=alice,
+            template="Hi {{ name }}",
+            variables={"name": "acme-secret"},
+            provider=world.objects["provider"],
+            model="m",
+            output="acme-only output",
+        )
 
 
 def _experiments(world, team, alice, bob):
@@ -186,6 +197,7 @@ KWARG_SOURCES = {
     "example_id": lambda w: _get(w, "example").example_id,
     "revision": lambda w: 1,
     "provider_id": lambda w: _get(w, "provider").pk,
+    "playground_run_id": lambda w: _get(w, "playground_run").pk,
     "queue_id": lambda w: _get(w, "annotation_queue").pk,
     "queue_item_id": lambda w: _get(w, "queue_item").pk,
     "annotation_id": lambda w: _get(w, "annotation").pk,

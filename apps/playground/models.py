@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from apps.core.tenancy import TeamOwned
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    OK = "ok", "Done"
+    ERROR = "error", "Error"
+
+
+class PlaygroundRun(TeamOwned):
+    """One variant run from the playground: what was sent, what came back, who and when."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Variants run together at once share a batch id.
+    batch = models.UUIDField(default=uuid.uuid4, db_index=True)
+    label = models.CharField(max_length=20, blank=True)
+    prompt_version = models.ForeignKey(
+        "prompts.PromptVersion",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    kind = models.CharField(max_length=10, default="text")
+    template = models.TextField(blank=True)
+    messages = models.JSONField(default=list, blank=True)
+    variables_schema = models.JSONField(default=dict, blank=True)
+    variables = models.JSONField(default=dict, blank=True)
+    # The messages actually sent to the model, after rendering.
+    rendered = models.JSONField(default=list, blank=True)
+    provider = models.ForeignKey(
+        "llm.ProviderConfig", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    provider_name = models.CharField(max_length=100, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    model_settings = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    output = models.TextField(blank=True)
+    error_kind = models.CharField(max_length=30, blank=True)
+    error_message = models.TextField(blank=True)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    cost = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["team", "-created_at"], name="playground_run_recent")]
+
+    def __str__(self):
+        return f"Playground run {self.pk} ({self.model})"

@@ -1,0 +1,208 @@
+"""Running a playground variant (streamed, recorded) and saving one as a new prompt version."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from decimal import Decimal
+
+from django.db import transaction
+
+from apps.core.errors import NotFound, ValidationFailed
+from apps.core.tenancy import team_scope
+from apps.llm import gateway
+from apps.llm.selectors import provider_get
+from apps.playground.inputs import Variant
+from apps.playground.models import PlaygroundRun, RunStatus
+from apps.prompts.rendering import RenderError, render_prompt
+from apps.teams.audit import audit_record
+from apps.teams.models import PERM_EDIT, ApiKey
+from apps.teams.permissions import require
+
+logger = logging.getLogger(__name__)
+
+
+def rendered_messages(variant: Variant, schema: dict, values: dict) -> list[dict]:
+    """What the model receives: a text prompt becomes one user message."""
+    rendered = render_prompt(
+        kind=variant.kind,
+        template=variant.template,
+        messages=variant.messages,
+        variables_schema=schema,
+        values=values,
+    )
+    if variant.kind == "text":
+        return [{"role": "user", "content": rendered}]
+    return rendered
+
+
+def playground_run_stream(
+    *,
+    team,
+    actor,
+    variant: Variant,
+    variables_schema: dict,
+    values: dict,
+    prompt_version=None,
+    batch=None,
+) -> Iterator[tuple[str, dict]]:
+    """Run one variant: returns an iterator of ("chunk", {"text"}) events, then one
+    ("done", {...}) or ("error", {...}).
+
+    Permission and the run row are handled at once (before any streaming starts), so a
+    refusal is an ordinary error and a dropped connection still leaves a recorded run; the
+    row is completed when the answer ends. The iterator may be consumed after the
+    request's scope has closed (a StreamingHttpResponse does): it enters the team scope.
+    """
+    require(actor, PERM_EDIT, team, message="Only editors can run prompts in the playground.")
+    with team_scope(team):
+        provider = None
+        if variant.provider_id:
+            try:
+                provider = provider_get(variant.provider_id)
+            except NotFound:
+                provider = None
+        run = PlaygroundRun(
+            team=team,
+            user=None if isinstance(actor, ApiKey) else actor,
+            label=variant.label,
+            prompt_version=prompt_version,
+            kind=variant.kind,
+            template=variant.template,
+            messages=variant.messages,
+            variables_schema=variables_schema,
+            variables=values,
+            provider=provider,
+            provider_name=provider.name if provider else "",
+            model=variant.model,
+            model_settings=variant.model_settings,
+        )
+        if batch is not None:
+            run.batch = batch
+        error = None
+        try:
+            run.rendered = rendered_messages(variant, variables_schema, values)
+        except RenderError as exc:
+            error = ("render", exc.message)
+        if error is None and provider is None:
+            error = (
+                "bad_request",
+                "Choose a provider and model. Admins add providers in Settings.",
+            )
+        if error is None and not variant.model:
+            error = ("bad_request", "Choose a model.")
+        if error is not None:
+            run.status = RunStatus.ERROR
+            run.error_kind, run.error_message = error
+        run.save()
+    if error is not None:
+        return iter([("error", {"kind": error[0], "message": error[1], "run_id": run.pk})])
+    return _stream_events(team=team, run=run, provider=provider, variant=variant)
+
+
+def _stream_events(*, team, run, provider, variant) -> Iterator[tuple[str, dict]]:
+    parts: list[str] = []
+    try:
+        for item in gateway.stream(
+            provider,
+            model=variant.model,
+            messages=run.rendered,
+            temperature=variant.temperature,
+            max_tokens=variant.max_tokens,
+            top_p=variant.top_p,
+            stop=variant.stop or None,
+            response_format=variant.response_format,
+        ):
+            if isinstance(item, str):
+                parts.append(item)
+                yield "chunk", {"text": item}
+            else:
+                completion = item
+    except gateway.GatewayError as exc:
+        with team_scope(team):
+            run.status = RunStatus.ERROR
+            run.output = "".join(parts)
+            run.error_kind = exc.kind
+            run.error_message = exc.message
+            run.save(update_fields=["status", "output", "error_kind", "error_message"])
+        yield "error", {"kind": exc.kind, "message": exc.message, "run_id": run.pk}
+        return
+    except Exception:
+        logger.exception("playground run %s failed", run.pk)
+        with team_scope(team):
+            run.status = RunStatus.ERROR
+            run.output = "".join(parts)
+            run.error_kind = "internal"
+            run.error_message = "Something went wrong while running this prompt."
+            run.save(update_fields=["status", "output", "error_kind", "error_message"])
+        yield "error", {"kind": "internal", "message": run.error_message, "run_id": run.pk}
+        return
+    with team_scope(team):
+        run.status = RunStatus.OK
+        run.output = completion.text
+        run.input_tokens = completion.input_tokens
+        run.output_tokens = completion.output_tokens
+        run.latency_ms = completion.latency_ms
+        run.cost = Decimal(str(completion.cost)) if completion.cost is not None else None
+        run.save(
+            update_fields=[
+                "status",
+                "output",
+                "input_tokens",
+                "output_tokens",
+                "latency_ms",
+                "cost",
+            ]
+        )
+    yield (
+        "done",
+        {
+            "run_id": run.pk,
+            "input_tokens": completion.input_tokens,
+            "output_tokens": completion.output_tokens,
+            "latency_ms": completion.latency_ms,
+            "cost": completion.cost,
+            "finish_reason": completion.finish_reason,
+            "model": completion.model,
+        },
+    )
+
+
+@transaction.atomic
+def playground_save_version(
+    *,
+    team,
+    actor,
+    prompt,
+    variant: Variant,
+    variables_schema: dict,
+    commit_message: str,
+    parent=None,
+):
+    """Save a variant as a new version of `prompt` through the Hub (never overwrites)."""
+    from apps.prompts.services import version_create
+
+    if parent is not None and parent.prompt_id != prompt.pk:
+        parent = None
+    if variant.kind == "chat" and not variant.messages:
+        raise ValidationFailed("Add at least one message.", field="messages")
+    version = version_create(
+        team=team,
+        actor=actor,
+        prompt=prompt,
+        kind=variant.kind,
+        template=variant.template,
+        messages=variant.messages,
+        variables_schema=variables_schema,
+        model_settings=variant.model_settings,
+        commit_message=commit_message,
+        parent=parent,
+    )
+    audit_record(
+        team=team,
+        actor=actor,
+        verb="playground.save_version",
+        target=version,
+        after={"prompt": prompt.name, "number": version.number},
+    )
+    return version

@@ -1,0 +1,272 @@
+// Playground: variants side by side, streamed runs, save as a new version.
+// Model output is untrusted text: it is only ever written with textContent.
+(function () {
+  "use strict";
+
+  const LABELS = "ABCD";
+
+  function ready(fn) {
+    if (document.readyState !== "loading") fn();
+    else document.addEventListener("DOMContentLoaded", fn);
+  }
+
+  ready(function () {
+    const form = document.getElementById("playground-form");
+    if (!form) return;
+    const variantsBox = document.getElementById("variants");
+    const maxVariants = parseInt(form.dataset.maxVariants || "4", 10);
+    const rowTemplate = document.getElementById("message-row-template");
+
+    function variants() {
+      return Array.from(variantsBox.querySelectorAll("[data-variant]"));
+    }
+
+    // Field names carry the variant's index (v0-template) so the variables view can read
+    // every variant's template from one form post.
+    function renumber() {
+      variants().forEach(function (el, index) {
+        const label = LABELS[index];
+        el.querySelector("[data-label-text]").textContent = label;
+        el.querySelectorAll("[data-field]").forEach(function (field) {
+          field.name = "v" + index + "-" + field.dataset.field;
+          if (field.dataset.field === "label") field.value = label;
+        });
+        el.querySelector("[data-remove-variant]").hidden = variants().length === 1;
+      });
+      document.getElementById("add-variant").disabled = variants().length >= maxVariants;
+    }
+
+    function templatesChanged() {
+      clearTimeout(templatesChanged.timer);
+      templatesChanged.timer = setTimeout(function () {
+        document.body.dispatchEvent(new CustomEvent("templates-changed"));
+      }, 250);
+    }
+
+    function showKind(el) {
+      const kind = el.querySelector('[data-field="kind"]').value;
+      el.querySelectorAll("[data-kind]").forEach(function (box) {
+        box.hidden = box.dataset.kind !== kind;
+      });
+      const fmt = el.querySelector('[data-field="response_format"]').value;
+      el.querySelector("[data-json-schema]").hidden = fmt !== "json_schema";
+    }
+
+    function addMessage(el, role) {
+      const row = rowTemplate.content.firstElementChild.cloneNode(true);
+      if (role) row.querySelector('[data-field="msg_role"]').value = role;
+      el.querySelector("[data-messages]").appendChild(row);
+      renumber();
+      return row;
+    }
+
+    variantsBox.addEventListener("input", function (event) {
+      const field = event.target.dataset.field;
+      if (["template", "msg_content", "msg_role", "kind"].includes(field)) templatesChanged();
+    });
+    variantsBox.addEventListener("change", function (event) {
+      const el = event.target.closest("[data-variant]");
+      if (!el) return;
+      const field = event.target.dataset.field;
+      if (field === "kind" || field === "response_format") showKind(el);
+      if (field === "kind") {
+        if (event.target.value === "chat" && !el.querySelector("[data-message-row]")) {
+          // Start the chat from the text template, so switching keeps the prompt.
+          const row = addMessage(el, "user");
+          row.querySelector('[data-field="msg_content"]').value =
+            el.querySelector('[data-field="template"]').value;
+        }
+        templatesChanged();
+      }
+      if (field === "msg_role") templatesChanged();
+    });
+    variantsBox.addEventListener("click", function (event) {
+      const button = event.target.closest("button");
+      if (!button) return;
+      const el = button.closest("[data-variant]");
+      if (button.hasAttribute("data-add-message")) {
+        addMessage(el, "user");
+      } else if (button.hasAttribute("data-remove-message")) {
+        button.closest("[data-message-row]").remove();
+        renumber();
+        templatesChanged();
+      } else if (button.hasAttribute("data-remove-variant")) {
+        if (variants().length > 1) el.remove();
+        renumber();
+        templatesChanged();
+      } else if (button.hasAttribute("data-run-one")) {
+        runVariants([el]);
+      } else if (button.hasAttribute("data-save-toggle")) {
+        const box = el.querySelector("[data-save-box]");
+        box.hidden = !box.hidden;
+        if (!box.hidden) box.querySelector('[data-save-field="commit_message"]').focus();
+      } else if (button.hasAttribute("data-save")) {
+        saveVariant(el);
+      }
+    });
+
+    document.getElementById("add-variant").addEventListener("click", function () {
+      const all = variants();
+      if (all.length >= maxVariants) return;
+      const source = all[all.length - 1];
+      const copy = source.cloneNode(true);
+      // cloneNode copies attributes, not the live values of selects and textareas.
+      const from = source.querySelectorAll("select, textarea, input");
+      const to = copy.querySelectorAll("select, textarea, input");
+      from.forEach(function (field, i) {
+        to[i].value = field.value;
+      });
+      copy.querySelector("[data-output]").textContent = "";
+      copy.querySelector("[data-stats]").textContent = "";
+      copy.querySelector("[data-error]").hidden = true;
+      copy.querySelector("[data-save-result]").textContent = "";
+      variantsBox.appendChild(copy);
+      renumber();
+    });
+
+    const runAll = document.getElementById("run-all");
+    if (runAll) {
+      runAll.addEventListener("click", function () {
+        runVariants(variants());
+      });
+    }
+
+    function csrfToken() {
+      return form.querySelector("[name=csrfmiddlewaretoken]").value;
+    }
+
+    // The variant's own fields, un-prefixed, plus what every variant shares.
+    function variantData(el) {
+      const data = new FormData();
+      data.append("csrfmiddlewaretoken", csrfToken());
+      data.append("version_id", form.querySelector("[name=version_id]").value);
+      data.append("variables_schema", form.querySelector("[name=variables_schema]").value);
+      form.querySelectorAll("#variables [name^='var-']").forEach(function (field) {
+        data.append(field.name, field.value);
+      });
+      el.querySelectorAll("[data-field]").forEach(function (field) {
+        data.append(field.dataset.field, field.value);
+      });
+      return data;
+    }
+
+    function formatStats(info) {
+      const parts = [
+        info.input_tokens + " in / " + info.output_tokens + " out tokens",
+        info.latency_ms + " ms",
+      ];
+      parts.push(info.cost === null || info.cost === undefined
+        ? "no price set"
+        : "$" + Number(info.cost).toFixed(6));
+      return parts.join(" · ");
+    }
+
+    function runVariants(list) {
+      const batch = crypto.randomUUID ? crypto.randomUUID() : "";
+      list.forEach(function (el) {
+        runOne(el, batch);
+      });
+    }
+
+    async function runOne(el, batch) {
+      const output = el.querySelector("[data-output]");
+      const stats = el.querySelector("[data-stats]");
+      const error = el.querySelector("[data-error]");
+      output.textContent = "";
+      error.hidden = true;
+      error.textContent = "";
+      stats.textContent = "Running…";
+      el.setAttribute("aria-busy", "true");
+      const data = variantData(el);
+      if (batch) data.append("batch", batch);
+      try {
+        const response = await fetch(form.dataset.runUrl, {
+          method: "POST",
+          body: data,
+          headers: { "X-CSRFToken": csrfToken(), Accept: "text/event-stream" },
+          credentials: "same-origin",
+        });
+        if (!response.ok || !response.body) {
+          throw new Error(response.status === 403
+            ? "You do not have permission to run prompts here."
+            : "The server answered " + response.status + ".");
+        }
+        const reader = response.body.getReader();
+        const decoder = new TextDecoder();
+        let buffer = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += decoder.decode(value, { stream: true });
+          let split;
+          while ((split = buffer.indexOf("\n\n")) !== -1) {
+            const block = buffer.slice(0, split);
+            buffer = buffer.slice(split + 2);
+            handleEvent(block, output, stats, error, el);
+          }
+        }
+      } catch (exc) {
+        error.textContent = "The run failed: " + exc.message;
+        error.hidden = false;
+        stats.textContent = "";
+      } finally {
+        el.removeAttribute("aria-busy");
+      }
+    }
+
+    function handleEvent(block, output, stats, error, el) {
+      let event = "message";
+      const lines = [];
+      block.split("\n").forEach(function (line) {
+        if (line.startsWith("event:")) event = line.slice(6).trim();
+        else if (line.startsWith("data:")) lines.push(line.slice(5).trimStart());
+      });
+      if (!lines.length) return;
+      const payload = JSON.parse(lines.join("\n"));
+      if (event === "chunk") {
+        output.textContent += payload.text;
+        stats.textContent = "Streaming…";
+      } else if (event === "done") {
+        stats.textContent = formatStats(payload);
+        el.dataset.runId = payload.run_id;
+      } else if (event === "error") {
+        stats.textContent = "";
+        error.textContent = payload.message;
+        error.hidden = false;
+      }
+    }
+
+    async function saveVariant(el) {
+      const result = el.querySelector("[data-save-result]");
+      const data = variantData(el);
+      el.querySelectorAll("[data-save-field]").forEach(function (field) {
+        data.append(field.dataset.saveField, field.value);
+      });
+      result.textContent = "Saving…";
+      result.className = "";
+      try {
+        const response = await fetch(form.dataset.saveUrl, {
+          method: "POST",
+          body: data,
+          headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+          credentials: "same-origin",
+        });
+        const body = await response.json();
+        result.textContent = body.message;
+        result.className = body.ok ? "msg-success" : "msg-error";
+        if (body.ok && body.url) {
+          const link = document.createElement("a");
+          link.href = body.url;
+          link.textContent = " Open it";
+          result.appendChild(link);
+        }
+      } catch (exc) {
+        result.textContent = "Saving failed: " + exc.message;
+        result.className = "msg-error";
+      }
+    }
+
+    variants().forEach(showKind);
+    renumber();
+  });
+})();

@@ -1,0 +1,339 @@
+"""The playground: open a version (or start blank), edit, run variants side by side, save."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from apps.core.errors import NotFound, ServiceError
+from apps.core.pagination import paginate
+from apps.llm.selectors import providers_for_team
+from apps.playground import services
+from apps.playground.inputs import (
+    MAX_VARIANTS,
+    ROLES,
+    Variant,
+    parse_schema,
+    parse_values,
+    parse_variant,
+    placeholder_names,
+)
+from apps.playground.models import PlaygroundRun
+from apps.prompts.models import Prompt, PromptVersion
+from apps.prompts.rendering import RenderError, template_variables
+from apps.teams.models import PERM_EDIT
+
+SCHEMA_TYPES_AS_TEXTAREA = ("array", "object")
+
+
+def _version(version_id) -> PromptVersion | None:
+    if not version_id:
+        return None
+    try:
+        return PromptVersion.objects.select_related("prompt").get(pk=int(version_id))
+    except (PromptVersion.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such prompt version.") from None
+
+
+def _run(run_id) -> PlaygroundRun:
+    try:
+        return PlaygroundRun.objects.select_related("prompt_version__prompt", "user").get(
+            pk=int(run_id)
+        )
+    except (PlaygroundRun.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such run.") from None
+
+
+def _provider_choices():
+    """[(provider, [models])] for the model picker; the demo server comes first."""
+    return [(p, list(p.models or [])) for p in providers_for_team()]
+
+
+def _default_target(variant: Variant, choices) -> Variant:
+    ids = {p.pk for p, _ in choices}
+    if variant.provider_id not in ids and choices:
+        variant.provider_id = choices[0][0].pk
+        if not variant.model:
+            variant.model = (choices[0][1] or [""])[0]
+    if variant.provider_id and not variant.model:
+        models = next((m for p, m in choices if p.pk == variant.provider_id), [])
+        variant.model = (models or [""])[0]
+    return variant
+
+
+def variable_fields(variants: list[Variant], schema: dict, values: dict) -> list[dict]:
+    """The variables form: one field per variable any variant uses, typed by the schema."""
+    names: list[str] = []
+    placeholders: set[str] = set()
+    for variant in variants:
+        for name in variant.variables():
+            if name not in names:
+                names.append(name)
+        placeholders |= placeholder_names(variant.kind, variant.messages)
+    fields = []
+    for name in names:
+        spec = schema.get(name, {}) if isinstance(schema.get(name), dict) else {}
+        kind = spec.get("type", "array" if name in placeholders else "string")
+        value = values.get(name, "")
+        if not isinstance(value, str):
+            value = (
+                json.dumps(value) if not isinstance(value, bool) else ("true" if value else "false")
+            )
+        widget = "textarea"
+        if spec.get("enum"):
+            widget = "select"
+        elif kind == "boolean":
+            widget = "boolean"
+        elif kind in ("number", "integer"):
+            widget = "number"
+        fields.append(
+            {
+                "name": name,
+                "type": kind,
+                "widget": widget,
+                "enum": [str(v) for v in spec.get("enum", [])],
+                "description": spec.get("description", ""),
+                "required": spec.get("required", True),
+                "value": value,
+                "is_placeholder": name in placeholders,
+            }
+        )
+    return fields
+
+
+def _variants_from_post(post) -> list[Variant]:
+    """Every variant of the page form (fields prefixed v0-, v1-, …)."""
+    variants = []
+    for index in range(MAX_VARIANTS):
+        prefix = f"v{index}-"
+        if f"{prefix}kind" not in post:
+            continue
+        sub = post.__class__(mutable=True)
+        for key in post:
+            if key.startswith(prefix):
+                sub.setlist(key[len(prefix) :], post.getlist(key))
+        try:
+            variants.append(parse_variant(sub))
+        except ServiceError:
+            continue
+    return variants
+
+
+def _raw_values(post) -> dict:
+    return {k[4:]: v for k, v in post.items() if k.startswith("var-")}
+
+
+def playground(request):
+    version = _version(request.GET.get("version"))
+    choices = _provider_choices()
+    schema: dict = {}
+    values: dict = {}
+    source_run = None
+    if request.GET.get("run"):
+        source_run = _run(request.GET["run"])
+        version = version or source_run.prompt_version
+        variant = Variant(
+            kind=source_run.kind,
+            template=source_run.template,
+            messages=list(source_run.messages or []),
+            provider_id=source_run.provider_id,
+            model=source_run.model,
+            label="A",
+        )
+        settings = source_run.model_settings or {}
+        variant.temperature = settings.get("temperature")
+        variant.max_tokens = settings.get("max_tokens")
+        variant.top_p = settings.get("top_p")
+        variant.stop = settings.get("stop") or []
+        variant.response_format = settings.get("response_format")
+        schema = source_run.variables_schema or {}
+        values = source_run.variables or {}
+    elif version is not None:
+        variant = Variant.from_version(version)
+        schema = version.variables_schema or {}
+    else:
+        variant = Variant(kind="text", template="", label="A")
+    variant = _default_target(variant, choices)
+    variants = [variant]
+    datasets = []
+    try:
+        from apps.datasets.selectors import dataset_list
+
+        datasets = list(dataset_list()[:100])
+    except ImportError:
+        pass
+    context = {
+        "version": version,
+        "source_run": source_run,
+        "variants": variants,
+        "choices": choices,
+        "variables_schema_json": json.dumps(schema),
+        "fields": variable_fields(variants, schema, values),
+        "prompts": Prompt.objects.order_by("name")[:500],
+        "datasets": datasets,
+        "can_run": request.user.has_perm(PERM_EDIT, request.team),
+        "max_variants": MAX_VARIANTS,
+        "roles": ROLES,
+    }
+    return render(request, "playground/playground.html", context)
+
+
+@require_POST
+def variables(request):
+    """The variables fieldset for the page's current templates, optionally filled from an
+    example (`fill_example` = "<dataset_id>:<example_id>")."""
+    schema = parse_schema(request.POST)
+    variants = _variants_from_post(request.POST)
+    values = _raw_values(request.POST)
+    error = ""
+    fill = request.POST.get("example_choice", "") if request.POST.get("fill") else ""
+    if fill:
+        dataset_id, _, example_id = fill.partition(":")
+        try:
+            from apps.datasets.selectors import dataset_get, example_at_revision
+
+            example = example_at_revision(dataset_get(dataset_id), example_id)
+            for key, value in (example.input or {}).items():
+                values[key] = value
+        except (ImportError, NotFound):
+            error = "That example could not be found."
+    context = {"fields": variable_fields(variants, schema, values), "fill_error": error}
+    return render(request, "playground/playground.html#variables", context)
+
+
+@require_POST
+def examples(request):
+    """The example picker of one dataset (first 100 examples at its current revision)."""
+    examples_list = []
+    dataset = None
+    if request.POST.get("dataset"):
+        try:
+            from apps.datasets.selectors import dataset_get, examples_at_revision
+
+            dataset = dataset_get(request.POST["dataset"])
+            examples_list = list(examples_at_revision(dataset)[:100])
+        except (ImportError, NotFound):
+            raise Http404("No such dataset.") from None
+    return render(
+        request,
+        "playground/playground.html#example-picker",
+        {"dataset": dataset, "examples": examples_list},
+    )
+
+
+def _sse(event: str, data: dict) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+@require_POST
+def run(request):
+    """Run one variant and stream server-sent events: chunk… then done or error."""
+    if not request.user.has_perm(PERM_EDIT, request.team):
+        raise PermissionDenied("Only editors can run prompts in the playground.")
+    version = _version(request.POST.get("version_id"))
+    schema = parse_schema(request.POST)
+    batch = None
+    try:
+        batch = uuid.UUID(request.POST.get("batch", ""))
+    except ValueError:
+        batch = None
+    try:
+        variant = parse_variant(request.POST)
+        try:
+            names = template_variables(variant.kind, variant.template, variant.messages)
+        except RenderError as exc:
+            raise ServiceError(exc.message) from None
+        values = parse_values(
+            request.POST, names, schema, placeholder_names(variant.kind, variant.messages)
+        )
+        events = services.playground_run_stream(
+            team=request.team,
+            actor=request.user,
+            variant=variant,
+            variables_schema=schema,
+            values=values,
+            prompt_version=version,
+            batch=batch,
+        )
+    except ServiceError as exc:
+        events = iter([("error", {"kind": "bad_request", "message": exc.message})])
+
+    def body():
+        # A first comment line makes proxies and the browser start delivering at once.
+        yield b": stream\n\n"
+        for event, data in events:
+            yield _sse(event, data)
+
+    response = StreamingHttpResponse(body(), content_type="text/event-stream; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+@require_POST
+def save(request):
+    """Save one variant as a new version of a prompt: JSON {ok, message, url}."""
+    version = _version(request.POST.get("version_id"))
+    try:
+        prompt = Prompt.objects.get(pk=int(request.POST.get("prompt_id") or 0))
+    except (Prompt.DoesNotExist, ValueError, TypeError):
+        return JsonResponse(
+            {"ok": False, "message": "Choose the prompt to save to.", "field": "prompt_id"},
+            status=400,
+        )
+    try:
+        variant = parse_variant(request.POST)
+        new_version = services.playground_save_version(
+            team=request.team,
+            actor=request.user,
+            prompt=prompt,
+            variant=variant,
+            variables_schema=parse_schema(request.POST),
+            commit_message=request.POST.get("commit_message", ""),
+            parent=version,
+        )
+    except ServiceError as exc:
+        return JsonResponse(
+            {"ok": False, "message": exc.message, "field": exc.field}, status=exc.http_status
+        )
+    url = reverse(
+        "prompts:version",
+        kwargs={
+            "team_slug": request.team.slug,
+            "prompt_name": prompt.name,
+            "version_number": new_version.number,
+        },
+    )
+    return JsonResponse(
+        {
+            "ok": True,
+            "message": f"Saved as {prompt.name} v{new_version.number}.",
+            "url": url,
+            "version_id": new_version.pk,
+        }
+    )
+
+
+def history(request):
+    runs = PlaygroundRun.objects.select_related("user", "prompt_version__prompt").order_by(
+        "-created_at", "-pk"
+    )
+    return render(
+        request, "playground/history.html", {"page": paginate(request, runs, per_page=50)}
+    )
+
+
+def run_detail(request, playground_run_id):
+    found = _run(playground_run_id)
+    context = {
+        "run": found,
+        "variables_json": json.dumps(found.variables, indent=2, ensure_ascii=False),
+        "settings_json": json.dumps(found.model_settings, indent=2, ensure_ascii=False),
+    }
+    return render(request, "playground/run_detail.html", context)
