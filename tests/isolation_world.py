@@ -92,6 +92,16 @@ def _datasets(world, team, alice, bob):
         team=team, actor=alice, dataset=dataset, input={"q": "hi"}, expected="hello"
     )
     world.objects.update(dataset=dataset, example=example)
+    importing = _optional("apps.datasets.importing")
+    if importing is not None and hasattr(importing, "pending_upload_create"):
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        world.objects["upload"] = importing.pending_upload_create(
+            team=team,
+            actor=alice,
+            dataset=dataset,
+            uploaded=SimpleUploadedFile("acme.csv", b"q,expected\nhi,hello\n"),
+        )
 
 
 def _llm(world, team, alice, bob):
@@ -196,6 +206,7 @@ KWARG_SOURCES = {
     "dataset_id": lambda w: _get(w, "dataset").pk,
     "example_id": lambda w: _get(w, "example").example_id,
     "revision": lambda w: 1,
+    "upload_token": lambda w: _get(w, "upload").token,
     "provider_id": lambda w: _get(w, "provider").pk,
     "playground_run_id": lambda w: _get(w, "playground_run").pk,
     "queue_id": lambda w: _get(w, "annotation_queue").pk,

@@ -44,12 +44,9 @@ def examples_at_revision(
     """
     if revision is None:
         revision = dataset.current_revision
-    qs = Example.objects.filter(dataset=dataset)
-    if revision == dataset.current_revision:
-        # Same rows as the general condition; this form uses the partial "live" index.
-        qs = qs.filter(valid_to__isnull=True)
-    else:
-        qs = qs.filter(visible_at(revision))
+    # Always the full range condition, never "valid_to IS NULL" for the current revision:
+    # a caller holding a stale Dataset would otherwise see rows written after its revision.
+    qs = Example.objects.filter(dataset=dataset).filter(visible_at(revision))
     if split:
         qs = qs.filter(split=split)
     if search:
