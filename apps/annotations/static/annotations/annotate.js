@@ -5,7 +5,11 @@
   "use strict";
 
   function panel() {
-    return document.getElementById("annotate-panel");
+    var p = document.getElementById("annotate-panel");
+    // A key pressed straight after a swap may beat htmx's settle step, which is when it
+    // wires up new content; processing is idempotent, so make sure before acting.
+    if (p && window.htmx) window.htmx.process(p);
+    return p;
   }
 
   function isTyping(el) {
