@@ -180,6 +180,7 @@ def playground(request):
         "can_run": request.user.has_perm(PERM_EDIT, request.team),
         "max_variants": MAX_VARIANTS,
         "roles": ROLES,
+        "has_demo": any(p.is_demo for p, _ in choices),
     }
     return render(request, "playground/playground.html", context)
 

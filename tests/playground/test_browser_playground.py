@@ -1,0 +1,98 @@
+"""alice opens a version in the playground, fills its variables, watches the answer stream
+in, adds a second variant, runs both at once and saves the second as a new version."""
+
+from playwright.sync_api import expect
+
+from apps.core.tenancy import team_scope
+
+# Counts how many times the output changed while streaming, so the test can tell a
+# streamed answer from one that arrived all at once.
+WATCH_OUTPUT = """
+(index) => {
+  const out = document.querySelectorAll('[data-variant] [data-output]')[index];
+  window.__updates = window.__updates || {};
+  window.__updates[index] = 0;
+  new MutationObserver(() => { window.__updates[index] += 1; })
+    .observe(out, {childList: true, characterData: true, subtree: true});
+}
+"""
+
+
+def test_it_runs_variants_side_by_side_and_saves_one(new_page, acme, alice, demo_echo_server):
+    from apps.llm.services import provider_create
+    from apps.prompts.models import PromptVersion
+    from apps.prompts.services import prompt_create, version_create
+
+    server = demo_echo_server(chunk_delay_ms=40)
+    with team_scope(acme):
+        provider = provider_create(
+            team=acme,
+            actor=alice,
+            name="demo-echo",
+            base_url=server.base_url,
+            models=["demo-echo"],
+            prices={"demo-echo": {"input": 1.0, "output": 2.0}},
+            is_demo=True,
+        )
+        prompt = prompt_create(team=acme, actor=alice, name="greeting")
+        v1 = version_create(
+            team=acme,
+            actor=alice,
+            prompt=prompt,
+            kind="text",
+            template="Say hello to {{ name }} in {{ tone }} words",
+            variables_schema={"tone": {"type": "string", "enum": ["warm", "plain"]}},
+            model_settings={"provider_id": provider.pk, "model": "demo-echo"},
+            commit_message="first",
+        )
+
+    page = new_page(alice)
+    page.goto(f"/t/acme/playground/?version={v1.pk}")
+    expect(page.get_by_text("Opened from")).to_contain_text("greeting v1")
+    page.fill("#var-name", "Ada")
+    page.select_option("#var-tone", "plain")
+
+    # --- one variant, streamed --------------------------------------------------------
+    page.evaluate(WATCH_OUTPUT, 0)
+    page.get_by_role("button", name="Run all variants").click()
+    variant_a = page.locator("[data-variant]").nth(0)
+    expect(variant_a.locator("[data-output]")).to_have_text("echo: Say hello to Ada in plain words")
+    expect(variant_a.locator("[data-stats]")).to_contain_text("7 in / 8 out tokens")
+    expect(variant_a.locator("[data-stats]")).to_contain_text("$0.000023")
+    assert page.evaluate("window.__updates[0]") > 1
+
+    # --- a second variant with different text, both run at once ----------------------
+    page.get_by_role("button", name="Add variant").click()
+    variant_b = page.locator("[data-variant]").nth(1)
+    expect(variant_b.locator("legend")).to_have_text("Variant B")
+    # The variables form follows the templates and keeps what was typed.
+    with page.expect_response(lambda r: "/playground/variables/" in r.url):
+        variant_b.locator("textarea[data-field=template]").fill(
+            "Greet {{ name }} <img src=x onerror=window.__xss=1> {{ tone }}"
+        )
+    expect(page.locator("#var-name")).to_have_value("Ada")
+    page.get_by_role("button", name="Run all variants").click()
+    expect(variant_a.locator("[data-output]")).to_have_text("echo: Say hello to Ada in plain words")
+    expect(variant_b.locator("[data-output]")).to_have_text(
+        "echo: Greet Ada <img src=x onerror=window.__xss=1> plain"
+    )
+    # Model output is text, never markup.
+    assert variant_b.locator("[data-output] img").count() == 0
+    assert page.evaluate("window.__xss") is None
+
+    # --- save variant B as v2 ----------------------------------------------------------
+    variant_b.get_by_role("button", name="Save as new version…").click()
+    variant_b.locator("[data-save-field=commit_message]").fill("friendlier greeting")
+    variant_b.get_by_role("button", name="Save new version").click()
+    expect(variant_b.locator("[data-save-result]")).to_contain_text("Saved as greeting v2")
+
+    with team_scope(acme):
+        versions = list(PromptVersion.objects.filter(prompt=prompt).order_by("number"))
+    assert [v.number for v in versions] == [1, 2]
+    assert versions[0].template == "Say hello to {{ name }} in {{ tone }} words"
+    assert versions[1].template == "Greet {{ name }} <img src=x onerror=window.__xss=1> {{ tone }}"
+    assert versions[1].commit_message == "friendlier greeting"
+
+    # --- every run is in the history ----------------------------------------------------
+    page.goto("/t/acme/playground/history/")
+    expect(page.locator("table tbody tr")).to_have_count(3)
