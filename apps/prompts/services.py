@@ -393,6 +393,12 @@ def _apply_move(
     return event
 
 
+def _lock_prompt(prompt: Prompt) -> Prompt:
+    """Every tag move takes the prompt's row lock first: one lock order, no deadlocks, and
+    a tag that does not exist yet is serialised too."""
+    return Prompt.objects.select_for_update().get(pk=prompt.pk)
+
+
 def _tag_target(prompt: Prompt, tag_name: str, version: PromptVersion) -> None:
     validate_tag_name(tag_name)
     if version.prompt_id != prompt.pk:
@@ -411,6 +417,7 @@ def tag_move(
         raise PermissionRefused(
             f"'{tag_name}' is protected: request a promotion and have it approved."
         )
+    _lock_prompt(prompt)
     tag = Tag.objects.select_for_update().filter(prompt=prompt, name=tag_name).first()
     if tag is not None and tag.version_id == version.pk:
         raise Conflict(f"'{tag_name}' already points at v{version.number}.")
@@ -469,6 +476,7 @@ def tag_rollback(
         require(actor, PERM_EDIT, team, scope=WRITE)
     if tag_name == LATEST_TAG:
         raise ValidationFailed("'latest' follows the newest version by itself.", field="tag_name")
+    _lock_prompt(prompt)
     tag = Tag.objects.select_for_update().filter(prompt=prompt, name=tag_name).first()
     if tag is None:
         raise ValidationFailed(f"'{tag_name}' has never pointed anywhere.", field="tag_name")
@@ -622,6 +630,7 @@ def _reviewer(actor):
 
 @transaction.atomic
 def _close_or_supersede(*, team, actor, request: PromotionRequest, comment: str, approve: bool):
+    _lock_prompt(request.prompt)
     request = (
         PromotionRequest.objects.select_for_update()
         .select_related("prompt", "candidate", "team")

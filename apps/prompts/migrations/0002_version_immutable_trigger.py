@@ -16,7 +16,7 @@ PG_UP = [
     """
     CREATE OR REPLACE FUNCTION prompts_promptversion_immutable() RETURNS trigger AS $$
     BEGIN
-        RAISE EXCEPTION 'prompt versions are immutable (version %)', OLD.id;
+        RAISE EXCEPTION 'prompt versions are immutable';
     END;
     $$ LANGUAGE plpgsql;
     """,
@@ -43,7 +43,7 @@ SQLITE_DOWN = ["DROP TRIGGER IF EXISTS prompts_promptversion_immutable;"]
 def _run(statements_by_vendor):
     def run(apps, schema_editor):
         for sql in statements_by_vendor.get(schema_editor.connection.vendor, []):
-            schema_editor.execute(sql)
+            schema_editor.execute(sql, params=None)
 
     return run
 
