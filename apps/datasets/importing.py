@@ -24,7 +24,7 @@ from apps.core.errors import ValidationFailed
 from apps.core.tenancy import team_scope
 from apps.datasets.models import PendingUpload, UploadFormat
 from apps.datasets.selectors import examples_at_revision
-from apps.datasets.services import _require_edit, examples_bulk_create
+from apps.datasets.services import examples_bulk_create, require_edit
 from apps.teams.audit import audit_record
 
 CHUNK_SIZE = 64 * 1024
@@ -501,7 +501,7 @@ def uploaded_file_source(uploaded) -> ChunkSource:
     return source
 
 
-def _first_bytes(uploaded) -> bytes:
+def first_bytes(uploaded) -> bytes:
     for chunk in uploaded.chunks(CHUNK_SIZE):
         return chunk[:512]
     return b""
@@ -510,11 +510,11 @@ def _first_bytes(uploaded) -> bytes:
 @transaction.atomic
 def pending_upload_create(*, team, actor, dataset, uploaded, fmt: str = "") -> PendingUpload:
     """Store the upload under var/ (streamed to disk) and read its columns; import nothing."""
-    _require_edit(actor, team)
+    require_edit(actor, team)
     if uploaded is None:
         raise ImportFailed("Choose a file to upload.", field="file")
     check_size(uploaded.size)
-    fmt = fmt or guess_format(uploaded.name, _first_bytes(uploaded))
+    fmt = fmt or guess_format(uploaded.name, first_bytes(uploaded))
     if fmt not in PARSERS:
         raise ImportFailed(f"Unknown format '{fmt}': use csv, jsonl or json.", field="format")
     relative = Path(UPLOAD_DIR) / f"team-{team.pk}" / f"{uuid.uuid4().hex}.{fmt}"
@@ -533,7 +533,7 @@ def pending_upload_create(*, team, actor, dataset, uploaded, fmt: str = "") -> P
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    from apps.datasets.services import _actor_user
+    from apps.datasets.services import actor_user
 
     return PendingUpload.objects.create(
         team=team,
@@ -543,7 +543,7 @@ def pending_upload_create(*, team, actor, dataset, uploaded, fmt: str = "") -> P
         size=written,
         stored_path=str(relative),
         columns=columns,
-        created_by=_actor_user(actor),
+        created_by=actor_user(actor),
     )
 
 
@@ -577,11 +577,11 @@ def pending_upload_commit(*, team, actor, upload: PendingUpload, mapping: dict |
 
 def import_file(*, team, actor, dataset, uploaded, fmt: str = "", mapping: dict | None = None):
     """One-shot import (the API): parse the uploaded stream and write it, all or nothing."""
-    _require_edit(actor, team)
+    require_edit(actor, team)
     if uploaded is None:
         raise ImportFailed("Send the file in the 'file' field.", field="file")
     check_size(uploaded.size)
-    fmt = fmt or guess_format(uploaded.name, _first_bytes(uploaded))
+    fmt = fmt or guess_format(uploaded.name, first_bytes(uploaded))
     source = uploaded_file_source(uploaded)
     columns = read_columns(source, fmt)
     mapping = clean_mapping(mapping, columns)

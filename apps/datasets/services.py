@@ -29,7 +29,7 @@ NAME_MAX = 100
 UNCHANGED = object()
 
 
-def _require_edit(actor, team):
+def require_edit(actor, team):
     require(
         actor,
         PERM_EDIT,
@@ -43,7 +43,7 @@ def require_view(actor, team):
     require(actor, PERM_VIEW, team)
 
 
-def _actor_user(actor):
+def actor_user(actor):
     if actor is None or isinstance(actor, ApiKey) or not getattr(actor, "is_authenticated", False):
         return None
     return actor
@@ -81,10 +81,18 @@ def search_text_for(input: dict, expected) -> str:
 
 
 def clean_example_fields(
-    *, input, expected=None, metadata=None, split="", source="manual", source_ref="", line=None
+    *,
+    input,
+    expected=None,
+    metadata=None,
+    split="",
+    source="manual",
+    source_ref="",
+    line=None,
+    row=None,
 ) -> dict:
-    """Validate one example's fields; errors name the line when the row came from a file."""
-    where = f"Line {line}: " if line is not None else ""
+    """Validate one example's fields; errors name the file line (or the row of a list)."""
+    where = f"Line {line}: " if line is not None else (f"Row {row}: " if row is not None else "")
     if not isinstance(input, dict):
         raise ValidationFailed(
             f"{where}input must be a JSON object of prompt variables, not {type(input).__name__}.",
@@ -156,7 +164,7 @@ def _close_revision(
         dataset=dataset,
         number=number,
         actor_label=actor_label(actor),
-        actor_user=_actor_user(actor),
+        actor_user=actor_user(actor),
         message=message[:500],
         added=added,
         changed=changed,
@@ -199,7 +207,7 @@ def _name_taken(name: str, *, exclude_pk=None) -> bool:
 
 @transaction.atomic
 def dataset_create(*, team, actor, name: str, description: str = "") -> Dataset:
-    _require_edit(actor, team)
+    require_edit(actor, team)
     name = _clean_name(name)
     if _name_taken(name):
         raise ValidationFailed("A dataset with that name already exists.", field="name")
@@ -207,7 +215,7 @@ def dataset_create(*, team, actor, name: str, description: str = "") -> Dataset:
         team=team,
         name=name,
         description=(description or "").strip(),
-        created_by=_actor_user(actor),
+        created_by=actor_user(actor),
     )
     full_clean_or_raise(dataset, exclude=["team", "created_by"], validate_constraints=False)
     try:
@@ -220,7 +228,7 @@ def dataset_create(*, team, actor, name: str, description: str = "") -> Dataset:
         dataset=dataset,
         number=0,
         actor_label=actor_label(actor),
-        actor_user=_actor_user(actor),
+        actor_user=actor_user(actor),
         message="Created the dataset",
     )
     audit_record(
@@ -236,7 +244,7 @@ def dataset_create(*, team, actor, name: str, description: str = "") -> Dataset:
 @transaction.atomic
 def dataset_update(*, team, actor, dataset, name=None, description=None) -> Dataset:
     """Rename or redescribe; the examples (and so the revisions) do not change."""
-    _require_edit(actor, team)
+    require_edit(actor, team)
     dataset = _lock(dataset)
     before = {"name": dataset.name, "description": dataset.description}
     if name is not None:
@@ -262,7 +270,7 @@ def dataset_update(*, team, actor, dataset, name=None, description=None) -> Data
 
 @transaction.atomic
 def dataset_delete(*, team, actor, dataset) -> None:
-    _require_edit(actor, team)
+    require_edit(actor, team)
     dataset = _lock(dataset)
     snapshot = {
         "name": dataset.name,
@@ -296,7 +304,7 @@ def example_create(
     source_ref="",
     message="",
 ) -> Example:
-    _require_edit(actor, team)
+    require_edit(actor, team)
     fields = clean_example_fields(
         input=input,
         expected=expected,
@@ -349,7 +357,7 @@ def example_update(
     message="",
 ) -> Example:
     """End the example's current row at the new revision r and start its new row at r."""
-    _require_edit(actor, team)
+    require_edit(actor, team)
     dataset = _lock(dataset)
     old = example_at_revision(dataset, example_id)
     fields = clean_example_fields(
@@ -395,7 +403,7 @@ def example_update(
 @transaction.atomic
 def example_delete(*, team, actor, dataset, example_id, message="") -> int:
     """End the example at a new revision; returns that revision's number."""
-    _require_edit(actor, team)
+    require_edit(actor, team)
     dataset = _lock(dataset)
     old = example_at_revision(dataset, example_id)
     number = _open_revision(dataset)
@@ -429,7 +437,7 @@ def examples_bulk_create(
     `metadata`, `split`, `source_ref` and `line` (named in errors). Any invalid row raises
     and the transaction rolls back every batch already inserted.
     """
-    _require_edit(actor, team)
+    require_edit(actor, team)
     dataset = _lock(dataset)
     number = _open_revision(dataset)
     position = dataset.next_position
@@ -450,7 +458,8 @@ def examples_bulk_create(
                 split=raw.get("split", ""),
                 source=raw.get("source", source),
                 source_ref=raw.get("source_ref", ""),
-                line=raw.get("line", added + len(objects) + 1),
+                line=raw.get("line"),
+                row=added + len(objects) + 1,
             )
             # bulk_create bypasses save(): the team is set explicitly here.
             objects.append(

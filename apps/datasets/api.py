@@ -1,0 +1,378 @@
+"""Datasets API: thin views over the same selectors and services as the pages.
+
+Any valid key of the team reads; writes need the `datasets:write` scope (and, for a
+signed-in user, the editor role, which the services check).
+"""
+
+from __future__ import annotations
+
+import json
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from apps.core.errors import NotFound, ValidationFailed
+from apps.datasets import importing, selectors, services
+from apps.datasets.models import Dataset, DatasetRevision, Example
+from apps.teams.api_base import TeamGenericAPIView
+
+WRITE = "datasets:write"
+MAX_BULK_ROWS = 10_000
+
+
+# --- serializers -------------------------------------------------------------------------------
+
+
+class DatasetSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Dataset
+        fields = [
+            "id",
+            "name",
+            "description",
+            "current_revision",
+            "example_count",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class DatasetWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class DatasetUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+
+
+class ExampleSerializer(serializers.ModelSerializer):
+    expected = serializers.JSONField(allow_null=True)
+    input = serializers.DictField()
+    metadata = serializers.DictField()
+
+    class Meta:
+        model = Example
+        fields = [
+            "example_id",
+            "input",
+            "expected",
+            "metadata",
+            "split",
+            "source",
+            "source_ref",
+            "valid_from",
+            "valid_to",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ExampleWriteSerializer(serializers.Serializer):
+    input = serializers.DictField(help_text="The prompt variables (a JSON object).")
+    expected = serializers.JSONField(
+        required=False, allow_null=True, default=None, help_text="Text or any JSON value."
+    )
+    metadata = serializers.DictField(required=False, default=dict)
+    split = serializers.CharField(required=False, allow_blank=True, default="", max_length=40)
+    source = serializers.ChoiceField(
+        choices=["manual", "upload", "experiment", "trace", "annotation"],
+        required=False,
+        default="manual",
+    )
+    source_ref = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ExampleUpdateSerializer(serializers.Serializer):
+    input = serializers.DictField(required=False)
+    expected = serializers.JSONField(required=False, allow_null=True)
+    metadata = serializers.DictField(required=False)
+    split = serializers.CharField(required=False, allow_blank=True, max_length=40)
+
+
+class BulkCreateSerializer(serializers.Serializer):
+    rows = serializers.ListField(
+        child=serializers.JSONField(),
+        allow_empty=False,
+        max_length=MAX_BULK_ROWS,
+        help_text="Objects with input and optionally expected, metadata, split, source_ref.",
+    )
+    source = serializers.ChoiceField(
+        choices=["manual", "upload", "experiment", "trace", "annotation"], default="upload"
+    )
+    message = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class RevisionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DatasetRevision
+        fields = [
+            "number",
+            "actor_label",
+            "message",
+            "added",
+            "changed",
+            "removed",
+            "row_count",
+            "splits",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class UploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    format = serializers.ChoiceField(
+        choices=["", "csv", "jsonl", "json"], required=False, default=""
+    )
+    mapping = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=(
+            'JSON object column → target: "input", "input:<name>", "expected", "metadata", '
+            '"split" or "ignore". Omitted: a default from the column names.'
+        ),
+    )
+    preview = serializers.BooleanField(
+        required=False, default=False, help_text="Return the first 20 mapped rows; write nothing."
+    )
+
+
+def _valid(serializer_class, request, **kwargs):
+    serializer = serializer_class(data=request.data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _revision_param(request, dataset) -> int:
+    raw = request.query_params.get("revision")
+    if raw in (None, ""):
+        return dataset.current_revision
+    try:
+        number = int(raw)
+    except ValueError:
+        raise ValidationFailed("revision must be a number.", field="revision") from None
+    if not 0 <= number <= dataset.current_revision:
+        raise NotFound(f"Dataset {dataset.name} has no revision {number}.")
+    return number
+
+
+REVISION_PARAM = OpenApiParameter(
+    "revision", int, description="The dataset revision (default: the current one)."
+)
+
+
+class _DatasetsView(TeamGenericAPIView):
+    read_scope = None
+    write_scope = WRITE
+    serializer_class = DatasetSerializer
+
+    def dataset(self, dataset_id) -> Dataset:
+        return selectors.dataset_get(dataset_id)
+
+
+# --- datasets ----------------------------------------------------------------------------------
+
+
+class DatasetListCreateView(_DatasetsView):
+    @extend_schema(responses=DatasetSerializer(many=True))
+    def get(self, request, *args, **kwargs):
+        page = self.paginate_queryset(selectors.dataset_list())
+        return self.get_paginated_response(DatasetSerializer(page, many=True).data)
+
+    @extend_schema(request=DatasetWriteSerializer, responses={201: DatasetSerializer})
+    def post(self, request, *args, **kwargs):
+        data = _valid(DatasetWriteSerializer, request)
+        dataset = services.dataset_create(team=self.team, actor=self.actor, **data)
+        return Response(DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
+
+
+class DatasetDetailView(_DatasetsView):
+    @extend_schema(responses=DatasetSerializer)
+    def get(self, request, dataset_id: int):
+        return Response(DatasetSerializer(self.dataset(dataset_id)).data)
+
+    @extend_schema(request=DatasetUpdateSerializer, responses=DatasetSerializer)
+    def patch(self, request, dataset_id: int):
+        dataset = self.dataset(dataset_id)
+        data = _valid(DatasetUpdateSerializer, request)
+        dataset = services.dataset_update(team=self.team, actor=self.actor, dataset=dataset, **data)
+        return Response(DatasetSerializer(dataset).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, dataset_id: int):
+        services.dataset_delete(team=self.team, actor=self.actor, dataset=self.dataset(dataset_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RevisionListView(_DatasetsView):
+    serializer_class = RevisionSerializer
+
+    @extend_schema(responses=RevisionSerializer(many=True))
+    def get(self, request, dataset_id: int):
+        page = self.paginate_queryset(selectors.revision_list(self.dataset(dataset_id)))
+        return self.get_paginated_response(RevisionSerializer(page, many=True).data)
+
+
+# --- examples ----------------------------------------------------------------------------------
+
+
+class ExampleListCreateView(_DatasetsView):
+    serializer_class = ExampleSerializer
+
+    @extend_schema(
+        parameters=[
+            REVISION_PARAM,
+            OpenApiParameter("split", str, description="Only this split."),
+            OpenApiParameter("q", str, description="Search input and expected."),
+        ],
+        responses=ExampleSerializer(many=True),
+    )
+    def get(self, request, dataset_id: int):
+        dataset = self.dataset(dataset_id)
+        rows = selectors.examples_at_revision(
+            dataset,
+            _revision_param(request, dataset),
+            split=request.query_params.get("split") or None,
+            search=request.query_params.get("q") or None,
+        )
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(ExampleSerializer(page, many=True).data)
+
+    @extend_schema(request=ExampleWriteSerializer, responses={201: ExampleSerializer})
+    def post(self, request, dataset_id: int):
+        dataset = self.dataset(dataset_id)
+        data = _valid(ExampleWriteSerializer, request)
+        row = services.example_create(team=self.team, actor=self.actor, dataset=dataset, **data)
+        return Response(ExampleSerializer(row).data, status=status.HTTP_201_CREATED)
+
+
+class ExampleBulkCreateView(_DatasetsView):
+    serializer_class = RevisionSerializer
+
+    @extend_schema(request=BulkCreateSerializer, responses={201: RevisionSerializer})
+    def post(self, request, dataset_id: int):
+        dataset = self.dataset(dataset_id)
+        data = _valid(BulkCreateSerializer, request)
+        revision = services.examples_bulk_create(
+            team=self.team,
+            actor=self.actor,
+            dataset=dataset,
+            rows=data["rows"],
+            source=data["source"],
+            message=data["message"],
+        )
+        return Response(RevisionSerializer(revision).data, status=status.HTTP_201_CREATED)
+
+
+class ExampleDetailView(_DatasetsView):
+    serializer_class = ExampleSerializer
+
+    @extend_schema(parameters=[REVISION_PARAM], responses=ExampleSerializer)
+    def get(self, request, dataset_id: int, example_id):
+        dataset = self.dataset(dataset_id)
+        row = selectors.example_at_revision(dataset, example_id, _revision_param(request, dataset))
+        return Response(ExampleSerializer(row).data)
+
+    @extend_schema(request=ExampleUpdateSerializer, responses=ExampleSerializer)
+    def patch(self, request, dataset_id: int, example_id):
+        dataset = self.dataset(dataset_id)
+        data = _valid(ExampleUpdateSerializer, request)
+        row = services.example_update(
+            team=self.team, actor=self.actor, dataset=dataset, example_id=example_id, **data
+        )
+        return Response(ExampleSerializer(row).data)
+
+    @extend_schema(request=ExampleWriteSerializer, responses=ExampleSerializer)
+    def put(self, request, dataset_id: int, example_id):
+        dataset = self.dataset(dataset_id)
+        data = _valid(ExampleWriteSerializer, request)
+        data.pop("source", None)
+        data.pop("source_ref", None)
+        row = services.example_update(
+            team=self.team, actor=self.actor, dataset=dataset, example_id=example_id, **data
+        )
+        return Response(ExampleSerializer(row).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, dataset_id: int, example_id):
+        services.example_delete(
+            team=self.team,
+            actor=self.actor,
+            dataset=self.dataset(dataset_id),
+            example_id=example_id,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- import and export -------------------------------------------------------------------------
+
+
+class UploadView(_DatasetsView):
+    """Import a CSV, JSONL or JSON-array file: every row as one revision, or nothing."""
+
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    serializer_class = RevisionSerializer
+
+    @extend_schema(
+        request={"multipart/form-data": UploadSerializer},
+        responses={201: RevisionSerializer, 200: OpenApiTypes.OBJECT},
+    )
+    def post(self, request, dataset_id: int):
+        dataset = self.dataset(dataset_id)
+        data = _valid(UploadSerializer, request)
+        mapping = None
+        if data["mapping"]:
+            try:
+                mapping = json.loads(data["mapping"])
+            except json.JSONDecodeError as exc:
+                raise ValidationFailed(
+                    f"mapping is not valid JSON: {exc.msg}.", field="mapping"
+                ) from None
+        uploaded = data["file"]
+        if data["preview"]:
+            services.require_edit(self.actor, self.team)
+            importing.check_size(uploaded.size)
+            fmt = data["format"] or importing.guess_format(
+                uploaded.name, importing.first_bytes(uploaded)
+            )
+            source = importing.uploaded_file_source(uploaded)
+            columns = importing.read_columns(source, fmt)
+            cleaned = importing.clean_mapping(mapping, columns)
+            rows = importing.preview(source, fmt, cleaned)
+            return Response({"format": fmt, "columns": columns, "mapping": cleaned, "rows": rows})
+        revision = importing.import_file(
+            team=self.team,
+            actor=self.actor,
+            dataset=dataset,
+            uploaded=uploaded,
+            fmt=data["format"],
+            mapping=mapping,
+        )
+        return Response(RevisionSerializer(revision).data, status=status.HTTP_201_CREATED)
+
+
+class ExportView(_DatasetsView):
+    @extend_schema(
+        parameters=[
+            REVISION_PARAM,
+            OpenApiParameter("as", str, enum=["csv", "jsonl"], description="Default: jsonl."),
+        ],
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
+        },
+    )
+    def get(self, request, dataset_id: int):
+        dataset = self.dataset(dataset_id)
+        revision = _revision_param(request, dataset)
+        fmt = request.query_params.get("as", "jsonl")
+        return importing.export_response(
+            team=self.team, dataset=dataset, revision=revision, fmt=fmt
+        )
