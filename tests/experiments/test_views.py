@@ -1,0 +1,211 @@
+"""Experiment and evaluator pages."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from apps.core.tenancy import team_scope
+from apps.experiments.models import Evaluator, Experiment, Result, Score, Status
+from apps.experiments.runner import execute
+from apps.experiments.services import experiment_start
+
+
+def url(name, **kwargs):
+    return reverse(f"experiments:{name}", kwargs={"team_slug": "acme", **kwargs})
+
+
+def test_it_lists_experiments_with_status_variants_and_pass_rate(client, lab, alice):
+    experiment = lab.experiment(evaluators=[lab.evaluator()], name="Capitals run")
+    with team_scope(lab.team):
+        experiment_start(team=lab.team, actor=alice, experiment=experiment, enqueue=False)
+    execute(experiment.pk)
+    client.force_login(alice)
+    response = client.get(url("list"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Capitals run" in body and "Completed" in body
+    assert "qa v1" in body and "questions" in body and "100.0 %" in body
+
+
+def test_it_prefills_the_new_form_from_a_version_and_estimates_the_cost(client, lab, alice):
+    client.force_login(alice)
+    response = client.get(url("new") + f"?version={lab.version.pk}")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "qa v1 on questions" in body
+    assert "6 model calls" in body and "This is an estimate" in body
+    assert "Estimated cost" in body
+
+
+def test_it_estimates_against_the_cap(client, lab, alice):
+    client.force_login(alice)
+    response = client.get(
+        url("estimate"),
+        {
+            "dataset": lab.dataset.pk,
+            "versions": [lab.version.pk],
+            "models": "other-model",
+            "repetitions": 2,
+            "concurrency": 4,
+            "cost_cap": "0.01",
+        },
+        HTTP_HX_REQUEST="true",
+    )
+    body = response.content.decode()
+    assert "24 model calls" in body
+    assert "above the cap" in body
+    assert "<html" not in body
+
+
+def test_it_creates_and_queues_an_experiment(client, lab, alice):
+    evaluator = lab.evaluator()
+    client.force_login(alice)
+    response = client.post(
+        url("new"),
+        {
+            "name": "From the form",
+            "dataset": lab.dataset.pk,
+            "versions": [lab.version.pk],
+            "evaluators": [evaluator.pk],
+            "repetitions": 1,
+            "concurrency": 4,
+            "cost_cap": "5",
+            "action": "start",
+        },
+    )
+    experiment = Experiment.objects.unscoped().get(name="From the form")
+    assert response.status_code == 302
+    assert response["Location"] == url("detail", experiment_id=experiment.pk)
+    assert experiment.status == Status.QUEUED and experiment.total_cells == 6
+    with team_scope(lab.team):
+        assert experiment.evaluator_links.get().name == "exact"
+
+
+def test_it_shows_service_errors_next_to_the_form(client, lab, alice):
+    client.force_login(alice)
+    response = client.post(
+        url("new"),
+        {
+            "name": "Bad split",
+            "dataset": lab.dataset.pk,
+            "split": "nope",
+            "versions": [lab.version.pk],
+            "repetitions": 1,
+            "concurrency": 4,
+        },
+    )
+    assert response.status_code == 200
+    assert "has no examples at revision" in response.content.decode()
+
+
+def test_it_refuses_the_new_form_to_viewers(client, lab, carol):
+    client.force_login(carol)
+    assert client.get(url("new")).status_code == 403
+
+
+def test_it_shows_progress_and_escaped_results(client, lab, alice):
+    experiment = lab.experiment(evaluators=[lab.evaluator()])
+    with team_scope(lab.team):
+        experiment_start(team=lab.team, actor=alice, experiment=experiment, enqueue=False)
+        variant = experiment.variants.get()
+        result = Result.objects.create(
+            experiment=experiment,
+            variant=variant,
+            example_id=lab.dataset.example_rows.first().example_id,
+            output="<script>alert(1)</script>",
+        )
+        Score.objects.create(
+            result=result,
+            experiment=experiment,
+            evaluator_name="exact",
+            passed=False,
+            label="fail",
+            explanation="<b>nope</b>",
+            source="code",
+        )
+        Experiment.objects.filter(pk=experiment.pk).update(
+            status=Status.RUNNING, done_count=1, error_count=0
+        )
+    client.force_login(alice)
+    page = client.get(url("detail", experiment_id=experiment.pk)).content.decode()
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;b&gt;nope&lt;/b&gt;" in page
+    assert 'hx-trigger="every 1s"' in page
+    progress = client.get(
+        url("progress", experiment_id=experiment.pk) + "?was=running", HTTP_HX_REQUEST="true"
+    )
+    assert progress.status_code == 200
+    assert "1 of 6" in progress.content.decode() and "HX-Refresh" not in progress
+    with team_scope(lab.team):
+        Experiment.objects.filter(pk=experiment.pk).update(status=Status.COMPLETED)
+    finished = client.get(
+        url("progress", experiment_id=experiment.pk) + "?was=running", HTTP_HX_REQUEST="true"
+    )
+    assert finished["HX-Refresh"] == "true"
+    assert 'hx-trigger="every 1s"' not in finished.content.decode()
+
+
+def test_it_filters_results_to_errors(client, lab, alice, demo_echo_server):
+    experiment = lab.experiment()
+    with team_scope(lab.team):
+        variant = experiment.variants.get()
+        for i, example in enumerate(lab.dataset.example_rows.all()[:2]):
+            Result.objects.create(
+                experiment=experiment,
+                variant=variant,
+                example_id=example.example_id,
+                output="" if i else "fine",
+                error="boom" if i else "",
+            )
+    client.force_login(alice)
+    body = client.get(url("detail", experiment_id=experiment.pk) + "?errors=1").content.decode()
+    assert "boom" in body and ">fine<" not in body
+
+
+def test_it_cancels_and_resumes_from_the_page(client, lab, alice):
+    experiment = lab.experiment()
+    with team_scope(lab.team):
+        experiment_start(team=lab.team, actor=alice, experiment=experiment, enqueue=False)
+    client.force_login(alice)
+    client.post(url("cancel", experiment_id=experiment.pk))
+    experiment.refresh_from_db()
+    assert experiment.status == Status.CANCELLED
+    client.post(url("resume", experiment_id=experiment.pk), {"cost_cap": "2.5"})
+    experiment.refresh_from_db()
+    assert experiment.status == Status.QUEUED and str(experiment.cost_cap) == "2.5000"
+
+
+def test_it_creates_and_edits_evaluators_with_versions(client, lab, alice):
+    client.force_login(alice)
+    response = client.post(
+        url("evaluators"),
+        {"name": "mentions paris", "kind": "contains", "params": '{"values": ["Paris"]}'},
+    )
+    assert response.status_code == 302
+    with team_scope(lab.team):
+        evaluator = Evaluator.objects.get(name="mentions paris")
+    assert evaluator.params["values"] == ["Paris"] and evaluator.version == 1
+    response = client.post(
+        url("evaluator", evaluator_id=evaluator.pk),
+        {
+            "name": "mentions paris",
+            "kind": "contains",
+            "params": '{"values": ["Paris"], "mode": "all"}',
+        },
+    )
+    evaluator.refresh_from_db()
+    assert evaluator.version == 2 and evaluator.params["mode"] == "all"
+    bad = client.post(
+        url("evaluators"), {"name": "broken", "kind": "regex", "params": '{"pattern": "("}'}
+    )
+    assert bad.status_code == 200
+    assert "not a valid regular expression" in bad.content.decode()
+    page = client.get(url("evaluators")).content.decode()
+    assert "mentions paris" in page and "LLM judge" in page
+
+
+def test_it_refuses_evaluator_writes_to_viewers(client, lab, carol):
+    client.force_login(carol)
+    response = client.post(url("evaluators"), {"name": "x", "kind": "valid_json", "params": "{}"})
+    assert response.status_code == 403
