@@ -51,7 +51,7 @@ class DatasetUpdateSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True)
 
 
-class ExampleSerializer(serializers.ModelSerializer):
+class DatasetExampleSerializer(serializers.ModelSerializer):
     expected = serializers.JSONField(allow_null=True)
     input = serializers.DictField()
     metadata = serializers.DictField()
@@ -73,7 +73,7 @@ class ExampleSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ExampleWriteSerializer(serializers.Serializer):
+class DatasetExampleWriteSerializer(serializers.Serializer):
     input = serializers.DictField(help_text="The prompt variables (a JSON object).")
     expected = serializers.JSONField(
         required=False, allow_null=True, default=None, help_text="Text or any JSON value."
@@ -88,14 +88,14 @@ class ExampleWriteSerializer(serializers.Serializer):
     source_ref = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class ExampleUpdateSerializer(serializers.Serializer):
+class DatasetExampleUpdateSerializer(serializers.Serializer):
     input = serializers.DictField(required=False)
     expected = serializers.JSONField(required=False, allow_null=True)
     metadata = serializers.DictField(required=False)
     split = serializers.CharField(required=False, allow_blank=True, max_length=40)
 
 
-class BulkCreateSerializer(serializers.Serializer):
+class DatasetBulkCreateSerializer(serializers.Serializer):
     rows = serializers.ListField(
         child=serializers.JSONField(),
         allow_empty=False,
@@ -108,7 +108,7 @@ class BulkCreateSerializer(serializers.Serializer):
     message = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class RevisionSerializer(serializers.ModelSerializer):
+class DatasetRevisionSerializer(serializers.ModelSerializer):
     class Meta:
         model = DatasetRevision
         fields = [
@@ -125,7 +125,7 @@ class RevisionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class UploadSerializer(serializers.Serializer):
+class DatasetUploadSerializer(serializers.Serializer):
     file = serializers.FileField()
     format = serializers.ChoiceField(
         choices=["", "csv", "jsonl", "json"], required=False, default=""
@@ -212,19 +212,19 @@ class DatasetDetailView(_DatasetsView):
 
 
 class RevisionListView(_DatasetsView):
-    serializer_class = RevisionSerializer
+    serializer_class = DatasetRevisionSerializer
 
-    @extend_schema(responses=RevisionSerializer(many=True))
+    @extend_schema(responses=DatasetRevisionSerializer(many=True))
     def get(self, request, dataset_id: int):
         page = self.paginate_queryset(selectors.revision_list(self.dataset(dataset_id)))
-        return self.get_paginated_response(RevisionSerializer(page, many=True).data)
+        return self.get_paginated_response(DatasetRevisionSerializer(page, many=True).data)
 
 
 # --- examples ----------------------------------------------------------------------------------
 
 
 class ExampleListCreateView(_DatasetsView):
-    serializer_class = ExampleSerializer
+    serializer_class = DatasetExampleSerializer
 
     @extend_schema(
         parameters=[
@@ -232,7 +232,7 @@ class ExampleListCreateView(_DatasetsView):
             OpenApiParameter("split", str, description="Only this split."),
             OpenApiParameter("q", str, description="Search input and expected."),
         ],
-        responses=ExampleSerializer(many=True),
+        responses=DatasetExampleSerializer(many=True),
     )
     def get(self, request, dataset_id: int):
         dataset = self.dataset(dataset_id)
@@ -243,23 +243,23 @@ class ExampleListCreateView(_DatasetsView):
             search=request.query_params.get("q") or None,
         )
         page = self.paginate_queryset(rows)
-        return self.get_paginated_response(ExampleSerializer(page, many=True).data)
+        return self.get_paginated_response(DatasetExampleSerializer(page, many=True).data)
 
-    @extend_schema(request=ExampleWriteSerializer, responses={201: ExampleSerializer})
+    @extend_schema(request=DatasetExampleWriteSerializer, responses={201: DatasetExampleSerializer})
     def post(self, request, dataset_id: int):
         dataset = self.dataset(dataset_id)
-        data = _valid(ExampleWriteSerializer, request)
+        data = _valid(DatasetExampleWriteSerializer, request)
         row = services.example_create(team=self.team, actor=self.actor, dataset=dataset, **data)
-        return Response(ExampleSerializer(row).data, status=status.HTTP_201_CREATED)
+        return Response(DatasetExampleSerializer(row).data, status=status.HTTP_201_CREATED)
 
 
 class ExampleBulkCreateView(_DatasetsView):
-    serializer_class = RevisionSerializer
+    serializer_class = DatasetRevisionSerializer
 
-    @extend_schema(request=BulkCreateSerializer, responses={201: RevisionSerializer})
+    @extend_schema(request=DatasetBulkCreateSerializer, responses={201: DatasetRevisionSerializer})
     def post(self, request, dataset_id: int):
         dataset = self.dataset(dataset_id)
-        data = _valid(BulkCreateSerializer, request)
+        data = _valid(DatasetBulkCreateSerializer, request)
         revision = services.examples_bulk_create(
             team=self.team,
             actor=self.actor,
@@ -268,37 +268,37 @@ class ExampleBulkCreateView(_DatasetsView):
             source=data["source"],
             message=data["message"],
         )
-        return Response(RevisionSerializer(revision).data, status=status.HTTP_201_CREATED)
+        return Response(DatasetRevisionSerializer(revision).data, status=status.HTTP_201_CREATED)
 
 
 class ExampleDetailView(_DatasetsView):
-    serializer_class = ExampleSerializer
+    serializer_class = DatasetExampleSerializer
 
-    @extend_schema(parameters=[REVISION_PARAM], responses=ExampleSerializer)
+    @extend_schema(parameters=[REVISION_PARAM], responses=DatasetExampleSerializer)
     def get(self, request, dataset_id: int, example_id):
         dataset = self.dataset(dataset_id)
         row = selectors.example_at_revision(dataset, example_id, _revision_param(request, dataset))
-        return Response(ExampleSerializer(row).data)
+        return Response(DatasetExampleSerializer(row).data)
 
-    @extend_schema(request=ExampleUpdateSerializer, responses=ExampleSerializer)
+    @extend_schema(request=DatasetExampleUpdateSerializer, responses=DatasetExampleSerializer)
     def patch(self, request, dataset_id: int, example_id):
         dataset = self.dataset(dataset_id)
-        data = _valid(ExampleUpdateSerializer, request)
+        data = _valid(DatasetExampleUpdateSerializer, request)
         row = services.example_update(
             team=self.team, actor=self.actor, dataset=dataset, example_id=example_id, **data
         )
-        return Response(ExampleSerializer(row).data)
+        return Response(DatasetExampleSerializer(row).data)
 
-    @extend_schema(request=ExampleWriteSerializer, responses=ExampleSerializer)
+    @extend_schema(request=DatasetExampleWriteSerializer, responses=DatasetExampleSerializer)
     def put(self, request, dataset_id: int, example_id):
         dataset = self.dataset(dataset_id)
-        data = _valid(ExampleWriteSerializer, request)
+        data = _valid(DatasetExampleWriteSerializer, request)
         data.pop("source", None)
         data.pop("source_ref", None)
         row = services.example_update(
             team=self.team, actor=self.actor, dataset=dataset, example_id=example_id, **data
         )
-        return Response(ExampleSerializer(row).data)
+        return Response(DatasetExampleSerializer(row).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, dataset_id: int, example_id):
@@ -318,15 +318,15 @@ class UploadView(_DatasetsView):
     """Import a CSV, JSONL or JSON-array file: every row as one revision, or nothing."""
 
     parser_classes = [MultiPartParser, FormParser, JSONParser]
-    serializer_class = RevisionSerializer
+    serializer_class = DatasetRevisionSerializer
 
     @extend_schema(
-        request={"multipart/form-data": UploadSerializer},
-        responses={201: RevisionSerializer, 200: OpenApiTypes.OBJECT},
+        request={"multipart/form-data": DatasetUploadSerializer},
+        responses={201: DatasetRevisionSerializer, 200: OpenApiTypes.OBJECT},
     )
     def post(self, request, dataset_id: int):
         dataset = self.dataset(dataset_id)
-        data = _valid(UploadSerializer, request)
+        data = _valid(DatasetUploadSerializer, request)
         mapping = None
         if data["mapping"]:
             try:
@@ -355,7 +355,7 @@ class UploadView(_DatasetsView):
             fmt=data["format"],
             mapping=mapping,
         )
-        return Response(RevisionSerializer(revision).data, status=status.HTTP_201_CREATED)
+        return Response(DatasetRevisionSerializer(revision).data, status=status.HTTP_201_CREATED)
 
 
 class ExportView(_DatasetsView):

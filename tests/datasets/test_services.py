@@ -160,3 +160,19 @@ def test_it_refuses_to_edit_a_deleted_example(acme_scope, alice, dataset):
         services.example_update(
             team=acme_scope, actor=alice, dataset=dataset, example_id=row.example_id, split="x"
         )
+
+
+def test_it_seeds_the_demo_dataset_once(acme, alice, bob, carol, erin):
+    from apps.core.tenancy import team_scope
+    from apps.datasets import demo
+
+    users = {"alice": alice, "bob": bob, "carol": carol, "erin": erin}
+    first = demo.seed(acme, users)
+    again = demo.seed(acme, users)
+    assert first.pk == again.pk
+    with team_scope(acme):
+        first.refresh_from_db()
+        rows = list(selectors.examples_at_revision(first))
+        assert first.current_revision == 2
+        assert len(rows) == 30 and {r.split for r in rows} == {"train", "dev", "test"}
+        assert all("ticket" in r.input for r in rows)
