@@ -39,9 +39,9 @@ INVITE_LIFETIME = timedelta(days=7)
 def _validation(exc: ValidationError) -> ValidationFailed:
     errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
     field, messages = next(iter(errors.items()))
-    return ValidationFailed(
-        messages[0] if field == "__all__" else f"{field}: {messages[0]}", errors=errors
-    )
+    if field == "__all__":
+        return ValidationFailed(messages[0], errors=errors)
+    return ValidationFailed(f"{field}: {messages[0]}", field=field, errors=errors)
 
 
 def full_clean_or_raise(instance, **kwargs) -> None:
@@ -65,6 +65,8 @@ def team_create(*, actor, name: str, slug: str, protected_tags: list[str] | None
         slug=slug.strip().lower(),
         protected_tags=protected_tags or ["production"],
     )
+    if Team.objects.filter(slug=team.slug).exists():
+        raise ValidationFailed("That slug is taken; choose another.", field="slug")
     full_clean_or_raise(team)
     try:
         with transaction.atomic():

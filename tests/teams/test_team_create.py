@@ -28,7 +28,27 @@ def test_it_serves_the_team_pages_to_members_only(client, acme, alice, dave):
     assert client.get("/t/acme/prompts/").status_code == 200
 
 
-def test_it_logs_in_through_the_browser(new_page, alice):
-    page = new_page(alice)
-    page.goto("/t/acme/prompts/") if False else None
-    assert "/accounts/login/" not in page.url
+def test_it_creates_a_team_through_the_form(client, alice):
+    from apps.teams.models import AuditEvent, Team
+
+    client.force_login(alice)
+    response = client.post("/teams/new/", {"name": "Rocket", "slug": "rocket"})
+    assert response.status_code == 302
+    assert response.url == "/t/rocket/settings/members/"
+    team = Team.objects.get(slug="rocket")
+    with team_scope(team):
+        assert Membership.objects.get().user == alice
+        assert AuditEvent.objects.get().verb == "team.create"
+    assert alice.has_perm("teams.own_team", team)
+    assert client.get("/").url == "/t/rocket/"
+
+
+def test_it_explains_a_taken_or_invalid_slug_next_to_the_field(client, acme, dave):
+    client.force_login(dave)
+    taken = client.post("/teams/new/", {"name": "Acme 2", "slug": "acme"})
+    assert taken.status_code == 200
+    assert "That slug is taken" in taken.content.decode()
+    assert 'id="id_slug-error"' in taken.content.decode()
+    bad = client.post("/teams/new/", {"name": "X", "slug": "Not A Slug"})
+    assert "lowercase letters" in bad.content.decode()
+    assert not Membership.objects.unscoped().filter(user=dave, team__slug="acme").exists()
