@@ -129,7 +129,44 @@ def _llm(world, team, alice, bob):
 
 
 def _experiments(world, team, alice, bob):
-    pass  # extended when the experiments app lands
+    models = _optional("apps.experiments.models")
+    if models is None or "dataset" not in world.objects or "version" not in world.objects:
+        return
+    from apps.experiments.services import evaluator_create
+
+    evaluator = evaluator_create(
+        team=team, actor=alice, name="acme-only-evaluator", kind="valid_json"
+    )
+    dataset = world.objects["dataset"]
+    experiment = models.Experiment.objects.create(
+        team=team,
+        name="acme-only-experiment",
+        dataset=dataset,
+        dataset_revision=dataset.current_revision,
+        total_cells=1,
+        status=models.Status.RUNNING,
+    )
+    variant = models.Variant.objects.create(
+        team=team, experiment=experiment, prompt_version=world.objects["version"], label="v1"
+    )
+    result = models.Result.objects.create(
+        team=team,
+        experiment=experiment,
+        variant=variant,
+        example_id=world.objects["example"].example_id,
+        output="{}",
+    )
+    score = models.Score.objects.create(
+        team=team,
+        result=result,
+        experiment=experiment,
+        evaluator=evaluator,
+        label="pass",
+        source="code",
+    )
+    world.objects.update(
+        evaluator=evaluator, experiment=experiment, variant=variant, result=result, score=score
+    )
 
 
 def _annotations(world, team, alice, bob):
@@ -208,6 +245,8 @@ KWARG_SOURCES = {
     "revision": lambda w: 1,
     "upload_token": lambda w: _get(w, "upload").token,
     "provider_id": lambda w: _get(w, "provider").pk,
+    "experiment_id": lambda w: _get(w, "experiment").pk,
+    "evaluator_id": lambda w: _get(w, "evaluator").pk,
     "playground_run_id": lambda w: _get(w, "playground_run").pk,
     "queue_id": lambda w: _get(w, "annotation_queue").pk,
     "queue_item_id": lambda w: _get(w, "queue_item").pk,

@@ -1,0 +1,489 @@
+"""Experiments API: create, start, cancel, resume and read experiments and their results.
+
+Any valid key of the team reads; writes need the `experiments:write` scope (and, for a
+signed-in user, the editor role, which the services check).
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from apps.core.errors import NotFound, ValidationFailed
+from apps.experiments import selectors, services
+from apps.experiments.models import (
+    Evaluator,
+    Experiment,
+    ExperimentEvaluator,
+    Result,
+    Score,
+    Status,
+    Variant,
+)
+from apps.teams.api_base import TeamGenericAPIView
+
+WRITE = "experiments:write"
+
+
+# --- serializers -------------------------------------------------------------------------
+
+
+class ExperimentScoreSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Score
+        fields = [
+            "id",
+            "evaluator_id",
+            "evaluator_name",
+            "evaluator_version",
+            "value",
+            "passed",
+            "label",
+            "explanation",
+            "source",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ExperimentResultSerializer(serializers.ModelSerializer):
+    input = serializers.JSONField()
+    expected = serializers.JSONField(allow_null=True)
+    scores = ExperimentScoreSerializer(many=True, read_only=True)
+    cost = serializers.FloatField(allow_null=True)
+
+    class Meta:
+        model = Result
+        fields = [
+            "id",
+            "variant_id",
+            "example_id",
+            "position",
+            "repetition",
+            "input",
+            "expected",
+            "output",
+            "error",
+            "error_kind",
+            "latency_ms",
+            "input_tokens",
+            "output_tokens",
+            "cost",
+            "created_at",
+            "scores",
+        ]
+        read_only_fields = fields
+
+
+class ExperimentVariantSerializer(serializers.ModelSerializer):
+    prompt = serializers.CharField(source="prompt_version.prompt.name")
+    version = serializers.IntegerField(source="prompt_version.number")
+    overrides = serializers.JSONField()
+    settings = serializers.JSONField()
+
+    class Meta:
+        model = Variant
+        fields = [
+            "id",
+            "label",
+            "is_baseline",
+            "prompt",
+            "version",
+            "prompt_version_id",
+            "overrides",
+            "settings",
+        ]
+        read_only_fields = fields
+
+
+class ExperimentEvaluatorLinkSerializer(serializers.ModelSerializer):
+    params = serializers.JSONField()
+
+    class Meta:
+        model = ExperimentEvaluator
+        fields = ["evaluator_id", "name", "kind", "params", "evaluator_version"]
+        read_only_fields = fields
+
+
+class ExperimentSerializer(serializers.ModelSerializer):
+    dataset_name = serializers.CharField(source="dataset.name")
+    cost_cap = serializers.FloatField(allow_null=True)
+    cost_total = serializers.FloatField()
+    progress_percent = serializers.IntegerField()
+    variants = ExperimentVariantSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Experiment
+        fields = [
+            "id",
+            "name",
+            "description",
+            "status",
+            "status_detail",
+            "error",
+            "dataset_id",
+            "dataset_name",
+            "dataset_revision",
+            "split",
+            "repetitions",
+            "concurrency",
+            "cost_cap",
+            "total_cells",
+            "done_count",
+            "error_count",
+            "progress_percent",
+            "cost_total",
+            "input_tokens_total",
+            "output_tokens_total",
+            "created_by_label",
+            "created_at",
+            "queued_at",
+            "started_at",
+            "finished_at",
+            "variants",
+        ]
+        read_only_fields = fields
+
+
+class ExperimentDetailSerializer(ExperimentSerializer):
+    evaluators = serializers.SerializerMethodField()
+    summary = serializers.SerializerMethodField()
+
+    class Meta(ExperimentSerializer.Meta):
+        fields = [*ExperimentSerializer.Meta.fields, "evaluators", "summary"]
+        read_only_fields = fields
+
+    def get_evaluators(self, obj) -> list[dict]:
+        return ExperimentEvaluatorLinkSerializer(selectors.evaluators_of(obj), many=True).data
+
+    def get_summary(self, obj) -> list[dict]:
+        return [
+            {
+                "variant_id": s.variant.pk,
+                "label": s.variant.label,
+                "is_baseline": s.variant.is_baseline,
+                "done": s.done,
+                "errors": s.errors,
+                "cost": s.cost,
+                "avg_latency_ms": s.avg_latency_ms,
+                "input_tokens": s.input_tokens,
+                "output_tokens": s.output_tokens,
+                "evaluators": s.evaluators,
+            }
+            for s in selectors.summary(obj)
+        ]
+
+
+class ExperimentVariantWriteSerializer(serializers.Serializer):
+    prompt_version_id = serializers.IntegerField(required=False)
+    prompt = serializers.CharField(required=False, help_text="Prompt name (with version or tag).")
+    version = serializers.IntegerField(required=False, min_value=1)
+    tag = serializers.CharField(required=False, help_text="Use the version this tag points at.")
+    overrides = serializers.DictField(required=False, default=dict)
+    label = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    is_baseline = serializers.BooleanField(required=False, default=False)
+
+
+class ExperimentCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    dataset = serializers.IntegerField(required=False, help_text="Dataset id.")
+    dataset_name = serializers.CharField(required=False)
+    dataset_revision = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    split = serializers.CharField(required=False, allow_blank=True, default="")
+    variants = ExperimentVariantWriteSerializer(many=True)
+    evaluators = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        default=list,
+        help_text="Evaluator ids or names.",
+    )
+    repetitions = serializers.IntegerField(required=False, default=1)
+    concurrency = serializers.IntegerField(required=False, default=8)
+    cost_cap = serializers.DecimalField(
+        required=False, allow_null=True, max_digits=12, decimal_places=4, default=None
+    )
+    start = serializers.BooleanField(required=False, default=True)
+
+
+class ExperimentResumeSerializer(serializers.Serializer):
+    cost_cap = serializers.DecimalField(
+        required=False, allow_null=True, max_digits=12, decimal_places=4
+    )
+
+
+class ExperimentEvaluatorSerializer(serializers.ModelSerializer):
+    params = serializers.JSONField()
+
+    class Meta:
+        model = Evaluator
+        fields = ["id", "name", "description", "kind", "params", "version", "created_at"]
+        read_only_fields = fields
+
+
+class ExperimentEvaluatorWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    kind = serializers.CharField(max_length=40)
+    params = serializers.DictField(required=False, default=dict)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ExperimentEvaluatorUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    kind = serializers.CharField(max_length=40, required=False)
+    params = serializers.DictField(required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _dataset(data):
+    from apps.datasets import selectors as dataset_selectors
+
+    if data.get("dataset") is not None:
+        return dataset_selectors.dataset_get(data["dataset"])
+    if data.get("dataset_name"):
+        return dataset_selectors.dataset_get_by_name(data["dataset_name"])
+    raise ValidationFailed("Give a dataset id or dataset_name.", field="dataset")
+
+
+def _version(spec: dict):
+    from apps.prompts.models import PromptVersion
+    from apps.prompts.selectors import prompt_get, version_at_tag
+
+    if spec.get("prompt_version_id") is not None:
+        version = (
+            PromptVersion.objects.select_related("prompt")
+            .filter(pk=spec["prompt_version_id"])
+            .first()
+        )
+        if version is None:
+            raise ValidationFailed("Unknown prompt version.", field="variants")
+        return version
+    if not spec.get("prompt"):
+        raise ValidationFailed(
+            "Each variant needs prompt_version_id, or prompt with version or tag.",
+            field="variants",
+        )
+    try:
+        prompt = prompt_get(spec["prompt"])
+    except NotFound:
+        raise ValidationFailed(f"Unknown prompt {spec['prompt']!r}.", field="variants") from None
+    if spec.get("version") is not None:
+        version = PromptVersion.objects.filter(prompt=prompt, number=spec["version"]).first()
+        if version is None:
+            raise ValidationFailed(
+                f"{prompt.name} has no version {spec['version']}.", field="variants"
+            )
+        return version
+    tag = spec.get("tag") or "latest"
+    version = version_at_tag(prompt, tag)
+    if version is None:
+        raise ValidationFailed(f"{prompt.name} has no tag {tag!r}.", field="variants")
+    return version
+
+
+def _evaluators(refs: list[str]) -> list[Evaluator]:
+    out = []
+    for ref in refs:
+        ref = str(ref).strip()
+        query = Evaluator.objects.filter(pk=int(ref)) if ref.isdigit() else None
+        evaluator = (query.first() if query is not None else None) or Evaluator.objects.filter(
+            name=ref
+        ).first()
+        if evaluator is None:
+            raise ValidationFailed(f"Unknown evaluator {ref!r}.", field="evaluators")
+        out.append(evaluator)
+    return out
+
+
+def _experiment_or_404(experiment_id) -> Experiment:
+    return selectors.experiment_get(experiment_id)
+
+
+# --- views -----------------------------------------------------------------------------------
+
+
+class ExperimentListCreateView(TeamGenericAPIView):
+    write_scope = WRITE
+    serializer_class = ExperimentSerializer
+
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, required=False)],
+        responses=ExperimentSerializer(many=True),
+    )
+    def get(self, request):
+        status_filter = request.query_params.get("status", "")
+        qs = selectors.experiment_list(
+            status=status_filter if status_filter in Status.values else "",
+            dataset_id=dataset
+            if (dataset := request.query_params.get("dataset", "")).isdigit()
+            else None,
+        )
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(ExperimentSerializer(page, many=True).data)
+
+    @extend_schema(request=ExperimentCreateSerializer, responses={201: ExperimentDetailSerializer})
+    def post(self, request):
+        serializer = ExperimentCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        variants = [
+            services.VariantSpec(
+                prompt_version=_version(spec),
+                overrides=spec.get("overrides") or {},
+                label=spec.get("label") or "",
+                is_baseline=spec.get("is_baseline", False),
+            )
+            for spec in data["variants"]
+        ]
+        experiment = services.experiment_create(
+            team=self.team,
+            actor=self.actor,
+            name=data["name"],
+            description=data.get("description", ""),
+            dataset=_dataset(data),
+            dataset_revision=data.get("dataset_revision"),
+            split=data.get("split", ""),
+            variants=variants,
+            evaluators=_evaluators(data.get("evaluators") or []),
+            repetitions=data["repetitions"],
+            concurrency=data["concurrency"],
+            cost_cap=data.get("cost_cap"),
+        )
+        if data.get("start", True):
+            experiment = services.experiment_start(
+                team=self.team, actor=self.actor, experiment=experiment
+            )
+        experiment = selectors.experiment_get(experiment.pk)
+        return Response(ExperimentDetailSerializer(experiment).data, status=status.HTTP_201_CREATED)
+
+
+class ExperimentDetailView(TeamGenericAPIView):
+    write_scope = WRITE
+    serializer_class = ExperimentDetailSerializer
+
+    def get(self, request, experiment_id):
+        return Response(ExperimentDetailSerializer(_experiment_or_404(experiment_id)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, experiment_id):
+        services.experiment_delete(
+            team=self.team, actor=self.actor, experiment=_experiment_or_404(experiment_id)
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class _ExperimentActionView(TeamGenericAPIView):
+    write_scope = WRITE
+    serializer_class = ExperimentDetailSerializer
+    action_name = ""
+
+    def act(self, experiment, data):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @extend_schema(request=None, responses=ExperimentDetailSerializer)
+    def post(self, request, experiment_id):
+        experiment = _experiment_or_404(experiment_id)
+        self.act(experiment, request.data)
+        return Response(ExperimentDetailSerializer(selectors.experiment_get(experiment.pk)).data)
+
+
+class ExperimentStartView(_ExperimentActionView):
+    def act(self, experiment, data):
+        services.experiment_start(team=self.team, actor=self.actor, experiment=experiment)
+
+
+class ExperimentCancelView(_ExperimentActionView):
+    def act(self, experiment, data):
+        services.experiment_cancel(team=self.team, actor=self.actor, experiment=experiment)
+
+
+class ExperimentResumeView(_ExperimentActionView):
+    @extend_schema(request=ExperimentResumeSerializer, responses=ExperimentDetailSerializer)
+    def post(self, request, experiment_id):
+        return super().post(request, experiment_id)
+
+    def act(self, experiment, data):
+        serializer = ExperimentResumeSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        extra = {}
+        if "cost_cap" in serializer.validated_data:
+            extra["cost_cap"] = serializer.validated_data["cost_cap"]
+        services.experiment_resume(team=self.team, actor=self.actor, experiment=experiment, **extra)
+
+
+class ExperimentResultListView(TeamGenericAPIView):
+    serializer_class = ExperimentResultSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("variant", int, required=False),
+            OpenApiParameter("errors", bool, required=False),
+            OpenApiParameter("failed", bool, required=False),
+        ],
+        responses=ExperimentResultSerializer(many=True),
+    )
+    def get(self, request, experiment_id):
+        experiment = _experiment_or_404(experiment_id)
+        variant = request.query_params.get("variant")
+        qs = selectors.results_of(
+            experiment,
+            variant_id=int(variant) if variant and variant.isdigit() else None,
+            errors_only=request.query_params.get("errors") in ("1", "true"),
+            failed_only=request.query_params.get("failed") in ("1", "true"),
+        )
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(ExperimentResultSerializer(page, many=True).data)
+
+
+class EvaluatorListCreateView(TeamGenericAPIView):
+    write_scope = WRITE
+    serializer_class = ExperimentEvaluatorSerializer
+
+    @extend_schema(responses=ExperimentEvaluatorSerializer(many=True))
+    def get(self, request):
+        page = self.paginate_queryset(selectors.evaluator_list())
+        return self.get_paginated_response(ExperimentEvaluatorSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=ExperimentEvaluatorWriteSerializer, responses={201: ExperimentEvaluatorSerializer}
+    )
+    def post(self, request):
+        serializer = ExperimentEvaluatorWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        evaluator = services.evaluator_create(
+            team=self.team, actor=self.actor, **serializer.validated_data
+        )
+        return Response(
+            ExperimentEvaluatorSerializer(evaluator).data, status=status.HTTP_201_CREATED
+        )
+
+
+class EvaluatorDetailView(TeamGenericAPIView):
+    write_scope = WRITE
+    serializer_class = ExperimentEvaluatorSerializer
+
+    def get(self, request, evaluator_id):
+        return Response(ExperimentEvaluatorSerializer(selectors.evaluator_get(evaluator_id)).data)
+
+    @extend_schema(
+        request=ExperimentEvaluatorUpdateSerializer, responses=ExperimentEvaluatorSerializer
+    )
+    def patch(self, request, evaluator_id):
+        evaluator = selectors.evaluator_get(evaluator_id)
+        serializer = ExperimentEvaluatorUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        evaluator = services.evaluator_update(
+            team=self.team, actor=self.actor, evaluator=evaluator, **serializer.validated_data
+        )
+        return Response(ExperimentEvaluatorSerializer(evaluator).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, evaluator_id):
+        services.evaluator_delete(
+            team=self.team, actor=self.actor, evaluator=selectors.evaluator_get(evaluator_id)
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
