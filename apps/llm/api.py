@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import mixins, status
 from rest_framework.response import Response
 
 from apps.core.pagination import StandardPagination
@@ -14,7 +14,7 @@ from apps.teams.api_base import TeamGenericAPIView
 ADMIN_SCOPE = "admin"
 
 
-class ProviderListView(TeamGenericAPIView):
+class ProviderListView(mixins.ListModelMixin, TeamGenericAPIView):
     serializer_class = ProviderSerializer
     pagination_class = StandardPagination
     write_scope = ADMIN_SCOPE
@@ -23,8 +23,7 @@ class ProviderListView(TeamGenericAPIView):
         return selectors.providers_for_team()
 
     def get(self, request):
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return self.list(request)
 
     def post(self, request):
         serializer = self.get_serializer(data=request.data)

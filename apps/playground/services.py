@@ -118,6 +118,15 @@ def _stream_events(*, team, run, provider, variant) -> Iterator[tuple[str, dict]
                 yield "chunk", {"text": item}
             else:
                 completion = item
+    except GeneratorExit:
+        # The browser went away mid-answer: keep what arrived, say why it stopped.
+        with team_scope(team):
+            run.status = RunStatus.ERROR
+            run.output = "".join(parts)
+            run.error_kind = "cancelled"
+            run.error_message = "The page closed the connection before the answer ended."
+            run.save(update_fields=["status", "output", "error_kind", "error_message"])
+        raise
     except gateway.GatewayError as exc:
         with team_scope(team):
             run.status = RunStatus.ERROR

@@ -208,3 +208,17 @@ def test_it_lists_models(demo_echo, make_provider):
 def test_it_reuses_one_client_per_provider_and_key(demo_echo, make_provider):
     provider = make_provider(demo_echo)
     assert gateway._client(provider) is gateway._client(provider)
+
+
+def test_it_refuses_to_call_a_metadata_url_saved_behind_its_back(acme, make_provider):
+    from apps.core.tenancy import team_scope
+    from apps.llm.models import ProviderConfig
+
+    provider = make_provider("http://127.0.0.1:8765/v1")
+    with team_scope(acme):
+        ProviderConfig.objects.filter(pk=provider.pk).update(base_url="http://169.254.169.254/v1")
+        provider = ProviderConfig.objects.get(pk=provider.pk)
+    with pytest.raises(GatewayError) as caught:
+        gateway.complete(provider, model="demo-echo", messages=HI)
+    assert caught.value.kind == "bad_request"
+    assert "link-local" in caught.value.message

@@ -16,7 +16,10 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8765)
         parser.add_argument("--latency-ms", type=int, default=0, help="delay before each answer")
         parser.add_argument(
-            "--chunk-delay-ms", type=int, default=0, help="delay between streamed chunks"
+            "--chunk-delay-ms",
+            type=int,
+            default=20,
+            help="delay between streamed chunks, so streaming is visible (default 20)",
         )
         parser.add_argument("--rate-429", type=float, default=0.0, help="share of 429 answers")
         parser.add_argument("--rate-500", type=float, default=0.0, help="share of 500 answers")
