@@ -215,3 +215,41 @@ def test_it_publishes_the_hub_in_the_schema(client):
     schema = client.get("/api/schema/").content.decode()
     for path in ("/versions/", "/tags/{tag_name}/move/", "/promotions/{promotion_id}/approve/"):
         assert path in schema
+
+
+def test_it_updates_a_prompt_description_but_not_its_versions(api_client, writer):
+    api_client.post(api("prompt-snapshot"), {"name": "faq"}, format="json", **bearer(writer))
+    response = api_client.patch(
+        api("prompt-serve", prompt_name="faq"),
+        {"description": "Answers FAQs"},
+        format="json",
+        **bearer(writer),
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["description"] == "Answers FAQs"
+
+
+def test_it_creates_a_chat_version_from_a_parent(api_client, writer):
+    api_client.post(api("prompt-snapshot"), {"name": "bot"}, format="json", **bearer(writer))
+    _text_version(api_client, writer, "bot", "A {{ q }}")
+    _text_version(api_client, writer, "bot", "B {{ q }}")
+    response = api_client.post(
+        api("prompt-versions", prompt_name="bot"),
+        {
+            "kind": "chat",
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "placeholder", "name": "history"},
+                {"role": "user", "content": "{{ q }}"},
+            ],
+            "model_settings": {"model": "demo-echo", "response_format": {"type": "json_object"}},
+            "commit_message": "chat, from v1",
+            "parent": 1,
+        },
+        format="json",
+        **bearer(writer),
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["number"], body["parent"], body["kind"]) == (3, 1, "chat")
+    assert body["variables"] == ["q", "history"]
