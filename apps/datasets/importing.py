@@ -15,10 +15,12 @@ import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from apps.core.errors import ValidationFailed
 from apps.core.tenancy import team_scope
@@ -30,6 +32,7 @@ from apps.teams.audit import audit_record
 CHUNK_SIZE = 64 * 1024
 PREVIEW_ROWS = 20
 UPLOAD_DIR = "uploads"
+PENDING_MAX_AGE = timedelta(days=1)
 
 # Where a column's value goes.
 TARGET_INPUT = "input"  # input[<column>] (or input[<name>] with "input:<name>")
@@ -475,7 +478,7 @@ def preview(source: ChunkSource, fmt: str, mapping: dict[str, str], limit: int =
 # --- pending uploads (HTML flow: upload → map + preview → commit) ----------------------------
 
 
-def _upload_path(upload: PendingUpload) -> Path:
+def upload_file_path(upload: PendingUpload) -> Path:
     return Path(settings.VAR_DIR) / upload.stored_path
 
 
@@ -489,7 +492,7 @@ def file_chunks(path: Path) -> ChunkSource:
 
 
 def upload_source(upload: PendingUpload) -> ChunkSource:
-    return file_chunks(_upload_path(upload))
+    return file_chunks(upload_file_path(upload))
 
 
 def uploaded_file_source(uploaded) -> ChunkSource:
@@ -514,6 +517,7 @@ def pending_upload_create(*, team, actor, dataset, uploaded, fmt: str = "") -> P
     if uploaded is None:
         raise ImportFailed("Choose a file to upload.", field="file")
     check_size(uploaded.size)
+    pending_uploads_prune()
     fmt = fmt or guess_format(uploaded.name, first_bytes(uploaded))
     if fmt not in PARSERS:
         raise ImportFailed(f"Unknown format '{fmt}': use csv, jsonl or json.", field="format")
@@ -548,8 +552,18 @@ def pending_upload_create(*, team, actor, dataset, uploaded, fmt: str = "") -> P
 
 
 def pending_upload_discard(upload: PendingUpload) -> None:
-    _upload_path(upload).unlink(missing_ok=True)
+    upload_file_path(upload).unlink(missing_ok=True)
     upload.delete()
+
+
+def pending_uploads_prune(max_age: timedelta = PENDING_MAX_AGE) -> int:
+    """Drop the scope team's uploads left unconfirmed for longer than `max_age`."""
+    uploads = PendingUpload.objects.filter(created_at__lt=timezone.now() - max_age)
+    count = 0
+    for upload in uploads:
+        pending_upload_discard(upload)
+        count += 1
+    return count
 
 
 def pending_upload_commit(*, team, actor, upload: PendingUpload, mapping: dict | None):

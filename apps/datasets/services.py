@@ -15,7 +15,13 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 
 from apps.core.errors import Conflict, NotFound, ValidationFailed
-from apps.datasets.models import Dataset, DatasetRevision, Example, ExampleSource
+from apps.datasets.models import (
+    Dataset,
+    DatasetRevision,
+    Example,
+    ExampleSource,
+    PendingUpload,
+)
 from apps.datasets.selectors import example_at_revision, examples_at_revision
 from apps.teams.audit import actor_label, audit_record
 from apps.teams.models import PERM_EDIT, PERM_VIEW, ApiKey
@@ -278,6 +284,9 @@ def dataset_delete(*, team, actor, dataset) -> None:
         "example_count": dataset.example_count,
     }
     audit_record(team=team, actor=actor, verb="dataset.delete", target=dataset, before=snapshot)
+    from apps.datasets.importing import upload_file_path  # importing imports services
+
+    files = [upload_file_path(u) for u in PendingUpload.objects.filter(dataset=dataset)]
     try:
         with transaction.atomic():
             dataset.delete()
@@ -285,6 +294,8 @@ def dataset_delete(*, team, actor, dataset) -> None:
         raise Conflict(
             "Experiments ran on this dataset; delete them first to keep their results reproducible."
         ) from None
+    # Unconfirmed uploads went with the dataset; their files go once that is committed.
+    transaction.on_commit(lambda: [path.unlink(missing_ok=True) for path in files])
 
 
 # --- examples ------------------------------------------------------------------------------

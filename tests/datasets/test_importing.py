@@ -275,3 +275,20 @@ def test_it_round_trips_an_export_through_import(acme_scope, alice, dataset):
     assert [r.input for r in selectors.examples_at_revision(copy)] == [
         r.input for r in selectors.examples_at_revision(dataset)
     ]
+
+
+def test_it_removes_pending_files_with_their_dataset(
+    acme_scope, alice, dataset, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.VAR_DIR = tmp_path
+    upload = importing.pending_upload_create(
+        team=acme_scope,
+        actor=alice,
+        dataset=dataset,
+        uploaded=SimpleUploadedFile("a.csv", b"q\nx\n"),
+    )
+    stored = tmp_path / upload.stored_path
+    assert stored.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.dataset_delete(team=acme_scope, actor=alice, dataset=dataset)
+    assert not stored.exists()
