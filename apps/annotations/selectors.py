@@ -11,10 +11,10 @@ from django.db.models import Count, Exists, OuterRef, Q
 from markdown_it import MarkdownIt
 
 from apps.annotations.models import Annotation, AnnotationQueue, Assignment, ItemStatus, QueueItem
-from apps.annotations.services import can_manage, item_verdict
+from apps.annotations.services import can, can_manage, item_verdict
 from apps.experiments.stats import cohen_kappa, percent_agreement
 from apps.teams.models import PERM_OWN
-from apps.teams.permissions import actor_can, is_api_key
+from apps.teams.permissions import is_api_key
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
 
@@ -115,7 +115,7 @@ def inbox(*, team, user):
         .order_by("queue__name")
     )
     disputed = []
-    if actor_can(user, PERM_OWN, team):
+    if can(user, PERM_OWN, team):
         disputed = list(
             QueueItem.objects.filter(status=ItemStatus.DISPUTED)
             .select_related("queue")

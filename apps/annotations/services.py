@@ -27,7 +27,7 @@ from apps.annotations.models import (
 from apps.core.errors import Conflict, NotFound, PermissionRefused, ValidationFailed
 from apps.teams.audit import audit_record
 from apps.teams.models import PERM_ANNOTATE, PERM_EDIT, PERM_OWN, Membership, Role
-from apps.teams.permissions import actor_can, is_api_key, require
+from apps.teams.permissions import actor_can, is_api_key
 from apps.teams.services import full_clean_or_raise
 
 SCOPE = "annotations:write"
@@ -42,17 +42,34 @@ def _user_or_none(actor):
     return None if is_api_key(actor) or actor is None else actor
 
 
+def can(actor, perm: str, team) -> bool:
+    """`actor_can` remembered on the actor for its lifetime (one request): object
+    permissions cost two queries each and a page asks several times."""
+    if is_api_key(actor) or actor is None:
+        return actor_can(actor, perm, team, scope=SCOPE)
+    memo = actor.__dict__.setdefault("_annotation_perms", {})
+    key = (perm, team.pk)
+    if key not in memo:
+        memo[key] = actor_can(actor, perm, team, scope=SCOPE)
+    return memo[key]
+
+
 def can_manage(actor, team) -> bool:
     """Editors and up (and keys with the scope) manage queues and see every item."""
-    return actor_can(actor, PERM_EDIT, team, scope=SCOPE)
+    return can(actor, PERM_EDIT, team)
+
+
+def _require(actor, perm, team, message):
+    if not can(actor, perm, team):
+        raise PermissionRefused(message)
 
 
 def _require_manage(actor, team):
-    require(actor, PERM_EDIT, team, scope=SCOPE, message="Only editors can manage queues.")
+    _require(actor, PERM_EDIT, team, "Only editors can manage queues.")
 
 
 def _require_annotate(actor, team):
-    require(actor, PERM_ANNOTATE, team, scope=SCOPE, message="You cannot annotate in this team.")
+    _require(actor, PERM_ANNOTATE, team, "You cannot annotate in this team.")
 
 
 # --- queues --------------------------------------------------------------------------
@@ -602,11 +619,11 @@ def _claimable(*, team, actor, queue, user, now):
             | Q(annotation_count__lt=exclusive_from)
         )
     )
-    if not can_manage(actor, team):
-        qs = qs.filter(
-            Exists(Assignment.objects.filter(item=OuterRef("pk"), user=user, done_at__isnull=True))
-        )
-    return qs
+    mine = Exists(Assignment.objects.filter(item=OuterRef("pk"), user=user, done_at__isnull=True))
+    if can_manage(actor, team):
+        # Managers also take from the pool nobody is assigned to, never others' items.
+        return qs.filter(mine | ~Exists(Assignment.objects.filter(item=OuterRef("pk"))))
+    return qs.filter(mine)
 
 
 @transaction.atomic
@@ -675,8 +692,11 @@ def item_claim(*, team, actor, item: QueueItem) -> QueueItem:
     exclusive = locked.annotation_count >= locked.queue.annotators_per_item - 1
     if exclusive and locked.is_locked_by_other(user, now):
         return locked  # read-only for this user until the lock expires
-    if Annotation.objects.filter(item=locked, author=user).exists() and not exclusive:
-        return locked
+    if Annotation.objects.filter(item=locked, author=user).exists():
+        return locked  # revisiting one's own verdict takes nothing from anyone
+    assigned = Assignment.objects.filter(item=locked)
+    if assigned.exists() and not assigned.filter(user=user).exists():
+        return locked  # a manager looking at someone else's item does not lock them out
     _lock(locked, user, now)
     return locked
 
@@ -877,7 +897,7 @@ def item_decide(*, team, actor, item: QueueItem, passed, reasoning: str = "") ->
     """An owner's final verdict on a disputed item; it becomes the item's human verdict."""
     from apps.experiments.models import Score
 
-    require(actor, PERM_OWN, team, scope=SCOPE, message="Only an owner decides disputed items.")
+    _require(actor, PERM_OWN, team, "Only an owner decides disputed items.")
     passed = _parse_passed(passed)
     item = (
         QueueItem.objects.select_for_update(of=("self",)).select_related("result").get(pk=item.pk)

@@ -16,7 +16,6 @@ from apps.annotations.models import Annotation, AnnotationQueue, ItemStatus, Que
 from apps.core.errors import NotFound, ServiceError, ValidationFailed
 from apps.core.pagination import paginate
 from apps.teams.models import PERM_ANNOTATE, PERM_OWN, Membership, Role
-from apps.teams.permissions import actor_can
 
 
 def _url(request, name, **kwargs) -> str:
@@ -146,8 +145,8 @@ def _queue_context(request, queue, **extra) -> dict:
         "status": status,
         "statuses": ItemStatus.choices,
         "can_manage": manage,
-        "can_annotate": actor_can(request.user, PERM_ANNOTATE, request.team),
-        "is_owner": actor_can(request.user, PERM_OWN, request.team),
+        "can_annotate": services.can(request.user, PERM_ANNOTATE, request.team),
+        "is_owner": services.can(request.user, PERM_OWN, request.team),
         "fill_error": "",
         "assign_error": "",
         "dataset_error": "",
@@ -343,7 +342,7 @@ def _panel_context(request, item, *, error=None, form_data=None, done_queue=None
             locked_by_other
             or (item.status != ItemStatus.OPEN and mine is None)
             or item.decided_at is not None
-            or not actor_can(user, PERM_ANNOTATE, request.team)
+            or not services.can(user, PERM_ANNOTATE, request.team)
         ),
         input_text=_pretty(snapshot.get("input")),
         expected_text=_pretty(snapshot.get("expected")),
@@ -412,7 +411,7 @@ def _next_or_done(request, item):
 def annotate(request, queue_item_id):
     item = _item_or_404(request, queue_item_id)
     if request.method == "GET":
-        if actor_can(request.user, PERM_ANNOTATE, request.team):
+        if services.can(request.user, PERM_ANNOTATE, request.team):
             item = services.item_claim(team=request.team, actor=request.user, item=item)
         return _render_panel(request, _panel_context(request, item))
     values = _form_values(request.POST, item.queue)

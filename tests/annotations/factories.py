@@ -63,8 +63,8 @@ def make_experiment(team, actor, *, name="Support answers", variants=("v1", "v2"
             )
             for evaluator_name, passed in cell.get("scores", {}).items():
                 if evaluator_name not in evaluators:
-                    evaluators[evaluator_name] = Evaluator.objects.create(
-                        team=team, name=evaluator_name, kind="exact_match"
+                    evaluators[evaluator_name], _ = Evaluator.objects.get_or_create(
+                        team=team, name=evaluator_name, defaults={"kind": "exact_match"}
                     )
                 Score.objects.create(
                     team=team,

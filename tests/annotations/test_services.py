@@ -231,3 +231,17 @@ def test_it_counts_my_queue(acme_scope, alice, erin, experiment, queue, rf):
     request.membership = Membership.objects.get(user=erin)
     assert my_queue_count(request) == 4
     assert AnnotationQueue.objects.count() == 1 and QueueItem.objects.count() == 4
+
+
+def test_it_keeps_managers_off_items_assigned_to_others(acme_scope, alice, erin, experiment, queue):
+    services.queue_fill_from_experiment(
+        team=acme_scope, actor=alice, queue=queue, experiment=experiment, mode="failed"
+    )
+    items = list(queue.items.order_by("position"))
+    services.items_assign(team=acme_scope, actor=alice, queue=queue, users=[erin], items=items[:3])
+    # alice's "Start annotating" takes the unassigned item, not erin's.
+    assert services.item_claim_next(team=acme_scope, actor=alice, queue=queue).pk == items[3].pk
+    # Opening erin's item to look at it does not lock erin out.
+    looked = services.item_claim(team=acme_scope, actor=alice, item=items[0])
+    assert looked.locked_by_id is None
+    assert services.item_claim_next(team=acme_scope, actor=erin, queue=queue).pk == items[0].pk

@@ -139,3 +139,35 @@ def test_it_fills_and_assigns_through_the_page(client, alice, erin, acme):
     assert client.get("/t/acme/annotations/inbox/").status_code == 200
     nav = client.get("/t/acme/annotations/").content.decode()
     assert 'title="Assigned to you">3<' in nav
+
+
+def test_it_keeps_page_queries_flat(client, alice, erin, acme, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    small, _, _ = make_experiment(acme, alice, name="small", variants=("v1",), cells=CELLS[:2])
+    big, _, _ = make_experiment(acme, alice, name="big", variants=("v1",), cells=CELLS)
+    with team_scope(acme):
+        queue = services.queue_create(team=acme, actor=alice, name="Flat")
+        services.queue_fill_from_experiment(
+            team=acme, actor=alice, queue=queue, experiment=small, mode="all"
+        )
+        services.items_assign(team=acme, actor=alice, queue=queue, users=[erin])
+    client.force_login(alice)
+    url = f"/t/acme/annotations/queues/{queue.pk}/"
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    with team_scope(acme):
+        services.queue_fill_from_experiment(
+            team=acme, actor=alice, queue=queue, experiment=big, mode="all"
+        )
+        services.items_assign(team=acme, actor=alice, queue=queue, users=[erin])
+    with CaptureQueriesContext(connection) as many:
+        client.get(url)
+    assert len(many) == len(few)
+    client.force_login(erin)
+    with team_scope(acme):
+        first = QueueItem.objects.filter(queue=queue).order_by("position").first()
+    with django_assert_max_num_queries(30):
+        client.get(f"/t/acme/annotations/items/{first.pk}/", HTTP_HX_REQUEST="true")
