@@ -134,6 +134,8 @@ def _client(provider, *, asynchronous: bool = False):
     if asynchronous:
         # An async client's connections belong to the event loop that opened them.
         loop_id = id(asyncio.get_running_loop())
+    # (provider id, url, key fingerprint, async?, loop id): apps.experiments.runner reads
+    # index 4 to close a finished loop's clients; keep the layout.
     cache_key = (provider.pk, provider.base_url, fingerprint, asynchronous, loop_id)
     with _clients_lock:
         client = _clients.get(cache_key)
@@ -151,6 +153,20 @@ def _client(provider, *, asynchronous: bool = False):
         while len(_clients) > _CLIENT_LIMIT:
             _clients.popitem(last=False)
         return client
+
+
+async def aclose_loop_clients() -> None:
+    """Close and forget the async clients opened on the running event loop (call it before
+    the loop closes: a later loop may get the same id)."""
+    loop_id = id(asyncio.get_running_loop())
+    with _clients_lock:
+        keys = [k for k in _clients if k[3] and k[4] == loop_id]
+        clients = [_clients.pop(k) for k in keys]
+    for client in clients:
+        try:
+            await client.close()
+        except Exception:  # noqa: BLE001 - closing is best effort
+            pass
 
 
 def clear_client_cache() -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 
-from apps.core.errors import ValidationFailed
+from apps.core.errors import Conflict, ValidationFailed
 from apps.llm.models import OPENAI_BASE_URL, ProviderConfig, ProviderKind
 from apps.llm.urlcheck import UnsafeBaseURL, check_base_url
 from apps.teams.audit import audit_record
@@ -162,7 +163,13 @@ def provider_delete(*, team, actor, provider: ProviderConfig) -> None:
     audit_record(
         team=team, actor=actor, verb="provider.delete", target=provider, before=_public(provider)
     )
-    provider.delete()
+    try:
+        with transaction.atomic():
+            provider.delete()
+    except ProtectedError:
+        raise Conflict(
+            "This provider is used by saved experiments; keep it, or change its URL and key."
+        ) from None
 
 
 def provider_test_connection(*, team, actor, provider: ProviderConfig) -> dict:
