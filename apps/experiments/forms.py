@@ -26,6 +26,13 @@ class ExperimentForm(forms.Form):
         label="Prompt versions",
         help_text="Each chosen version is a variant; the first is the baseline.",
     )
+    provider = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        label="Model provider",
+        empty_label="As set on each version",
+        help_text="Overrides the provider of every variant (needed when a version names none).",
+    )
     models = forms.CharField(
         required=False,
         label="Also try these models",
@@ -58,6 +65,9 @@ class ExperimentForm(forms.Form):
             "prompt__name", "-number"
         )
         self.fields["evaluators"].queryset = Evaluator.objects.order_by("name")
+        from apps.llm.models import ProviderConfig
+
+        self.fields["provider"].queryset = ProviderConfig.objects.order_by("-is_demo", "name")
 
     def clean_models(self):
         raw = self.cleaned_data.get("models") or ""
@@ -70,10 +80,12 @@ class ExperimentForm(forms.Form):
         versions = sorted(
             self.cleaned_data["versions"], key=lambda v: self._order.get(v.pk, (0, v.number))
         )
-        specs = [VariantSpec(prompt_version=v) for v in versions]
+        provider = self.cleaned_data.get("provider")
+        base = {"provider_id": provider.pk} if provider is not None else {}
+        specs = [VariantSpec(prompt_version=v, overrides=dict(base)) for v in versions]
         for model in self.cleaned_data.get("models") or []:
             specs.extend(
-                VariantSpec(prompt_version=v, overrides={"model": model}) for v in versions
+                VariantSpec(prompt_version=v, overrides={**base, "model": model}) for v in versions
             )
         return specs
 

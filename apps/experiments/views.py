@@ -90,6 +90,12 @@ def _initial(request) -> dict:
     if version is not None:
         initial["versions"] = [version.pk]
         initial["name"] = f"{version.prompt.name} v{version.number}"
+        if not (version.model_settings or {}).get("provider_id"):
+            from apps.llm.models import ProviderConfig
+
+            provider = ProviderConfig.objects.order_by("-is_demo", "name").first()
+            if provider is not None:
+                initial["provider"] = provider.pk
     dataset_id = request.GET.get("dataset")
     dataset = None
     if dataset_id and str(dataset_id).isdigit():
