@@ -19,7 +19,8 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 
-from apps.core.errors import ValidationFailed
+from apps.core.errors import ServiceError, ValidationFailed
+from apps.core.tenancy import _current_team
 from apps.prompts import serving, telemetry
 from apps.teams.api_base import TeamAPIView
 from apps.teams.authentication import (
@@ -50,11 +51,15 @@ class ServingApiKeyAuthentication(ApiKeyAuthentication):
             raise exceptions.AuthenticationFailed("Invalid API key.")
         if not key.is_active:
             raise exceptions.AuthenticationFailed("This API key was revoked.")
-        now = timezone.now()
-        if key.last_used_at is None or now - key.last_used_at > LAST_USED_PRECISION:
-            ApiKey.objects.unscoped().filter(pk=key.pk).update(last_used_at=now)
-            key.last_used_at = now
+        _touch_last_used(key)
         return ApiKeyPrincipal(key), key
+
+
+def _touch_last_used(key) -> None:
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_PRECISION:
+        ApiKey.objects.unscoped().filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
 
 
 def _hub_view(class_name: str):
@@ -84,8 +89,8 @@ def _answer(request, served: serving.Served):
     return response
 
 
-def _version_param(request) -> int | None:
-    raw = request.query_params.get("version")
+def _version_param(params) -> int | None:
+    raw = params.get("version")
     if raw in (None, ""):
         return None
     try:
@@ -134,10 +139,44 @@ class _ServingView(TeamAPIView):
             hub = _hub_view(self.hub_view_name)
             if hub is not None:
                 return hub(request, *args, **kwargs)
+        if request.method == "GET" and "team_slug" not in kwargs:
+            response = self._fast_get(request, kwargs)
+            if response is not None:
+                return response
         return super().dispatch(request, *args, **kwargs)
 
     def _delegated(self, request) -> bool:
         return request.method not in ("GET", "HEAD", "OPTIONS")
+
+    def _fast_get(self, request, kwargs):
+        """The hot path of applications: a GET with a valid API key holding prompts:read.
+
+        It makes the same decisions as the full DRF path (ServingApiKeyAuthentication,
+        then TeamScopedAPIMixin: the team is the key's, the scope is checked, the team's
+        scope is entered) without DRF's per-request machinery (request wrapping, content
+        negotiation, permission and throttle classes), which costs more than serving a
+        cached answer. Anything else (no or bad key, missing scope, an error to report)
+        returns None and takes the full path, which produces the usual answers.
+        """
+        scheme, _, raw = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        raw = raw.strip()
+        if scheme.lower() != "bearer" or not raw or " " in raw:
+            return None
+        key = serving.cached_api_key(raw)
+        if key is None or not key.is_active or not key.has_scope(READ):
+            return None
+        _touch_last_used(key)
+        self.request, self.team, self.api_key = request, key.team, key
+        token = _current_team.set(key.team)
+        try:
+            return self.serve(request, request.GET, **kwargs)
+        except ServiceError:
+            return None  # the full path raises it again and renders it the usual way
+        finally:
+            _current_team.reset(token)
+
+    def serve(self, request, params, **kwargs):
+        raise NotImplementedError
 
 
 class PromptCollectionView(_ServingView):
@@ -153,7 +192,10 @@ class PromptCollectionView(_ServingView):
 
     @extend_schema(parameters=[TAG_PARAM], responses={200: SNAPSHOT_SCHEMA, 304: None})
     def get(self, request):
-        tag = request.query_params.get("tag") or serving.DEFAULT_TAG
+        return self.serve(request, request.query_params)
+
+    def serve(self, request, params):
+        tag = params.get("tag") or serving.DEFAULT_TAG
         served = serving.serve_snapshot(team=self.team, tag=tag)
         telemetry.record(api_key=self.api_key, tag=tag, served=served.served)
         return _answer(request, served)
@@ -189,8 +231,11 @@ class PromptServeView(_ServingView):
         responses={200: PROMPT_SCHEMA, 304: None},
     )
     def get(self, request, prompt_name: str):
-        version = _version_param(request)
-        tag = request.query_params.get("tag")
+        return self.serve(request, request.query_params, prompt_name=prompt_name)
+
+    def serve(self, request, params, prompt_name: str):
+        version = _version_param(params)
+        tag = params.get("tag")
         if version is not None and tag:
             raise ValidationFailed("Ask for a tag or a version, not both.", field="version")
         served = serving.serve_prompt(team=self.team, name=prompt_name, tag=tag, version=version)

@@ -1,0 +1,289 @@
+"""Prompt fetch throughput and latency, against the framework's floor.
+
+Run: ./scripts/with_postgres.sh .venv/bin/python benchmarks/prompt_fetch.py
+
+Starts the app under gunicorn (2 sync workers) on loopback against PostgreSQL
+(DATABASE_URL), loads 200 prompts tagged production, then drives it with Debian's `wrk`
+from another process, in the same run and server:
+  1. the bare JSON view (/__bench__/bare.json, PROMPTYARD_BENCHMARK_VIEWS=1): the floor,
+  2. tagged fetches GET /api/v1/prompts/<name>/?tag=production (cache warm), rotating
+     over the 200 prompts with a real API key,
+  3. the same fetches with If-None-Match: 304 Not Modified.
+Each is measured ROUNDS times, interleaved; the round with the median ratio is reported.
+Last line: prompt_fetch rps=… baseline_rps=… ratio=… p50_ms=… p99_ms=… not_modified_rps=…
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+PROMPTS = 200
+DURATION = int(os.environ.get("BENCH_DURATION", "4"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+WORKERS = 2
+
+
+def log(message: str) -> None:
+    print(f"== {message}", flush=True)
+
+
+def ensure_wrk() -> str:
+    path = shutil.which("wrk")
+    if path:
+        return path
+    log("installing wrk (Debian package)")
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    subprocess.run([*sudo, "apt-get", "update", "-q"], check=True)
+    subprocess.run(
+        [*sudo, "apt-get", "install", "-y", "-q", "wrk"],
+        check=True,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
+    return shutil.which("wrk") or "wrk"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def load_prompts(env: dict) -> str:
+    """Migrate, then create a team with 200 prompts at production and a read key."""
+    subprocess.run(
+        [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
+    out = subprocess.run(
+        [PYTHON, __file__, "--load"], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])["key"]
+
+
+def load_into_database() -> None:
+    """Runs in a child process with the benchmark's environment (--load)."""
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from apps.accounts.models import User
+    from apps.core.tenancy import team_scope
+    from apps.prompts import services
+    from apps.prompts.models import Prompt
+    from apps.teams.models import Team
+    from apps.teams.services import api_key_create, team_create
+
+    user = User.objects.filter(email="bench@example.test").first()
+    if user is None:
+        user = User.objects.create_user(email="bench@example.test", password="bench-pass-4821")
+    team = Team.objects.filter(slug="bench").first()
+    if team is None:
+        team = team_create(actor=user, name="Bench", slug="bench", protected_tags=["locked"])
+    with team_scope(team):
+        for i in range(PROMPTS):
+            name = f"bench-{i:03d}"
+            if Prompt.objects.filter(name=name).exists():
+                continue
+            prompt = services.prompt_create(team=team, actor=user, name=name)
+            version = services.version_create(
+                team=team,
+                actor=user,
+                prompt=prompt,
+                kind="chat",
+                messages=[
+                    {
+                        "role": "system",
+                        "content": f"You are support agent #{i} for {{{{ company }}}}.",
+                    },
+                    {"role": "user", "content": "{{ question }}"},
+                ],
+                model_settings={"model": "demo-echo", "temperature": 0.2, "max_tokens": 256},
+                commit_message="benchmark prompt",
+            )
+            services.tag_move(
+                team=team, actor=user, prompt=prompt, tag_name="production", version=version
+            )
+        _, raw = api_key_create(
+            team=team, actor=user, name="bench", scopes=["prompts:read"], environment="production"
+        )
+    print(json.dumps({"key": raw}))
+
+
+def start_gunicorn(env: dict, port: int) -> subprocess.Popen:
+    gunicorn = str(Path(PYTHON).with_name("gunicorn"))
+    process = subprocess.Popen(
+        [
+            gunicorn,
+            "config.wsgi:application",
+            "--workers",
+            str(WORKERS),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--backlog",
+            "2048",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/__bench__/bare.json", timeout=1)
+            return process
+        except OSError:
+            time.sleep(0.2)
+    process.terminate()
+    raise SystemExit("gunicorn did not start")
+
+
+def fetch(url: str, headers: dict) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def warm(base: str, key: str) -> list[str]:
+    """Fill both workers' caches (every prompt several times) and collect the ETags."""
+    auth = {"Authorization": f"Bearer {key}"}
+    etags = []
+    for i in range(PROMPTS):
+        url = f"{base}/api/v1/prompts/bench-{i:03d}/?tag=production"
+        for _ in range(2 * WORKERS):
+            status, headers, body = fetch(url, auth)
+            if status != 200:
+                raise SystemExit(f"warm-up fetch answered {status}: {body[:200]!r}")
+        etags.append(headers["ETag"])
+    status, _, body = fetch(
+        f"{base}/api/v1/prompts/bench-000/?tag=production", {**auth, "If-None-Match": etags[0]}
+    )
+    if status != 304 or body:
+        raise SystemExit(f"conditional fetch answered {status}, expected an empty 304")
+    return etags
+
+
+def lua_script(directory: Path, key: str, etags: list[str] | None) -> Path:
+    names = ", ".join(f'"bench-{i:03d}"' for i in range(PROMPTS))
+    tags = ", ".join(json.dumps(e) for e in etags) if etags else ""
+    script = f"""
+local names = {{{names}}}
+local etags = {{{tags}}}
+local i = 0
+request = function()
+  i = i % #names + 1
+  local headers = {{["Authorization"] = "Bearer {key}"}}
+  if #etags > 0 then headers["If-None-Match"] = etags[i] end
+  return wrk.format("GET", "/api/v1/prompts/" .. names[i] .. "/?tag=production", headers)
+end
+"""
+    path = directory / ("not_modified.lua" if etags else "fetch.lua")
+    path.write_text(script)
+    return path
+
+
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def run_wrk(wrk: str, url: str, script: Path | None) -> dict:
+    command = [wrk, "-t", "2", "-c", str(CONNECTIONS), "-d", f"{DURATION}s", "--latency"]
+    if script is not None:
+        command += ["-s", str(script)]
+    out = subprocess.run([*command, url], check=True, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    latency = {
+        pct: float(value) * UNITS[unit]
+        for pct, value, unit in re.findall(
+            r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", out, re.M
+        )
+    }
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    if errors:
+        raise SystemExit(f"wrk saw {errors.group(1)} error responses:\n{out}")
+    return {"rps": rps, "p50": latency.get("50"), "p99": latency.get("99"), "raw": out,
+            "socket_errors": socket_errors.group(1) if socket_errors else ""}  # fmt: skip
+
+
+def main() -> None:
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        raise SystemExit(
+            "Run against PostgreSQL: ./scripts/with_postgres.sh .venv/bin/python benchmarks/prompt_fetch.py"
+        )
+    wrk = ensure_wrk()
+    workdir = Path(tempfile.mkdtemp(prefix="promptyard-bench-"))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "PROMPTYARD_VAR_DIR": str(workdir / "var"),
+        "PROMPTYARD_BENCHMARK_VIEWS": "1",
+        "DEBUG": "0",
+        "SECURE_SSL_REDIRECT": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+    log(f"loading {PROMPTS} prompts into PostgreSQL")
+    key = load_prompts(env)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log(f"gunicorn ({WORKERS} workers) on {base}")
+    server = start_gunicorn(env, port)
+    try:
+        etags = warm(base, key)
+        fetch_script = lua_script(workdir, key, None)
+        not_modified_script = lua_script(workdir, key, etags)
+        results: dict[str, list[dict]] = {"baseline": [], "fetch": [], "not_modified": []}
+        for round_number in range(1, ROUNDS + 1):
+            results["baseline"].append(run_wrk(wrk, f"{base}/__bench__/bare.json", None))
+            results["fetch"].append(run_wrk(wrk, base, fetch_script))
+            results["not_modified"].append(run_wrk(wrk, base, not_modified_script))
+            log(
+                f"round {round_number}: "
+                + ", ".join(
+                    f"{name} {runs[-1]['rps']:.0f} rps p50 {runs[-1]['p50']:.2f} ms "
+                    f"p99 {runs[-1]['p99']:.2f} ms"
+                    for name, runs in results.items()
+                )
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    # Other processes share this machine: a round pairs its runs back to back, and the
+    # round with the median ratio is reported (its own rps, baseline, latencies).
+    rounds = [
+        {name: runs[i] for name, runs in results.items()} for i in range(len(results["fetch"]))
+    ]
+    for r in rounds:
+        r["ratio"] = r["fetch"]["rps"] / r["baseline"]["rps"]
+    chosen = sorted(rounds, key=lambda r: r["ratio"])[len(rounds) // 2]
+    log(f"wrk -t2 -c{CONNECTIONS}, {DURATION} s per run, {ROUNDS} rounds; the median-ratio round:")
+    print(chosen["fetch"]["raw"].rstrip())
+    print(
+        f"prompt_fetch rps={chosen['fetch']['rps']:.0f} "
+        f"baseline_rps={chosen['baseline']['rps']:.0f} ratio={chosen['ratio']:.2f} "
+        f"p50_ms={chosen['fetch']['p50']:.2f} p99_ms={chosen['fetch']['p99']:.2f} "
+        f"not_modified_rps={chosen['not_modified']['rps']:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--load"]:
+        load_into_database()
+    else:
+        main()
