@@ -248,7 +248,10 @@ class ExperimentRunner:
             if self._live_tasks:
                 await asyncio.gather(*list(self._live_tasks), return_exceptions=True)
         finally:
-            await _close_loop_clients(id(self._loop))
+            from apps.llm.gateway import aclose_loop_clients
+
+            # Async clients belong to this loop, which is about to close.
+            await aclose_loop_clients()
 
     def _cancel_in_flight(self) -> None:
         for task in list(self._live_tasks):
@@ -615,21 +618,3 @@ def execute(experiment_id: int) -> dict:
         "rate_limited": runner.rate_limited,
         "seconds": round(time.monotonic() - started, 3),
     }
-
-
-async def _close_loop_clients(loop_id: int) -> None:
-    """The gateway caches async clients per event loop; this loop is about to close, and a
-    later loop could get the same id, so its clients are closed and forgotten."""
-    from apps.llm import gateway
-
-    try:
-        with gateway._clients_lock:
-            keys = [k for k in gateway._clients if len(k) > 4 and k[4] == loop_id]
-            clients = [gateway._clients.pop(k) for k in keys]
-    except AttributeError:  # the gateway changed how it caches: nothing to clean
-        return
-    for client in clients:
-        try:
-            await client.close()
-        except Exception:  # noqa: BLE001 - closing is best effort
-            pass
