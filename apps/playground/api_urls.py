@@ -1,3 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from apps.playground import api
+
+urlpatterns = [
+    path("playground/runs/", api.PlaygroundRunListView.as_view(), name="playground-run-list"),
+    path(
+        "playground/runs/<int:playground_run_id>/",
+        api.PlaygroundRunDetailView.as_view(),
+        name="playground-run-detail",
+    ),
+]

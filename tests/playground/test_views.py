@@ -265,3 +265,22 @@ def test_it_reopens_a_run(client, acme, alice, echo_provider):
     response = client.get(_url("index") + f"?run={events[-1][1]['run_id']}")
     assert "Again {{ name }}" in response.content.decode()
     assert "Ada" in response.content.decode()
+
+
+def test_it_lists_runs_through_the_api(client, api_client, acme, alice, echo_provider):
+    client.force_login(alice)
+    events = _events(client.post(_url("run"), _run_data(echo_provider)))
+    run_id = events[-1][1]["run_id"]
+    api_client.force_login(alice)
+    body = api_client.get(
+        reverse("team_api:playground-run-list", kwargs={"team_slug": "acme"})
+    ).json()
+    assert body["results"][0]["id"] == run_id
+    assert body["results"][0]["output"] == "echo: Say hello to Ada in warm words"
+    detail = api_client.get(
+        reverse(
+            "team_api:playground-run-detail",
+            kwargs={"team_slug": "acme", "playground_run_id": run_id},
+        )
+    )
+    assert detail.json()["user"] == "alice@acme.test"
