@@ -108,3 +108,12 @@ def test_it_runs_a_queue_end_to_end_with_the_keyboard(new_page, acme, alice, eri
     expect(rows.nth(1).locator(".human-verdicts")).to_contain_text("erin@acme.test: fail")
     expect(rows.nth(2).locator(".human-verdicts")).to_contain_text("erin@acme.test: pass")
     expect(page.locator("#agreement")).to_contain_text("judge")
+
+    # ... and on the experiment's results page, the human score beside the judge's.
+    page.goto(f"/t/acme/experiments/{experiment.pk}/")
+    row = page.locator("#results-table tbody tr").filter(has_text="Refunds <never>")
+    expect(row).to_contain_text("judge: fail")
+    expect(row).to_contain_text("Human: fail")
+    expect(page.locator("#results-table tbody tr").filter(has_text="Rude reply")).to_contain_text(
+        "Human: pass"
+    )
