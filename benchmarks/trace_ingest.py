@@ -1,0 +1,285 @@
+"""Trace ingestion throughput with the real OpenTelemetry exporter.
+
+Run: ./scripts/with_postgres.sh .venv/bin/python benchmarks/trace_ingest.py
+
+Migrates the PostgreSQL database from DATABASE_URL, creates a team and a traces:write
+key, starts the app under gunicorn (2 sync workers) on loopback, then sends 50,000 spans
+in traces of 10 (one GenAI model call per trace, with messages and token usage) through
+opentelemetry-sdk's BatchSpanProcessor (batches of 512) and the real
+opentelemetry-exporter-otlp-proto-http exporter. PRODUCERS independent tracer providers
+run side by side, as that many application processes would.
+
+An export counts as acknowledged when the exporter reports success (HTTP 200 after any
+503/Retry-After retries); `stored` is the number of span rows in the database afterwards.
+The rate is acknowledged spans over the wall time from the first span to the last
+acknowledged export. Last line:
+trace_ingest spans=50000 acknowledged=<n> stored=<n> spans_per_s=<n>
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+SPANS = int(os.environ.get("BENCH_SPANS", "50000"))
+TRACE_SIZE = 10
+BATCH = 512
+PRODUCERS = int(os.environ.get("BENCH_PRODUCERS", "4"))
+WORKERS = 2
+
+
+def log(message: str) -> None:
+    print(f"== {message}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def child(flag: str, env: dict) -> str:
+    out = subprocess.run(
+        [PYTHON, __file__, flag], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def load_into_database() -> None:
+    """--load: a team, its prices and a traces:write key (runs with the benchmark's env)."""
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from apps.accounts.models import User
+    from apps.core.tenancy import team_scope
+    from apps.teams.models import Team
+    from apps.teams.services import api_key_create, team_create
+
+    user = User.objects.filter(email="bench@example.test").first()
+    if user is None:
+        user = User.objects.create_user(email="bench@example.test", password="bench-pass-4821")
+    team = Team.objects.filter(slug="bench-traces").first()
+    if team is None:
+        team = team_create(actor=user, name="Bench traces", slug="bench-traces")
+    with team_scope(team):
+        try:
+            from apps.llm.models import ProviderConfig
+
+            ProviderConfig.objects.get_or_create(
+                team=team,
+                name="bench",
+                defaults={
+                    "base_url": "http://127.0.0.1:9/v1",
+                    "prices": {"gpt-bench": {"input": 0.5, "output": 1.5}},
+                },
+            )
+        except ImportError:
+            pass
+        _, raw = api_key_create(team=team, actor=user, name="bench", scopes=["traces:write"])
+    print(json.dumps({"key": raw}))
+
+
+def count_stored() -> None:
+    """--count: span rows stored for the benchmark team."""
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from apps.teams.models import Team
+    from apps.traces.models import Span
+
+    team = Team.objects.get(slug="bench-traces")
+    print(Span.objects.unscoped().filter(team=team).count())
+
+
+def start_gunicorn(env: dict, port: int) -> subprocess.Popen:
+    gunicorn = str(Path(PYTHON).with_name("gunicorn"))
+    process = subprocess.Popen(
+        [
+            gunicorn,
+            "config.wsgi:application",
+            "--workers",
+            str(WORKERS),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--backlog",
+            "2048",
+            "--timeout",
+            "60",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/traces", timeout=1)
+        except urllib.error.HTTPError:
+            return process  # 405 for GET: the app answers
+        except OSError:
+            time.sleep(0.2)
+    process.terminate()
+    raise SystemExit("gunicorn did not start")
+
+
+class Counting:
+    """Wraps the real exporter; counts spans whose export the server acknowledged."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.acknowledged = 0
+        self.failed = 0
+        self.last_ack = 0.0
+        self.lock = threading.Lock()
+
+    def export(self, spans):
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        result = self.inner.export(spans)
+        with self.lock:
+            if result == SpanExportResult.SUCCESS:
+                self.acknowledged += len(spans)
+                self.last_ack = time.perf_counter()
+            else:
+                self.failed += len(spans)
+        return result
+
+    def shutdown(self):
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self.inner.force_flush(timeout_millis)
+
+
+def produce(tracer, traces: int, producer: int) -> None:
+    user_messages = json.dumps([{"role": "user", "content": "Where is my order #1234?"}])
+    answer = json.dumps([{"role": "assistant", "content": "It ships tomorrow."}])
+    for n in range(traces):
+        with tracer.start_as_current_span("support_bot.answer") as root:
+            root.set_attribute("promptyard.function.name", "bench.answer")
+            root.set_attribute("promptyard.function.version", "0123456789ab")
+            root.set_attribute("input.value", f"question {producer}-{n}")
+            for step in range(TRACE_SIZE - 2):
+                with tracer.start_as_current_span(f"step {step}") as span:
+                    span.set_attribute("step.index", step)
+            with tracer.start_as_current_span("chat gpt-bench") as llm:
+                llm.set_attribute("gen_ai.system", "openai")
+                llm.set_attribute("gen_ai.request.model", "gpt-bench")
+                llm.set_attribute("gen_ai.request.temperature", 0.2)
+                llm.set_attribute("gen_ai.usage.input_tokens", 42)
+                llm.set_attribute("gen_ai.usage.output_tokens", 7)
+                llm.set_attribute("gen_ai.input.messages", user_messages)
+                llm.set_attribute("gen_ai.output.messages", answer)
+                llm.set_attribute("promptyard.prompt.name", "support-reply")
+                llm.set_attribute("promptyard.prompt.version", 3)
+
+
+def send(base: str, key: str) -> tuple[int, int, float]:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    traces_total = SPANS // TRACE_SIZE
+    shares = [
+        traces_total // PRODUCERS + (1 if i < traces_total % PRODUCERS else 0)
+        for i in range(PRODUCERS)
+    ]
+    providers, exporters = [], []
+    for i in range(PRODUCERS):
+        exporter = Counting(
+            OTLPSpanExporter(
+                endpoint=f"{base}/v1/traces",
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=60,
+            )
+        )
+        provider = TracerProvider(resource=Resource.create({"service.name": f"bench-{i}"}))
+        # The queue holds the whole share: nothing is dropped client-side, so every span
+        # reaches the server and either is acknowledged or counts as failed.
+        provider.add_span_processor(
+            BatchSpanProcessor(
+                exporter,
+                max_export_batch_size=BATCH,
+                max_queue_size=SPANS + BATCH,
+                schedule_delay_millis=100,
+                export_timeout_millis=120_000,
+            )
+        )
+        providers.append(provider)
+        exporters.append(exporter)
+
+    started = time.perf_counter()
+    threads = [
+        threading.Thread(target=produce, args=(providers[i].get_tracer("bench"), shares[i], i))
+        for i in range(PRODUCERS)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for provider in providers:
+        provider.force_flush(300_000)
+    finished = max((e.last_ack for e in exporters), default=time.perf_counter())
+    for provider in providers:
+        provider.shutdown()
+    acknowledged = sum(e.acknowledged for e in exporters)
+    failed = sum(e.failed for e in exporters)
+    return acknowledged, failed, max(finished - started, 1e-9)
+
+
+def main() -> None:
+    if not os.environ.get("DATABASE_URL"):
+        raise SystemExit("Set DATABASE_URL (run through ./scripts/with_postgres.sh).")
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECURE_SSL_REDIRECT": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "LOG_LEVEL": "ERROR",
+    }
+    log("migrating")
+    subprocess.run(
+        [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
+    key = json.loads(child("--load", env))["key"]
+    port = free_port()
+    log(f"gunicorn ({WORKERS} workers) on 127.0.0.1:{port}")
+    server = start_gunicorn(env, port)
+    try:
+        log(
+            f"sending {SPANS} spans in traces of {TRACE_SIZE}, batches of {BATCH}, {PRODUCERS} producers"
+        )
+        acknowledged, failed, seconds = send(f"http://127.0.0.1:{port}", key)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    stored = int(child("--count", env))
+    rate = acknowledged / seconds
+    log(f"{seconds:.2f} s; failed exports: {failed} spans")
+    print(
+        f"trace_ingest spans={SPANS} acknowledged={acknowledged} stored={stored} spans_per_s={rate:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    if "--load" in sys.argv:
+        load_into_database()
+    elif "--count" in sys.argv:
+        count_stored()
+    else:
+        main()
