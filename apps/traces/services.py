@@ -291,10 +291,14 @@ def _update_traces(traces: list[Trace]) -> None:
         ", ".join(f"{qn(f.column)} = %s" for f in fields),
         qn(Trace._meta.pk.column),
     )
-    rows = [
-        [f.get_db_prep_save(getattr(trace, f.attname), connection) for f in fields] + [trace.pk]
-        for trace in traces
-    ]
+    if connection.vendor == "postgresql":
+        # psycopg adapts these types itself; Django's per-value preparation is pure cost here.
+        rows = [[getattr(trace, f.attname) for f in fields] + [trace.pk] for trace in traces]
+    else:
+        rows = [
+            [f.get_db_prep_save(getattr(trace, f.attname), connection) for f in fields] + [trace.pk]
+            for trace in traces
+        ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
 
