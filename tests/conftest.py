@@ -205,3 +205,17 @@ def demo_echo_server():
 def _fast_password_hashing(settings):
     """PBKDF2 costs ~0.3 s per user; tests create many users and never need the strength."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_fetch_telemetry():
+    """Fetch counters live in process memory (apps.prompts.telemetry): start and end each
+    test with none, so no test's counts are flushed into another test's (or the dev) DB."""
+    try:
+        from apps.prompts import telemetry
+    except ImportError:
+        yield
+        return
+    telemetry.reset()
+    yield
+    telemetry.reset()

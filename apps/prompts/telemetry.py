@@ -72,7 +72,7 @@ def flush() -> int:
             _counters.clear()
         if not batch:
             return 0
-        rows = [(*key, *slot) for key, slot in batch.items()]
+        rows = _still_existing([(*key, *slot) for key, slot in batch.items()])
         try:
             for start in range(0, len(rows), 500):
                 _upsert(rows[start : start + 500])
@@ -87,6 +87,20 @@ def flush() -> int:
             _restore(batch)
             raise
         return len(rows)
+
+
+def _still_existing(rows: list[tuple]) -> list[tuple]:
+    """Drop counts of keys or prompts deleted since they were counted (2 small queries)."""
+    from apps.prompts.models import Prompt
+    from apps.teams.models import ApiKey
+
+    keys = set(
+        ApiKey.objects.unscoped().filter(pk__in={r[1] for r in rows}).values_list("pk", "team_id")
+    )
+    prompts = set(
+        Prompt.objects.unscoped().filter(pk__in={r[3] for r in rows}).values_list("pk", "team_id")
+    )
+    return [r for r in rows if (r[1], r[0]) in keys and (r[3], r[0]) in prompts]
 
 
 def _restore(batch: dict) -> None:

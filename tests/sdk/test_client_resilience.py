@@ -4,11 +4,12 @@ caller's fallback, and raises only when it has nothing at all."""
 
 from __future__ import annotations
 
-import asyncio
+import asyncio  # noqa: F401
 
 import pytest
 from promptyard import AsyncPromptyard, FetchError, PromptNotFound, Promptyard
 
+from tests.sdk.async_helper import run_async
 from tests.sdk.stub_server import StubServer
 
 
@@ -169,7 +170,7 @@ def test_the_async_client_has_the_same_guarantees(stub):
             fallback = await client.get_prompt("missing", fallback="fb {{ x }}")
             return first, stale, fresh, kept, fallback
 
-    first, stale, fresh, kept, fallback = asyncio.run(scenario())
+    first, stale, fresh, kept, fallback = run_async(scenario)
     assert (first.version, stale.version, stale.stale, fresh.version) == (1, 1, True, 2)
     assert kept.version == 2 and kept.stale
     assert fallback.render(x=1) == "fb 1"

@@ -3,7 +3,7 @@ snapshot, stale-while-revalidate across a tag move, and a server stopped mid-tes
 
 from __future__ import annotations
 
-import asyncio
+import asyncio  # noqa: F401
 import time
 
 import httpx
@@ -11,6 +11,7 @@ import pytest
 from promptyard import AsyncPromptyard, AuthenticationError, PromptNotFound, Promptyard
 
 from apps.prompts import telemetry
+from tests.sdk.async_helper import run_async
 from tests.sdk.world import make_prompt, move, unprotect
 
 
@@ -114,6 +115,6 @@ def test_the_async_client_works_against_the_server(live_server, world, alice):
             revalidated = await client.get_prompt("greeting", cache_ttl=0)
             return first, snapshot, revalidated
 
-    first, snapshot, revalidated = asyncio.run(scenario())
+    first, snapshot, revalidated = run_async(scenario)
     assert first.render(name="Ann") == "Hello Ann"
     assert list(snapshot) == ["greeting"] and revalidated.version == 1
