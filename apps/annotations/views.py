@@ -335,6 +335,7 @@ def _panel_context(request, item, *, error=None, form_data=None, done_queue=None
         others=others,
         values=values,
         fields=fields,
+        first_label=next((f for f in fields if f["kind"] == "label"), None),
         previous_id=previous,
         next_id=following,
         locked_by_other=locked_by_other,

@@ -1,5 +1,5 @@
 // Keyboard-first annotating: P pass, F fail, R reasoning, Enter save and next,
-// J/K next/previous, S skip, Esc leaves a text box. One delegated listener, so it keeps
+// J/K next/previous, S skip, 1-9 a label choice, Esc leaves a text box. One delegated listener, so it keeps
 // working after htmx swaps the item panel.
 (function () {
   "use strict";
@@ -84,8 +84,14 @@
       case "s":
         click("#skip-button");
         break;
-      default:
-        return;
+      default: {
+        // 1-9 pick the first categorical label's choice.
+        var digit = parseInt(event.key, 10);
+        var select = panel().querySelector("form.verdict select");
+        if (isNaN(digit) || digit < 1 || !select || select.disabled || digit >= select.options.length) return;
+        select.selectedIndex = digit;
+        select.dispatchEvent(new Event("change", { bubbles: true }));
+      }
     }
     event.preventDefault();
   });
