@@ -382,7 +382,7 @@ def editor_message_row(request):
     return render(
         request,
         "prompts/_editor_fields.html#message-row",
-        {"m": {"role": "user", "content": ""}, "roles": CHAT_ROLES},
+        {"m": {"role": "user", "content": ""}, "editor": {"roles": CHAT_ROLES}},
     )
 
 

@@ -207,3 +207,10 @@ def test_it_grants_approval_on_the_settings_page(client, alice, carol, hub):
     assert carol.has_perm("prompts.approve_promotion", hub["prompt"])
     body = client.get(url("settings", prompt_name="greeter")).content.decode()
     assert "carol@acme.test" in body
+
+
+def test_it_serves_a_blank_message_row(client, bob, acme):
+    client.force_login(bob)
+    response = client.get(url("message_row"), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert b'<option value="placeholder"' in response.content
