@@ -666,14 +666,23 @@ def item_claim_next(*, team, actor, queue: AnnotationQueue, after: QueueItem | N
     )
     if item is None:
         return None
-    _lock(item, user, now)
+    _lock(item, user, now, team=team)
     return item
 
 
-def _lock(item, user, now):
+def _lock(item, user, now, *, team):
+    fresh = item.locked_by_id != user.pk or item.locked_until is None or item.locked_until <= now
     item.locked_by = user
     item.locked_until = now + LOCK_DURATION
     item.save(update_fields=["locked_by", "locked_until"])
+    if fresh:  # renewing one's own lock is not worth a line in the trail
+        audit_record(
+            team=team,
+            actor=user,
+            verb="annotation.claim",
+            target=item,
+            after={"locked_until": item.locked_until.isoformat()},
+        )
 
 
 @transaction.atomic
@@ -697,14 +706,8 @@ def item_claim(*, team, actor, item: QueueItem) -> QueueItem:
     assigned = Assignment.objects.filter(item=locked)
     if assigned.exists() and not assigned.filter(user=user).exists():
         return locked  # a manager looking at someone else's item does not lock them out
-    _lock(locked, user, now)
+    _lock(locked, user, now, team=team)
     return locked
-
-
-@transaction.atomic
-def item_release(*, team, actor, item: QueueItem) -> None:
-    user = _user_or_none(actor)
-    QueueItem.objects.filter(pk=item.pk, locked_by=user).update(locked_by=None, locked_until=None)
 
 
 @transaction.atomic
