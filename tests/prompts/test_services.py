@@ -343,6 +343,12 @@ def test_it_lets_a_granted_member_review_that_prompt_only(hub, alice, bob, carol
     )
     services.approver_grant(team=team, actor=alice, prompt=hub["prompt"], user=erin)
     assert list(selectors.approvers_of(hub["prompt"])) == [erin]
+    from apps.prompts.models import PromptUserObjectPermission
+
+    # Stored in the direct-FK grant table, not guardian's generic one.
+    assert PromptUserObjectPermission.objects.filter(
+        user=erin, content_object=hub["prompt"]
+    ).exists()
     mine = request_production(hub, bob)
     elsewhere = services.promotion_request_create(
         team=team, actor=bob, prompt=other, tag_name="production", candidate=other_v1
