@@ -245,3 +245,32 @@ def test_it_keeps_managers_off_items_assigned_to_others(acme_scope, alice, erin,
     looked = services.item_claim(team=acme_scope, actor=alice, item=items[0])
     assert looked.locked_by_id is None
     assert services.item_claim_next(team=acme_scope, actor=erin, queue=queue).pk == items[0].pk
+
+
+def test_it_audits_every_write(acme_scope, alice, bob, erin, experiment):
+    queue = services.queue_create(
+        team=acme_scope, actor=alice, name="Audited", annotators_per_item=2
+    )
+    services.queue_update(team=acme_scope, actor=alice, queue=queue, instructions="Be fair")
+    services.queue_fill_from_experiment(
+        team=acme_scope, actor=alice, queue=queue, experiment=experiment, mode="failed"
+    )
+    services.items_assign(team=acme_scope, actor=alice, queue=queue, users=[erin, bob])
+    item = services.item_claim_next(team=acme_scope, actor=erin, queue=queue)
+    services.item_skip(team=acme_scope, actor=erin, item=item)
+    services.annotation_save(team=acme_scope, actor=erin, item=item, passed=True)
+    services.annotation_save(team=acme_scope, actor=erin, item=item, passed=False)
+    services.annotation_save(team=acme_scope, actor=bob, item=item, passed=True)
+    services.item_decide(team=acme_scope, actor=alice, item=item, passed=True)
+    verbs = set(AuditEvent.objects.values_list("verb", flat=True))
+    assert {
+        "annotation_queue.create",
+        "annotation_queue.update",
+        "annotation_queue.fill",
+        "annotation_queue.assign",
+        "annotation.claim",
+        "annotation.skip",
+        "annotation.create",
+        "annotation.update",
+        "annotation.decide",
+    } <= verbs
