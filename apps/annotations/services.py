@@ -205,6 +205,12 @@ def queue_update(*, team, actor, queue: AnnotationQueue, **changes) -> Annotatio
         setattr(queue, key, value)
     _check_queue(queue)
     queue.save()
+    if queue.annotators_per_item != before["annotators_per_item"]:
+        # Items judged so far may now have enough verdicts, or too few.
+        for item in QueueItem.objects.filter(queue=queue, decided_at__isnull=True).exclude(
+            annotation_count=0
+        ):
+            _settle(item, queue)
     audit_record(
         team=team,
         actor=actor,

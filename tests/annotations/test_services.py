@@ -274,3 +274,16 @@ def test_it_audits_every_write(acme_scope, alice, bob, erin, experiment):
         "annotation.update",
         "annotation.decide",
     } <= verbs
+
+
+def test_it_resettles_items_when_the_annotator_count_changes(acme_scope, alice, erin, experiment):
+    queue = services.queue_create(team=acme_scope, actor=alice, name="Grow", annotators_per_item=1)
+    services.queue_fill_from_experiment(
+        team=acme_scope, actor=alice, queue=queue, experiment=experiment, mode="failed"
+    )
+    services.items_assign(team=acme_scope, actor=alice, queue=queue, users=[erin])
+    item = queue.items.first()
+    services.annotation_save(team=acme_scope, actor=erin, item=item, passed=True)
+    services.queue_update(team=acme_scope, actor=alice, queue=queue, annotators_per_item=2)
+    item.refresh_from_db()
+    assert item.status == ItemStatus.OPEN
