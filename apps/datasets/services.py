@@ -158,10 +158,11 @@ def _close_revision(
     dataset.example_count = dataset.example_count + added - removed
     dataset.updated_at = timezone.now()
     dataset.save(update_fields=["current_revision", "example_count", "updated_at"])
-    splits = sorted(
-        s
-        for s in examples_at_revision(dataset, number)
+    # order_by("split"): with the default ordering, DISTINCT would be per row, not per split.
+    splits = list(
+        examples_at_revision(dataset, number)
         .exclude(split="")
+        .order_by("split")
         .values_list("split", flat=True)
         .distinct()
     )

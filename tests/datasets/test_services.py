@@ -32,7 +32,11 @@ def test_it_shows_rows_as_of_each_revision_after_edits_and_deletes(acme_scope, a
         team=acme_scope,
         actor=alice,
         dataset=dataset,
-        rows=[{"input": {"q": "c"}}, {"input": {"q": "d"}, "split": "test"}],
+        rows=[
+            {"input": {"q": "c"}, "split": "train"},
+            {"input": {"q": "d"}, "split": "test"},
+            {"input": {"q": "e"}, "split": "train"},
+        ],
     )
     assert dataset.current_revision == 3
     edited = services.example_update(
@@ -44,10 +48,10 @@ def test_it_shows_rows_as_of_each_revision_after_edits_and_deletes(acme_scope, a
 
     assert _inputs(dataset, 1) == ["a"]
     assert _inputs(dataset, 2) == ["a", "b"]
-    assert _inputs(dataset, 3) == ["a", "b", "c", "d"]
-    assert _inputs(dataset, 4) == ["a2", "b", "c", "d"]  # the edit keeps its position
-    assert _inputs(dataset, 5) == ["a2", "c", "d"]
-    assert _inputs(dataset, None) == ["a2", "c", "d"]
+    assert _inputs(dataset, 3) == ["a", "b", "c", "d", "e"]
+    assert _inputs(dataset, 4) == ["a2", "b", "c", "d", "e"]  # the edit keeps its position
+    assert _inputs(dataset, 5) == ["a2", "c", "d", "e"]
+    assert _inputs(dataset, None) == ["a2", "c", "d", "e"]
     assert [r.input["q"] for r in selectors.examples_at_revision(dataset, 5, split="test")] == ["d"]
     # Never updated in place: the old row still holds the old input.
     a.refresh_from_db()
@@ -61,15 +65,15 @@ def test_it_shows_rows_as_of_each_revision_after_edits_and_deletes(acme_scope, a
         0: (0, 0, 0, 0),
         1: (1, 0, 0, 1),
         2: (1, 0, 0, 2),
-        3: (2, 0, 0, 4),
-        4: (0, 1, 0, 4),
-        5: (0, 0, 1, 3),
+        3: (3, 0, 0, 5),
+        4: (0, 1, 0, 5),
+        5: (0, 0, 1, 4),
     }
     diff = selectors.revision_diff(dataset, 4)
     assert [(b.input, a.input) for b, a in diff.changed] == [({"q": "a"}, {"q": "a2"})]
     assert [r.input for r in selectors.revision_diff(dataset, 5).removed] == [{"q": "b"}]
-    assert len(selectors.revision_diff(dataset, 3).added) == 2
-    assert DatasetRevision.objects.get(dataset=dataset, number=5).splits == ["test"]
+    assert len(selectors.revision_diff(dataset, 3).added) == 3
+    assert DatasetRevision.objects.get(dataset=dataset, number=5).splits == ["test", "train"]
 
 
 def test_it_searches_input_and_expected(acme_scope, alice, dataset):

@@ -291,5 +291,6 @@ def test_it_renders_any_page_of_10000_rows_in_at_most_8_queries(
             response = client.get(url("detail", dataset_id=dataset.pk), params)
         assert response.status_code == 200
         assert len(response.context["page"].rows) > 0
+    assert response.context["revision"].splits == ["a", "b", "c"]
     last = client.get(url("detail", dataset_id=dataset.pk), {"page": 200})
     assert last.context["page"].rows[-1].input == {"ticket": "ticket 9999"}
