@@ -178,9 +178,16 @@ def warm(base: str, key: str) -> list[str]:
     return etags
 
 
-def lua_script(directory: Path, key: str, etags: list[str] | None) -> Path:
+def lua_script(directory: Path, key: str, kind: str, etags: list[str]) -> Path:
+    """wrk request generators. The baseline goes through the same Lua rotation with the
+    same headers, so both sides pay the same load-generator cost."""
     names = ", ".join(f'"bench-{i:03d}"' for i in range(PROMPTS))
-    tags = ", ".join(json.dumps(e) for e in etags) if etags else ""
+    tags = ", ".join(json.dumps(e) for e in etags) if kind == "not_modified" else ""
+    path_expr = (
+        '"/__bench__/bare.json"'
+        if kind == "baseline"
+        else '"/api/v1/prompts/" .. names[i] .. "/?tag=production"'
+    )
     script = f"""
 local names = {{{names}}}
 local etags = {{{tags}}}
@@ -189,10 +196,10 @@ request = function()
   i = i % #names + 1
   local headers = {{["Authorization"] = "Bearer {key}"}}
   if #etags > 0 then headers["If-None-Match"] = etags[i] end
-  return wrk.format("GET", "/api/v1/prompts/" .. names[i] .. "/?tag=production", headers)
+  return wrk.format("GET", {path_expr}, headers)
 end
 """
-    path = directory / ("not_modified.lua" if etags else "fetch.lua")
+    path = directory / f"{kind}.lua"
     path.write_text(script)
     return path
 
@@ -200,10 +207,9 @@ end
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def run_wrk(wrk: str, url: str, script: Path | None) -> dict:
+def run_wrk(wrk: str, url: str, script: Path) -> dict:
     command = [wrk, "-t", "2", "-c", str(CONNECTIONS), "-d", f"{DURATION}s", "--latency"]
-    if script is not None:
-        command += ["-s", str(script)]
+    command += ["-s", str(script)]
     out = subprocess.run([*command, url], check=True, capture_output=True, text=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     latency = {
@@ -244,13 +250,14 @@ def main() -> None:
     server = start_gunicorn(env, port)
     try:
         etags = warm(base, key)
-        fetch_script = lua_script(workdir, key, None)
-        not_modified_script = lua_script(workdir, key, etags)
+        scripts = {
+            kind: lua_script(workdir, key, kind, etags)
+            for kind in ("baseline", "fetch", "not_modified")
+        }
         results: dict[str, list[dict]] = {"baseline": [], "fetch": [], "not_modified": []}
         for round_number in range(1, ROUNDS + 1):
-            results["baseline"].append(run_wrk(wrk, f"{base}/__bench__/bare.json", None))
-            results["fetch"].append(run_wrk(wrk, base, fetch_script))
-            results["not_modified"].append(run_wrk(wrk, base, not_modified_script))
+            for kind in ("baseline", "fetch", "not_modified"):
+                results[kind].append(run_wrk(wrk, base, scripts[kind]))
             log(
                 f"round {round_number}: "
                 + ", ".join(

@@ -21,6 +21,7 @@ from rest_framework.renderers import JSONRenderer
 
 from apps.core.errors import ServiceError, ValidationFailed
 from apps.core.tenancy import _current_team
+from apps.prompts import api as hub_api
 from apps.prompts import serving, telemetry
 from apps.teams.api_base import TeamAPIView
 from apps.teams.authentication import (
@@ -63,15 +64,9 @@ def _touch_last_used(key) -> None:
 
 
 def _hub_view(class_name: str):
-    """The Hub's management view for the same path, if the Hub provides it."""
-    try:
-        from apps.prompts import api as hub_api
-    except ImportError:
-        return None
-    cls = getattr(hub_api, class_name, None)
-    if cls is None:
-        return None
-    view = getattr(cls, "_serving_delegate", None)
+    """The Hub's management view for the same path (built once)."""
+    cls = getattr(hub_api, class_name)
+    view = cls.__dict__.get("_serving_delegate")
     if view is None:
         view = cls.as_view()
         cls._serving_delegate = view
@@ -136,9 +131,7 @@ class _ServingView(TeamAPIView):
 
     def dispatch(self, request, *args, **kwargs):
         if self._delegated(request):
-            hub = _hub_view(self.hub_view_name)
-            if hub is not None:
-                return hub(request, *args, **kwargs)
+            return _hub_view(self.hub_view_name)(request, *args, **kwargs)
         if request.method == "GET" and "team_slug" not in kwargs:
             response = self._fast_get(request, kwargs)
             if response is not None:
@@ -181,13 +174,13 @@ class _ServingView(TeamAPIView):
 
 class PromptCollectionView(_ServingView):
     """GET ?tag=…: the snapshot of every prompt at the tag. Without `tag`, the Hub's
-    paginated list (when the Hub provides one); POST creates a prompt (the Hub's view)."""
+    paginated list; POST creates a prompt (the Hub's view)."""
 
     hub_view_name = "PromptListCreateView"
 
     def _delegated(self, request) -> bool:
         if request.method == "GET" and "tag" not in request.GET:
-            return True  # the management list; falls back to the production snapshot
+            return True  # the Hub's paginated management list
         return super()._delegated(request)
 
     @extend_schema(parameters=[TAG_PARAM], responses={200: SNAPSHOT_SCHEMA, 304: None})
@@ -200,22 +193,11 @@ class PromptCollectionView(_ServingView):
         telemetry.record(api_key=self.api_key, tag=tag, served=served.served)
         return _answer(request, served)
 
-    @extend_schema(exclude=True)
+    @extend_schema(
+        request=hub_api.PromptCreateSerializer, responses={201: hub_api.PromptSerializer}
+    )
     def post(self, request):
-        from apps.prompts.services import prompt_create
-
-        # Reached only while the Hub's API view is missing: create through the service.
-        prompt = prompt_create(
-            team=self.team,
-            actor=self.actor,
-            name=str(request.data.get("name", "")),
-            description=str(request.data.get("description", "")),
-        )
-        return HttpResponse(
-            serving._dumps({"name": prompt.name, "description": prompt.description}),
-            status=201,
-            content_type="application/json",
-        )
+        raise AssertionError("dispatch() hands POST to the Hub's view")  # documented here
 
 
 class PromptServeView(_ServingView):
@@ -245,3 +227,7 @@ class PromptServeView(_ServingView):
             served=served.served,
         )
         return _answer(request, served)
+
+    @extend_schema(request=hub_api.PromptUpdateSerializer, responses=hub_api.PromptSerializer)
+    def patch(self, request, prompt_name: str):
+        raise AssertionError("dispatch() hands PATCH to the Hub's view")  # documented here

@@ -200,3 +200,27 @@ def test_a_warm_fetch_makes_no_database_query(api_client, served, django_assert_
     api_client.get("/api/v1/prompts/?tag=production", **headers)
     with django_assert_num_queries(0):
         assert api_client.get("/api/v1/prompts/?tag=production", **headers).status_code == 200
+
+
+def test_the_hubs_methods_on_the_same_paths_still_work(
+    api_client, served, acme, alice, api_key_for
+):
+    raw = api_key_for(acme, alice, scopes=["prompts:read", "prompts:write"])
+    created = api_client.post("/api/v1/prompts/", {"name": "fresh"}, format="json", **bearer(raw))
+    assert created.status_code == 201 and created.json()["name"] == "fresh"
+    listed = api_client.get("/api/v1/prompts/", **bearer(raw)).json()
+    assert {p["name"] for p in listed["results"]} == {"fresh", "greeting"}
+    patched = api_client.patch(
+        "/api/v1/prompts/greeting/", {"description": "Says hello"}, format="json", **bearer(raw)
+    )
+    assert patched.status_code == 200 and patched.json()["description"] == "Says hello"
+    read_only = api_client.post("/api/v1/prompts/", {"name": "nope"}, format="json",
+                                **bearer(served["raw"]))  # fmt: skip
+    assert read_only.status_code == 403
+
+
+def test_the_schema_documents_the_serving_routes(client):
+    schema = client.get("/api/schema/?format=json").json()
+    serve = schema["paths"]["/api/v1/prompts/{prompt_name}/"]
+    assert {"get", "patch"} <= set(serve) and "ServedPrompt" in str(serve["get"])
+    assert {"get", "post"} <= set(schema["paths"]["/api/v1/prompts/"])
