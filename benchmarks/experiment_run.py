@@ -154,8 +154,10 @@ def run_once(label: str, world, base_url: str) -> dict:
     worker = manage(
         "db_worker", "--batch", "--no-reload", "--no-startup-delay", "--interval", "0.1"
     )
-    worker.wait()
+    _, _, usage = os.wait4(worker.pid, 0)
+    worker.returncode = 0
     wall = time.monotonic() - started
+    cpu = usage.ru_utime + usage.ru_stime
     experiment = Experiment.objects.unscoped().get(pk=experiment.pk)
     rows = Result.objects.unscoped().filter(experiment=experiment).count()
     errors = Result.objects.unscoped().filter(experiment=experiment).exclude(error="").count()
@@ -169,6 +171,7 @@ def run_once(label: str, world, base_url: str) -> dict:
         "errors": errors,
         "run_s": run_seconds,
         "worker_wall_s": wall,
+        "worker_cpu_s": cpu,
         "rows_per_s": rows / run_seconds,
         "detail": experiment.status_detail,
     }
@@ -199,8 +202,10 @@ def main() -> None:
 
     print(
         f"clean run: {clean['rows']} rows, {clean['errors']} errors, run {clean['run_s']:.2f} s "
-        f"(worker process wall {clean['worker_wall_s']:.2f} s)"
+        f"(worker process wall {clean['worker_wall_s']:.2f} s, CPU {clean['worker_cpu_s']:.2f} s "
+        f"= {clean['worker_cpu_s'] / clean['rows'] * 1000:.2f} ms per row incl. start-up)"
     )
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(
         f"20% 429 run: {limited['rows']} rows, {limited['errors']} errors, run {limited['run_s']:.2f} s "
         f"(worker process wall {limited['worker_wall_s']:.2f} s); {limited['detail']}"

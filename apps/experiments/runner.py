@@ -50,7 +50,8 @@ logger = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 0.5  # seconds between counter/heartbeat writes and cancel checks
 RATE_LIMIT_ATTEMPTS = 12  # a cell keeps waiting its turn through this many 429s
-RETRY_CUT_COOLDOWN = 0.5  # one multiplicative decrease per burst of 429s
+RETRY_CUT_COOLDOWN = 0.5  # at least this long between multiplicative decreases
+MAX_CUT_COOLDOWN = 5.0
 CALL_SETTINGS = ("temperature", "max_tokens", "top_p", "stop", "response_format", "tools")
 
 
@@ -85,9 +86,12 @@ class AdaptiveLimiter:
         if self.limit < self.maximum:
             self.limit = min(self.maximum, self.limit + 1.0 / self.limit)
 
-    def on_rate_limit(self) -> None:
+    def on_rate_limit(self, retry_after: float | None = None) -> None:
+        # One cut per burst: 429s answered while the server's Retry-After window is still
+        # open report the same overload, not a new one.
         now = time.monotonic()
-        if now - self._last_cut < RETRY_CUT_COOLDOWN:
+        cooldown = max(RETRY_CUT_COOLDOWN, min(retry_after or 0.0, MAX_CUT_COOLDOWN))
+        if now - self._last_cut < cooldown:
             return
         self._last_cut = now
         self.limit = max(float(self.minimum), self.limit / 2)
@@ -157,7 +161,8 @@ class PreparedPrompt:
     """
 
     def __init__(self, version):
-        from apps.prompts import rendering
+        # The implementation module itself: its sandboxed environment compiles here too.
+        from promptyard import rendering
 
         self.version = version
         self.schema = version.variables_schema or {}
@@ -183,7 +188,7 @@ class PreparedPrompt:
             self.compiled = None
 
     def render(self, values: dict) -> list[dict]:
-        from apps.prompts import rendering
+        from promptyard import rendering
 
         if self.compiled is None:
             return render_messages(self.version, values)
@@ -350,7 +355,7 @@ class ExperimentRunner:
                 await self.limiter.release()
             if failure.kind == "rate_limit":
                 self.rate_limited += 1
-                self.limiter.on_rate_limit()
+                self.limiter.on_rate_limit(failure.retry_after)
                 if attempts >= RATE_LIMIT_ATTEMPTS:
                     return None, failure, attempts
                 wait = failure.retry_after if failure.retry_after is not None else None

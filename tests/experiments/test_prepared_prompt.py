@@ -52,6 +52,20 @@ def test_it_renders_like_the_shared_function(v, values):
     assert PreparedPrompt(v).render(values) == render_messages(v, values)
 
 
+def test_it_compiles_once_and_renders_without_the_shared_slow_path(monkeypatch):
+    from promptyard import rendering
+
+    prepared = PreparedPrompt(version(template="Q: {{ q }}"))
+    assert prepared.compiled is not None
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("compiled again")
+
+    monkeypatch.setattr(rendering._env, "from_string", refuse)
+    monkeypatch.setattr(rendering, "render_prompt", refuse)
+    assert prepared.render({"q": "x"}) == [{"role": "user", "content": "Q: x"}]
+
+
 @pytest.mark.parametrize(
     "v, values, message",
     [
