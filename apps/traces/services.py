@@ -94,7 +94,7 @@ def _prompt_versions(team, pairs: set[tuple[str, int]]) -> dict[tuple[str, int],
 def _set_write_timeout() -> None:
     """A write stuck behind locks or a saturated database becomes a 503, not a hang."""
     if connection.vendor == "postgresql":
-        seconds = getattr(settings, "PROMPTYARD_TRACE_WRITE_TIMEOUT_S", 10)
+        seconds = getattr(settings, "PROMPTYARD_TRACE_WRITE_TIMEOUT_S", 5)
         with connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL statement_timeout = {int(seconds * 1000)}")
             cursor.execute(f"SET LOCAL lock_timeout = {int(seconds * 1000)}")
