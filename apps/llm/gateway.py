@@ -508,6 +508,15 @@ def stream(
             break
         except Exception as exc:  # noqa: BLE001
             error = classify(exc, provider, timeout)
+            if (
+                error.kind == BAD_REQUEST
+                and "stream_options" in kwargs
+                and "stream_options" in error.message
+            ):
+                # Some compatible servers refuse stream_options: stream without usage.
+                del kwargs["stream_options"]
+                attempt -= 1
+                continue
             if error.kind == RATE_LIMIT and on_rate_limit is not None:
                 on_rate_limit(error)
             if _give_up(error, attempt, retries):
