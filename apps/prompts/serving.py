@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import secrets
 import tempfile
@@ -39,6 +40,8 @@ from django.utils.http import parse_etags
 from apps.core.errors import NotFound, ValidationFailed
 from apps.prompts.models import Prompt, PromptVersion, Tag
 from apps.prompts.validators import TAG_NAME_RE
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_TAG = "production"
 PREFIX = "pyd:serve:1"
@@ -91,23 +94,52 @@ def _bump_host_stamp() -> None:
     os.replace(tmp, _STAMP_PATH)
 
 
-def _generation(team_id: int) -> str:
+def _generation(team_id: int) -> str | None:
+    """The team's cache generation, or None when the cache cannot be reached (then the
+    answer comes from the database: a cache outage slows serving, it does not stop it)."""
     key = f"{PREFIX}:gen:{team_id}"
-    token = cache.get(key)
-    if token is None:
-        # A random first token: an evicted generation never comes back as an old one.
-        cache.add(key, secrets.token_hex(6), timeout=None)
+    try:
         token = cache.get(key)
+        if token is None:
+            # A random first token: an evicted generation never comes back as an old one.
+            cache.add(key, secrets.token_hex(6), timeout=None)
+            token = cache.get(key)
+    except Exception:
+        logger.warning("Serving cache unreachable; answering from the database", exc_info=True)
+        return None
+    if token is None:
+        return None
     if _process_local_cache():
         token = f"{token}.{_host_stamp()}"
     return token
 
 
+def _cached(key: str | None, load):
+    if key is None:
+        return load()
+    try:
+        served = cache.get(key)
+    except Exception:
+        logger.warning("Serving cache unreachable; answering from the database", exc_info=True)
+        return load()
+    if served is None:
+        served = load()
+        try:
+            cache.set(key, served, ENTRY_TTL)
+        except Exception:
+            logger.warning("Serving cache unreachable; not storing", exc_info=True)
+    return served
+
+
 def invalidate_team(team_id: int) -> None:
     """Orphan every cached answer of the team (all prompts, tags and snapshots)."""
-    cache.set(f"{PREFIX}:gen:{team_id}", secrets.token_hex(6), timeout=None)
     if _process_local_cache():
         _bump_host_stamp()
+    try:
+        cache.set(f"{PREFIX}:gen:{team_id}", secrets.token_hex(6), timeout=None)
+    except Exception:
+        # Runs after the commit: the move stands; say loudly that caches may be stale.
+        logger.error("Could not invalidate the serving cache of team %s", team_id, exc_info=True)
 
 
 def invalidate_on_commit(team_id: int) -> None:
@@ -176,38 +208,34 @@ def serve_prompt(*, team, name: str, tag: str | None = None, version: int | None
     if version is not None and version < 1:
         raise ValidationFailed("version must be a positive integer.", field="version")
     tag = None if version is not None else _check_tag(tag or DEFAULT_TAG)
-    key = f"{PREFIX}:{team.pk}:{_generation(team.pk)}:p:{name}:{tag or ''}:{version or ''}"
-    served = cache.get(key)
-    if served is None:
-        served = _load_prompt(name, tag, version)
-        cache.set(key, served, ENTRY_TTL)
-    return served
+    generation = _generation(team.pk)
+    key = None
+    if generation is not None:
+        key = f"{PREFIX}:{team.pk}:{generation}:p:{name}:{tag or ''}:{version or ''}"
+    return _cached(key, lambda: _load_prompt(name, tag, version))
 
 
 def serve_snapshot(*, team, tag: str | None = None) -> Served:
     """Every prompt of the team at `tag`, in one answer with its own ETag."""
     tag = _check_tag(tag or DEFAULT_TAG)
-    key = f"{PREFIX}:{team.pk}:{_generation(team.pk)}:s:{tag}"
-    served = cache.get(key)
-    if served is None:
-        rows = (
-            Tag.objects.select_related("prompt", "version")
-            .filter(name=tag)
-            .order_by("prompt__name")
-        )
-        items = []
-        for row in rows:
-            item = _payload(row.prompt.name, row.version, tag)
-            item["etag"] = prompt_etag(row.version, tag)
-            items.append(item)
-        digest = hashlib.sha256("\n".join(i["etag"] for i in items).encode()).hexdigest()
-        served = Served(
-            body=_dumps({"tag": tag, "count": len(items), "prompts": items}),
-            etag=f'"snapshot.{digest[:40]}.{tag}"',
-            served=tuple((row.prompt_id, row.version.number) for row in rows),
-        )
-        cache.set(key, served, ENTRY_TTL)
-    return served
+    generation = _generation(team.pk)
+    key = f"{PREFIX}:{team.pk}:{generation}:s:{tag}" if generation is not None else None
+    return _cached(key, lambda: _load_snapshot(tag))
+
+
+def _load_snapshot(tag: str) -> Served:
+    rows = Tag.objects.select_related("prompt", "version").filter(name=tag).order_by("prompt__name")
+    items = []
+    for row in rows:
+        item = _payload(row.prompt.name, row.version, tag)
+        item["etag"] = prompt_etag(row.version, tag)
+        items.append(item)
+    digest = hashlib.sha256("\n".join(i["etag"] for i in items).encode()).hexdigest()
+    return Served(
+        body=_dumps({"tag": tag, "count": len(items), "prompts": items}),
+        etag=f'"snapshot.{digest[:40]}.{tag}"',
+        served=tuple((row.prompt_id, row.version.number) for row in rows),
+    )
 
 
 # --- API keys, remembered briefly ---------------------------------------------------------

@@ -224,3 +224,18 @@ def test_the_schema_documents_the_serving_routes(client):
     serve = schema["paths"]["/api/v1/prompts/{prompt_name}/"]
     assert {"get", "patch"} <= set(serve) and "ServedPrompt" in str(serve["get"])
     assert {"get", "post"} <= set(schema["paths"]["/api/v1/prompts/"])
+
+
+def test_it_answers_from_the_database_when_the_cache_is_down(api_client, served, monkeypatch):
+    class BrokenCache:
+        def __getattr__(self, name):
+            def fail(*args, **kwargs):
+                raise ConnectionError("cache down")
+
+            return fail
+
+    monkeypatch.setattr(serving, "cache", BrokenCache())
+    response = api_client.get(SERVE.format("greeting"), **bearer(served["raw"]))
+    assert response.status_code == 200 and response.json()["version"] == 1
+    snapshot = api_client.get("/api/v1/prompts/?tag=production", **bearer(served["raw"]))
+    assert snapshot.json()["count"] == 1
