@@ -170,7 +170,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.schema.PromptyardAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "apps.core.errors.api_exception_handler",
@@ -182,6 +182,15 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per choice set shared by several serializers (otherwise hashed names appear).
+    "ENUM_NAME_OVERRIDES": {
+        "PromptKindEnum": "apps.prompts.models.Kind",
+        "ExampleSourceEnum": "apps.datasets.models.ExampleSource",
+        # The dataset API's plain list of the same sources (values as labels).
+        "ExampleSourceInputEnum": ["manual", "upload", "experiment", "trace", "annotation"],
+        "ExperimentStatusEnum": "apps.experiments.models.Status",
+        "SpanStatusEnum": "apps.traces.models.Status",
+    },
 }
 
 # Upload limits: datasets stream their files, so the whole-request cap only guards memory.

@@ -8,6 +8,14 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     match_subclasses = True  # e.g. the prompt-serving variant with its lookup cache
     name = "ApiKeyAuth"
 
+    def __init__(self, target):
+        super().__init__(target)
+        from apps.teams.authentication import ApiKeyAuthentication
+
+        # The schema registry tells components apart by class: a subclass needs its own name.
+        if type(target) is not ApiKeyAuthentication:
+            self.name = f"ApiKeyAuth{type(target).__name__}"
+
     def get_security_definition(self, auto_schema):
         return {
             "type": "http",
