@@ -9,6 +9,7 @@ from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.models import User
@@ -223,7 +224,10 @@ def tag_move(request, prompt_name, tag_name):
         messages.error(request, exc.message)
     else:
         messages.success(request, f"'{tag_name}' now points at v{version.number}.")
-    return redirect(request.POST.get("next") or _detail_url(request, prompt))
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = _detail_url(request, prompt)  # never bounce to another site
+    return redirect(target)
 
 
 @require_POST

@@ -214,3 +214,51 @@ def test_it_serves_a_blank_message_row(client, bob, acme):
     response = client.get(url("message_row"), HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     assert b'<option value="placeholder"' in response.content
+
+
+def test_it_never_redirects_off_site_after_a_tag_move(client, bob, hub):
+    client.force_login(bob)
+    response = client.post(
+        url("tag_move_new", prompt_name="greeter"),
+        {"tag_name": "staging", "version": "1", "next": "https://evil.example/"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == url("detail", prompt_name="greeter")
+
+
+def test_it_requires_a_reason_for_an_emergency_rollback_page(client, alice, bob, hub):
+    from apps.prompts import services
+    from apps.prompts.selectors import version_at_tag
+
+    for version in (hub["v1"], hub["v2"]):
+        request = services.promotion_request_create(
+            team=hub["team"],
+            actor=bob,
+            prompt=hub["prompt"],
+            tag_name="production",
+            candidate=version,
+        )
+        services.promotion_approve(team=hub["team"], actor=alice, promotion=request)
+    client.force_login(bob)
+    body = client.get(url("tag", prompt_name="greeter", tag_name="production")).content.decode()
+    assert "Only owners and admins can roll back" in body
+    client.force_login(alice)
+    page = url("tag", prompt_name="greeter", tag_name="production")
+    assert "Emergency rollback" in client.get(page).content.decode()
+    rollback = url("tag_rollback", prompt_name="greeter", tag_name="production")
+    response = client.post(rollback, {"version": "1", "reason": ""}, follow=True)
+    assert "needs a reason" in response.content.decode()
+    assert version_at_tag(hub["prompt"], "production") == hub["v2"]
+    response = client.post(rollback, {"version": "1", "reason": "bad answers"}, follow=True)
+    assert version_at_tag(hub["prompt"], "production") == hub["v1"]
+    assert "emergency rollback" in response.content.decode()
+
+
+def test_it_shows_viewers_no_writing_controls(client, carol, hub):
+    client.force_login(carol)
+    body = client.get(url("detail", prompt_name="greeter")).content.decode()
+    assert ">New version</a>" not in body
+    body = client.get(url("version", prompt_name="greeter", version_number=2)).content.decode()
+    assert "New version from this one" not in body and "Move tag" not in body
+    response = client.get(url("version_new", prompt_name="greeter", version_number=2))
+    assert response.status_code == 302
