@@ -98,6 +98,7 @@ def main() -> None:
     max_queries = 0
     for name, params in cases.items():
         samples = []
+        sql_ms = []
         for _ in range(ROUNDS):
             with CaptureQueriesContext(connection) as queries:
                 started = time.perf_counter()
@@ -105,8 +106,12 @@ def main() -> None:
                 samples.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, (name, response.status_code)
             max_queries = max(max_queries, len(queries))
+            sql_ms.append(sum(float(q["time"]) for q in queries.captured_queries) * 1000)
         timings.extend(samples)
-        log(f"{name}: {len(queries)} queries, median {statistics.median(samples):.1f} ms")
+        log(
+            f"{name}: {len(queries)} queries, median {statistics.median(samples):.1f} ms "
+            f"(SQL {statistics.median(sql_ms):.1f} ms)"
+        )
 
     # Streaming parse of a big file: peak Python memory versus the file size.
     path = Path(tempfile.mkdtemp()) / "big.csv"

@@ -78,7 +78,7 @@ def check_size(size: int | None) -> None:
 
 def guess_format(filename: str, first_bytes: bytes = b"") -> str:
     name = (filename or "").lower()
-    if name.endswith(".csv") or name.endswith(".tsv"):
+    if name.endswith(".csv"):
         return UploadFormat.CSV
     if name.endswith(".jsonl") or name.endswith(".ndjson"):
         return UploadFormat.JSONL

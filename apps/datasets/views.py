@@ -397,11 +397,6 @@ def _mapping_context(request, dataset, upload, mapping) -> dict:
         rows = importing.preview(importing.upload_source(upload), upload.format, cleaned)
     except ServiceError as exc:
         error = exc.message
-    variables = []
-    for target in (mapping or {}).values():
-        base, _, name = target.partition(":")
-        if base == "input" and (name or "") not in variables:
-            variables.append(name)
     return {
         "dataset": dataset,
         "upload": upload,
@@ -409,7 +404,6 @@ def _mapping_context(request, dataset, upload, mapping) -> dict:
         "target_choices": TARGET_CHOICES,
         "preview_rows": rows,
         "preview_error": error,
-        "variables": sorted({k for r in rows for k in r["input"]}, key=str),
     }
 
 
