@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import random
+import sys
 import tempfile
 import threading
 import time
@@ -335,6 +336,19 @@ class ClientCore:
                 )
             return prompt
         raise self.as_fetch_error(exc) from exc
+
+
+def note_fetch(prompt: Prompt) -> None:
+    """Tag the current OpenTelemetry span with the prompt version served (if tracing is on).
+    Without opentelemetry imported there is no span to tag: skip the import attempt."""
+    if "opentelemetry" not in sys.modules:
+        return
+    try:
+        from promptyard.tracing import record_prompt_fetch
+
+        record_prompt_fetch(prompt.name, prompt.version or None)
+    except Exception:  # tracing must never break a fetch
+        logger.debug("promptyard: could not record the prompt fetch on the span", exc_info=True)
 
 
 def _detail(response: httpx.Response) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from promptyard._core import DEFAULT_TAG, ClientCore, Entry, Key, logger
+from promptyard._core import DEFAULT_TAG, ClientCore, Entry, Key, logger, note_fetch
 from promptyard.errors import FetchError
 from promptyard.prompt import Prompt
 
@@ -51,6 +51,11 @@ class AsyncPromptyard(ClientCore):
         cache_ttl: float | None = None,
     ) -> Prompt:
         """See `Promptyard.get_prompt`: same caching, revalidation and fallback rules."""
+        prompt = await self._get_prompt(name, tag, version, fallback, cache_ttl)
+        note_fetch(prompt)
+        return prompt
+
+    async def _get_prompt(self, name, tag, version, fallback, cache_ttl) -> Prompt:
         ttl = self.default_cache_ttl if cache_ttl is None else cache_ttl
         key = self.key(name, tag, version)
         entry = self.cached(key)

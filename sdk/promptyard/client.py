@@ -21,6 +21,7 @@ from promptyard._core import (
     Entry,
     Key,
     logger,
+    note_fetch,
 )
 from promptyard.errors import FetchError
 from promptyard.prompt import Prompt
@@ -70,6 +71,11 @@ class Promptyard(ClientCore):
         revalidated in the background (If-None-Match). `cache_ttl=0`: revalidated before
         returning. Raises only when neither a cached copy, a disk copy nor `fallback` exists.
         """
+        prompt = self._get_prompt(name, tag, version, fallback, cache_ttl)
+        note_fetch(prompt)
+        return prompt
+
+    def _get_prompt(self, name, tag, version, fallback, cache_ttl) -> Prompt:
         ttl = self.default_cache_ttl if cache_ttl is None else cache_ttl
         key = self.key(name, tag, version)
         entry = self.cached(key)

@@ -186,3 +186,19 @@ def test_the_cli_prints_and_renders(stub, capsys):
     stub.mode = "500"
     code = main(["--api-key", "pyd_k", "--base-url", stub.url, "--timeout", "0.2", "get", "x"])
     assert code == 1
+
+
+def test_it_tags_the_current_span_with_the_prompt_version(stub):
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from promptyard.tracing import ATTR_PROMPT_NAME, ATTR_PROMPT_VERSION
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with provider.get_tracer("test").start_as_current_span("handle-request"):
+        client_for(stub).get_prompt("greeting")
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes[ATTR_PROMPT_NAME] == "greeting"
+    assert span.attributes[ATTR_PROMPT_VERSION] == 1
