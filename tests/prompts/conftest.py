@@ -3,9 +3,8 @@ import pytest
 
 @pytest.fixture
 def hub(acme_scope, alice):
-    """acme with prompt `greeter` (v1, v2) and production at v1 (set by an approved request)."""
+    """acme with prompt `greeter` (v1 "Hi", v2 "Hello"); only `latest` is tagged (v2)."""
     from apps.prompts import services
-    from apps.prompts.models import PromotionRequest
 
     team = acme_scope
     prompt = services.prompt_create(team=team, actor=alice, name="greeter", description="Says hi")
@@ -25,10 +24,4 @@ def hub(acme_scope, alice):
         template="Hello {{ name }}!",
         commit_message="warmer",
     )
-    return {
-        "team": team,
-        "prompt": prompt,
-        "v1": v1,
-        "v2": v2,
-        "PromotionRequest": PromotionRequest,
-    }
+    return {"team": team, "prompt": prompt, "v1": v1, "v2": v2}
