@@ -294,3 +294,43 @@ def test_it_renders_any_page_of_10000_rows_in_at_most_8_queries(
     assert response.context["revision"].splits == ["a", "b", "c"]
     last = client.get(url("detail", dataset_id=dataset.pk), {"page": 200})
     assert last.context["page"].rows[-1].input == {"ticket": "ticket 9999"}
+
+
+def test_it_keeps_the_add_form_open_with_its_error(client, dataset, bob):
+    client.force_login(bob)
+    response = client.post(
+        url("example_add", dataset_id=dataset.pk),
+        {"input": "not json", "expected": "x"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200 and "HX-Retarget" not in response
+    html = response.content.decode()
+    assert 'id="add-example"' in html and "open" in html and "Not valid JSON" in html
+    dataset.refresh_from_db()
+    assert dataset.current_revision == 1
+
+
+def test_it_shows_viewers_no_edit_controls_and_refuses_their_writes(client, dataset, carol):
+    client.force_login(carol)
+    page = client.get(url("detail", dataset_id=dataset.pk))
+    assert page.status_code == 200 and b"Add an example" not in page.content
+    assert b">Edit<" not in page.content
+    with team_scope(dataset.team):
+        row = selectors.examples_at_revision(dataset).first()
+    edit = url("example_edit", dataset_id=dataset.pk, example_id=row.example_id)
+    assert client.get(edit).status_code == 403
+    assert client.post(edit, {"input": '{"a": 1}'}).status_code == 403
+    delete = url("example_delete", dataset_id=dataset.pk, example_id=row.example_id)
+    assert client.post(delete).status_code == 403
+    assert client.get(url("import", dataset_id=dataset.pk)).status_code == 403
+
+
+def test_it_escapes_cells(client, acme, alice):
+    with team_scope(acme):
+        ds = services.dataset_create(team=acme, actor=alice, name="xss")
+        services.example_create(
+            team=acme, actor=alice, dataset=ds, input={"q": "<script>alert(1)</script>"}
+        )
+    client.force_login(alice)
+    html = client.get(url("detail", dataset_id=ds.pk)).content.decode()
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
