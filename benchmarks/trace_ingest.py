@@ -3,7 +3,7 @@
 Run: ./scripts/with_postgres.sh .venv/bin/python benchmarks/trace_ingest.py
 
 Migrates the PostgreSQL database from DATABASE_URL, creates a team and a traces:write
-key, starts the app under gunicorn (2 sync workers) on loopback, then sends 50,000 spans
+key, starts the app under gunicorn (2 workers, 4 threads each) on loopback, then sends 50,000 spans
 in traces of 10 (one GenAI model call per trace, with messages and token usage) through
 opentelemetry-sdk's BatchSpanProcessor (batches of 512) and the real
 opentelemetry-exporter-otlp-proto-http exporter. PRODUCERS independent tracer providers
@@ -36,6 +36,10 @@ TRACE_SIZE = 10
 BATCH = 512
 PRODUCERS = int(os.environ.get("BENCH_PRODUCERS", "4"))
 WORKERS = 2
+# Threads per worker: a request spends much of its time waiting on PostgreSQL (COPY,
+# commit), during which another can parse; trace writes are bounded by the app's own
+# writer semaphore (PROMPTYARD_TRACE_MAX_WRITERS).
+THREADS = int(os.environ.get("BENCH_THREADS", "4"))
 
 
 def log(message: str) -> None:
@@ -111,6 +115,8 @@ def start_gunicorn(env: dict, port: int) -> subprocess.Popen:
             "config.wsgi:application",
             "--workers",
             str(WORKERS),
+            "--threads",
+            str(THREADS),
             "--bind",
             f"127.0.0.1:{port}",
             "--backlog",
@@ -258,7 +264,7 @@ def main() -> None:
     )
     key = json.loads(child("--load", env))["key"]
     port = free_port()
-    log(f"gunicorn ({WORKERS} workers) on 127.0.0.1:{port}")
+    log(f"gunicorn ({WORKERS} workers x {THREADS} threads) on 127.0.0.1:{port}")
     server = start_gunicorn(env, port)
     try:
         log(
