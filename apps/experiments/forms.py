@@ -23,6 +23,7 @@ class ExperimentForm(forms.Form):
     split = forms.CharField(max_length=40, required=False, help_text="Empty: every example.")
     versions = VersionChoiceField(
         queryset=None,
+        widget=forms.SelectMultiple(attrs={"size": 8}),
         label="Prompt versions",
         help_text="Each chosen version is a variant; the first is the baseline.",
     )

@@ -225,27 +225,21 @@ class Estimate:
     unpriced: list[str]
     cap: Decimal | None
     judge_calls: int = 0
+    render_problems: list[str] = field(default_factory=list)
 
     @property
     def over_cap(self) -> bool:
         return self.cap is not None and self.cost is not None and self.cost > self.cap
 
 
-def _rendered_chars(version, values: dict) -> int:
-    from apps.prompts.rendering import RenderError, render_prompt
+def _rendered_chars(prepared, values: dict) -> int | str:
+    """Characters of the rendered prompt, or the render error's message."""
+    from apps.prompts.rendering import RenderError
 
     try:
-        rendered = render_prompt(
-            kind=version.kind,
-            template=version.template,
-            messages=version.messages,
-            variables_schema=version.variables_schema,
-            values=values,
-        )
-    except RenderError:
-        return 0
-    if isinstance(rendered, str):
-        return len(rendered)
+        rendered = prepared.render(values)
+    except RenderError as exc:
+        return exc.message
     return sum(len(m.get("content") or "") for m in rendered)
 
 
@@ -272,8 +266,19 @@ def estimate(
     cost = Decimal(0)
     priced = False
     unpriced = []
+    render_problems = []
     for version, settings_ in variants:
-        chars = sum(_rendered_chars(version, v if isinstance(v, dict) else {}) for v in inputs)
+        from apps.experiments.runner import PreparedPrompt
+
+        prepared = PreparedPrompt(version)
+        sizes = [_rendered_chars(prepared, v if isinstance(v, dict) else {}) for v in inputs]
+        failures = [s for s in sizes if isinstance(s, str)]
+        if failures:
+            render_problems.append(
+                f"{version.prompt.name} v{version.number} fails to render {len(failures)} of "
+                f"{len(inputs)} sampled examples ({failures[0]}): those rows will be errors."
+            )
+        chars = sum(s for s in sizes if not isinstance(s, str))
         per_call_in = math.ceil(chars / 4 / len(inputs)) if inputs else 0
         per_call_out = int(settings_.get("max_tokens") or ESTIMATE_OUTPUT_TOKENS)
         calls = count * repetitions
@@ -304,6 +309,7 @@ def estimate(
         unpriced=unpriced,
         cap=cap,
         judge_calls=calls * judges,
+        render_problems=list(dict.fromkeys(render_problems)),
     )
 
 

@@ -209,3 +209,15 @@ def test_it_refuses_evaluator_writes_to_viewers(client, lab, carol):
     client.force_login(carol)
     response = client.post(url("evaluators"), {"name": "x", "kind": "valid_json", "params": "{}"})
     assert response.status_code == 403
+
+
+def test_it_warns_when_a_version_cannot_render_the_dataset(client, lab, alice):
+    other = lab.version_with("Needs {{ missing_variable }}")
+    client.force_login(alice)
+    response = client.get(
+        url("estimate"),
+        {"dataset": lab.dataset.pk, "versions": [other.pk], "repetitions": 1, "concurrency": 1},
+    )
+    body = response.content.decode()
+    assert "qa v2 fails to render 6 of 6 sampled examples" in body
+    assert "Missing variable &#x27;missing_variable&#x27;" in body
