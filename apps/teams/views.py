@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.core.errors import NotFound, PermissionRefused, ServiceError
 from apps.core.pagination import paginate
@@ -58,8 +58,12 @@ def _settings_context(request, active: str) -> dict:
     return {
         "active": active,
         "can_manage": selectors.can_manage_team(request.user, request.team),
-        "is_owner": actor_can(request.user, PERM_OWN, request.team),
+        "is_owner": _can_own(request),
     }
+
+
+def _can_own(request) -> bool:
+    return actor_can(request.user, PERM_OWN, request.team)
 
 
 def _invite_url(request, token: str) -> str:
@@ -138,7 +142,12 @@ def team_home(request):
     return redirect("prompts:list", team_slug=request.team.slug)
 
 
-def team_settings(request, *, protected_form=None, retention_form=None, status=200):
+@require_GET
+def team_settings(request):
+    return _settings_page(request)
+
+
+def _settings_page(request, *, protected_form=None, retention_form=None):
     team = request.team
     context = _settings_context(request, "general")
     context["protected_form"] = protected_form or ProtectedTagsForm(
@@ -148,9 +157,11 @@ def team_settings(request, *, protected_form=None, retention_form=None, status=2
         initial={"trace_retention_days": team.trace_retention_days}
     )
     partial = ""
-    if request.method == "POST":
-        partial = "protected_tags" if protected_form is not None else "retention"
-    return _page(request, "teams/settings.html", partial, context, status=status)
+    if protected_form is not None:
+        partial = "protected_tags"
+    elif retention_form is not None:
+        partial = "retention"
+    return _page(request, "teams/settings.html", partial, context)
 
 
 @require_POST
@@ -172,7 +183,7 @@ def settings_protected_tags(request):
             form = ProtectedTagsForm(
                 initial={"protected_tags": ", ".join(request.team.protected_tags)}
             )
-    return team_settings(request, protected_form=form)
+    return _settings_page(request, protected_form=form)
 
 
 @require_POST
@@ -196,13 +207,18 @@ def settings_retention(request):
             form = TraceRetentionForm(
                 initial={"trace_retention_days": request.team.trace_retention_days}
             )
-    return team_settings(request, retention_form=form)
+    return _settings_page(request, retention_form=form)
 
 
 # --- members --------------------------------------------------------------------------
 
 
-def members(request, *, error=None, error_for=None, status=200):
+@require_GET
+def members(request):
+    return _members_page(request)
+
+
+def _members_page(request, *, error=None, error_for=None):
     try:
         memberships = selectors.members_list(team=request.team, actor=request.user)
     except ServiceError as exc:
@@ -218,7 +234,7 @@ def members(request, *, error=None, error_for=None, status=200):
         error_for=error_for,
         me=request.membership,
     )
-    return _page(request, "teams/members.html", "members_table", context, status=status)
+    return _page(request, "teams/members.html", "members_table", context)
 
 
 @require_POST
@@ -226,7 +242,7 @@ def member_role(request, membership_id: int):
     membership = get_object_or_404(Membership.objects.select_related("user"), pk=membership_id)
     form = MemberRoleForm(request.POST)
     if not form.is_valid():
-        return members(request, error="Choose a role.", error_for=membership.pk)
+        return _members_page(request, error="Choose a role.", error_for=membership.pk)
     try:
         services.membership_set_role(
             team=request.team,
@@ -238,11 +254,11 @@ def member_role(request, membership_id: int):
         if not request.htmx:
             messages.error(request, exc.message)
             return redirect("teams:members", team_slug=request.team.slug)
-        return members(request, error=exc.message, error_for=membership.pk)
+        return _members_page(request, error=exc.message, error_for=membership.pk)
     role = Role(form.cleaned_data["role"]).label
     messages.success(request, f"{membership.user.email} is now {role}.")
     if request.htmx:
-        return members(request)
+        return _members_page(request)
     return redirect("teams:members", team_slug=request.team.slug)
 
 
@@ -256,7 +272,7 @@ def member_remove(request, membership_id: int):
         if not request.htmx:
             messages.error(request, exc.message)
             return redirect("teams:members", team_slug=request.team.slug)
-        return members(request, error=exc.message, error_for=membership.pk)
+        return _members_page(request, error=exc.message, error_for=membership.pk)
     if leaving:
         messages.success(request, f"You left {request.team.name}.")
         response = redirect("home")
@@ -265,7 +281,7 @@ def member_remove(request, membership_id: int):
         return response
     messages.success(request, f"{membership.user.email} was removed from the team.")
     if request.htmx:
-        return members(request)
+        return _members_page(request)
     return redirect("teams:members", team_slug=request.team.slug)
 
 
@@ -274,36 +290,44 @@ def member_remove(request, membership_id: int):
 
 @require_http_methods(["GET", "POST"])
 def invites(request):
-    context = _settings_context(request, "invites")
-    form = InviteForm(request.POST or None, can_invite_owner=context["is_owner"])
-    link = None
-    if request.method == "POST" and form.is_valid():
-        try:
-            _, token = services.invite_create(
-                team=request.team,
-                actor=request.user,
-                role=form.cleaned_data["role"],
-                email=form.cleaned_data["email"],
-                accept_url_for=lambda t: _invite_url(request, t),
-            )
-        except PermissionRefused as exc:
-            _refused(exc)
-        except ServiceError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
-            link = _invite_url(request, token)
-            if not request.htmx:
-                _show_once(request, "invite", link)
-                return redirect("teams:invites", team_slug=request.team.slug)
-            form = InviteForm(can_invite_owner=context["is_owner"])
     if request.method == "GET":
-        link = _pop_once(request, "invite")
+        return _invites_page(request, link=_pop_once(request, "invite"))
+    form = InviteForm(request.POST, can_invite_owner=_can_own(request))
+    if not form.is_valid():
+        return _invites_page(request, form=form)
+    try:
+        _, token = services.invite_create(
+            team=request.team,
+            actor=request.user,
+            role=form.cleaned_data["role"],
+            email=form.cleaned_data["email"],
+            accept_url_for=lambda t: _invite_url(request, t),
+        )
+    except PermissionRefused as exc:
+        _refused(exc)
+    except ServiceError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return _invites_page(request, form=form)
+    link = _invite_url(request, token)
+    if request.htmx:
+        return _invites_page(request, link=link)
+    _show_once(request, "invite", link)
+    return redirect("teams:invites", team_slug=request.team.slug)
+
+
+def _invites_page(request, *, form=None, link=None):
     try:
         pending = selectors.invites_pending(team=request.team, actor=request.user)
         recent = selectors.invites_recent(team=request.team, actor=request.user)
     except ServiceError as exc:
         _refused(exc)
-    context.update(form=form, link=link, pending=pending, recent=recent)
+    context = _settings_context(request, "invites")
+    context.update(
+        form=form or InviteForm(can_invite_owner=context["is_owner"]),
+        link=link,
+        pending=pending,
+        recent=recent,
+    )
     return _page(request, "teams/invites.html", "invites_body", context)
 
 
@@ -319,8 +343,7 @@ def invite_revoke(request, invite_id: int):
     else:
         messages.success(request, "Invite revoked: its link no longer works.")
     if request.htmx:
-        request.method = "GET"
-        return invites(request)
+        return _invites_page(request)
     return redirect("teams:invites", team_slug=request.team.slug)
 
 
@@ -329,30 +352,33 @@ def invite_revoke(request, invite_id: int):
 
 @require_http_methods(["GET", "POST"])
 def api_keys(request):
-    context = _settings_context(request, "api_keys")
-    form = ApiKeyForm(request.POST or None)
-    secret = None
-    if request.method == "POST" and form.is_valid():
-        try:
-            key, secret = services.api_key_create(
-                team=request.team, actor=request.user, **form.cleaned_data
-            )
-        except PermissionRefused as exc:
-            _refused(exc)
-        except ServiceError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
-            if not request.htmx:
-                _show_once(request, "api_key", secret)
-                return redirect("teams:api_keys", team_slug=request.team.slug)
-            form = ApiKeyForm()
     if request.method == "GET":
-        secret = _pop_once(request, "api_key")
+        return _api_keys_page(request, secret=_pop_once(request, "api_key"))
+    form = ApiKeyForm(request.POST)
+    if not form.is_valid():
+        return _api_keys_page(request, form=form)
+    try:
+        _, secret = services.api_key_create(
+            team=request.team, actor=request.user, **form.cleaned_data
+        )
+    except PermissionRefused as exc:
+        _refused(exc)
+    except ServiceError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return _api_keys_page(request, form=form)
+    if request.htmx:
+        return _api_keys_page(request, secret=secret)
+    _show_once(request, "api_key", secret)
+    return redirect("teams:api_keys", team_slug=request.team.slug)
+
+
+def _api_keys_page(request, *, form=None, secret=None):
     try:
         keys = selectors.api_keys_list(team=request.team, actor=request.user)
     except ServiceError as exc:
         _refused(exc)
-    context.update(form=form, secret=secret, keys=keys)
+    context = _settings_context(request, "api_keys")
+    context.update(form=form or ApiKeyForm(), secret=secret, keys=keys)
     return _page(request, "teams/api_keys.html", "api_keys_body", context)
 
 
@@ -368,14 +394,14 @@ def api_key_revoke(request, key_id: int):
     else:
         messages.success(request, f"API key {key.name} revoked. Requests using it now get 401.")
     if request.htmx:
-        request.method = "GET"
-        return api_keys(request)
+        return _api_keys_page(request)
     return redirect("teams:api_keys", team_slug=request.team.slug)
 
 
 # --- audit trail ----------------------------------------------------------------------------
 
 
+@require_GET
 def audit(request):
     form = AuditFilterForm(request.GET or None)
     filters = selectors.AuditFilters()

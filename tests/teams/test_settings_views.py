@@ -156,3 +156,26 @@ def test_it_accepts_an_invite(client, acme, alice, dave, logged_in):
     assert _membership(acme, dave).role == "viewer"
     again = client.get(url)
     assert again.status_code == 302  # already a member: to the team
+
+
+def test_it_revokes_an_invite_in_place(client, acme, alice):
+    from apps.teams.services import invite_create
+
+    with team_scope(acme):
+        invite, token = invite_create(team=acme, actor=alice, role="viewer")
+    client.force_login(alice)
+    response = client.post(f"/t/acme/settings/invites/{invite.pk}/revoke/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "<html" not in content
+    assert "field-error" not in content  # the invite form is fresh, not a failed submission
+    assert "No pending invites" in content and "revoked" in content
+    assert 'hx-swap-oob="true"' in content and "Invite revoked" in content
+    client.logout()
+    assert client.get(f"/teams/invite/{token}/").status_code == 410
+
+
+def test_it_answers_405_to_writes_on_read_only_pages(client, acme, alice):
+    client.force_login(alice)
+    for url in ("/t/acme/settings/", "/t/acme/settings/members/", "/t/acme/settings/audit/"):
+        assert client.post(url).status_code == 405, url
