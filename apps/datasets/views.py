@@ -170,6 +170,17 @@ class RowsPage:
         return self.number + 1
 
 
+REVISION_CHOICES = 50
+
+
+def _revision_choices(current: int, shown: int) -> list[int]:
+    """The newest revisions (older ones are reached from the revisions page), and the shown one."""
+    numbers = list(range(current, max(current - REVISION_CHOICES, -1), -1))
+    if shown not in numbers:
+        numbers.append(shown)
+    return numbers
+
+
 def _table_context(request, dataset_id, params=None) -> dict:
     params = params if params is not None else request.GET
     try:
@@ -190,7 +201,7 @@ def _table_context(request, dataset_id, params=None) -> dict:
         "dataset": dataset,
         "revision": revision,
         "is_current": is_current,
-        "revision_numbers": range(dataset.current_revision, -1, -1),
+        "revision_numbers": _revision_choices(dataset.current_revision, revision.number),
         "page": page,
         "split": split,
         "q": search,
