@@ -30,9 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PROMPTS = 200
-DURATION = int(os.environ.get("BENCH_DURATION", "4"))
+DURATION = int(os.environ.get("BENCH_DURATION", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
 WORKERS = 2
 
 

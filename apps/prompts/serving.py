@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.db import transaction
 from django.utils.http import parse_etags
@@ -74,7 +74,8 @@ class Served:
 
 
 def _process_local_cache() -> bool:
-    return isinstance(cache, LocMemCache)
+    # `cache` is a proxy: look at the backend behind it.
+    return isinstance(caches["default"], LocMemCache)
 
 
 def _host_stamp() -> str:

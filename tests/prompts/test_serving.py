@@ -239,3 +239,14 @@ def test_it_answers_from_the_database_when_the_cache_is_down(api_client, served,
     assert response.status_code == 200 and response.json()["version"] == 1
     snapshot = api_client.get("/api/v1/prompts/?tag=production", **bearer(served["raw"]))
     assert snapshot.json()["count"] == 1
+
+
+def test_another_worker_process_invalidation_reaches_this_process(api_client, served):
+    """With the default process-local cache, a tag move in another worker process
+    replaces the host-wide stamp file; this process's keys change with it."""
+    headers = bearer(served["raw"])
+    api_client.get(SERVE.format("greeting"), **headers)
+    team_id = served["team"].pk
+    before = serving._generation(team_id)
+    serving._bump_host_stamp()  # what the other process's invalidate_team() does
+    assert serving._generation(team_id) != before
