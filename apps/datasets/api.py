@@ -326,6 +326,7 @@ class UploadView(_DatasetsView):
     )
     def post(self, request, dataset_id: int):
         dataset = self.dataset(dataset_id)
+        importing.check_request_size(request)  # before DRF reads the multipart body
         data = _valid(DatasetUploadSerializer, request)
         mapping = None
         if data["mapping"]:

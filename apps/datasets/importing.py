@@ -76,6 +76,19 @@ def check_size(size: int | None) -> None:
         )
 
 
+MULTIPART_SLACK = 64 * 1024  # form fields and boundaries around the file
+
+
+def check_request_size(request) -> None:
+    """Refuse an oversized upload from its Content-Length, before the body is even read."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return
+    if length > max_bytes() + MULTIPART_SLACK:
+        check_size(length - MULTIPART_SLACK)
+
+
 def guess_format(filename: str, first_bytes: bytes = b"") -> str:
     name = (filename or "").lower()
     if name.endswith(".csv"):

@@ -365,6 +365,17 @@ def import_upload(request, dataset_id):
     dataset = _dataset(dataset_id)
     if not _can_edit(request):
         raise PermissionDenied("You need the editor role to import into datasets.")
+    if request.method == "POST":
+        try:
+            importing.check_request_size(request)
+        except ServiceError as exc:
+            context = {
+                "dataset": dataset,
+                "form": UploadForm(),
+                "upload_error": exc.message,
+                "max_bytes": importing.max_bytes(),
+            }
+            return render(request, "datasets/import.html", context, status=413)
     form = UploadForm(request.POST or None, request.FILES or None)
     status = 200
     if request.method == "POST" and form.is_valid():

@@ -334,3 +334,17 @@ def test_it_escapes_cells(client, acme, alice):
     client.force_login(alice)
     html = client.get(url("detail", dataset_id=ds.pk)).content.decode()
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+
+
+def test_it_refuses_an_oversized_upload_from_its_content_length(client, acme, bob, settings):
+    settings.PROMPTYARD_IMPORT_MAX_BYTES = 1024
+    client.force_login(bob)
+    with team_scope(acme):
+        dataset = services.dataset_create(team=acme, actor=bob, name="imp")
+    response = client.post(
+        url("import", dataset_id=dataset.pk),
+        {"file": SimpleUploadedFile("t.csv", b"q\n" + b"a\n" * 100_000)},
+    )
+    assert response.status_code == 413 and b"the limit is 1.0 KB" in response.content
+    with team_scope(acme):
+        assert PendingUpload.objects.count() == 0
