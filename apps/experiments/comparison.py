@@ -1,0 +1,654 @@
+"""Reads behind the comparison page, the CSV export, the policy gate and the CI summary.
+
+Everything about one experiment is read in a bounded number of queries whatever its size:
+one light query over its results (ids, keys, latency, tokens, cost, error flag), one over
+its scores (no explanations), then the full rows of the current page only. The statistics
+come from apps.experiments.stats so a verdict means the same on every page.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, TextField
+from django.db.models.functions import Cast
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+
+from apps.experiments import stats
+from apps.experiments.models import Experiment, ExperimentEvaluator, Result, Score, Variant
+
+FILTERS = ("failed", "regressions", "improvements", "errors")
+HUMAN = "Human"
+BOOTSTRAP_SEED = 0
+BOOTSTRAP_ITERATIONS = 2000
+
+
+# --- loading -------------------------------------------------------------------------
+
+
+@dataclass
+class Cell:
+    """The light facts of one result: enough for filters and statistics."""
+
+    result_id: int
+    variant_id: int
+    key: tuple  # (position, example_id, repetition)
+    is_error: bool
+    latency_ms: int | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cost: float | None
+
+
+@dataclass
+class Loaded:
+    experiment: Experiment
+    variants: list[Variant]
+    evaluator_names: list[str]
+    cells: dict[int, Cell]  # result id -> cell
+    by_key: dict[tuple, dict[int, Cell]]  # key -> variant id -> cell
+    # (evaluator name, result id) -> (passed, value); the newest score wins for humans.
+    verdicts: dict[tuple[str, int], tuple[bool | None, float | None]]
+
+    @property
+    def baseline(self) -> Variant | None:
+        for variant in self.variants:
+            if variant.is_baseline:
+                return variant
+        return self.variants[0] if self.variants else None
+
+    @property
+    def candidates(self) -> list[Variant]:
+        base = self.baseline
+        return [v for v in self.variants if base is None or v.pk != base.pk]
+
+
+def load(experiment: Experiment) -> Loaded:
+    variants = list(
+        Variant.objects.filter(experiment=experiment).select_related("prompt_version__prompt")
+    )
+    names = list(
+        ExperimentEvaluator.objects.filter(experiment=experiment).values_list("name", flat=True)
+    )
+    cells: dict[int, Cell] = {}
+    by_key: dict[tuple, dict[int, Cell]] = defaultdict(dict)
+    rows = (
+        Result.objects.filter(experiment=experiment)
+        .annotate(has_error=ExpressionWrapper(~Q(error=""), output_field=BooleanField()))
+        .values_list(
+            "id",
+            "variant_id",
+            "position",
+            "example_id",
+            "repetition",
+            "has_error",
+            "latency_ms",
+            "input_tokens",
+            "output_tokens",
+            "cost",
+        )
+        .order_by()
+    )
+    for rid, vid, pos, eid, rep, err, lat, tin, tout, cost in rows.iterator(chunk_size=5000):
+        key = (pos, str(eid), rep)
+        cell = Cell(
+            rid, vid, key, bool(err), lat, tin, tout, float(cost) if cost is not None else None
+        )
+        cells[rid] = cell
+        by_key[key][vid] = cell
+    verdicts: dict[tuple[str, int], tuple[bool | None, float | None]] = {}
+    extra_names: list[str] = []
+    scores = (
+        Score.objects.filter(experiment=experiment, result__isnull=False)
+        .values_list("result_id", "evaluator_name", "passed", "value", "source")
+        .order_by("id")
+    )
+    for rid, name, passed, value, source in scores.iterator(chunk_size=5000):
+        name = name or (HUMAN if source == "human" else source)
+        if name not in names and name not in extra_names:
+            extra_names.append(name)
+        verdicts[(name, rid)] = (passed, value)  # ordered by id: the newest wins
+    return Loaded(experiment, variants, names + extra_names, cells, dict(by_key), verdicts)
+
+
+# --- summary -------------------------------------------------------------------------
+
+
+@dataclass
+class Versus:
+    """A candidate against the baseline on one evaluator, over paired cells."""
+
+    test: str  # "mcnemar" | "bootstrap" | ""
+    pairs: int
+    difference: float | None
+    p_value: float | None
+    regressions: int
+    improvements: int
+    verdict: str
+    low: float | None = None
+    high: float | None = None
+
+
+@dataclass
+class EvaluatorSummary:
+    evaluator: str
+    variant_id: int
+    label: str
+    is_baseline: bool
+    judged: int
+    passed: int
+    rate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    mean: float | None
+    scored: int
+    # Standard deviation of the pass rate between repetitions (None with one repetition).
+    repetition_spread: float | None
+    versus: Versus | None = None
+
+
+@dataclass
+class VariantStats:
+    variant_id: int
+    label: str
+    is_baseline: bool
+    results: int
+    errors: int
+    latency_p50: float | None
+    latency_p95: float | None
+    input_tokens: int
+    output_tokens: int
+    cost: float
+    latencies: list[float] = field(default_factory=list, repr=False)
+
+
+@dataclass
+class Summary:
+    experiment: Experiment
+    baseline: Variant | None
+    variants: list[Variant]
+    variant_stats: list[VariantStats]
+    evaluators: list[str]
+    rows: list[EvaluatorSummary]  # evaluator-major, variant order within
+
+    def for_evaluator(self, name: str) -> list[EvaluatorSummary]:
+        return [r for r in self.rows if r.evaluator == name]
+
+    def worst_versus(self) -> list[EvaluatorSummary]:
+        return [r for r in self.rows if r.versus is not None]
+
+    def as_dict(self) -> dict:
+        return {
+            "experiment": {
+                "id": self.experiment.pk,
+                "name": self.experiment.name,
+                "status": self.experiment.status,
+                "dataset_id": self.experiment.dataset_id,
+                "dataset_revision": self.experiment.dataset_revision,
+                "repetitions": self.experiment.repetitions,
+                "done_count": self.experiment.done_count,
+                "total_cells": self.experiment.total_cells,
+            },
+            "baseline_variant_id": self.baseline.pk if self.baseline else None,
+            "variants": [
+                {k: v for k, v in s.__dict__.items() if k != "latencies"}
+                for s in self.variant_stats
+            ],
+            "evaluators": [
+                {
+                    "name": name,
+                    "variants": [
+                        {
+                            **{k: v for k, v in r.__dict__.items() if k != "versus"},
+                            "versus_baseline": r.versus.__dict__ if r.versus else None,
+                        }
+                        for r in self.for_evaluator(name)
+                    ],
+                }
+                for name in self.evaluators
+            ],
+        }
+
+
+def _versus(name, loaded: Loaded, base: Variant, cand: Variant) -> Versus:
+    pass_pairs, value_pairs = [], []
+    for by_variant in loaded.by_key.values():
+        b, c = by_variant.get(base.pk), by_variant.get(cand.pk)
+        if b is None or c is None:
+            continue
+        vb = loaded.verdicts.get((name, b.result_id))
+        vc = loaded.verdicts.get((name, c.result_id))
+        if vb is None or vc is None:
+            continue
+        if vb[0] is not None and vc[0] is not None:
+            pass_pairs.append((vb[0], vc[0]))
+        if vb[1] is not None and vc[1] is not None:
+            value_pairs.append((vb[1], vc[1]))
+    if pass_pairs:
+        regressions = sum(1 for b, c in pass_pairs if b and not c)
+        improvements = sum(1 for b, c in pass_pairs if c and not b)
+        n = len(pass_pairs)
+        difference = (improvements - regressions) / n
+        p_value = stats.mcnemar_exact(regressions, improvements)
+        return Versus(
+            "mcnemar",
+            n,
+            difference,
+            p_value,
+            regressions,
+            improvements,
+            stats.verdict(difference, p_value),
+        )
+    if value_pairs:
+        diff, interval, p_value = stats.paired_bootstrap(
+            [b for b, _ in value_pairs],
+            [c for _, c in value_pairs],
+            iterations=BOOTSTRAP_ITERATIONS,
+            seed=BOOTSTRAP_SEED,
+        )
+        regressions = sum(1 for b, c in value_pairs if c < b)
+        improvements = sum(1 for b, c in value_pairs if c > b)
+        return Versus(
+            "bootstrap",
+            len(value_pairs),
+            diff,
+            p_value,
+            regressions,
+            improvements,
+            stats.verdict(diff, p_value),
+            interval.low,
+            interval.high,
+        )
+    return Versus("", 0, None, None, 0, 0, stats.NO_DIFFERENCE)
+
+
+def summarize(loaded: Loaded) -> Summary:
+    base = loaded.baseline
+    variant_stats = []
+    for variant in loaded.variants:
+        mine = [c for c in loaded.cells.values() if c.variant_id == variant.pk]
+        latencies = [float(c.latency_ms) for c in mine if c.latency_ms is not None]
+        variant_stats.append(
+            VariantStats(
+                variant.pk,
+                variant.label,
+                variant.is_baseline,
+                len(mine),
+                sum(1 for c in mine if c.is_error),
+                stats.percentile(latencies, 50),
+                stats.percentile(latencies, 95),
+                sum(c.input_tokens or 0 for c in mine),
+                sum(c.output_tokens or 0 for c in mine),
+                round(sum(c.cost or 0.0 for c in mine), 8),
+                latencies,
+            )
+        )
+    rows = []
+    for name in loaded.evaluator_names:
+        for variant in loaded.variants:
+            judged = passed = scored = 0
+            total_value = 0.0
+            per_rep: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+            for cell in loaded.cells.values():
+                if cell.variant_id != variant.pk:
+                    continue
+                verdict = loaded.verdicts.get((name, cell.result_id))
+                if verdict is None:
+                    continue
+                ok, value = verdict
+                if ok is not None:
+                    judged += 1
+                    passed += 1 if ok else 0
+                    per_rep[cell.key[2]][0] += 1 if ok else 0
+                    per_rep[cell.key[2]][1] += 1
+                if value is not None:
+                    scored += 1
+                    total_value += value
+            interval = stats.wilson_interval(passed, judged)
+            rep_rates = [p / n for p, n in per_rep.values() if n]
+            row = EvaluatorSummary(
+                evaluator=name,
+                variant_id=variant.pk,
+                label=variant.label,
+                is_baseline=base is not None and variant.pk == base.pk,
+                judged=judged,
+                passed=passed,
+                rate=interval.estimate if interval else None,
+                ci_low=interval.low if interval else None,
+                ci_high=interval.high if interval else None,
+                mean=total_value / scored if scored else None,
+                scored=scored,
+                repetition_spread=stats.stdev(rep_rates)
+                if loaded.experiment.repetitions > 1
+                else None,
+            )
+            if base is not None and variant.pk != base.pk:
+                row.versus = _versus(name, loaded, base, variant)
+            rows.append(row)
+    return Summary(
+        loaded.experiment, base, loaded.variants, variant_stats, loaded.evaluator_names, rows
+    )
+
+
+def experiment_summary(experiment: Experiment) -> Summary:
+    return summarize(load(experiment))
+
+
+# --- rows ----------------------------------------------------------------------------
+
+
+def _passes(loaded: Loaded, cell: Cell | None) -> list[bool | None]:
+    if cell is None:
+        return []
+    return [
+        loaded.verdicts.get((n, cell.result_id), (None, None))[0] for n in loaded.evaluator_names
+    ]
+
+
+def _keep(loaded: Loaded, by_variant: dict[int, Cell], flt: str) -> bool:
+    if flt == "errors":
+        return any(c.is_error for c in by_variant.values())
+    if flt == "failed":
+        return any(c.is_error or False in _passes(loaded, c) for c in by_variant.values())
+    base = loaded.baseline
+    if base is None:
+        return False
+    b = by_variant.get(base.pk)
+    if b is None:
+        return False
+    for cand in loaded.candidates:
+        c = by_variant.get(cand.pk)
+        if c is None:
+            continue
+        for name in loaded.evaluator_names:
+            vb = loaded.verdicts.get((name, b.result_id), (None, None))[0]
+            vc = loaded.verdicts.get((name, c.result_id), (None, None))[0]
+            if vb is None or vc is None:
+                continue
+            if flt == "regressions" and vb and not vc:
+                return True
+            if flt == "improvements" and vc and not vb:
+                return True
+    return False
+
+
+def matching_keys(loaded: Loaded, *, flt: str = "", q: str = "") -> list[tuple]:
+    keys = sorted(loaded.by_key)
+    if flt in FILTERS:
+        keys = [k for k in keys if _keep(loaded, loaded.by_key[k], flt)]
+    q = (q or "").strip()
+    if q:
+        hits = set(
+            Result.objects.filter(experiment=loaded.experiment)
+            .annotate(
+                input_text=Cast("input", TextField()), expected_text=Cast("expected", TextField())
+            )
+            .filter(
+                Q(output__icontains=q) | Q(input_text__icontains=q) | Q(expected_text__icontains=q)
+            )
+            .values_list("id", flat=True)
+            .order_by()
+        )
+        keys = [k for k in keys if any(c.result_id in hits for c in loaded.by_key[k].values())]
+    return keys
+
+
+_WORDS = re.compile(r"\S+|\s+")
+
+
+def word_diff(baseline: str, candidate: str):
+    """The candidate's text with words added against the baseline marked; escaped HTML."""
+    a = _WORDS.findall(baseline or "")
+    b = _WORDS.findall(candidate or "")
+    out = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "equal":
+            out.append(escape("".join(b[j1:j2])))
+            continue
+        if op in ("replace", "delete"):
+            out.append(f'<del class="diff-del">{escape("".join(a[i1:i2]))}</del>')
+        if op in ("replace", "insert"):
+            out.append(f'<ins class="diff-add">{escape("".join(b[j1:j2]))}</ins>')
+    return mark_safe("".join(out))  # every piece of text above went through escape()
+
+
+@dataclass
+class RowCell:
+    variant: Variant
+    result: Result | None
+    diff: str | None  # escaped HTML against the baseline output, None for the baseline
+    scores: list  # (evaluator name, newest Score | None) per evaluator
+
+
+@dataclass
+class Row:
+    position: int
+    example_id: str
+    repetition: int
+    input: object
+    expected: object
+    cells: list[RowCell]
+
+
+def rows_for(loaded: Loaded, keys: list[tuple], *, diff: bool = True) -> list[Row]:
+    """Full rows for these keys: two queries (results, their scores)."""
+    ids = [c.result_id for k in keys for c in loaded.by_key[k].values()]
+    results = {
+        r.pk: r
+        for r in Result.objects.filter(pk__in=ids).prefetch_related(
+            Prefetch("scores", queryset=Score.objects.order_by("id"))
+        )
+    }
+    base = loaded.baseline
+    out = []
+    for key in keys:
+        by_variant = loaded.by_key[key]
+        base_result = (
+            results.get(by_variant[base.pk].result_id) if base and base.pk in by_variant else None
+        )
+        cells, first = [], None
+        for variant in loaded.variants:
+            cell = by_variant.get(variant.pk)
+            result = results.get(cell.result_id) if cell else None
+            first = first or result
+            newest = {}
+            if result is not None:
+                for score in result.scores.all():
+                    name = score.evaluator_name or (
+                        HUMAN if score.source == "human" else score.source
+                    )
+                    newest[name] = score
+            text_diff = None
+            if (
+                diff
+                and result is not None
+                and base_result is not None
+                and variant.pk != base.pk
+                and not result.error
+            ):
+                text_diff = word_diff(base_result.output, result.output)
+            cells.append(
+                RowCell(
+                    variant,
+                    result,
+                    text_diff,
+                    [(n, newest.get(n)) for n in loaded.evaluator_names],
+                )
+            )
+        out.append(
+            Row(
+                key[0],
+                key[1],
+                key[2],
+                first.input if first else None,
+                first.expected if first else None,
+                cells,
+            )
+        )
+    return out
+
+
+# --- several experiments on one dataset ---------------------------------------------
+
+
+def comparable_experiments(experiment_ids) -> tuple[list[Experiment], str]:
+    """The experiments in the given order, or ([], why they cannot be compared)."""
+    ids = []
+    for raw in experiment_ids:
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            continue
+        if value not in ids:
+            ids.append(value)
+    found = {e.pk: e for e in Experiment.objects.select_related("dataset").filter(pk__in=ids)}
+    experiments = [found[i] for i in ids if i in found]
+    if len(experiments) < 2:
+        return experiments, "Pick two or more experiments."
+    if len({e.dataset_id for e in experiments}) > 1:
+        return experiments, "Only experiments on the same dataset can be compared."
+    return experiments, ""
+
+
+@dataclass
+class MultiColumn:
+    experiment: Experiment
+    variant: Variant
+    label: str
+
+
+def multi_compare(experiments: list[Experiment]) -> dict:
+    """Pass rates of every variant of every experiment, per evaluator, side by side.
+
+    The first experiment's baseline variant is the reference; the others are paired with it
+    by example id (and repetition), so McNemar applies across experiments too.
+    """
+    loads = [load(e) for e in experiments]
+    columns = []
+    for loaded in loads:
+        for variant in loaded.variants:
+            columns.append((loaded, variant))
+    names = []
+    for loaded in loads:
+        for name in loaded.evaluator_names:
+            if name not in names:
+                names.append(name)
+    ref_loaded, ref_variant = (
+        (loads[0], loads[0].baseline) if loads and loads[0].baseline else (None, None)
+    )
+    table = []
+    for name in names:
+        cells = []
+        for loaded, variant in columns:
+            judged = passed = 0
+            for cell in loaded.cells.values():
+                if cell.variant_id != variant.pk:
+                    continue
+                ok = loaded.verdicts.get((name, cell.result_id), (None, None))[0]
+                if ok is not None:
+                    judged += 1
+                    passed += 1 if ok else 0
+            interval = stats.wilson_interval(passed, judged)
+            versus = None
+            if ref_variant is not None and not (
+                loaded is ref_loaded and variant.pk == ref_variant.pk
+            ):
+                versus = _versus_across(name, ref_loaded, ref_variant, loaded, variant)
+            cells.append(
+                {
+                    "experiment": loaded.experiment,
+                    "variant": variant,
+                    "judged": judged,
+                    "passed": passed,
+                    "interval": interval,
+                    "versus": versus,
+                }
+            )
+        table.append({"evaluator": name, "cells": cells})
+    return {
+        "columns": [
+            MultiColumn(lo.experiment, v, f"#{lo.experiment.pk} {v.label}") for lo, v in columns
+        ],
+        "table": table,
+        "reference": (ref_loaded.experiment, ref_variant) if ref_variant else None,
+    }
+
+
+def _versus_across(name, ref: Loaded, ref_variant, other: Loaded, variant) -> Versus:
+    def outcomes(loaded, variant_):
+        out = {}
+        for key, by_variant in loaded.by_key.items():
+            cell = by_variant.get(variant_.pk)
+            if cell is not None:
+                ok = loaded.verdicts.get((name, cell.result_id), (None, None))[0]
+                if ok is not None:
+                    out[(key[1], key[2])] = ok
+        return out
+
+    a, b = outcomes(ref, ref_variant), outcomes(other, variant)
+    pairs = [(a[k], b[k]) for k in a.keys() & b.keys()]
+    if not pairs:
+        return Versus("", 0, None, None, 0, 0, stats.NO_DIFFERENCE)
+    regressions = sum(1 for x, y in pairs if x and not y)
+    improvements = sum(1 for x, y in pairs if y and not x)
+    difference = (improvements - regressions) / len(pairs)
+    p_value = stats.mcnemar_exact(regressions, improvements)
+    return Versus(
+        "mcnemar",
+        len(pairs),
+        difference,
+        p_value,
+        regressions,
+        improvements,
+        stats.verdict(difference, p_value),
+    )
+
+
+# --- CSV -----------------------------------------------------------------------------
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> str:
+    """Text a spreadsheet will not run as a formula."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        import json
+
+        value = value if isinstance(value, int | float) else json.dumps(value, ensure_ascii=False)
+        value = str(value)
+        if value.lstrip("-").replace(".", "", 1).isdigit():
+            return value  # a plain number stays a number
+    if value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_rows(loaded: Loaded, keys: list[tuple], *, batch: int = 500):
+    """Header, then one line per (example, repetition); streamed in batches of rows."""
+    header = ["position", "example_id", "repetition", "input", "expected"]
+    for variant in loaded.variants:
+        header += [f"{variant.label}: output", f"{variant.label}: error"]
+        header += [f"{variant.label}: {name}" for name in loaded.evaluator_names]
+        header += [f"{variant.label}: latency_ms"]
+    yield [csv_cell(h) for h in header]
+    for start in range(0, len(keys), batch):
+        for row in rows_for(loaded, keys[start : start + batch], diff=False):
+            line = [row.position, row.example_id, row.repetition, row.input, row.expected]
+            for cell in row.cells:
+                r = cell.result
+                line += [r.output if r else None, r.error if r else None]
+                for _name, score in cell.scores:
+                    if score is None:
+                        line.append(None)
+                    elif score.passed is not None:
+                        line.append("pass" if score.passed else "fail")
+                    else:
+                        line.append(score.value)
+                line.append(r.latency_ms if r else None)
+            yield [csv_cell(v) for v in line]
