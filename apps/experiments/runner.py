@@ -601,6 +601,8 @@ class ExperimentRunner:
 
 
 def _claim(experiment_id: int) -> Experiment | None:
+    from apps.experiments.services import is_stale
+
     with transaction.atomic():
         experiment = (
             Experiment.objects.unscoped()
@@ -611,11 +613,14 @@ def _claim(experiment_id: int) -> Experiment | None:
         )
         if experiment is None:
             return None
-        if experiment.cancel_requested or experiment.status not in (Status.QUEUED, Status.RUNNING):
-            if experiment.status in (Status.QUEUED, Status.RUNNING):
-                experiment.status = Status.CANCELLED
-                experiment.finished_at = timezone.now()
-                experiment.save(update_fields=["status", "finished_at"])
+        if experiment.cancel_requested and experiment.status in (Status.QUEUED, Status.RUNNING):
+            experiment.status = Status.CANCELLED
+            experiment.finished_at = timezone.now()
+            experiment.save(update_fields=["status", "finished_at"])
+            return None
+        if experiment.status == Status.RUNNING and not is_stale(experiment):
+            return None  # another worker is on it (a duplicate task for the same run)
+        if experiment.status not in (Status.QUEUED, Status.RUNNING):
             return None
         now = timezone.now()
         experiment.status = Status.RUNNING

@@ -218,3 +218,16 @@ def test_it_turns_malformed_judge_output_into_error_scores(lab, template, judge_
     assert len(scores) == 6
     assert all(s.label == "error" and s.passed is None and s.value is None for s in scores)
     assert message in scores[0].explanation
+
+
+def test_it_skips_a_duplicate_task_while_another_worker_runs_the_experiment(lab):
+    from django.utils import timezone
+
+    experiment = lab.experiment()
+    start(lab, experiment)
+    with team_scope(lab.team):
+        Experiment.objects.filter(pk=experiment.pk).update(
+            status=Status.RUNNING, heartbeat_at=timezone.now()
+        )
+    assert execute(experiment.pk)["status"] == "skipped"
+    assert results(experiment).count() == 0
