@@ -121,6 +121,52 @@ def load_into_database() -> None:
     print(json.dumps({"key": raw}))
 
 
+def move_production_tag() -> None:
+    """--move, in a child process: a new version of bench-000 becomes production."""
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from apps.accounts.models import User
+    from apps.core.tenancy import team_scope
+    from apps.prompts import services
+    from apps.prompts.models import Prompt
+    from apps.teams.models import Team
+
+    user = User.objects.get(email="bench@example.test")
+    team = Team.objects.get(slug="bench")
+    with team_scope(team):
+        prompt = Prompt.objects.get(name="bench-000")
+        version = services.version_create(
+            team=team,
+            actor=user,
+            prompt=prompt,
+            kind="text",
+            template="Moved {{ question }}",
+            commit_message="moved by the benchmark",
+        )
+        services.tag_move(
+            team=team, actor=user, prompt=prompt, tag_name="production", version=version
+        )
+    print(version.number)
+
+
+def check_invalidation(base: str, key: str, env: dict) -> None:
+    """A tag moved by another process: every worker serves the new version at once."""
+    out = subprocess.run(
+        [PYTHON, __file__, "--move"], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
+    expected = int(out.stdout.strip().splitlines()[-1])
+    url = f"{base}/api/v1/prompts/bench-000/?tag=production"
+    seen = set()
+    for _ in range(40):  # connections close after each answer: both workers answer
+        status, _, body = fetch(url, {"Authorization": f"Bearer {key}"})
+        seen.add(json.loads(body)["version"] if status == 200 else status)
+    if seen != {expected}:
+        raise SystemExit(f"stale read after a tag move: saw {seen}, expected v{expected}")
+    log(f"invalidation across {WORKERS} workers: every answer after the move was v{expected}")
+
+
 def start_gunicorn(env: dict, port: int) -> subprocess.Popen:
     gunicorn = str(Path(PYTHON).with_name("gunicorn"))
     process = subprocess.Popen(
@@ -266,6 +312,7 @@ def main() -> None:
                     for name, runs in results.items()
                 )
             )
+        check_invalidation(base, key, env)
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -292,5 +339,7 @@ def main() -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["--load"]:
         load_into_database()
+    elif sys.argv[1:] == ["--move"]:
+        move_production_tag()
     else:
         main()
