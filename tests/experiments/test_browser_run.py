@@ -20,8 +20,9 @@ def test_it_runs_a_version_on_a_dataset_and_shows_live_progress_and_results(
     lab.evaluator(name="exact answer")
     page = new_page(alice)
 
-    # The Hub's version page links here with ?version=<id> ("Run on dataset").
-    page.goto(f"/t/acme/experiments/new/?version={lab.version.pk}")
+    page.goto("/t/acme/prompts/qa/v/1/")
+    page.get_by_role("link", name="Run on dataset").click()
+    expect(page).to_have_url(re.compile(rf"/t/acme/experiments/new/\?version={lab.version.pk}$"))
     expect(page.get_by_role("heading", name="Run on dataset")).to_be_visible()
     expect(page.locator("#estimate-calls")).to_have_text("6 model calls")
     page.get_by_label("exact answer").check()
