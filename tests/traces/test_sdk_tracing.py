@@ -152,11 +152,8 @@ def test_it_links_spans_to_the_prompt_version_fetched_inside_a_decorated_functio
 
         @promptyard.trace
         def answer(q):
-            fetched = client.get_prompt("support-reply", tag="latest")
-            # client.get_prompt reports the fetch itself once it calls the hook; saying it
-            # twice sets the same attributes.
-            promptyard.record_prompt_fetch(fetched.name, fetched.version)
-            return fetched.render(q=q)
+            # get_prompt reports the fetched version to the current span itself.
+            return client.get_prompt("support-reply", tag="latest").render(q=q)
 
         assert answer("hi?") == "Answer hi?"
         assert promptyard.flush_tracing()
