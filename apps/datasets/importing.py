@@ -166,25 +166,25 @@ class Record:
 def _csv_records(chunks: Iterable[bytes]) -> Iterator[Record]:
     reader = csv.reader(_lines(chunks))
     header = None
+    end = 0  # last physical line consumed: a quoted cell may span several
     try:
         for row in reader:
-            if not row or all(not cell.strip() for cell in row) and len(row) <= 1:
+            line, end = end + 1, reader.line_num
+            if not row or (len(row) == 1 and not row[0].strip()):
                 continue  # blank line
             if header is None:
                 header = [cell.strip() for cell in row]
-                _check_header(header, reader.line_num)
+                _check_header(header, line)
                 continue
             if len(row) != len(header):
                 raise ImportFailed(
-                    f"Line {reader.line_num}: expected {len(header)} columns like the header, "
+                    f"Line {line}: expected {len(header)} columns like the header, "
                     f"found {len(row)}.",
                     field="file",
                 )
-            yield Record(reader.line_num, dict(zip(header, row, strict=True)))
+            yield Record(line, dict(zip(header, row, strict=True)))
     except csv.Error as exc:
-        raise ImportFailed(
-            f"Line {reader.line_num}: malformed CSV ({exc}).", field="file"
-        ) from None
+        raise ImportFailed(f"Line {end + 1}: malformed CSV ({exc}).", field="file") from None
     if header is None:
         raise ImportFailed("The file is empty.", field="file")
 

@@ -58,11 +58,24 @@ def actor_user(actor):
 # --- validation of one example ---------------------------------------------------------
 
 
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def _json_value(value, *, what: str, where: str):
     try:
-        json.dumps(value, allow_nan=False)
+        text = json.dumps(value, allow_nan=False)
     except (TypeError, ValueError):
         raise ValidationFailed(f"{where}{what} is not JSON-serialisable.", field=what) from None
+    # PostgreSQL cannot store NUL in text or jsonb; the dump shows one cheaply ("\u0000").
+    if "\\u0000" in text and _has_nul(value):
+        raise ValidationFailed(f"{where}{what} contains a NUL character.", field=what)
     return value
 
 
@@ -118,6 +131,8 @@ def clean_example_fields(
             f"{where}source must be one of {', '.join(ExampleSource.values)}.", field="source"
         )
     source_ref = str(source_ref or "")[:500]
+    if "\x00" in split or "\x00" in source_ref:
+        raise ValidationFailed(f"{where}split or source_ref contains a NUL character.")
     _json_value(input, what="input", where=where)
     _json_value(expected, what="expected", where=where)
     _json_value(metadata, what="metadata", where=where)

@@ -57,7 +57,7 @@ def assert_nothing_written(dataset):
 def test_it_parses_csv_with_quoted_newlines_across_chunks():
     data = b'ticket,label\n"line one\nline two",billing\nplain,"a, b"\n'
     assert parse(data, "csv", size=3) == [
-        (3, {"ticket": "line one\nline two", "label": "billing"}),
+        (2, {"ticket": "line one\nline two", "label": "billing"}),
         (4, {"ticket": "plain", "label": "a, b"}),
     ]
 
@@ -98,6 +98,9 @@ def test_it_reads_the_upload_in_chunks_never_whole(monkeypatch):
     [
         ("r.csv", b"q,label\na,b\nc\n", "", "Line 3: expected 2 columns like the header, found 1"),
         ("r.csv", b"q,label\na,b,c\n", "", "Line 2: expected 2 columns"),
+        ("r.csv", b'q,label\n"a\nb",c\n"x",y,z\n', "", "Line 4: expected 2 columns"),
+        ("n.csv", b"q,label\na,b\nc\x00,d\n", "", "Line 3: input contains a NUL character"),
+        ("d.csv", b"q,q\na,b\n", "", "Line 1: the header names column 'q' twice"),
         ("u.csv", b"q\nok\ncaf\xe9\n", "", "Line 3: the file is not valid UTF-8"),
         ("u.jsonl", b'{"q": "a"}\n{"q": "\xff"}\n', "", "Line 2: the file is not valid UTF-8"),
         ("l.jsonl", b'{"q": "a"}\n["q"]\n', "", "Line 2: expected a JSON object, found an array"),
