@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.experiments import api
+from apps.experiments import api, api_compare
 
 urlpatterns = [
     path("experiments/", api.ExperimentListCreateView.as_view(), name="experiment-list"),
@@ -29,6 +29,12 @@ urlpatterns = [
         api.ExperimentResultListView.as_view(),
         name="experiment-results",
     ),
+    path(
+        "experiments/<int:experiment_id>/comparison/",
+        api_compare.ComparisonSummaryView.as_view(),
+        name="experiment-comparison",
+    ),
+    path("ci/evaluations/", api_compare.CIEvaluationView.as_view(), name="ci-evaluation"),
     path("evaluators/", api.EvaluatorListCreateView.as_view(), name="evaluator-list"),
     path(
         "evaluators/<int:evaluator_id>/",

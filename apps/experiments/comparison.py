@@ -652,3 +652,65 @@ def csv_rows(loaded: Loaded, keys: list[tuple], *, batch: int = 500):
                         line.append(score.value)
                 line.append(r.latency_ms if r else None)
             yield [csv_cell(v) for v in line]
+
+
+# --- the gate (promotion policies and `promptyard eval`) -----------------------------
+
+
+@dataclass
+class GateFinding:
+    evaluator: str
+    candidate: str
+    difference: float | None
+    p_value: float | None
+    verdict: str
+    regressions: int
+    improvements: int
+
+    def __str__(self):
+        diff = "—" if self.difference is None else f"{self.difference * 100:+.1f} points"
+        if self.verdict == stats.WORSE:
+            return (
+                f"{self.candidate} is worse on {self.evaluator}: {diff} "
+                f"(p = {self.p_value:.4f}; {self.regressions} regressions, "
+                f"{self.improvements} improvements)."
+            )
+        return f"{self.candidate} has no paired results on {self.evaluator}."
+
+
+def gate_findings(
+    summary: Summary, *, tolerance: float = 0.0, evaluators: list[str] | None = None
+) -> list[GateFinding]:
+    """Why a candidate counts as a regression against the baseline (empty: it does not).
+
+    A candidate regresses on an evaluator when it is detectably worse (the verdict is
+    "worse", p < 0.05) AND the paired difference falls below -tolerance. For pass/fail
+    evaluators the difference is in pass-rate points (0.05 = five points); for scores it is
+    the mean score difference. An evaluator with no paired results is a finding too: no
+    evidence is not evidence of no regression.
+    """
+    wanted = set(evaluators) if evaluators else None
+    out = []
+    for row in summary.rows:
+        if row.versus is None or (wanted is not None and row.evaluator not in wanted):
+            continue
+        v = row.versus
+        missing = v.pairs == 0
+        worse = v.verdict == stats.WORSE and (v.difference or 0.0) < -abs(tolerance)
+        if missing or worse:
+            out.append(
+                GateFinding(
+                    row.evaluator,
+                    row.label,
+                    v.difference,
+                    v.p_value,
+                    v.verdict,
+                    v.regressions,
+                    v.improvements,
+                )
+            )
+    if wanted is not None:
+        present = {r.evaluator for r in summary.rows}
+        for name in sorted(wanted - present):
+            out.append(GateFinding(name, "the candidate", None, None, "", 0, 0))
+    return out

@@ -78,6 +78,21 @@ def run_get(args) -> int:
     return 0
 
 
+def _eval_arguments(parser: argparse.ArgumentParser) -> None:
+    from promptyard.evaluate import add_arguments
+
+    add_arguments(parser)
+
+
+@subcommand("eval", "gate CI: compare a candidate with a tagged version on a dataset")(
+    _eval_arguments
+)
+def run_eval(args) -> int:
+    from promptyard.evaluate import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="promptyard", description="Promptyard client.")
     parser.add_argument("--api-key", help="API key (default: $PROMPTYARD_API_KEY)")

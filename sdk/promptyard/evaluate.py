@@ -1,0 +1,281 @@
+"""`promptyard eval`: gate CI on regressions.
+
+    promptyard eval --prompt support-reply --candidate-file prompts/support.txt \\
+        --dataset support-golden --junit eval.xml
+
+Creates an experiment on the server (candidate against the version at --baseline-tag, on
+the dataset, with the team's evaluators), waits for it with a progress bar on stderr,
+prints the summary table and exits:
+
+    0  no regression beyond --threshold
+    1  a regression: the candidate is detectably worse (p < 0.05) by more than the
+       threshold on some evaluator, or has no paired results for one
+    2  an error: bad arguments, server unreachable, refused request, failed run
+
+The key needs the experiments:write scope (and prompts:write for --candidate-file).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import httpx
+
+from promptyard._core import DEFAULT_BASE_URL, __version__
+
+EXIT_OK, EXIT_REGRESSION, EXIT_ERROR = 0, 1, 2
+FINISHED = {"completed", "failed", "cancelled", "capped"}
+
+
+class EvalError(Exception):
+    """Anything that makes the gate unable to give an answer (exit 2)."""
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--prompt", required=True, help="prompt name")
+    candidate = parser.add_mutually_exclusive_group(required=True)
+    candidate.add_argument("--candidate-version", type=int, help="version number to evaluate")
+    candidate.add_argument(
+        "--candidate-file", help="text template file (saved as a version 'CI candidate')"
+    )
+    parser.add_argument(
+        "--baseline-tag", default="production", help="compare against this tag (production)"
+    )
+    parser.add_argument("--dataset", required=True, help="dataset name")
+    parser.add_argument(
+        "--evaluator",
+        action="append",
+        default=[],
+        help="evaluator name (repeatable; default: every evaluator of the team)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=0.0,
+        help="tolerated drop (pass-rate points as a fraction, e.g. 0.02); default 0",
+    )
+    parser.add_argument("--junit", help="write JUnit XML here")
+    parser.add_argument(
+        "--poll-interval", type=float, default=1.0, help="seconds between progress checks"
+    )
+    parser.add_argument(
+        "--max-wait", type=float, default=3600.0, help="give up after this many seconds"
+    )
+
+
+class Api:
+    def __init__(self, api_key: str | None, base_url: str | None, timeout: float):
+        self.api_key = api_key or os.environ.get("PROMPTYARD_API_KEY") or ""
+        if not self.api_key:
+            raise EvalError("no API key: pass --api-key or set PROMPTYARD_API_KEY")
+        base = (base_url or os.environ.get("PROMPTYARD_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        if base.endswith("/api/v1"):
+            base = base[: -len("/api/v1")]
+        self.base = base + "/api/v1"
+        self.http = httpx.Client(
+            timeout=max(timeout, 10.0),
+            headers={
+                "Authorization": f"Bearer {self.api_key}",
+                "Accept": "application/json",
+                "User-Agent": f"promptyard-eval/{__version__}",
+            },
+        )
+
+    def call(self, method: str, path: str, **kwargs) -> dict:
+        url = f"{self.base}/{path.lstrip('/')}"
+        last = None
+        for attempt in range(3):
+            try:
+                response = self.http.request(method, url, **kwargs)
+            except httpx.HTTPError as exc:
+                last = EvalError(f"cannot reach {self.base}: {exc.__class__.__name__}: {exc}")
+                if method != "GET":
+                    raise last from exc
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            if response.status_code >= 500 and method == "GET":
+                last = EvalError(f"server answered {response.status_code}")
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            if response.status_code >= 400:
+                raise EvalError(_problem(response))
+            try:
+                return response.json()
+            except ValueError:
+                raise EvalError(f"{url} did not answer JSON") from None
+        raise last
+
+    def close(self):
+        self.http.close()
+
+
+def _problem(response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"server answered {response.status_code}"
+    detail = body.get("detail") if isinstance(body, dict) else None
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not detail and isinstance(body, dict):
+        detail = "; ".join(f"{k}: {v}" for k, v in body.items())
+    if errors and isinstance(errors, dict):
+        detail = f"{detail} ({'; '.join(f'{k}: {v}' for k, v in errors.items())})"
+    return f"{response.status_code}: {detail}"
+
+
+def progress_bar(done: int, total: int, status: str, width: int = 30) -> str:
+    total = max(total, 1)
+    filled = int(width * min(done, total) / total)
+    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} cells ({status})"
+
+
+def _pct(value) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def format_table(summary: dict) -> str:
+    lines = []
+    head = ("evaluator", "variant", "pass rate (95% CI)", "vs baseline", "verdict")
+    body = []
+    for evaluator in summary["evaluators"]:
+        for row in evaluator["variants"]:
+            if row["judged"]:
+                rate = f"{_pct(row['rate'])} ({_pct(row['ci_low'])}-{_pct(row['ci_high'])})"
+            elif row["mean"] is not None:
+                rate = f"mean {row['mean']:.3f}"
+            else:
+                rate = "—"
+            versus = row.get("versus_baseline")
+            if versus and versus["pairs"]:
+                if versus["test"] == "mcnemar":
+                    diff = f"{versus['difference'] * 100:+.1f} pts"
+                else:
+                    diff = f"{versus['difference']:+.3f}"
+                against = (
+                    f"{diff} p={versus['p_value']:.4f} "
+                    f"-{versus['regressions']}/+{versus['improvements']}"
+                )
+                verdict = versus["verdict"]
+            elif row["is_baseline"]:
+                against, verdict = "", "baseline"
+            else:
+                against, verdict = "no pairs", "—"
+            body.append((evaluator["name"], row["label"], rate, against, verdict))
+    widths = [max(len(str(r[i])) for r in [head, *body]) for i in range(len(head))]
+    for r in [head, *body]:
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    lines.append("")
+    for v in summary["variants"]:
+        p50 = "—" if v["latency_p50"] is None else f"{v['latency_p50']:.0f} ms"
+        p95 = "—" if v["latency_p95"] is None else f"{v['latency_p95']:.0f} ms"
+        lines.append(
+            f"{v['label']}: {v['results']} results, {v['errors']} errors, latency p50 {p50} "
+            f"p95 {p95}, tokens {v['input_tokens']}/{v['output_tokens']}, cost ${v['cost']:.4f}"
+        )
+    return "\n".join(lines)
+
+
+def write_junit(path: str, *, prompt: str, summary: dict | None, error: str | None = None) -> None:
+    suite = ET.Element("testsuite", name=f"promptyard eval {prompt}")
+    cases = failures = errors = 0
+    if error is not None:
+        case = ET.SubElement(suite, "testcase", classname=f"promptyard.{prompt}", name="eval")
+        ET.SubElement(case, "error", message=error).text = error
+        cases, errors = 1, 1
+    else:
+        gate = summary["gate"]
+        by_evaluator: dict[str, list[dict]] = {}
+        for finding in gate["findings"]:
+            by_evaluator.setdefault(finding["evaluator"], []).append(finding)
+        names = [e["name"] for e in summary["evaluators"]]
+        names += [n for n in by_evaluator if n not in names]
+        for name in names:
+            cases += 1
+            case = ET.SubElement(suite, "testcase", classname=f"promptyard.{prompt}", name=name)
+            found = by_evaluator.get(name)
+            if found:
+                failures += 1
+                message = " ".join(f["message"] for f in found)
+                ET.SubElement(case, "failure", message=message).text = message
+    suite.set("tests", str(cases))
+    suite.set("failures", str(failures))
+    suite.set("errors", str(errors))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def run(args) -> int:
+    api = None
+    try:
+        if not 0.0 <= args.threshold <= 1.0:
+            raise EvalError("--threshold must be between 0 and 1")
+        body = {
+            "prompt": args.prompt,
+            "baseline_tag": args.baseline_tag,
+            "dataset": args.dataset,
+            "evaluators": args.evaluator,
+        }
+        if args.candidate_file:
+            try:
+                body["candidate_template"] = Path(args.candidate_file).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise EvalError(f"cannot read {args.candidate_file}: {exc.strerror}") from None
+        else:
+            body["candidate_version"] = args.candidate_version
+        api = Api(args.api_key, args.base_url, args.timeout)
+        created = api.call("POST", "ci/evaluations/", json=body)
+        experiment_id = created["experiment_id"]
+        print(
+            f"promptyard: experiment #{experiment_id}: {args.prompt} v{created['candidate_version']}"
+            f" against {args.baseline_tag} (v{created['baseline_version']}) on "
+            f"{created['dataset']} r{created['dataset_revision']}",
+            file=sys.stderr,
+        )
+        deadline = time.monotonic() + args.max_wait
+        while True:
+            experiment = api.call("GET", f"experiments/{experiment_id}/")
+            sys.stderr.write(
+                "\r"
+                + progress_bar(
+                    experiment["done_count"], experiment["total_cells"], experiment["status"]
+                )
+            )
+            sys.stderr.flush()
+            if experiment["status"] in FINISHED:
+                sys.stderr.write("\n")
+                break
+            if time.monotonic() > deadline:
+                sys.stderr.write("\n")
+                raise EvalError(
+                    f"experiment #{experiment_id} still running after {args.max_wait:.0f} s"
+                )
+            time.sleep(args.poll_interval)
+        if experiment["status"] != "completed":
+            why = experiment.get("status_detail") or experiment.get("error") or ""
+            raise EvalError(
+                f"experiment #{experiment_id} ended {experiment['status']}. {why}".strip()
+            )
+        params = [("threshold", args.threshold)] + [("evaluator", e) for e in args.evaluator]
+        summary = api.call("GET", f"experiments/{experiment_id}/comparison/", params=params)
+    except EvalError as exc:
+        print(f"promptyard: error: {exc}", file=sys.stderr)
+        if getattr(args, "junit", None):
+            write_junit(args.junit, prompt=args.prompt, summary=None, error=str(exc))
+        return EXIT_ERROR
+    finally:
+        if api is not None:
+            api.close()
+    print(format_table(summary))
+    if args.junit:
+        write_junit(args.junit, prompt=args.prompt, summary=summary)
+    gate = summary["gate"]
+    if gate["regression"]:
+        for finding in gate["findings"]:
+            print(f"REGRESSION: {finding['message']}")
+        return EXIT_REGRESSION
+    print(f"OK: no regression beyond a threshold of {args.threshold:g}.")
+    return EXIT_OK
