@@ -220,6 +220,8 @@ def _jsonl_records(chunks: Iterable[bytes]) -> Iterator[Record]:
             raise ImportFailed(
                 f"Line {number}: not valid JSON ({exc.msg} at column {exc.colno}).", field="file"
             ) from None
+        except RecursionError:
+            raise ImportFailed(f"Line {number}: the JSON is nested too deeply.") from None
         yield Record(number, _object_or_fail(value, number, "Line"))
     if not any_line:
         raise ImportFailed("The file is empty.", field="file")
@@ -277,6 +279,8 @@ class _JsonArrayCursor:
         while True:
             try:
                 value, end = decoder.raw_decode(self.buffer, self.pos)
+            except RecursionError:
+                raise ImportFailed(f"Line {self.line()}: the JSON is nested too deeply.") from None
             except json.JSONDecodeError as exc:
                 # Probably cut at a chunk boundary: read more, unless the file is over.
                 if self.more():

@@ -59,12 +59,17 @@ def actor_user(actor):
 
 
 def _has_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False
 
 
@@ -73,6 +78,8 @@ def _json_value(value, *, what: str, where: str):
         text = json.dumps(value, allow_nan=False)
     except (TypeError, ValueError):
         raise ValidationFailed(f"{where}{what} is not JSON-serialisable.", field=what) from None
+    except RecursionError:
+        raise ValidationFailed(f"{where}{what} is nested too deeply.", field=what) from None
     # PostgreSQL cannot store NUL in text or jsonb; the dump shows one cheaply ("\u0000").
     if "\\u0000" in text and _has_nul(value):
         raise ValidationFailed(f"{where}{what} contains a NUL character.", field=what)
@@ -80,16 +87,18 @@ def _json_value(value, *, what: str, where: str):
 
 
 def _flatten_text(value, out: list[str]) -> None:
-    if value is None:
-        return
-    if isinstance(value, dict):
-        for item in value.values():
-            _flatten_text(item, out)
-    elif isinstance(value, list):
-        for item in value:
-            _flatten_text(item, out)
-    else:
-        out.append(str(value))
+    """Leaf values in document order; iterative, so deep nesting cannot overflow the stack."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if item is None:
+            continue
+        if isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+        else:
+            out.append(str(item))
 
 
 def search_text_for(input: dict, expected) -> str:
