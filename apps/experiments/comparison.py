@@ -53,11 +53,17 @@ class Loaded:
     by_key: dict[tuple, dict[int, Cell]]  # key -> variant id -> cell
     # (evaluator name, result id) -> (passed, value); the newest score wins for humans.
     verdicts: dict[tuple[str, int], tuple[bool | None, float | None]]
+    # Compare against this variant instead of the experiment's baseline (promotion evidence:
+    # the version now at the tag is the reference, whichever variant the run marked).
+    baseline_id: int | None = None
 
     @property
     def baseline(self) -> Variant | None:
         for variant in self.variants:
-            if variant.is_baseline:
+            if variant.pk == self.baseline_id:
+                return variant
+        for variant in self.variants:
+            if variant.is_baseline and self.baseline_id is None:
                 return variant
         return self.variants[0] if self.variants else None
 
@@ -276,7 +282,7 @@ def summarize(loaded: Loaded) -> Summary:
             VariantStats(
                 variant.pk,
                 variant.label,
-                variant.is_baseline,
+                base is not None and variant.pk == base.pk,
                 len(mine),
                 sum(1 for c in mine if c.is_error),
                 stats.percentile(latencies, 50),

@@ -234,4 +234,26 @@ class PromotionRequest(TeamOwned):
         return self.status == PromotionStatus.OPEN
 
 
+class TagPolicy(TeamOwned):
+    """Evidence a protected tag demands before a promotion is approved (apps.prompts.policy):
+    an experiment on `dataset`'s current revision where the candidate is not worse than the
+    version at the tag, on `evaluators`, beyond `tolerance` (a fraction: 0.02 = two points)."""
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="tag_policies")
+    tag_name = models.CharField(max_length=36, validators=[tag_name_validator])
+    dataset = models.ForeignKey("datasets.Dataset", on_delete=models.CASCADE, related_name="+")
+    # Evaluator ids (apps.experiments.Evaluator); ids survive a rename.
+    evaluators = models.JSONField(default=list, blank=True)
+    tolerance = models.FloatField(default=0.0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["prompt", "tag_name"], name="tag_policy_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.prompt.name}@{self.tag_name} policy"
+
+
 from apps.prompts.models_telemetry import FetchStat  # noqa: E402,F401  (fetch telemetry)

@@ -672,6 +672,10 @@ def _close_or_supersede(*, team, actor, request: PromotionRequest, comment: str,
             after={"reason": f"{request.tag_name} moved since the request was made"},
         )
         return request, None
+    # A protected tag's policy may demand evidence (apps.prompts.policy); raises when missing.
+    from apps.prompts.policy import enforce_policy
+
+    enforce_policy(request)
     request.status = PromotionStatus.APPROVED
     request.save()
     requester = request.requester_api_key or request.requester

@@ -152,6 +152,9 @@ def prompt_settings(request, prompt_name):
         "can_edit": _can(request, PERM_EDIT),
         "can_admin": _can(request, PERM_ADMIN),
     }
+    from apps.prompts.views_policy import settings_policy_context
+
+    context.update(settings_policy_context(request, prompt))
     return render(request, "prompts/settings.html", context)
 
 
@@ -661,6 +664,9 @@ def promotion_detail(request, promotion_id):
         and (tag_now.pk if tag_now else None) != promotion.current_version_id,
         "evidence": _evidence_links(request, promotion.evidence or []),
     }
+    from apps.prompts.views_policy import promotion_policy_context
+
+    context.update(promotion_policy_context(request, promotion))
     return render(request, "prompts/promotion_detail.html", context)
 
 

@@ -1,0 +1,154 @@
+"""Tag policies: approval refused without evidence, with a regression, or with evidence on
+an old dataset revision; allowed once the gating experiment shows no regression."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from apps.core.errors import PermissionRefused, ValidationFailed
+from apps.core.tenancy import team_scope
+from apps.experiments.runner import execute
+from apps.prompts import policy, services
+from apps.prompts.models import PromotionStatus
+from tests.experiments.conftest import make_lab
+
+ROWS = [{"input": {"q": f"question {i}"}, "expected": f"echo: Q: question {i}"} for i in range(8)]
+
+
+@pytest.fixture
+def gated(acme, alice, bob, demo_echo):
+    """qa: production at v1 (passes every row), a policy on production, bob's candidates."""
+    lab = make_lab(acme, alice, demo_echo, rows=ROWS)
+    exact = lab.evaluator(name="exact")
+    with team_scope(acme):
+        first = services.promotion_request_create(
+            team=acme, actor=bob, prompt=lab.prompt, tag_name="production", candidate=lab.version
+        )
+        services.promotion_approve(team=acme, actor=alice, promotion=first)
+        policy.policy_set(
+            team=acme,
+            actor=alice,
+            prompt=lab.prompt,
+            tag_name="production",
+            dataset=lab.dataset,
+            evaluators=[exact.pk],
+            tolerance=0.0,
+        )
+    return lab
+
+
+def request_for(lab, bob, version):
+    with team_scope(lab.team):
+        return services.promotion_request_create(
+            team=lab.team, actor=bob, prompt=lab.prompt, tag_name="production", candidate=version
+        )
+
+
+def run_gate(lab, actor, promotion):
+    with team_scope(lab.team):
+        experiment = policy.gating_experiment_run(team=lab.team, actor=actor, promotion=promotion)
+    execute(experiment.pk)  # the worker's job, inline
+    return experiment
+
+
+def approve(lab, alice, promotion):
+    with team_scope(lab.team):
+        return services.promotion_approve(team=lab.team, actor=alice, promotion=promotion)
+
+
+def test_the_policy_blocks_approval_until_the_gating_experiment_shows_no_regression(
+    gated, alice, bob
+):
+    same_output = gated.version_with("Q: {{ q }}", temperature=0.5)  # v2, same answers
+    promotion = request_for(gated, bob, same_output)
+    with pytest.raises(ValidationFailed) as refused:
+        approve(gated, alice, promotion)
+    assert "No experiment is attached" in refused.value.message
+    promotion.refresh_from_db()
+    assert promotion.status == PromotionStatus.OPEN
+
+    experiment = run_gate(gated, bob, promotion)
+    promotion.refresh_from_db()
+    assert promotion.evidence == [experiment.pk]
+    with team_scope(gated.team):
+        (item,) = policy.evidence_of(promotion, policy.policy_for(gated.prompt, "production"))
+    assert (
+        item.satisfies
+        and item.rows[0].versus.verdict == "no detectable difference at this sample size"
+    )
+    approved = approve(gated, alice, promotion)
+    assert approved.status == PromotionStatus.APPROVED
+    with team_scope(gated.team):
+        from apps.prompts.selectors import version_at_tag
+
+        assert version_at_tag(gated.prompt, "production").pk == same_output.pk
+
+
+def test_a_regression_keeps_approval_blocked_and_says_why(gated, alice, bob):
+    worse = gated.version_with("Wrong: {{ q }}")
+    promotion = request_for(gated, bob, worse)
+    run_gate(gated, bob, promotion)
+    with pytest.raises(ValidationFailed) as refused:
+        approve(gated, alice, promotion)
+    assert "worse on exact" in refused.value.message
+    assert "8 regressions" in refused.value.message
+
+
+def test_evidence_on_an_old_revision_does_not_count(gated, alice, bob):
+    from apps.datasets.services import example_create
+
+    candidate = gated.version_with("Q: {{ q }}", temperature=0.7)
+    promotion = request_for(gated, bob, candidate)
+    run_gate(gated, bob, promotion)
+    with team_scope(gated.team):
+        example_create(
+            team=gated.team,
+            actor=alice,
+            dataset=gated.dataset,
+            input={"q": "new"},
+            expected="echo: Q: new",
+        )
+    with pytest.raises(ValidationFailed) as refused:
+        approve(gated, alice, promotion)
+    assert "the current revision is" in refused.value.message
+
+
+def test_only_admins_set_policies_and_only_on_protected_tags(gated, bob, alice):
+    exact = gated.evaluator(name="other")
+    with team_scope(gated.team), pytest.raises(PermissionRefused):
+        policy.policy_set(
+            team=gated.team, actor=bob, prompt=gated.prompt, tag_name="production",
+            dataset=gated.dataset, evaluators=[exact.pk],
+        )  # fmt: skip
+    with team_scope(gated.team), pytest.raises(ValidationFailed):
+        policy.policy_set(
+            team=gated.team, actor=alice, prompt=gated.prompt, tag_name="staging",
+            dataset=gated.dataset, evaluators=[exact.pk],
+        )  # fmt: skip
+
+
+def test_the_request_page_shows_the_evidence_and_why_approval_is_blocked(client, gated, alice, bob):
+    worse = gated.version_with("Wrong: {{ q }}")
+    promotion = request_for(gated, bob, worse)
+    client.force_login(alice)
+    page = reverse("prompts:promotion", kwargs={"team_slug": "acme", "promotion_id": promotion.pk})
+    body = client.get(page).content.decode()
+    assert "Approval is blocked by the policy of production" in body
+    assert "Run the gating experiment" in body
+    response = client.post(
+        reverse(
+            "prompts:promotion_gate", kwargs={"team_slug": "acme", "promotion_id": promotion.pk}
+        )
+    )
+    assert response.status_code == 302
+    promotion.refresh_from_db()
+    (experiment_id,) = promotion.evidence
+    execute(experiment_id)
+    body = client.get(page).content.decode()
+    assert "does not meet the policy" in body and "worse" in body
+    assert 'id="approve-button" disabled' in body
+    settings_page = client.get(
+        reverse("prompts:settings", kwargs={"team_slug": "acme", "prompt_name": "qa"})
+    ).content.decode()
+    assert "Promotion policies" in settings_page and "questions" in settings_page
