@@ -1,0 +1,127 @@
+"""`manage.py run_all` (what `make run` ends with): serves, forwards signals, and stops
+everything when one child dies."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _wait_until(predicate, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.fixture(scope="module")
+def project_env(tmp_path_factory):
+    """A migrated SQLite database of its own, so the test never touches the suite's."""
+    var = tmp_path_factory.mktemp("run_all_var")
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(PROMPTYARD_VAR_DIR=str(var), DEBUG="1")
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=300,
+    )
+    return env
+
+
+def _start(env):
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "run_all",
+            "--port",
+            str(port),
+            "--demo-echo-port",
+            str(_free_port()),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+    def serving():
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=2):
+                return True
+        except OSError:
+            return False
+
+    assert _wait_until(serving), "run_all never served the login page"
+    return proc
+
+
+def _stop(proc):
+    if proc.poll() is None:
+        proc.kill()
+    proc.communicate(timeout=30)
+
+
+def test_it_serves_and_stops_every_child_on_sigterm(project_env):
+    proc = _start(project_env)
+    try:
+        children = _children(proc.pid)
+        assert len(children) >= 2  # web and worker (and demo-echo when the llm app has it)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert _wait_until(lambda: not any(_alive(c) for c in children), 15)
+    finally:
+        out = proc.communicate(timeout=30)[0] if proc.poll() is not None else _stop(proc)
+    assert "log in as alice@acme.test" in (out or "")
+
+
+def test_it_exits_when_a_child_dies(project_env):
+    proc = _start(project_env)
+    try:
+        children = _children(proc.pid)
+        os.kill(children[-1], signal.SIGKILL)  # the last started: a worker
+        assert proc.wait(timeout=30) != 0
+        assert _wait_until(lambda: not any(_alive(c) for c in children), 15)
+    finally:
+        _stop(proc)
