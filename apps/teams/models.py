@@ -83,7 +83,7 @@ class Membership(TeamOwned):
         ]
 
     def __str__(self):
-        return f"{self.user} in {self.team_id} as {self.role}"
+        return f"{self.user.email} ({self.role})"
 
 
 class TeamRoleGroup(TeamOwned):
@@ -112,6 +112,9 @@ class Invite(TeamOwned):
     )
     accepted_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"Invite as {self.role}" + (f" for {self.email}" if self.email else "")
 
     @property
     def is_usable(self) -> bool:
