@@ -179,3 +179,33 @@ def test_it_answers_405_to_writes_on_read_only_pages(client, acme, alice):
     client.force_login(alice)
     for url in ("/t/acme/settings/", "/t/acme/settings/members/", "/t/acme/settings/audit/"):
         assert client.post(url).status_code == 405, url
+
+
+def test_it_keeps_settings_pages_to_a_flat_number_of_queries(
+    client, acme, alice, make_user, django_assert_max_num_queries
+):
+    from apps.teams.services import api_key_create, audit_record
+    from tests.conftest import add_member
+
+    client.force_login(alice)
+    client.get("/t/acme/settings/members/")  # warm the session
+
+    def measure(url):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    urls = ["/t/acme/settings/members/", "/t/acme/settings/api-keys/", "/t/acme/settings/audit/"]
+    before = {url: measure(url) for url in urls}
+    for i in range(10):
+        add_member(acme, make_user(f"extra{i}@acme.test"), "viewer")
+    with team_scope(acme):
+        for i in range(10):
+            api_key_create(team=acme, actor=alice, name=f"k{i}", scopes=["prompts:read"])
+            audit_record(team=acme, actor=alice, verb="test.event")
+    for url in urls:
+        with django_assert_max_num_queries(before[url]):
+            client.get(url)
