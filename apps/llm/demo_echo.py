@@ -270,6 +270,9 @@ class DemoEchoServer(ThreadingHTTPServer):
 class DemoEchoHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "demo-echo/1.0"
+    # Headers and body go out in two sends; with Nagle on, a keep-alive client's delayed
+    # ACK holds the second ~40 ms, which would add to every configured latency.
+    disable_nagle_algorithm = True
     server: DemoEchoServer
 
     def log_message(self, format, *args):  # noqa: A002 - the stdlib's name
