@@ -67,6 +67,8 @@ class Prompt:
             value = settings.get(key)
             if value not in (None, "", []):
                 kwargs[key] = value
+        if isinstance(kwargs.get("response_format"), str):
+            kwargs["response_format"] = {"type": kwargs["response_format"]}
         return kwargs
 
     def to_dict(self) -> dict:

@@ -118,3 +118,40 @@ def test_the_async_client_works_against_the_server(live_server, world, alice):
     first, snapshot, revalidated = run_async(scenario)
     assert first.render(name="Ann") == "Hello Ann"
     assert list(snapshot) == ["greeting"] and revalidated.version == 1
+
+
+def test_openai_kwargs_drive_the_real_openai_client(live_server, world, acme, alice, demo_echo):
+    from openai import OpenAI
+
+    from apps.core.tenancy import team_scope
+    from apps.prompts import services
+
+    with team_scope(acme):
+        prompt = services.prompt_create(team=acme, actor=alice, name="triage")
+        version = services.version_create(
+            team=acme,
+            actor=alice,
+            prompt=prompt,
+            kind="chat",
+            messages=[
+                {"role": "system", "content": "Classify the ticket. Answer in JSON."},
+                {"role": "placeholder", "name": "history"},
+                {"role": "user", "content": "{{ ticket }}"},
+            ],
+            model_settings={
+                "model": "demo-echo",
+                "temperature": 0,
+                "max_tokens": 64,
+                "response_format": "json_object",
+            },  # fmt: skip
+            commit_message="triage",
+        )
+        services.tag_move(
+            team=acme, actor=alice, prompt=prompt, tag_name="production", version=version
+        )
+    served = Promptyard(api_key=world["raw"], base_url=live_server.url).get_prompt("triage")
+    kwargs = served.openai_kwargs(ticket="My parcel is late", history=[])
+    assert kwargs["response_format"] == {"type": "json_object"}
+    assert [m["role"] for m in kwargs["messages"]] == ["system", "user"]
+    completion = OpenAI(base_url=demo_echo, api_key="demo").chat.completions.create(**kwargs)
+    assert completion.choices[0].message.content
