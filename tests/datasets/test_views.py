@@ -348,3 +348,13 @@ def test_it_refuses_an_oversized_upload_from_its_content_length(client, acme, bo
     assert response.status_code == 413 and b"the limit is 1.0 KB" in response.content
     with team_scope(acme):
         assert PendingUpload.objects.count() == 0
+
+
+def test_it_links_import_only_for_members_who_may_import(client, dataset, carol, bob):
+    import_url = url("import", dataset_id=dataset.pk).encode()
+    client.force_login(carol)
+    for name in ("detail", "revisions", "settings"):
+        page = client.get(url(name, dataset_id=dataset.pk))
+        assert page.status_code == 200 and import_url not in page.content, name
+    client.force_login(bob)
+    assert import_url in client.get(url("revisions", dataset_id=dataset.pk)).content

@@ -24,3 +24,12 @@ def input_items(value) -> list[tuple[str, str]]:
     if not isinstance(value, dict):
         return [("", as_text(value))]
     return [(key, as_text(item)) for key, item in value.items()]
+
+
+@register.simple_tag(takes_context=True)
+def can_edit_datasets(context) -> bool:
+    """Whether the signed-in member may change datasets (for links shown on every page)."""
+    from apps.datasets.views import _can_edit
+
+    request = context.get("request")
+    return request is not None and _can_edit(request)
