@@ -21,14 +21,14 @@ def pass_rate_chart(summary) -> str:
     rows = [r for r in summary.rows if r.judged]
     if not rows:
         return ""
-    label_w, bar_w, row_h, gap = 260, 420, 22, 10
+    label_w, bar_w, row_h, gap = 180, 320, 22, 10
     groups = summary.evaluators
     height = 30 + len(rows) * row_h + len(groups) * gap + 24
     width = label_w + bar_w + 90
     variant_index = {v.pk: i for i, v in enumerate(summary.variants)}
     parts = [
-        f'<svg class="chart" role="img" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" aria-labelledby="pr-title pr-desc">',
+        f'<svg class="chart" role="img" xmlns="http://www.w3.org/2000/svg" width="100%" '
+        f'style="max-width:{width}px;height:auto" viewBox="0 0 {width} {height}" aria-labelledby="pr-title pr-desc">',
         '<title id="pr-title">Pass rate per evaluator and variant, with 95 % intervals</title>',
         '<desc id="pr-desc">'
         + escape(
@@ -56,8 +56,8 @@ def pass_rate_chart(summary) -> str:
             lo, hi = label_w + bar_w * (r.ci_low or 0), label_w + bar_w * (r.ci_high or 0)
             mid = y + row_h / 2
             label = f"{name} · {r.label}"
-            if len(label) > 42:
-                label = label[:41] + "…"
+            if len(label) > 30:
+                label = label[:29] + "…"
             parts.append(
                 f'<g class="bar"><text x="{label_w - 6}" y="{mid + 4:.1f}" font-size="11" '
                 f'text-anchor="end">{escape(label)}</text>'
@@ -94,8 +94,8 @@ def latency_histogram(variant_stats, bins: int = 20) -> str:
         counts.append((s, c))
     peak = max(max(c) for _, c in counts) or 1
     parts = [
-        f'<svg class="chart" role="img" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" aria-labelledby="lat-title lat-desc">',
+        f'<svg class="chart" role="img" xmlns="http://www.w3.org/2000/svg" width="100%" '
+        f'style="max-width:{width}px;height:auto" viewBox="0 0 {width} {height}" aria-labelledby="lat-title lat-desc">',
         '<title id="lat-title">Latency distribution per variant</title>',
         '<desc id="lat-desc">'
         + escape(
