@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, TextField
 from django.db.models.functions import Cast
+from django.template.defaultfilters import floatformat
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
@@ -678,7 +679,7 @@ class GateFinding:
         if self.verdict == stats.WORSE:
             return (
                 f"{self.candidate} is worse on {self.evaluator}: {diff} "
-                f"(p = {self.p_value:.4f}; {self.regressions} regressions, "
+                f"(p = {floatformat(self.p_value, 4)}; {self.regressions} regressions, "
                 f"{self.improvements} improvements)."
             )
         return f"{self.candidate} has no paired results on {self.evaluator}."
