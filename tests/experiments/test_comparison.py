@@ -175,3 +175,19 @@ def test_the_page_needs_a_bounded_number_of_queries_at_10000_results(
     assert response.status_code == 200
     assert all(r.cells[0].scores[0][1].passed and not r.cells[1].scores[0][1].passed
                for r in response.context["rows"])  # fmt: skip
+
+
+def test_it_reports_the_spread_between_repetitions(acme, alice):
+    experiment, variants = make_experiment(acme, alice)
+    with team_scope(acme):
+        experiment.repetitions = 2
+        experiment.save(update_fields=["repetitions"])
+    ids = add_cells(acme, experiment, variants, [(T, T)] * 4)
+    add_cells(
+        acme, experiment, variants, [(T, F)] * 2 + [(T, T)] * 2, example_ids=ids, repetition=1
+    )
+    base, cand = summary_of(acme, experiment).for_evaluator("exact")
+    assert base.repetition_spread == pytest.approx(0.0)
+    # Repetition pass rates 1.0 and 0.5: sample standard deviation sqrt(0.125).
+    assert cand.repetition_spread == pytest.approx(0.125**0.5)
+    assert (cand.versus.pairs, cand.versus.regressions) == (8, 2)
