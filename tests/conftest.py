@@ -212,10 +212,17 @@ def _fresh_fetch_telemetry():
     """Fetch counters live in process memory (apps.prompts.telemetry): start and end each
     test with none, so no test's counts are flushed into another test's (or the dev) DB."""
     try:
-        from apps.prompts import telemetry
+        from apps.prompts import serving, telemetry
     except ImportError:
         yield
         return
     telemetry.reset()
+    serving.reset_local_state()  # served answers too: rolled-back rows reuse their ids
+    # The host-wide invalidation stamp, private to this test process: test runs in other
+    # processes on this machine must not invalidate (or be seen invalidating) ours.
+    import tempfile
+    from pathlib import Path
+
+    serving._STAMP_PATH = Path(tempfile.gettempdir()) / f"promptyard-serving-{os.getpid()}"
     yield
     telemetry.reset()

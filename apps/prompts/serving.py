@@ -1,17 +1,20 @@
 """Serving prompts to applications: the read path behind GET /api/v1/prompts/<name>/.
 
-Answers are cached as ready-to-send JSON bytes with their ETag (Django's cache: local
-memory by default, Redis when REDIS_URL is set), so a warm fetch costs one cache read.
+Answers are cached as ready-to-send JSON bytes with their ETag, so a warm fetch costs one
+cache read: in Redis when REDIS_URL is set (Django's cache), else - the default local-memory
+cache backend - in plain dicts of the process (bounded by PROMPTYARD_SERVING_LOCAL_ENTRIES).
 
 Invalidation without stale reads after a tag move commits:
-- Every cache key carries the team's *generation*, a random token stored in the cache.
+- Every cache key carries the team's *generation*, a random token stored in the cache
+  (or, process-local, in a dict).
   When a tag moves, `tag_moved` (sent on commit) replaces the token: every entry of the
   team is orphaned at once. A request that read the database before the commit and
   writes its entry afterwards writes it under the old token, where nobody looks.
 - With a process-local cache (LocMemCache, the default), other worker processes cannot
   see that token. The key then also carries a host-wide stamp: the inode and mtime of a
   file in VAR_DIR that the invalidation replaces atomically; each request stat()s it
-  (about a microsecond). Several hosts sharing no cache need REDIS_URL.
+  (about a microsecond); a changed stamp also empties the process's answers. Several
+  hosts sharing no cache need REDIS_URL.
 
 API keys on this path are looked up once and remembered per process for
 PROMPTYARD_API_KEY_CACHE_SECONDS (default 5 s): a revocation takes effect at once in the
@@ -95,9 +98,29 @@ def _bump_host_stamp() -> None:
     os.replace(tmp, _STAMP_PATH)
 
 
+# With a process-local cache backend, answers live in plain dicts of this process: no
+# pickling per read, and no LocMemCache culling (300 entries by default) for big teams.
+LOCAL_MAX_ENTRIES = int(os.environ.get("PROMPTYARD_SERVING_LOCAL_ENTRIES", "5000"))
+_local_answers: dict[str, Served] = {}
+_local_generations: dict[int, str] = {}
+_local_stamp = [""]
+_local_lock = threading.Lock()
+
+
 def _generation(team_id: int) -> str | None:
     """The team's cache generation, or None when the cache cannot be reached (then the
     answer comes from the database: a cache outage slows serving, it does not stop it)."""
+    if _process_local_cache():
+        stamp = _host_stamp()
+        if stamp != _local_stamp[0]:
+            # Another process invalidated something: everything cached here is suspect.
+            with _local_lock:
+                _local_answers.clear()
+                _local_stamp[0] = stamp
+        token = _local_generations.get(team_id) or _local_generations.setdefault(
+            team_id, secrets.token_hex(6)
+        )
+        return f"{token}.{stamp}"
     key = f"{PREFIX}:gen:{team_id}"
     try:
         token = cache.get(key)
@@ -108,25 +131,37 @@ def _generation(team_id: int) -> str | None:
     except Exception:
         logger.warning("Serving cache unreachable; answering from the database", exc_info=True)
         return None
-    if token is None:
-        return None
-    if _process_local_cache():
-        token = f"{token}.{_host_stamp()}"
     return token
+
+
+def _cache_get(key: str):
+    if _process_local_cache():
+        return _local_answers.get(key)
+    return cache.get(key)
+
+
+def _cache_set(key: str, served: Served) -> None:
+    if _process_local_cache():
+        with _local_lock:
+            if len(_local_answers) >= LOCAL_MAX_ENTRIES:
+                _local_answers.clear()  # rare: more distinct answers than the bound
+            _local_answers[key] = served
+        return
+    cache.set(key, served, ENTRY_TTL)
 
 
 def _cached(key: str | None, load):
     if key is None:
         return load()
     try:
-        served = cache.get(key)
+        served = _cache_get(key)
     except Exception:
         logger.warning("Serving cache unreachable; answering from the database", exc_info=True)
         return load()
     if served is None:
         served = load()
         try:
-            cache.set(key, served, ENTRY_TTL)
+            _cache_set(key, served)
         except Exception:
             logger.warning("Serving cache unreachable; not storing", exc_info=True)
     return served
@@ -135,7 +170,13 @@ def _cached(key: str | None, load):
 def invalidate_team(team_id: int) -> None:
     """Orphan every cached answer of the team (all prompts, tags and snapshots)."""
     if _process_local_cache():
-        _bump_host_stamp()
+        prefix = f"{PREFIX}:{team_id}:"
+        with _local_lock:
+            _local_generations[team_id] = secrets.token_hex(6)
+            for key in [k for k in _local_answers if k.startswith(prefix)]:
+                del _local_answers[key]
+        _bump_host_stamp()  # the other worker processes of this host
+        return
     try:
         cache.set(f"{PREFIX}:gen:{team_id}", secrets.token_hex(6), timeout=None)
     except Exception:
@@ -277,3 +318,12 @@ def forget_api_key(key_id: int) -> None:
 def forget_all_api_keys() -> None:
     with _api_keys_lock:
         _api_keys.clear()
+
+
+def reset_local_state() -> None:
+    """Forget every process-local answer, generation and key (tests: rolled-back rows
+    reuse ids)."""
+    with _local_lock:
+        _local_answers.clear()
+        _local_generations.clear()
+    forget_all_api_keys()

@@ -158,9 +158,11 @@ def _db_time(value: datetime):
 
 
 def reset() -> None:
-    """Drop unflushed counters (tests)."""
+    """Drop unflushed counters and restart the flush interval (tests)."""
+    global _next_flush
     with _lock:
         _counters.clear()
+    _next_flush = time.monotonic() + FLUSH_SECONDS
 
 
 request_finished.connect(flush_if_due, dispatch_uid="prompt_fetch_telemetry_flush")

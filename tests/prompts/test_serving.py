@@ -130,9 +130,9 @@ def test_a_read_racing_the_commit_cannot_put_the_old_version_back(served, alice)
         old_generation = serving._generation(team.pk)
         stale = serving._load_prompt("greeting", "production", None)
         move(team, alice, served["prompt"], served["versions"][1])
-        from django.core.cache import cache
-
-        cache.set(f"{serving.PREFIX}:{team.pk}:{old_generation}:p:greeting:production:", stale)
+        serving._cache_set(
+            f"{serving.PREFIX}:{team.pk}:{old_generation}:p:greeting:production:", stale
+        )
         assert b'"version":2' in serving.serve_prompt(team=team, name="greeting").body
 
 
@@ -235,6 +235,7 @@ def test_it_answers_from_the_database_when_the_cache_is_down(api_client, served,
             return fail
 
     monkeypatch.setattr(serving, "cache", BrokenCache())
+    monkeypatch.setattr(serving, "_process_local_cache", lambda: False)  # as with Redis
     response = api_client.get(SERVE.format("greeting"), **bearer(served["raw"]))
     assert response.status_code == 200 and response.json()["version"] == 1
     snapshot = api_client.get("/api/v1/prompts/?tag=production", **bearer(served["raw"]))
