@@ -125,3 +125,18 @@ def test_it_exits_when_a_child_dies(project_env):
         assert _wait_until(lambda: not any(_alive(c) for c in children), 15)
     finally:
         _stop(proc)
+
+
+def test_it_enqueues_the_trace_purge_once_per_interval(db):
+    import io
+
+    from django_tasks_db.models import DBTaskResult
+
+    from apps.core.management.commands.run_all import _enqueue_due
+
+    due: dict[str, float] = {}
+    _enqueue_due(due, 1000.0, io.StringIO())
+    _enqueue_due(due, 1001.0, io.StringIO())  # not due yet: nothing more
+    assert DBTaskResult.objects.filter(task_path__endswith="traces_purge_expired").count() == 1
+    _enqueue_due(due, 1000.0 + 3600, io.StringIO())
+    assert DBTaskResult.objects.filter(task_path__endswith="traces_purge_expired").count() == 2

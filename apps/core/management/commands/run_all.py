@@ -19,6 +19,21 @@ from django.core.management.base import BaseCommand
 from apps.teams.management.commands.seed_demo import DEMO_PASSWORD
 
 STOP_GRACE_SECONDS = 10
+# Periodic housekeeping is enqueued for the worker rather than run here, so it happens
+# once however many web processes there are, and in the worker's retry/log machinery.
+PERIODIC_TASKS = [("apps.traces.tasks.traces_purge_expired", 3600)]
+
+
+def _enqueue_due(due: dict[str, float], now: float, out) -> None:
+    from django.utils.module_loading import import_string
+
+    for path, every in PERIODIC_TASKS:
+        if now >= due.get(path, 0):
+            due[path] = now + every
+            try:
+                import_string(path).enqueue()
+            except Exception as exc:  # noqa: BLE001 - housekeeping must not stop the app
+                out.write(f"[run_all] could not enqueue {path}: {exc}")
 
 
 class Command(BaseCommand):
@@ -96,7 +111,9 @@ class Command(BaseCommand):
 
         status = 0
         exited = None
+        due: dict[str, float] = {}
         while exited is None:
+            _enqueue_due(due, time.monotonic(), self.stderr)
             for name, child in children.items():
                 code = child.poll()
                 if code is not None:
