@@ -5,6 +5,7 @@ from apps.teams import views
 app_name = "teams"
 urlpatterns = [
     path("", views.team_home, name="home"),
+    path("nav-counts/", views.nav_counts, name="nav_counts"),
     path("settings/", views.team_settings, name="settings"),
     path("settings/protected-tags/", views.settings_protected_tags, name="settings_protected_tags"),
     path("settings/retention/", views.settings_retention, name="settings_retention"),

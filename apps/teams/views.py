@@ -143,6 +143,14 @@ def team_home(request):
 
 
 @require_GET
+def nav_counts(request):
+    """The navigation badges, swapped out of band into base.html's placeholders."""
+    from apps.teams.navigation import inbox_counts
+
+    return render(request, "teams/_nav_counts.html", {"counts": inbox_counts(request)})
+
+
+@require_GET
 def team_settings(request):
     return _settings_page(request)
 
