@@ -6,6 +6,7 @@ import asyncio
 
 from apps.experiments import runner
 from apps.experiments.runner import AdaptiveLimiter
+from tests.async_helper import run_async
 
 
 def test_it_halves_on_a_rate_limit_once_per_retry_after_window(monkeypatch):
@@ -48,4 +49,4 @@ def test_it_holds_calls_beyond_the_current_limit():
         await asyncio.wait_for(third, 1)
         assert limiter.in_flight == 2
 
-    asyncio.run(scenario())
+    run_async(scenario)

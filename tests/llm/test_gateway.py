@@ -6,6 +6,7 @@ import pytest
 
 from apps.llm import gateway
 from apps.llm.gateway import GatewayError
+from tests.async_helper import run_async
 
 pytestmark = pytest.mark.django_db
 
@@ -195,7 +196,7 @@ def test_it_completes_asynchronously_with_retries(demo_echo_server, make_provide
             ]
         )
 
-    results = asyncio.run(run())
+    results = run_async(run)
     assert sorted(r.text for r in results) == ["echo: n0", "echo: n1", "echo: n2"]
     assert calls == ["rate_limit"]
     assert sorted(server.outcomes) == ["429", "ok", "ok", "ok"]

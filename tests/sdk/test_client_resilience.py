@@ -9,7 +9,7 @@ import asyncio  # noqa: F401
 import pytest
 from promptyard import AsyncPromptyard, FetchError, PromptNotFound, Promptyard
 
-from tests.sdk.async_helper import run_async
+from tests.async_helper import run_async
 from tests.sdk.stub_server import StubServer
 
 

@@ -11,7 +11,7 @@ import pytest
 from promptyard import AsyncPromptyard, AuthenticationError, PromptNotFound, Promptyard
 
 from apps.prompts import telemetry
-from tests.sdk.async_helper import run_async
+from tests.async_helper import run_async
 from tests.sdk.world import make_prompt, move, unprotect
 
 
