@@ -10,7 +10,7 @@ TAG_NAME_RE = re.compile(r"^[a-z0-9_.-]{1,36}$")
 PROMPT_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,98}[a-z0-9])?$")
 LATEST_TAG = "latest"
 # Path segments of the Hub pages that sit beside /prompts/<name>/.
-RESERVED_PROMPT_NAMES = {"new", "reviews", "editor", "requests"}
+RESERVED_PROMPT_NAMES = {"new", "reviews", "editor", "requests", "environments"}
 
 
 def validate_tag_name(name: str) -> str:
