@@ -30,6 +30,7 @@ class LinkParser(HTMLParser):
         super().__init__()
         self.links: list[str] = []
         self.hx_gets: list[str] = []
+        self.untyped_inputs: list[str] = []
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -37,6 +38,8 @@ class LinkParser(HTMLParser):
             self.links.append(attrs["href"])
         if attrs.get("hx-get"):
             self.hx_gets.append(attrs["hx-get"])
+        if tag == "input" and "type" not in attrs:
+            self.untyped_inputs.append(attrs.get("id") or attrs.get("name") or "?")
 
 
 def links_of(html: str, base: str, *, hx: bool = False) -> list[str]:
@@ -129,6 +132,23 @@ def crawl(client: Client, start: str) -> tuple[dict[str, int], dict[str, str], l
             seen.add(link)
             queue.append(link)
     return statuses, pages, errors
+
+
+# Inputs in the promotion-policy templates (another owner's, not yet fixed).
+UNTYPED_INPUTS_KNOWN = {"policy-tolerance", "attach-experiment"}
+
+
+def untyped_inputs(pages: dict[str, str]) -> dict[str, list[str]]:
+    """Inputs without a type: the stylesheet styles text fields by their type, so an
+    untyped input renders as a bare browser box that lines up with nothing around it."""
+    out = {}
+    for url, html in pages.items():
+        parser = LinkParser()
+        parser.feed(html)
+        names = [n for n in parser.untyped_inputs if n not in UNTYPED_INPUTS_KNOWN]
+        if names:
+            out[url] = names
+    return out
 
 
 @pytest.fixture
@@ -253,6 +273,8 @@ def test_it_serves_every_linked_team_page_and_escapes_untrusted_text(world, hand
     fragments, fragment_errors = fetch_fragments(client, pages)
     assert not fragment_errors, "htmx fragments failing:\n" + "\n".join(fragment_errors)
     pages.update({f"hx:{url}": html for url, html in fragments.items()})
+
+    assert not untyped_inputs(pages)
 
     raw = sorted(url for url, html in pages.items() if MARK in html)
     assert not raw, f"unescaped markup on: {raw}"
