@@ -91,6 +91,7 @@ def prompt_create(request):
         "name": (data or {}).get("name", ""),
         "description": (data or {}).get("description", ""),
         "action": reverse("prompts:create", kwargs={"team_slug": request.team.slug}),
+        **_provider_context(),
         **_sample_context(request.POST if data is not None else None, []),
     }
     return render(request, "prompts/create.html", context, status=200)
@@ -329,6 +330,7 @@ def version_new(request, prompt_name, version_number):
         "editor": editor,
         "errors": errors,
         "action": request.path,
+        **_provider_context(),
         **_sample_context(request.POST if request.method == "POST" else None, base.variables),
     }
     return render(request, "prompts/editor.html", context)
@@ -446,6 +448,19 @@ def _editor_initial(base) -> dict:
         "commit_message": "",
         "roles": CHAT_ROLES,
         "service": {},
+    }
+
+
+def _provider_context() -> dict:
+    """The team's providers for the editor's picker: nobody should have to know an id."""
+    from apps.llm.selectors import providers_for_team
+
+    providers = list(providers_for_team())
+    models = sorted({m for p in providers for m in (p.models or [])})
+    return {
+        "providers": providers,
+        "provider_ids": [str(p.pk) for p in providers],
+        "provider_models": models,
     }
 
 

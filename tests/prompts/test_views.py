@@ -262,3 +262,31 @@ def test_it_shows_viewers_no_writing_controls(client, carol, hub):
     assert "New version from this one" not in body and "Move tag" not in body
     response = client.get(url("version_new", prompt_name="greeter", version_number=2))
     assert response.status_code == 302
+
+
+def test_it_picks_the_provider_by_name_in_the_editor(client, bob, hub):
+    from apps.llm.models import ProviderConfig
+
+    team = hub["team"]
+    provider = ProviderConfig.objects.create(
+        team=team, name="openai-prod", kind="openai-compatible", models=["gpt-4o-mini"]
+    )
+    client.force_login(bob)
+    page = client.get(url("version_new", prompt_name="greeter", version_number=2)).content.decode()
+    assert f'<option value="{provider.pk}" >openai-prod</option>' in page
+    assert '<option value="gpt-4o-mini">' in page  # the model field suggests its models
+    assert "Provider config id" not in page
+
+    response = client.post(
+        url("version_new", prompt_name="greeter", version_number=2),
+        {
+            "kind": "text",
+            "template": "Hey {{ name }}",
+            "provider_id": str(provider.pk),
+            "model": "gpt-4o-mini",
+            "commit_message": "on prod",
+        },
+    )
+    assert response.status_code == 302
+    page = client.get(url("version_new", prompt_name="greeter", version_number=3)).content.decode()
+    assert f'<option value="{provider.pk}" selected>openai-prod</option>' in page
