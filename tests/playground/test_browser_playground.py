@@ -96,3 +96,35 @@ def test_it_runs_variants_side_by_side_and_saves_one(new_page, acme, alice, demo
     # --- every run is in the history ----------------------------------------------------
     page.goto("/t/acme/playground/history/")
     expect(page.locator("table tbody tr")).to_have_count(3)
+
+
+def test_it_runs_and_saves_when_the_team_has_datasets(new_page, acme, alice, greeting):
+    """The dataset picker is a form field named "dataset": it must not break the run."""
+    from apps.datasets.services import dataset_create, example_create
+
+    with team_scope(acme):
+        dataset = dataset_create(team=acme, actor=alice, name="greetings")
+        example_create(
+            team=acme, actor=alice, dataset=dataset, input={"name": "Grace", "tone": "warm"}
+        )
+
+    page = new_page(alice)
+    page.goto(f"/t/acme/playground/?version={greeting.pk}")
+    page.select_option("select[name=dataset]", label="greetings")
+    expect(page.locator("select[name=example_choice] option")).to_have_count(2)
+    # htmx binds the swapped-in picker once it has settled.
+    page.wait_for_function("() => !document.querySelector('.htmx-settling, .htmx-request')")
+    with page.expect_response(lambda r: "/playground/variables/" in r.url):
+        page.select_option("select[name=example_choice]", index=1)
+    expect(page.locator("#var-name")).to_have_value("Grace")
+    page.get_by_role("button", name="Run all variants").click()
+    variant_a = page.locator("[data-variant]").nth(0)
+    expect(variant_a.locator("[data-output]")).to_contain_text("Grace")
+    expect(variant_a.locator("[data-error]")).to_be_hidden()
+    page.get_by_role("button", name="Add variant").click()
+    expect(page.locator("[data-variant]")).to_have_count(2)
+    variant_a.locator("textarea[data-field=template]").fill("Hi {{ name }}, {{ tone }}")
+    variant_a.get_by_role("button", name="Save as new version…").click()
+    variant_a.locator("[data-save-field=commit_message]").fill("from the dataset")
+    variant_a.get_by_role("button", name="Save new version").click()
+    expect(variant_a.locator("[data-save-result]")).to_contain_text("Saved as greeting v2")

@@ -14,7 +14,11 @@
     const form = document.getElementById("playground-form");
     if (!form) return;
     const variantsBox = document.getElementById("variants");
-    const maxVariants = parseInt(form.dataset.maxVariants || "4", 10);
+    // Read the form's data-* with getAttribute: `form.dataset` is shadowed by the form's
+    // own field named "dataset" (the dataset picker), as any named control shadows it.
+    const runUrl = form.getAttribute("data-run-url");
+    const saveUrl = form.getAttribute("data-save-url");
+    const maxVariants = parseInt(form.getAttribute("data-max-variants") || "4", 10);
     const rowTemplate = document.getElementById("message-row-template");
 
     function variants() {
@@ -180,7 +184,7 @@
       const data = variantData(el);
       if (batch) data.append("batch", batch);
       try {
-        const response = await fetch(form.dataset.runUrl, {
+        const response = await fetch(runUrl, {
           method: "POST",
           body: data,
           headers: { "X-CSRFToken": csrfToken(), Accept: "text/event-stream" },
@@ -245,7 +249,7 @@
       result.textContent = "Saving…";
       result.className = "";
       try {
-        const response = await fetch(form.dataset.saveUrl, {
+        const response = await fetch(saveUrl, {
           method: "POST",
           body: data,
           headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
