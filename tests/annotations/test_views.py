@@ -137,7 +137,7 @@ def test_it_fills_and_assigns_through_the_page(client, alice, erin, acme):
         assert QueueItem.objects.filter(queue=queue, assignments__user=erin).count() == 3
     client.force_login(erin)
     assert client.get("/t/acme/annotations/inbox/").status_code == 200
-    nav = client.get("/t/acme/annotations/").content.decode()
+    nav = client.get("/t/acme/nav-counts/").content.decode()
     assert 'title="Assigned to you">3<' in nav
 
 

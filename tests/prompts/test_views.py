@@ -182,11 +182,12 @@ def test_it_shows_the_requester_why_they_cannot_approve(client, bob, hub, reques
 
 
 def test_it_counts_reviews_in_the_navigation(client, alice, bob, hub, request_open):
+    counts = reverse("teams:nav_counts", kwargs={"team_slug": "acme"})
     client.force_login(alice)
-    body = client.get(url("list")).content.decode()
+    body = client.get(counts).content.decode()
     assert 'title="Needs your review">1</span>' in body
     client.force_login(bob)
-    body = client.get(url("list")).content.decode()
+    body = client.get(counts).content.decode()
     assert 'title="Needs your review"' not in body
 
 
