@@ -89,12 +89,13 @@ TICKET_TRIAGE = [
         template=(
             "Classify this support ticket into billing, bug, feature or other, and rate its "
             "urgency from 1 (can wait) to 5 (outage).\n"
-            "{% if language != 'en' %}The ticket is in {{ language }}.\n{% endif %}"
+            "{% if language and language != 'en' %}The ticket is in {{ language }}.\n{% endif %}"
             "\nTicket: {{ ticket }}"
         ),
         variables_schema={
             "ticket": {"type": "string"},
-            "language": {"type": "string", "enum": ["en", "de", "fr"]},
+            # Optional: the demo dataset's tickets carry no language (English).
+            "language": {"type": "string", "enum": ["en", "de", "fr"], "required": False},
         },
         settings={
             "response_format": {

@@ -31,3 +31,29 @@ def test_it_seeds_demo_prompts_once(acme, alice, bob, carol, erin):
         chat = Prompt.objects.get(name="chat-assistant")
         rendered = selectors.version_at_tag(chat, "production")
         assert {"role": "placeholder", "name": "history"} in rendered.messages
+
+
+def test_it_seeds_triage_versions_that_render_every_demo_ticket(acme, alice, bob, carol, erin):
+    """'Run on dataset' from any triage version must not turn every demo row into an error."""
+    from apps.core.tenancy import team_scope
+    from apps.datasets import demo as datasets_demo
+    from apps.datasets.selectors import examples_at_revision
+    from apps.prompts import demo
+    from apps.prompts.models import PromptVersion
+    from apps.prompts.rendering import render_prompt
+
+    users = {"alice": alice, "bob": bob, "carol": carol, "erin": erin}
+    demo.seed(acme, users)
+    dataset = datasets_demo.seed(acme, users)
+    with team_scope(acme):
+        rows = list(examples_at_revision(dataset))
+        for version in PromptVersion.objects.filter(prompt__name="ticket-triage"):
+            for row in rows:
+                text = render_prompt(
+                    kind=version.kind,
+                    template=version.template,
+                    messages=version.messages,
+                    variables_schema=version.variables_schema,
+                    values=row.input,
+                )
+                assert row.input["ticket"] in text and "The ticket is in ." not in text
