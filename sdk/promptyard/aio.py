@@ -12,12 +12,12 @@ from typing import Any
 
 import httpx
 
-from promptyard._core import DEFAULT_TAG, ClientCore, Entry, Key, logger, note_fetch
-from promptyard.errors import FetchError
+from promptyard._core import DEFAULT_TAG, Entry, Key, logger, note_fetch
+from promptyard.client import FetchSteps
 from promptyard.prompt import Prompt
 
 
-class AsyncPromptyard(ClientCore):
+class AsyncPromptyard(FetchSteps):
     def __init__(
         self,
         api_key: str | None = None,
@@ -68,35 +68,24 @@ class AsyncPromptyard(ClientCore):
             try:
                 return await self._revalidate(key, entry)
             except Exception as exc:
-                logger.warning("promptyard: keeping the cached %s (%s)", name, exc)
-                self.note_failure(key)
-                return self.served(entry, stale=True)
+                return self.keep_cached(key, entry, exc)
         try:
             prompt, etag = await self._fetch(key, etag=None)
-            if prompt is None:
-                raise FetchError("the server answered 304 to an unconditional request")
+            prompt = self.require_body(prompt)
         except Exception as exc:
             return self.recover(key, name, fallback, exc)
         self.store(key, prompt, etag)
         return prompt
 
     async def load_snapshot(self, tag: str = DEFAULT_TAG) -> dict[str, Prompt]:
-        headers = dict(self.headers)
-        if tag in self._snapshot_etags:
-            headers["If-None-Match"] = self._snapshot_etags[tag]
+        headers = self.conditional_headers(self._snapshot_etags.get(tag))
         try:
             not_modified, body, etag = await self._request(
                 self.snapshot_url, {"tag": tag}, headers, parse=self.check_snapshot
             )
         except Exception as exc:
-            prompts = self.disk_read_snapshot(tag)
-            if prompts is None:
-                raise self.as_fetch_error(exc) from exc
-            logger.warning("promptyard: snapshot %s from the disk cache (%s)", tag, exc)
-            return prompts
-        if not_modified:
-            return self.snapshot_from_memory(tag)
-        return self.apply_snapshot(tag, body, etag)
+            return self.snapshot_offline(tag, exc)
+        return self.snapshot_answer(tag, not_modified, body, etag)
 
     async def wait_for_refreshes(self) -> None:
         if self._tasks:
@@ -117,9 +106,7 @@ class AsyncPromptyard(ClientCore):
         for attempt in range(self.max_retries + 1):
             try:
                 response = await self._http.get(url, params=params, headers=headers)
-                not_modified, body, etag = self.judge(response)
-                # A body that is not what was asked for is retried like a 5xx.
-                return not_modified, (parse(body) if parse and not not_modified else body), etag
+                return self.read_answer(response, parse)
             except Exception as exc:
                 if not self.is_retryable(exc):
                     raise
@@ -130,27 +117,11 @@ class AsyncPromptyard(ClientCore):
         raise last
 
     async def _fetch(self, key: Key, *, etag: str | None):
-        name, tag, version = key
-        headers = dict(self.headers)
-        if etag:
-            headers["If-None-Match"] = etag
-        not_modified, prompt, new_etag = await self._request(
-            self.prompt_url(name),
-            self.prompt_params(tag, version),
-            headers,
-            parse=lambda body: self.parse_prompt(body, tag=tag),
-        )
-        if not_modified:
-            return None, new_etag or etag
-        return prompt, new_etag
+        url, params, headers, parse = self.prompt_request(key, etag)
+        return self.fetched(*await self._request(url, params, headers, parse=parse), etag)
 
     async def _revalidate(self, key: Key, entry: Entry) -> Prompt:
-        prompt, etag = await self._fetch(key, etag=entry.etag)
-        if prompt is None:
-            self.touch(key)
-            return self.served(entry, stale=False)
-        self.store(key, prompt, etag)
-        return prompt
+        return self.revalidated(key, entry, *await self._fetch(key, etag=entry.etag))
 
     def _refresh_in_background(self, key: Key, entry: Entry) -> None:
         if not self.claim_refresh(key):

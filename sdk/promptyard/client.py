@@ -27,7 +27,76 @@ from promptyard.errors import FetchError
 from promptyard.prompt import Prompt
 
 
-class Promptyard(ClientCore):
+class FetchSteps(ClientCore):
+    """The steps of a fetch that do no I/O, shared by `Promptyard` and `AsyncPromptyard`:
+    each client keeps only the calls that block (or are awaited) around them."""
+
+    def conditional_headers(self, etag: str | None) -> dict:
+        headers = dict(self.headers)
+        if etag:
+            headers["If-None-Match"] = etag
+        return headers
+
+    def read_answer(self, response: httpx.Response, parse=None) -> tuple[bool, Any, str | None]:
+        not_modified, body, etag = self.judge(response)
+        # A body that is not what was asked for is retried like a 5xx.
+        return not_modified, (parse(body) if parse and not not_modified else body), etag
+
+    def prompt_request(self, key: Key, etag: str | None) -> tuple[str, dict, dict, Any]:
+        """(url, params, headers, parse) of the GET for one prompt."""
+        name, tag, version = key
+        return (
+            self.prompt_url(name),
+            self.prompt_params(tag, version),
+            self.conditional_headers(etag),
+            lambda body: self.parse_prompt(body, tag=tag),
+        )
+
+    @staticmethod
+    def fetched(
+        not_modified: bool, prompt: Prompt | None, new_etag: str | None, etag: str | None
+    ) -> tuple[Prompt | None, str | None]:
+        if not_modified:
+            return None, new_etag or etag
+        return prompt, new_etag
+
+    @staticmethod
+    def require_body(prompt: Prompt | None) -> Prompt:
+        if prompt is None:
+            raise FetchError("the server answered 304 to an unconditional request")
+        return prompt
+
+    def keep_cached(self, key: Key, entry: Entry, exc: BaseException) -> Prompt:
+        """A revalidation before returning failed: never raise with a copy in hand."""
+        logger.warning("promptyard: keeping the cached %s (%s)", key[0], exc)
+        self.note_failure(key)
+        return self.served(entry, stale=True)
+
+    def snapshot_offline(self, tag: str, exc: BaseException) -> dict[str, Prompt]:
+        prompts = self.disk_read_snapshot(tag)
+        if prompts is None:
+            raise self.as_fetch_error(exc) from exc
+        logger.warning("promptyard: snapshot %s from the disk cache (%s)", tag, exc)
+        return prompts
+
+    def snapshot_answer(
+        self, tag: str, not_modified: bool, body: Any, etag: str | None
+    ) -> dict[str, Prompt]:
+        if not_modified:
+            return self.snapshot_from_memory(tag)
+        return self.apply_snapshot(tag, body, etag)
+
+    def revalidated(
+        self, key: Key, entry: Entry, prompt: Prompt | None, etag: str | None
+    ) -> Prompt:
+        if prompt is None:
+            self.touch(key)
+            return self.served(entry, stale=False)
+        self.store(key, prompt, etag)
+        return prompt
+
+
+class Promptyard(FetchSteps):
     """Fetch prompts by tag, with a memory cache, stale-while-revalidate, retries, an
     optional disk cache and fallbacks. Thread-safe; share one instance per process."""
 
@@ -87,14 +156,11 @@ class Promptyard(ClientCore):
                 return self.served(entry, stale=True)
             try:
                 return self._revalidate(key, entry)
-            except Exception as exc:  # never raise with a copy in hand
-                logger.warning("promptyard: keeping the cached %s (%s)", name, exc)
-                self.note_failure(key)
-                return self.served(entry, stale=True)
+            except Exception as exc:
+                return self.keep_cached(key, entry, exc)
         try:
             prompt, etag = self._fetch(key, etag=None)
-            if prompt is None:
-                raise FetchError("the server answered 304 to an unconditional request")
+            prompt = self.require_body(prompt)
         except Exception as exc:
             return self.recover(key, name, fallback, exc)
         self.store(key, prompt, etag)
@@ -106,22 +172,14 @@ class Promptyard(ClientCore):
         Later get_prompt(name, tag) calls are served from memory. Offline, the disk
         snapshot is used; raises only when there is none.
         """
-        headers = dict(self.headers)
-        if tag in self._snapshot_etags:
-            headers["If-None-Match"] = self._snapshot_etags[tag]
+        headers = self.conditional_headers(self._snapshot_etags.get(tag))
         try:
             not_modified, body, etag = self._request(
                 self.snapshot_url, {"tag": tag}, headers, parse=self.check_snapshot
             )
         except Exception as exc:
-            prompts = self.disk_read_snapshot(tag)
-            if prompts is None:
-                raise self.as_fetch_error(exc) from exc
-            logger.warning("promptyard: snapshot %s from the disk cache (%s)", tag, exc)
-            return prompts
-        if not_modified:
-            return self.snapshot_from_memory(tag)
-        return self.apply_snapshot(tag, body, etag)
+            return self.snapshot_offline(tag, exc)
+        return self.snapshot_answer(tag, not_modified, body, etag)
 
     def close(self) -> None:
         for thread in list(self._threads):
@@ -145,9 +203,7 @@ class Promptyard(ClientCore):
         for attempt in range(self.max_retries + 1):
             try:
                 response = self._http.get(url, params=params, headers=headers)
-                not_modified, body, etag = self.judge(response)
-                # A body that is not what was asked for is retried like a 5xx.
-                return not_modified, (parse(body) if parse and not not_modified else body), etag
+                return self.read_answer(response, parse)
             except Exception as exc:
                 if not self.is_retryable(exc):
                     raise
@@ -158,27 +214,11 @@ class Promptyard(ClientCore):
         raise last
 
     def _fetch(self, key: Key, *, etag: str | None) -> tuple[Prompt | None, str | None]:
-        name, tag, version = key
-        headers = dict(self.headers)
-        if etag:
-            headers["If-None-Match"] = etag
-        not_modified, prompt, new_etag = self._request(
-            self.prompt_url(name),
-            self.prompt_params(tag, version),
-            headers,
-            parse=lambda body: self.parse_prompt(body, tag=tag),
-        )
-        if not_modified:
-            return None, new_etag or etag
-        return prompt, new_etag
+        url, params, headers, parse = self.prompt_request(key, etag)
+        return self.fetched(*self._request(url, params, headers, parse=parse), etag)
 
     def _revalidate(self, key: Key, entry: Entry) -> Prompt:
-        prompt, etag = self._fetch(key, etag=entry.etag)
-        if prompt is None:
-            self.touch(key)
-            return self.served(entry, stale=False)
-        self.store(key, prompt, etag)
-        return prompt
+        return self.revalidated(key, entry, *self._fetch(key, etag=entry.etag))
 
     def _refresh_in_background(self, key: Key, entry: Entry) -> None:
         if not self.claim_refresh(key):
