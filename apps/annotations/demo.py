@@ -1,6 +1,10 @@
 """Demo data for `manage.py seed_demo`: a review queue filled with the failed rows of the
 newest demo experiment and assigned to erin. Idempotent: the queue is found by name, a
-result is never queued twice and only unassigned items are assigned."""
+result is never queued twice and only unassigned items are assigned.
+
+On a fresh database the demo experiment is only queued (the worker runs it later), so the
+traces demo then fills the still-empty queue with its production model calls
+(`fill_from_spans`): erin has something to review from the first login."""
 
 from __future__ import annotations
 
@@ -67,3 +71,16 @@ def seed(team, users):
                 team=team, actor=alice, queue=queue, users=[erin], items=list(unassigned)
             )
     return queue
+
+
+def fill_from_spans(team, users, spans):
+    """Queue production model calls for erin when the demo queue is still empty."""
+    alice, erin = users["alice"], users["erin"]
+    with team_scope(team):
+        queue = AnnotationQueue.objects.filter(name=QUEUE_NAME).first()
+        if queue is None or queue.items.exists():
+            return []
+        items = services.queue_add_spans(team=team, actor=alice, queue=queue, spans=list(spans))
+        if items:
+            services.items_assign(team=team, actor=alice, queue=queue, users=[erin], items=items)
+        return items

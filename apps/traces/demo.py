@@ -129,3 +129,22 @@ def seed(team, users):
             start = now - (len(QUESTIONS) - index) * 3_600 * 1_000 * MS
             spans.extend(_run(index, question, answer, prompt_name, prompt_number, start))
         spans_ingest(team=team, actor=users["alice"], spans=spans)
+        _fill_review_queue(team, users)
+
+
+def _fill_review_queue(team, users):
+    """Give the annotations demo's review queue the model calls, if it has nothing yet."""
+    try:
+        from apps.annotations.demo import fill_from_spans
+    except ImportError:
+        return
+    from apps.traces.models import Span
+
+    demo_traces = [_id(f"demo-trace-{i}", 16) for i in range(len(QUESTIONS))]
+    spans = (
+        Span.objects.filter(trace__trace_id__in=demo_traces)
+        .exclude(model="")
+        .select_related("trace")
+        .order_by("start_ns")
+    )
+    fill_from_spans(team, users, spans)
