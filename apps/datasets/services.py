@@ -33,6 +33,7 @@ BULK_BATCH_SIZE = 1000
 SPLIT_MAX = 40
 NAME_MAX = 100
 UNCHANGED = object()
+NAME_TAKEN = "A dataset with that name already exists."
 
 
 def require_edit(actor, team):
@@ -229,19 +230,25 @@ def _clean_name(name: str) -> str:
     return name
 
 
-def _name_taken(name: str, *, exclude_pk=None) -> bool:
+def _clean_free_name(name: str, *, exclude_pk=None) -> str:
+    """The cleaned name, refused when another dataset of the team already has it."""
+    name = _clean_name(name)
     qs = Dataset.objects.filter(name=name)
     if exclude_pk is not None:
         qs = qs.exclude(pk=exclude_pk)
-    return qs.exists()
+    if qs.exists():
+        raise ValidationFailed(NAME_TAKEN, field="name")
+    return name
+
+
+def _name_and_description(dataset: Dataset) -> dict:
+    return {"name": dataset.name, "description": dataset.description}
 
 
 @transaction.atomic
 def dataset_create(*, team, actor, name: str, description: str = "") -> Dataset:
     require_edit(actor, team)
-    name = _clean_name(name)
-    if _name_taken(name):
-        raise ValidationFailed("A dataset with that name already exists.", field="name")
+    name = _clean_free_name(name)
     dataset = Dataset(
         team=team,
         name=name,
@@ -253,7 +260,7 @@ def dataset_create(*, team, actor, name: str, description: str = "") -> Dataset:
         with transaction.atomic():
             dataset.save()
     except IntegrityError:
-        raise ValidationFailed("A dataset with that name already exists.", field="name") from None
+        raise ValidationFailed(NAME_TAKEN, field="name") from None
     DatasetRevision.objects.create(
         team=team,
         dataset=dataset,
@@ -267,7 +274,7 @@ def dataset_create(*, team, actor, name: str, description: str = "") -> Dataset:
         actor=actor,
         verb="dataset.create",
         target=dataset,
-        after={"name": dataset.name, "description": dataset.description},
+        after=_name_and_description(dataset),
     )
     return dataset
 
@@ -277,12 +284,9 @@ def dataset_update(*, team, actor, dataset, name=None, description=None) -> Data
     """Rename or redescribe; the examples (and so the revisions) do not change."""
     require_edit(actor, team)
     dataset = _lock(dataset)
-    before = {"name": dataset.name, "description": dataset.description}
+    before = _name_and_description(dataset)
     if name is not None:
-        name = _clean_name(name)
-        if _name_taken(name, exclude_pk=dataset.pk):
-            raise ValidationFailed("A dataset with that name already exists.", field="name")
-        dataset.name = name
+        dataset.name = _clean_free_name(name, exclude_pk=dataset.pk)
     if description is not None:
         dataset.description = description.strip()
     dataset.updated_at = timezone.now()
@@ -294,7 +298,7 @@ def dataset_update(*, team, actor, dataset, name=None, description=None) -> Data
         verb="dataset.update",
         target=dataset,
         before=before,
-        after={"name": dataset.name, "description": dataset.description},
+        after=_name_and_description(dataset),
     )
     return dataset
 

@@ -4,6 +4,7 @@ the part of the page that changed."""
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -44,6 +45,18 @@ def _raise_for(exc: ServiceError):
     raise exc
 
 
+@contextmanager
+def _errors_on(form):
+    """Show a service's refusal on the form (next to its field); 403 and 404 still raise.
+    A `return` after the service call inside the block runs only when the call succeeded."""
+    try:
+        yield
+    except PermissionRefused as exc:
+        _raise_for(exc)
+    except ServiceError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+
+
 def _dataset(dataset_id):
     try:
         return selectors.dataset_get(dataset_id)
@@ -70,18 +83,13 @@ def datasets_list(request):
     form = DatasetForm(request.POST or None)
     if request.method == "POST":
         if form.is_valid():
-            try:
+            with _errors_on(form):
                 dataset = services.dataset_create(
                     team=request.team,
                     actor=request.user,
                     name=form.cleaned_data["name"],
                     description=form.cleaned_data["description"],
                 )
-            except PermissionRefused as exc:
-                _raise_for(exc)
-            except ServiceError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-            else:
                 messages.success(request, f"Created dataset {dataset.name}.")
                 return redirect(_url("detail", request, dataset_id=dataset.pk))
     return render(
@@ -102,7 +110,7 @@ def dataset_settings(request, dataset_id):
         request.POST or None, initial={"name": dataset.name, "description": dataset.description}
     )
     if request.method == "POST" and form.is_valid():
-        try:
+        with _errors_on(form):
             services.dataset_update(
                 team=request.team,
                 actor=request.user,
@@ -110,11 +118,6 @@ def dataset_settings(request, dataset_id):
                 name=form.cleaned_data["name"],
                 description=form.cleaned_data["description"],
             )
-        except PermissionRefused as exc:
-            _raise_for(exc)
-        except ServiceError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
             messages.success(request, "Saved.")
             return redirect(_url("detail", request, dataset_id=dataset.pk))
     return render(
@@ -245,7 +248,7 @@ def example_add(request, dataset_id):
     dataset = _dataset(dataset_id)
     form = ExampleForm(request.POST)
     if form.is_valid():
-        try:
+        with _errors_on(form):
             services.example_create(
                 team=request.team,
                 actor=request.user,
@@ -255,11 +258,6 @@ def example_add(request, dataset_id):
                 metadata=form.cleaned_data["metadata"],
                 split=form.cleaned_data["split"],
             )
-        except PermissionRefused as exc:
-            _raise_for(exc)
-        except ServiceError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
             return _after_write(
                 request, dataset.pk, f"Added an example: revision {dataset.current_revision}."
             )
@@ -295,7 +293,7 @@ def example_edit(request, dataset_id, example_id):
         return _example_form_error(request, dataset, form, row=row)
     form = ExampleForm(request.POST)
     if form.is_valid():
-        try:
+        with _errors_on(form):
             services.example_update(
                 team=request.team,
                 actor=request.user,
@@ -306,11 +304,6 @@ def example_edit(request, dataset_id, example_id):
                 metadata=form.cleaned_data["metadata"],
                 split=form.cleaned_data["split"],
             )
-        except PermissionRefused as exc:
-            _raise_for(exc)
-        except ServiceError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
             return _after_write(
                 request, dataset.pk, f"Saved the example: revision {dataset.current_revision}."
             )
