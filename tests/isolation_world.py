@@ -48,26 +48,34 @@ def _teams(world, team, alice, bob):
     world.objects["audit_event"] = services.audit_record(team=team, actor=alice, verb="test.event")
 
 
+def text_prompt(*, team, actor, name, versions, description=""):
+    """A prompt and its text versions, one per (template, commit_message), oldest first."""
+    from apps.prompts import services
+
+    prompt = services.prompt_create(team=team, actor=actor, name=name, description=description)
+    created = [
+        services.version_create(
+            team=team,
+            actor=actor,
+            prompt=prompt,
+            kind="text",
+            template=template,
+            commit_message=commit_message,
+        )
+        for template, commit_message in versions
+    ]
+    return prompt, created
+
+
 def _prompts(world, team, alice, bob):
     services = _optional("apps.prompts.services")
     if services is None or not hasattr(services, "prompt_create"):
         return
-    prompt = services.prompt_create(team=team, actor=alice, name="acme-only-prompt", description="")
-    v1 = services.version_create(
+    prompt, (v1, v2) = text_prompt(
         team=team,
         actor=alice,
-        prompt=prompt,
-        kind="text",
-        template="Hi {{ name }}",
-        commit_message="first",
-    )
-    v2 = services.version_create(
-        team=team,
-        actor=alice,
-        prompt=prompt,
-        kind="text",
-        template="Hello {{ name }}",
-        commit_message="second",
+        name="acme-only-prompt",
+        versions=[("Hi {{ name }}", "first"), ("Hello {{ name }}", "second")],
     )
     world.objects.update(prompt=prompt, version=v1, version2=v2)
     if hasattr(services, "promotion_request_create"):

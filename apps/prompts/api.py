@@ -284,17 +284,18 @@ class TagListView(_HubView):
         return Response(TagSerializer(tags, many=True, context={"team": self.team}).data)
 
 
-class TagMoveView(_HubView):
-    """Move an unprotected tag. Protected tags answer 403: request a promotion."""
+class _TagChangeView(_HubView):
+    """POST {version, reason}: one tag change through `tag_service`; 201 with the event."""
 
     serializer_class = TagEventSerializer
+    tag_service = None
 
     @extend_schema(request=TagMoveSerializer, responses={201: TagEventSerializer})
     def post(self, request, prompt_name: str, tag_name: str):
         prompt = selectors.prompt_get(prompt_name)
         data = _valid(TagMoveSerializer, request)
         version = selectors.version_get(prompt, data["version"])
-        event = services.tag_move(
+        event = self.tag_service(
             team=self.team,
             actor=self.actor,
             prompt=prompt,
@@ -305,26 +306,17 @@ class TagMoveView(_HubView):
         return Response(TagEventSerializer(event).data, status=status.HTTP_201_CREATED)
 
 
-class TagRollbackView(_HubView):
+class TagMoveView(_TagChangeView):
+    """Move an unprotected tag. Protected tags answer 403: request a promotion."""
+
+    tag_service = staticmethod(services.tag_move)
+
+
+class TagRollbackView(_TagChangeView):
     """Move a tag back to a version it pointed at before. On a protected tag: owners and
     admins (API keys: admin scope) only, with a mandatory reason."""
 
-    serializer_class = TagEventSerializer
-
-    @extend_schema(request=TagMoveSerializer, responses={201: TagEventSerializer})
-    def post(self, request, prompt_name: str, tag_name: str):
-        prompt = selectors.prompt_get(prompt_name)
-        data = _valid(TagMoveSerializer, request)
-        version = selectors.version_get(prompt, data["version"])
-        event = services.tag_rollback(
-            team=self.team,
-            actor=self.actor,
-            prompt=prompt,
-            tag_name=tag_name,
-            version=version,
-            reason=data["reason"],
-        )
-        return Response(TagEventSerializer(event).data, status=status.HTTP_201_CREATED)
+    tag_service = staticmethod(services.tag_rollback)
 
 
 class TagHistoryView(_HubView):

@@ -340,7 +340,7 @@ def _apply_move(
 ) -> TagEvent:
     """Point the tag at `version` and record the move. Caller holds the transaction."""
     if tag is None:
-        tag = Tag.objects.select_for_update().filter(prompt=prompt, name=tag_name).first()
+        tag = _locked_tag(prompt, tag_name)
     from_version = tag.version if tag is not None else None
     now = timezone.now()
     if tag is None:
@@ -399,6 +399,20 @@ def _lock_prompt(prompt: Prompt) -> Prompt:
     return Prompt.objects.select_for_update().get(pk=prompt.pk)
 
 
+def _refuse_latest(tag_name: str) -> None:
+    if tag_name == LATEST_TAG:
+        raise ValidationFailed("'latest' follows the newest version by itself.", field="tag_name")
+
+
+def _locked_tag(prompt: Prompt, tag_name: str) -> Tag | None:
+    return Tag.objects.select_for_update().filter(prompt=prompt, name=tag_name).first()
+
+
+def _refuse_same_version(tag: Tag | None, tag_name: str, version: PromptVersion) -> None:
+    if tag is not None and tag.version_id == version.pk:
+        raise Conflict(f"'{tag_name}' already points at v{version.number}.")
+
+
 def _tag_target(prompt: Prompt, tag_name: str, version: PromptVersion) -> None:
     validate_tag_name(tag_name)
     if version.prompt_id != prompt.pk:
@@ -411,16 +425,14 @@ def tag_move(
 ) -> TagEvent:
     require(actor, PERM_EDIT, team, scope=WRITE)
     _tag_target(prompt, tag_name, version)
-    if tag_name == LATEST_TAG:
-        raise ValidationFailed("'latest' follows the newest version by itself.", field="tag_name")
+    _refuse_latest(tag_name)
     if team.is_protected_tag(tag_name):
         raise PermissionRefused(
             f"'{tag_name}' is protected: request a promotion and have it approved."
         )
     _lock_prompt(prompt)
-    tag = Tag.objects.select_for_update().filter(prompt=prompt, name=tag_name).first()
-    if tag is not None and tag.version_id == version.pk:
-        raise Conflict(f"'{tag_name}' already points at v{version.number}.")
+    tag = _locked_tag(prompt, tag_name)
+    _refuse_same_version(tag, tag_name, version)
     before = {"version": tag.version.number} if tag is not None else None
     event = _apply_move(
         team=team,
@@ -474,14 +486,12 @@ def tag_rollback(
             )
     else:
         require(actor, PERM_EDIT, team, scope=WRITE)
-    if tag_name == LATEST_TAG:
-        raise ValidationFailed("'latest' follows the newest version by itself.", field="tag_name")
+    _refuse_latest(tag_name)
     _lock_prompt(prompt)
-    tag = Tag.objects.select_for_update().filter(prompt=prompt, name=tag_name).first()
+    tag = _locked_tag(prompt, tag_name)
     if tag is None:
         raise ValidationFailed(f"'{tag_name}' has never pointed anywhere.", field="tag_name")
-    if tag.version_id == version.pk:
-        raise Conflict(f"'{tag_name}' already points at v{version.number}.")
+    _refuse_same_version(tag, tag_name, version)
     if version.pk not in previous_version_ids(prompt, tag_name):
         raise ValidationFailed(
             f"'{tag_name}' never pointed at v{version.number}; roll back only to an earlier position.",
@@ -532,14 +542,12 @@ def promotion_request_create(
 ) -> PromotionRequest:
     require(actor, PERM_EDIT, team, scope=WRITE)
     _tag_target(prompt, tag_name, candidate)
-    if tag_name == LATEST_TAG:
-        raise ValidationFailed("'latest' follows the newest version by itself.", field="tag_name")
+    _refuse_latest(tag_name)
     evidence = list(evidence or [])
     if not all(isinstance(e, int) and not isinstance(e, bool) for e in evidence):
         raise ValidationFailed("Evidence is a list of experiment ids.", field="evidence")
     tag = Tag.objects.filter(prompt=prompt, name=tag_name).first()
-    if tag is not None and tag.version_id == candidate.pk:
-        raise Conflict(f"'{tag_name}' already points at v{candidate.number}.")
+    _refuse_same_version(tag, tag_name, candidate)
     duplicate = PromotionRequest.objects.filter(
         prompt=prompt, tag_name=tag_name, candidate=candidate, status=PromotionStatus.OPEN
     ).first()
@@ -622,6 +630,11 @@ def can_review_prompt(user, team, prompt: Prompt) -> bool:
     return actor_can(user, PERM_ADMIN, team) or user.has_perm(PERM_APPROVE_PROMOTION, prompt)
 
 
+def _refuse_closed(request: PromotionRequest) -> None:
+    if not request.is_open:
+        raise Conflict(f"This request is already {request.get_status_display().lower()}.")
+
+
 def _reviewer(actor):
     if is_api_key(actor):
         return actor.created_by
@@ -636,8 +649,7 @@ def _close_or_supersede(*, team, actor, request: PromotionRequest, comment: str,
         .select_related("prompt", "candidate", "team")
         .get(pk=request.pk)
     )
-    if not request.is_open:
-        raise Conflict(f"This request is already {request.get_status_display().lower()}.")
+    _refuse_closed(request)
     blockers = review_blockers(actor, request)
     if blockers:
         raise PermissionRefused(blockers[0])
@@ -658,9 +670,7 @@ def _close_or_supersede(*, team, actor, request: PromotionRequest, comment: str,
             after={"comment": comment},
         )
         return request, None
-    tag = (
-        Tag.objects.select_for_update().filter(prompt=request.prompt, name=request.tag_name).first()
-    )
+    tag = _locked_tag(request.prompt, request.tag_name)
     if (tag.version_id if tag else None) != request.current_version_id:
         request.status = PromotionStatus.SUPERSEDED
         request.save()
@@ -738,8 +748,7 @@ def promotion_cancel(*, team, actor, promotion: PromotionRequest) -> PromotionRe
         require(actor, PERM_ADMIN, team, message="Only the requester or an admin may cancel.")
     else:
         require(actor, PERM_EDIT, team, scope=WRITE)
-    if not request.is_open:
-        raise Conflict(f"This request is already {request.get_status_display().lower()}.")
+    _refuse_closed(request)
     request.status = PromotionStatus.CANCELLED
     request.closed_at = timezone.now()
     request.save(update_fields=["status", "closed_at"])

@@ -211,12 +211,12 @@ def tag_detail(request, prompt_name, tag_name):
     return render(request, "prompts/history.html", context)
 
 
-@require_POST
-def tag_move(request, prompt_name, tag_name):
-    prompt = _prompt(prompt_name)
+def _change_tag(request, prompt, tag_name, tag_service, success) -> None:
+    """Point the tag at the posted version through `tag_service`; the outcome is a message
+    (`success(version)` when it worked)."""
     version = selectors.version_get(prompt, _int(request.POST.get("version")))
     try:
-        services.tag_move(
+        tag_service(
             team=request.team,
             actor=request.user,
             prompt=prompt,
@@ -227,7 +227,19 @@ def tag_move(request, prompt_name, tag_name):
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"'{tag_name}' now points at v{version.number}.")
+        messages.success(request, success(version))
+
+
+@require_POST
+def tag_move(request, prompt_name, tag_name):
+    prompt = _prompt(prompt_name)
+    _change_tag(
+        request,
+        prompt,
+        tag_name,
+        services.tag_move,
+        lambda version: f"'{tag_name}' now points at v{version.number}.",
+    )
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = _detail_url(request, prompt)  # never bounce to another site
@@ -243,20 +255,13 @@ def tag_move_new(request, prompt_name):
 @require_POST
 def tag_rollback(request, prompt_name, tag_name):
     prompt = _prompt(prompt_name)
-    version = selectors.version_get(prompt, _int(request.POST.get("version")))
-    try:
-        services.tag_rollback(
-            team=request.team,
-            actor=request.user,
-            prompt=prompt,
-            tag_name=tag_name,
-            version=version,
-            reason=request.POST.get("reason", ""),
-        )
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Rolled '{tag_name}' back to v{version.number}.")
+    _change_tag(
+        request,
+        prompt,
+        tag_name,
+        services.tag_rollback,
+        lambda version: f"Rolled '{tag_name}' back to v{version.number}.",
+    )
     return redirect(
         "prompts:tag", team_slug=request.team.slug, prompt_name=prompt.name, tag_name=tag_name
     )
