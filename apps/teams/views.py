@@ -54,6 +54,18 @@ def _refused(exc: ServiceError):
     raise PermissionDenied(exc.message)
 
 
+def _report(request, write, success: str) -> None:
+    """Run `write`; its refusal (403/404 still raise) or `success` becomes the message."""
+    try:
+        write()
+    except PermissionRefused as exc:
+        _refused(exc)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, success)
+
+
 def _settings_context(request, active: str) -> dict:
     return {
         "active": active,
@@ -245,6 +257,20 @@ def _members_page(request, *, error=None, error_for=None):
     return _page(request, "teams/members.html", "members_table", context)
 
 
+def _member_refused(request, membership, exc: ServiceError):
+    """htmx: the table with the error on the member's row; otherwise a message and back."""
+    if not request.htmx:
+        messages.error(request, exc.message)
+        return redirect("teams:members", team_slug=request.team.slug)
+    return _members_page(request, error=exc.message, error_for=membership.pk)
+
+
+def _members_done(request):
+    if request.htmx:
+        return _members_page(request)
+    return redirect("teams:members", team_slug=request.team.slug)
+
+
 @require_POST
 def member_role(request, membership_id: int):
     membership = get_object_or_404(Membership.objects.select_related("user"), pk=membership_id)
@@ -259,15 +285,10 @@ def member_role(request, membership_id: int):
             role=form.cleaned_data["role"],
         )
     except ServiceError as exc:
-        if not request.htmx:
-            messages.error(request, exc.message)
-            return redirect("teams:members", team_slug=request.team.slug)
-        return _members_page(request, error=exc.message, error_for=membership.pk)
+        return _member_refused(request, membership, exc)
     role = Role(form.cleaned_data["role"]).label
     messages.success(request, f"{membership.user.email} is now {role}.")
-    if request.htmx:
-        return _members_page(request)
-    return redirect("teams:members", team_slug=request.team.slug)
+    return _members_done(request)
 
 
 @require_POST
@@ -277,10 +298,7 @@ def member_remove(request, membership_id: int):
     try:
         services.membership_remove(team=request.team, actor=request.user, membership=membership)
     except ServiceError as exc:
-        if not request.htmx:
-            messages.error(request, exc.message)
-            return redirect("teams:members", team_slug=request.team.slug)
-        return _members_page(request, error=exc.message, error_for=membership.pk)
+        return _member_refused(request, membership, exc)
     if leaving:
         messages.success(request, f"You left {request.team.name}.")
         response = redirect("home")
@@ -288,9 +306,7 @@ def member_remove(request, membership_id: int):
             response["HX-Redirect"] = reverse("home")
         return response
     messages.success(request, f"{membership.user.email} was removed from the team.")
-    if request.htmx:
-        return _members_page(request)
-    return redirect("teams:members", team_slug=request.team.slug)
+    return _members_done(request)
 
 
 # --- invites --------------------------------------------------------------------------
@@ -342,14 +358,11 @@ def _invites_page(request, *, form=None, link=None):
 @require_POST
 def invite_revoke(request, invite_id: int):
     invite = get_object_or_404(Invite, pk=invite_id)
-    try:
-        services.invite_revoke(team=request.team, actor=request.user, invite=invite)
-    except PermissionRefused as exc:
-        _refused(exc)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, "Invite revoked: its link no longer works.")
+    _report(
+        request,
+        lambda: services.invite_revoke(team=request.team, actor=request.user, invite=invite),
+        "Invite revoked: its link no longer works.",
+    )
     if request.htmx:
         return _invites_page(request)
     return redirect("teams:invites", team_slug=request.team.slug)
@@ -393,14 +406,11 @@ def _api_keys_page(request, *, form=None, secret=None):
 @require_POST
 def api_key_revoke(request, key_id: int):
     key = get_object_or_404(ApiKey, pk=key_id)
-    try:
-        services.api_key_revoke(team=request.team, actor=request.user, key=key)
-    except PermissionRefused as exc:
-        _refused(exc)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"API key {key.name} revoked. Requests using it now get 401.")
+    _report(
+        request,
+        lambda: services.api_key_revoke(team=request.team, actor=request.user, key=key),
+        f"API key {key.name} revoked. Requests using it now get 401.",
+    )
     if request.htmx:
         return _api_keys_page(request)
     return redirect("teams:api_keys", team_slug=request.team.slug)
