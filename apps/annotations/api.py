@@ -313,7 +313,7 @@ class QueueFillView(_AnnotationsView):
 
     @extend_schema(request=FillSerializer, responses={201: ItemSerializer(many=True)})
     def post(self, request, queue_id: int):
-        from apps.experiments.models import Experiment, Variant
+        from apps.experiments.models import Experiment
 
         queue = self.queue(queue_id)
         data = _valid(FillSerializer, request)
@@ -322,13 +322,7 @@ class QueueFillView(_AnnotationsView):
             raise ValidationFailed("No such experiment.", field="experiment_id")
 
         def variant(key):
-            label = (data.get(key) or "").strip()
-            if not label:
-                return None
-            found = Variant.objects.filter(experiment=experiment, label=label).first()
-            if found is None:
-                raise ValidationFailed(f"No variant {label!r} in that experiment.", field=key)
-            return found
+            return services.variant_by_label(experiment, data.get(key), field=key)
 
         items = services.queue_fill_from_experiment(
             team=self.team,

@@ -238,6 +238,19 @@ def queue_delete(*, team, actor, queue: AnnotationQueue) -> None:
 # --- filling from an experiment --------------------------------------------------------
 
 
+def variant_by_label(experiment, label, *, field: str | None = None):
+    """The experiment's variant labelled `label`; None for a blank label."""
+    from apps.experiments.models import Variant
+
+    label = (label or "").strip()
+    if not label:
+        return None
+    found = Variant.objects.filter(experiment=experiment, label=label).first()
+    if found is None:
+        raise ValidationFailed(f"No variant {label!r} in that experiment.", field=field)
+    return found
+
+
 def _auto_scores(result) -> list[dict]:
     scores = []
     for score in result.scores.all():

@@ -187,7 +187,7 @@ def _manage_queue(request, queue_id):
 
 @require_POST
 def queue_fill(request, queue_id):
-    from apps.experiments.models import Experiment, Variant
+    from apps.experiments.models import Experiment
 
     queue = _manage_queue(request, queue_id)
     data = request.POST
@@ -195,16 +195,6 @@ def queue_fill(request, queue_id):
     try:
         if experiment is None:
             raise ValidationFailed("Choose an experiment.", field="experiment")
-
-        def variant(label):
-            label = (data.get(label) or "").strip()
-            if not label:
-                return None
-            found = Variant.objects.filter(experiment=experiment, label=label).first()
-            if found is None:
-                raise ValidationFailed(f"No variant {label!r} in that experiment.")
-            return found
-
         added = services.queue_fill_from_experiment(
             team=request.team,
             actor=request.user,
@@ -212,8 +202,8 @@ def queue_fill(request, queue_id):
             experiment=experiment,
             mode=data.get("mode", "all"),
             sample_size=data.get("sample_size") or None,
-            baseline_variant=variant("baseline_variant"),
-            candidate_variant=variant("candidate_variant"),
+            baseline_variant=services.variant_by_label(experiment, data.get("baseline_variant")),
+            candidate_variant=services.variant_by_label(experiment, data.get("candidate_variant")),
         )
     except ServiceError as exc:
         context = _queue_context(request, queue, fill_error=exc.message)
