@@ -60,6 +60,15 @@ def serve_demo_echo(argv: list[str]) -> None:
     call_command("demo_echo", *argv)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a running process (Linux /proc), 0 where unavailable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def start_demo_echo(*extra: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen(
@@ -151,9 +160,29 @@ def run_once(label: str, world, base_url: str) -> dict:
         )
         experiment_start(team=team, actor=user, experiment=experiment)  # enqueued on commit
     started = time.monotonic()
-    worker = manage(
-        "db_worker", "--batch", "--no-reload", "--no-startup-delay", "--interval", "0.1"
-    )
+    worker_args = ["db_worker", "--batch", "--no-reload", "--no-startup-delay", "--interval", "0.1"]
+    spy = os.environ.get("BENCH_PYSPY")  # e.g. /tmp/worker.txt: profile the clean run's worker
+    if spy and label == "clean":
+        worker = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "py-spy"),
+                "record",
+                "-r",
+                "250",
+                "-t",
+                "--format",
+                "raw",
+                "-o",
+                spy,
+                "--",
+                sys.executable,
+                str(ROOT / "manage.py"),
+                *worker_args,
+            ],
+            cwd=ROOT,
+        )
+    else:
+        worker = manage(*worker_args)
     _, _, usage = os.wait4(worker.pid, 0)
     worker.returncode = 0
     wall = time.monotonic() - started
@@ -192,6 +221,7 @@ def main() -> None:
     echo, url = start_demo_echo()
     try:
         clean = run_once("clean", world, url)
+        clean["echo_cpu_s"] = cpu_seconds(echo.pid)
     finally:
         echo.kill()
     echo, url = start_demo_echo("--rate-429", "0.2", "--retry-after", "1", "--seed", "1")
@@ -203,7 +233,8 @@ def main() -> None:
     print(
         f"clean run: {clean['rows']} rows, {clean['errors']} errors, run {clean['run_s']:.2f} s "
         f"(worker process wall {clean['worker_wall_s']:.2f} s, CPU {clean['worker_cpu_s']:.2f} s "
-        f"= {clean['worker_cpu_s'] / clean['rows'] * 1000:.2f} ms per row incl. start-up)"
+        f"= {clean['worker_cpu_s'] / clean['rows'] * 1000:.2f} ms per row incl. start-up; "
+        f"demo-echo CPU {clean['echo_cpu_s']:.2f} s)"
     )
     print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(
