@@ -335,10 +335,7 @@ def evaluators_list(request):
                 evaluator = services.evaluator_create(
                     team=request.team,
                     actor=request.user,
-                    name=form.cleaned_data["name"],
-                    kind=form.cleaned_data["kind"],
-                    params=form.cleaned_data["params"],
-                    description=form.cleaned_data["description"],
+                    **form.cleaned_data,  # name, kind, params, description
                 )
             except ServiceError as exc:
                 _add_error(form, exc)
@@ -376,10 +373,7 @@ def evaluator_edit(request, evaluator_id):
                     team=request.team,
                     actor=request.user,
                     evaluator=evaluator,
-                    name=form.cleaned_data["name"],
-                    kind=form.cleaned_data["kind"],
-                    params=form.cleaned_data["params"],
-                    description=form.cleaned_data["description"],
+                    **form.cleaned_data,  # name, kind, params, description
                 )
             except ServiceError as exc:
                 _add_error(form, exc)
