@@ -151,6 +151,12 @@ def _chosen_span(trace, request):
     return selectors.span_get(trace, span_id) if span_id else None
 
 
+def _posted_pk(request, name: str) -> int:
+    """A posted object id; anything but digits (a tampered form) finds nothing."""
+    raw = request.POST.get(name, "")
+    return int(raw) if raw.isdigit() else 0
+
+
 @require_POST
 def trace_add_to_dataset(request, trace_id):
     trace = selectors.trace_get(trace_id)  # first: an outsider's trace id is a 404
@@ -160,7 +166,7 @@ def trace_add_to_dataset(request, trace_id):
     except ImportError:
         messages.error(request, "Datasets are not available.")
         return _back(request, trace, span)
-    dataset = Dataset.objects.filter(pk=request.POST.get("dataset_id") or 0).first()
+    dataset = Dataset.objects.filter(pk=_posted_pk(request, "dataset_id")).first()
     if dataset is None:
         messages.error(request, "Choose a dataset.")
         return _back(request, trace, span)
@@ -185,7 +191,7 @@ def trace_send_to_queue(request, trace_id):
     except ImportError:
         messages.error(request, "Annotation queues are not available.")
         return _back(request, trace, span)
-    queue = AnnotationQueue.objects.filter(pk=request.POST.get("queue_id") or 0).first()
+    queue = AnnotationQueue.objects.filter(pk=_posted_pk(request, "queue_id")).first()
     if queue is None:
         messages.error(request, "Choose an annotation queue.")
         return _back(request, trace, span)

@@ -264,3 +264,14 @@ def test_it_seeds_demo_traces_idempotently(acme, alice, bob, carol, erin):
     with team_scope(acme):
         assert Trace.objects.count() == 4
         assert Trace.objects.filter(status="error").count() == 1
+
+
+@pytest.mark.parametrize(
+    "field,action", [("queue_id", "send-to-queue"), ("dataset_id", "add-to-dataset")]
+)
+def test_it_answers_a_tampered_target_id_with_a_message(client, acme, alice, field, action):
+    trace_id = _agent_trace(acme, alice, 7)
+    client.force_login(alice)
+    response = client.post(f"/t/acme/traces/{trace_id}/{action}/", {field: "abc"}, follow=True)
+    assert response.status_code == 200
+    assert b"Choose a" in response.content
