@@ -555,9 +555,28 @@ def _editor_from_post(post, *, preview: bool = False) -> tuple[dict, dict]:
     return editor, errors
 
 
+# Fields of the editor that show their own errors; any other goes to the top of the form.
+EDITOR_ERROR_SLOTS = {
+    "name",
+    "template",
+    "messages",
+    "variables_schema",
+    "commit_message",
+    "model",
+    "provider_id",
+    "temperature",
+    "max_tokens",
+    "top_p",
+    "stop",
+    "response_format",
+    "json_schema",
+    "tools",
+}
+
+
 def _service_errors(exc: ServiceError) -> dict:
     field = (exc.field or "form").split(".")[-1] if exc.field else "form"
-    return {field: [exc.message]}
+    return {field if field in EDITOR_ERROR_SLOTS else "form": [exc.message]}
 
 
 # --- diff --------------------------------------------------------------------------

@@ -291,3 +291,12 @@ def test_it_picks_the_provider_by_name_in_the_editor(client, bob, hub):
     assert response.status_code == 302
     page = client.get(url("version_new", prompt_name="greeter", version_number=3)).content.decode()
     assert f'<option value="{provider.pk}" selected>openai-prod</option>' in page
+
+
+def test_it_shows_an_error_without_a_field_of_its_own_at_the_top(client, bob, acme):
+    client.force_login(bob)
+    response = client.post(
+        url("create"), {"name": "odd", "kind": "poem", "template": "hi", "commit_message": "c"}
+    )
+    assert response.status_code == 200
+    assert "Kind must be" in response.content.decode()
