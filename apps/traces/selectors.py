@@ -37,7 +37,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _aware(value: str):
-    moment = parse_datetime(value or "")
+    try:
+        moment = parse_datetime(value or "")
+    except ValueError:  # well formed but impossible, like month 13: ignored like junk
+        moment = None
     if moment is None:
         return None
     if timezone.is_naive(moment):

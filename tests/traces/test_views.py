@@ -275,3 +275,12 @@ def test_it_answers_a_tampered_target_id_with_a_message(client, acme, alice, fie
     response = client.post(f"/t/acme/traces/{trace_id}/{action}/", {field: "abc"}, follow=True)
     assert response.status_code == 200
     assert b"Choose a" in response.content
+
+
+@pytest.mark.parametrize("path", ["/t/acme/traces/", "/t/acme/traces/functions/"])
+def test_it_ignores_an_impossible_date_in_the_filters(client, acme, alice, path):
+    _agent_trace(acme, alice, 8)
+    client.force_login(alice)
+    response = client.get(path, {"start": "2026-13-45T99:99", "end": "garbage"})
+    assert response.status_code == 200
+    assert b"run-8" in response.content or b"bot.answer" in response.content
