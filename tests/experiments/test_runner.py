@@ -231,3 +231,35 @@ def test_it_skips_a_duplicate_task_while_another_worker_runs_the_experiment(lab)
         )
     assert execute(experiment.pk)["status"] == "skipped"
     assert results(experiment).count() == 0
+
+
+def test_it_keeps_cells_another_worker_stored_meanwhile(lab, monkeypatch):
+    # Another worker stores two cells after this one planned them: the batch holding them
+    # is stored again skipping those, and every result still gets exactly one score.
+    experiment = lab.experiment(evaluators=[lab.evaluator()], concurrency=2)
+    start(lab, experiment)
+    plan = runner_module.ExperimentRunner.plan
+
+    def plan_then_race(self):
+        cells = plan(self)
+        for cell in cells[:2]:
+            Result.objects.create(
+                team=lab.team,
+                experiment=experiment,
+                variant_id=cell.variant_id,
+                example_id=cell.example_id,
+                position=cell.position,
+                repetition=cell.repetition,
+                input=cell.input,
+                output="stored by another worker",
+            )
+        return cells
+
+    monkeypatch.setattr(runner_module.ExperimentRunner, "plan", plan_then_race)
+    assert execute(experiment.pk)["status"] == "completed"
+    assert results(experiment).count() == 6
+    assert results(experiment).filter(output="stored by another worker").count() == 2
+    scores = Score.objects.unscoped().filter(experiment=experiment)
+    assert sorted(scores.values_list("result_id", flat=True)) == sorted(
+        results(experiment).values_list("pk", flat=True)
+    )
