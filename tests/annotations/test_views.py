@@ -171,3 +171,17 @@ def test_it_keeps_page_queries_flat(client, alice, erin, acme, django_assert_max
         first = QueueItem.objects.filter(queue=queue).order_by("position").first()
     with django_assert_max_num_queries(30):
         client.get(f"/t/acme/annotations/items/{first.pk}/", HTTP_HX_REQUEST="true")
+
+
+def test_it_shows_the_range_of_a_number_field(client, alice, erin, filled):
+    queue, items = filled
+    with team_scope(queue.team):
+        services.queue_update(
+            team=queue.team,
+            actor=alice,
+            queue=queue,
+            form_fields=[{"name": "helpfulness", "kind": "number", "min": 1, "max": 5}],
+        )
+    client.force_login(erin)
+    body = client.get(f"/t/acme/annotations/items/{items[0].pk}/").content.decode()
+    assert 'placeholder="1–5"' in body
