@@ -185,3 +185,10 @@ def test_it_shows_the_range_of_a_number_field(client, alice, erin, filled):
     client.force_login(erin)
     body = client.get(f"/t/acme/annotations/items/{items[0].pk}/").content.decode()
     assert 'placeholder="1–5"' in body
+
+
+def test_it_shows_which_item_filter_is_on(client, alice, filled):
+    queue, _ = filled
+    client.force_login(alice)
+    body = client.get(f"/t/acme/annotations/queues/{queue.pk}/").content.decode()
+    assert '<nav class="subnav" aria-label="Filter by status">' in body

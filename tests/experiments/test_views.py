@@ -221,3 +221,14 @@ def test_it_warns_when_a_version_cannot_render_the_dataset(client, lab, alice):
     body = response.content.decode()
     assert "qa v2 fails to render 6 of 6 sampled examples" in body
     assert "Missing variable &#x27;missing_variable&#x27;" in body
+
+
+def test_it_shows_which_status_and_result_filter_is_on(client, lab, alice):
+    """The filters are a .subnav, the style that underlines the aria-current link."""
+    experiment = lab.experiment(name="Filters")
+    client.force_login(alice)
+    body = client.get(url("list") + "?status=draft").content.decode()
+    assert '<nav class="subnav" aria-label="Filter by status">' in body
+    assert '<a href="?status=draft" aria-current="page">' in body
+    body = client.get(url("detail", experiment_id=experiment.pk) + "?errors=1").content.decode()
+    assert '<nav class="subnav" aria-label="Filter results">' in body

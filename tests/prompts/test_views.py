@@ -300,3 +300,9 @@ def test_it_shows_an_error_without_a_field_of_its_own_at_the_top(client, bob, ac
     )
     assert response.status_code == 200
     assert "Kind must be" in response.content.decode()
+
+
+def test_it_marks_the_current_diff_mode(client, alice, hub, request_open):
+    client.force_login(alice)
+    body = client.get(url("promotion", promotion_id=request_open.pk) + "?mode=unified")
+    assert 'class="btn btn-small btn-primary" href="?mode=unified"' in body.content.decode()
