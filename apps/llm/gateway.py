@@ -290,7 +290,7 @@ def _give_up(error: GatewayError, attempt: int, max_retries: int) -> bool:
 
 
 def _request_kwargs(
-    *, model, messages, temperature, max_tokens, top_p, stop, response_format, tools, timeout
+    *, model, messages, temperature, max_tokens, top_p, stop, response_format, tools
 ) -> dict:
     kwargs: dict[str, Any] = {"model": model, "messages": messages}
     optional = {
@@ -300,7 +300,6 @@ def _request_kwargs(
         "stop": stop or None,
         "response_format": response_format or None,
         "tools": tools or None,
-        "timeout": timeout,
     }
     kwargs.update({k: v for k, v in optional.items() if v is not None})
     return kwargs
@@ -387,8 +386,7 @@ class _ChatCall:
         self.model = model
         self.response_format = settings.get("response_format")
         self.timeout = _timeout(provider, timeout)
-        kwargs = _request_kwargs(model=model, messages=messages, timeout=None, **settings)
-        self.body = kwargs
+        self.body = _request_kwargs(model=model, messages=messages, **settings)
         self.options = {"timeout": self.timeout}
         self.retries = _max_retries(provider, max_retries)
         self.on_rate_limit = on_rate_limit
@@ -536,8 +534,8 @@ def stream(
 
     Retries happen only before the first chunk: once text has been shown it is not redone.
     """
-    timeout = _timeout(provider, timeout)
-    kwargs = _request_kwargs(
+    call = _ChatCall(
+        provider,
         model=model,
         messages=messages,
         temperature=temperature,
@@ -547,19 +545,23 @@ def stream(
         response_format=response_format,
         tools=tools,
         timeout=timeout,
+        max_retries=max_retries,
+        on_rate_limit=on_rate_limit,
     )
-    kwargs["stream"] = True
-    kwargs["stream_options"] = {"include_usage": True}
-    retries = _max_retries(provider, max_retries)
-    started = time.monotonic()
-    attempt = 0
+    timeout, started = call.timeout, call.started
+    kwargs = {
+        **call.body,
+        "timeout": timeout,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
     while True:
-        attempt += 1
+        call.attempt += 1
         try:
             response_stream = _client(provider).chat.completions.create(**kwargs)
             break
         except Exception as exc:  # noqa: BLE001
-            error = classify(exc, provider, timeout)
+            error, delay, _ = call.failed(exc)
             if (
                 error.kind == BAD_REQUEST
                 and "stream_options" in kwargs
@@ -567,13 +569,11 @@ def stream(
             ):
                 # Some compatible servers refuse stream_options: stream without usage.
                 del kwargs["stream_options"]
-                attempt -= 1
+                call.attempt -= 1
                 continue
-            if error.kind == RATE_LIMIT and on_rate_limit is not None:
-                on_rate_limit(error)
-            if _give_up(error, attempt, retries):
+            if delay is None:
                 raise error from None
-            _sleep(backoff_delay(attempt, error.retry_after))
+            _sleep(delay)
 
     parts: list[str] = []
     usage = None
@@ -637,7 +637,7 @@ def stream(
         model=response_model,
         finish_reason=finish_reason,
         tool_calls=list(tool_calls.values()),
-        attempts=attempt,
+        attempts=call.attempt,
     )
 
 
