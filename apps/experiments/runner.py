@@ -301,20 +301,24 @@ class ExperimentRunner:
     async def _amain(self, cells: list[Cell]) -> None:
         self._loop = asyncio.get_running_loop()
         self.limiter = AdaptiveLimiter(self.experiment.concurrency)
-        live = asyncio.Semaphore(self.experiment.concurrency)
-        judges = asyncio.Semaphore(self.experiment.concurrency)
-        self._judges = judges
-        try:
-            for cell in cells:
-                await live.acquire()
+        self._judges = asyncio.Semaphore(self.experiment.concurrency)
+        pending = iter(cells)  # shared by the lanes: each cell is taken once
+
+        async def lane() -> None:
+            # One of `concurrency` lanes, each running cells one after another: the next
+            # cell starts as soon as the last is scored, in the same task, without a round
+            # trip through a semaphore and a new task per cell on a busy loop.
+            for cell in pending:
                 if self._stop.is_set():
-                    live.release()
-                    break
+                    return
                 if self._cap_reached():
                     self.stop_reason = self.stop_reason or "capped"
-                    live.release()
-                    break
-                task = asyncio.create_task(self._cell(cell, live))
+                    return
+                await self._cell(cell)
+
+        try:
+            for _ in range(min(self.experiment.concurrency, len(cells))):
+                task = asyncio.create_task(lane())
                 self._live_tasks.add(task)
                 task.add_done_callback(self._live_tasks.discard)
             if self._live_tasks:
@@ -376,7 +380,7 @@ class ExperimentRunner:
                 return None, failure, attempts
             await asyncio.sleep(backoff_delay(other_failures, failure.retry_after))
 
-    async def _cell(self, cell: Cell, live: asyncio.Semaphore) -> None:
+    async def _cell(self, cell: Cell) -> None:
         try:
             finished = await self._run_cell(cell)
             self.spent += float(finished.fields.get("cost") or 0) + finished.extra_cost
@@ -394,8 +398,6 @@ class ExperimentRunner:
                     },
                 )
             )
-        finally:
-            live.release()
 
     async def _run_cell(self, cell: Cell) -> Finished:
         from apps.prompts.rendering import RenderError
