@@ -97,6 +97,41 @@ def start_demo_echo(*extra: str) -> tuple[subprocess.Popen, str]:
     raise SystemExit("demo-echo did not start")
 
 
+def gateway_floor(base_url: str, calls: int = ROWS) -> dict:
+    """The model calls alone: `acomplete` at the same concurrency against the same demo-echo,
+    no database, no runner. What the machine and the openai SDK allow at best."""
+    import asyncio
+
+    from apps.llm import gateway
+    from apps.llm.models import ProviderConfig
+
+    provider = ProviderConfig(
+        pk=0, name="floor", base_url=base_url, models=["demo-echo"], is_demo=True
+    )
+
+    async def run() -> tuple[float, float]:
+        slots = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(i: int) -> None:
+            async with slots:
+                await gateway.acomplete(
+                    provider,
+                    model="demo-echo",
+                    messages=[{"role": "user", "content": f"Q: question {i}"}],
+                    max_retries=0,
+                )
+
+        await asyncio.gather(*(one(i) for i in range(CONCURRENCY)))  # connections open
+        cpu, wall = time.process_time(), time.monotonic()
+        await asyncio.gather(*(one(i) for i in range(calls)))
+        result = time.process_time() - cpu, time.monotonic() - wall
+        await gateway.aclose_loop_clients()
+        return result
+
+    cpu, wall = asyncio.run(run())
+    return {"rate": calls / wall, "cpu_ms": cpu / calls * 1000}
+
+
 def setup_world():
     from apps.accounts.models import User
     from apps.core.tenancy import team_scope
@@ -220,8 +255,10 @@ def main() -> None:
 
     echo, url = start_demo_echo()
     try:
+        floor = gateway_floor(url)
+        echo_before = cpu_seconds(echo.pid)
         clean = run_once("clean", world, url)
-        clean["echo_cpu_s"] = cpu_seconds(echo.pid)
+        clean["echo_cpu_s"] = cpu_seconds(echo.pid) - echo_before
     finally:
         echo.kill()
     echo, url = start_demo_echo("--rate-429", "0.2", "--retry-after", "1", "--seed", "1")
@@ -235,6 +272,11 @@ def main() -> None:
         f"(worker process wall {clean['worker_wall_s']:.2f} s, CPU {clean['worker_cpu_s']:.2f} s "
         f"= {clean['worker_cpu_s'] / clean['rows'] * 1000:.2f} ms per row incl. start-up; "
         f"demo-echo CPU {clean['echo_cpu_s']:.2f} s)"
+    )
+    print(
+        f"gateway alone (acomplete, same demo-echo and concurrency, no database): "
+        f"{floor['rate']:.0f} calls/s, {floor['cpu_ms']:.2f} ms CPU per call "
+        f"(efficiency {floor['rate'] / (CONCURRENCY / (LATENCY_MS / 1000)):.2f})"
     )
     print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(
