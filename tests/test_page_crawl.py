@@ -135,9 +135,6 @@ def crawl(client: Client, start: str) -> tuple[dict[str, int], dict[str, str], l
 
 
 # Inputs in the promotion-policy templates (another owner's, not yet fixed).
-UNTYPED_INPUTS_KNOWN = {"policy-tolerance", "attach-experiment"}
-
-
 def untyped_inputs(pages: dict[str, str]) -> dict[str, list[str]]:
     """Inputs without a type: the stylesheet styles text fields by their type, so an
     untyped input renders as a bare browser box that lines up with nothing around it."""
@@ -145,9 +142,8 @@ def untyped_inputs(pages: dict[str, str]) -> dict[str, list[str]]:
     for url, html in pages.items():
         parser = LinkParser()
         parser.feed(html)
-        names = [n for n in parser.untyped_inputs if n not in UNTYPED_INPUTS_KNOWN]
-        if names:
-            out[url] = names
+        if parser.untyped_inputs:
+            out[url] = parser.untyped_inputs
     return out
 
 
