@@ -6,13 +6,14 @@ the `admin` scope for every one of them."""
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from apps.teams import selectors, services
 from apps.teams.api_base import TeamGenericAPIView
-from apps.teams.models import ApiKey, ApiKeyScope, AuditEvent, Membership, Role
+from apps.teams.models import ApiKey, ApiKeyScope, AuditEvent, Invite, Membership, Role
 
 
 class MemberSerializer(serializers.ModelSerializer):
@@ -56,6 +57,39 @@ class ApiKeyCreatedSerializer(ApiKeySerializer):
 
     class Meta(ApiKeySerializer.Meta):
         fields = [*ApiKeySerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+
+class InviteSerializer(serializers.ModelSerializer):
+    created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
+
+    class Meta:
+        model = Invite
+        fields = [
+            "id",
+            "email",
+            "role",
+            "created_by",
+            "created_at",
+            "expires_at",
+            "accepted_at",
+            "revoked_at",
+        ]
+        read_only_fields = fields
+
+
+class InviteCreateSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+
+
+class InviteCreatedSerializer(InviteSerializer):
+    link = serializers.URLField(
+        read_only=True, help_text="The single-use invite link. Shown only in this response."
+    )
+
+    class Meta(InviteSerializer.Meta):
+        fields = [*InviteSerializer.Meta.fields, "link"]
         read_only_fields = fields
 
 
@@ -136,6 +170,49 @@ class ApiKeyRevokeAPI(TeamGenericAPIView):
         key = get_object_or_404(ApiKey.objects.all(), pk=key_id)
         key = services.api_key_revoke(team=self.team, actor=self.actor, key=key)
         return Response(ApiKeySerializer(key).data)
+
+
+class InviteListAPI(TeamGenericAPIView):
+    """List the team's pending invites (never their links) or create one."""
+
+    read_scope = ApiKeyScope.ADMIN
+    write_scope = ApiKeyScope.ADMIN
+    serializer_class = InviteSerializer
+
+    def get_queryset(self):
+        return selectors.invites_pending(team=self.team, actor=self.actor)
+
+    @extend_schema(responses=InviteSerializer(many=True))
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(request=InviteCreateSerializer, responses={201: InviteCreatedSerializer})
+    def post(self, request):
+        body = InviteCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+
+        def link_for(token: str) -> str:
+            return request.build_absolute_uri(reverse("team_account:invite_accept", args=[token]))
+
+        invite, token = services.invite_create(
+            team=self.team, actor=self.actor, accept_url_for=link_for, **body.validated_data
+        )
+        invite.link = link_for(token)
+        return Response(InviteCreatedSerializer(invite).data, status=status.HTTP_201_CREATED)
+
+
+class InviteRevokeAPI(TeamGenericAPIView):
+    """Revoke a pending invite: its link stops working."""
+
+    write_scope = ApiKeyScope.ADMIN
+    serializer_class = InviteSerializer
+
+    @extend_schema(request=None, responses=InviteSerializer)
+    def post(self, request, invite_id: int):
+        invite = get_object_or_404(Invite.objects.all(), pk=invite_id)
+        services.invite_revoke(team=self.team, actor=self.actor, invite=invite)
+        return Response(InviteSerializer(invite).data)
 
 
 class AuditEventListAPI(TeamGenericAPIView):
