@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from apps.prompts import selectors, services
 from apps.prompts.models import Kind, PromotionRequest, PromotionStatus, PromptVersion, TagEvent
+from apps.prompts.policy import approval_blockers
 from apps.teams.api_base import TeamGenericAPIView
 
 READ = "prompts:read"
@@ -147,6 +148,9 @@ class PromotionSerializer(serializers.ModelSerializer):
     current_version = serializers.SerializerMethodField()
     requester = serializers.CharField(source="requester_label")
     reviewer = serializers.CharField(source="reviewer_label")
+    blocked_reasons = serializers.SerializerMethodField(
+        help_text="Why the tag's policy refuses approval now (empty: approval is allowed)."
+    )
 
     class Meta:
         model = PromotionRequest
@@ -165,11 +169,17 @@ class PromotionSerializer(serializers.ModelSerializer):
             "created_at",
             "reviewed_at",
             "closed_at",
+            "blocked_reasons",
         ]
         read_only_fields = fields
 
     def get_current_version(self, request) -> int | None:
         return request.current_version.number if request.current_version_id else None
+
+    def get_blocked_reasons(self, request) -> list[str]:
+        if request.status != PromotionStatus.OPEN:
+            return []
+        return approval_blockers(request)
 
 
 class PromotionCreateSerializer(serializers.Serializer):

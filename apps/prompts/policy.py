@@ -250,11 +250,24 @@ def approval_blockers(
     return reasons
 
 
+class ApprovalBlocked(ValidationFailed):
+    """The tag's policy refuses approval; the API answers 400 with `blocked_reasons`."""
+
+    code = "approval_blocked"
+
+    def __init__(self, reasons: list[str]):
+        super().__init__("Approval is blocked: " + " ".join(reasons))
+        self.reasons = reasons
+
+    def as_dict(self) -> dict:
+        return {**super().as_dict(), "blocked_reasons": self.reasons}
+
+
 def enforce_policy(promotion: PromotionRequest) -> None:
     """Called by promotion_approve before the tag moves."""
     reasons = approval_blockers(promotion)
     if reasons:
-        raise ValidationFailed("Approval is blocked: " + " ".join(reasons))
+        raise ApprovalBlocked(reasons)
 
 
 @transaction.atomic

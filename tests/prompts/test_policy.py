@@ -152,3 +152,32 @@ def test_the_request_page_shows_the_evidence_and_why_approval_is_blocked(client,
         reverse("prompts:settings", kwargs={"team_slug": "acme", "prompt_name": "qa"})
     ).content.decode()
     assert "Promotion policies" in settings_page and "questions" in settings_page
+
+
+def test_it_reports_blockers_in_the_api_and_refuses_a_blocked_approval(
+    api_client, api_key_for, gated, alice, bob
+):
+    from tests.conftest import bearer
+
+    worse = gated.version_with("Wrong: {{ q }}")
+    promotion = request_for(gated, bob, worse)
+    admin = bearer(api_key_for(gated.team, alice, scopes=["prompts:read", "admin"]))
+    detail = api_client.get(f"/api/v1/promotions/{promotion.pk}/", **admin).json()
+    with team_scope(gated.team):
+        expected = policy.approval_blockers(promotion)
+    assert detail["blocked_reasons"] == expected
+    assert any("No experiment is attached" in r for r in detail["blocked_reasons"])
+    listed = api_client.get("/api/v1/promotions/?status=open", **admin).json()["results"]
+    assert [p["blocked_reasons"] for p in listed if p["id"] == promotion.pk] == [expected]
+
+    refused = api_client.post(f"/api/v1/promotions/{promotion.pk}/approve/", {}, **admin)
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "approval_blocked"
+    assert refused.json()["blocked_reasons"] == expected
+    assert "No experiment is attached" in refused.json()["detail"]
+    promotion.refresh_from_db()
+    assert promotion.status == PromotionStatus.OPEN
+
+    # The approved request from the fixture is closed: nothing blocks it any more.
+    closed = [p for p in listed if p["id"] != promotion.pk]
+    assert all(p["blocked_reasons"] == [] for p in closed)
