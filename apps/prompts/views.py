@@ -115,6 +115,10 @@ def prompt_detail(request, prompt_name):
     context = {
         "prompt": prompt,
         "page": page,
+        # The compare picker offers every version, not just this page's (numbers, one query).
+        "version_numbers": list(
+            selectors.versions_of(prompt).select_related(None).values_list("number", flat=True)
+        ),
         "tags": tags,
         "protected_tags": request.team.protected_tags or [],
         "open_promotions": selectors.promotions(prompt=prompt, status=PromotionStatus.OPEN),

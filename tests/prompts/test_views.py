@@ -306,3 +306,31 @@ def test_it_marks_the_current_diff_mode(client, alice, hub, request_open):
     client.force_login(alice)
     body = client.get(url("promotion", promotion_id=request_open.pk) + "?mode=unified")
     assert 'class="btn btn-small btn-primary" href="?mode=unified"' in body.content.decode()
+
+
+def test_it_offers_every_version_in_the_compare_picker(client, alice, hub):
+    import re
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.prompts import services
+
+    client.force_login(alice)
+    with CaptureQueriesContext(connection) as two_versions:
+        client.get(url("detail", prompt_name="greeter"))
+    for n in range(3, 36):
+        services.version_create(
+            team=hub["team"],
+            actor=alice,
+            prompt=hub["prompt"],
+            kind="text",
+            template=f"Hello {{{{ name }}}} #{n}",
+            commit_message=f"v{n}",
+        )
+    with CaptureQueriesContext(connection) as many_versions:
+        body = client.get(url("detail", prompt_name="greeter")).content.decode()
+    picker = re.search(r'<select id="diff-from".*?</select>', body, re.S).group(0)
+    assert re.findall(r'value="(\d+)"', picker) == [str(n) for n in range(35, 0, -1)]
+    assert 'value="34" selected' in picker  # from the previous version to the newest
+    assert len(many_versions) == len(two_versions)  # one query for the numbers, whatever the count
