@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC
 
 import pytest
 
@@ -284,3 +285,33 @@ def test_it_ignores_an_impossible_date_in_the_filters(client, acme, alice, path)
     response = client.get(path, {"start": "2026-13-45T99:99", "end": "garbage"})
     assert response.status_code == 200
     assert b"run-8" in response.content or b"bot.answer" in response.content
+
+
+def test_it_shows_times_to_the_second_and_durations_in_ms_everywhere(client, acme, alice):
+    import re
+    from datetime import datetime
+
+    from django.utils import dateformat
+    from django.utils.timezone import localtime
+
+    started = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
+    trace_id = _agent_trace(acme, alice, 5, base_ns=int(started.timestamp()) * 10**9 + 123456789)
+    with team_scope(acme):
+        trace = Trace.objects.get(trace_id=trace_id)
+    shown = dateformat.format(localtime(trace.start_time), "Y-m-d H:i:s")
+    client.force_login(alice)
+    pages = {
+        "list": client.get("/t/acme/traces/").content.decode(),
+        "detail": client.get(f"/t/acme/traces/{trace_id}/").content.decode(),
+        "span": client.get(
+            f"/t/acme/traces/{trace_id}/spans/{hex_id(52, 8)}/", HTTP_HX_REQUEST="true"
+        ).content.decode(),
+        "functions": client.get("/t/acme/traces/functions/").content.decode(),
+    }
+    for name, html in pages.items():
+        text = re.sub(r"<[^>]*>", " ", html)  # what people read (datetime="" stays precise)
+        if name != "span":
+            assert shown in text, name
+        assert not re.search(r"\d\d:\d\d:\d\d\.\d", text), name  # no fractions of a second
+        assert not re.search(r"\d\.\d\d ms", text), name  # durations: one decimal, in ms
+    assert "100.0 ms" in pages["detail"] and "50.0 ms" in pages["span"]
