@@ -228,6 +228,22 @@ def _progress_context(request, experiment) -> dict:
     }
 
 
+def _with_providers(variants):
+    """Sets `provider_name` on each variant (one query), for "provider · model" labels."""
+    from apps.llm.models import ProviderConfig
+
+    ids = {str(v.settings.get("provider_id")) for v in variants if v.settings.get("provider_id")}
+    names = {
+        str(pk): name
+        for pk, name in ProviderConfig.objects.filter(
+            pk__in=[i for i in ids if i.isdigit()]
+        ).values_list("pk", "name")
+    }
+    for variant in variants:
+        variant.provider_name = names.get(str(variant.settings.get("provider_id")), "")
+    return variants
+
+
 @require_GET
 def experiment_detail(request, experiment_id):
     experiment = _experiment(experiment_id)
@@ -245,7 +261,7 @@ def experiment_detail(request, experiment_id):
     )
     context = {
         **_progress_context(request, experiment),
-        "variants": selectors.variants_of(experiment),
+        "variants": _with_providers(selectors.variants_of(experiment)),
         "evaluator_links": selectors.evaluators_of(experiment),
         "summary": selectors.summary(experiment),
         "page": page,

@@ -232,3 +232,15 @@ def test_it_shows_which_status_and_result_filter_is_on(client, lab, alice):
     assert '<a href="?status=draft" aria-current="page">' in body
     body = client.get(url("detail", experiment_id=experiment.pk) + "?errors=1").content.decode()
     assert '<nav class="subnav" aria-label="Filter results">' in body
+
+
+def test_it_labels_variants_with_provider_and_model(client, lab, alice, demo_echo):
+    from tests.experiments.conftest import make_provider
+
+    other = make_provider(lab.team, alice, demo_echo, name="Backup <b>")
+    second = lab.version_with("Q: {{ q }}", provider_id=other.pk)
+    experiment = lab.experiment(versions=[lab.version, second])
+    client.force_login(alice)
+    html = client.get(url("detail", experiment_id=experiment.pk)).content.decode()
+    assert "demo · demo-echo" in html
+    assert "Backup &lt;b&gt; · demo-echo" in html
