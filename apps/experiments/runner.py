@@ -26,6 +26,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
+from promptyard import rendering
 
 from apps.core.tenancy import team_scope
 from apps.experiments.evaluators import (
@@ -46,6 +47,18 @@ from apps.experiments.models import (
     Status,
     Variant,
 )
+
+# Imported here, not on the first call: the openai SDK takes ~0.5 s to import, which
+# would otherwise be spent inside the first run a worker makes, on the event loop.
+from apps.llm.gateway import (
+    RETRYABLE,
+    GatewayError,
+    aclose_loop_clients,
+    acomplete,
+    backoff_delay,
+    warm_up,
+)
+from apps.prompts.rendering import RenderError
 
 logger = logging.getLogger(__name__)
 
@@ -198,8 +211,6 @@ class PreparedPrompt:
             self.compiled = None
 
     def render(self, values: dict) -> list[dict]:
-        from promptyard import rendering
-
         if self.compiled is None:
             return render_messages(self.version, values)
         try:
@@ -324,8 +335,6 @@ class ExperimentRunner:
             if self._live_tasks:
                 await asyncio.gather(*list(self._live_tasks), return_exceptions=True)
         finally:
-            from apps.llm.gateway import aclose_loop_clients
-
             # Async clients belong to this loop, which is about to close.
             await aclose_loop_clients()
 
@@ -345,8 +354,6 @@ class ExperimentRunner:
                 pass
 
     async def _call(self, plan: VariantPlan, messages: list[dict]):
-        from apps.llm.gateway import RETRYABLE, GatewayError, acomplete, backoff_delay
-
         attempts = 0
         other_failures = 0
         retries = getattr(plan.provider, "max_retries", 3)
@@ -400,8 +407,6 @@ class ExperimentRunner:
             )
 
     async def _run_cell(self, cell: Cell) -> Finished:
-        from apps.prompts.rendering import RenderError
-
         plan = self.variants[cell.variant_id]
         values = cell.input if isinstance(cell.input, dict) else {"input": cell.input}
         if plan.provider is None:
@@ -679,6 +684,7 @@ def _money(value) -> str:
 
 def execute(experiment_id: int) -> dict:
     """Run (or resume) one experiment to its end; safe to call again at any time."""
+    warm_up()  # before the run's clock starts
     experiment = _claim(experiment_id)
     if experiment is None:
         return {"experiment": experiment_id, "status": "skipped"}
