@@ -386,9 +386,9 @@ class _ChatCall:
     The request goes through the SDK's own HTTP client (`client.post`: auth headers,
     timeouts, its error classes), with the body as plain JSON and the answer returned as
     bytes. `chat.completions.create()` would first walk the request through the SDK's
-    typed-dict transform and then build pydantic models of the answer, which costs ~1 ms
-    of CPU per call: at hundreds of calls per second in an experiment that, not the
-    network, was the limit. The wire format is the same either way.
+    typed-dict transform and then build pydantic models of the answer: ~0.4 ms of CPU per
+    call (1.7 -> 1.3 ms per call measured against demo-echo), which matters at hundreds of
+    calls per second on one event loop. The wire format is the same either way.
     """
 
     def __init__(
