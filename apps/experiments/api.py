@@ -416,6 +416,7 @@ class ExperimentResumeView(_ExperimentActionView):
 
 
 class ExperimentResultListView(TeamGenericAPIView):
+    write_scope = WRITE  # GET only: names the area, so reads need a scope (api_base)
     serializer_class = ExperimentResultSerializer
 
     @extend_schema(

@@ -43,6 +43,8 @@ class ComparisonSummaryView(TeamAPIView):
     """Pass rates with Wilson intervals, paired tests against the baseline, verdicts,
     latency/tokens/cost per variant, and the gate outcome at `threshold`."""
 
+    write_scope = WRITE  # GET only: names the area, so reads need a scope (api_base)
+
     @extend_schema(
         parameters=[
             OpenApiParameter("threshold", float, required=False),

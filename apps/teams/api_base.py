@@ -11,7 +11,7 @@ from rest_framework import exceptions, generics, viewsets
 from rest_framework.views import APIView
 
 from apps.core.tenancy import _current_team
-from apps.teams.models import ApiKey, Membership
+from apps.teams.models import ApiKey, ApiKeyScope, Membership
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -74,6 +74,13 @@ class TeamScopedAPIMixin:
         if self.api_key is None:
             return
         scope = self.required_scope(request)
+        if scope is None and request.method in SAFE_METHODS and self.write_scope:
+            # No read scope of its own: a read needs the general read scope or the area's
+            # write scope, so a key made for one job (traces:write in an application)
+            # cannot read datasets, providers or experiments.
+            if self.api_key.has_scope(self.write_scope):
+                return
+            scope = ApiKeyScope.PROMPTS_READ
         if scope is not None and not self.api_key.has_scope(scope):
             raise exceptions.PermissionDenied(f"This API key lacks the '{scope}' scope.")
 
