@@ -118,11 +118,16 @@ def parse_request(body: bytes, content_type: str) -> ExportTraceServiceRequest:
             document = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise MalformedBody(f"The body is not valid JSON: {exc}.") from None
-        _fix_json_ids(document)
+        except RecursionError:
+            # A few kilobytes of nested brackets: a 400, not a 500.
+            raise MalformedBody("The JSON body is nested too deeply.") from None
         try:
+            _fix_json_ids(document)
             json_format.ParseDict(document, message, ignore_unknown_fields=True)
         except (json_format.ParseError, ValueError, TypeError, binascii.Error) as exc:
             raise MalformedBody(f"The JSON body is not an OTLP trace export: {exc}") from None
+        except RecursionError:
+            raise MalformedBody("The JSON body is nested too deeply.") from None
         return message
     raise UnsupportedEncoding(
         f"Unsupported Content-Type {kind or '(none)'!r}: send {PROTOBUF} or {JSON}."
