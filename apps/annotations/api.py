@@ -528,9 +528,12 @@ class AnnotationListView(_AnnotationsView):
         queue_id = request.query_params.get("queue")
         if queue_id:
             try:
-                annotations = annotations.filter(item__queue_id=int(queue_id))
+                queue_pk = int(queue_id)
             except ValueError:
                 raise ValidationFailed("queue must be an id.", field="queue") from None
+            if not 0 < queue_pk <= 2**63 - 1:  # out of range: the FK lookup would overflow (500)
+                raise ValidationFailed("queue must be an id.", field="queue")
+            annotations = annotations.filter(item__queue_id=queue_pk)
         page = self.paginate_queryset(annotations)
         return self.get_paginated_response(AnnotationSerializer(page, many=True).data)
 
