@@ -299,6 +299,22 @@ def _evaluators(refs: list[str]) -> list[Evaluator]:
     return out
 
 
+_MAX_ID = 2**63 - 1
+
+
+def _id_param(request, name: str) -> int | None:
+    """A numeric id filter from the query string; anything not a number is ignored (as before),
+    a number no row can have is a 400 naming the parameter (a foreign-key lookup on it would
+    overflow the database integer and answer 500)."""
+    raw = request.query_params.get(name, "")
+    if not raw.isdigit():
+        return None
+    value = int(raw)
+    if value > _MAX_ID:
+        raise ValidationFailed(f"{name} must be an id no larger than {_MAX_ID}.", field=name)
+    return value
+
+
 def _experiment_or_404(experiment_id) -> Experiment:
     return selectors.experiment_get(experiment_id)
 
@@ -318,9 +334,7 @@ class ExperimentListCreateView(TeamGenericAPIView):
         status_filter = request.query_params.get("status", "")
         qs = selectors.experiment_list(
             status=status_filter if status_filter in Status.values else "",
-            dataset_id=dataset
-            if (dataset := request.query_params.get("dataset", "")).isdigit()
-            else None,
+            dataset_id=_id_param(request, "dataset"),
         )
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(ExperimentSerializer(page, many=True).data)
@@ -429,10 +443,9 @@ class ExperimentResultListView(TeamGenericAPIView):
     )
     def get(self, request, experiment_id):
         experiment = _experiment_or_404(experiment_id)
-        variant = request.query_params.get("variant")
         qs = selectors.results_of(
             experiment,
-            variant_id=int(variant) if variant and variant.isdigit() else None,
+            variant_id=_id_param(request, "variant"),
             errors_only=request.query_params.get("errors") in ("1", "true"),
             failed_only=request.query_params.get("failed") in ("1", "true"),
         )
