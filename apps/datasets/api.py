@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -273,6 +274,15 @@ class ExampleBulkCreateView(_DatasetsView):
 
 class ExampleDetailView(_DatasetsView):
     serializer_class = DatasetExampleSerializer
+
+    def get_object(self) -> Example:
+        # Only DRF's OPTIONS metadata calls this (to describe PUT); without it OPTIONS was a 500
+        # (no queryset). The handlers below look the example up themselves.
+        dataset = self.dataset(self.kwargs["dataset_id"])
+        try:
+            return selectors.example_at_revision(dataset, self.kwargs["example_id"])
+        except NotFound:
+            raise Http404 from None
 
     @extend_schema(parameters=[REVISION_PARAM], responses=DatasetExampleSerializer)
     def get(self, request, dataset_id: int, example_id):
