@@ -53,6 +53,18 @@ def _clean_models(models) -> list[str]:
     return out
 
 
+def _clean_key(api_key: str) -> str:
+    """The key travels in an HTTP Authorization header: printable ASCII, no spaces. Anything
+    else could never authenticate and made every call with it crash (500) in the HTTP client."""
+    api_key = (api_key or "").strip()
+    if api_key and not all("!" <= ch <= "~" for ch in api_key):
+        raise ValidationFailed(
+            "An API key is printable ASCII without spaces; check what was pasted.",
+            field="api_key",
+        )
+    return api_key
+
+
 def _save(provider: ProviderConfig) -> None:
     full_clean_or_raise(provider, exclude=["team", "created_by"])
     try:
@@ -92,6 +104,7 @@ def provider_create(
         max_retries=max_retries,
         created_by=None if isinstance(actor, ApiKey) else actor,
     )
+    api_key = _clean_key(api_key)
     if api_key:
         provider.set_api_key(api_key)
     _save(provider)
@@ -142,7 +155,7 @@ def provider_update(
         provider.max_retries = max_retries
     if clear_key:
         provider.clear_api_key()
-    if api_key is not UNSET and api_key:
+    if api_key is not UNSET and (api_key := _clean_key(api_key)):
         provider.set_api_key(api_key)
     _save(provider)
     after = _public(provider)
@@ -182,6 +195,14 @@ def provider_test_connection(*, team, actor, provider: ProviderConfig) -> dict:
         models = gateway.list_models(provider)
     except gateway.GatewayError as exc:
         result = {"ok": False, "models": [], "message": exc.message, "kind": exc.kind}
+    except UnicodeError:
+        # A key stored before keys were checked may hold characters no HTTP header can carry.
+        result = {
+            "ok": False,
+            "models": [],
+            "message": "The stored key has characters an HTTP header cannot carry; enter it again.",
+            "kind": "authentication",
+        }
     else:
         result = {
             "ok": True,
