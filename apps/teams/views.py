@@ -26,20 +26,12 @@ from apps.teams.forms import (
 from apps.teams.models import PERM_OWN, ApiKey, Invite, Membership, Role
 from apps.teams.permissions import actor_can
 
-# Secrets shown once: kept in the session between the POST and the redirected GET, then dropped.
-_ONCE_KEY = "promptyard_show_once"
 
-
-def _show_once(request, kind: str, value: str) -> None:
-    request.session[_ONCE_KEY] = {"kind": kind, "value": value}
-
-
-def _pop_once(request, kind: str) -> str | None:
-    data = request.session.get(_ONCE_KEY)
-    if data and data.get("kind") == kind:
-        del request.session[_ONCE_KEY]
-        return data["value"]
-    return None
+def _secret_page(response):
+    """A page showing a secret once: answered to the POST itself (never parked in the
+    session store, where the raw key would sit until the redirect is followed) and not cached."""
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _page(request, template: str, partial: str, context: dict, *, status: int = 200):
@@ -315,7 +307,7 @@ def member_remove(request, membership_id: int):
 @require_http_methods(["GET", "POST"])
 def invites(request):
     if request.method == "GET":
-        return _invites_page(request, link=_pop_once(request, "invite"))
+        return _invites_page(request)
     form = InviteForm(request.POST, can_invite_owner=_can_own(request))
     if not form.is_valid():
         return _invites_page(request, form=form)
@@ -332,11 +324,7 @@ def invites(request):
     except ServiceError as exc:
         form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         return _invites_page(request, form=form)
-    link = _invite_url(request, token)
-    if request.htmx:
-        return _invites_page(request, link=link)
-    _show_once(request, "invite", link)
-    return redirect("teams:invites", team_slug=request.team.slug)
+    return _secret_page(_invites_page(request, link=_invite_url(request, token)))
 
 
 def _invites_page(request, *, form=None, link=None):
@@ -374,7 +362,7 @@ def invite_revoke(request, invite_id: int):
 @require_http_methods(["GET", "POST"])
 def api_keys(request):
     if request.method == "GET":
-        return _api_keys_page(request, secret=_pop_once(request, "api_key"))
+        return _api_keys_page(request)
     form = ApiKeyForm(request.POST)
     if not form.is_valid():
         return _api_keys_page(request, form=form)
@@ -387,10 +375,7 @@ def api_keys(request):
     except ServiceError as exc:
         form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         return _api_keys_page(request, form=form)
-    if request.htmx:
-        return _api_keys_page(request, secret=secret)
-    _show_once(request, "api_key", secret)
-    return redirect("teams:api_keys", team_slug=request.team.slug)
+    return _secret_page(_api_keys_page(request, secret=secret))
 
 
 def _api_keys_page(request, *, form=None, secret=None):
