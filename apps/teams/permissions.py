@@ -14,10 +14,14 @@ def actor_can(actor, perm: str, obj, *, scope: str | None = None) -> bool:
     """True when `actor` (a User or an ApiKey) holds `perm` on `obj`.
 
     An API key acts within its scopes: the endpoint names the scope it needs, and the
-    team-administration permission always needs the `admin` scope.
+    team-administration permission always needs the `admin` scope. No key is an owner:
+    admins (not owners) make keys, so a key acting as owner would let an admin make
+    owners (invite one, promote one) and take the team over.
     """
     if is_api_key(actor):
-        if perm == PERM_ADMIN or perm.endswith(".own_team"):
+        if perm.endswith(".own_team"):
+            return False
+        if perm == PERM_ADMIN:
             return actor.has_scope(ApiKeyScope.ADMIN)
         return scope is None or actor.has_scope(scope)
     if actor is None or not actor.is_authenticated:
