@@ -144,11 +144,15 @@ def _client(provider, *, asynchronous: bool = False):
             _clients.move_to_end(cache_key)
             return client
         cls = AsyncOpenAI if asynchronous else OpenAI
+        # The SDK's default HTTP client follows redirects; a provider answering with a
+        # redirect to a metadata address would slip past _check_url, so we never follow.
+        http_cls = openai.DefaultAsyncHttpxClient if asynchronous else openai.DefaultHttpxClient
         client = cls(
             api_key=key,
             base_url=provider.base_url,
             max_retries=0,
             timeout=provider.timeout_seconds or DEFAULT_TIMEOUT,
+            http_client=http_cls(follow_redirects=False),
         )
         _clients[cache_key] = client
         while len(_clients) > _CLIENT_LIMIT:
