@@ -131,6 +131,10 @@ def clean_example_fields(
         metadata = {}
     if not isinstance(metadata, dict):
         raise ValidationFailed(f"{where}metadata must be a JSON object.", field="metadata")
+    if isinstance(split, (dict, list)):
+        raise ValidationFailed(
+            f"{where}split must be text, not a JSON object or list.", field="split"
+        )
     split = "" if split is None else str(split).strip()
     if len(split) > SPLIT_MAX:
         raise ValidationFailed(

@@ -27,3 +27,17 @@ def test_it_answers_options_on_an_example(api_client, acme, alice, api_key_for):
     assert "PUT" in known.json()["actions"]
     unknown = api_client.options(url(uuid.uuid4()), **headers)
     assert unknown.status_code == 200  # described without the PUT form, not a crash
+
+
+def test_it_refuses_a_split_that_is_not_text_in_a_bulk_upload(api_client, acme, alice, api_key_for):
+    with team_scope(acme):
+        dataset = services.dataset_create(team=acme, actor=alice, name="tickets")
+    headers = bearer(api_key_for(acme, alice, scopes=["datasets:write"]))
+    url = reverse("api:dataset-examples-bulk", kwargs={"dataset_id": dataset.pk})
+    for split in ({"x": 1}, ["train"]):
+        rows = [{"input": {"q": 1}, "split": split}]
+        response = api_client.post(url, {"rows": rows}, format="json", **headers)
+        assert response.status_code == 400
+        assert "split" in str(response.json())
+    rows = [{"input": {"q": 1}, "split": 2024}]  # a number read from a file is still a split
+    assert api_client.post(url, {"rows": rows}, format="json", **headers).status_code == 201
