@@ -233,6 +233,9 @@ class ExperimentRunner:
         self.batch_size = batch_size
         self.stop_reason: str | None = None  # "cancelled" | "capped"
         self._stop = threading.Event()
+        # Set by the event loop once every lane has ended (all finished cells are queued):
+        # the database thread stores the last batch at once, while the loop closes clients.
+        self._lanes_done = threading.Event()
         self._done: queue.Queue = queue.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._live_tasks: set = set()
@@ -335,6 +338,7 @@ class ExperimentRunner:
             if self._live_tasks:
                 await asyncio.gather(*list(self._live_tasks), return_exceptions=True)
         finally:
+            self._lanes_done.set()
             # Async clients belong to this loop, which is about to close.
             await aclose_loop_clients()
 
@@ -466,6 +470,8 @@ class ExperimentRunner:
             asyncio.run(self._amain(cells))
         except BaseException as exc:  # noqa: BLE001 - re-raised in the database thread
             self._async_error = exc
+        finally:
+            self._lanes_done.set()
 
     # --- the database side -------------------------------------------------------------
 
@@ -605,14 +611,17 @@ class ExperimentRunner:
                     last_progress = time.monotonic()
                     if self.refresh_counters():
                         self.request_stop("cancelled")
-                if not thread.is_alive() and self._done.empty():
+                if (self._lanes_done.is_set() or not thread.is_alive()) and self._done.empty():
                     break
         except BaseException:
             # The database side failed (or the worker is shutting down): stop the calls.
             self.request_stop("cancelled")
             thread.join(timeout=30)
             raise
-        thread.join()
+        leftovers = self._drain(timeout=0)
+        if leftovers:
+            self._store(leftovers)
+        thread.join()  # the loop closes its clients meanwhile
         leftovers = self._drain(timeout=0)
         if leftovers:
             self._store(leftovers)
@@ -636,7 +645,8 @@ class ExperimentRunner:
         except queue.Empty:
             return items
         if window > 0:
-            time.sleep(window)
+            # The last cells are stored as soon as the lanes end, not a window later.
+            self._lanes_done.wait(window)
         while len(items) < self.batch_size:
             try:
                 items.append(self._done.get_nowait())
