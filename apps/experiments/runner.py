@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from promptyard import rendering
@@ -56,6 +56,7 @@ from apps.llm.gateway import (
     aclose_loop_clients,
     acomplete,
     backoff_delay,
+    warm_async_client,
     warm_up,
 )
 from apps.prompts.rendering import RenderError
@@ -72,6 +73,32 @@ RATE_LIMIT_ATTEMPTS = 12  # a cell keeps waiting its turn through this many 429s
 RETRY_CUT_COOLDOWN = 0.5  # at least this long between multiplicative decreases
 MAX_CUT_COOLDOWN = 5.0
 CALL_SETTINGS = ("temperature", "max_tokens", "top_p", "stop", "response_format", "tools")
+
+
+# PostgreSQL's multi-row INSERTs (see ExperimentRunner._store_pg): one statement per
+# batch, the rows passed as one array per column. (A VALUES list of 16 placeholders a row
+# costs more CPU than the model instances it replaces: psycopg parses a query that long in
+# Python on every execute, uncached.) Every NOT NULL column is given explicitly: the
+# model defaults live in Python, not in the database.
+_PG_INSERT_RESULTS = (
+    f"INSERT INTO {Result._meta.db_table} (team_id, experiment_id, created_at, variant_id, "
+    "example_id, position, repetition, input, expected, output, error, error_kind, "
+    "latency_ms, input_tokens, output_tokens, cost) "
+    "SELECT %s, %s, %s, t.* FROM unnest(%s::integer[], %s::uuid[], %s::bigint[], "
+    "%s::integer[], %s::jsonb[], %s::jsonb[], %s::text[], %s::text[], %s::text[], "
+    "%s::integer[], %s::integer[], %s::integer[], %s::numeric[]) AS t "
+    "ON CONFLICT (experiment_id, variant_id, example_id, repetition) DO NOTHING "
+    "RETURNING id, variant_id, example_id, repetition"
+)
+_PG_INSERT_SCORES = (
+    f"INSERT INTO {Score._meta.db_table} (team_id, experiment_id, created_at, author_id, "
+    "result_id, evaluator_id, evaluator_version, evaluator_name, value, passed, label, "
+    "explanation, source) "
+    "SELECT %s, %s, %s, NULL, t.* FROM unnest(%s::bigint[], %s::bigint[], %s::integer[], "
+    "%s::text[], %s::double precision[], %s::boolean[], %s::text[], %s::text[], "
+    "%s::text[]) AS t "
+    "ON CONFLICT DO NOTHING"
+)
 
 
 class _NoReturnedIds(Exception):
@@ -317,6 +344,11 @@ class ExperimentRunner:
         self.limiter = AdaptiveLimiter(self.experiment.concurrency)
         self._judges = asyncio.Semaphore(self.experiment.concurrency)
         pending = iter(cells)  # shared by the lanes: each cell is taken once
+        # The async clients need this loop; create them before the lanes start rather
+        # than inside the first call.
+        for plan in self.variants.values():
+            if plan.provider is not None:
+                warm_async_client(plan.provider)
 
         async def lane() -> None:
             # One of `concurrency` lanes, each running cells one after another: the next
@@ -483,6 +515,9 @@ class ExperimentRunner:
         stored (a duplicate task raced this one), the batch is rolled back and stored again
         skipping what exists (ON CONFLICT DO NOTHING, then a lookup of the ids).
         """
+        if connection.vendor == "postgresql":
+            self._store_pg(batch)
+            return
         rows = self._result_rows(batch)
         try:
             with transaction.atomic():
@@ -510,6 +545,83 @@ class ExperimentRunner:
                 ).values_list("pk", "variant_id", "example_id", "repetition")
             }
             self._store_scores(scored, ids)
+
+    def _store_pg(self, batch: list[Finished]) -> None:
+        """PostgreSQL: one multi-row INSERT of the results from plain tuples (no model
+        instances: building ~2,000 of them per 1,000 rows held the GIL the event loop
+        needs), skipping stored cells and returning the new ids, then one of the scores."""
+        from psycopg.types.json import Jsonb
+
+        now = timezone.now()
+        team_id = self.team.pk
+        experiment_id = self.experiment.pk
+        rows = []
+        for item in batch:
+            cell = item.cell
+            get = item.fields.get
+            cost = get("cost")
+            rows.append(
+                (
+                    cell.variant_id,
+                    cell.example_id,
+                    cell.position,
+                    cell.repetition,
+                    None if cell.input is None else Jsonb(cell.input),
+                    None if cell.expected is None else Jsonb(cell.expected),
+                    get("output") or "",
+                    get("error") or "",
+                    get("error_kind") or "",
+                    get("latency_ms"),
+                    get("input_tokens"),
+                    get("output_tokens"),
+                    None if cost is None else Decimal(str(cost)),
+                )
+            )
+        head = [team_id, experiment_id, now]
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                _PG_INSERT_RESULTS, head + [list(column) for column in zip(*rows, strict=True)]
+            )
+            returned = cursor.fetchall()
+            scored = [item for item in batch if item.scores]
+            if not scored:
+                return
+            ids = {(v, str(e), r): pk for pk, v, e, r in returned}
+            if len(returned) < len(rows):
+                # Some cells were stored already (a duplicate task raced this one): their
+                # scores go to the stored results (ON CONFLICT skips those it has).
+                ids = {
+                    (v, str(e), r): pk
+                    for pk, v, e, r in Result.objects.filter(
+                        experiment=self.experiment,
+                        example_id__in={item.cell.example_id for item in scored},
+                    ).values_list("pk", "variant_id", "example_id", "repetition")
+                }
+            scores = []
+            for item in scored:
+                cell = item.cell
+                result_id = ids.get((cell.variant_id, str(cell.example_id), cell.repetition))
+                if result_id is None:
+                    continue
+                for plan, outcome in item.scores:
+                    link = plan.link
+                    scores.append(
+                        (
+                            result_id,
+                            link.evaluator_id,
+                            link.evaluator_version,
+                            link.name or "",
+                            None if outcome.value is None else float(outcome.value),
+                            None if outcome.passed is None else bool(outcome.passed),
+                            outcome.label or "",
+                            (outcome.explanation or "")[:5000],
+                            SOURCE_LLM if link.kind == JUDGE_KIND else SOURCE_CODE,
+                        )
+                    )
+            if scores:
+                cursor.execute(
+                    _PG_INSERT_SCORES, head + [list(column) for column in zip(*scores, strict=True)]
+                )
 
     def _result_rows(self, batch: list[Finished]) -> list[Result]:
         rows = []

@@ -174,6 +174,16 @@ async def aclose_loop_clients() -> None:
             pass
 
 
+def warm_async_client(provider) -> None:
+    """Create and cache `provider`'s async client on the running event loop now (the SDK
+    client and its HTTP/SSL setup take tens of ms), so the first call does not. Any error
+    is left for that first call to report."""
+    try:
+        _client(provider, asynchronous=True)
+    except Exception:  # noqa: BLE001 - the first call reports it
+        pass
+
+
 def warm_up() -> None:
     """Import now what the SDK's HTTP stack imports lazily on its first async request
     (the connection pool, anyio's asyncio backend): ~0.2 s that would otherwise be spent
