@@ -41,25 +41,6 @@ def manage(*args: str, **popen) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT, **popen)
 
 
-def serve_demo_echo(argv: list[str]) -> None:
-    """demo-echo as `manage.py demo_echo`, with Nagle's algorithm off on its sockets.
-
-    The stock handler writes headers and body in two sends; on a keep-alive connection
-    Nagle holds the second until the client's delayed ACK (~40 ms on Linux), so every
-    call took ~90 ms instead of 50. That is an artefact of the test double, not of the
-    runner, so the benchmark turns it off (a no-op once demo-echo does so itself).
-    """
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    from apps.llm import demo_echo
-
-    demo_echo.DemoEchoHandler.disable_nagle_algorithm = True
-    call_command("demo_echo", *argv)
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a running process (Linux /proc), 0 where unavailable."""
     try:
@@ -71,18 +52,13 @@ def cpu_seconds(pid: int) -> float:
 
 def start_demo_echo(*extra: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            __file__,
-            "--demo-echo",
-            "--port",
-            str(port),
-            "--latency-ms",
-            str(LATENCY_MS),
-            *extra,
-        ],
-        cwd=ROOT,
+    proc = manage(
+        "demo_echo",
+        "--port",
+        str(port),
+        "--latency-ms",
+        str(LATENCY_MS),
+        *extra,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -296,7 +272,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--demo-echo"]:
-        serve_demo_echo(sys.argv[2:])
-    else:
-        main()
+    main()
