@@ -9,6 +9,7 @@ come from apps.experiments.stats so a verdict means the same on every page.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from django.template.defaultfilters import floatformat
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
+from apps.datasets.importing import neutralise_cell
 from apps.experiments import stats
 from apps.experiments.models import Experiment, ExperimentEvaluator, Result, Score, Variant
 
@@ -617,23 +619,18 @@ def _versus_across(name, ref: Loaded, ref_variant, other: Loaded, variant) -> Ve
 
 # --- CSV -----------------------------------------------------------------------------
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
 
 def csv_cell(value) -> str:
-    """Text a spreadsheet will not run as a formula."""
+    """Text a spreadsheet will not run as a formula (plain numbers stay numbers)."""
     if value is None:
         return ""
     if not isinstance(value, str):
-        import json
-
-        value = value if isinstance(value, int | float) else json.dumps(value, ensure_ascii=False)
-        value = str(value)
+        value = (
+            str(value) if isinstance(value, int | float) else json.dumps(value, ensure_ascii=False)
+        )
         if value.lstrip("-").replace(".", "", 1).isdigit():
-            return value  # a plain number stays a number
-    if value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+            return value
+    return neutralise_cell(value)
 
 
 def csv_rows(loaded: Loaded, keys: list[tuple], *, batch: int = 500):
