@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "apps.teams.middleware.TeamMiddleware",
+    "apps.core.web.ServiceErrorMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -85,6 +85,10 @@ class Membership(TeamOwned):
     def __str__(self):
         return f"{self.user.email} ({self.role})"
 
+    def allows(self, perm: str) -> bool:
+        """Whether this role grants the team permission `perm` (no query)."""
+        return perm in ROLE_PERMISSIONS.get(self.role, [])
+
 
 class TeamRoleGroup(TeamOwned):
     """The auth Group that carries one role's permissions on one team."""
