@@ -10,6 +10,13 @@ def is_api_key(actor) -> bool:
     return isinstance(actor, ApiKey)
 
 
+def actor_user(actor):
+    """The person behind an actor: the signed-in user, or None for an API key or nobody."""
+    if actor is None or is_api_key(actor) or not getattr(actor, "is_authenticated", False):
+        return None
+    return actor
+
+
 def actor_can(actor, perm: str, obj, *, scope: str | None = None) -> bool:
     """True when `actor` (a User or an ApiKey) holds `perm` on `obj`.
 
