@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 Z_95 = 1.959963984540054
 
@@ -136,3 +138,171 @@ def percent_agreement(pairs: list[tuple[object, object]]) -> float | None:
     if not pairs:
         return None
     return sum(1 for a, b in pairs if a == b) / len(pairs)
+
+
+# --- the example as the unit ------------------------------------------------------------
+#
+# With repetitions, one example's outcome is its pass fraction (or mean score) across its
+# repetitions: k runs of one input are one observation, not k. Everything below takes one
+# value per example, paired by example.
+
+_NORMAL = NormalDist()
+
+
+def example_outcomes(cells: Iterable[tuple[Hashable, float]]) -> dict[Hashable, float]:
+    """Mean outcome per example from (example key, outcome) pairs, one per repetition."""
+    sums: dict[Hashable, list[float]] = {}
+    for key, value in cells:
+        acc = sums.setdefault(key, [0.0, 0])
+        acc[0] += float(value)
+        acc[1] += 1
+    return {key: total / count for key, (total, count) in sums.items()}
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """Candidate minus baseline over examples, each example one paired observation."""
+
+    examples: int
+    difference: float  # mean per-example difference (a pass-rate difference for pass/fail)
+    low: float  # 95 % interval, two-sided
+    high: float
+    p_value: float  # two-sided exact sign test on the examples whose outcome moved
+    regressions: int  # examples whose outcome dropped
+    improvements: int
+    centre: float  # the adjusted mean the interval is built around
+    std_error: float  # of the adjusted mean
+
+
+def paired_difference(
+    baseline: Sequence[float], candidate: Sequence[float], *, z: float = Z_95
+) -> PairedDifference:
+    """The paired difference of per-example outcomes in [0, 1], with an adjusted Wald interval.
+
+    The interval adds two pseudo-examples: half a full improvement, half a full regression
+    and one unchanged example (Agresti & Min, 2005, "Simple improved confidence intervals for
+    comparing matched proportions"). For pass/fail outcomes that is exactly their
+    matched-pairs interval; for pass fractions across repetitions it is the same estimator
+    over examples. A 10-example set where nothing moved still has an interval of about
+    ±16 points, not zero, so it cannot prove a tight margin. The p-value is the exact sign
+    test on the examples whose outcome changed (McNemar's exact test without repetitions).
+    """
+    if len(baseline) != len(candidate):
+        raise ValueError("paired samples must have the same length")
+    values = [float(v) for v in (*baseline, *candidate)]
+    if any(not 0.0 <= v <= 1.0 for v in values):
+        raise ValueError("outcomes must lie in [0, 1]; use paired_bootstrap for scores")
+    diffs = [float(c) - float(b) for b, c in zip(baseline, candidate, strict=True)]
+    n = len(diffs)
+    regressions = sum(1 for d in diffs if d < 0)
+    improvements = sum(1 for d in diffs if d > 0)
+    p_value = mcnemar_exact(regressions, improvements)
+    if n == 0:
+        return PairedDifference(0, 0.0, -1.0, 1.0, 1.0, 0, 0, 0.0, math.inf)
+    adjusted_n = n + 2
+    centre = sum(diffs) / adjusted_n
+    second_moment = (sum(d * d for d in diffs) + 1.0) / adjusted_n
+    std_error = math.sqrt(max(second_moment - centre * centre, 0.0) / adjusted_n)
+    return PairedDifference(
+        examples=n,
+        difference=sum(diffs) / n,
+        low=max(-1.0, centre - z * std_error),
+        high=min(1.0, centre + z * std_error),
+        p_value=p_value,
+        regressions=regressions,
+        improvements=improvements,
+        centre=centre,
+        std_error=std_error,
+    )
+
+
+@dataclass(frozen=True)
+class NonInferiority:
+    margin: float
+    p_value: float  # one-sided: H0 "candidate is worse by the margin or more"
+    shown: bool  # decided "not worse" (after the family's correction)
+    examples_needed: int | None  # to decide at this margin with 80 % power; None: cannot
+
+
+def noninferiority_p(diff: PairedDifference, margin: float) -> float:
+    """One-sided p-value of H0: true difference <= -margin (the adjusted Wald statistic)."""
+    if diff.examples == 0:
+        return 1.0
+    return 1.0 - _NORMAL.cdf((diff.centre + margin) / diff.std_error)
+
+
+def holm(p_values: Sequence[float], alpha: float) -> list[bool]:
+    """Holm's step-down correction: which hypotheses are rejected at family level alpha."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    rejected = [False] * len(p_values)
+    m = len(p_values)
+    for rank, index in enumerate(order):
+        if p_values[index] > alpha / (m - rank):
+            break
+        rejected[index] = True
+    return rejected
+
+
+def examples_needed(
+    diff: PairedDifference, margin: float, *, alpha: float = 0.025, power: float = 0.8
+) -> int | None:
+    """Examples needed for the one-sided non-inferiority test to decide at this margin with
+    the given power, if the observed difference and spread are the truth. None when the
+    observed difference is already worse than the margin: more data would not help."""
+    gap = diff.centre + margin
+    if gap <= 0 or diff.examples == 0:
+        return None
+    spread = diff.std_error * math.sqrt(diff.examples + 2)
+    z = _NORMAL.inv_cdf(1 - alpha) + _NORMAL.inv_cdf(power)
+    return max(diff.examples, math.ceil((z * spread / gap) ** 2))
+
+
+def smallest_detectable_regression(
+    examples: int,
+    *,
+    changed_share: float = 0.2,
+    alpha: float = 0.025,
+    power: float = 0.8,
+) -> float | None:
+    """The margin a non-inferiority test on `examples` examples can prove with the given
+    power when the versions truly perform alike and `changed_share` of the examples change
+    outcome between them (the spread of per-example differences is then sqrt(share))."""
+    if examples <= 0:
+        return None
+    z = _NORMAL.inv_cdf(1 - alpha) + _NORMAL.inv_cdf(power)
+    return z * math.sqrt(max(changed_share, 1e-9) / (examples + 2))
+
+
+def noninferiority_family(
+    diffs: Sequence[PairedDifference], margin: float, *, alpha: float = 0.025
+) -> list[NonInferiority]:
+    """Non-inferiority of one candidate on each gating evaluator, Holm-corrected over the
+    family at one-sided alpha (0.025 matches "the lower bound of the 95 % interval")."""
+    p_values = [noninferiority_p(d, margin) for d in diffs]
+    shown = holm(p_values, alpha)
+    m = max(len(diffs), 1)
+    return [
+        NonInferiority(margin, p, ok, examples_needed(d, margin, alpha=alpha / m))
+        for d, p, ok in zip(diffs, p_values, shown, strict=True)
+    ]
+
+
+@dataclass(frozen=True)
+class Flakiness:
+    examples: int
+    flaky: int  # examples whose outcome differs between repetitions
+    spread: float | None  # mean within-example standard deviation across repetitions
+
+
+def flakiness(outcomes_by_example: Mapping[Hashable, Sequence[float]]) -> Flakiness:
+    """How much one variant's outcome moves between repetitions of the same example."""
+    flaky = 0
+    deviations = []
+    for values in outcomes_by_example.values():
+        if len(values) < 2:
+            continue
+        if max(values) != min(values):
+            flaky += 1
+        deviations.append(stdev([float(v) for v in values]) or 0.0)
+    spread = sum(deviations) / len(deviations) if deviations else None
+    return Flakiness(len(outcomes_by_example), flaky, spread)
