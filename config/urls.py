@@ -9,6 +9,8 @@ from apps.teams import views as team_views
 team_patterns = [
     path("", include("apps.teams.urls")),
     path("prompts/", include("apps.prompts.urls")),
+    # Promotion-on-evidence pages of prompts' requests and settings, served by experiments.
+    path("prompts/", include("apps.experiments.gate_urls")),
     path("datasets/", include("apps.datasets.urls")),
     path("llm/", include("apps.llm.urls")),
     path("experiments/", include("apps.experiments.urls")),

@@ -4,8 +4,11 @@ dataset (the worker started by `make run` runs it against demo-echo). Idempotent
 from __future__ import annotations
 
 from apps.core.tenancy import team_scope
+from apps.datasets.models import Dataset
 from apps.experiments import services
 from apps.experiments.models import Evaluator, Experiment
+from apps.llm.models import ProviderConfig
+from apps.prompts.models import PromptVersion
 
 EXPERIMENT_NAME = "ticket-triage v1 on support-tickets"
 EVALUATORS = [
@@ -37,12 +40,6 @@ def seed(team, users):
                 )
             evaluators.append(evaluator)
         if Experiment.objects.filter(name=EXPERIMENT_NAME).exists():
-            return
-        try:
-            from apps.datasets.models import Dataset
-            from apps.llm.models import ProviderConfig
-            from apps.prompts.models import PromptVersion
-        except ImportError:
             return
         dataset = Dataset.objects.filter(name="support-tickets").first()
         version = PromptVersion.objects.filter(prompt__name="ticket-triage", number=1).first()

@@ -4,8 +4,13 @@ import json
 
 from django import forms
 
+from apps.datasets.models import Dataset
 from apps.experiments.evaluators import REGISTRY
-from apps.experiments.services import MAX_CONCURRENCY, MAX_REPETITIONS, VariantSpec
+from apps.experiments.models import Evaluator
+from apps.experiments.services import MAX_CONCURRENCY, MAX_REPETITIONS
+from apps.experiments.variants import VariantSpec
+from apps.llm.models import ProviderConfig
+from apps.prompts.models import PromptVersion
 
 
 class VersionChoiceField(forms.ModelMultipleChoiceField):
@@ -56,18 +61,13 @@ class ExperimentForm(forms.Form):
     )
 
     def __init__(self, *args, **kwargs):
-        from apps.datasets.models import Dataset
-        from apps.experiments.models import Evaluator
-        from apps.prompts.models import PromptVersion
-
         super().__init__(*args, **kwargs)
+        # Querysets per form: the default manager reads the team scope of this request.
         self.fields["dataset"].queryset = Dataset.objects.order_by("name")
         self.fields["versions"].queryset = PromptVersion.objects.select_related("prompt").order_by(
             "prompt__name", "-number"
         )
         self.fields["evaluators"].queryset = Evaluator.objects.order_by("name")
-        from apps.llm.models import ProviderConfig
-
         self.fields["provider"].queryset = ProviderConfig.objects.order_by("-is_demo", "name")
 
     def clean_models(self):

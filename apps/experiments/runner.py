@@ -29,6 +29,7 @@ from django.utils import timezone
 from promptyard import rendering
 
 from apps.core.tenancy import team_scope
+from apps.datasets.selectors import examples_at_revision
 from apps.experiments.evaluators import (
     REGISTRY,
     SOURCE_CODE,
@@ -47,6 +48,7 @@ from apps.experiments.models import (
     Status,
     Variant,
 )
+from apps.experiments.selectors import is_stale
 
 # Imported here, not on the first call: the openai SDK takes ~0.5 s to import, which
 # would otherwise be spent inside the first run a worker makes, on the event loop.
@@ -59,7 +61,8 @@ from apps.llm.gateway import (
     warm_async_client,
     warm_up,
 )
-from apps.prompts.rendering import RenderError
+from apps.llm.models import ProviderConfig
+from apps.prompts.rendering import RenderError, render_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -185,8 +188,6 @@ class Finished:
 
 
 def render_messages(version, values: dict) -> list[dict]:
-    from apps.prompts.rendering import render_prompt
-
     rendered = render_prompt(
         kind=version.kind,
         template=version.template,
@@ -275,9 +276,6 @@ class ExperimentRunner:
     # --- planning (database thread) ----------------------------------------------------
 
     def plan(self) -> list[Cell]:
-        from apps.datasets.selectors import examples_at_revision
-        from apps.llm.models import ProviderConfig
-
         experiment = self.experiment
         self.variants = {}
         for variant in Variant.objects.filter(experiment=experiment).select_related(
@@ -329,6 +327,7 @@ class ExperimentRunner:
         spent = Result.objects.filter(experiment=experiment).aggregate(s=Sum("cost"))["s"]
         self.spent = float(spent or 0)
         if total != experiment.total_cells:
+            # reason: the run this worker claimed, by its primary key.
             Experiment.objects.unscoped().filter(pk=experiment.pk).update(total_cells=total)
             experiment.total_cells = total
         return cells
@@ -683,6 +682,7 @@ class ExperimentRunner:
             tokens_in=Sum("input_tokens"),
             tokens_out=Sum("output_tokens"),
         )
+        # reason: the run this worker claimed, by its primary key.
         Experiment.objects.unscoped().filter(pk=self.experiment.pk).update(
             done_count=totals["done"],
             error_count=totals["errors"],
@@ -695,6 +695,7 @@ class ExperimentRunner:
         self.experiment.error_count = totals["errors"]
         self.experiment.cost_total = totals["cost"] or Decimal(0)
         flags = (
+            # reason: the run this worker claimed, by its primary key.
             Experiment.objects.unscoped()
             .filter(pk=self.experiment.pk)
             .values_list("cancel_requested", "status")
@@ -771,10 +772,9 @@ class ExperimentRunner:
 
 
 def _claim(experiment_id: int) -> Experiment | None:
-    from apps.experiments.services import is_stale
-
     with transaction.atomic():
         experiment = (
+            # reason: a worker has no team until it has read the run it was given.
             Experiment.objects.unscoped()
             .select_for_update()
             .select_related("team", "dataset")
@@ -817,6 +817,7 @@ def execute(experiment_id: int) -> dict:
             outcome = runner.run()
         except Exception as exc:
             logger.exception("experiment %s failed", experiment_id)
+            # reason: the run this worker claimed, by its primary key.
             Experiment.objects.unscoped().filter(pk=experiment_id).update(
                 status=Status.FAILED,
                 finished_at=timezone.now(),
@@ -841,6 +842,7 @@ def execute(experiment_id: int) -> dict:
                 f"{runner.rate_limited} rate-limited calls were retried; concurrency went down "
                 f"to {runner.limiter.lowest if runner.limiter else experiment.concurrency}."
             )
+        # reason: the run this worker claimed, by its primary key.
         Experiment.objects.unscoped().filter(pk=experiment_id).update(
             status={"capped": Status.CAPPED, "cancelled": Status.CANCELLED}.get(
                 outcome, Status.COMPLETED

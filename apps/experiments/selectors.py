@@ -1,20 +1,30 @@
-"""Every read of experiments and evaluators; all run inside the caller's team scope."""
+"""Every read of experiments, evaluators and tag policies; all run inside the caller's team
+scope. A lookup of a posted id takes the field it validates, so the HTML form and the API
+report an unknown id the same way."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import Avg, Count, Prefetch, Q, QuerySet, Sum
+from django.utils import timezone
 
-from apps.core.errors import NotFound
+from apps.core.errors import NotFound, ValidationFailed
+from apps.datasets.models import Dataset
 from apps.experiments.models import (
     Evaluator,
     Experiment,
     ExperimentEvaluator,
     Result,
     Score,
+    Status,
     Variant,
 )
+from apps.llm.models import ProviderConfig
+from apps.prompts.models import Prompt, PromptVersion, TagPolicy
+from apps.prompts.selectors import prompt_get, version_at_tag
 
 
 def evaluator_list() -> QuerySet[Evaluator]:
@@ -48,6 +58,39 @@ def experiment_get(experiment_id) -> Experiment:
         return Experiment.objects.select_related("dataset").get(pk=int(experiment_id))
     except (Experiment.DoesNotExist, TypeError, ValueError):
         raise NotFound("No such experiment.") from None
+
+
+def experiments_by_id(ids) -> dict[int, Experiment]:
+    return {e.pk: e for e in Experiment.objects.select_related("dataset").filter(pk__in=ids)}
+
+
+def experiments_on_dataset(experiment: Experiment, *, limit: int = 20) -> list[Experiment]:
+    """The other experiments on the same dataset, newest first: what it can be compared with."""
+    others = experiment_list(dataset_id=experiment.dataset_id).exclude(pk=experiment.pk)
+    return list(others[:limit])
+
+
+# --- run state ---------------------------------------------------------------------------
+
+
+def stale_after() -> timedelta:
+    return timedelta(seconds=getattr(settings, "PROMPTYARD_EXPERIMENT_STALE_SECONDS", 30))
+
+
+def is_stale(experiment: Experiment) -> bool:
+    """A running experiment whose worker stopped reporting (killed, crashed)."""
+    if experiment.status != Status.RUNNING:
+        return False
+    beat = experiment.heartbeat_at or experiment.started_at or experiment.queued_at
+    return beat is None or timezone.now() - beat > stale_after()
+
+
+def can_resume(experiment: Experiment) -> bool:
+    if experiment.status in (Status.CANCELLED, Status.FAILED, Status.CAPPED):
+        return True
+    if experiment.status == Status.COMPLETED:
+        return experiment.done_count < experiment.total_cells
+    return is_stale(experiment)
 
 
 def variants_of(experiment: Experiment) -> list[Variant]:
@@ -160,3 +203,131 @@ def result_get(experiment: Experiment, result_id) -> Result:
         )
     except (Result.DoesNotExist, TypeError, ValueError):
         raise NotFound("No such result.") from None
+
+
+# --- posted ids ----------------------------------------------------------------------------
+
+
+def evaluator_for_field(ref, *, field: str = "evaluators", by_id: bool = True) -> Evaluator:
+    """An evaluator named by its id or its name (by name only when `by_id` is False)."""
+    ref = str(ref).strip()
+    evaluator = None
+    if by_id and ref.isdigit():
+        evaluator = Evaluator.objects.filter(pk=int(ref)).first()
+    evaluator = evaluator or Evaluator.objects.filter(name=ref).first()
+    if evaluator is None:
+        raise ValidationFailed(f"Unknown evaluator {ref!r}.", field=field)
+    return evaluator
+
+
+def evaluators_for_field(ids, *, field: str = "evaluators") -> list[Evaluator]:
+    """Evaluators by id, in the order given (duplicates dropped); any unknown id refuses."""
+    wanted = []
+    for raw in ids or []:
+        try:
+            wanted.append(int(raw))
+        except (TypeError, ValueError):
+            raise ValidationFailed("Unknown evaluator.", field=field) from None
+    found = {e.pk: e for e in Evaluator.objects.filter(pk__in=wanted)}
+    if len(found) != len(set(wanted)):
+        raise ValidationFailed("Unknown evaluator.", field=field)
+    return [found[i] for i in dict.fromkeys(wanted)]
+
+
+def prompt_version_for_field(spec: dict, *, field: str = "variants") -> PromptVersion:
+    """The version a variant names: `prompt_version_id`, or `prompt` with `version` or `tag`
+    (default: latest)."""
+    if spec.get("prompt_version_id") is not None:
+        version = (
+            PromptVersion.objects.select_related("prompt")
+            .filter(pk=spec["prompt_version_id"])
+            .first()
+        )
+        if version is None:
+            raise ValidationFailed("Unknown prompt version.", field=field)
+        return version
+    if not spec.get("prompt"):
+        raise ValidationFailed(
+            "Each variant needs prompt_version_id, or prompt with version or tag.", field=field
+        )
+    try:
+        prompt = prompt_get(spec["prompt"])
+    except NotFound:
+        raise ValidationFailed(f"Unknown prompt {spec['prompt']!r}.", field=field) from None
+    if spec.get("version") is not None:
+        version = PromptVersion.objects.filter(prompt=prompt, number=spec["version"]).first()
+        if version is None:
+            raise ValidationFailed(f"{prompt.name} has no version {spec['version']}.", field=field)
+        return version
+    tag = spec.get("tag") or "latest"
+    version = version_at_tag(prompt, tag)
+    if version is None:
+        raise ValidationFailed(f"{prompt.name} has no tag {tag!r}.", field=field)
+    return version
+
+
+def prompt_version_with_hash(prompt: Prompt, digest: str) -> PromptVersion | None:
+    """The newest version of `prompt` with this content, if any."""
+    return (
+        PromptVersion.objects.filter(prompt=prompt, content_hash=digest).order_by("-number").first()
+    )
+
+
+# Posted by HTML forms whose service names the missing field itself: a lookup that finds
+# nothing answers None and the service refuses with its own message, after its own checks.
+
+
+def experiment_or_none(raw) -> Experiment | None:
+    """An experiment as a person types it: "12" or "#12"."""
+    raw = str(raw or "").lstrip("#").strip()
+    return Experiment.objects.filter(pk=raw).first() if raw.isdigit() else None
+
+
+def dataset_or_none(raw) -> Dataset | None:
+    raw = str(raw or "")
+    return Dataset.objects.filter(pk=raw).first() if raw.isdigit() else None
+
+
+def prompt_version_or_none(raw) -> PromptVersion | None:
+    raw = str(raw or "")
+    if not raw.isdigit():
+        return None
+    return PromptVersion.objects.select_related("prompt").filter(pk=raw).first()
+
+
+# --- the new-experiment form -------------------------------------------------------------------
+
+
+def default_provider() -> ProviderConfig | None:
+    """The provider a version that names none runs on: demo-echo first, else by name."""
+    return ProviderConfig.objects.order_by("-is_demo", "name").first()
+
+
+def default_dataset() -> Dataset | None:
+    return Dataset.objects.order_by("name").first()
+
+
+def provider_names(ids) -> dict[str, str]:
+    """{provider id as a string: name} for the given ids (stored settings hold either form)."""
+    wanted = [str(i) for i in ids if str(i).isdigit()]
+    rows = ProviderConfig.objects.filter(pk__in=wanted).values_list("pk", "name")
+    return {str(pk): name for pk, name in rows}
+
+
+# --- tag policies ------------------------------------------------------------------------
+
+
+def policy_for(prompt: Prompt, tag_name: str) -> TagPolicy | None:
+    return (
+        TagPolicy.objects.select_related("dataset").filter(prompt=prompt, tag_name=tag_name).first()
+    )
+
+
+def policies_of(prompt: Prompt) -> QuerySet[TagPolicy]:
+    return TagPolicy.objects.select_related("dataset").filter(prompt=prompt).order_by("tag_name")
+
+
+def policy_evaluators(policy: TagPolicy) -> list[Evaluator]:
+    """The policy's evaluators that still exist, in the policy's order."""
+    by_id = {e.pk: e for e in Evaluator.objects.filter(pk__in=policy.evaluators or [])}
+    return [by_id[i] for i in policy.evaluators or [] if i in by_id]

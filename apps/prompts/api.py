@@ -11,8 +11,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from apps.prompts import selectors, services
+from apps.prompts.gates import approval_blockers
 from apps.prompts.models import Kind, PromotionRequest, PromotionStatus, PromptVersion, TagEvent
-from apps.prompts.policy import approval_blockers
 from apps.teams.api_base import TeamGenericAPIView
 
 READ = "prompts:read"

@@ -12,6 +12,7 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
 from apps.core.errors import Conflict, PermissionRefused, ValidationFailed
+from apps.prompts import gates
 from apps.prompts.models import (
     PERM_APPROVE_PROMOTION,
     Kind,
@@ -682,10 +683,8 @@ def _close_or_supersede(*, team, actor, request: PromotionRequest, comment: str,
             after={"reason": f"{request.tag_name} moved since the request was made"},
         )
         return request, None
-    # A protected tag's policy may demand evidence (apps.prompts.policy); raises when missing.
-    from apps.prompts.policy import enforce_policy
-
-    enforce_policy(request)
+    # A protected tag's policy may demand evidence (the registered gate); raises when missing.
+    gates.approval_enforce(request)
     request.status = PromotionStatus.APPROVED
     request.save()
     requester = request.requester_api_key or request.requester

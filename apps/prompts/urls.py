@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.prompts import views, views_environments, views_policy
+from apps.prompts import views, views_environments
 
 app_name = "prompts"
 urlpatterns = [
@@ -14,16 +14,9 @@ urlpatterns = [
     path("requests/<int:promotion_id>/approve/", views.promotion_approve, name="promotion_approve"),
     path("requests/<int:promotion_id>/reject/", views.promotion_reject, name="promotion_reject"),
     path("requests/<int:promotion_id>/cancel/", views.promotion_cancel, name="promotion_cancel"),
-    path("requests/<int:promotion_id>/gate/", views_policy.promotion_gate, name="promotion_gate"),
-    path(
-        "requests/<int:promotion_id>/evidence/",
-        views_policy.promotion_evidence,
-        name="promotion_evidence",
-    ),
     path("<slug:prompt_name>/", views.prompt_detail, name="detail"),
     path("<slug:prompt_name>/settings/", views.prompt_settings, name="settings"),
     path("<slug:prompt_name>/settings/approvers/", views.prompt_approvers, name="approvers"),
-    path("<slug:prompt_name>/settings/policy/", views_policy.prompt_policy, name="policy"),
     path("<slug:prompt_name>/history/", views.prompt_history, name="history"),
     path("<slug:prompt_name>/move-tag/", views.tag_move_new, name="tag_move_new"),
     path("<slug:prompt_name>/tags/<str:tag_name>/", views.tag_detail, name="tag"),

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.accounts.models import User
 from apps.core.errors import ServiceError, ValidationFailed
 from apps.core.pagination import paginate
-from apps.prompts import selectors, services
+from apps.prompts import gates, selectors, services
 from apps.prompts.diffing import version_diff
 from apps.prompts.models import Kind, PromotionStatus
 from apps.prompts.rendering import RenderError, render_prompt
@@ -157,9 +157,7 @@ def prompt_settings(request, prompt_name):
         "can_edit": _can(request, PERM_EDIT),
         "can_admin": _can(request, PERM_ADMIN),
     }
-    from apps.prompts.views_policy import settings_policy_context
-
-    context.update(settings_policy_context(request, prompt))
+    context.update(gates.settings_page_context(request, prompt))
     return render(request, "prompts/settings.html", context)
 
 
@@ -707,9 +705,7 @@ def promotion_detail(request, promotion_id):
         and (tag_now.pk if tag_now else None) != promotion.current_version_id,
         "evidence": _evidence_links(request, promotion.evidence or []),
     }
-    from apps.prompts.views_policy import promotion_policy_context
-
-    context.update(promotion_policy_context(request, promotion))
+    context.update(gates.request_page_context(request, promotion))
     return render(request, "prompts/promotion_detail.html", context)
 
 

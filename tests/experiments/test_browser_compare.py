@@ -44,7 +44,8 @@ ROWS = [{"input": {"q": f"question {i}"}, "expected": f"echo: Q: question {i}"} 
 def test_a_promotion_blocked_by_policy_is_approved_after_the_gating_experiment(
     new_page, acme, alice, bob, demo_echo
 ):
-    from apps.prompts import policy, services
+    from apps.experiments.services import policy_set
+    from apps.prompts import services
 
     lab = make_lab(acme, alice, demo_echo, rows=ROWS)
     exact = lab.evaluator(name="exact")
@@ -53,7 +54,7 @@ def test_a_promotion_blocked_by_policy_is_approved_after_the_gating_experiment(
             team=acme, actor=bob, prompt=lab.prompt, tag_name="production", candidate=lab.version
         )
         services.promotion_approve(team=acme, actor=alice, promotion=first)
-        policy.policy_set(
+        policy_set(
             team=acme, actor=alice, prompt=lab.prompt, tag_name="production",
             dataset=lab.dataset, evaluators=[exact.pk],
         )  # fmt: skip

@@ -8,8 +8,11 @@ from django.urls import reverse
 
 from apps.core.errors import PermissionRefused, ValidationFailed
 from apps.core.tenancy import team_scope
+from apps.experiments import gate
 from apps.experiments.runner import execute
-from apps.prompts import policy, services
+from apps.experiments.selectors import policy_for
+from apps.experiments.services import gating_experiment_run, policy_set
+from apps.prompts import services
 from apps.prompts.models import PromotionStatus
 from tests.experiments.conftest import make_lab
 
@@ -26,7 +29,7 @@ def gated(acme, alice, bob, demo_echo):
             team=acme, actor=bob, prompt=lab.prompt, tag_name="production", candidate=lab.version
         )
         services.promotion_approve(team=acme, actor=alice, promotion=first)
-        policy.policy_set(
+        policy_set(
             team=acme,
             actor=alice,
             prompt=lab.prompt,
@@ -47,7 +50,7 @@ def request_for(lab, bob, version):
 
 def run_gate(lab, actor, promotion):
     with team_scope(lab.team):
-        experiment = policy.gating_experiment_run(team=lab.team, actor=actor, promotion=promotion)
+        experiment = gating_experiment_run(team=lab.team, actor=actor, promotion=promotion)
     execute(experiment.pk)  # the worker's job, inline
     return experiment
 
@@ -72,7 +75,7 @@ def test_the_policy_blocks_approval_until_the_gating_experiment_shows_no_regress
     promotion.refresh_from_db()
     assert promotion.evidence == [experiment.pk]
     with team_scope(gated.team):
-        (item,) = policy.evidence_of(promotion, policy.policy_for(gated.prompt, "production"))
+        (item,) = gate.evidence_of(promotion, policy_for(gated.prompt, "production"))
     assert (
         item.satisfies
         and item.rows[0].versus.verdict == "no detectable difference at this sample size"
@@ -117,12 +120,12 @@ def test_evidence_on_an_old_revision_does_not_count(gated, alice, bob):
 def test_only_admins_set_policies_and_only_on_protected_tags(gated, bob, alice):
     exact = gated.evaluator(name="other")
     with team_scope(gated.team), pytest.raises(PermissionRefused):
-        policy.policy_set(
+        policy_set(
             team=gated.team, actor=bob, prompt=gated.prompt, tag_name="production",
             dataset=gated.dataset, evaluators=[exact.pk],
         )  # fmt: skip
     with team_scope(gated.team), pytest.raises(ValidationFailed):
-        policy.policy_set(
+        policy_set(
             team=gated.team, actor=alice, prompt=gated.prompt, tag_name="staging",
             dataset=gated.dataset, evaluators=[exact.pk],
         )  # fmt: skip
@@ -137,9 +140,7 @@ def test_the_request_page_shows_the_evidence_and_why_approval_is_blocked(client,
     assert "Approval is blocked by the policy of production" in body
     assert "Run the gating experiment" in body
     response = client.post(
-        reverse(
-            "prompts:promotion_gate", kwargs={"team_slug": "acme", "promotion_id": promotion.pk}
-        )
+        reverse("gate:run", kwargs={"team_slug": "acme", "promotion_id": promotion.pk})
     )
     assert response.status_code == 302
     promotion.refresh_from_db()
@@ -164,7 +165,7 @@ def test_it_reports_blockers_in_the_api_and_refuses_a_blocked_approval(
     admin = bearer(api_key_for(gated.team, alice, scopes=["prompts:read", "admin"]))
     detail = api_client.get(f"/api/v1/promotions/{promotion.pk}/", **admin).json()
     with team_scope(gated.team):
-        expected = policy.approval_blockers(promotion)
+        expected = gate.approval_blockers(promotion)
     assert detail["blocked_reasons"] == expected
     assert any("No experiment is attached" in r for r in detail["blocked_reasons"])
     listed = api_client.get("/api/v1/promotions/?status=open", **admin).json()["results"]

@@ -24,6 +24,10 @@ from apps.experiments.evaluators.base import (
     verdict,
 )
 from apps.experiments.evaluators.builtin import FENCE
+from apps.llm.gateway import GatewayError, acomplete
+from apps.llm.models import ProviderConfig
+from apps.prompts.models import PromptVersion
+from apps.prompts.rendering import RenderError, render_prompt
 
 KIND = "llm_judge"
 GATEWAY_SETTINGS = ("temperature", "max_tokens", "top_p", "stop", "response_format")
@@ -77,8 +81,6 @@ def judge_values(ctx: EvalContext) -> dict:
 
 
 def render_judge_messages(version, ctx: EvalContext) -> list[dict]:
-    from apps.prompts.rendering import render_prompt
-
     rendered = render_prompt(
         kind=version.kind,
         template=version.template,
@@ -156,9 +158,6 @@ class BoundJudge:
 
     async def ajudge_with_cost(self, ctx: EvalContext) -> tuple[EvalOutcome, float]:
         """The outcome and what the judge call cost (0 when unpriced or not made)."""
-        from apps.llm.gateway import GatewayError, acomplete
-        from apps.prompts.rendering import RenderError
-
         try:
             messages = render_judge_messages(self.version, ctx)
         except RenderError as exc:
@@ -178,9 +177,6 @@ def gateway_settings(model_settings: dict) -> dict:
 
 def resolve_judge(params: dict) -> BoundJudge:
     """Load the judge's version and provider; call inside the team's scope."""
-    from apps.llm.models import ProviderConfig
-    from apps.prompts.models import PromptVersion
-
     version = (
         PromptVersion.objects.select_related("prompt")
         .filter(prompt__name=params["prompt"], number=params["version"])

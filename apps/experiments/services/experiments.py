@@ -1,19 +1,15 @@
-"""Every write to evaluators and experiments: create, start, cancel, resume."""
+"""Writes to experiments: create (pinning versions, settings and the dataset revision),
+start, resume, cancel, delete. The worker runs them (apps.experiments.runner)."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
-from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from apps.core.errors import Conflict, ValidationFailed
-from apps.experiments.evaluators import get_kind, resolve_judge, validate_params
-from apps.experiments.evaluators.judge import KIND as JUDGE_KIND
+from apps.datasets.selectors import examples_at_revision
 from apps.experiments.models import (
     ACTIVE_STATUSES,
     Evaluator,
@@ -22,135 +18,18 @@ from apps.experiments.models import (
     Status,
     Variant,
 )
+from apps.experiments.selectors import can_resume, is_stale
+from apps.experiments.tasks import run_experiment
+from apps.experiments.variants import VariantSpec, effective_settings
+from apps.llm.models import ProviderConfig
 from apps.teams.audit import actor_label, audit_record
-from apps.teams.models import PERM_EDIT
-from apps.teams.permissions import is_api_key, require
+from apps.teams.models import PERM_EDIT, ApiKeyScope
+from apps.teams.permissions import actor_user, require
 
-WRITE = "experiments:write"
+WRITE = ApiKeyScope.EXPERIMENTS_WRITE
 MAX_VARIANTS = 10
 MAX_REPETITIONS = 20
 MAX_CONCURRENCY = 256
-# Output tokens assumed per call for the estimate when a variant sets no max_tokens.
-ESTIMATE_OUTPUT_TOKENS = 256
-
-
-def _user(actor):
-    return None if actor is None or is_api_key(actor) else actor
-
-
-def stale_after() -> timedelta:
-    return timedelta(seconds=getattr(settings, "PROMPTYARD_EXPERIMENT_STALE_SECONDS", 30))
-
-
-# --- evaluators --------------------------------------------------------------------
-
-
-def _clean_evaluator(name: str, kind: str, params) -> tuple[str, dict]:
-    name = (name or "").strip()
-    if not name:
-        raise ValidationFailed("Give the evaluator a name.", field="name")
-    if len(name) > 100:
-        raise ValidationFailed("The name is longer than 100 characters.", field="name")
-    get_kind(kind)
-    cleaned = validate_params(kind, params)
-    if kind == JUDGE_KIND:
-        resolve_judge(cleaned)  # the judge prompt version must exist and name a model
-    return name, cleaned
-
-
-@transaction.atomic
-def evaluator_create(
-    *, team, actor, name: str, kind: str, params: dict | None = None, description: str = ""
-) -> Evaluator:
-    require(actor, PERM_EDIT, team, scope=WRITE)
-    name, cleaned = _clean_evaluator(name, kind, params)
-    if Evaluator.objects.filter(name=name).exists():
-        raise ValidationFailed("An evaluator with that name exists.", field="name")
-    evaluator = Evaluator(
-        team=team,
-        name=name,
-        kind=kind,
-        params=cleaned,
-        description=description or "",
-        created_by=_user(actor),
-    )
-    try:
-        with transaction.atomic():
-            evaluator.save()
-    except IntegrityError:
-        raise ValidationFailed("An evaluator with that name exists.", field="name") from None
-    audit_record(
-        team=team,
-        actor=actor,
-        verb="evaluator.create",
-        target=evaluator,
-        after={"name": name, "kind": kind, "params": cleaned},
-    )
-    return evaluator
-
-
-@transaction.atomic
-def evaluator_update(
-    *,
-    team,
-    actor,
-    evaluator: Evaluator,
-    name: str | None = None,
-    kind: str | None = None,
-    params: dict | None = None,
-    description: str | None = None,
-) -> Evaluator:
-    """Change an evaluator; a change of kind or params is a new version."""
-    require(actor, PERM_EDIT, team, scope=WRITE)
-    evaluator = Evaluator.objects.select_for_update().get(pk=evaluator.pk)
-    before = {"name": evaluator.name, "kind": evaluator.kind, "params": evaluator.params}
-    new_kind = evaluator.kind if kind is None else kind
-    new_params = evaluator.params if params is None and kind is None else (params or {})
-    new_name, cleaned = _clean_evaluator(
-        evaluator.name if name is None else name, new_kind, new_params
-    )
-    if new_name != evaluator.name and Evaluator.objects.filter(name=new_name).exists():
-        raise ValidationFailed("An evaluator with that name exists.", field="name")
-    if new_kind != evaluator.kind or cleaned != evaluator.params:
-        evaluator.version += 1
-    evaluator.name, evaluator.kind, evaluator.params = new_name, new_kind, cleaned
-    if description is not None:
-        evaluator.description = description
-    evaluator.updated_at = timezone.now()
-    evaluator.save()
-    audit_record(
-        team=team,
-        actor=actor,
-        verb="evaluator.update",
-        target=evaluator,
-        before=before,
-        after={"name": new_name, "kind": new_kind, "params": cleaned, "version": evaluator.version},
-    )
-    return evaluator
-
-
-@transaction.atomic
-def evaluator_delete(*, team, actor, evaluator: Evaluator) -> None:
-    require(actor, PERM_EDIT, team, scope=WRITE)
-    audit_record(
-        team=team,
-        actor=actor,
-        verb="evaluator.delete",
-        target=evaluator,
-        before={"name": evaluator.name, "kind": evaluator.kind},
-    )
-    evaluator.delete()
-
-
-# --- experiments: planning -----------------------------------------------------------
-
-
-@dataclass
-class VariantSpec:
-    prompt_version: object
-    overrides: dict = field(default_factory=dict)
-    label: str = ""
-    is_baseline: bool = False
 
 
 def _decimal(value, *, field_name: str) -> Decimal | None:
@@ -175,20 +54,7 @@ def _int(value, *, field_name: str, low: int, high: int, label: str) -> int:
     return number
 
 
-def effective_settings(version, overrides: dict | None) -> dict:
-    from apps.prompts.services import normalize_model_settings
-
-    overrides = overrides or {}
-    if not isinstance(overrides, dict):
-        raise ValidationFailed("Overrides must be an object of model settings.", field="variants")
-    merged = dict(version.model_settings or {})
-    merged.update({k: v for k, v in overrides.items()})
-    return normalize_model_settings({k: v for k, v in merged.items() if v is not None})
-
-
 def _provider_for(settings_: dict, label: str):
-    from apps.llm.models import ProviderConfig
-
     provider = None
     if settings_.get("provider_id"):
         provider = ProviderConfig.objects.filter(pk=settings_["provider_id"]).first()
@@ -207,113 +73,6 @@ def _default_label(version, overrides: dict) -> str:
     if overrides.get("model"):
         label += f" · {overrides['model']}"
     return label[:100]
-
-
-def _examples(dataset, revision: int, split: str):
-    from apps.datasets.selectors import examples_at_revision
-
-    return examples_at_revision(dataset, revision, split=split or None)
-
-
-@dataclass
-class Estimate:
-    calls: int
-    examples: int
-    input_tokens: int
-    output_tokens: int
-    cost: Decimal | None  # None when no variant's model is priced
-    unpriced: list[str]
-    cap: Decimal | None
-    judge_calls: int = 0
-    render_problems: list[str] = field(default_factory=list)
-
-    @property
-    def over_cap(self) -> bool:
-        return self.cap is not None and self.cost is not None and self.cost > self.cap
-
-
-def _rendered_chars(prepared, values: dict) -> int | str:
-    """Characters of the rendered prompt, or the render error's message."""
-    from apps.prompts.rendering import RenderError
-
-    try:
-        rendered = prepared.render(values)
-    except RenderError as exc:
-        return exc.message
-    return sum(len(m.get("content") or "") for m in rendered)
-
-
-def estimate(
-    *,
-    dataset,
-    revision: int,
-    split: str,
-    variants: list[tuple[object, dict]],
-    repetitions: int,
-    cap: Decimal | None = None,
-    judges: int = 0,
-    sample: int = 200,
-) -> Estimate:
-    """Calls and an estimated cost: tokens ≈ characters / 4 of the rendered prompts.
-
-    Up to `sample` examples are rendered and the average extrapolated; output tokens are
-    the variant's max_tokens, else ESTIMATE_OUTPUT_TOKENS. It is an estimate.
-    """
-    examples = _examples(dataset, revision, split)
-    count = examples.count()
-    inputs = list(examples.values_list("input", flat=True)[:sample])
-    total_in = total_out = 0
-    cost = Decimal(0)
-    priced = False
-    unpriced = []
-    render_problems = []
-    for version, settings_ in variants:
-        from apps.experiments.runner import PreparedPrompt
-
-        prepared = PreparedPrompt(version)
-        sizes = [_rendered_chars(prepared, v if isinstance(v, dict) else {}) for v in inputs]
-        failures = [s for s in sizes if isinstance(s, str)]
-        if failures:
-            render_problems.append(
-                f"{version.prompt.name} v{version.number} fails to render {len(failures)} of "
-                f"{len(inputs)} sampled examples ({failures[0]}): those rows will be errors."
-            )
-        chars = sum(s for s in sizes if not isinstance(s, str))
-        per_call_in = math.ceil(chars / 4 / len(inputs)) if inputs else 0
-        per_call_out = int(settings_.get("max_tokens") or ESTIMATE_OUTPUT_TOKENS)
-        calls = count * repetitions
-        tokens_in, tokens_out = per_call_in * calls, per_call_out * calls
-        total_in += tokens_in
-        total_out += tokens_out
-        provider = None
-        if settings_.get("provider_id"):
-            from apps.llm.models import ProviderConfig
-
-            provider = ProviderConfig.objects.filter(pk=settings_["provider_id"]).first()
-        price = provider.price_for(settings_.get("model", "")) if provider else None
-        if price is None:
-            unpriced.append(f"{version.prompt.name} v{version.number}")
-            continue
-        priced = True
-        cost += (
-            Decimal(str(price.get("input", 0))) * tokens_in
-            + Decimal(str(price.get("output", 0))) * tokens_out
-        ) / Decimal(1_000_000)
-    calls = count * repetitions * len(variants)
-    return Estimate(
-        calls=calls,
-        examples=count,
-        input_tokens=total_in,
-        output_tokens=total_out,
-        cost=cost.quantize(Decimal("0.0001")) if priced else None,
-        unpriced=unpriced,
-        cap=cap,
-        judge_calls=calls * judges,
-        render_problems=list(dict.fromkeys(render_problems)),
-    )
-
-
-# --- experiments: writes -------------------------------------------------------------
 
 
 @transaction.atomic
@@ -358,7 +117,7 @@ def experiment_create(
         raise ValidationFailed("Choose at least one prompt version.", field="variants")
     if len(variants) > MAX_VARIANTS:
         raise ValidationFailed(f"At most {MAX_VARIANTS} variants.", field="variants")
-    example_count = _examples(dataset, revision, split).count()
+    example_count = examples_at_revision(dataset, revision, split=split or None).count()
     if example_count == 0:
         where = f" in split '{split}'" if split else ""
         raise ValidationFailed(
@@ -377,7 +136,7 @@ def experiment_create(
         concurrency=concurrency,
         cost_cap=cap,
         total_cells=example_count * repetitions * len(variants),
-        created_by=_user(actor),
+        created_by=actor_user(actor),
         created_by_label=actor_label(actor),
     )
     experiment.save()
@@ -443,10 +202,8 @@ def experiment_create(
 
 
 def _enqueue(experiment_id: int) -> None:
-    from apps.experiments.models import Experiment
-    from apps.experiments.tasks import run_experiment
-
     result = run_experiment.enqueue(experiment_id)
+    # reason: runs on commit, after the request's team scope may have closed; the id is ours.
     Experiment.objects.unscoped().filter(pk=experiment_id).update(task_id=str(result.id)[:64])
 
 
@@ -487,22 +244,6 @@ def experiment_start(*, team, actor, experiment: Experiment, enqueue: bool = Tru
     _queue(experiment, enqueue=enqueue)
     audit_record(team=team, actor=actor, verb="experiment.start", target=experiment)
     return experiment
-
-
-def is_stale(experiment: Experiment) -> bool:
-    """A running experiment whose worker stopped reporting (killed, crashed)."""
-    if experiment.status != Status.RUNNING:
-        return False
-    beat = experiment.heartbeat_at or experiment.started_at or experiment.queued_at
-    return beat is None or timezone.now() - beat > stale_after()
-
-
-def can_resume(experiment: Experiment) -> bool:
-    if experiment.status in (Status.CANCELLED, Status.FAILED, Status.CAPPED):
-        return True
-    if experiment.status == Status.COMPLETED:
-        return experiment.done_count < experiment.total_cells
-    return is_stale(experiment)
 
 
 @transaction.atomic

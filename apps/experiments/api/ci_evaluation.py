@@ -1,66 +1,20 @@
-"""Comparison API: an experiment's summary (JSON) and the CI entry point behind
-`promptyard eval` (candidate vs a tagged baseline on a dataset, created and started in one call).
-"""
+"""The CI entry point behind `promptyard eval`: the candidate (a version, or a template file
+saved as one) against the version at a baseline tag, on a dataset, created and started in
+one call; the client then polls the comparison API for the gate's outcome."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from apps.core.errors import NotFound, ValidationFailed
-from apps.experiments import comparison, selectors, services
-from apps.experiments.models import Evaluator
+from apps.datasets.selectors import dataset_get, dataset_get_by_name
+from apps.experiments import selectors, services
+from apps.experiments.services import WRITE
+from apps.prompts import selectors as prompt_selectors
+from apps.prompts import services as prompt_services
 from apps.teams.api_base import TeamAPIView
-
-WRITE = "experiments:write"
-
-
-def _threshold(raw) -> float:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise ValidationFailed("threshold must be a number.", field="threshold") from None
-    if not 0.0 <= value <= 1.0:
-        raise ValidationFailed("threshold must be between 0 and 1.", field="threshold")
-    return value
-
-
-def summary_payload(experiment, *, threshold: float = 0.0, evaluators=None) -> dict:
-    summary = comparison.experiment_summary(experiment)
-    payload = summary.as_dict()
-    findings = comparison.gate_findings(summary, tolerance=threshold, evaluators=evaluators)
-    payload["gate"] = {
-        "threshold": threshold,
-        "regression": bool(findings),
-        "findings": [{**f.__dict__, "message": str(f)} for f in findings],
-        "finished": not experiment.is_active and experiment.status != "draft",
-    }
-    return payload
-
-
-class ComparisonSummaryView(TeamAPIView):
-    """Pass rates with Wilson intervals, paired tests against the baseline, verdicts,
-    latency/tokens/cost per variant, and the gate outcome at `threshold`."""
-
-    write_scope = WRITE  # GET only: names the area, so reads need a scope (api_base)
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("threshold", float, required=False),
-            OpenApiParameter("evaluator", str, required=False, many=True),
-        ],
-        responses={200: dict},
-    )
-    def get(self, request, experiment_id):
-        experiment = selectors.experiment_get(experiment_id)
-        return Response(
-            summary_payload(
-                experiment,
-                threshold=_threshold(request.query_params.get("threshold", 0)),
-                evaluators=request.query_params.getlist("evaluator") or None,
-            )
-        )
 
 
 class CIEvaluationSerializer(serializers.Serializer):
@@ -77,10 +31,6 @@ class CIEvaluationSerializer(serializers.Serializer):
 
 
 def _candidate(*, team, actor, prompt, baseline, data):
-    from apps.prompts import selectors as prompt_selectors
-    from apps.prompts import services as prompt_services
-    from apps.prompts.models import PromptVersion
-
     if data.get("candidate_version") is not None:
         return prompt_selectors.version_get(prompt, data["candidate_version"])
     template = data.get("candidate_template")
@@ -101,9 +51,7 @@ def _candidate(*, team, actor, prompt, baseline, data):
         model_settings=prompt_services.normalize_model_settings(baseline.model_settings),
     )
     # The same file again (another CI run) reuses its version instead of failing.
-    existing = (
-        PromptVersion.objects.filter(prompt=prompt, content_hash=digest).order_by("-number").first()
-    )
+    existing = selectors.prompt_version_with_hash(prompt, digest)
     if existing is not None:
         return existing
     return prompt_services.version_create(
@@ -126,9 +74,6 @@ class CIEvaluationView(TeamAPIView):
 
     @extend_schema(request=CIEvaluationSerializer, responses={201: dict})
     def post(self, request):
-        from apps.datasets import selectors as dataset_selectors
-        from apps.prompts import selectors as prompt_selectors
-
         serializer = CIEvaluationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -142,18 +87,12 @@ class CIEvaluationView(TeamAPIView):
                 f"{prompt.name} has no tag {data['baseline_tag']!r}.", field="baseline_tag"
             )
         ref = data["dataset"]
-        dataset = (
-            dataset_selectors.dataset_get(int(ref))
-            if ref.isdigit()
-            else dataset_selectors.dataset_get_by_name(ref)
-        )
+        dataset = dataset_get(int(ref)) if ref.isdigit() else dataset_get_by_name(ref)
         if data["evaluators"]:
-            evaluators = []
-            for name in data["evaluators"]:
-                evaluator = Evaluator.objects.filter(name=name).first()
-                if evaluator is None:
-                    raise ValidationFailed(f"Unknown evaluator {name!r}.", field="evaluators")
-                evaluators.append(evaluator)
+            evaluators = [
+                selectors.evaluator_for_field(name, field="evaluators", by_id=False)
+                for name in data["evaluators"]
+            ]
         else:
             evaluators = list(selectors.evaluator_list())
         if not evaluators:

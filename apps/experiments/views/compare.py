@@ -5,23 +5,17 @@ from __future__ import annotations
 
 import csv
 
-from django.core.paginator import Paginator
-from django.http import Http404, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.shortcuts import render
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
-from apps.core.errors import NotFound
+from apps.core.pagination import paginate
 from apps.core.tenancy import team_scope
+from apps.core.web import render_page
 from apps.experiments import charts, comparison, selectors
 
 PER_PAGE = 25
-
-
-def _experiment(experiment_id):
-    try:
-        return selectors.experiment_get(experiment_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from None
 
 
 def _filters(request) -> tuple[str, str]:
@@ -31,12 +25,12 @@ def _filters(request) -> tuple[str, str]:
 
 @require_GET
 def experiment_compare(request, experiment_id):
-    experiment = _experiment(experiment_id)
+    experiment = selectors.experiment_get(experiment_id)
     flt, q = _filters(request)
     loaded = comparison.load(experiment)
     summary = comparison.summarize(loaded)
     keys = comparison.matching_keys(loaded, flt=flt, q=q)
-    page = Paginator(keys, PER_PAGE).get_page(request.GET.get("page"))
+    page = paginate(request, keys, per_page=PER_PAGE)
     rows = comparison.rows_for(loaded, list(page.object_list))
     context = {
         "experiment": experiment,
@@ -44,6 +38,7 @@ def experiment_compare(request, experiment_id):
         "loaded": loaded,
         "rows": rows,
         "page": page,
+        "query": urlencode({"filter": flt, "q": q}),
         "filter": flt,
         "q": q,
         "filters": [
@@ -56,13 +51,11 @@ def experiment_compare(request, experiment_id):
         "pass_chart": charts.pass_rate_chart(summary),
         "latency_chart": charts.latency_histogram(summary.variant_stats),
         "matching": len(keys),
-        "same_dataset": selectors.experiment_list(dataset_id=experiment.dataset_id).exclude(
-            pk=experiment.pk
-        )[:20],
+        "same_dataset": selectors.experiments_on_dataset(experiment, limit=20),
     }
-    if request.htmx and request.htmx.target == "compare-rows":
-        return render(request, "experiments/compare.html#rows", context)
-    return render(request, "experiments/compare.html", context)
+    # Only the examples' own controls swap the fragment (a history restore wants the page).
+    partial = "rows" if request.htmx.target == "compare-rows" else None
+    return render_page(request, "experiments/compare.html", context, partial=partial)
 
 
 class _Echo:
@@ -87,7 +80,7 @@ def _csv_response(request, lines, filename: str) -> StreamingHttpResponse:
 
 @require_GET
 def experiment_compare_csv(request, experiment_id):
-    experiment = _experiment(experiment_id)
+    experiment = selectors.experiment_get(experiment_id)
     flt, q = _filters(request)
     loaded = comparison.load(experiment)
     keys = comparison.matching_keys(loaded, flt=flt, q=q)

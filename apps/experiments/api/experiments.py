@@ -10,10 +10,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from apps.core.errors import NotFound, ValidationFailed
+from apps.core.errors import ValidationFailed
+from apps.datasets.selectors import dataset_get, dataset_get_by_name
 from apps.experiments import selectors, services
 from apps.experiments.models import (
-    Evaluator,
     Experiment,
     ExperimentEvaluator,
     Result,
@@ -21,10 +21,8 @@ from apps.experiments.models import (
     Status,
     Variant,
 )
+from apps.experiments.services import WRITE
 from apps.teams.api_base import TeamGenericAPIView
-
-WRITE = "experiments:write"
-
 
 # --- serializers -------------------------------------------------------------------------
 
@@ -213,90 +211,15 @@ class ExperimentResumeSerializer(serializers.Serializer):
     )
 
 
-class ExperimentEvaluatorSerializer(serializers.ModelSerializer):
-    params = serializers.JSONField()
-
-    class Meta:
-        model = Evaluator
-        fields = ["id", "name", "description", "kind", "params", "version", "created_at"]
-        read_only_fields = fields
-
-
-class ExperimentEvaluatorWriteSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    kind = serializers.CharField(max_length=40)
-    params = serializers.DictField(required=False, default=dict)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
-
-
-class ExperimentEvaluatorUpdateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100, required=False)
-    kind = serializers.CharField(max_length=40, required=False)
-    params = serializers.DictField(required=False)
-    description = serializers.CharField(required=False, allow_blank=True)
-
-
 # --- helpers -------------------------------------------------------------------------------
 
 
 def _dataset(data):
-    from apps.datasets import selectors as dataset_selectors
-
     if data.get("dataset") is not None:
-        return dataset_selectors.dataset_get(data["dataset"])
+        return dataset_get(data["dataset"])
     if data.get("dataset_name"):
-        return dataset_selectors.dataset_get_by_name(data["dataset_name"])
+        return dataset_get_by_name(data["dataset_name"])
     raise ValidationFailed("Give a dataset id or dataset_name.", field="dataset")
-
-
-def _version(spec: dict):
-    from apps.prompts.models import PromptVersion
-    from apps.prompts.selectors import prompt_get, version_at_tag
-
-    if spec.get("prompt_version_id") is not None:
-        version = (
-            PromptVersion.objects.select_related("prompt")
-            .filter(pk=spec["prompt_version_id"])
-            .first()
-        )
-        if version is None:
-            raise ValidationFailed("Unknown prompt version.", field="variants")
-        return version
-    if not spec.get("prompt"):
-        raise ValidationFailed(
-            "Each variant needs prompt_version_id, or prompt with version or tag.",
-            field="variants",
-        )
-    try:
-        prompt = prompt_get(spec["prompt"])
-    except NotFound:
-        raise ValidationFailed(f"Unknown prompt {spec['prompt']!r}.", field="variants") from None
-    if spec.get("version") is not None:
-        version = PromptVersion.objects.filter(prompt=prompt, number=spec["version"]).first()
-        if version is None:
-            raise ValidationFailed(
-                f"{prompt.name} has no version {spec['version']}.", field="variants"
-            )
-        return version
-    tag = spec.get("tag") or "latest"
-    version = version_at_tag(prompt, tag)
-    if version is None:
-        raise ValidationFailed(f"{prompt.name} has no tag {tag!r}.", field="variants")
-    return version
-
-
-def _evaluators(refs: list[str]) -> list[Evaluator]:
-    out = []
-    for ref in refs:
-        ref = str(ref).strip()
-        query = Evaluator.objects.filter(pk=int(ref)) if ref.isdigit() else None
-        evaluator = (query.first() if query is not None else None) or Evaluator.objects.filter(
-            name=ref
-        ).first()
-        if evaluator is None:
-            raise ValidationFailed(f"Unknown evaluator {ref!r}.", field="evaluators")
-        out.append(evaluator)
-    return out
 
 
 _MAX_ID = 2**63 - 1
@@ -313,10 +236,6 @@ def _id_param(request, name: str) -> int | None:
     if value > _MAX_ID:
         raise ValidationFailed(f"{name} must be an id no larger than {_MAX_ID}.", field=name)
     return value
-
-
-def _experiment_or_404(experiment_id) -> Experiment:
-    return selectors.experiment_get(experiment_id)
 
 
 # --- views -----------------------------------------------------------------------------------
@@ -346,7 +265,7 @@ class ExperimentListCreateView(TeamGenericAPIView):
         data = serializer.validated_data
         variants = [
             services.VariantSpec(
-                prompt_version=_version(spec),
+                prompt_version=selectors.prompt_version_for_field(spec, field="variants"),
                 overrides=spec.get("overrides") or {},
                 label=spec.get("label") or "",
                 is_baseline=spec.get("is_baseline", False),
@@ -362,7 +281,10 @@ class ExperimentListCreateView(TeamGenericAPIView):
             dataset_revision=data.get("dataset_revision"),
             split=data.get("split", ""),
             variants=variants,
-            evaluators=_evaluators(data.get("evaluators") or []),
+            evaluators=[
+                selectors.evaluator_for_field(ref, field="evaluators")
+                for ref in data.get("evaluators") or []
+            ],
             repetitions=data["repetitions"],
             concurrency=data["concurrency"],
             cost_cap=data.get("cost_cap"),
@@ -380,12 +302,12 @@ class ExperimentDetailView(TeamGenericAPIView):
     serializer_class = ExperimentDetailSerializer
 
     def get(self, request, experiment_id):
-        return Response(ExperimentDetailSerializer(_experiment_or_404(experiment_id)).data)
+        return Response(ExperimentDetailSerializer(selectors.experiment_get(experiment_id)).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, experiment_id):
         services.experiment_delete(
-            team=self.team, actor=self.actor, experiment=_experiment_or_404(experiment_id)
+            team=self.team, actor=self.actor, experiment=selectors.experiment_get(experiment_id)
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -400,7 +322,7 @@ class _ExperimentActionView(TeamGenericAPIView):
 
     @extend_schema(request=None, responses=ExperimentDetailSerializer)
     def post(self, request, experiment_id):
-        experiment = _experiment_or_404(experiment_id)
+        experiment = selectors.experiment_get(experiment_id)
         self.act(experiment, request.data)
         return Response(ExperimentDetailSerializer(selectors.experiment_get(experiment.pk)).data)
 
@@ -442,7 +364,7 @@ class ExperimentResultListView(TeamGenericAPIView):
         responses=ExperimentResultSerializer(many=True),
     )
     def get(self, request, experiment_id):
-        experiment = _experiment_or_404(experiment_id)
+        experiment = selectors.experiment_get(experiment_id)
         qs = selectors.results_of(
             experiment,
             variant_id=_id_param(request, "variant"),
@@ -451,53 +373,3 @@ class ExperimentResultListView(TeamGenericAPIView):
         )
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(ExperimentResultSerializer(page, many=True).data)
-
-
-class EvaluatorListCreateView(TeamGenericAPIView):
-    write_scope = WRITE
-    serializer_class = ExperimentEvaluatorSerializer
-
-    @extend_schema(responses=ExperimentEvaluatorSerializer(many=True))
-    def get(self, request):
-        page = self.paginate_queryset(selectors.evaluator_list())
-        return self.get_paginated_response(ExperimentEvaluatorSerializer(page, many=True).data)
-
-    @extend_schema(
-        request=ExperimentEvaluatorWriteSerializer, responses={201: ExperimentEvaluatorSerializer}
-    )
-    def post(self, request):
-        serializer = ExperimentEvaluatorWriteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        evaluator = services.evaluator_create(
-            team=self.team, actor=self.actor, **serializer.validated_data
-        )
-        return Response(
-            ExperimentEvaluatorSerializer(evaluator).data, status=status.HTTP_201_CREATED
-        )
-
-
-class EvaluatorDetailView(TeamGenericAPIView):
-    write_scope = WRITE
-    serializer_class = ExperimentEvaluatorSerializer
-
-    def get(self, request, evaluator_id):
-        return Response(ExperimentEvaluatorSerializer(selectors.evaluator_get(evaluator_id)).data)
-
-    @extend_schema(
-        request=ExperimentEvaluatorUpdateSerializer, responses=ExperimentEvaluatorSerializer
-    )
-    def patch(self, request, evaluator_id):
-        evaluator = selectors.evaluator_get(evaluator_id)
-        serializer = ExperimentEvaluatorUpdateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        evaluator = services.evaluator_update(
-            team=self.team, actor=self.actor, evaluator=evaluator, **serializer.validated_data
-        )
-        return Response(ExperimentEvaluatorSerializer(evaluator).data)
-
-    @extend_schema(responses={204: None})
-    def delete(self, request, evaluator_id):
-        services.evaluator_delete(
-            team=self.team, actor=self.actor, evaluator=selectors.evaluator_get(evaluator_id)
-        )
-        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,131 @@
+"""The promotion gate: whether a protected tag's policy lets a promotion be approved.
+
+A TagPolicy names a gating dataset, evaluators and a tolerance. With a policy, approval of a
+promotion is refused unless an attached, completed experiment ran on the dataset's CURRENT
+revision with both the candidate and the version now at the tag, ran every policy evaluator,
+and shows the candidate not worse beyond the tolerance (apps.experiments.comparison's gate:
+the same rule as `promptyard eval`). ExperimentsConfig.ready() registers it with prompts
+(apps.prompts.gates), which asks it before a promotion is approved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from apps.experiments import comparison
+from apps.experiments.models import Status
+from apps.experiments.selectors import evaluators_of, experiments_by_id, policy_for
+from apps.prompts.models import PromotionRequest, TagPolicy
+
+
+@dataclass
+class Evidence:
+    """One attached experiment, judged for this request."""
+
+    id: int
+    experiment: object | None
+    summary: object | None = None  # comparison Summary with the current version as reference
+    rows: list = field(default_factory=list)  # candidate rows (EvaluatorSummary)
+    problems: list[str] = field(default_factory=list)  # why it does not satisfy the policy
+    findings: list = field(default_factory=list)  # gate findings (regressions)
+
+    @property
+    def satisfies(self) -> bool:
+        return self.experiment is not None and not self.problems and not self.findings
+
+
+def _variant_for(variants, version_id):
+    return next((v for v in variants if v.prompt_version_id == version_id), None)
+
+
+def evidence_of(promotion: PromotionRequest, policy: TagPolicy | None = None) -> list[Evidence]:
+    """Each attached experiment: its candidate-vs-current summary and, under a policy, why
+    it does (not) count."""
+    ids = [i for i in promotion.evidence or [] if isinstance(i, int)]
+    experiments = experiments_by_id(ids)
+    policy_names = None
+    if policy is not None:
+        policy_ids = list(policy.evaluators or [])
+    out = []
+    for pk in ids:
+        experiment = experiments.get(pk)
+        item = Evidence(pk, experiment)
+        out.append(item)
+        if experiment is None:
+            item.problems.append(f"Experiment #{pk} no longer exists.")
+            continue
+        loaded = comparison.load(experiment)
+        candidate = _variant_for(loaded.variants, promotion.candidate_id)
+        current = (
+            _variant_for(loaded.variants, promotion.current_version_id)
+            if promotion.current_version_id
+            else None
+        )
+        if candidate is None:
+            item.problems.append(
+                f"Experiment #{pk} did not run the candidate v{promotion.candidate.number}."
+            )
+        if promotion.current_version_id and current is None:
+            item.problems.append(
+                f"Experiment #{pk} did not run v{promotion.current_version.number}, "
+                f"the version at {promotion.tag_name}."
+            )
+        if candidate is not None and current is not None:
+            loaded.baseline_id = current.pk
+            item.summary = comparison.summarize(loaded)
+            item.rows = [r for r in item.summary.rows if r.variant_id == candidate.pk]
+        if policy is None:
+            continue
+        if experiment.dataset_id != policy.dataset_id:
+            item.problems.append(
+                f"Experiment #{pk} ran on {experiment.dataset.name}, not the gating dataset "
+                f"{policy.dataset.name}."
+            )
+        elif experiment.dataset_revision != policy.dataset.current_revision:
+            item.problems.append(
+                f"Experiment #{pk} ran on revision {experiment.dataset_revision} of "
+                f"{policy.dataset.name}; the current revision is {policy.dataset.current_revision}."
+            )
+        if experiment.status != Status.COMPLETED:
+            item.problems.append(
+                f"Experiment #{pk} is {experiment.get_status_display().lower()}, not completed."
+            )
+        links = {link.evaluator_id: link.name for link in evaluators_of(experiment)}
+        missing = [i for i in policy_ids if i not in links]
+        if missing:
+            item.problems.append(f"Experiment #{pk} did not run every evaluator of the policy.")
+        policy_names = [links[i] for i in policy_ids if i in links]
+        if item.summary is not None and not item.problems and promotion.current_version_id:
+            item.findings = comparison.gate_findings(
+                item.summary, tolerance=policy.tolerance, evaluators=policy_names
+            )
+    return out
+
+
+def approval_blockers(
+    promotion: PromotionRequest, evidence: list[Evidence] | None = None
+) -> list[str]:
+    """Why the policy of the request's tag refuses approval now (empty: it allows it)."""
+    policy = policy_for(promotion.prompt, promotion.tag_name)
+    if policy is None:
+        return []
+    if promotion.current_version_id is None:
+        return []  # nothing at the tag yet: nothing to be worse than
+    if evidence is None:
+        evidence = evidence_of(promotion, policy)
+    if any(item.satisfies for item in evidence):
+        return []
+    rule = (
+        f"The policy of '{promotion.tag_name}' needs an attached, completed experiment on "
+        f"{policy.dataset.name} (revision {policy.dataset.current_revision}) showing "
+        f"v{promotion.candidate.number} not worse than v{promotion.current_version.number}"
+        + (f" by more than {policy.tolerance * 100:g} points" if policy.tolerance else "")
+        + "."
+    )
+    reasons = [rule]
+    if not evidence:
+        reasons.append("No experiment is attached: run the gating experiment.")
+    for item in evidence:
+        reasons += item.problems
+        reasons += [str(f) for f in item.findings]
+    return reasons
