@@ -33,8 +33,11 @@ def render_page(
     partial: str | None = None,
     status: int | None = None,
 ) -> HttpResponse:
-    """One view serves the page and its fragment: htmx requests get `template#partial`."""
-    name = f"{template}#{partial}" if partial and getattr(request, "htmx", False) else template
+    """One view serves the page and its fragment: htmx requests get `template#partial`,
+    except htmx's history restore (back button after a cache miss), which needs the page."""
+    htmx = getattr(request, "htmx", None)
+    fragment = partial and htmx and not htmx.history_restore_request
+    name = f"{template}#{partial}" if fragment else template
     return render(request, name, context, status=status)
 
 
