@@ -1,4 +1,6 @@
-"""Every read of members, invites, API keys and the audit trail, inside the team's scope."""
+"""Every read of members, invites, API keys and the audit trail. Reads of one team run in
+its scope; the few that come before any scope exists (a person's teams, an invite link)
+say why they are unscoped."""
 
 from __future__ import annotations
 
@@ -45,6 +47,20 @@ def is_member(*, team, user) -> bool:
     return Membership.objects.unscoped().filter(team=team, user=user).exists()
 
 
+def invite_for_token(token: str) -> Invite | None:
+    """The invite a link's token names (with its team), in whatever state, or None."""
+    # The token is the only key a newcomer holds: no team scope exists yet.
+    invites = Invite.objects.unscoped().select_related("team")
+    return invites.filter(token_hash=Invite.hash_token(token)).first()
+
+
+def invite_lookup(token: str) -> Invite:
+    invite = invite_for_token(token)
+    if invite is None:
+        raise NotFound(INVITE_NOT_VALID)
+    return invite
+
+
 # --- inside a team -------------------------------------------------------------------------
 
 
@@ -82,20 +98,6 @@ def api_key_get(key_id) -> ApiKey:
         return ApiKey.objects.get(pk=key_id)
     except (ApiKey.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such API key.") from None
-
-
-def invite_for_token(token: str) -> Invite | None:
-    """The invite a link's token names (with its team), in whatever state, or None."""
-    # The token is the only key a newcomer holds: no team scope exists yet.
-    invites = Invite.objects.unscoped().select_related("team")
-    return invites.filter(token_hash=Invite.hash_token(token)).first()
-
-
-def invite_lookup(token: str) -> Invite:
-    invite = invite_for_token(token)
-    if invite is None:
-        raise NotFound(INVITE_NOT_VALID)
-    return invite
 
 
 def invites_pending(*, team, actor) -> QuerySet[Invite]:
