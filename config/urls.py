@@ -47,6 +47,6 @@ urlpatterns = [
 ]
 
 if settings.PROMPTYARD_BENCHMARK_VIEWS:
-    from apps.core.benchmark_views import bare_json
+    from config.benchmark_views import bare_json
 
     urlpatterns.append(path("__bench__/bare.json", bare_json))

@@ -25,10 +25,10 @@ from apps.annotations.models import (
     QueueItem,
 )
 from apps.core.errors import Conflict, NotFound, PermissionRefused, ValidationFailed
+from apps.core.validation import full_clean_or_raise
 from apps.teams.audit import audit_record
 from apps.teams.models import PERM_ANNOTATE, PERM_EDIT, PERM_OWN, Membership, Role
 from apps.teams.permissions import actor_can, is_api_key
-from apps.teams.services import full_clean_or_raise
 
 SCOPE = "annotations:write"
 FILL_MODES = ("all", "failed", "regressions", "sample")

@@ -2,7 +2,11 @@
 
 Every tenant row carries its own `team` FK. The default manager of a TeamOwned model
 refuses to query outside `team_scope(team)` and, inside it, filters on that team; a
-deliberate cross-team read says `.unscoped()` so it can be found with grep.
+deliberate cross-team read calls the manager's `unscoped()`, with its reason in a comment,
+so it can be found with grep.
+
+A request (middleware, API base view) spans more than one call frame, so it enters and
+leaves a team with `enter_team` / `leave_team`; code that fits in a block uses `team_scope`.
 """
 
 from __future__ import annotations
@@ -23,25 +27,36 @@ def current_team():
     return _current_team.get()
 
 
+def enter_team(team) -> contextvars.Token:
+    """Enter `team`'s scope until `leave_team(token)`: for scopes that outlive one block."""
+    if team is None:
+        raise TenancyError("enter_team() needs a team")
+    return _current_team.set(team)
+
+
+def leave_team(token: contextvars.Token) -> None:
+    """Leave the scope `enter_team` entered, back to whatever was current before it."""
+    _current_team.reset(token)
+
+
 @contextmanager
 def team_scope(team):
     if team is None:
         raise TenancyError("team_scope() needs a team")
-    token = _current_team.set(team)
+    token = enter_team(team)
     try:
         yield team
     finally:
-        _current_team.reset(token)
+        leave_team(token)
 
 
 class TeamScopedManager(models.Manager):
     def get_queryset(self):
         team = current_team()
         if team is None:
-            raise TenancyError(
-                f"{self.model.__name__} queried outside team_scope(); "
-                "use team_scope(team) or .unscoped() deliberately"
-            )
+            # The message names the escape hatch for whoever meets it.
+            hint = "use team_scope(team) or .unscoped() deliberately"
+            raise TenancyError(f"{self.model.__name__} queried outside team_scope(); {hint}")
         return super().get_queryset().filter(team_id=team.pk)
 
     def unscoped(self):

@@ -15,6 +15,7 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 
 from apps.core.errors import Conflict, NotFound, ValidationFailed
+from apps.core.validation import full_clean_or_raise
 from apps.datasets.models import (
     Dataset,
     DatasetRevision,
@@ -26,7 +27,6 @@ from apps.datasets.selectors import example_at_revision, examples_at_revision
 from apps.teams.audit import actor_label, audit_record
 from apps.teams.models import PERM_EDIT, PERM_VIEW, ApiKey
 from apps.teams.permissions import require
-from apps.teams.services import full_clean_or_raise
 
 WRITE_SCOPE = "datasets:write"
 BULK_BATCH_SIZE = 1000

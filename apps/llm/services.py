@@ -6,12 +6,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
 from apps.core.errors import Conflict, ValidationFailed
+from apps.core.validation import full_clean_or_raise
 from apps.llm.models import OPENAI_BASE_URL, ProviderConfig, ProviderKind
 from apps.llm.urlcheck import UnsafeBaseURL, check_base_url
 from apps.teams.audit import audit_record
 from apps.teams.models import PERM_ADMIN, ApiKey
 from apps.teams.permissions import require
-from apps.teams.services import full_clean_or_raise
 
 UNSET = object()
 

@@ -11,56 +11,22 @@ paginated list when no `tag` is given): those are handed to the Hub's views unch
 from __future__ import annotations
 
 from django.http import HttpResponse, HttpResponseNotModified
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import authentication, exceptions, serializers
+from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 
 from apps.core.errors import ServiceError, ValidationFailed
-from apps.core.tenancy import _current_team
+from apps.core.tenancy import enter_team, leave_team
 from apps.prompts import api as hub_api
 from apps.prompts import serving, telemetry
 from apps.teams.api_base import TeamAPIView
-from apps.teams.authentication import (
-    LAST_USED_PRECISION,
-    ApiKeyAuthentication,
-    ApiKeyPrincipal,
-)
-from apps.teams.models import ApiKey
+from apps.teams.authentication import RememberedApiKeyAuthentication
+from apps.teams.keys import api_key_authenticate, api_key_mark_used
 
 READ = "prompts:read"
-
-
-class ServingApiKeyAuthentication(ApiKeyAuthentication):
-    """The project's API-key authentication, with the key lookup remembered for a few
-    seconds per process (see apps.prompts.serving: revocation bound)."""
-
-    def authenticate(self, request):
-        header = authentication.get_authorization_header(request).decode("latin-1")
-        parts = header.split()
-        if not parts or parts[0].lower() != self.keyword.lower():
-            return None
-        if len(parts) != 2:
-            raise exceptions.AuthenticationFailed(
-                "Malformed Authorization header: use 'Bearer <api key>'."
-            )
-        key = serving.cached_api_key(parts[1])
-        if key is None:
-            raise exceptions.AuthenticationFailed("Invalid API key.")
-        if not key.is_active:
-            raise exceptions.AuthenticationFailed("This API key was revoked.")
-        _touch_last_used(key)
-        return ApiKeyPrincipal(key), key
-
-
-def _touch_last_used(key) -> None:
-    now = timezone.now()
-    if key.last_used_at is None or now - key.last_used_at > LAST_USED_PRECISION:
-        ApiKey.objects.unscoped().filter(pk=key.pk).update(last_used_at=now)
-        key.last_used_at = now
 
 
 def _hub_view(class_name: str):
@@ -121,7 +87,7 @@ TAG_PARAM = OpenApiParameter("tag", OpenApiTypes.STR, description="Tag (default 
 
 
 class _ServingView(TeamAPIView):
-    authentication_classes = [ServingApiKeyAuthentication, SessionAuthentication]
+    authentication_classes = [RememberedApiKeyAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
     renderer_classes = [JSONRenderer]
     throttle_classes: list = []
@@ -144,7 +110,7 @@ class _ServingView(TeamAPIView):
     def _fast_get(self, request, kwargs):
         """The hot path of applications: a GET with a valid API key holding prompts:read.
 
-        It makes the same decisions as the full DRF path (ServingApiKeyAuthentication,
+        It makes the same decisions as the full DRF path (RememberedApiKeyAuthentication,
         then TeamScopedAPIMixin: the team is the key's, the scope is checked, the team's
         scope is entered) without DRF's per-request machinery (request wrapping, content
         negotiation, permission and throttle classes), which costs more than serving a
@@ -155,18 +121,18 @@ class _ServingView(TeamAPIView):
         raw = raw.strip()
         if scheme.lower() != "bearer" or not raw or " " in raw:
             return None
-        key = serving.cached_api_key(raw)
+        key = api_key_authenticate(raw, remember=True)
         if key is None or not key.is_active or not key.has_scope(READ):
             return None
-        _touch_last_used(key)
+        api_key_mark_used(key)
         self.request, self.team, self.api_key = request, key.team, key
-        token = _current_team.set(key.team)
+        token = enter_team(key.team)
         try:
             return self.serve(request, request.GET, **kwargs)
         except ServiceError:
             return None  # the full path raises it again and renders it the usual way
         finally:
-            _current_team.reset(token)
+            leave_team(token)
 
     def serve(self, request, params, **kwargs):
         raise NotImplementedError

@@ -58,15 +58,7 @@ def _on_prompt_row_change(sender, instance, **kwargs):
     invalidate_on_commit(instance.team_id)
 
 
-def _on_api_key_change(sender, instance, **kwargs):
-    from apps.prompts.serving import forget_api_key
-
-    forget_api_key(instance.pk)
-
-
 tag_moved.connect(_on_tag_moved, dispatch_uid="serving_tag_moved")
 for _model in ("prompts.Tag", "prompts.Prompt"):
     post_save.connect(_on_prompt_row_change, sender=_model, dispatch_uid=f"serving_save_{_model}")
     post_delete.connect(_on_prompt_row_change, sender=_model, dispatch_uid=f"serving_del_{_model}")
-post_save.connect(_on_api_key_change, sender="teams.ApiKey", dispatch_uid="serving_api_key_save")
-post_delete.connect(_on_api_key_change, sender="teams.ApiKey", dispatch_uid="serving_api_key_del")

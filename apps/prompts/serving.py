@@ -16,9 +16,9 @@ Invalidation without stale reads after a tag move commits:
   (about a microsecond); a changed stamp also empties the process's answers. Several
   hosts sharing no cache need REDIS_URL.
 
-API keys on this path are looked up once and remembered per process for
-PROMPTYARD_API_KEY_CACHE_SECONDS (default 5 s): a revocation takes effect at once in the
-process that made it and within that bound everywhere else.
+API keys on this path are remembered per process by apps.teams.keys (default 5 s): a
+revocation takes effect at once in the process that made it and within that bound
+everywhere else.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ import os
 import secrets
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +42,7 @@ from django.utils.http import parse_etags
 from apps.core.errors import NotFound, ValidationFailed
 from apps.prompts.models import Prompt, PromptVersion, Tag
 from apps.prompts.validators import TAG_NAME_RE
+from apps.teams.keys import forget_all_api_keys
 
 logger = logging.getLogger(__name__)
 
@@ -278,46 +278,6 @@ def _load_snapshot(tag: str) -> Served:
         etag=f'"snapshot.{digest[:40]}.{tag}"',
         served=tuple((row.prompt_id, row.version.number) for row in rows),
     )
-
-
-# --- API keys, remembered briefly ---------------------------------------------------------
-
-API_KEY_CACHE_SECONDS = float(os.environ.get("PROMPTYARD_API_KEY_CACHE_SECONDS", "5"))
-_API_KEY_CACHE_MAX = 10_000
-_api_keys: dict[str, tuple[float, object]] = {}
-_api_keys_lock = threading.Lock()
-
-
-def cached_api_key(raw_key: str):
-    """`api_key_authenticate(raw_key)`, remembered for API_KEY_CACHE_SECONDS in this process.
-    Unknown keys are never remembered (a flood of them must not fill memory)."""
-    from apps.teams.services import api_key_authenticate
-
-    digest = hashlib.sha256(raw_key.encode()).hexdigest()
-    now = time.monotonic()
-    hit = _api_keys.get(digest)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    key = api_key_authenticate(raw_key)
-    if key is not None and API_KEY_CACHE_SECONDS > 0:
-        with _api_keys_lock:
-            if len(_api_keys) >= _API_KEY_CACHE_MAX:
-                _api_keys.clear()
-            _api_keys[digest] = (now + API_KEY_CACHE_SECONDS, key)
-    return key
-
-
-def forget_api_key(key_id: int) -> None:
-    """Called when a key row changes (revocation): drop it from this process at once."""
-    with _api_keys_lock:
-        for digest, (_, key) in list(_api_keys.items()):
-            if key.pk == key_id:
-                del _api_keys[digest]
-
-
-def forget_all_api_keys() -> None:
-    with _api_keys_lock:
-        _api_keys.clear()
 
 
 def reset_local_state() -> None:

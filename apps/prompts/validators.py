@@ -6,20 +6,14 @@ import re
 
 from apps.core.errors import ValidationFailed
 
-TAG_NAME_RE = re.compile(r"^[a-z0-9_.-]{1,36}$")
+# Tag names are a teams rule (a team's protected tags are tag names); the Hub uses it as is.
+from apps.teams.validators import TAG_NAME_RE as TAG_NAME_RE
+from apps.teams.validators import validate_tag_name as validate_tag_name
+
 PROMPT_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,98}[a-z0-9])?$")
 LATEST_TAG = "latest"
 # Path segments of the Hub pages that sit beside /prompts/<name>/.
 RESERVED_PROMPT_NAMES = {"new", "reviews", "editor", "requests", "environments"}
-
-
-def validate_tag_name(name: str) -> str:
-    if not isinstance(name, str) or not TAG_NAME_RE.fullmatch(name):
-        raise ValidationFailed(
-            f"Tag name {name!r} is not valid: use 1-36 lowercase letters, digits, '_', '.' or '-'.",
-            field="tag_name",
-        )
-    return name
 
 
 def validate_prompt_name(name: str) -> str:

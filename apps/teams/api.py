@@ -5,7 +5,6 @@ the `admin` scope for every one of them."""
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -13,6 +12,7 @@ from rest_framework.response import Response
 
 from apps.teams import selectors, services
 from apps.teams.api_base import TeamGenericAPIView
+from apps.teams.forms import AuditFilterForm
 from apps.teams.models import ApiKey, ApiKeyScope, AuditEvent, Invite, Membership, Role
 
 
@@ -126,9 +126,9 @@ class MemberListAPI(TeamGenericAPIView):
         responses=MemberSerializer(many=True),
     )
     def get(self, request):
-        members = self.get_queryset()
-        if request.query_params.get("role"):
-            members = members.filter(role=request.query_params["role"])
+        members = selectors.members_list(
+            team=self.team, actor=self.actor, role=request.query_params.get("role", "")
+        )
         page = self.paginate_queryset(members)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
@@ -167,7 +167,7 @@ class ApiKeyRevokeAPI(TeamGenericAPIView):
 
     @extend_schema(request=None, responses=ApiKeySerializer)
     def post(self, request, key_id: int):
-        key = get_object_or_404(ApiKey.objects.all(), pk=key_id)
+        key = selectors.api_key_get(key_id)
         key = services.api_key_revoke(team=self.team, actor=self.actor, key=key)
         return Response(ApiKeySerializer(key).data)
 
@@ -210,7 +210,7 @@ class InviteRevokeAPI(TeamGenericAPIView):
 
     @extend_schema(request=None, responses=InviteSerializer)
     def post(self, request, invite_id: int):
-        invite = get_object_or_404(Invite.objects.all(), pk=invite_id)
+        invite = selectors.invite_get(invite_id)
         services.invite_revoke(team=self.team, actor=self.actor, invite=invite)
         return Response(InviteSerializer(invite).data)
 
@@ -232,8 +232,6 @@ class AuditEventListAPI(TeamGenericAPIView):
         responses=AuditEventSerializer(many=True),
     )
     def get(self, request):
-        from apps.teams.forms import AuditFilterForm
-
         form = AuditFilterForm(request.query_params)
         if not form.is_valid():
             raise serializers.ValidationError(form.errors)

@@ -10,8 +10,9 @@ from django.http import Http404
 from rest_framework import exceptions, generics, viewsets
 from rest_framework.views import APIView
 
-from apps.core.tenancy import _current_team
-from apps.teams.models import ApiKey, ApiKeyScope, Membership
+from apps.core.tenancy import enter_team, leave_team
+from apps.teams.models import ApiKey, ApiKeyScope
+from apps.teams.selectors import membership_for_slug
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -32,13 +33,13 @@ class TeamScopedAPIMixin:
         super().initial(request, *args, **kwargs)
         slug = self.kwargs.pop("team_slug", None)
         self.team = self._resolve_team(request, slug)
-        self._team_token = _current_team.set(self.team)
+        self._team_token = enter_team(self.team)
         self._check_scope(request)
 
     def finalize_response(self, request, response, *args, **kwargs):
         token = getattr(self, "_team_token", None)
         if token is not None:
-            _current_team.reset(token)
+            leave_team(token)
             self._team_token = None
         return super().finalize_response(request, response, *args, **kwargs)
 
@@ -52,12 +53,7 @@ class TeamScopedAPIMixin:
             raise exceptions.NotAuthenticated(
                 "Send an API key (Authorization: Bearer pyd_…) or use /api/v1/t/<team>/."
             )
-        membership = (
-            Membership.objects.unscoped()
-            .select_related("team")
-            .filter(team__slug=slug, user=request.user)
-            .first()
-        )
+        membership = membership_for_slug(slug=slug, user=request.user)
         if membership is None:
             raise Http404
         self.membership = membership

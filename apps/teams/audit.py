@@ -17,6 +17,7 @@ def audit_record(
     *, team, actor, verb: str, target=None, target_type: str = "", before=None, after=None
 ):
     is_key = isinstance(actor, ApiKey)
+    # Services also record outside any team scope (commands, tests); the row names its team.
     return AuditEvent.objects.unscoped().create(
         team=team,
         actor_user=None if (is_key or actor is None) else actor,

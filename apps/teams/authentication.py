@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from apps.teams.keys import api_key_authenticate, api_key_mark_used
 from apps.teams.models import ApiKey
-from apps.teams.services import api_key_authenticate
-
-# Recording every use would put a write on the serving hot path; a minute's precision is plenty.
-LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 class ApiKeyPrincipal:
@@ -38,28 +32,32 @@ class ApiKeyPrincipal:
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
+    # Whether a lookup may be remembered for a few seconds per process (apps.teams.keys).
+    remember_keys = False
 
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).decode("latin-1")
-        if not header:
-            return None
         parts = header.split()
-        if parts[0].lower() != self.keyword.lower():
+        if not parts or parts[0].lower() != self.keyword.lower():
             return None
         if len(parts) != 2:
             raise exceptions.AuthenticationFailed(
                 "Malformed Authorization header: use 'Bearer <api key>'."
             )
-        key = api_key_authenticate(parts[1])
+        key = api_key_authenticate(parts[1], remember=self.remember_keys)
         if key is None:
             raise exceptions.AuthenticationFailed("Invalid API key.")
         if not key.is_active:
             raise exceptions.AuthenticationFailed("This API key was revoked.")
-        now = timezone.now()
-        if key.last_used_at is None or now - key.last_used_at > LAST_USED_PRECISION:
-            ApiKey.objects.unscoped().filter(pk=key.pk).update(last_used_at=now)
-            key.last_used_at = now
+        api_key_mark_used(key)
         return ApiKeyPrincipal(key), key
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+class RememberedApiKeyAuthentication(ApiKeyAuthentication):
+    """For read paths that must not pay a query per request (serving prompts): a revoked
+    key is refused at once in the revoking process, within API_KEY_CACHE_SECONDS elsewhere."""
+
+    remember_keys = True

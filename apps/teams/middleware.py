@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.http import Http404
 
-from apps.core.tenancy import _current_team
-from apps.teams.models import Membership
+from apps.core.tenancy import enter_team, leave_team
+from apps.teams.selectors import membership_for_slug
 
 
 class TeamMiddleware:
@@ -20,7 +20,7 @@ class TeamMiddleware:
             return self.get_response(request)
         finally:
             if request._team_token is not None:
-                _current_team.reset(request._team_token)
+                leave_team(request._team_token)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         slug = view_kwargs.get("team_slug")
@@ -31,17 +31,12 @@ class TeamMiddleware:
             from django.contrib.auth.views import redirect_to_login
 
             return redirect_to_login(request.get_full_path())
-        membership = (
-            Membership.objects.unscoped()
-            .select_related("team")
-            .filter(team__slug=slug, user=request.user)
-            .first()
-        )
+        membership = membership_for_slug(slug=slug, user=request.user)
         if membership is None:
             raise Http404("No such team.")
         request.team = membership.team
         request.membership = membership
-        request._team_token = _current_team.set(membership.team)
+        request._team_token = enter_team(membership.team)
         return None
 
 

@@ -1,4 +1,6 @@
-"""Every read of members, invites, API keys and the audit trail, inside the team's scope."""
+"""Every read of members, invites, API keys and the audit trail. Reads of one team run in
+its scope; the few that come before any scope exists (a person's teams, an invite link)
+say why they are unscoped."""
 
 from __future__ import annotations
 
@@ -8,28 +10,94 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 
+from apps.core.errors import NotFound
 from apps.teams.models import PERM_ADMIN, PERM_VIEW, ApiKey, AuditEvent, Invite, Membership, Role
-from apps.teams.permissions import actor_can, require
+from apps.teams.permissions import require
 
 ROLE_ORDER = [Role.OWNER, Role.ADMIN, Role.EDITOR, Role.ANNOTATOR, Role.VIEWER]
+INVITE_NOT_VALID = "This invite link is not valid."
 
 
-def can_manage_team(actor, team) -> bool:
-    return actor_can(actor, PERM_ADMIN, team)
+# --- a person's teams (read before any team scope exists) ------------------------------
 
 
-def members_list(*, team, actor) -> QuerySet[Membership]:
+def memberships_of(user) -> QuerySet[Membership]:
+    """The user's memberships in every team, by team name."""
+    # A person's teams span tenants: this is what decides which team scope to enter.
+    memberships = Membership.objects.unscoped().select_related("team")
+    return memberships.filter(user=user).order_by("team__name")
+
+
+def membership_for_slug(*, slug: str, user) -> Membership | None:
+    """The user's membership in the team at `slug` (with the team), or None for outsiders."""
+    # The URL names the team; the membership is the proof the user may enter its scope.
+    memberships = Membership.objects.unscoped().select_related("team")
+    return memberships.filter(team__slug=slug, user=user).first()
+
+
+def home_membership(*, user, last_slug: str | None) -> Membership | None:
+    """The team to open: the one the user last worked in, else the first by name."""
+    memberships = list(memberships_of(user))
+    chosen = next((m for m in memberships if m.team.slug == last_slug), None)
+    return chosen or (memberships[0] if memberships else None)
+
+
+def is_member(*, team, user) -> bool:
+    # Asked while accepting an invite, outside the invite's team scope.
+    return Membership.objects.unscoped().filter(team=team, user=user).exists()
+
+
+def invite_for_token(token: str) -> Invite | None:
+    """The invite a link's token names (with its team), in whatever state, or None."""
+    # The token is the only key a newcomer holds: no team scope exists yet.
+    invites = Invite.objects.unscoped().select_related("team")
+    return invites.filter(token_hash=Invite.hash_token(token)).first()
+
+
+def invite_lookup(token: str) -> Invite:
+    invite = invite_for_token(token)
+    if invite is None:
+        raise NotFound(INVITE_NOT_VALID)
+    return invite
+
+
+# --- inside a team -------------------------------------------------------------------------
+
+
+def members_list(*, team, actor, role: str = "") -> QuerySet[Membership]:
+    """The team's members, owners first; only those with `role` when given."""
     require(actor, PERM_VIEW, team, scope="admin")
     rank = Case(
-        *[When(role=role, then=Value(i)) for i, role in enumerate(ROLE_ORDER)],
+        *[When(role=r, then=Value(i)) for i, r in enumerate(ROLE_ORDER)],
         output_field=IntegerField(),
     )
+    members = Membership.objects.filter(team=team)
+    if role:
+        members = members.filter(role=role)
     return (
-        Membership.objects.filter(team=team)
-        .select_related("user")
-        .annotate(role_rank=rank)
-        .order_by("role_rank", "user__email")
+        members.select_related("user").annotate(role_rank=rank).order_by("role_rank", "user__email")
     )
+
+
+def membership_get(membership_id) -> Membership:
+    try:
+        return Membership.objects.select_related("user").get(pk=membership_id)
+    except (Membership.DoesNotExist, ValueError, TypeError):
+        raise NotFound("No such member.") from None
+
+
+def invite_get(invite_id) -> Invite:
+    try:
+        return Invite.objects.get(pk=invite_id)
+    except (Invite.DoesNotExist, ValueError, TypeError):
+        raise NotFound("No such invite.") from None
+
+
+def api_key_get(key_id) -> ApiKey:
+    try:
+        return ApiKey.objects.get(pk=key_id)
+    except (ApiKey.DoesNotExist, ValueError, TypeError):
+        raise NotFound("No such API key.") from None
 
 
 def invites_pending(*, team, actor) -> QuerySet[Invite]:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -17,7 +14,9 @@ from guardian.shortcuts import assign_perm
 
 from apps.core.errors import Conflict, NotFound, ValidationFailed
 from apps.core.tenancy import team_scope
+from apps.core.validation import full_clean_or_raise
 from apps.teams.audit import audit_record
+from apps.teams.keys import API_KEY_PREFIX, api_key_hash
 from apps.teams.models import (
     PERM_ADMIN,
     PERM_OWN,
@@ -31,31 +30,19 @@ from apps.teams.models import (
     TeamRoleGroup,
 )
 from apps.teams.permissions import require
+from apps.teams.selectors import invite_lookup, is_member
+from apps.teams.validators import validate_tag_name
 
-API_KEY_PREFIX = "pyd_"
 INVITE_LIFETIME = timedelta(days=7)
-
-
-def _validation(exc: ValidationError) -> ValidationFailed:
-    errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
-    field, messages = next(iter(errors.items()))
-    if field == "__all__":
-        return ValidationFailed(messages[0], errors=errors)
-    return ValidationFailed(f"{field}: {messages[0]}", field=field, errors=errors)
-
-
-def full_clean_or_raise(instance, **kwargs) -> None:
-    try:
-        instance.full_clean(**kwargs)
-    except ValidationError as exc:
-        raise _validation(exc) from None
 
 
 # --- teams and roles ---------------------------------------------------------------
 
 
 def _role_group(team: Team, role: str) -> Group:
-    return TeamRoleGroup.objects.unscoped().select_related("group").get(team=team, role=role).group
+    # Filtered on the team given: seeding and tests call this outside the team's scope.
+    groups = TeamRoleGroup.objects.unscoped().select_related("group")
+    return groups.get(team=team, role=role).group
 
 
 @transaction.atomic
@@ -102,6 +89,7 @@ def _is_user(actor) -> bool:
 
 
 def _owner_count(team: Team) -> int:
+    # Filtered on the team given, inside or outside its scope.
     return Membership.objects.unscoped().filter(team=team, role=Role.OWNER).count()
 
 
@@ -113,6 +101,7 @@ def membership_set_role(*, team: Team, actor, membership: Membership, role: str)
     # Only owners make or unmake owners.
     if Role.OWNER in (role, membership.role):
         require(actor, PERM_OWN, team, message="Only an owner can grant or remove the owner role.")
+    # Locked by pk and the team given, inside or outside its scope.
     membership = Membership.objects.unscoped().select_for_update().get(pk=membership.pk, team=team)
     if membership.role == role:
         return membership
@@ -142,6 +131,7 @@ def membership_remove(*, team: Team, actor, membership: Membership) -> None:
     leaving = _is_user(actor) and actor.pk == membership.user_id
     if not leaving:
         require(actor, PERM_ADMIN, team)
+    # Locked by pk and the team given, inside or outside its scope.
     membership = Membership.objects.unscoped().select_for_update().get(pk=membership.pk, team=team)
     if membership.role == Role.OWNER:
         if not leaving:
@@ -164,10 +154,7 @@ def team_set_protected_tags(*, team: Team, actor, tags: list[str]) -> Team:
     require(actor, PERM_ADMIN, team)
     cleaned = sorted({t.strip() for t in tags if t.strip()})
     for tag in cleaned:
-        try:
-            _validate_tag_name(tag)
-        except ValidationFailed as exc:
-            raise ValidationFailed(exc.message, field="protected_tags") from None
+        validate_tag_name(tag, field="protected_tags")
     before = {"protected_tags": team.protected_tags}
     team = Team.objects.select_for_update().get(pk=team.pk)
     team.protected_tags = cleaned
@@ -181,21 +168,6 @@ def team_set_protected_tags(*, team: Team, actor, tags: list[str]) -> Team:
         after={"protected_tags": cleaned},
     )
     return team
-
-
-def _validate_tag_name(name: str) -> None:
-    try:
-        from apps.prompts.validators import validate_tag_name  # the Hub owns tag-name rules
-    except ImportError:  # the Hub is not installed yet: the same rule, stated here
-        import re
-
-        if not re.fullmatch(r"[a-z0-9_.-]{1,36}", name):
-            raise ValidationFailed(
-                f"Tag name {name!r} is not valid: use 1-36 lowercase letters, digits, "
-                "'_', '.' or '-'."
-            ) from None
-        return
-    validate_tag_name(name)
 
 
 TRACE_RETENTION_MAX_DAYS = 3650
@@ -233,10 +205,6 @@ def team_set_trace_retention(*, team: Team, actor, days: int) -> Team:
 # --- invites -----------------------------------------------------------------------
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 @transaction.atomic
 def invite_create(
     *, team: Team, actor, role: str, email: str = "", accept_url_for=None
@@ -250,7 +218,7 @@ def invite_create(
     token = secrets.token_urlsafe(32)
     invite = Invite(
         team=team,
-        token_hash=_token_hash(token),
+        token_hash=Invite.hash_token(token),
         email=email.strip().lower(),
         role=role,
         created_by=actor if not isinstance(actor, ApiKey) else None,
@@ -279,26 +247,15 @@ def invite_create(
     return invite, token
 
 
-def invite_lookup(token: str) -> Invite:
-    invite = (
-        Invite.objects.unscoped()
-        .select_related("team")
-        .filter(token_hash=_token_hash(token))
-        .first()
-    )
-    if invite is None:
-        raise NotFound("This invite link is not valid.")
-    return invite
-
-
 @transaction.atomic
 def invite_accept(*, token: str, user) -> Membership:
     invite = invite_lookup(token)
+    # The invitee is not in the team yet: there is no team scope to be in.
     invite = Invite.objects.unscoped().select_for_update().get(pk=invite.pk)
     if not invite.is_usable:
         raise Conflict("This invite has expired or was already used. Ask for a new link.")
     team = invite.team
-    if Membership.objects.unscoped().filter(team=team, user=user).exists():
+    if is_member(team=team, user=user):
         raise Conflict(f"You are already a member of {team.name}.")
     invite.accepted_by = user
     invite.accepted_at = timezone.now()
@@ -332,12 +289,6 @@ def invite_revoke(*, team: Team, actor, invite: Invite) -> None:
 
 
 # --- API keys ----------------------------------------------------------------------
-
-
-def api_key_hash(raw_key: str) -> str:
-    return hmac.new(
-        settings.API_KEY_HMAC_SECRET.encode(), raw_key.encode(), hashlib.sha256
-    ).hexdigest()
 
 
 @transaction.atomic
@@ -386,15 +337,4 @@ def api_key_revoke(*, team: Team, actor, key: ApiKey) -> ApiKey:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
         audit_record(team=team, actor=actor, verb="api_key.revoke", target=key)
-    return key
-
-
-def api_key_authenticate(raw_key: str) -> ApiKey | None:
-    """The active key for a presented secret, or None. Constant-time hash comparison."""
-    if not raw_key.startswith(API_KEY_PREFIX):
-        return None
-    prefix = raw_key[len(API_KEY_PREFIX) :].split("_", 1)[0]
-    key = ApiKey.objects.unscoped().select_related("team").filter(prefix=prefix).first()
-    if key is None or not hmac.compare_digest(key.hashed_key, api_key_hash(raw_key)):
-        return None
     return key

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.core.errors import NotFound, PermissionRefused, ServiceError
+from apps.core.errors import PermissionRefused, ServiceError
 from apps.core.pagination import paginate
+from apps.core.web import errors_on, render_page, role_allows, team_url
 from apps.teams import selectors, services
 from apps.teams.forms import (
     ApiKeyForm,
@@ -23,8 +22,8 @@ from apps.teams.forms import (
     TeamCreateForm,
     TraceRetentionForm,
 )
-from apps.teams.models import PERM_OWN, ApiKey, Invite, Membership, Role
-from apps.teams.permissions import actor_can
+from apps.teams.models import PERM_ADMIN, PERM_OWN, Role
+from apps.teams.navigation import inbox_counts
 
 
 def _secret_page(response):
@@ -34,24 +33,12 @@ def _secret_page(response):
     return response
 
 
-def _page(request, template: str, partial: str, context: dict, *, status: int = 200):
-    """The whole page, or just `partial` when htmx asked for it."""
-    name = f"{template}#{partial}" if request.htmx and partial else template
-    return render(request, name, context, status=status)
-
-
-def _refused(exc: ServiceError):
-    if isinstance(exc, NotFound):
-        raise Http404(exc.message)
-    raise PermissionDenied(exc.message)
-
-
 def _report(request, write, success: str) -> None:
-    """Run `write`; its refusal (403/404 still raise) or `success` becomes the message."""
+    """Run `write`; its refusal (a 403 still raises) or `success` becomes the message."""
     try:
         write()
-    except PermissionRefused as exc:
-        _refused(exc)
+    except PermissionRefused:
+        raise
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
@@ -61,13 +48,9 @@ def _report(request, write, success: str) -> None:
 def _settings_context(request, active: str) -> dict:
     return {
         "active": active,
-        "can_manage": selectors.can_manage_team(request.user, request.team),
-        "is_owner": _can_own(request),
+        "can_manage": role_allows(request, PERM_ADMIN),
+        "is_owner": role_allows(request, PERM_OWN),
     }
-
-
-def _can_own(request) -> bool:
-    return actor_can(request.user, PERM_OWN, request.team)
 
 
 def _invite_url(request, token: str) -> str:
@@ -80,11 +63,8 @@ def _invite_url(request, token: str) -> str:
 @login_required
 def home(request):
     """Go to the team the user last worked in, or to creating a first team."""
-    memberships = Membership.objects.unscoped().select_related("team").filter(user=request.user)
-    last_slug = request.session.get("last_team_slug")
-    chosen = (
-        next((m for m in memberships if m.team.slug == last_slug), None)
-        or memberships.order_by("team__name").first()
+    chosen = selectors.home_membership(
+        user=request.user, last_slug=request.session.get("last_team_slug")
     )
     if chosen is None:
         return redirect("team_account:create")
@@ -95,11 +75,8 @@ def home(request):
 def team_create_view(request):
     form = TeamCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with errors_on(form):
             team = services.team_create(actor=request.user, **form.cleaned_data)
-        except ServiceError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
             messages.success(
                 request, f"Team {team.name} created. You are its owner: invite your teammates."
             )
@@ -109,14 +86,13 @@ def team_create_view(request):
 
 @require_http_methods(["GET", "POST"])
 def invite_accept_view(request, token: str):
-    try:
-        invite = services.invite_lookup(token)
-    except NotFound as exc:
-        return render(request, "teams/invite_accept.html", {"error": exc.message}, status=404)
+    invite = selectors.invite_for_token(token)
+    if invite is None:
+        context = {"error": selectors.INVITE_NOT_VALID}
+        return render(request, "teams/invite_accept.html", context, status=404)
     context = {"invite": invite, "team": invite.team, "token": token}
     if request.user.is_authenticated:
-        already = Membership.objects.unscoped().filter(team=invite.team, user=request.user)
-        if already.exists():
+        if selectors.is_member(team=invite.team, user=request.user):
             messages.info(request, f"You are already a member of {invite.team.name}.")
             return redirect("teams:home", team_slug=invite.team.slug)
     if not invite.is_usable:
@@ -149,8 +125,6 @@ def team_home(request):
 @require_GET
 def nav_counts(request):
     """The navigation badges, swapped out of band into base.html's placeholders."""
-    from apps.teams.navigation import inbox_counts
-
     return render(request, "teams/_nav_counts.html", {"counts": inbox_counts(request)})
 
 
@@ -173,25 +147,20 @@ def _settings_page(request, *, protected_form=None, retention_form=None):
         partial = "protected_tags"
     elif retention_form is not None:
         partial = "retention"
-    return _page(request, "teams/settings.html", partial, context)
+    return render_page(request, "teams/settings.html", context, partial=partial)
 
 
 @require_POST
 def settings_protected_tags(request):
     form = ProtectedTagsForm(request.POST)
     if form.is_valid():
-        try:
+        with errors_on(form):
             request.team = services.team_set_protected_tags(
                 team=request.team, actor=request.user, tags=form.tags()
             )
-        except PermissionRefused as exc:
-            _refused(exc)
-        except ServiceError as exc:
-            form.add_error("protected_tags", exc.message)
-        else:
             messages.success(request, "Protected tags saved.")
             if not request.htmx:
-                return redirect("teams:settings", team_slug=request.team.slug)
+                return redirect(team_url(request, "teams:settings"))
             form = ProtectedTagsForm(
                 initial={"protected_tags": ", ".join(request.team.protected_tags)}
             )
@@ -202,20 +171,15 @@ def settings_protected_tags(request):
 def settings_retention(request):
     form = TraceRetentionForm(request.POST)
     if form.is_valid():
-        try:
+        with errors_on(form):
             request.team = services.team_set_trace_retention(
                 team=request.team,
                 actor=request.user,
                 days=form.cleaned_data["trace_retention_days"],
             )
-        except PermissionRefused as exc:
-            _refused(exc)
-        except ServiceError as exc:
-            form.add_error("trace_retention_days", exc.message)
-        else:
             messages.success(request, "Trace retention saved.")
             if not request.htmx:
-                return redirect("teams:settings", team_slug=request.team.slug)
+                return redirect(team_url(request, "teams:settings"))
             form = TraceRetentionForm(
                 initial={"trace_retention_days": request.team.trace_retention_days}
             )
@@ -231,10 +195,7 @@ def members(request):
 
 
 def _members_page(request, *, error=None, error_for=None):
-    try:
-        memberships = selectors.members_list(team=request.team, actor=request.user)
-    except ServiceError as exc:
-        _refused(exc)
+    memberships = selectors.members_list(team=request.team, actor=request.user)
     context = _settings_context(request, "members")
     role_choices = Role.choices
     if not context["is_owner"]:
@@ -246,26 +207,26 @@ def _members_page(request, *, error=None, error_for=None):
         error_for=error_for,
         me=request.membership,
     )
-    return _page(request, "teams/members.html", "members_table", context)
+    return render_page(request, "teams/members.html", context, partial="members_table")
 
 
 def _member_refused(request, membership, exc: ServiceError):
     """htmx: the table with the error on the member's row; otherwise a message and back."""
     if not request.htmx:
         messages.error(request, exc.message)
-        return redirect("teams:members", team_slug=request.team.slug)
+        return redirect(team_url(request, "teams:members"))
     return _members_page(request, error=exc.message, error_for=membership.pk)
 
 
 def _members_done(request):
     if request.htmx:
         return _members_page(request)
-    return redirect("teams:members", team_slug=request.team.slug)
+    return redirect(team_url(request, "teams:members"))
 
 
 @require_POST
 def member_role(request, membership_id: int):
-    membership = get_object_or_404(Membership.objects.select_related("user"), pk=membership_id)
+    membership = selectors.membership_get(membership_id)
     form = MemberRoleForm(request.POST)
     if not form.is_valid():
         return _members_page(request, error="Choose a role.", error_for=membership.pk)
@@ -285,7 +246,7 @@ def member_role(request, membership_id: int):
 
 @require_POST
 def member_remove(request, membership_id: int):
-    membership = get_object_or_404(Membership.objects.select_related("user"), pk=membership_id)
+    membership = selectors.membership_get(membership_id)
     leaving = membership.user_id == request.user.pk
     try:
         services.membership_remove(team=request.team, actor=request.user, membership=membership)
@@ -308,10 +269,10 @@ def member_remove(request, membership_id: int):
 def invites(request):
     if request.method == "GET":
         return _invites_page(request)
-    form = InviteForm(request.POST, can_invite_owner=_can_own(request))
+    form = InviteForm(request.POST, can_invite_owner=role_allows(request, PERM_OWN))
     if not form.is_valid():
         return _invites_page(request, form=form)
-    try:
+    with errors_on(form):
         _, token = services.invite_create(
             team=request.team,
             actor=request.user,
@@ -319,20 +280,13 @@ def invites(request):
             email=form.cleaned_data["email"],
             accept_url_for=lambda t: _invite_url(request, t),
         )
-    except PermissionRefused as exc:
-        _refused(exc)
-    except ServiceError as exc:
-        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        return _invites_page(request, form=form)
-    return _secret_page(_invites_page(request, link=_invite_url(request, token)))
+        return _secret_page(_invites_page(request, link=_invite_url(request, token)))
+    return _invites_page(request, form=form)
 
 
 def _invites_page(request, *, form=None, link=None):
-    try:
-        pending = selectors.invites_pending(team=request.team, actor=request.user)
-        recent = selectors.invites_recent(team=request.team, actor=request.user)
-    except ServiceError as exc:
-        _refused(exc)
+    pending = selectors.invites_pending(team=request.team, actor=request.user)
+    recent = selectors.invites_recent(team=request.team, actor=request.user)
     context = _settings_context(request, "invites")
     context.update(
         form=form or InviteForm(can_invite_owner=context["is_owner"]),
@@ -340,12 +294,12 @@ def _invites_page(request, *, form=None, link=None):
         pending=pending,
         recent=recent,
     )
-    return _page(request, "teams/invites.html", "invites_body", context)
+    return render_page(request, "teams/invites.html", context, partial="invites_body")
 
 
 @require_POST
 def invite_revoke(request, invite_id: int):
-    invite = get_object_or_404(Invite, pk=invite_id)
+    invite = selectors.invite_get(invite_id)
     _report(
         request,
         lambda: services.invite_revoke(team=request.team, actor=request.user, invite=invite),
@@ -353,7 +307,7 @@ def invite_revoke(request, invite_id: int):
     )
     if request.htmx:
         return _invites_page(request)
-    return redirect("teams:invites", team_slug=request.team.slug)
+    return redirect(team_url(request, "teams:invites"))
 
 
 # --- API keys ---------------------------------------------------------------------------
@@ -366,31 +320,24 @@ def api_keys(request):
     form = ApiKeyForm(request.POST)
     if not form.is_valid():
         return _api_keys_page(request, form=form)
-    try:
+    with errors_on(form):
         _, secret = services.api_key_create(
             team=request.team, actor=request.user, **form.cleaned_data
         )
-    except PermissionRefused as exc:
-        _refused(exc)
-    except ServiceError as exc:
-        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        return _api_keys_page(request, form=form)
-    return _secret_page(_api_keys_page(request, secret=secret))
+        return _secret_page(_api_keys_page(request, secret=secret))
+    return _api_keys_page(request, form=form)
 
 
 def _api_keys_page(request, *, form=None, secret=None):
-    try:
-        keys = selectors.api_keys_list(team=request.team, actor=request.user)
-    except ServiceError as exc:
-        _refused(exc)
+    keys = selectors.api_keys_list(team=request.team, actor=request.user)
     context = _settings_context(request, "api_keys")
     context.update(form=form or ApiKeyForm(), secret=secret, keys=keys)
-    return _page(request, "teams/api_keys.html", "api_keys_body", context)
+    return render_page(request, "teams/api_keys.html", context, partial="api_keys_body")
 
 
 @require_POST
 def api_key_revoke(request, key_id: int):
-    key = get_object_or_404(ApiKey, pk=key_id)
+    key = selectors.api_key_get(key_id)
     _report(
         request,
         lambda: services.api_key_revoke(team=request.team, actor=request.user, key=key),
@@ -398,7 +345,7 @@ def api_key_revoke(request, key_id: int):
     )
     if request.htmx:
         return _api_keys_page(request)
-    return redirect("teams:api_keys", team_slug=request.team.slug)
+    return redirect(team_url(request, "teams:api_keys"))
 
 
 # --- audit trail ----------------------------------------------------------------------------
@@ -410,10 +357,7 @@ def audit(request):
     filters = selectors.AuditFilters()
     if form.is_valid():
         filters = selectors.AuditFilters(**form.cleaned_data)
-    try:
-        events = selectors.audit_events(team=request.team, actor=request.user, filters=filters)
-    except ServiceError as exc:
-        _refused(exc)
+    events = selectors.audit_events(team=request.team, actor=request.user, filters=filters)
     context = _settings_context(request, "audit")
     params = request.GET.copy()
     params.pop("page", None)
@@ -424,4 +368,4 @@ def audit(request):
         choices=selectors.audit_filter_choices(team=request.team),
         query=params.urlencode(),
     )
-    return _page(request, "teams/audit.html", "audit_results", context)
+    return render_page(request, "teams/audit.html", context, partial="audit_results")

@@ -3,8 +3,9 @@
 import pytest
 
 from apps.core.tenancy import team_scope
+from apps.teams.keys import api_key_authenticate
 from apps.teams.models import ApiKey, AuditEvent
-from apps.teams.services import api_key_authenticate, api_key_create, api_key_revoke
+from apps.teams.services import api_key_create, api_key_revoke
 from tests.conftest import bearer
 
 MEMBERS = "/api/v1/members/"

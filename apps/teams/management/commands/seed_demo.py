@@ -11,8 +11,8 @@ from django.db import transaction
 
 from apps.accounts.models import User
 from apps.core.tenancy import team_scope
-from apps.teams import services
-from apps.teams.models import Membership, Role, Team
+from apps.teams import selectors, services
+from apps.teams.models import Role, Team
 
 # Demo accounts on a developer's machine: fixed so they can be printed and typed.
 DEMO_PASSWORD = "promptyard-demo"
@@ -45,7 +45,7 @@ def demo_team(*, slug: str, name: str, owner: User) -> Team:
 
 def demo_member(team: Team, *, owner: User, user: User, role: str) -> None:
     """Join through the real invite flow, so the audit trail tells how everyone got in."""
-    if Membership.objects.unscoped().filter(team=team, user=user).exists():
+    if selectors.is_member(team=team, user=user):
         return
     with team_scope(team):
         _, token = services.invite_create(team=team, actor=owner, role=role)

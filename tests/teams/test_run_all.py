@@ -132,7 +132,7 @@ def test_it_enqueues_the_trace_purge_once_per_interval(db):
 
     from django_tasks_db.models import DBTaskResult
 
-    from apps.core.management.commands.run_all import _enqueue_due
+    from apps.teams.management.commands.run_all import _enqueue_due
 
     due: dict[str, float] = {}
     _enqueue_due(due, 1000.0, io.StringIO())

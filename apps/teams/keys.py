@@ -1,0 +1,97 @@
+"""API keys as credentials: the stored hash of a secret, the lookup of a presented one,
+and a short per-process memory of lookups for the serving hot path.
+
+A remembered key is forgotten at once in this process when its row changes (revocation:
+`forget_changed_api_key`, connected in TeamsConfig.ready()) and within
+API_KEY_CACHE_SECONDS (PROMPTYARD_API_KEY_CACHE_SECONDS, default 5 s) in every other one.
+Unknown keys are never remembered: a flood of them must not fill memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import threading
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from apps.teams.models import ApiKey
+
+API_KEY_PREFIX = "pyd_"
+# Recording every use would put a write on the serving hot path; a minute's precision is plenty.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+API_KEY_CACHE_SECONDS = float(os.environ.get("PROMPTYARD_API_KEY_CACHE_SECONDS", "5"))
+_API_KEY_CACHE_MAX = 10_000
+_remembered: dict[str, tuple[float, ApiKey]] = {}
+_remembered_lock = threading.Lock()
+
+
+def api_key_hash(raw_key: str) -> str:
+    return hmac.new(
+        settings.API_KEY_HMAC_SECRET.encode(), raw_key.encode(), hashlib.sha256
+    ).hexdigest()
+
+
+def api_key_authenticate(raw_key: str, *, remember: bool = False) -> ApiKey | None:
+    """The key for a presented secret (revoked ones included: the caller says why it is
+    refused), or None. Constant-time hash comparison.
+
+    `remember=True` answers from this process's memory for up to API_KEY_CACHE_SECONDS,
+    for read paths that must not pay a query per request (serving)."""
+    if not remember:
+        return _lookup(raw_key)
+    digest = hashlib.sha256(raw_key.encode()).hexdigest()
+    now = time.monotonic()
+    hit = _remembered.get(digest)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    key = _lookup(raw_key)
+    if key is not None and API_KEY_CACHE_SECONDS > 0:
+        with _remembered_lock:
+            if len(_remembered) >= _API_KEY_CACHE_MAX:
+                _remembered.clear()
+            _remembered[digest] = (now + API_KEY_CACHE_SECONDS, key)
+    return key
+
+
+def _lookup(raw_key: str) -> ApiKey | None:
+    if not raw_key.startswith(API_KEY_PREFIX):
+        return None
+    prefix = raw_key[len(API_KEY_PREFIX) :].split("_", 1)[0]
+    # The secret names its key, and through it its team: no team scope exists yet.
+    key = ApiKey.objects.unscoped().select_related("team").filter(prefix=prefix).first()
+    if key is None or not hmac.compare_digest(key.hashed_key, api_key_hash(raw_key)):
+        return None
+    return key
+
+
+def api_key_mark_used(key: ApiKey) -> None:
+    """Record that `key` was used, at most once per LAST_USED_PRECISION."""
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_PRECISION:
+        # Authentication runs before the request enters the key's team scope.
+        ApiKey.objects.unscoped().filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+
+
+def forget_api_key(key_id: int) -> None:
+    """Drop a remembered key from this process at once."""
+    with _remembered_lock:
+        for digest, (_, key) in list(_remembered.items()):
+            if key.pk == key_id:
+                del _remembered[digest]
+
+
+def forget_all_api_keys() -> None:
+    with _remembered_lock:
+        _remembered.clear()
+
+
+def forget_changed_api_key(sender, instance, **kwargs) -> None:
+    """post_save / post_delete receiver: a changed key (revoked, deleted) is looked up afresh."""
+    forget_api_key(instance.pk)
