@@ -24,7 +24,7 @@ from apps.datasets.importing import neutralise_cell
 from apps.experiments import stats
 from apps.experiments.models import Experiment, ExperimentEvaluator, Result, Score, Variant
 
-FILTERS = ("failed", "regressions", "improvements", "errors")
+FILTERS = ("failed", "regressions", "improvements", "errors", "flaky")
 HUMAN = "Human"
 BOOTSTRAP_SEED = 0
 BOOTSTRAP_ITERATIONS = 2000
@@ -129,17 +129,23 @@ def load(experiment: Experiment) -> Loaded:
 
 @dataclass
 class Versus:
-    """A candidate against the baseline on one evaluator, over paired cells."""
+    """A candidate against the baseline on one evaluator, over paired EXAMPLES."""
 
-    test: str  # "mcnemar" | "bootstrap" | ""
-    pairs: int
+    test: str  # "paired" (pass/fail) | "bootstrap" (scores) | ""
+    examples: int  # examples both variants have: the n of every figure here
     difference: float | None
     p_value: float | None
-    regressions: int
+    regressions: int  # examples whose outcome dropped
     improvements: int
     verdict: str
     low: float | None = None
     high: float | None = None
+    paired: stats.PairedDifference | None = field(default=None, repr=False)
+
+    def as_dict(self) -> dict:
+        out = {k: v for k, v in self.__dict__.items() if k != "paired"}
+        out["pairs"] = self.examples  # the name older clients read; examples, not cells
+        return out
 
 
 @dataclass
@@ -155,8 +161,11 @@ class EvaluatorSummary:
     ci_high: float | None
     mean: float | None
     scored: int
-    # Standard deviation of the pass rate between repetitions (None with one repetition).
+    examples: int  # the n of the rate and its interval (cells: judged)
+    # With repetitions: the mean within-example standard deviation of the outcome, and how
+    # many examples changed outcome between repetitions (None with one repetition).
     repetition_spread: float | None
+    flaky_examples: int | None
     versus: Versus | None = None
 
 
@@ -213,7 +222,7 @@ class Summary:
                     "variants": [
                         {
                             **{k: v for k, v in r.__dict__.items() if k != "versus"},
-                            "versus_baseline": r.versus.__dict__ if r.versus else None,
+                            "versus_baseline": r.versus.as_dict() if r.versus else None,
                         }
                         for r in self.for_evaluator(name)
                     ],
@@ -223,51 +232,67 @@ class Summary:
         }
 
 
-def _versus(name, loaded: Loaded, base: Variant, cand: Variant) -> Versus:
-    pass_pairs, value_pairs = [], []
-    for by_variant in loaded.by_key.values():
-        b, c = by_variant.get(base.pk), by_variant.get(cand.pk)
-        if b is None or c is None:
+def _by_example(
+    loaded: Loaded, name: str, variant: Variant
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """One variant's outcomes on one evaluator, grouped by example across repetitions:
+    (pass/fail as 1/0, score values)."""
+    passes: dict[str, list[float]] = defaultdict(list)
+    values: dict[str, list[float]] = defaultdict(list)
+    for key in sorted(loaded.by_key):  # dataset order: a seeded bootstrap is reproducible
+        cell = loaded.by_key[key].get(variant.pk)
+        if cell is None:
             continue
-        vb = loaded.verdicts.get((name, b.result_id))
-        vc = loaded.verdicts.get((name, c.result_id))
-        if vb is None or vc is None:
+        verdict = loaded.verdicts.get((name, cell.result_id))
+        if verdict is None:
             continue
-        if vb[0] is not None and vc[0] is not None:
-            pass_pairs.append((vb[0], vc[0]))
-        if vb[1] is not None and vc[1] is not None:
-            value_pairs.append((vb[1], vc[1]))
-    if pass_pairs:
-        regressions = sum(1 for b, c in pass_pairs if b and not c)
-        improvements = sum(1 for b, c in pass_pairs if c and not b)
-        n = len(pass_pairs)
-        difference = (improvements - regressions) / n
-        p_value = stats.mcnemar_exact(regressions, improvements)
+        if verdict[0] is not None:
+            passes[key[1]].append(1.0 if verdict[0] else 0.0)
+        if verdict[1] is not None:
+            values[key[1]].append(float(verdict[1]))
+    return passes, values
+
+
+def _paired_versus(
+    base: tuple[dict[str, list[float]], dict[str, list[float]]],
+    cand: tuple[dict[str, list[float]], dict[str, list[float]]],
+) -> Versus:
+    """Candidate against baseline with the EXAMPLE as the unit: each example's outcome is its
+    mean over repetitions, and only examples both variants have count (one observation
+    each, however many repetitions ran)."""
+    (base_pass, base_value), (cand_pass, cand_value) = base, cand
+    shared = [k for k in base_pass if k in cand_pass]
+    if shared:
+        b = [sum(base_pass[k]) / len(base_pass[k]) for k in shared]
+        c = [sum(cand_pass[k]) / len(cand_pass[k]) for k in shared]
+        d = stats.paired_difference(b, c)
         return Versus(
-            "mcnemar",
-            n,
-            difference,
-            p_value,
-            regressions,
-            improvements,
-            stats.verdict(difference, p_value),
+            "paired",
+            d.examples,
+            d.difference,
+            d.p_value,
+            d.regressions,
+            d.improvements,
+            stats.verdict(d.difference, d.p_value),
+            d.low,
+            d.high,
+            paired=d,
         )
-    if value_pairs:
+    shared = [k for k in base_value if k in cand_value]
+    if shared:
+        b = [sum(base_value[k]) / len(base_value[k]) for k in shared]
+        c = [sum(cand_value[k]) / len(cand_value[k]) for k in shared]
+        # Scores have no fixed range: a cluster bootstrap, resampling examples.
         diff, interval, p_value = stats.paired_bootstrap(
-            [b for b, _ in value_pairs],
-            [c for _, c in value_pairs],
-            iterations=BOOTSTRAP_ITERATIONS,
-            seed=BOOTSTRAP_SEED,
+            b, c, iterations=BOOTSTRAP_ITERATIONS, seed=BOOTSTRAP_SEED
         )
-        regressions = sum(1 for b, c in value_pairs if c < b)
-        improvements = sum(1 for b, c in value_pairs if c > b)
         return Versus(
             "bootstrap",
-            len(value_pairs),
+            len(shared),
             diff,
             p_value,
-            regressions,
-            improvements,
+            sum(1 for x, y in zip(b, c, strict=True) if y < x),
+            sum(1 for x, y in zip(b, c, strict=True) if y > x),
             stats.verdict(diff, p_value),
             interval.low,
             interval.high,
@@ -297,28 +322,18 @@ def summarize(loaded: Loaded) -> Summary:
             )
         )
     rows = []
+    repeated = loaded.experiment.repetitions > 1
     for name in loaded.evaluator_names:
+        outcomes = {v.pk: _by_example(loaded, name, v) for v in loaded.variants}
         for variant in loaded.variants:
-            judged = passed = scored = 0
-            total_value = 0.0
-            per_rep: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-            for cell in loaded.cells.values():
-                if cell.variant_id != variant.pk:
-                    continue
-                verdict = loaded.verdicts.get((name, cell.result_id))
-                if verdict is None:
-                    continue
-                ok, value = verdict
-                if ok is not None:
-                    judged += 1
-                    passed += 1 if ok else 0
-                    per_rep[cell.key[2]][0] += 1 if ok else 0
-                    per_rep[cell.key[2]][1] += 1
-                if value is not None:
-                    scored += 1
-                    total_value += value
-            interval = stats.wilson_interval(passed, judged)
-            rep_rates = [p / n for p, n in per_rep.values() if n]
+            passes, values = outcomes[variant.pk]
+            judged = sum(len(v) for v in passes.values())
+            passed = int(sum(sum(v) for v in passes.values()))
+            scored = sum(len(v) for v in values.values())
+            # The example is the unit: its pass fraction over repetitions is one observation.
+            fractions = [sum(v) / len(v) for v in passes.values()]
+            interval = stats.wilson_interval(sum(fractions), len(fractions))
+            flaky = stats.flakiness(passes if passes else values) if repeated else None
             row = EvaluatorSummary(
                 evaluator=name,
                 variant_id=variant.pk,
@@ -329,14 +344,14 @@ def summarize(loaded: Loaded) -> Summary:
                 rate=interval.estimate if interval else None,
                 ci_low=interval.low if interval else None,
                 ci_high=interval.high if interval else None,
-                mean=total_value / scored if scored else None,
+                mean=sum(sum(v) for v in values.values()) / scored if scored else None,
                 scored=scored,
-                repetition_spread=stats.stdev(rep_rates)
-                if loaded.experiment.repetitions > 1
-                else None,
+                examples=len(passes) or len(values),
+                repetition_spread=flaky.spread if flaky else None,
+                flaky_examples=flaky.flaky if flaky else None,
             )
             if base is not None and variant.pk != base.pk:
-                row.versus = _versus(name, loaded, base, variant)
+                row.versus = _paired_versus(outcomes[base.pk], outcomes[variant.pk])
             rows.append(row)
     return Summary(
         loaded.experiment, base, loaded.variants, variant_stats, loaded.evaluator_names, rows
@@ -385,9 +400,22 @@ def _keep(loaded: Loaded, by_variant: dict[int, Cell], flt: str) -> bool:
     return False
 
 
+def _flaky_examples(loaded: Loaded) -> set[str]:
+    """Examples whose pass/fail differs between repetitions, for any variant and evaluator."""
+    flaky: set[str] = set()
+    for name in loaded.evaluator_names:
+        for variant in loaded.variants:
+            passes, _ = _by_example(loaded, name, variant)
+            flaky.update(k for k, v in passes.items() if len(v) > 1 and max(v) != min(v))
+    return flaky
+
+
 def matching_keys(loaded: Loaded, *, flt: str = "", q: str = "") -> list[tuple]:
     keys = sorted(loaded.by_key)
-    if flt in FILTERS:
+    if flt == "flaky":
+        flaky = _flaky_examples(loaded)
+        keys = [k for k in keys if k[1] in flaky]
+    elif flt in FILTERS:
         keys = [k for k in keys if _keep(loaded, loaded.by_key[k], flt)]
     q = (q or "").strip()
     if q:
@@ -588,33 +616,8 @@ def multi_compare(experiments: list[Experiment]) -> dict:
 
 
 def _versus_across(name, ref: Loaded, ref_variant, other: Loaded, variant) -> Versus:
-    def outcomes(loaded, variant_):
-        out = {}
-        for key, by_variant in loaded.by_key.items():
-            cell = by_variant.get(variant_.pk)
-            if cell is not None:
-                ok = loaded.verdicts.get((name, cell.result_id), (None, None))[0]
-                if ok is not None:
-                    out[(key[1], key[2])] = ok
-        return out
-
-    a, b = outcomes(ref, ref_variant), outcomes(other, variant)
-    pairs = [(a[k], b[k]) for k in a.keys() & b.keys()]
-    if not pairs:
-        return Versus("", 0, None, None, 0, 0, stats.NO_DIFFERENCE)
-    regressions = sum(1 for x, y in pairs if x and not y)
-    improvements = sum(1 for x, y in pairs if y and not x)
-    difference = (improvements - regressions) / len(pairs)
-    p_value = stats.mcnemar_exact(regressions, improvements)
-    return Versus(
-        "mcnemar",
-        len(pairs),
-        difference,
-        p_value,
-        regressions,
-        improvements,
-        stats.verdict(difference, p_value),
-    )
+    # Two experiments on one dataset revision share example ids: pair by example.
+    return _paired_versus(_by_example(ref, name, ref_variant), _by_example(other, name, variant))
 
 
 # --- CSV -----------------------------------------------------------------------------
@@ -661,6 +664,16 @@ def csv_rows(loaded: Loaded, keys: list[tuple], *, batch: int = 500):
 # --- the gate (promotion policies and `promptyard eval`) -----------------------------
 
 
+# The gate's rules. Non-inferiority is the default: approval needs evidence that the candidate
+# is NOT WORSE than the reference by more than the margin. The weaker rule only blocks a
+# regression the data can detect, so a small set lets almost anything through.
+NONINFERIORITY = "noninferiority"
+NO_DETECTABLE_REGRESSION = "no_detectable_regression"
+GATE_RULES = (NONINFERIORITY, NO_DETECTABLE_REGRESSION)
+GATE_ALPHA = 0.025  # one-sided: the lower bound of the two-sided 95 % interval
+DEFAULT_MARGIN = 0.05  # five pass-rate points
+
+
 @dataclass
 class GateFinding:
     evaluator: str
@@ -670,49 +683,118 @@ class GateFinding:
     verdict: str
     regressions: int
     improvements: int
+    examples: int = 0
+    low: float | None = None
+    high: float | None = None
+    margin: float = 0.0
+    rule: str = NONINFERIORITY
+    examples_needed: int | None = None
+    undecided: bool = False  # non-inferiority not shown, but not shown worse either
 
     def __str__(self):
+        if self.examples == 0 and self.difference is None:
+            return f"{self.candidate} has no paired results on {self.evaluator}."
         diff = "—" if self.difference is None else f"{self.difference * 100:+.1f} points"
-        if self.verdict == stats.WORSE:
+        where = f"{diff} on {self.examples} example{'s' if self.examples != 1 else ''}" + (
+            f", 95 % CI {self.low * 100:+.1f} to {self.high * 100:+.1f}"
+            if self.low is not None and self.high is not None
+            else ""
+        )
+        if not self.undecided:
             return (
-                f"{self.candidate} is worse on {self.evaluator}: {diff} "
+                f"{self.candidate} is worse on {self.evaluator}: {where} "
                 f"(p = {floatformat(self.p_value, 4)}; {self.regressions} regressions, "
                 f"{self.improvements} improvements)."
             )
-        return f"{self.candidate} has no paired results on {self.evaluator}."
+        need = (
+            f" About {self.examples_needed} examples would decide at this margin."
+            if self.examples_needed
+            else " At the observed rates more examples would not show it: the candidate "
+            "looks worse than the margin allows."
+        )
+        return (
+            f"The data cannot yet show that {self.candidate} is at most "
+            f"{self.margin * 100:g} points worse on {self.evaluator}: {where}, and the "
+            f"lower bound is below -{self.margin * 100:g}.{need}"
+        )
+
+
+def _noninferiority_p(v: Versus, margin: float) -> float:
+    if v.paired is not None:
+        return stats.noninferiority_p(v.paired, margin)
+    if v.low is None or v.high is None or v.difference is None:
+        return 1.0
+    # Scores: the bootstrap interval's normal equivalent.
+    se = (v.high - v.low) / (2 * stats.Z_95)
+    if se <= 0:
+        return 0.0 if v.difference > -margin else 1.0
+    return 1.0 - stats.NormalDist().cdf((v.difference + margin) / se)
 
 
 def gate_findings(
-    summary: Summary, *, tolerance: float = 0.0, evaluators: list[str] | None = None
+    summary: Summary,
+    *,
+    tolerance: float = 0.0,
+    evaluators: list[str] | None = None,
+    rule: str = NONINFERIORITY,
 ) -> list[GateFinding]:
-    """Why a candidate counts as a regression against the baseline (empty: it does not).
+    """Why a candidate may not pass the gate against the baseline (empty: it passes).
 
-    A candidate regresses on an evaluator when it is detectably worse (the verdict is
-    "worse", p < 0.05) AND the paired difference falls below -tolerance. For pass/fail
-    evaluators the difference is in pass-rate points (0.05 = five points); for scores it is
-    the mean score difference. An evaluator with no paired results is a finding too: no
-    evidence is not evidence of no regression.
+    `tolerance` is the margin: for pass/fail evaluators in pass-rate points (0.05 = five
+    points), for scores in score units. Under non-inferiority (the default) a candidate
+    passes an evaluator only when the one-sided test of "worse by the margin or more" is
+    rejected at 2.5 % (the 95 % interval's lower bound above -margin), Holm-corrected over
+    the gating evaluators; under the weaker rule it fails only when it is detectably worse
+    (p < 0.05) by more than the margin. Either way an evaluator with no paired results is a
+    finding: no evidence is not evidence of no regression.
     """
+    if rule not in GATE_RULES:
+        raise ValueError(f"unknown gate rule {rule!r}")
+    margin = abs(tolerance)
     wanted = set(evaluators) if evaluators else None
-    out = []
+    out: list[GateFinding] = []
+    by_candidate: dict[int, list[EvaluatorSummary]] = defaultdict(list)
     for row in summary.rows:
         if row.versus is None or (wanted is not None and row.evaluator not in wanted):
             continue
-        v = row.versus
-        missing = v.pairs == 0
-        worse = v.verdict == stats.WORSE and (v.difference or 0.0) < -abs(tolerance)
-        if missing or worse:
-            out.append(
-                GateFinding(
-                    row.evaluator,
-                    row.label,
-                    v.difference,
-                    v.p_value,
-                    v.verdict,
-                    v.regressions,
-                    v.improvements,
-                )
+        by_candidate[row.variant_id].append(row)
+    for rows in by_candidate.values():
+        family = [r for r in rows if r.versus.examples]
+        p_values = [_noninferiority_p(r.versus, margin) for r in family]
+        shown = dict(zip((id(r) for r in family), stats.holm(p_values, GATE_ALPHA), strict=True))
+        m = max(len(family), 1)
+        for row in rows:
+            v = row.versus
+            finding = GateFinding(
+                row.evaluator,
+                row.label,
+                v.difference,
+                v.p_value,
+                v.verdict,
+                v.regressions,
+                v.improvements,
+                v.examples,
+                v.low,
+                v.high,
+                margin,
+                rule,
             )
+            if v.examples == 0:
+                out.append(finding)
+                continue
+            worse = v.verdict == stats.WORSE and (v.difference or 0.0) < -margin
+            if rule == NO_DETECTABLE_REGRESSION:
+                if worse:
+                    out.append(finding)
+                continue
+            if shown[id(row)]:
+                continue
+            finding.undecided = not worse
+            if v.paired is not None:
+                finding.examples_needed = stats.examples_needed(
+                    v.paired, margin, alpha=GATE_ALPHA / m
+                )
+            out.append(finding)
     if wanted is not None:
         present = {r.evaluator for r in summary.rows}
         for name in sorted(wanted - present):

@@ -97,7 +97,10 @@ def evidence_of(promotion: PromotionRequest, policy: TagPolicy | None = None) ->
         policy_names = [links[i] for i in policy_ids if i in links]
         if item.summary is not None and not item.problems and promotion.current_version_id:
             item.findings = comparison.gate_findings(
-                item.summary, tolerance=policy.tolerance, evaluators=policy_names
+                item.summary,
+                tolerance=policy.tolerance,
+                evaluators=policy_names,
+                rule=comparison.NO_DETECTABLE_REGRESSION,
             )
     return out
 

@@ -43,7 +43,8 @@ def test_it_summarises_pass_rates_mcnemar_and_verdict(acme, table):
     assert cand.ci_high == pytest.approx(0.9476, abs=1e-4)
     assert base.versus is None and base.is_baseline
     v = cand.versus
-    assert (v.test, v.pairs, v.regressions, v.improvements) == ("mcnemar", 20, 1, 9)
+    # No repetitions: the paired test on examples is McNemar's exact test.
+    assert (v.test, v.examples, v.regressions, v.improvements) == ("paired", 20, 1, 9)
     assert v.difference == pytest.approx(0.4)
     # Exact McNemar: 2 * (C(10,0) + C(10,1)) / 2^10 = 22/1024.
     assert v.p_value == pytest.approx(22 / 1024)
@@ -188,6 +189,32 @@ def test_it_reports_the_spread_between_repetitions(acme, alice):
     )
     base, cand = summary_of(acme, experiment).for_evaluator("exact")
     assert base.repetition_spread == pytest.approx(0.0)
-    # Repetition pass rates 1.0 and 0.5: sample standard deviation sqrt(0.125).
-    assert cand.repetition_spread == pytest.approx(0.125**0.5)
-    assert (cand.versus.pairs, cand.versus.regressions) == (8, 2)
+    # Two examples passed once and failed once (stdev sqrt(0.5) each), two never moved.
+    assert cand.repetition_spread == pytest.approx(0.5**0.5 / 2)
+    assert (cand.flaky_examples, base.flaky_examples) == (2, 0)
+    # 8 cells are 4 examples: the two that dropped are the regressions.
+    assert (cand.versus.examples, cand.versus.regressions) == (4, 2)
+
+
+def test_it_counts_examples_not_repetitions(acme, alice, client):
+    """8 examples x 3 repetitions: 24 rows per variant, n = 8 everywhere."""
+    experiment, variants = make_experiment(acme, alice)
+    with team_scope(acme):
+        experiment.repetitions = 3
+        experiment.save(update_fields=["repetitions"])
+    outcomes = [(T, T)] * 5 + [(T, F)] * 3
+    ids = add_cells(acme, experiment, variants, outcomes)
+    for repetition in (1, 2):
+        add_cells(acme, experiment, variants, outcomes, example_ids=ids, repetition=repetition)
+    base, cand = summary_of(acme, experiment).for_evaluator("exact")
+    assert (cand.judged, cand.examples) == (24, 8)
+    v = cand.versus
+    assert (v.examples, v.regressions, v.improvements) == (8, 3, 0)
+    # The sign test on 3 regressions among 3 moved examples, not 9 among 9 cells.
+    assert v.p_value == pytest.approx(0.25)
+    assert v.verdict == "no detectable difference at this sample size"
+    client.force_login(alice)
+    page = client.get(url("compare", experiment_id=experiment.pk)).content.decode()
+    assert "n = 8 examples" in page
+    flaky = client.get(url("compare", experiment_id=experiment.pk), {"filter": "flaky"})
+    assert flaky.context["matching"] == 0

@@ -20,7 +20,8 @@ def test_it_returns_the_summary_and_the_gate_outcome(acme, alice, api_client, ap
     base, cand = evaluator["variants"]
     assert (base["passed"], cand["passed"], cand["judged"]) == (15, 5, 15)
     versus = cand["versus_baseline"]
-    assert (versus["test"], versus["regressions"], versus["verdict"]) == ("mcnemar", 10, "worse")
+    assert (versus["test"], versus["regressions"], versus["verdict"]) == ("paired", 10, "worse")
+    assert versus["examples"] == versus["pairs"] == 15
     assert body["gate"]["regression"] is True
     assert "worse on exact" in body["gate"]["findings"][0]["message"]
     tolerant = api_client.get(url, {"threshold": "0.9"}, **bearer(raw)).json()

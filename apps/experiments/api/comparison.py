@@ -11,7 +11,20 @@ from apps.experiments.services import WRITE
 from apps.teams.api_base import TeamAPIView
 
 
-def _threshold(raw) -> float:
+def _rule(raw) -> str:
+    rule = raw or comparison.NONINFERIORITY
+    if rule not in comparison.GATE_RULES:
+        raise ValidationFailed(
+            f"rule must be one of {', '.join(comparison.GATE_RULES)}.", field="rule"
+        )
+    return rule
+
+
+def _threshold(raw, rule: str) -> float:
+    if raw in (None, ""):
+        # Non-inferiority needs a margin; "not worse by more than 0" would demand proof of
+        # an improvement.
+        return comparison.DEFAULT_MARGIN if rule == comparison.NONINFERIORITY else 0.0
     try:
         value = float(raw)
     except (TypeError, ValueError):
@@ -21,12 +34,18 @@ def _threshold(raw) -> float:
     return value
 
 
-def summary_payload(experiment, *, threshold: float = 0.0, evaluators=None) -> dict:
+def summary_payload(
+    experiment, *, threshold: float = 0.0, evaluators=None, rule: str = comparison.NONINFERIORITY
+) -> dict:
     summary = comparison.experiment_summary(experiment)
     payload = summary.as_dict()
-    findings = comparison.gate_findings(summary, tolerance=threshold, evaluators=evaluators)
+    findings = comparison.gate_findings(
+        summary, tolerance=threshold, evaluators=evaluators, rule=rule
+    )
     payload["gate"] = {
+        "rule": rule,
         "threshold": threshold,
+        "undecided": any(f.undecided for f in findings),
         "regression": bool(findings),
         "findings": [{**f.__dict__, "message": str(f)} for f in findings],
         "finished": not experiment.is_active and experiment.status != "draft",
@@ -35,24 +54,30 @@ def summary_payload(experiment, *, threshold: float = 0.0, evaluators=None) -> d
 
 
 class ComparisonSummaryView(TeamAPIView):
-    """Pass rates with Wilson intervals, paired tests against the baseline, verdicts,
-    latency/tokens/cost per variant, and the gate outcome at `threshold`."""
+    """Pass rates with Wilson intervals, paired tests over examples against the baseline,
+    verdicts, latency/tokens/cost per variant, and the gate outcome: under `rule`
+    `noninferiority` (default) the candidate must be shown not worse than the baseline by
+    more than `threshold` (the margin, default 0.05); under `no_detectable_regression` (the
+    weaker rule) it fails only when detectably worse by more than `threshold` (default 0)."""
 
     write_scope = WRITE  # GET only: names the area, so reads need a scope (api_base)
 
     @extend_schema(
         parameters=[
             OpenApiParameter("threshold", float, required=False),
+            OpenApiParameter("rule", str, required=False, enum=list(comparison.GATE_RULES)),
             OpenApiParameter("evaluator", str, required=False, many=True),
         ],
         responses={200: dict},
     )
     def get(self, request, experiment_id):
         experiment = selectors.experiment_get(experiment_id)
+        rule = _rule(request.query_params.get("rule"))
         return Response(
             summary_payload(
                 experiment,
-                threshold=_threshold(request.query_params.get("threshold", 0)),
+                rule=rule,
+                threshold=_threshold(request.query_params.get("threshold"), rule),
                 evaluators=request.query_params.getlist("evaluator") or None,
             )
         )
