@@ -1,16 +1,14 @@
 from django.apps import AppConfig
 
+from apps.teams.navigation import register_inbox_counter
+
 
 class AnnotationsConfig(AppConfig):
     name = "apps.annotations"
     label = "annotations"
 
     def ready(self):
-        from apps.teams.navigation import register_inbox_counter
+        # Selectors read models, which exist only once the app registry is ready.
+        from apps.annotations.selectors import my_queue_count
 
-        def my_queue(request):
-            from apps.annotations.selectors import my_queue_count
-
-            return my_queue_count(request)
-
-        register_inbox_counter("my_queue", my_queue)
+        register_inbox_counter("my_queue", my_queue_count)

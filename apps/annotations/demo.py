@@ -11,6 +11,7 @@ from __future__ import annotations
 from apps.annotations import services
 from apps.annotations.models import AnnotationQueue, Assignment
 from apps.core.tenancy import team_scope
+from apps.experiments.models import Experiment
 
 QUEUE_NAME = "Support answers review"
 INSTRUCTIONS = """\
@@ -27,10 +28,6 @@ FORM_FIELDS = [
 
 
 def _newest_experiment():
-    try:
-        from apps.experiments.models import Experiment
-    except ImportError:
-        return None
     return Experiment.objects.filter(results__isnull=False).order_by("-created_at").first()
 
 

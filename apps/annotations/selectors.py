@@ -1,40 +1,52 @@
-"""Reads: queues a person may see, progress, the inbox, and agreement figures."""
+"""Reads: the queues and items a person may see, progress, the inbox, the next item to
+claim, and the ids a request names (each reported against the field that named it)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
-from itertools import combinations
 
-import nh3
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, OuterRef, Q
-from markdown_it import MarkdownIt
 
 from apps.annotations.models import Annotation, AnnotationQueue, Assignment, ItemStatus, QueueItem
-from apps.annotations.services import can, can_manage, item_verdict
-from apps.experiments.stats import cohen_kappa, percent_agreement
-from apps.teams.models import PERM_OWN
-from apps.teams.permissions import is_api_key
+from apps.annotations.permissions import can, can_manage
+from apps.core.errors import NotFound, ValidationFailed
+from apps.datasets.models import Dataset
+from apps.experiments.models import Experiment
+from apps.teams.models import PERM_OWN, Membership, Role
+from apps.teams.permissions import actor_user, is_api_key
 
-_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
+# Larger ids overflow the database's integer and would fail as a server error.
+_MAX_ID = 2**63 - 1
 
 
-def render_instructions(text: str) -> str:
-    """Markdown without raw HTML, then sanitised: safe to mark as safe."""
-    return nh3.clean(_markdown.render(text or ""), link_rel="noopener noreferrer nofollow")
+def _pk_or_none(value) -> int | None:
+    try:
+        pk = int(value)
+    except (TypeError, ValueError):
+        return None
+    return pk if 0 < pk <= _MAX_ID else None
+
+
+def _posted_pk(value, *, field: str, message: str) -> int:
+    pk = _pk_or_none(value)
+    if pk is None:
+        raise ValidationFailed(message, field=field)
+    return pk
+
+
+# --- queues ------------------------------------------------------------------------------
 
 
 def visible_queues(*, team, actor):
     qs = AnnotationQueue.objects.all()
     if can_manage(actor, team):
         return qs
-    user = None if is_api_key(actor) else actor
+    user = actor_user(actor)
     return qs.filter(Exists(Assignment.objects.filter(item__queue=OuterRef("pk"), user=user)))
 
 
 def queue_for(*, team, actor, queue_id) -> AnnotationQueue:
-    from apps.core.errors import NotFound
-
     queue = visible_queues(team=team, actor=actor).filter(pk=queue_id).first()
     if queue is None:
         raise NotFound("No such queue.")
@@ -42,11 +54,23 @@ def queue_for(*, team, actor, queue_id) -> AnnotationQueue:
 
 
 def queues_with_progress(*, team, actor):
-    return visible_queues(team=team, actor=actor).annotate(
-        total=Count("items", distinct=True),
-        done=Count("items", filter=Q(items__status=ItemStatus.DONE), distinct=True),
-        disputed=Count("items", filter=Q(items__status=ItemStatus.DISPUTED), distinct=True),
+    """The visible queues with their item counts (and who made them, which lists show)."""
+    return (
+        visible_queues(team=team, actor=actor)
+        .select_related("created_by")
+        .annotate(
+            total=Count("items", distinct=True),
+            done=Count("items", filter=Q(items__status=ItemStatus.DONE), distinct=True),
+            disputed=Count("items", filter=Q(items__status=ItemStatus.DISPUTED), distinct=True),
+        )
     )
+
+
+def queue_with_progress(*, team, actor, queue_id) -> AnnotationQueue:
+    queue = queues_with_progress(team=team, actor=actor).filter(pk=queue_id).first()
+    if queue is None:
+        raise NotFound("No such queue.")
+    return queue
 
 
 @dataclass
@@ -86,6 +110,9 @@ def queue_progress(*, queue, user=None) -> Progress:
     return progress
 
 
+# --- the inbox ---------------------------------------------------------------------------
+
+
 def my_open_items(user):
     """Open items assigned to the user that still wait for their verdict."""
     return QueueItem.objects.filter(
@@ -95,12 +122,16 @@ def my_open_items(user):
     )
 
 
+def my_waiting_count(user) -> int:
+    return my_open_items(user).count()
+
+
 def my_queue_count(request) -> int:
     """The "My queue" navigation badge: open assigned items (+ disputes for owners)."""
     user = request.user
     if not user.is_authenticated or request.team is None:
         return 0
-    count = my_open_items(user).count()
+    count = my_waiting_count(user)
     if request.membership is not None and request.membership.role == "owner":
         count += QueueItem.objects.filter(status=ItemStatus.DISPUTED).count()
     return count
@@ -124,10 +155,98 @@ def inbox(*, team, user):
     return list(waiting), disputed
 
 
+# --- items -------------------------------------------------------------------------------
+
+
+def visible_items(*, team, actor, queue=None):
+    """Managers see every item; everyone else only the items assigned to them."""
+    qs = QueueItem.objects.all()
+    if queue is not None:
+        qs = qs.filter(queue=queue)
+    if can_manage(actor, team):
+        return qs
+    user = actor_user(actor)
+    if user is None:
+        return qs.none()
+    return qs.filter(Exists(Assignment.objects.filter(item=OuterRef("pk"), user=user)))
+
+
+def item_for(*, team, actor, item_id) -> QueueItem:
+    item = (
+        visible_items(team=team, actor=actor)
+        .select_related("queue", "locked_by", "decided_by")
+        .filter(pk=item_id)
+        .first()
+    )
+    if item is None:
+        raise NotFound("No such item.")
+    return item
+
+
+def item_with_details(item) -> QueueItem:
+    """The item again, with what its full description (verdicts, assignees) reads."""
+    return (
+        QueueItem.objects.select_related("queue", "locked_by")
+        .prefetch_related("annotations", "assignments__user")
+        .get(pk=item.pk)
+    )
+
+
+def queue_items(*, team, actor, queue, status: str = ""):
+    """The queue's items the actor may see, in queue order, optionally of one status."""
+    items = (
+        visible_items(team=team, actor=actor, queue=queue)
+        .select_related("queue", "locked_by")
+        .prefetch_related("annotations", "assignments__user")
+        .order_by("position")
+    )
+    return items.filter(status=status) if status else items
+
+
+def open_items(queue) -> list[QueueItem]:
+    return list(QueueItem.objects.filter(queue=queue, status=ItemStatus.OPEN))
+
+
+def queue_items_by_ids(queue, item_ids, *, field: str) -> list[QueueItem]:
+    """The queue's items with these ids; every id must name one of them."""
+    items = list(QueueItem.objects.filter(queue=queue, pk__in=item_ids))
+    if len(items) != len(set(item_ids)):
+        raise ValidationFailed("Some items are not in this queue.", field=field)
+    return items
+
+
+def disputed_items(queue, *, limit: int = 50) -> list[QueueItem]:
+    return list(
+        QueueItem.objects.filter(queue=queue, status=ItemStatus.DISPUTED)
+        .prefetch_related("annotations")
+        .order_by("position")[:limit]
+    )
+
+
+def claimable_items(*, team, actor, queue, user, now):
+    """The items `user` may lock now: open, not judged by them, not held by someone else
+    while they need only one more verdict; theirs, and for managers the unassigned ones."""
+    exclusive_from = queue.annotators_per_item - 1  # one verdict left to give
+    qs = (
+        visible_items(team=team, actor=actor, queue=queue)
+        .filter(status=ItemStatus.OPEN)
+        .exclude(Exists(Annotation.objects.filter(item=OuterRef("pk"), author=user)))
+        .filter(
+            Q(locked_by__isnull=True)
+            | Q(locked_by=user)
+            | Q(locked_until__lte=now)
+            | Q(annotation_count__lt=exclusive_from)
+        )
+    )
+    mine = Exists(Assignment.objects.filter(item=OuterRef("pk"), user=user, done_at__isnull=True))
+    if can_manage(actor, team):
+        # Managers also take from the pool nobody is assigned to, never others' items.
+        return qs.filter(mine | ~Exists(Assignment.objects.filter(item=OuterRef("pk"))))
+    return qs.filter(mine)
+
+
 def neighbours(*, team, actor, item) -> tuple[int | None, int | None]:
     """Previous and next item ids in the actor's own order through the queue (J/K)."""
-    from apps.annotations.services import visible_items
-
     qs = visible_items(team=team, actor=actor, queue=item.queue_id)
     previous = (
         qs.filter(position__lt=item.position)
@@ -144,79 +263,134 @@ def neighbours(*, team, actor, item) -> tuple[int | None, int | None]:
     return previous, following
 
 
-# --- agreement ---------------------------------------------------------------------------
+def item_verdict(item, annotations=None) -> bool | None:
+    """The item's human verdict: the owner's decision, else the annotators' unanimous one."""
+    if item.final_passed is not None:
+        return item.final_passed
+    if item.status != ItemStatus.DONE:
+        return None
+    verdicts = {
+        a.passed for a in (annotations if annotations is not None else item.annotations.all())
+    }
+    return verdicts.pop() if len(verdicts) == 1 else None
 
 
-@dataclass
-class Agreement:
-    name: str
-    n: int
-    percent: float | None
-    kappa: float | None
+# --- annotations -------------------------------------------------------------------------
 
 
-def _agreement(name, pairs) -> Agreement:
-    return Agreement(
-        name=name, n=len(pairs), percent=percent_agreement(pairs), kappa=cohen_kappa(pairs)
+def my_annotation(item, user) -> Annotation | None:
+    return Annotation.objects.filter(item=item, author=user).first()
+
+
+def others_annotations(item, user) -> list[Annotation]:
+    return list(Annotation.objects.filter(item=item).exclude(author=user).order_by("id"))
+
+
+def visible_annotations(*, team, actor, item=None, queue_id=None):
+    """Verdicts on the items the actor sees (or on one item): every one for managers,
+    else only the actor's own; `queue_id` is a request's filter, checked as such."""
+    if item is not None:
+        annotations = Annotation.objects.filter(item=item)
+    else:
+        annotations = Annotation.objects.filter(item__in=visible_items(team=team, actor=actor))
+    annotations = annotations.order_by("id")
+    if not can_manage(actor, team):
+        annotations = annotations.filter(author=actor_user(actor))
+    if queue_id:
+        queue_pk = _posted_pk(queue_id, field="queue", message="queue must be an id.")
+        annotations = annotations.filter(item__queue_id=queue_pk)
+    return annotations
+
+
+def annotation_for(*, team, actor, annotation_id) -> Annotation:
+    items = visible_items(team=team, actor=actor)
+    annotation = Annotation.objects.filter(pk=annotation_id, item__in=items).first()
+    if annotation is None:
+        raise NotFound("No such annotation.")
+    return annotation
+
+
+def failed_annotation_for_field(item, annotation_id, *, field: str) -> Annotation:
+    """The item's failed verdict a request names, else its first failed one."""
+    failed = Annotation.objects.filter(item=item, passed=False)
+    pk = _pk_or_none(annotation_id)
+    chosen = failed.filter(pk=pk).first() if pk is not None else None
+    chosen = chosen or failed.order_by("id").first()
+    if chosen is None:
+        raise ValidationFailed("Only failed annotations go to a dataset.", field=field)
+    return chosen
+
+
+# --- people ------------------------------------------------------------------------------
+
+
+def annotator_members():
+    """The team's members who may annotate, for the assignment form."""
+    return (
+        Membership.objects.exclude(role=Role.VIEWER).select_related("user").order_by("user__email")
     )
 
 
-def human_verdicts(*, items) -> dict:
-    """{result_id: human verdict} for items that have one."""
-    verdicts = {}
-    for item in items:
-        verdict = item_verdict(item, list(item.annotations.all()))
-        if verdict is not None and item.result_id is not None:
-            verdicts[item.result_id] = verdict
-    return verdicts
+def resolve_annotators(*, team, users=(), emails=(), user_ids=()) -> list:
+    """Members who may annotate, from users, emails or ids; unknown names are an error."""
+    User = get_user_model()
+    members = Membership.objects.filter(team=team).select_related("user")
+    by_email = {m.user.email.lower(): m for m in members}
+    by_id = {m.user_id: m for m in members}
+    chosen: list = []
+
+    def add(membership, name):
+        if membership is None:
+            raise ValidationFailed(f"{name} is not a member of this team.", field="users")
+        if membership.role == Role.VIEWER:
+            raise ValidationFailed(
+                f"{membership.user.email} is a viewer and cannot annotate.", field="users"
+            )
+        if membership.user not in chosen:
+            chosen.append(membership.user)
+
+    for user in users:
+        add(by_id.get(getattr(user, "pk", None)) if isinstance(user, User) else None, str(user))
+    for email in emails:
+        add(by_email.get(str(email).strip().lower()), str(email))
+    for user_id in user_ids:
+        try:
+            key = int(user_id)
+        except (TypeError, ValueError):
+            key = None
+        add(by_id.get(key), f"User {user_id}")
+    if not chosen:
+        raise ValidationFailed("Choose at least one member.", field="users")
+    return chosen
 
 
-def evaluator_agreement(*, team, queue=None) -> list[Agreement]:
-    """Per evaluator: how often its pass/fail matches the human verdict on the same result
-    (percentage and Cohen's kappa), over one queue's items or the whole team's."""
-    from apps.experiments.models import Score
-
-    items = QueueItem.objects.filter(result__isnull=False).prefetch_related("annotations")
-    if queue is not None:
-        items = items.filter(queue=queue)
-    verdicts = human_verdicts(items=items)
-    if not verdicts:
-        return []
-    pairs = defaultdict(list)
-    names = {}
-    scores = (
-        Score.objects.filter(result_id__in=list(verdicts), passed__isnull=False)
-        .exclude(source="human")
-        .select_related("evaluator")
-        .order_by("evaluator_id", "result_id", "id")
-    )
-    for score in scores:
-        key = score.evaluator_id or f"{score.source}:{score.label}"
-        names[key] = score.evaluator_name or (
-            score.evaluator.name if score.evaluator_id else score.source
-        )
-        pairs[key].append((score.passed, verdicts[score.result_id]))
-    return sorted((_agreement(names[k], p) for k, p in pairs.items()), key=lambda a: a.name)
+# --- what a queue is filled from and emptied into -----------------------------------------
 
 
-def annotator_agreement(*, queue) -> tuple[Agreement | None, list[Agreement]]:
-    """Between annotators of a queue: every pair of verdicts on the same item, pooled,
-    and per pair of annotators."""
-    by_item = defaultdict(list)
-    rows = (
-        Annotation.objects.filter(item__queue=queue, author__isnull=False)
-        .order_by("item_id", "author_id")
-        .values_list("item_id", "author_id", "author_label", "passed")
-    )
-    for item_id, author_id, label, passed in rows:
-        by_item[item_id].append((author_id, label, passed))
-    pooled, per_pair, labels = [], defaultdict(list), {}
-    for verdicts in by_item.values():
-        for (a_id, a_label, a), (b_id, b_label, b) in combinations(verdicts, 2):
-            pooled.append((a, b))
-            per_pair[(a_id, b_id)].append((a, b))
-            labels[(a_id, b_id)] = f"{a_label} & {b_label}"
-    if not pooled:
-        return None, []
-    pairs = sorted((_agreement(labels[k], v) for k, v in per_pair.items()), key=lambda a: a.name)
-    return _agreement("All annotators", pooled), pairs
+def fill_experiments(*, limit: int = 50):
+    """The newest experiments, to fill a queue from."""
+    return Experiment.objects.order_by("-created_at")[:limit]
+
+
+def experiment_for_field(value, *, field: str) -> Experiment:
+    if value in (None, ""):
+        raise ValidationFailed("Choose an experiment.", field=field)
+    pk = _posted_pk(value, field=field, message="No such experiment.")
+    experiment = Experiment.objects.filter(pk=pk).first()
+    if experiment is None:
+        raise ValidationFailed("No such experiment.", field=field)
+    return experiment
+
+
+def dataset_choices():
+    return Dataset.objects.order_by("name")
+
+
+def dataset_for_field(value, *, field: str) -> Dataset:
+    if value in (None, ""):
+        raise ValidationFailed("Choose a dataset.", field=field)
+    pk = _posted_pk(value, field=field, message="No such dataset.")
+    dataset = Dataset.objects.filter(pk=pk).first()
+    if dataset is None:
+        raise ValidationFailed("No such dataset.", field=field)
+    return dataset

@@ -35,7 +35,7 @@ def _queues():
 
 def _can_manage_queues(request) -> bool:
     try:
-        from apps.annotations.services import can_manage
+        from apps.annotations.permissions import can_manage
     except ImportError:
         return False
     return can_manage(request.user, request.team)

@@ -3,7 +3,7 @@
 import pytest
 
 from apps.annotations import services
-from apps.annotations.selectors import annotator_agreement, evaluator_agreement
+from apps.annotations.agreement import annotator_agreement, evaluator_agreement
 from tests.annotations.factories import make_experiment
 
 # Judge verdict vs human verdict on ten items.

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import pytest
 
 from apps.annotations import services
-from apps.annotations.selectors import render_instructions
+from apps.annotations.instructions import render_instructions
 from apps.core.tenancy import team_scope
 from apps.datasets import services as dataset_services
 

@@ -1,6 +1,6 @@
 import pytest
 
-from apps.annotations import services
+from apps.annotations import selectors, services
 from apps.annotations.models import AnnotationQueue, Assignment, ItemStatus, QueueItem
 from apps.core.errors import Conflict, NotFound, PermissionRefused, ValidationFailed
 from apps.experiments.models import Score
@@ -128,7 +128,7 @@ def test_it_disputes_and_lets_an_owner_decide(acme_scope, alice, bob, erin, expe
         services.item_decide(team=acme_scope, actor=bob, item=item, passed=False)
     services.item_decide(team=acme_scope, actor=alice, item=item, passed=False, reasoning="policy")
     item.refresh_from_db()
-    assert item.status == ItemStatus.DONE and services.item_verdict(item) is False
+    assert item.status == ItemStatus.DONE and selectors.item_verdict(item) is False
 
 
 def test_it_refuses_items_locked_by_another_annotator(
@@ -151,12 +151,12 @@ def test_it_hides_unassigned_items_from_annotators(acme_scope, alice, erin, expe
     )
     first, second = list(queue.items.order_by("position"))[:2]
     services.items_assign(team=acme_scope, actor=alice, queue=queue, users=[erin], items=[first])
-    assert list(services.visible_items(team=acme_scope, actor=erin)) == [first]
+    assert list(selectors.visible_items(team=acme_scope, actor=erin)) == [first]
     with pytest.raises(NotFound):
-        services.item_for(team=acme_scope, actor=erin, item_id=second.pk)
+        selectors.item_for(team=acme_scope, actor=erin, item_id=second.pk)
     with pytest.raises(NotFound):
         services.annotation_save(team=acme_scope, actor=erin, item=second, passed=True)
-    assert services.visible_items(team=acme_scope, actor=alice).count() == 4
+    assert selectors.visible_items(team=acme_scope, actor=alice).count() == 4
 
 
 def test_it_deals_round_robin(acme_scope, alice, bob, erin, experiment, queue):
@@ -173,11 +173,11 @@ def test_it_deals_round_robin(acme_scope, alice, bob, erin, experiment, queue):
 
 
 def test_it_resolves_members_by_email(acme_scope, carol, erin):
-    assert services.resolve_annotators(team=acme_scope, emails=["ERIN@acme.test"]) == [erin]
+    assert selectors.resolve_annotators(team=acme_scope, emails=["ERIN@acme.test"]) == [erin]
     with pytest.raises(ValidationFailed):
-        services.resolve_annotators(team=acme_scope, emails=["carol@acme.test"])  # viewer
+        selectors.resolve_annotators(team=acme_scope, emails=["carol@acme.test"])  # viewer
     with pytest.raises(ValidationFailed):
-        services.resolve_annotators(team=acme_scope, emails=["dave@globex.test"])
+        selectors.resolve_annotators(team=acme_scope, emails=["dave@globex.test"])
 
 
 def test_it_validates_extra_fields(acme_scope, alice, erin, experiment):

@@ -192,3 +192,37 @@ def test_it_shows_which_item_filter_is_on(client, alice, filled):
     client.force_login(alice)
     body = client.get(f"/t/acme/annotations/queues/{queue.pk}/").content.decode()
     assert '<nav class="subnav" aria-label="Filter by status">' in body
+
+
+def test_it_reports_an_experiment_that_names_nothing_on_the_page(client, alice, filled):
+    queue, _ = filled
+    client.force_login(alice)
+    for value, message in (("", "Choose an experiment."), ("x", "No such experiment.")):
+        response = client.post(
+            f"/t/acme/annotations/queues/{queue.pk}/fill/", {"experiment": value}
+        )
+        assert response.status_code == 200
+        assert message in response.content.decode()
+
+
+def test_it_pages_items_keeping_the_status_filter(client, alice, filled):
+    queue, _ = filled
+    with team_scope(queue.team):
+        QueueItem.objects.bulk_create(
+            QueueItem(
+                team=queue.team,
+                queue=queue,
+                position=100 + n,
+                source_ref=f"t:{n}",
+                snapshot={"input": "q", "output": "a", "error": "", "auto_scores": []},
+            )
+            for n in range(60)
+        )
+    client.force_login(alice)
+    body = client.get(f"/t/acme/annotations/queues/{queue.pk}/?status=open").content.decode()
+    assert '<nav class="pagination" aria-label="Pages">' in body
+    assert 'href="?status=open&amp;page=2"' in body
+    fragment = client.get(
+        f"/t/acme/annotations/queues/{queue.pk}/?status=open&page=2", HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "<html" not in fragment and 'id="queue-items"' in fragment

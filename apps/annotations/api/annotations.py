@@ -1,0 +1,50 @@
+"""Annotation endpoints: the verdicts the caller may see, and one into a dataset."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+
+from apps.annotations import selectors, services
+from apps.annotations.api.base import AnnotationsAPIView, valid_data
+from apps.annotations.api.serializers import (
+    AddToDatasetSerializer,
+    AnnotationSerializer,
+    ExampleRefSerializer,
+)
+
+
+class AnnotationListView(AnnotationsAPIView):
+    serializer_class = AnnotationSerializer
+
+    @extend_schema(
+        parameters=[OpenApiParameter("queue", int, description="Only this queue's annotations.")],
+        responses=AnnotationSerializer(many=True),
+    )
+    def get(self, request, *args, **kwargs):
+        annotations = selectors.visible_annotations(
+            team=self.team, actor=self.actor, queue_id=request.query_params.get("queue")
+        )
+        page = self.paginate_queryset(annotations)
+        return self.get_paginated_response(AnnotationSerializer(page, many=True).data)
+
+
+class AnnotationAddToDatasetView(AnnotationsAPIView):
+    serializer_class = AddToDatasetSerializer
+
+    @extend_schema(request=AddToDatasetSerializer, responses={201: ExampleRefSerializer})
+    def post(self, request, annotation_id: int):
+        annotation = selectors.annotation_for(
+            team=self.team, actor=self.actor, annotation_id=annotation_id
+        )
+        data = valid_data(AddToDatasetSerializer, request)
+        dataset = selectors.dataset_for_field(data["dataset_id"], field="dataset_id")
+        example = services.annotation_add_to_dataset(
+            team=self.team,
+            actor=self.actor,
+            annotation=annotation,
+            dataset=dataset,
+            expected=data.get("expected"),
+        )
+        return Response(ExampleRefSerializer(example).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,123 @@
+"""Writes to annotation queues: create, edit, delete."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from apps.annotations.fields import clean_form_fields
+from apps.annotations.models import AnnotationQueue, QueueItem
+from apps.annotations.permissions import require_manage
+from apps.annotations.services.verdicts import _settle
+from apps.core.errors import ValidationFailed
+from apps.core.validation import full_clean_or_raise
+from apps.teams.audit import audit_record
+from apps.teams.permissions import actor_user
+
+MAX_ANNOTATORS = 10
+
+
+def _queue_state(queue) -> dict:
+    return {
+        "name": queue.name,
+        "instructions": queue.instructions,
+        "form_fields": queue.form_fields,
+        "annotators_per_item": queue.annotators_per_item,
+        "hide_auto_scores": queue.hide_auto_scores,
+    }
+
+
+def _check_queue(queue):
+    queue.name = (queue.name or "").strip()
+    if not queue.name:
+        raise ValidationFailed("Give the queue a name.", field="name")
+    if not 1 <= int(queue.annotators_per_item or 0) <= MAX_ANNOTATORS:
+        raise ValidationFailed(
+            f"Annotators per item must be between 1 and {MAX_ANNOTATORS}.",
+            field="annotators_per_item",
+        )
+    clash = AnnotationQueue.objects.filter(name__iexact=queue.name).exclude(pk=queue.pk)
+    if clash.exists():
+        raise ValidationFailed("A queue with that name exists.", field="name")
+    full_clean_or_raise(queue, exclude=["team", "created_by"], validate_constraints=False)
+
+
+@transaction.atomic
+def queue_create(
+    *,
+    team,
+    actor,
+    name: str,
+    instructions: str = "",
+    form_fields=None,
+    annotators_per_item: int = 1,
+    hide_auto_scores: bool = False,
+) -> AnnotationQueue:
+    require_manage(actor, team)
+    queue = AnnotationQueue(
+        team=team,
+        name=name,
+        instructions=instructions or "",
+        form_fields=clean_form_fields(form_fields),
+        annotators_per_item=annotators_per_item,
+        hide_auto_scores=bool(hide_auto_scores),
+        created_by=actor_user(actor),
+    )
+    _check_queue(queue)
+    queue.save()
+    audit_record(
+        team=team,
+        actor=actor,
+        verb="annotation_queue.create",
+        target=queue,
+        after=_queue_state(queue),
+    )
+    return queue
+
+
+_UPDATABLE = ("name", "instructions", "form_fields", "annotators_per_item", "hide_auto_scores")
+
+
+@transaction.atomic
+def queue_update(*, team, actor, queue: AnnotationQueue, **changes) -> AnnotationQueue:
+    require_manage(actor, team)
+    unknown = set(changes) - set(_UPDATABLE)
+    if unknown:
+        raise ValidationFailed(f"Unknown field {sorted(unknown)[0]!r}.")
+    queue = AnnotationQueue.objects.select_for_update().get(pk=queue.pk)
+    before = _queue_state(queue)
+    if "form_fields" in changes:
+        changes["form_fields"] = clean_form_fields(changes["form_fields"])
+    if "hide_auto_scores" in changes:
+        changes["hide_auto_scores"] = bool(changes["hide_auto_scores"])
+    for key, value in changes.items():
+        setattr(queue, key, value)
+    _check_queue(queue)
+    queue.save()
+    if queue.annotators_per_item != before["annotators_per_item"]:
+        # Items judged so far may now have enough verdicts, or too few.
+        for item in QueueItem.objects.filter(queue=queue, decided_at__isnull=True).exclude(
+            annotation_count=0
+        ):
+            _settle(item, queue)
+    audit_record(
+        team=team,
+        actor=actor,
+        verb="annotation_queue.update",
+        target=queue,
+        before=before,
+        after=_queue_state(queue),
+    )
+    return queue
+
+
+@transaction.atomic
+def queue_delete(*, team, actor, queue: AnnotationQueue) -> None:
+    require_manage(actor, team)
+    audit_record(
+        team=team,
+        actor=actor,
+        verb="annotation_queue.delete",
+        target=queue,
+        before=_queue_state(queue),
+    )
+    queue.delete()
