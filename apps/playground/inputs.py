@@ -11,7 +11,6 @@ from apps.llm.model_settings import ModelSettings
 from apps.playground.variants import Variant
 
 MAX_VARIANTS = 4
-LABELS = "ABCD"
 
 
 def _number(post, name: str, *, integer: bool = False):

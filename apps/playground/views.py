@@ -33,7 +33,6 @@ from apps.playground.variants import Variant
 from apps.prompts.rendering import RenderError, template_variables
 from apps.teams.models import PERM_EDIT
 
-SCHEMA_TYPES_AS_TEXTAREA = ("array", "object")
 DATASET_CHOICES = 100  # datasets offered to fill variables from, and examples of one
 
 
