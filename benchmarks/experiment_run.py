@@ -79,11 +79,13 @@ def gateway_floor(base_url: str, calls: int = ROWS) -> dict:
     import asyncio
 
     from apps.llm import gateway
+    from apps.llm.model_settings import ModelSettings
     from apps.llm.models import ProviderConfig
 
     provider = ProviderConfig(
         pk=0, name="floor", base_url=base_url, models=["demo-echo"], is_demo=True
     )
+    settings = ModelSettings(model="demo-echo")
 
     async def run() -> tuple[float, float]:
         slots = asyncio.Semaphore(CONCURRENCY)
@@ -92,7 +94,7 @@ def gateway_floor(base_url: str, calls: int = ROWS) -> dict:
             async with slots:
                 await gateway.acomplete(
                     provider,
-                    model="demo-echo",
+                    settings=settings,
                     messages=[{"role": "user", "content": f"Q: question {i}"}],
                     max_retries=0,
                 )

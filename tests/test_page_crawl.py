@@ -162,9 +162,10 @@ def world(db, settings, demo_echo):
     from apps.experiments import services as experiments
     from apps.experiments.models import Evaluator, Experiment
     from apps.experiments.runner import execute
+    from apps.llm.model_settings import ModelSettings
     from apps.llm.models import ProviderConfig
-    from apps.playground.inputs import Variant
     from apps.playground.services import playground_run_stream
+    from apps.playground.variants import Variant
     from apps.prompts.services import prompt_create, version_create
     from apps.teams.models import Team
     from apps.traces.otlp import RawSpan
@@ -214,7 +215,8 @@ def world(db, settings, demo_echo):
                 team=team,
                 actor=alice,
                 variant=Variant(
-                    template="Say {{ thing }}", provider_id=provider.pk, model="demo-echo"
+                    template="Say {{ thing }}",
+                    settings=ModelSettings(provider_id=provider.pk, model="demo-echo"),
                 ),
                 variables_schema={},
                 values={"thing": f"run {MARK}"},

@@ -61,6 +61,7 @@ from apps.llm.gateway import (
     warm_async_client,
     warm_up,
 )
+from apps.llm.model_settings import ModelSettings
 from apps.llm.models import ProviderConfig
 from apps.prompts.rendering import RenderError, render_prompt
 
@@ -75,7 +76,6 @@ STORE_WINDOW = 0.05
 RATE_LIMIT_ATTEMPTS = 12  # a cell keeps waiting its turn through this many 429s
 RETRY_CUT_COOLDOWN = 0.5  # at least this long between multiplicative decreases
 MAX_CUT_COOLDOWN = 5.0
-CALL_SETTINGS = ("temperature", "max_tokens", "top_p", "stop", "response_format", "tools")
 
 
 # PostgreSQL's multi-row INSERTs (see ExperimentRunner._store_pg): one statement per
@@ -166,8 +166,7 @@ class Cell:
 class VariantPlan:
     variant: Variant
     provider: Any
-    model: str
-    call_settings: dict
+    settings: ModelSettings
     prompt: PreparedPrompt | None = None
 
 
@@ -281,15 +280,12 @@ class ExperimentRunner:
         for variant in Variant.objects.filter(experiment=experiment).select_related(
             "prompt_version", "prompt_version__prompt"
         ):
-            settings_ = variant.settings or {}
-            provider = ProviderConfig.objects.filter(pk=settings_.get("provider_id")).first()
+            settings_ = ModelSettings.from_stored(variant.settings)
+            provider = ProviderConfig.objects.filter(pk=settings_.provider_id).first()
             self.variants[variant.pk] = VariantPlan(
                 variant=variant,
                 provider=provider,
-                model=settings_.get("model", ""),
-                call_settings={
-                    k: settings_[k] for k in CALL_SETTINGS if settings_.get(k) is not None
-                },
+                settings=settings_,
                 prompt=PreparedPrompt(variant.prompt_version),
             )
         self.evaluators = []
@@ -398,10 +394,9 @@ class ExperimentRunner:
             try:
                 completion = await acomplete(
                     plan.provider,
-                    model=plan.model,
+                    settings=plan.settings,
                     messages=messages,
                     max_retries=0,  # retries happen here, where the limit can adapt
-                    **plan.call_settings,
                 )
                 self.limiter.on_success()
                 return completion, None, attempts

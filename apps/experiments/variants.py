@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from apps.core.errors import ValidationFailed
-from apps.prompts.services import normalize_model_settings
+from apps.llm.model_settings import ModelSettings
 
 
 @dataclass
@@ -22,6 +22,4 @@ def effective_settings(version, overrides: dict | None) -> dict:
     overrides = overrides or {}
     if not isinstance(overrides, dict):
         raise ValidationFailed("Overrides must be an object of model settings.", field="variants")
-    merged = dict(version.model_settings or {})
-    merged.update({k: v for k, v in overrides.items()})
-    return normalize_model_settings({k: v for k, v in merged.items() if v is not None})
+    return ModelSettings.from_stored(version.model_settings).with_overrides(overrides).to_json()

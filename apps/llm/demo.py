@@ -6,6 +6,7 @@ from django.conf import settings
 
 from apps.core.tenancy import team_scope
 from apps.llm.models import ProviderConfig, ProviderKind
+from apps.llm.services import provider_create
 
 DEMO_NAME = "demo-echo"
 DEMO_LABEL = "demo-echo — deterministic test server, not an LLM"
@@ -15,8 +16,6 @@ DEMO_PRICES = {"demo-echo": {"input": 0.5, "output": 1.5}}
 
 def ensure_demo_provider(*, team, actor) -> ProviderConfig:
     """The team's demo-echo provider, created once (idempotent)."""
-    from apps.llm.services import provider_create
-
     with team_scope(team):
         existing = ProviderConfig.objects.filter(is_demo=True).order_by("pk").first()
         if existing is not None:

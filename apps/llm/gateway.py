@@ -1,6 +1,7 @@
 """The one place that calls models: the `openai` SDK against OpenAI or any compatible server.
 
-`complete()`, `acomplete()` and `stream()` return a `Completion` (text, parsed JSON, usage,
+`complete()`, `acomplete()` and `stream()` take the messages and a `ModelSettings` (which
+model, how; it builds the request body) and return a `Completion` (text, parsed JSON, usage,
 latency, cost, raw response). The SDK's own retries are off (`max_retries=0`): retries
 happen here, with exponential backoff and full jitter on 429, 5xx and connection errors,
 honouring `Retry-After` up to a cap. Timeouts are not retried: the time budget is spent.
@@ -26,6 +27,7 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI, OpenAI
 
+from apps.llm.model_settings import ModelSettings
 from apps.llm.urlcheck import UnsafeBaseURL, check_base_url
 
 AUTHENTICATION = "authentication"
@@ -315,31 +317,8 @@ def _give_up(error: GatewayError, attempt: int, max_retries: int) -> bool:
 # --- requests and results -------------------------------------------------------------
 
 
-def _request_kwargs(
-    *, model, messages, temperature, max_tokens, top_p, stop, response_format, tools
-) -> dict:
-    kwargs: dict[str, Any] = {"model": model, "messages": messages}
-    optional = {
-        "temperature": temperature,
-        "max_tokens": max_tokens,
-        "top_p": top_p,
-        "stop": stop or None,
-        "response_format": response_format or None,
-        "tools": tools or None,
-    }
-    kwargs.update({k: v for k, v in optional.items() if v is not None})
-    return kwargs
-
-
-def _wants_json(response_format) -> bool:
-    return isinstance(response_format, dict) and response_format.get("type") in (
-        "json_object",
-        "json_schema",
-    )
-
-
-def _parse_json(text: str, response_format) -> Any:
-    if not _wants_json(response_format):
+def _parse_json(text: str, wants_json: bool) -> Any:
+    if not wants_json:
         return None
     try:
         return json.loads(text)
@@ -357,7 +336,7 @@ def cost_of(provider, model: str, input_tokens: int, output_tokens: int) -> floa
     return round(usd, 8)
 
 
-def _completion(provider, model, body: dict, started, response_format, attempts) -> Completion:
+def _completion(provider, model, body: dict, started, wants_json, attempts) -> Completion:
     """A Completion from the JSON body of a chat completion (OpenAI's wire format)."""
     choices = body.get("choices") or []
     choice = choices[0] if choices and isinstance(choices[0], dict) else {}
@@ -370,7 +349,7 @@ def _completion(provider, model, body: dict, started, response_format, attempts)
     output_tokens = int(usage.get("completion_tokens") or 0)
     return Completion(
         text=text,
-        parsed_json=_parse_json(text, response_format),
+        parsed_json=_parse_json(text, wants_json),
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         latency_ms=int((time.monotonic() - started) * 1000),
@@ -406,13 +385,20 @@ class _ChatCall:
     """
 
     def __init__(
-        self, provider, *, model, messages, timeout, max_retries, on_rate_limit, **settings
+        self,
+        provider,
+        *,
+        settings: ModelSettings,
+        messages: list[dict],
+        timeout: float | None,
+        max_retries: int | None,
+        on_rate_limit: Callable[[GatewayError], Any] | None,
     ):
         self.provider = provider
-        self.model = model
-        self.response_format = settings.get("response_format")
+        self.model = settings.model
+        self.wants_json = settings.wants_json
         self.timeout = _timeout(provider, timeout)
-        self.body = _request_kwargs(model=model, messages=messages, **settings)
+        self.body = settings.request_body(messages)
         self.options = {"timeout": self.timeout}
         self.retries = _max_retries(provider, max_retries)
         self.on_rate_limit = on_rate_limit
@@ -441,7 +427,7 @@ class _ChatCall:
                 f"{self.provider.name} answered with something that is not a chat completion.",
             )
         return _completion(
-            self.provider, self.model, body, self.started, self.response_format, self.attempt
+            self.provider, self.model, body, self.started, self.wants_json, self.attempt
         )
 
 
@@ -451,14 +437,8 @@ class _ChatCall:
 def complete(
     provider,
     *,
-    model: str,
+    settings: ModelSettings,
     messages: list[dict],
-    temperature: float | None = None,
-    max_tokens: int | None = None,
-    top_p: float | None = None,
-    stop: list[str] | str | None = None,
-    response_format: dict | None = None,
-    tools: list | None = None,
     timeout: float | None = None,
     max_retries: int | None = None,
     on_rate_limit: Callable[[GatewayError], Any] | None = None,
@@ -466,14 +446,8 @@ def complete(
     """One chat completion, retried on 429/5xx/connection errors. Raises GatewayError."""
     call = _ChatCall(
         provider,
-        model=model,
+        settings=settings,
         messages=messages,
-        temperature=temperature,
-        max_tokens=max_tokens,
-        top_p=top_p,
-        stop=stop,
-        response_format=response_format,
-        tools=tools,
         timeout=timeout,
         max_retries=max_retries,
         on_rate_limit=on_rate_limit,
@@ -496,14 +470,8 @@ def complete(
 async def acomplete(
     provider,
     *,
-    model: str,
+    settings: ModelSettings,
     messages: list[dict],
-    temperature: float | None = None,
-    max_tokens: int | None = None,
-    top_p: float | None = None,
-    stop: list[str] | str | None = None,
-    response_format: dict | None = None,
-    tools: list | None = None,
     timeout: float | None = None,
     max_retries: int | None = None,
     on_rate_limit: Callable[[GatewayError], Any] | None = None,
@@ -511,14 +479,8 @@ async def acomplete(
     """`complete()` for asyncio. `on_rate_limit` may be a plain function or a coroutine."""
     call = _ChatCall(
         provider,
-        model=model,
+        settings=settings,
         messages=messages,
-        temperature=temperature,
-        max_tokens=max_tokens,
-        top_p=top_p,
-        stop=stop,
-        response_format=response_format,
-        tools=tools,
         timeout=timeout,
         max_retries=max_retries,
         on_rate_limit=on_rate_limit,
@@ -544,14 +506,8 @@ async def acomplete(
 def stream(
     provider,
     *,
-    model: str,
+    settings: ModelSettings,
     messages: list[dict],
-    temperature: float | None = None,
-    max_tokens: int | None = None,
-    top_p: float | None = None,
-    stop: list[str] | str | None = None,
-    response_format: dict | None = None,
-    tools: list | None = None,
     timeout: float | None = None,
     max_retries: int | None = None,
     on_rate_limit: Callable[[GatewayError], Any] | None = None,
@@ -562,14 +518,8 @@ def stream(
     """
     call = _ChatCall(
         provider,
-        model=model,
+        settings=settings,
         messages=messages,
-        temperature=temperature,
-        max_tokens=max_tokens,
-        top_p=top_p,
-        stop=stop,
-        response_format=response_format,
-        tools=tools,
         timeout=timeout,
         max_retries=max_retries,
         on_rate_limit=on_rate_limit,
@@ -604,7 +554,7 @@ def stream(
     parts: list[str] = []
     usage = None
     finish_reason = None
-    response_model = model
+    model = response_model = settings.model
     ident = None
     chunks = 0
     tool_calls: dict[int, dict] = {}
@@ -622,19 +572,20 @@ def stream(
                     delta = choice.delta
                     if delta is None:
                         continue
-                    for call in delta.tool_calls or []:
+                    # Not `call`: that name is the request, read again for `attempts` below.
+                    for tool_call in delta.tool_calls or []:
                         entry = tool_calls.setdefault(
-                            call.index,
+                            tool_call.index,
                             {
                                 "id": None,
                                 "type": "function",
                                 "function": {"name": "", "arguments": ""},
                             },
                         )
-                        entry["id"] = call.id or entry["id"]
-                        if call.function is not None:
-                            entry["function"]["name"] += call.function.name or ""
-                            entry["function"]["arguments"] += call.function.arguments or ""
+                        entry["id"] = tool_call.id or entry["id"]
+                        if tool_call.function is not None:
+                            entry["function"]["name"] += tool_call.function.name or ""
+                            entry["function"]["arguments"] += tool_call.function.arguments or ""
                     if delta.content:
                         parts.append(delta.content)
                         yield delta.content
@@ -646,7 +597,7 @@ def stream(
     output_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
     yield Completion(
         text=text,
-        parsed_json=_parse_json(text, response_format),
+        parsed_json=_parse_json(text, settings.wants_json),
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         latency_ms=int((time.monotonic() - started) * 1000),

@@ -7,6 +7,7 @@ from django.db.models import ProtectedError
 
 from apps.core.errors import Conflict, ValidationFailed
 from apps.core.validation import full_clean_or_raise
+from apps.llm import gateway
 from apps.llm.models import OPENAI_BASE_URL, ProviderConfig, ProviderKind
 from apps.llm.urlcheck import UnsafeBaseURL, check_base_url
 from apps.teams.audit import audit_record
@@ -188,7 +189,6 @@ def provider_delete(*, team, actor, provider: ProviderConfig) -> None:
 def provider_test_connection(*, team, actor, provider: ProviderConfig) -> dict:
     """Ask the provider for its models: {"ok", "models", "message", "kind"}. Writes nothing
     but the audit line; the caller decides whether to store the models."""
-    from apps.llm import gateway
 
     require(actor, PERM_ADMIN, team, message="Only team admins can test a provider connection.")
     try:
@@ -223,7 +223,6 @@ def provider_test_connection(*, team, actor, provider: ProviderConfig) -> dict:
 @transaction.atomic
 def provider_refresh_models(*, team, actor, provider: ProviderConfig) -> ProviderConfig:
     """Replace the provider's model list with what its /v1/models offers."""
-    from apps.llm import gateway
 
     require(actor, PERM_ADMIN, team, message="Only team admins manage model providers.")
     try:

@@ -5,17 +5,12 @@ from __future__ import annotations
 from rest_framework import mixins
 from rest_framework.response import Response
 
-from apps.core.errors import NotFound
 from apps.core.pagination import StandardPagination
-from apps.playground.models import PlaygroundRun
+from apps.playground import selectors
 from apps.playground.serializers import PlaygroundRunSerializer
 from apps.teams.api_base import TeamGenericAPIView
 
 READ = "prompts:read"
-
-
-def _runs():
-    return PlaygroundRun.objects.select_related("user").order_by("-created_at", "-pk")
 
 
 class PlaygroundRunListView(mixins.ListModelMixin, TeamGenericAPIView):
@@ -24,7 +19,7 @@ class PlaygroundRunListView(mixins.ListModelMixin, TeamGenericAPIView):
     read_scope = READ
 
     def get_queryset(self):
-        return _runs()
+        return selectors.run_list()
 
     def get(self, request):
         return self.list(request)
@@ -35,8 +30,5 @@ class PlaygroundRunDetailView(TeamGenericAPIView):
     read_scope = READ
 
     def get(self, request, playground_run_id):
-        try:
-            run = _runs().get(pk=playground_run_id)
-        except PlaygroundRun.DoesNotExist:
-            raise NotFound("No such playground run.") from None
+        run = selectors.run_get(playground_run_id)
         return Response(self.get_serializer(run).data)

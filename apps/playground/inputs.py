@@ -1,84 +1,16 @@
-"""Reading one playground variant and the shared variables from a POST."""
+"""Reading the playground's POSTs: one variant (its prompt and model settings), the variables
+schema and the variables' values."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 
 from apps.core.errors import ValidationFailed
-from apps.prompts.rendering import RenderError, template_variables
+from apps.llm.chat import EDITOR_ROLES, PLACEHOLDER
+from apps.llm.model_settings import ModelSettings
+from apps.playground.variants import Variant
 
-ROLES = ("system", "user", "assistant", "placeholder")
 MAX_VARIANTS = 4
-LABELS = "ABCD"
-
-
-@dataclass
-class Variant:
-    kind: str = "text"
-    template: str = ""
-    messages: list = field(default_factory=list)
-    provider_id: int | None = None
-    model: str = ""
-    temperature: float | None = None
-    max_tokens: int | None = None
-    top_p: float | None = None
-    stop: list = field(default_factory=list)
-    response_format: dict | None = None
-    label: str = ""
-
-    @property
-    def model_settings(self) -> dict:
-        """As a PromptVersion stores them (apps.prompts normalises them again)."""
-        out = {
-            "provider_id": self.provider_id,
-            "model": self.model,
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-            "top_p": self.top_p,
-            "stop": self.stop or None,
-            "response_format": self.response_format,
-        }
-        return {k: v for k, v in out.items() if v not in (None, "", [])}
-
-    @property
-    def response_format_type(self) -> str:
-        return (self.response_format or {}).get("type", "text")
-
-    @property
-    def json_schema_text(self) -> str:
-        fmt = self.response_format or {}
-        if fmt.get("type") != "json_schema":
-            return ""
-        return json.dumps((fmt.get("json_schema") or {}).get("schema", {}), indent=2)
-
-    @property
-    def provider_model(self) -> str:
-        return f"{self.provider_id or ''}::{self.model}"
-
-    def variables(self) -> list[str]:
-        try:
-            return template_variables(self.kind, self.template, self.messages)
-        except RenderError:
-            return []
-
-    @classmethod
-    def from_version(cls, version, label: str = "A") -> Variant:
-        settings = version.model_settings or {}
-        stop = settings.get("stop") or []
-        return cls(
-            kind=version.kind,
-            template=version.template or "",
-            messages=list(version.messages or []),
-            provider_id=settings.get("provider_id"),
-            model=settings.get("model", ""),
-            temperature=settings.get("temperature"),
-            max_tokens=settings.get("max_tokens"),
-            top_p=settings.get("top_p"),
-            stop=[stop] if isinstance(stop, str) else list(stop),
-            response_format=settings.get("response_format"),
-            label=label,
-        )
 
 
 def _number(post, name: str, *, integer: bool = False):
@@ -102,10 +34,10 @@ def parse_variant(post) -> Variant:
         roles = post.getlist("msg_role")
         contents = post.getlist("msg_content")
         for role, content in zip(roles, contents, strict=False):
-            if role not in ROLES:
+            if role not in EDITOR_ROLES:
                 raise ValidationFailed(f"Unknown role {role!r}.", field="messages")
-            if role == "placeholder":
-                messages.append({"role": "placeholder", "name": content.strip()})
+            if role == PLACEHOLDER:
+                messages.append({"role": PLACEHOLDER, "name": content.strip()})
             else:
                 messages.append({"role": role, "content": content})
     provider_id, _, model = (post.get("provider_model") or "").partition("::")
@@ -132,17 +64,22 @@ def parse_variant(post) -> Variant:
         }
     elif fmt_type != "text":
         raise ValidationFailed("Unknown response format.", field="response_format")
-    return Variant(
-        kind=kind,
-        template=post.get("template", "") if kind == "text" else "",
-        messages=messages,
+    # Unchecked (the constructor, not from_json): a run sends what was typed and the
+    # provider answers for a value out of its range; saving checks through the Hub.
+    settings = ModelSettings(
         provider_id=provider_id,
         model=model,
         temperature=_number(post, "temperature"),
         max_tokens=_number(post, "max_tokens", integer=True),
         top_p=_number(post, "top_p"),
-        stop=stop,
+        stop=tuple(stop),
         response_format=response_format,
+    )
+    return Variant(
+        kind=kind,
+        template=post.get("template", "") if kind == "text" else "",
+        messages=messages,
+        settings=settings,
         label=(post.get("label") or "")[:20],
     )
 
@@ -196,4 +133,4 @@ def parse_values(post, names: list[str], schema: dict, placeholders: set[str]) -
 def placeholder_names(kind: str, messages: list) -> set[str]:
     if kind != "chat":
         return set()
-    return {m.get("name", "") for m in messages if m.get("role") == "placeholder"}
+    return {m.get("name", "") for m in messages if m.get("role") == PLACEHOLDER}

@@ -12,28 +12,15 @@ from apps.core.errors import NotFound, ValidationFailed
 from apps.core.tenancy import team_scope
 from apps.llm import gateway
 from apps.llm.selectors import provider_get
-from apps.playground.inputs import Variant
 from apps.playground.models import PlaygroundRun, RunStatus
-from apps.prompts.rendering import RenderError, render_prompt
+from apps.playground.variants import Variant
+from apps.prompts.rendering import RenderError
+from apps.prompts.services import version_create
 from apps.teams.audit import audit_record
-from apps.teams.models import PERM_EDIT, ApiKey
-from apps.teams.permissions import require
+from apps.teams.models import PERM_EDIT
+from apps.teams.permissions import actor_user, require
 
 logger = logging.getLogger(__name__)
-
-
-def rendered_messages(variant: Variant, schema: dict, values: dict) -> list[dict]:
-    """What the model receives: a text prompt becomes one user message."""
-    rendered = render_prompt(
-        kind=variant.kind,
-        template=variant.template,
-        messages=variant.messages,
-        variables_schema=schema,
-        values=values,
-    )
-    if variant.kind == "text":
-        return [{"role": "user", "content": rendered}]
-    return rendered
 
 
 def playground_run_stream(
@@ -56,15 +43,16 @@ def playground_run_stream(
     """
     require(actor, PERM_EDIT, team, message="Only editors can run prompts in the playground.")
     with team_scope(team):
+        settings = variant.settings
         provider = None
-        if variant.provider_id:
+        if settings.provider_id:
             try:
-                provider = provider_get(variant.provider_id)
+                provider = provider_get(settings.provider_id)
             except NotFound:
                 provider = None
         run = PlaygroundRun(
             team=team,
-            user=None if isinstance(actor, ApiKey) else actor,
+            user=actor_user(actor),
             label=variant.label,
             prompt_version=prompt_version,
             kind=variant.kind,
@@ -74,14 +62,14 @@ def playground_run_stream(
             variables=values,
             provider=provider,
             provider_name=provider.name if provider else "",
-            model=variant.model,
-            model_settings=variant.model_settings,
+            model=settings.model,
+            model_settings=settings.to_json(),
         )
         if batch is not None:
             run.batch = batch
         error = None
         try:
-            run.rendered = rendered_messages(variant, variables_schema, values)
+            run.rendered = variant.rendered_messages(variables_schema, values)
         except RenderError as exc:
             error = ("render", exc.message)
         if error is None and provider is None:
@@ -89,7 +77,7 @@ def playground_run_stream(
                 "bad_request",
                 "Choose a provider and model. Admins add providers in Settings.",
             )
-        if error is None and not variant.model:
+        if error is None and not settings.model:
             error = ("bad_request", "Choose a model.")
         if error is not None:
             run.status = RunStatus.ERROR
@@ -103,16 +91,7 @@ def playground_run_stream(
 def _stream_events(*, team, run, provider, variant) -> Iterator[tuple[str, dict]]:
     parts: list[str] = []
     try:
-        for item in gateway.stream(
-            provider,
-            model=variant.model,
-            messages=run.rendered,
-            temperature=variant.temperature,
-            max_tokens=variant.max_tokens,
-            top_p=variant.top_p,
-            stop=variant.stop or None,
-            response_format=variant.response_format,
-        ):
+        for item in gateway.stream(provider, settings=variant.settings, messages=run.rendered):
             if isinstance(item, str):
                 parts.append(item)
                 yield "chunk", {"text": item}
@@ -189,8 +168,6 @@ def playground_save_version(
     parent=None,
 ):
     """Save a variant as a new version of `prompt` through the Hub (never overwrites)."""
-    from apps.prompts.services import version_create
-
     if parent is not None and parent.prompt_id != prompt.pk:
         parent = None
     if variant.kind == "chat" and not variant.messages:
@@ -203,7 +180,7 @@ def playground_save_version(
         template=variant.template,
         messages=variant.messages,
         variables_schema=variables_schema,
-        model_settings=variant.model_settings,
+        model_settings=variant.settings.to_json(),
         commit_message=commit_message,
         parent=parent,
     )

@@ -6,48 +6,34 @@ import json
 import uuid
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apps.core.errors import NotFound, ServiceError
 from apps.core.pagination import paginate
+from apps.core.web import render_page, role_allows, team_url
+from apps.datasets.selectors import (
+    dataset_get,
+    dataset_list,
+    example_at_revision,
+    examples_at_revision,
+)
+from apps.llm.chat import EDITOR_ROLES
 from apps.llm.selectors import providers_for_team
-from apps.playground import services
+from apps.playground import selectors, services
 from apps.playground.inputs import (
     MAX_VARIANTS,
-    ROLES,
-    Variant,
     parse_schema,
     parse_values,
     parse_variant,
     placeholder_names,
 )
-from apps.playground.models import PlaygroundRun
-from apps.prompts.models import Prompt, PromptVersion
+from apps.playground.variants import Variant
 from apps.prompts.rendering import RenderError, template_variables
 from apps.teams.models import PERM_EDIT
 
-SCHEMA_TYPES_AS_TEXTAREA = ("array", "object")
-
-
-def _version(version_id) -> PromptVersion | None:
-    if not version_id:
-        return None
-    try:
-        return PromptVersion.objects.select_related("prompt").get(pk=int(version_id))
-    except (PromptVersion.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such prompt version.") from None
-
-
-def _run(run_id) -> PlaygroundRun:
-    try:
-        return PlaygroundRun.objects.select_related("prompt_version__prompt", "user").get(
-            pk=int(run_id)
-        )
-    except (PlaygroundRun.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such run.") from None
+DATASET_CHOICES = 100  # datasets offered to fill variables from, and examples of one
 
 
 def _provider_choices():
@@ -56,14 +42,16 @@ def _provider_choices():
 
 
 def _default_target(variant: Variant, choices) -> Variant:
+    settings = variant.settings
     ids = {p.pk for p, _ in choices}
-    if variant.provider_id not in ids and choices:
-        variant.provider_id = choices[0][0].pk
-        if not variant.model:
-            variant.model = (choices[0][1] or [""])[0]
-    if variant.provider_id and not variant.model:
-        models = next((m for p, m in choices if p.pk == variant.provider_id), [])
-        variant.model = (models or [""])[0]
+    if settings.provider_id not in ids and choices:
+        settings = settings.replace(provider_id=choices[0][0].pk)
+        if not settings.model:
+            settings = settings.replace(model=(choices[0][1] or [""])[0])
+    if settings.provider_id and not settings.model:
+        models = next((m for p, m in choices if p.pk == settings.provider_id), [])
+        settings = settings.replace(model=(models or [""])[0])
+    variant.settings = settings
     return variant
 
 
@@ -130,28 +118,15 @@ def _raw_values(post) -> dict:
 
 
 def playground(request):
-    version = _version(request.GET.get("version"))
+    version = selectors.version_named(request.GET.get("version"))
     choices = _provider_choices()
     schema: dict = {}
     values: dict = {}
     source_run = None
     if request.GET.get("run"):
-        source_run = _run(request.GET["run"])
+        source_run = selectors.run_get(request.GET["run"])
         version = version or source_run.prompt_version
-        variant = Variant(
-            kind=source_run.kind,
-            template=source_run.template,
-            messages=list(source_run.messages or []),
-            provider_id=source_run.provider_id,
-            model=source_run.model,
-            label="A",
-        )
-        settings = source_run.model_settings or {}
-        variant.temperature = settings.get("temperature")
-        variant.max_tokens = settings.get("max_tokens")
-        variant.top_p = settings.get("top_p")
-        variant.stop = settings.get("stop") or []
-        variant.response_format = settings.get("response_format")
+        variant = Variant.from_run(source_run)
         schema = source_run.variables_schema or {}
         values = source_run.variables or {}
     elif version is not None:
@@ -161,13 +136,6 @@ def playground(request):
         variant = Variant(kind="text", template="", label="A")
     variant = _default_target(variant, choices)
     variants = [variant]
-    datasets = []
-    try:
-        from apps.datasets.selectors import dataset_list
-
-        datasets = list(dataset_list()[:100])
-    except ImportError:
-        pass
     context = {
         "version": version,
         "source_run": source_run,
@@ -175,14 +143,14 @@ def playground(request):
         "choices": choices,
         "variables_schema_json": json.dumps(schema),
         "fields": variable_fields(variants, schema, values),
-        "prompts": Prompt.objects.order_by("name")[:500],
-        "datasets": datasets,
-        "can_run": request.user.has_perm(PERM_EDIT, request.team),
+        "prompts": selectors.prompt_choices(),
+        "datasets": list(dataset_list()[:DATASET_CHOICES]),
+        "can_run": role_allows(request, PERM_EDIT),
         "max_variants": MAX_VARIANTS,
-        "roles": ROLES,
+        "roles": EDITOR_ROLES,
         "has_demo": any(p.is_demo for p, _ in choices),
     }
-    return render(request, "playground/playground.html", context)
+    return render_page(request, "playground/playground.html", context)
 
 
 @require_POST
@@ -197,13 +165,11 @@ def variables(request):
     if fill:
         dataset_id, _, example_id = fill.partition(":")
         try:
-            from apps.datasets.selectors import dataset_get, example_at_revision
-
             example = example_at_revision(dataset_get(dataset_id), example_id)
-            for key, value in (example.input or {}).items():
-                values[key] = value
-        except (ImportError, NotFound):
+        except NotFound:
             error = "That example could not be found."
+        else:
+            values.update(example.input or {})
     context = {"fields": variable_fields(variants, schema, values), "fill_error": error}
     return render(request, "playground/playground.html#variables", context)
 
@@ -214,13 +180,8 @@ def examples(request):
     examples_list = []
     dataset = None
     if request.POST.get("dataset"):
-        try:
-            from apps.datasets.selectors import dataset_get, examples_at_revision
-
-            dataset = dataset_get(request.POST["dataset"])
-            examples_list = list(examples_at_revision(dataset)[:100])
-        except (ImportError, NotFound):
-            raise Http404("No such dataset.") from None
+        dataset = dataset_get(request.POST["dataset"])
+        examples_list = list(examples_at_revision(dataset)[:DATASET_CHOICES])
     return render(
         request,
         "playground/playground.html#example-picker",
@@ -235,9 +196,9 @@ def _sse(event: str, data: dict) -> bytes:
 @require_POST
 def run(request):
     """Run one variant and stream server-sent events: chunk… then done or error."""
-    if not request.user.has_perm(PERM_EDIT, request.team):
+    if not role_allows(request, PERM_EDIT):
         raise PermissionDenied("Only editors can run prompts in the playground.")
-    version = _version(request.POST.get("version_id"))
+    version = selectors.version_named(request.POST.get("version_id"))
     schema = parse_schema(request.POST)
     batch = None
     try:
@@ -280,15 +241,9 @@ def run(request):
 @require_POST
 def save(request):
     """Save one variant as a new version of a prompt: JSON {ok, message, url}."""
-    version = _version(request.POST.get("version_id"))
+    version = selectors.version_named(request.POST.get("version_id"))
     try:
-        prompt = Prompt.objects.get(pk=int(request.POST.get("prompt_id") or 0))
-    except (Prompt.DoesNotExist, ValueError, TypeError):
-        return JsonResponse(
-            {"ok": False, "message": "Choose the prompt to save to.", "field": "prompt_id"},
-            status=400,
-        )
-    try:
+        prompt = selectors.prompt_for_field(request.POST.get("prompt_id"), field="prompt_id")
         variant = parse_variant(request.POST)
         new_version = services.playground_save_version(
             team=request.team,
@@ -303,13 +258,8 @@ def save(request):
         return JsonResponse(
             {"ok": False, "message": exc.message, "field": exc.field}, status=exc.http_status
         )
-    url = reverse(
-        "prompts:version",
-        kwargs={
-            "team_slug": request.team.slug,
-            "prompt_name": prompt.name,
-            "version_number": new_version.number,
-        },
+    url = team_url(
+        request, "prompts:version", prompt_name=prompt.name, version_number=new_version.number
     )
     return JsonResponse(
         {
@@ -322,19 +272,15 @@ def save(request):
 
 
 def history(request):
-    runs = PlaygroundRun.objects.select_related("user", "prompt_version__prompt").order_by(
-        "-created_at", "-pk"
-    )
-    return render(
-        request, "playground/history.html", {"page": paginate(request, runs, per_page=50)}
-    )
+    page = paginate(request, selectors.run_list(), per_page=50)
+    return render_page(request, "playground/history.html", {"page": page})
 
 
 def run_detail(request, playground_run_id):
-    found = _run(playground_run_id)
+    found = selectors.run_get(playground_run_id)
     context = {
         "run": found,
         "variables_json": json.dumps(found.variables, indent=2, ensure_ascii=False),
         "settings_json": json.dumps(found.model_settings, indent=2, ensure_ascii=False),
     }
-    return render(request, "playground/run_detail.html", context)
+    return render_page(request, "playground/run_detail.html", context)

@@ -8,6 +8,7 @@ import pytest
 
 from apps.llm import gateway
 from apps.llm.gateway import GatewayError
+from apps.llm.model_settings import ModelSettings
 
 
 def _serve(handler_cls):
@@ -46,7 +47,11 @@ def test_it_does_not_follow_a_providers_redirect(make_provider):
     try:
         provider = make_provider(f"http://127.0.0.1:{redirector.server_port}/v1")
         with pytest.raises(GatewayError):
-            gateway.complete(provider, model="m", messages=[{"role": "user", "content": "hi"}])
+            gateway.complete(
+                provider,
+                settings=ModelSettings(model="m"),
+                messages=[{"role": "user", "content": "hi"}],
+            )
         assert hits == []
     finally:
         gateway.clear_client_cache()

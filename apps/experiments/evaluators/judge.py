@@ -25,12 +25,12 @@ from apps.experiments.evaluators.base import (
 )
 from apps.experiments.evaluators.builtin import FENCE
 from apps.llm.gateway import GatewayError, acomplete
+from apps.llm.model_settings import ModelSettings
 from apps.llm.models import ProviderConfig
 from apps.prompts.models import PromptVersion
 from apps.prompts.rendering import RenderError, render_prompt
 
 KIND = "llm_judge"
-GATEWAY_SETTINGS = ("temperature", "max_tokens", "top_p", "stop", "response_format")
 
 
 def _judge_check(params: dict) -> None:
@@ -149,8 +149,7 @@ class BoundJudge:
 
     version: Any
     provider: Any
-    model: str
-    settings: dict
+    settings: ModelSettings
 
     async def ajudge(self, ctx: EvalContext) -> EvalOutcome:
         outcome, _ = await self.ajudge_with_cost(ctx)
@@ -163,16 +162,10 @@ class BoundJudge:
         except RenderError as exc:
             return error(f"The judge prompt failed to render: {exc.message}"), 0.0
         try:
-            completion = await acomplete(
-                self.provider, model=self.model, messages=messages, **self.settings
-            )
+            completion = await acomplete(self.provider, settings=self.settings, messages=messages)
         except GatewayError as exc:
             return error(f"The judge call failed ({exc.kind}): {exc.message}"), 0.0
         return parse_judge_output(completion.text), float(completion.cost or 0)
-
-
-def gateway_settings(model_settings: dict) -> dict:
-    return {k: model_settings[k] for k in GATEWAY_SETTINGS if model_settings.get(k) is not None}
 
 
 def resolve_judge(params: dict) -> BoundJudge:
@@ -187,22 +180,18 @@ def resolve_judge(params: dict) -> BoundJudge:
             f"The judge prompt {params['prompt']} v{params['version']} does not exist.",
             field="params",
         )
-    settings = dict(version.model_settings or {})
-    provider = ProviderConfig.objects.filter(pk=settings.get("provider_id")).first()
+    settings = ModelSettings.from_stored(version.model_settings)
+    provider = ProviderConfig.objects.filter(pk=settings.provider_id).first()
     if provider is None:
         raise ValidationFailed(
             f"The judge prompt {params['prompt']} v{params['version']} names no provider "
             "in its model settings.",
             field="params",
         )
-    if not settings.get("model"):
+    if not settings.model:
         raise ValidationFailed(
             f"The judge prompt {params['prompt']} v{params['version']} names no model.",
             field="params",
         )
-    return BoundJudge(
-        version=version,
-        provider=provider,
-        model=settings["model"],
-        settings=gateway_settings(settings),
-    )
+    # A judge answers in text or JSON; the prompt's tools are not offered to it.
+    return BoundJudge(version=version, provider=provider, settings=settings.replace(tools=()))

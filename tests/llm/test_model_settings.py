@@ -1,0 +1,109 @@
+"""ModelSettings: the one type for a model call's settings."""
+
+import pytest
+
+from apps.core.errors import ValidationFailed
+from apps.llm.model_settings import ModelSettings
+
+FULL = {
+    "provider_id": "3",
+    "model": " gpt-x ",
+    "temperature": "0.5",
+    "top_p": 1,
+    "max_tokens": 3.0,
+    "stop": "END",
+    "response_format": "json_object",
+    "tools": [{"type": "function", "function": {"name": "f"}}],
+}
+
+
+def test_it_parses_and_normalises_json():
+    settings = ModelSettings.from_json(FULL)
+    assert settings == ModelSettings(
+        provider_id=3,
+        model="gpt-x",
+        temperature=0.5,
+        top_p=1.0,
+        max_tokens=3,
+        stop=("END",),
+        response_format={"type": "json_object"},
+        tools=({"type": "function", "function": {"name": "f"}},),
+    )
+    assert settings.to_json() == {
+        "provider_id": 3,
+        "model": "gpt-x",
+        "temperature": 0.5,
+        "top_p": 1.0,
+        "max_tokens": 3,
+        "stop": ["END"],
+        "response_format": {"type": "json_object"},
+        "tools": [{"type": "function", "function": {"name": "f"}}],
+    }
+    assert ModelSettings.from_json(settings.to_json()) == settings
+
+
+def test_it_leaves_out_empty_values_and_the_text_format():
+    empty = {"model": "", "temperature": "", "stop": [], "tools": [], "response_format": "text"}
+    assert ModelSettings.from_json(empty).to_json() == {}
+    assert ModelSettings.from_json(None) == ModelSettings()
+
+
+@pytest.mark.parametrize(
+    "given, field, message",
+    [
+        ({"seed": 1}, "model_settings", "Unknown model setting 'seed'; use provider_id, model,"),
+        ({"temperature": 3}, "model_settings.temperature", "temperature must be between 0 and 2."),
+        ({"temperature": True}, "model_settings.temperature", "temperature must be a number."),
+        ({"max_tokens": 2.5}, "model_settings.max_tokens", "max_tokens must be a whole number."),
+        ({"max_tokens": 1e309}, "model_settings.max_tokens", "max_tokens must be a number."),
+        ({"model": 5}, "model_settings.model", "model must be a name."),
+        ({"stop": ["a"] * 5}, "model_settings.stop", "stop must be up to 4 strings."),
+        ({"response_format": "xml"}, "model_settings.response_format", "response_format type"),
+        (
+            {"response_format": {"type": "json_schema"}},
+            "model_settings.response_format",
+            "A json_schema response format needs a json_schema object.",
+        ),
+        ({"tools": "f"}, "model_settings.tools", "tools must be a list of tool objects."),
+        ("not an object", "model_settings", "Model settings must be an object."),
+    ],
+)
+def test_it_names_the_field_at_fault(given, field, message):
+    with pytest.raises(ValidationFailed) as caught:
+        ModelSettings.from_json(given)
+    assert caught.value.field == field
+    assert caught.value.message.startswith(message)
+
+
+def test_it_applies_overrides_and_checks_them():
+    base = ModelSettings.from_json({"provider_id": 1, "model": "a", "temperature": 0.2})
+    merged = base.with_overrides({"model": "b", "temperature": None, "max_tokens": "5"})
+    assert merged == ModelSettings(provider_id=1, model="b", max_tokens=5)
+    assert base.with_overrides(None) == base
+    with pytest.raises(ValidationFailed) as caught:
+        base.with_overrides({"top_p": 2})
+    assert caught.value.field == "model_settings.top_p"
+
+
+def test_it_takes_stored_settings_as_they_are():
+    settings = ModelSettings.from_stored({"model": "m", "stop": "x", "temperature": 5})
+    assert settings == ModelSettings(model="m", stop=("x",), temperature=5)
+    assert ModelSettings.from_stored(None) == ModelSettings()
+
+
+def test_it_builds_the_request_body():
+    settings = ModelSettings.from_json(FULL)
+    messages = [{"role": "user", "content": "hi"}]
+    assert settings.request_body(messages) == {
+        "model": "gpt-x",
+        "messages": messages,
+        "temperature": 0.5,
+        "max_tokens": 3,
+        "top_p": 1.0,
+        "stop": ["END"],
+        "response_format": {"type": "json_object"},
+        "tools": [{"type": "function", "function": {"name": "f"}}],
+    }
+    assert ModelSettings(model="m").request_body(messages) == {"model": "m", "messages": messages}
+    assert settings.wants_json and not ModelSettings().wants_json
+    assert settings.replace(tools=()).request_body(messages).get("tools") is None
