@@ -25,6 +25,15 @@ def dataset_get(dataset_id) -> Dataset:
         raise NotFound("No such dataset.") from None
 
 
+def _is_id(value) -> bool:
+    """An id as a form or JSON sends it: a whole number, or ASCII digits."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (
+        isinstance(value, str) and value.isascii() and value.isdigit()
+    )
+
+
 def dataset_choices(limit: int = CHOICES_MAX) -> list[Dataset]:
     """Datasets to pick from in a form (id and name only), by name."""
     return list(Dataset.objects.only("id", "name").order_by("name")[:limit])
@@ -33,11 +42,11 @@ def dataset_choices(limit: int = CHOICES_MAX) -> list[Dataset]:
 def dataset_for_field(value, *, field: str = "dataset") -> Dataset:
     """The dataset a form or an API request names by id. A refusal names `field`, so the
     page and the API report a missing or unknown dataset the same way."""
-    if value in (None, ""):
+    if not _is_id(value):  # nothing chosen, or a tampered form
         raise ValidationFailed("Choose a dataset.", field=field)
     try:
-        return Dataset.objects.get(pk=value)
-    except (Dataset.DoesNotExist, ValueError, TypeError, OverflowError):
+        return Dataset.objects.get(pk=int(value))
+    except (Dataset.DoesNotExist, OverflowError):
         raise ValidationFailed("No such dataset.", field=field) from None
 
 
