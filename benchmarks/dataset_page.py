@@ -49,7 +49,7 @@ def main() -> None:
 
     from apps.accounts.models import User
     from apps.core.tenancy import team_scope
-    from apps.datasets import importing, selectors, services
+    from apps.datasets import importing, parsing, selectors, services
     from apps.teams.services import team_create
 
     setup_test_environment()
@@ -125,7 +125,7 @@ def main() -> None:
             line += 1
     file_mb = path.stat().st_size / 1024 / 1024
     tracemalloc.start()
-    parsed = sum(1 for _ in importing.records(importing.file_chunks(path)(), "csv"))
+    parsed = sum(1 for _ in parsing.records(parsing.file_chunks(path)(), "csv"))
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     path.unlink()

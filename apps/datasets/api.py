@@ -11,138 +11,26 @@ import json
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from apps.core.errors import NotFound, ValidationFailed
-from apps.datasets import importing, selectors, services
-from apps.datasets.models import Dataset, DatasetRevision, Example
+from apps.datasets import exporting, importing, parsing, selectors, services
+from apps.datasets.models import Dataset, Example
+from apps.datasets.permissions import WRITE_SCOPE, require_edit
+from apps.datasets.serializers import (
+    DatasetBulkCreateSerializer,
+    DatasetExampleSerializer,
+    DatasetExampleUpdateSerializer,
+    DatasetExampleWriteSerializer,
+    DatasetRevisionSerializer,
+    DatasetSerializer,
+    DatasetUpdateSerializer,
+    DatasetUploadSerializer,
+    DatasetWriteSerializer,
+)
 from apps.teams.api_base import TeamGenericAPIView
-
-WRITE = "datasets:write"
-MAX_BULK_ROWS = 10_000
-
-
-# --- serializers -------------------------------------------------------------------------------
-
-
-class DatasetSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Dataset
-        fields = [
-            "id",
-            "name",
-            "description",
-            "current_revision",
-            "example_count",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = fields
-
-
-class DatasetWriteSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
-
-
-class DatasetUpdateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100, required=False)
-    description = serializers.CharField(required=False, allow_blank=True)
-
-
-class DatasetExampleSerializer(serializers.ModelSerializer):
-    expected = serializers.JSONField(allow_null=True)
-    input = serializers.DictField()
-    metadata = serializers.DictField()
-
-    class Meta:
-        model = Example
-        fields = [
-            "example_id",
-            "input",
-            "expected",
-            "metadata",
-            "split",
-            "source",
-            "source_ref",
-            "valid_from",
-            "valid_to",
-            "created_at",
-        ]
-        read_only_fields = fields
-
-
-class DatasetExampleWriteSerializer(serializers.Serializer):
-    input = serializers.DictField(help_text="The prompt variables (a JSON object).")
-    expected = serializers.JSONField(
-        required=False, allow_null=True, default=None, help_text="Text or any JSON value."
-    )
-    metadata = serializers.DictField(required=False, default=dict)
-    split = serializers.CharField(required=False, allow_blank=True, default="", max_length=40)
-    source = serializers.ChoiceField(
-        choices=["manual", "upload", "experiment", "trace", "annotation"],
-        required=False,
-        default="manual",
-    )
-    source_ref = serializers.CharField(required=False, allow_blank=True, default="")
-
-
-class DatasetExampleUpdateSerializer(serializers.Serializer):
-    input = serializers.DictField(required=False)
-    expected = serializers.JSONField(required=False, allow_null=True)
-    metadata = serializers.DictField(required=False)
-    split = serializers.CharField(required=False, allow_blank=True, max_length=40)
-
-
-class DatasetBulkCreateSerializer(serializers.Serializer):
-    rows = serializers.ListField(
-        child=serializers.JSONField(),
-        allow_empty=False,
-        max_length=MAX_BULK_ROWS,
-        help_text="Objects with input and optionally expected, metadata, split, source_ref.",
-    )
-    source = serializers.ChoiceField(
-        choices=["manual", "upload", "experiment", "trace", "annotation"], default="upload"
-    )
-    message = serializers.CharField(required=False, allow_blank=True, default="")
-
-
-class DatasetRevisionSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = DatasetRevision
-        fields = [
-            "number",
-            "actor_label",
-            "message",
-            "added",
-            "changed",
-            "removed",
-            "row_count",
-            "splits",
-            "created_at",
-        ]
-        read_only_fields = fields
-
-
-class DatasetUploadSerializer(serializers.Serializer):
-    file = serializers.FileField()
-    format = serializers.ChoiceField(
-        choices=["", "csv", "jsonl", "json"], required=False, default=""
-    )
-    mapping = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        default="",
-        help_text=(
-            'JSON object column → target: "input", "input:<name>", "expected", "metadata", '
-            '"split" or "ignore". Omitted: a default from the column names.'
-        ),
-    )
-    preview = serializers.BooleanField(
-        required=False, default=False, help_text="Return the first 20 mapped rows; write nothing."
-    )
 
 
 def _valid(serializer_class, request, **kwargs):
@@ -171,7 +59,7 @@ REVISION_PARAM = OpenApiParameter(
 
 class _DatasetsView(TeamGenericAPIView):
     read_scope = None
-    write_scope = WRITE
+    write_scope = WRITE_SCOPE
     serializer_class = DatasetSerializer
 
     def dataset(self, dataset_id) -> Dataset:
@@ -336,7 +224,7 @@ class UploadView(_DatasetsView):
     )
     def post(self, request, dataset_id: int):
         dataset = self.dataset(dataset_id)
-        importing.check_request_size(request)  # before DRF reads the multipart body
+        parsing.check_request_size(request)  # before DRF reads the multipart body
         data = _valid(DatasetUploadSerializer, request)
         mapping = None
         if data["mapping"]:
@@ -348,13 +236,13 @@ class UploadView(_DatasetsView):
                 ) from None
         uploaded = data["file"]
         if data["preview"]:
-            services.require_edit(self.actor, self.team)
-            importing.check_size(uploaded.size)
-            fmt = data["format"] or importing.guess_format(
-                uploaded.name, importing.first_bytes(uploaded)
+            require_edit(self.actor, self.team)
+            parsing.check_size(uploaded.size)
+            fmt = data["format"] or parsing.guess_format(
+                uploaded.name, parsing.first_bytes(uploaded)
             )
-            source = importing.uploaded_file_source(uploaded)
-            columns = importing.read_columns(source, fmt)
+            source = parsing.uploaded_file_source(uploaded)
+            columns = parsing.read_columns(source, fmt)
             cleaned = importing.clean_mapping(mapping, columns)
             rows = importing.preview(source, fmt, cleaned)
             return Response({"format": fmt, "columns": columns, "mapping": cleaned, "rows": rows})
@@ -384,6 +272,6 @@ class ExportView(_DatasetsView):
         dataset = self.dataset(dataset_id)
         revision = _revision_param(request, dataset)
         fmt = request.query_params.get("as", "jsonl")
-        return importing.export_response(
+        return exporting.export_response(
             team=self.team, dataset=dataset, revision=revision, fmt=fmt
         )

@@ -7,6 +7,14 @@ from django import forms
 from apps.datasets.importing import TARGETS
 
 
+def int_or_none(value) -> int | None:
+    """A whole-number query parameter; anything else (absent, junk) is None."""
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
 class DatasetForm(forms.Form):
     name = forms.CharField(max_length=100)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))

@@ -9,6 +9,7 @@ the old row (`valid_to = r`) and starts a new one (`valid_from = r`) with the sa
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 from django.conf import settings
 from django.db import models
@@ -153,3 +154,7 @@ class PendingUpload(TeamOwned):
 
     def __str__(self):
         return self.filename
+
+    @property
+    def file_path(self) -> Path:
+        return Path(settings.VAR_DIR) / self.stored_path

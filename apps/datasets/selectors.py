@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
-from apps.core.errors import NotFound
-from apps.datasets.models import Dataset, DatasetRevision, Example
+from apps.core.errors import NotFound, ValidationFailed
+from apps.datasets.models import Dataset, DatasetRevision, Example, PendingUpload
+
+CHOICES_MAX = 500
 
 
 def dataset_list() -> QuerySet[Dataset]:
@@ -20,6 +23,44 @@ def dataset_get(dataset_id) -> Dataset:
         return Dataset.objects.get(pk=dataset_id)
     except (Dataset.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such dataset.") from None
+
+
+def _is_id(value) -> bool:
+    """An id as a form or JSON sends it: a whole number, or ASCII digits."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (
+        isinstance(value, str) and value.isascii() and value.isdigit()
+    )
+
+
+def dataset_choices(limit: int = CHOICES_MAX) -> list[Dataset]:
+    """Datasets to pick from in a form (id and name only), by name."""
+    return list(Dataset.objects.only("id", "name").order_by("name")[:limit])
+
+
+def dataset_for_field(value, *, field: str = "dataset") -> Dataset:
+    """The dataset a form or an API request names by id. A refusal names `field`, so the
+    page and the API report a missing or unknown dataset the same way."""
+    if not _is_id(value):  # nothing chosen, or a tampered form
+        raise ValidationFailed("Choose a dataset.", field=field)
+    try:
+        return Dataset.objects.get(pk=int(value))
+    except (Dataset.DoesNotExist, OverflowError):
+        raise ValidationFailed("No such dataset.", field=field) from None
+
+
+def dataset_for_update(dataset: Dataset) -> Dataset:
+    """Lock the dataset's row until the transaction ends, so its writers go one at a time
+    (revision numbers without gaps or duplicates), and refresh `dataset` from it: the
+    caller sees the revision its write makes."""
+    try:
+        locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    except Dataset.DoesNotExist:
+        raise NotFound("No such dataset.") from None
+    for f in Dataset._meta.concrete_fields:
+        setattr(dataset, f.attname, getattr(locked, f.attname))
+    return dataset
 
 
 def dataset_get_by_name(name: str) -> Dataset:
@@ -60,6 +101,45 @@ def example_at_revision(dataset, example_id, revision: int | None = None) -> Exa
     except (Example.DoesNotExist, ValidationError, ValueError, TypeError):
         # A malformed UUID is as absent as an unknown one.
         raise NotFound("No such example in this revision.") from None
+
+
+class ExamplesPage:
+    """One page of a revision's table. Unfiltered, the total is the revision's row count:
+    no COUNT over a large dataset."""
+
+    def __init__(self, queryset, *, number: int, total: int, per_page: int):
+        self.total = total
+        self.num_pages = max(1, math.ceil(total / per_page))
+        self.number = min(max(1, number), self.num_pages)
+        offset = (self.number - 1) * per_page
+        self.rows = list(queryset[offset : offset + per_page])
+        self.start = offset + 1 if self.rows else 0
+        self.end = offset + len(self.rows)
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.num_pages
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+
+def examples_page(
+    revision: DatasetRevision, *, split: str = "", search: str = "", number: int = 1, per_page=50
+) -> ExamplesPage:
+    """Page `number` of the examples of `revision` (with its dataset loaded), filtered."""
+    rows = examples_at_revision(revision.dataset, revision.number, split=split, search=search)
+    total = rows.count() if (split or search) else revision.row_count
+    return ExamplesPage(rows, number=number, total=total, per_page=per_page)
 
 
 def revision_get(dataset, number: int | None = None) -> DatasetRevision:
@@ -118,3 +198,10 @@ def revision_diff(dataset, number: int, *, limit: int = 200) -> RevisionDiff:
             diff.changed.append((before, row))
     diff.removed = list(ended.values())
     return diff
+
+
+def pending_upload_get(dataset, token) -> PendingUpload:
+    upload = PendingUpload.objects.filter(dataset=dataset, token=token).first()
+    if upload is None:
+        raise NotFound("That upload is gone: it was imported or discarded. Upload the file again.")
+    return upload

@@ -20,7 +20,7 @@ from django.template.defaultfilters import floatformat
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from apps.datasets.importing import neutralise_cell
+from apps.datasets.exporting import neutralise_cell
 from apps.experiments import stats
 from apps.experiments.models import Experiment, ExperimentEvaluator, Result, Score, Variant
 

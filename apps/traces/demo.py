@@ -1,5 +1,8 @@
 """Demo traces for `manage.py seed_demo`: a few agent runs with model calls linked to a
-prompt version, one failing. Idempotent: fixed trace and span ids, stored once."""
+prompt version, one failing. Idempotent: fixed trace and span ids, stored once.
+
+Then the demo steps other apps registered (`hooks.demo_steps`) get the model calls: the
+annotations demo, seeded before this one, queues them for review."""
 
 from __future__ import annotations
 
@@ -8,6 +11,9 @@ import json
 import time
 
 from apps.core.tenancy import team_scope
+from apps.prompts.models import PromptVersion
+from apps.traces import hooks
+from apps.traces.models import Span
 from apps.traces.otlp import RawSpan
 from apps.traces.services import spans_ingest
 
@@ -19,10 +25,6 @@ def _id(label: str, size: int) -> str:
 
 
 def _prompt(team):
-    try:
-        from apps.prompts.models import PromptVersion
-    except ImportError:
-        return "", None
     version = PromptVersion.objects.select_related("prompt").order_by("-created_at").first()
     return (version.prompt.name, version.number) if version else ("", None)
 
@@ -129,22 +131,16 @@ def seed(team, users):
             start = now - (len(QUESTIONS) - index) * 3_600 * 1_000 * MS
             spans.extend(_run(index, question, answer, prompt_name, prompt_number, start))
         spans_ingest(team=team, actor=users["alice"], spans=spans)
-        _fill_review_queue(team, users)
+        _run_demo_steps(team, users)
 
 
-def _fill_review_queue(team, users):
-    """Give the annotations demo's review queue the model calls, if it has nothing yet."""
-    try:
-        from apps.annotations.demo import fill_from_spans
-    except ImportError:
-        return
-    from apps.traces.models import Span
-
+def _run_demo_steps(team, users):
     demo_traces = [_id(f"demo-trace-{i}", 16) for i in range(len(QUESTIONS))]
-    spans = (
+    model_calls = (
         Span.objects.filter(trace__trace_id__in=demo_traces)
         .exclude(model="")
         .select_related("trace")
         .order_by("start_ns")
     )
-    fill_from_spans(team, users, spans)
+    for step in hooks.demo_steps():
+        step(team, users, model_calls)

@@ -7,13 +7,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db.models import Avg, Count, Max, Min, Q, Sum
-from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from apps.core.errors import NotFound, ValidationFailed
+from apps.traces.hooks import SpanQueues
 from apps.traces.models import Span, Status, Trace
 
 PAGE_SIZE = 50
+QUEUE_CHOICES_MAX = 500
+SPANS_TO_ANNOTATE_MAX = 200
 RANGES = {
     "1h": timedelta(hours=1),
     "24h": timedelta(hours=24),
@@ -100,15 +103,35 @@ def _after_cursor(qs, cursor: str):
 
 @dataclass
 class TracePage:
+    """A keyset page, shaped for components/pagination.html: the page "numbers" are cursors
+    (the newest page has the empty one), so its links carry `page=<cursor>`."""
+
     traces: list
     next_cursor: str | None
     is_first: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return not self.is_first
+
+    @property
+    def previous_page_number(self) -> str:
+        return ""  # keyset pages go back to the newest, not one page up
+
+    @property
+    def has_next(self) -> bool:
+        return self.next_cursor is not None
+
+    @property
+    def next_page_number(self) -> str | None:
+        return self.next_cursor
 
 
 def traces_page(params, *, per_page: int = PAGE_SIZE) -> TracePage:
     """Keyset pagination (newest first): no COUNT(*), no growing OFFSET."""
     qs = traces_filtered(params).defer("input_preview", "output_preview")
-    cursor = params.get("before") or ""
+    # `before` is what the explorer's links carried until they took the shared component.
+    cursor = params.get("page") or params.get("before") or ""
     if cursor:
         qs = _after_cursor(qs, cursor)
     rows = list(qs[: per_page + 1])
@@ -143,14 +166,14 @@ def filter_choices(limit: int = 100) -> dict:
 def trace_get(trace_id: str) -> Trace:
     trace = Trace.objects.filter(trace_id=(trace_id or "").lower()).first()
     if trace is None:
-        raise Http404("No such trace.")
+        raise NotFound("No such trace.")
     return trace
 
 
 def span_get(trace: Trace, span_id: str) -> Span:
     span = Span.objects.filter(trace=trace, span_id=(span_id or "").lower()).first()
     if span is None:
-        raise Http404("No such span.")
+        raise NotFound("No such span.")
     return span
 
 
@@ -177,6 +200,20 @@ TREE_FIELDS = (
 
 def trace_spans(trace: Trace):
     return Span.objects.filter(trace=trace).order_by("start_ns", "id")
+
+
+def tree_spans(trace: Trace) -> list[Span]:
+    """The trace's spans with only the columns the tree draws; a selected span is read in
+    full on its own (`span_get`)."""
+    return list(trace_spans(trace).only(*TREE_FIELDS))
+
+
+def spans_to_annotate(trace: Trace, span: Span | None) -> list[Span]:
+    """The chosen span, or else the trace's model calls (a trace without any: its root)."""
+    if span is not None:
+        return [span]
+    spans = list(trace_spans(trace).select_related("trace"))
+    return [s for s in spans if s.model][:SPANS_TO_ANNOTATE_MAX] or [root_span(spans)]
 
 
 def root_span(spans: list[Span]) -> Span | None:
@@ -268,3 +305,27 @@ def function_groups(params, *, limit: int = 200):
         )
         .order_by("function_name", "-last_seen")[:limit]
     )
+
+
+# --- annotation queues, when an app provides them (see hooks) -----------------------------
+
+
+def queue_choices(sender: SpanQueues | None, *, team, actor) -> list | None:
+    """The queues the actor may send spans to, by name; None when they may send none."""
+    if sender is None or not sender.may_send(actor, team):
+        return None
+    queues = sorted(sender.queues(team=team, actor=actor), key=lambda queue: queue.name)
+    return queues[:QUEUE_CHOICES_MAX]
+
+
+def queue_for_field(sender: SpanQueues | None, value, *, team, actor, field: str = "queue_id"):
+    """The queue a form names by id; a refusal names `field`."""
+    if sender is None:
+        raise ValidationFailed("Annotation queues are not available.", field=field)
+    value = str(value or "")
+    if not (value.isascii() and value.isdigit()):  # nothing chosen, or a tampered form
+        raise ValidationFailed("Choose an annotation queue.", field=field)
+    try:
+        return sender.queue_get(team=team, actor=actor, queue_id=int(value))
+    except NotFound as exc:
+        raise ValidationFailed(exc.message, field=field) from None

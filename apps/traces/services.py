@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from types import SimpleNamespace
 
 from django.conf import settings
@@ -14,10 +13,13 @@ from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
 from apps.core.errors import ValidationFailed
+from apps.datasets.services import example_create
+from apps.prompts.models import PromptVersion
 from apps.teams.audit import audit_record
 from apps.teams.models import PERM_EDIT, PERM_VIEW, ApiKeyScope, Team
 from apps.teams.permissions import require
 from apps.traces import semconv
+from apps.traces.cost import span_cost, team_prices
 from apps.traces.models import Span, Status, Trace
 from apps.traces.otlp import RawSpan
 
@@ -43,48 +45,14 @@ def _ns_to_datetime(ns: int) -> datetime:
     return datetime.fromtimestamp(ns / 1e9, tz=UTC)
 
 
-def _team_prices(team) -> dict:
-    """{model: {input, output}} per million tokens, merged over the team's providers."""
-    try:
-        from apps.llm.models import ProviderConfig
-    except ImportError:
-        return {}
-    prices: dict = {}
-    for entry in (
-        ProviderConfig.objects.unscoped().filter(team=team).values_list("prices", flat=True)
-    ):
-        if isinstance(entry, dict):
-            for model, price in entry.items():
-                if isinstance(price, dict):
-                    prices.setdefault(model, price)
-    return prices
-
-
-def span_cost(prices: dict, model: str, input_tokens, output_tokens) -> Decimal | None:
-    price = prices.get(model) if model else None
-    if price is None or (input_tokens is None and output_tokens is None):
-        return None
-    try:
-        per_million = Decimal(str(price.get("input", 0) or 0)) * (input_tokens or 0) + Decimal(
-            str(price.get("output", 0) or 0)
-        ) * (output_tokens or 0)
-    except (ArithmeticError, ValueError, TypeError):
-        return None
-    return (per_million / Decimal(1_000_000)).quantize(Decimal("0.00000001"))
-
-
 def _prompt_versions(team, pairs: set[tuple[str, int]]) -> dict[tuple[str, int], int]:
     """(prompt name, version number) -> PromptVersion id, within the key's team only."""
     if not pairs:
         return {}
-    try:
-        from apps.prompts.models import PromptVersion
-    except ImportError:
-        return {}
     names = {name for name, _ in pairs}
     numbers = {number for _, number in pairs}
     rows = (
-        PromptVersion.objects.unscoped()
+        PromptVersion.objects.unscoped()  # the team is explicit: the API key's
         .filter(team=team, prompt__name__in=names, number__in=numbers)
         .values_list("prompt__name", "number", "id")
     )
@@ -120,7 +88,7 @@ def spans_ingest(*, team: Team, actor, spans: list[RawSpan]) -> int:
 
 
 def _write(team: Team, raw_spans: list[RawSpan]) -> int:
-    prices = _team_prices(team)
+    prices = team_prices(team)
     rows: list[SimpleNamespace] = []
     by_trace: dict[str, list[SimpleNamespace]] = {}
     prompt_pairs: set[tuple[str, int]] = set()
@@ -184,10 +152,11 @@ def _write(team: Team, raw_spans: list[RawSpan]) -> int:
                     end_time=_ns_to_datetime(end),
                 )
             )
+        # Ingestion names its team explicitly (the API key's), whatever scope it runs in.
         Trace.objects.unscoped().bulk_create(placeholders, ignore_conflicts=True)
         traces = {
             t.trace_id: t
-            for t in Trace.objects.unscoped()
+            for t in Trace.objects.unscoped()  # the team is explicit, as above
             .select_for_update()
             .filter(team=team, trace_id__in=trace_ids)
             .order_by("trace_id")
@@ -206,7 +175,7 @@ def _fold(traces: dict[str, Trace], by_trace: dict[str, list[SimpleNamespace]]) 
     never counts twice) and take names and previews from the spans just received."""
     pk_to_trace = {t.pk: t for t in traces.values()}
     totals = (
-        Span.objects.unscoped()
+        Span.objects.unscoped()  # the traces were just read for the explicit team
         .filter(trace_id__in=list(pk_to_trace))
         .values("trace_id")
         .annotate(
@@ -311,6 +280,7 @@ def _insert_spans(rows: list[SimpleNamespace]) -> None:
     bulk_create."""
     fields = [f for f in Span._meta.concrete_fields if not f.primary_key]
     if connection.vendor != "postgresql":
+        # Each row carries its team_id already; bulk_create need not consult the scope.
         Span.objects.unscoped().bulk_create(
             [Span(**{f.attname: getattr(row, f.attname) for f in fields}) for row in rows],
             batch_size=SPAN_BATCH_SIZE,
@@ -363,14 +333,10 @@ def _as_expected(text: str):
 
 def trace_add_to_dataset(*, team: Team, actor, trace: Trace, dataset, span: Span | None = None):
     """Turn the trace's root span (or the chosen span) into a dataset example."""
-    try:
-        from apps.datasets import services as dataset_services
-    except ImportError:
-        raise ValidationFailed("Datasets are not available.") from None
     require(actor, PERM_VIEW, team)
     if span is None:
         span = (
-            Span.objects.unscoped()
+            Span.objects.unscoped()  # the trace was found in the caller's team
             .filter(trace=trace, parent_span_id="")
             .order_by("start_ns", "id")
             .first()
@@ -387,7 +353,7 @@ def trace_add_to_dataset(*, team: Team, actor, trace: Trace, dataset, span: Span
         if span.prompt_name:
             metadata.update(prompt=span.prompt_name, prompt_version=span.prompt_version_number)
     source_ref = trace.trace_id if span is None else f"{trace.trace_id}:{span.span_id}"
-    return dataset_services.example_create(
+    return example_create(
         team=team,
         actor=actor,
         dataset=dataset,
@@ -413,6 +379,7 @@ def traces_purge_team(*, team: Team, now=None) -> int:
     deleted = 0
     while True:
         pks = list(
+            # Retention runs for every team from a worker, outside any scope: the team is explicit.
             Trace.objects.unscoped()
             .filter(team=team, start_time__lt=cutoff)
             .values_list("pk", flat=True)[:PURGE_CHUNK]
@@ -420,8 +387,9 @@ def traces_purge_team(*, team: Team, now=None) -> int:
         if not pks:
             break
         with transaction.atomic():
+            # The pks are the team's, read just above.
             Span.objects.unscoped().filter(trace_id__in=pks).delete()
-            Trace.objects.unscoped().filter(pk__in=pks).delete()
+            Trace.objects.unscoped().filter(pk__in=pks).delete()  # as above
         deleted += len(pks)
     if deleted:
         audit_record(

@@ -8,9 +8,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.core.errors import ValidationFailed
-from apps.datasets import importing, selectors, services
-from apps.datasets.importing import ImportFailed
+from apps.datasets import exporting, importing, parsing, selectors, services
 from apps.datasets.models import Example, PendingUpload
+from apps.datasets.parsing import ImportFailed
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ def chunks_of(data: bytes, size: int = 7):
 
 
 def parse(data: bytes, fmt: str, size: int = 7):
-    return [(r.line, r.values) for r in importing.records(chunks_of(data, size)(), fmt)]
+    return [(r.line, r.values) for r in parsing.records(chunks_of(data, size)(), fmt)]
 
 
 def _import(team, actor, dataset, name, data, mapping=None, fmt=""):
@@ -252,7 +252,7 @@ def test_it_neutralises_formulas_in_csv_exports(acme_scope, alice, dataset):
             {"input": {"q": "\tx"}, "expected": "\r=1"},
         ],
     )
-    body = "".join(importing.export_csv(acme_scope, dataset, dataset.current_revision))
+    body = "".join(exporting.export_csv(acme_scope, dataset, dataset.current_revision))
     rows = list(csv.reader(io.StringIO(body)))
     assert rows[0] == ["example_id", "q", "expected", "metadata", "split", "source", "source_ref"]
     cells = [cell for row in rows[1:] for cell in row[1:]]
@@ -266,8 +266,8 @@ def test_it_exports_any_revision_as_jsonl(acme_scope, alice, dataset):
     services.example_update(
         team=acme_scope, actor=alice, dataset=dataset, example_id=row.example_id, input={"q": "b"}
     )
-    old = [json.loads(line) for line in importing.export_jsonl(acme_scope, dataset, 1)]
-    new = [json.loads(line) for line in importing.export_jsonl(acme_scope, dataset, 2)]
+    old = [json.loads(line) for line in exporting.export_jsonl(acme_scope, dataset, 1)]
+    new = [json.loads(line) for line in exporting.export_jsonl(acme_scope, dataset, 2)]
     assert [r["input"] for r in old] == [{"q": "a"}]
     assert [r["input"] for r in new] == [{"q": "b"}]
     assert old[0]["example_id"] == new[0]["example_id"] == str(row.example_id)
@@ -280,7 +280,7 @@ def test_it_round_trips_an_export_through_import(acme_scope, alice, dataset):
         dataset=dataset,
         rows=[{"input": {"q": f"q{i}", "ctx": "c"}, "expected": f"e{i}"} for i in range(5)],
     )
-    body = "".join(importing.export_jsonl(acme_scope, dataset, 1)).encode()
+    body = "".join(exporting.export_jsonl(acme_scope, dataset, 1)).encode()
     copy = services.dataset_create(team=acme_scope, actor=alice, name="copy")
     _import(acme_scope, alice, copy, "copy.jsonl", body)
     assert [r.input for r in selectors.examples_at_revision(copy)] == [

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+from apps.traces.cost import span_cost
 from apps.traces.semconv import extract
-from apps.traces.services import span_cost
 
 
 def test_it_reads_current_gen_ai_attributes():

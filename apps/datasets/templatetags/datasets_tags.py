@@ -6,6 +6,9 @@ import json
 
 from django import template
 
+from apps.core.web import role_allows
+from apps.teams.models import PERM_EDIT
+
 register = template.Library()
 
 
@@ -29,7 +32,5 @@ def input_items(value) -> list[tuple[str, str]]:
 @register.simple_tag(takes_context=True)
 def can_edit_datasets(context) -> bool:
     """Whether the signed-in member may change datasets (for links shown on every page)."""
-    from apps.datasets.views import _can_edit
-
     request = context.get("request")
-    return request is not None and _can_edit(request)
+    return request is not None and role_allows(request, PERM_EDIT)

@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand
 
 from apps.traces import services
+from apps.traces.tasks import traces_purge_expired
 
 
 class Command(BaseCommand):
@@ -17,8 +18,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, enqueue=False, **options):
         if enqueue:
-            from apps.traces.tasks import traces_purge_expired
-
             result = traces_purge_expired.enqueue()
             self.stdout.write(f"Enqueued traces_purge_expired ({result.id}).")
             return

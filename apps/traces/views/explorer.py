@@ -10,35 +10,10 @@ from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
 from apps.core.errors import ServiceError
+from apps.core.web import role_allows, team_url
+from apps.datasets import selectors as dataset_selectors
 from apps.teams.models import PERM_EDIT
-from apps.traces import selectors, services
-
-
-def _datasets():
-    try:
-        from apps.datasets.models import Dataset
-    except ImportError:
-        return None
-    return list(Dataset.objects.only("id", "name").order_by("name")[:500])
-
-
-def _queues():
-    try:
-        from apps.annotations import services as annotation_services
-        from apps.annotations.models import AnnotationQueue
-    except ImportError:
-        return None
-    if not hasattr(annotation_services, "queue_add_spans"):
-        return None
-    return list(AnnotationQueue.objects.only("id", "name").order_by("name")[:500])
-
-
-def _can_manage_queues(request) -> bool:
-    try:
-        from apps.annotations.permissions import can_manage
-    except ImportError:
-        return False
-    return can_manage(request.user, request.team)
+from apps.traces import hooks, selectors, services
 
 
 def prompt_version_url(team, name: str, number) -> str:
@@ -61,12 +36,12 @@ def traces_list(request):
     page = selectors.traces_page(request.GET)
     filters = {k: request.GET.get(k, "") for k in selectors.FILTER_KEYS}
     active = {k: v for k, v in filters.items() if v}
-    next_url = "?" + urlencode({**active, "before": page.next_cursor}) if page.next_cursor else ""
+    next_url = "?" + urlencode({**active, "page": page.next_cursor}) if page.next_cursor else ""
     context = {
         "page": page,
         "filters": filters,
         "is_filtered": bool(active),
-        "first_url": "?" + urlencode(active) if active else "?",
+        "query": urlencode(active),
         "next_url": next_url,
         "choices": selectors.filter_choices(),
         "statuses": ["ok", "error", "unset"],
@@ -87,10 +62,13 @@ def functions_list(request):
 
 
 def _span_context(request, trace, span):
-    can_edit = request.user.has_perm(PERM_EDIT, request.team)
     return {
-        "datasets": _datasets() if can_edit else None,
-        "queues": _queues() if _can_manage_queues(request) else None,
+        "datasets": dataset_selectors.dataset_choices()
+        if role_allows(request, PERM_EDIT)
+        else None,
+        "queues": selectors.queue_choices(
+            hooks.span_queues(), team=request.team, actor=request.user
+        ),
         "trace": trace,
         "span": span,
         "prompt_url": prompt_version_url(request.team, span.prompt_name, span.prompt_version_number)
@@ -103,8 +81,7 @@ def _span_context(request, trace, span):
 
 def trace_detail(request, trace_id):
     trace = selectors.trace_get(trace_id)
-    # The tree needs only the light columns; the selected span is read in full on its own.
-    spans = list(selectors.trace_spans(trace).only(*selectors.TREE_FIELDS))
+    spans = selectors.tree_spans(trace)
     rows = selectors.span_tree(spans)
     selected_id = request.GET.get("span", "")
     selected = next((s for s in spans if s.span_id == selected_id), None) or selectors.root_span(
@@ -115,10 +92,7 @@ def trace_detail(request, trace_id):
     context = {
         **_span_context(request, trace, selected),
         "rows": rows,
-        "span_url_prefix": reverse(
-            "traces:detail", kwargs={"team_slug": request.team.slug, "trace_id": trace.trace_id}
-        )
-        + "spans/",
+        "span_url_prefix": team_url(request, "traces:detail", trace_id=trace.trace_id) + "spans/",
         "expand_all": request.GET.get("expand") == "all",
         "trace_prompt_url": prompt_version_url(
             request.team, trace.prompt_name, trace.prompt_version_number
@@ -130,19 +104,15 @@ def trace_detail(request, trace_id):
 def span_detail(request, trace_id, span_id):
     trace = selectors.trace_get(trace_id)
     span = selectors.span_get(trace, span_id)
-    context = _span_context(request, trace, span)
     if request.htmx:
-        return render(request, "traces/detail.html#span-detail", context)
-    return redirect(
-        reverse("traces:detail", kwargs={"team_slug": request.team.slug, "trace_id": trace_id})
-        + f"?span={span.span_id}"
-    )
+        return render(
+            request, "traces/detail.html#span-detail", _span_context(request, trace, span)
+        )
+    return redirect(team_url(request, "traces:detail", trace_id=trace_id) + f"?span={span.span_id}")
 
 
 def _back(request, trace, span=None):
-    url = reverse(
-        "traces:detail", kwargs={"team_slug": request.team.slug, "trace_id": trace.trace_id}
-    )
+    url = team_url(request, "traces:detail", trace_id=trace.trace_id)
     return redirect(url + (f"?span={span.span_id}" if span else ""))
 
 
@@ -151,26 +121,14 @@ def _chosen_span(trace, request):
     return selectors.span_get(trace, span_id) if span_id else None
 
 
-def _posted_pk(request, name: str) -> int:
-    """A posted object id; anything but digits (a tampered form) finds nothing."""
-    raw = request.POST.get(name, "")
-    return int(raw) if raw.isdigit() else 0
-
-
 @require_POST
 def trace_add_to_dataset(request, trace_id):
     trace = selectors.trace_get(trace_id)  # first: an outsider's trace id is a 404
     span = _chosen_span(trace, request)
     try:
-        from apps.datasets.models import Dataset
-    except ImportError:
-        messages.error(request, "Datasets are not available.")
-        return _back(request, trace, span)
-    dataset = Dataset.objects.filter(pk=_posted_pk(request, "dataset_id")).first()
-    if dataset is None:
-        messages.error(request, "Choose a dataset.")
-        return _back(request, trace, span)
-    try:
+        dataset = dataset_selectors.dataset_for_field(
+            request.POST.get("dataset_id"), field="dataset_id"
+        )
         services.trace_add_to_dataset(
             team=request.team, actor=request.user, trace=trace, dataset=dataset, span=span
         )
@@ -185,24 +143,17 @@ def trace_add_to_dataset(request, trace_id):
 def trace_send_to_queue(request, trace_id):
     trace = selectors.trace_get(trace_id)
     span = _chosen_span(trace, request)
+    sender = hooks.span_queues()
     try:
-        from apps.annotations.models import AnnotationQueue
-        from apps.annotations.services import queue_add_spans
-    except ImportError:
-        messages.error(request, "Annotation queues are not available.")
-        return _back(request, trace, span)
-    queue = AnnotationQueue.objects.filter(pk=_posted_pk(request, "queue_id")).first()
-    if queue is None:
-        messages.error(request, "Choose an annotation queue.")
-        return _back(request, trace, span)
-    if span is not None:
-        chosen = [span]
-    else:
-        # The trace's model calls; a trace without any sends its root span.
-        spans = list(selectors.trace_spans(trace).select_related("trace"))
-        chosen = [s for s in spans if s.model][:200] or [selectors.root_span(spans)]
-    try:
-        items = queue_add_spans(team=request.team, actor=request.user, queue=queue, spans=chosen)
+        queue = selectors.queue_for_field(
+            sender, request.POST.get("queue_id"), team=request.team, actor=request.user
+        )
+        items = sender.send(
+            team=request.team,
+            actor=request.user,
+            queue=queue,
+            spans=selectors.spans_to_annotate(trace, span),
+        )
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:

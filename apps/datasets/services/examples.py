@@ -1,0 +1,276 @@
+"""Writes to a dataset's examples. Each write is one new dataset revision.
+
+Rows are never updated in place (except to close them: `valid_to`), so any past revision
+can be read again exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from itertools import islice
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.core.errors import ValidationFailed
+from apps.datasets.fields import clean_example_fields
+from apps.datasets.models import Dataset, DatasetRevision, Example
+from apps.datasets.permissions import require_edit
+from apps.datasets.selectors import dataset_for_update, example_at_revision, examples_at_revision
+from apps.teams.audit import actor_label, audit_record
+from apps.teams.permissions import actor_user
+
+BULK_BATCH_SIZE = 1000
+UNCHANGED = object()
+
+
+# --- revisions ---------------------------------------------------------------------------
+
+
+def _open_revision(dataset: Dataset) -> int:
+    return dataset.current_revision + 1
+
+
+def _close_revision(
+    *, team, actor, dataset: Dataset, number: int, message: str, added=0, changed=0, removed=0
+) -> DatasetRevision:
+    dataset.current_revision = number
+    dataset.example_count = dataset.example_count + added - removed
+    dataset.updated_at = timezone.now()
+    dataset.save(update_fields=["current_revision", "example_count", "updated_at"])
+    # order_by("split"): with the default ordering, DISTINCT would be per row, not per split.
+    splits = list(
+        examples_at_revision(dataset, number)
+        .exclude(split="")
+        .order_by("split")
+        .values_list("split", flat=True)
+        .distinct()
+    )
+    return DatasetRevision.objects.create(
+        team=team,
+        dataset=dataset,
+        number=number,
+        actor_label=actor_label(actor),
+        actor_user=actor_user(actor),
+        message=message[:500],
+        added=added,
+        changed=changed,
+        removed=removed,
+        row_count=dataset.example_count,
+        splits=splits,
+    )
+
+
+def _example_snapshot(row: Example) -> dict:
+    return {
+        "example_id": str(row.example_id),
+        "input": row.input,
+        "expected": row.expected,
+        "metadata": row.metadata,
+        "split": row.split,
+        "source": row.source,
+        "source_ref": row.source_ref,
+    }
+
+
+# --- examples ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def example_create(
+    *,
+    team,
+    actor,
+    dataset,
+    input,
+    expected=None,
+    metadata=None,
+    split="",
+    source="manual",
+    source_ref="",
+    message="",
+) -> Example:
+    require_edit(actor, team)
+    fields = clean_example_fields(
+        input=input,
+        expected=expected,
+        metadata=metadata,
+        split=split,
+        source=source,
+        source_ref=source_ref,
+    )
+    dataset = dataset_for_update(dataset)
+    number = _open_revision(dataset)
+    row = Example(
+        team=team,
+        dataset=dataset,
+        position=dataset.next_position,
+        valid_from=number,
+        **fields,
+    )
+    row.save()
+    dataset.next_position += 1
+    dataset.save(update_fields=["next_position"])
+    _close_revision(
+        team=team,
+        actor=actor,
+        dataset=dataset,
+        number=number,
+        message=message or "Added 1 example",
+        added=1,
+    )
+    audit_record(
+        team=team,
+        actor=actor,
+        verb="dataset.example_create",
+        target=row,
+        after={**_example_snapshot(row), "revision": number},
+    )
+    return row
+
+
+@transaction.atomic
+def example_update(
+    *,
+    team,
+    actor,
+    dataset,
+    example_id,
+    input=UNCHANGED,
+    expected=UNCHANGED,
+    metadata=UNCHANGED,
+    split=UNCHANGED,
+    message="",
+) -> Example:
+    """End the example's current row at the new revision r and start its new row at r."""
+    require_edit(actor, team)
+    dataset = dataset_for_update(dataset)
+    old = example_at_revision(dataset, example_id)
+    fields = clean_example_fields(
+        input=old.input if input is UNCHANGED else input,
+        expected=old.expected if expected is UNCHANGED else expected,
+        metadata=old.metadata if metadata is UNCHANGED else metadata,
+        split=old.split if split is UNCHANGED else split,
+        source=old.source,
+        source_ref=old.source_ref,
+    )
+    if all(getattr(old, key) == value for key, value in fields.items()):
+        return old  # nothing changed: no empty revision
+    number = _open_revision(dataset)
+    Example.objects.filter(pk=old.pk).update(valid_to=number)
+    new = Example(
+        team=team,
+        dataset=dataset,
+        example_id=old.example_id,
+        position=old.position,
+        valid_from=number,
+        **fields,
+    )
+    new.save()
+    _close_revision(
+        team=team,
+        actor=actor,
+        dataset=dataset,
+        number=number,
+        message=message or "Edited 1 example",
+        changed=1,
+    )
+    audit_record(
+        team=team,
+        actor=actor,
+        verb="dataset.example_update",
+        target=new,
+        before=_example_snapshot(old),
+        after={**_example_snapshot(new), "revision": number},
+    )
+    return new
+
+
+@transaction.atomic
+def example_delete(*, team, actor, dataset, example_id, message="") -> int:
+    """End the example at a new revision; returns that revision's number."""
+    require_edit(actor, team)
+    dataset = dataset_for_update(dataset)
+    old = example_at_revision(dataset, example_id)
+    number = _open_revision(dataset)
+    Example.objects.filter(pk=old.pk).update(valid_to=number)
+    _close_revision(
+        team=team,
+        actor=actor,
+        dataset=dataset,
+        number=number,
+        message=message or "Deleted 1 example",
+        removed=1,
+    )
+    audit_record(
+        team=team,
+        actor=actor,
+        verb="dataset.example_delete",
+        target=old,
+        before={**_example_snapshot(old), "revision": number},
+    )
+    return number
+
+
+@transaction.atomic
+def examples_bulk_create(
+    *, team, actor, dataset, rows: Iterable[dict], source="upload", message=""
+) -> DatasetRevision:
+    """Add many examples as ONE revision, all or none.
+
+    `rows` may be a generator (a streaming import): it is consumed in batches, so a large
+    file is never held whole. Each row is a dict with `input` and optionally `expected`,
+    `metadata`, `split`, `source_ref` and `line` (named in errors). Any invalid row raises
+    and the transaction rolls back every batch already inserted.
+    """
+    require_edit(actor, team)
+    dataset = dataset_for_update(dataset)
+    number = _open_revision(dataset)
+    position = dataset.next_position
+    added = 0
+    iterator = iter(rows)
+    while True:
+        batch = list(islice(iterator, BULK_BATCH_SIZE))
+        if not batch:
+            break
+        objects = []
+        for raw in batch:
+            if not isinstance(raw, dict):
+                raise ValidationFailed(f"Row {added + len(objects) + 1}: expected an object.")
+            fields = clean_example_fields(
+                input=raw.get("input"),
+                expected=raw.get("expected"),
+                metadata=raw.get("metadata"),
+                split=raw.get("split", ""),
+                source=raw.get("source", source),
+                source_ref=raw.get("source_ref", ""),
+                line=raw.get("line"),
+                row=added + len(objects) + 1,
+            )
+            # bulk_create bypasses save(): the team is set explicitly here.
+            objects.append(
+                Example(team=team, dataset=dataset, position=position, valid_from=number, **fields)
+            )
+            position += 1
+        Example.objects.bulk_create(objects, batch_size=BULK_BATCH_SIZE)
+        added += len(objects)
+    if added == 0:
+        raise ValidationFailed("There are no rows to add.")
+    dataset.next_position = position
+    dataset.save(update_fields=["next_position"])
+    revision = _close_revision(
+        team=team,
+        actor=actor,
+        dataset=dataset,
+        number=number,
+        message=message or f"Added {added} examples",
+        added=added,
+    )
+    audit_record(
+        team=team,
+        actor=actor,
+        verb="dataset.examples_bulk_create",
+        target=dataset,
+        after={"revision": number, "added": added, "source": source},
+    )
+    return revision
