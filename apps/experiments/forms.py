@@ -8,7 +8,7 @@ from apps.datasets.models import Dataset
 from apps.experiments.evaluators import REGISTRY
 from apps.experiments.models import Evaluator
 from apps.experiments.services import MAX_CONCURRENCY, MAX_REPETITIONS
-from apps.experiments.variants import VariantSpec
+from apps.experiments.variants import VariantSpec, unique_specs
 from apps.llm.models import ProviderConfig
 from apps.prompts.models import PromptVersion
 
@@ -88,7 +88,7 @@ class ExperimentForm(forms.Form):
             specs.extend(
                 VariantSpec(prompt_version=v, overrides={**base, "model": model}) for v in versions
             )
-        return specs
+        return unique_specs(specs)
 
     @property
     def _order(self):

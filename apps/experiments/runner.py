@@ -40,6 +40,7 @@ from apps.experiments.evaluators import (
 )
 from apps.experiments.evaluators.base import error as error_outcome
 from apps.experiments.evaluators.judge import KIND as JUDGE_KIND
+from apps.experiments.ledger import CAPPED_OUTPUT_TOKENS, CostLedger
 from apps.experiments.models import (
     Experiment,
     ExperimentEvaluator,
@@ -58,6 +59,7 @@ from apps.llm.gateway import (
     aclose_loop_clients,
     acomplete,
     backoff_delay,
+    cost_bound,
     warm_async_client,
     warm_up,
 )
@@ -267,7 +269,7 @@ class ExperimentRunner:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._live_tasks: set = set()
         self._async_error: BaseException | None = None
-        self.spent = 0.0
+        self.ledger = CostLedger(cap=None)
         self.calls = 0
         self.rate_limited = 0
         self.limiter: AdaptiveLimiter | None = None
@@ -321,7 +323,13 @@ class ExperimentRunner:
                     )
         total = len(examples) * len(self.variants) * experiment.repetitions
         spent = Result.objects.filter(experiment=experiment).aggregate(s=Sum("cost"))["s"]
-        self.spent = float(spent or 0)
+        cap = experiment.cost_cap
+        self.ledger = CostLedger(cap=None if cap is None else float(cap), spent=float(spent or 0))
+        if cap is not None:
+            # An unbounded answer has no worst case: bound it so the cap can hold.
+            for plan in self.variants.values():
+                if plan.settings.max_tokens is None:
+                    plan.settings = plan.settings.replace(max_tokens=CAPPED_OUTPUT_TOKENS)
         if total != experiment.total_cells:
             # reason: the run this worker claimed, by its primary key.
             Experiment.objects.unscoped().filter(pk=experiment.pk).update(total_cells=total)
@@ -330,9 +338,13 @@ class ExperimentRunner:
 
     # --- the event loop side -----------------------------------------------------------
 
+    @property
+    def spent(self) -> float:
+        return self.ledger.spent
+
     def _cap_reached(self) -> bool:
-        cap = self.experiment.cost_cap
-        return cap is not None and self.spent >= float(cap)
+        cap = self.ledger.cap
+        return self.ledger.capped or (cap is not None and self.ledger.spent >= cap)
 
     async def _amain(self, cells: list[Cell]) -> None:
         self._loop = asyncio.get_running_loop()
@@ -420,7 +432,8 @@ class ExperimentRunner:
     async def _cell(self, cell: Cell) -> None:
         try:
             finished = await self._run_cell(cell)
-            self.spent += float(finished.fields.get("cost") or 0) + finished.extra_cost
+            if finished is None:
+                return  # not started: its worst case would cross the cost cap
             self._done.put(finished)
         except asyncio.CancelledError:
             raise
@@ -436,7 +449,7 @@ class ExperimentRunner:
                 )
             )
 
-    async def _run_cell(self, cell: Cell) -> Finished:
+    async def _run_cell(self, cell: Cell) -> Finished | None:
         plan = self.variants[cell.variant_id]
         values = cell.input if isinstance(cell.input, dict) else {"input": cell.input}
         if plan.provider is None:
@@ -451,8 +464,21 @@ class ExperimentRunner:
                 cell,
                 {"error": f"The prompt failed to render: {exc.message}", "error_kind": "render"},
             )
+        bound = cost_bound(
+            plan.provider,
+            plan.settings,
+            messages,
+            output_tokens=plan.settings.max_tokens or CAPPED_OUTPUT_TOKENS,
+        )
+        reserved = await self.ledger.reserve(bound)
+        if reserved is None:
+            return None
         self.calls += 1
-        completion, failure, _ = await self._call(plan, messages)
+        completion = None
+        try:
+            completion, failure, _ = await self._call(plan, messages)
+        finally:
+            self.ledger.settle(reserved, completion.cost if completion is not None else None)
         if failure is not None:
             return Finished(cell, {"error": failure.message, "error_kind": failure.kind})
         output = completion.text
@@ -487,7 +513,7 @@ class ExperimentRunner:
         if link.kind != JUDGE_KIND:
             return evaluate(link.kind, link.params, ctx)
         async with self._judges:
-            outcome, cost = await evaluator.judge.ajudge_with_cost(ctx)
+            outcome, cost = await evaluator.judge.ajudge_with_cost(ctx, ledger=self.ledger)
         finished.extra_cost += cost or 0.0
         return outcome
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from apps.core.errors import ValidationFailed
@@ -23,3 +24,22 @@ def effective_settings(version, overrides: dict | None) -> dict:
     if not isinstance(overrides, dict):
         raise ValidationFailed("Overrides must be an object of model settings.", field="variants")
     return ModelSettings.from_stored(version.model_settings).with_overrides(overrides).to_json()
+
+
+def unique_specs(specs: list[VariantSpec]) -> list[VariantSpec]:
+    """The specs without repeats: two variants running the same version with the same
+    effective settings measure the same thing twice (e.g. "also try" naming the version's
+    own model). The first one wins, so a chosen baseline or label is kept; a later repeat
+    that is marked as the baseline passes the mark on."""
+    seen: dict[tuple, VariantSpec] = {}
+    for spec in specs:
+        version = spec.prompt_version
+        key = (
+            getattr(version, "pk", id(version)),
+            json.dumps(effective_settings(version, spec.overrides), sort_keys=True),
+        )
+        if key in seen:
+            seen[key].is_baseline = seen[key].is_baseline or spec.is_baseline
+            continue
+        seen[key] = spec
+    return list(seen.values())

@@ -326,14 +326,49 @@ def _parse_json(text: str, wants_json: bool) -> Any:
         return None
 
 
-def cost_of(provider, model: str, input_tokens: int, output_tokens: int) -> float | None:
+# Tokens of framing a chat request adds per message and per request (role markers, the
+# reply's priming): generous against OpenAI's documented 3-4 per message.
+FRAMING_TOKENS_PER_MESSAGE = 8
+FRAMING_TOKENS_PER_REQUEST = 8
+
+
+def prompt_token_bound(messages: list[dict], tools: tuple | list = ()) -> int:
+    """An upper bound on a request's prompt tokens: byte-level BPE tokenizers emit at least
+    one UTF-8 byte per token, so a message has at most as many tokens as bytes."""
+    total = FRAMING_TOKENS_PER_REQUEST
+    for message in messages:
+        content = message.get("content")
+        text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+        total += len((text or "").encode()) + FRAMING_TOKENS_PER_MESSAGE
+    if tools:
+        total += len(json.dumps(list(tools), ensure_ascii=False).encode())
+    return total
+
+
+def cost_bound(
+    provider, settings: ModelSettings, messages: list[dict], *, output_tokens: int
+) -> float | None:
+    """The most a call can cost at the provider's prices (None: the model has no price):
+    the prompt's token bound plus `output_tokens` (the call's max_tokens)."""
+    return cost_of(
+        provider,
+        settings.model,
+        prompt_token_bound(messages, settings.tools),
+        output_tokens,
+        rounding=False,
+    )
+
+
+def cost_of(
+    provider, model: str, input_tokens: int, output_tokens: int, *, rounding: bool = True
+) -> float | None:
     price = provider.price_for(model)
     if price is None:
         return None
     usd = (
         input_tokens * float(price.get("input", 0)) + output_tokens * float(price.get("output", 0))
     ) / 1_000_000
-    return round(usd, 8)
+    return round(usd, 8) if rounding else usd
 
 
 def _completion(provider, model, body: dict, started, wants_json, attempts) -> Completion:

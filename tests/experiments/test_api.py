@@ -27,7 +27,7 @@ def test_it_creates_an_experiment_by_names_and_reads_its_results(api_client, lab
                 {"prompt": "qa", "tag": "latest", "overrides": {"temperature": 0}, "label": "t0"},
             ],
             "evaluators": ["exact"],
-            "cost_cap": "1.5",
+            "cost_cap": "15",  # each call reserves its worst case first (about $4 here)
             "start": False,
         },
         format="json",
@@ -38,7 +38,7 @@ def test_it_creates_an_experiment_by_names_and_reads_its_results(api_client, lab
     assert body["status"] == "draft" and body["total_cells"] == 12
     assert [v["label"] for v in body["variants"]] == ["qa v1", "t0"]
     assert body["variants"][0]["is_baseline"] is True
-    assert body["evaluators"][0]["name"] == "exact" and body["cost_cap"] == 1.5
+    assert body["evaluators"][0]["name"] == "exact" and body["cost_cap"] == 15
     experiment_id = body["id"]
 
     started = api_client.post(api("experiment-start", experiment_id=experiment_id), **bearer(raw))

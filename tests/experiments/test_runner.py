@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 import pytest
 
@@ -101,13 +102,17 @@ def test_it_records_failing_rows_as_errors_and_finishes(acme, alice, demo_echo_s
 
 
 def test_it_stops_at_the_cost_cap_and_says_so(lab):
-    # Each call costs about $0.01 at the fixture's prices; the cap allows about two.
-    experiment = lab.experiment(concurrency=1, cost_cap="0.02")
+    # $0.001 a token. Each call reserves its worst case before it starts: the prompt's
+    # byte bound (13 bytes + 16 of framing) plus max_tokens 10 = $0.039, and costs about
+    # $0.009. A $0.06 cap admits three calls in a row; the fourth would risk crossing it.
+    bounded = lab.version_with("Q: {{ q }}", max_tokens=10)
+    experiment = lab.experiment(versions=[bounded], concurrency=1, cost_cap="0.06")
     summary = run(lab, experiment)
     assert summary["status"] == "capped"
     assert experiment.status == Status.CAPPED
     assert 1 <= experiment.done_count < experiment.total_cells
-    assert "cost cap" in experiment.status_detail and "$0.0200" in experiment.status_detail
+    assert experiment.cost_total <= Decimal("0.06")
+    assert "cost cap" in experiment.status_detail and "$0.0600" in experiment.status_detail
     # Raising the cap and resuming finishes the run.
     from apps.experiments.services import experiment_resume
 
@@ -118,6 +123,29 @@ def test_it_stops_at_the_cost_cap_and_says_so(lab):
     execute(experiment.pk)
     experiment.refresh_from_db()
     assert experiment.status == Status.COMPLETED and experiment.done_count == 6
+
+
+def test_it_never_crosses_the_cost_cap_under_concurrency(acme, alice, demo_echo):
+    """32 lanes at once: what is spent, judges included, stays within the cap exactly."""
+    rows = [
+        {"input": {"q": f"question {i}"}, "expected": f"echo: Q: question {i}"} for i in range(80)
+    ]
+    lab = make_lab(acme, alice, demo_echo, rows=rows)
+    bounded = lab.version_with("Q: {{ q }}", max_tokens=8)
+    experiment = lab.experiment(versions=[bounded], concurrency=32, cost_cap="0.5")
+    summary = run(lab, experiment)
+    assert summary["status"] == "capped"
+    spent = sum(r.cost or 0 for r in results(experiment))
+    assert 0 < spent <= Decimal("0.5")
+    assert experiment.cost_total == spent
+    assert experiment.done_count < experiment.total_cells
+
+
+def test_a_capped_run_without_max_tokens_bounds_each_answer(lab):
+    experiment = lab.experiment(concurrency=2, cost_cap="100")
+    run(lab, experiment)
+    assert experiment.status == Status.COMPLETED
+    assert experiment.cost_total <= Decimal("100")
 
 
 def test_it_cancels_a_queued_run_without_a_worker(lab):

@@ -24,7 +24,8 @@ from apps.experiments.evaluators.base import (
     verdict,
 )
 from apps.experiments.evaluators.builtin import FENCE
-from apps.llm.gateway import GatewayError, acomplete
+from apps.experiments.ledger import CAPPED_OUTPUT_TOKENS, CostLedger
+from apps.llm.gateway import GatewayError, acomplete, cost_bound
 from apps.llm.model_settings import ModelSettings
 from apps.llm.models import ProviderConfig
 from apps.prompts.models import PromptVersion
@@ -155,16 +156,35 @@ class BoundJudge:
         outcome, _ = await self.ajudge_with_cost(ctx)
         return outcome
 
-    async def ajudge_with_cost(self, ctx: EvalContext) -> tuple[EvalOutcome, float]:
-        """The outcome and what the judge call cost (0 when unpriced or not made)."""
+    async def ajudge_with_cost(
+        self, ctx: EvalContext, *, ledger: CostLedger | None = None
+    ) -> tuple[EvalOutcome, float]:
+        """The outcome and what the judge call cost (0 when unpriced or not made). With a
+        run's ledger, the call first reserves its worst case against the run's cost cap."""
         try:
             messages = render_judge_messages(self.version, ctx)
         except RenderError as exc:
             return error(f"The judge prompt failed to render: {exc.message}"), 0.0
+        settings = self.settings
+        reserved = 0.0
+        if ledger is not None and ledger.cap is not None:
+            if settings.max_tokens is None:
+                settings = settings.replace(max_tokens=CAPPED_OUTPUT_TOKENS)
+            bound = cost_bound(
+                self.provider, settings, messages, output_tokens=settings.max_tokens or 0
+            )
+            amount = await ledger.reserve(bound)
+            if amount is None:
+                return error("Not judged: the judge call could cross the run's cost cap."), 0.0
+            reserved = amount
+        completion = None
         try:
-            completion = await acomplete(self.provider, settings=self.settings, messages=messages)
+            completion = await acomplete(self.provider, settings=settings, messages=messages)
         except GatewayError as exc:
             return error(f"The judge call failed ({exc.kind}): {exc.message}"), 0.0
+        finally:
+            if ledger is not None:
+                ledger.settle(reserved, completion.cost if completion is not None else None)
         return parse_judge_output(completion.text), float(completion.cost or 0)
 
 

@@ -20,7 +20,7 @@ from apps.experiments.models import (
 )
 from apps.experiments.selectors import can_resume, is_stale
 from apps.experiments.tasks import run_experiment
-from apps.experiments.variants import VariantSpec, effective_settings
+from apps.experiments.variants import VariantSpec, effective_settings, unique_specs
 from apps.llm.models import ProviderConfig
 from apps.teams.audit import actor_label, audit_record
 from apps.teams.models import PERM_EDIT, ApiKeyScope
@@ -90,7 +90,10 @@ def experiment_create(
     concurrency=8,
     cost_cap=None,
     description: str = "",
+    allow_unpriced: bool = False,
 ) -> Experiment:
+    """A draft experiment. With a cost cap, every variant's model must have a price (else
+    its spending cannot be counted and the cap cannot hold) unless `allow_unpriced`."""
     require(actor, PERM_EDIT, team, scope=WRITE)
     name = (name or "").strip()
     if not name:
@@ -115,6 +118,7 @@ def experiment_create(
     cap = _decimal(cost_cap, field_name="cost_cap")
     if not variants:
         raise ValidationFailed("Choose at least one prompt version.", field="variants")
+    variants = unique_specs(variants)
     if len(variants) > MAX_VARIANTS:
         raise ValidationFailed(f"At most {MAX_VARIANTS} variants.", field="variants")
     example_count = examples_at_revision(dataset, revision, split=split or None).count()
@@ -155,7 +159,18 @@ def experiment_create(
             label = f"{label} ({position + 1})"
         labels.add(label)
         settings_ = effective_settings(version, overrides)
-        _provider_for(settings_, label)
+        provider = _provider_for(settings_, label)
+        if (
+            cap is not None
+            and not allow_unpriced
+            and provider.price_for(settings_["model"]) is None
+        ):
+            raise ValidationFailed(
+                f"Variant {label}: model {settings_['model']} has no price on provider "
+                f"{provider.name}, so its cost cannot be counted against the cap. Set its "
+                "price on the provider, or confirm running it with its cost unknown.",
+                field="cost_cap",
+            )
         Variant.objects.create(
             team=team,
             experiment=experiment,
