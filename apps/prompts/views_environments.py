@@ -16,8 +16,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from apps.prompts import telemetry
-from apps.prompts.models import Tag
-from apps.prompts.models_telemetry import FetchStat
+from apps.prompts.models import FetchStat, Tag
 
 SILENT_AFTER = timedelta(
     seconds=float(os.environ.get("PROMPTYARD_FETCH_SILENT_AFTER_SECONDS", "3600"))
