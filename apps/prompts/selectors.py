@@ -88,10 +88,16 @@ def tag_history(prompt: Prompt, tag_name: str | None = None):
     return events.order_by("-created_at", "-id")
 
 
+def previous_version_ids(prompt: Prompt, tag_name: str) -> set[int]:
+    """Versions this tag pointed at before (from its recorded history)."""
+    events = TagEvent.objects.filter(prompt=prompt, tag_name=tag_name)
+    ids = set(events.values_list("to_version_id", flat=True))
+    ids |= {i for i in events.values_list("from_version_id", flat=True) if i}
+    return ids
+
+
 def rollback_targets(prompt: Prompt, tag_name: str) -> list[PromptVersion]:
     """Versions the tag pointed at before, newest first, without its current one."""
-    from apps.prompts.services import previous_version_ids
-
     current = Tag.objects.filter(prompt=prompt, name=tag_name).values_list("version_id", flat=True)
     ids = previous_version_ids(prompt, tag_name) - set(current)
     return list(PromptVersion.objects.filter(pk__in=ids).order_by("-number"))

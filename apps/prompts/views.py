@@ -16,8 +16,10 @@ from apps.accounts.models import User
 from apps.core.errors import ServiceError, ValidationFailed
 from apps.core.pagination import paginate
 from apps.prompts import gates, selectors, services
+from apps.prompts.content import check_content, normalize_model_settings
 from apps.prompts.diffing import version_diff
 from apps.prompts.models import Kind, PromotionStatus
+from apps.prompts.permissions import review_blockers
 from apps.prompts.rendering import RenderError, render_prompt
 from apps.prompts.validators import LATEST_TAG
 from apps.teams.models import PERM_ADMIN, PERM_EDIT, Membership
@@ -352,7 +354,7 @@ def editor_preview(request):
     output = None
     service = editor["service"]
     try:
-        variables = services.check_content(
+        variables = check_content(
             kind=service["kind"],
             template=service["template"],
             messages=service["messages"],
@@ -551,7 +553,7 @@ def _editor_from_post(post, *, preview: bool = False) -> tuple[dict, dict]:
     }
     if not preview:
         try:
-            editor["service"]["model_settings"] = services.normalize_model_settings(settings)
+            editor["service"]["model_settings"] = normalize_model_settings(settings)
         except ServiceError as exc:
             errors.update(_service_errors(exc))
     return editor, errors
@@ -687,7 +689,7 @@ def _evidence_links(request, ids):
 
 def promotion_detail(request, promotion_id):
     promotion = selectors.promotion_get(promotion_id)
-    blockers = services.review_blockers(request.user, promotion)
+    blockers = review_blockers(request.user, promotion)
     is_requester = promotion.requester_id == request.user.pk
     tag_now = selectors.version_at_tag(promotion.prompt, promotion.tag_name)
     context = {
