@@ -157,6 +157,7 @@ def reviewable_prompt_ids(user, team) -> set[int] | None:
     prompts = get_objects_for_user(
         user,
         PERM_APPROVE_PROMOTION,
+        # guardian builds its query on this queryset; the team is named explicitly
         klass=Prompt.objects.unscoped().filter(team=team),
         accept_global_perms=False,
     )

@@ -93,12 +93,13 @@ def flush() -> int:
 
 def _still_existing(rows: list[tuple]) -> list[tuple]:
     """Drop counts of keys or prompts deleted since they were counted (2 small queries)."""
-    keys = set(
-        ApiKey.objects.unscoped().filter(pk__in={r[1] for r in rows}).values_list("pk", "team_id")
-    )
-    prompts = set(
-        Prompt.objects.unscoped().filter(pk__in={r[3] for r in rows}).values_list("pk", "team_id")
-    )
+    key_ids = {r[1] for r in rows}
+    prompt_ids = {r[3] for r in rows}
+    # A flush runs outside any team scope and holds many teams' counts: a row is kept only
+    # where its key and its prompt belong to its team.
+    keys = set(ApiKey.objects.unscoped().filter(pk__in=key_ids).values_list("pk", "team_id"))
+    # unscoped: as above
+    prompts = set(Prompt.objects.unscoped().filter(pk__in=prompt_ids).values_list("pk", "team_id"))
     return [r for r in rows if (r[1], r[0]) in keys and (r[3], r[0]) in prompts]
 
 

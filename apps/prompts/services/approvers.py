@@ -15,6 +15,7 @@ from apps.teams.permissions import is_api_key, require
 def _member_user(team, user):
     if user is None or is_api_key(user):
         raise ValidationFailed("Choose a member of the team.", field="user")
+    # The team is named explicitly: the check holds in whatever scope the caller runs.
     if not Membership.objects.unscoped().filter(team=team, user=user).exists():
         raise ValidationFailed("Only members of the team can approve its prompts.", field="user")
     return user

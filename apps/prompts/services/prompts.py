@@ -18,6 +18,7 @@ from apps.teams.permissions import actor_user, require
 def prompt_create(*, team, actor, name: str, description: str = "") -> Prompt:
     require(actor, PERM_EDIT, team, scope=WRITE)
     name = validate_prompt_name((name or "").strip())
+    # The team is named explicitly: the check holds in whatever scope the caller runs.
     if Prompt.objects.unscoped().filter(team=team, name=name).exists():
         raise ValidationFailed(f"A prompt named {name!r} already exists.", field="name")
     prompt = Prompt(
