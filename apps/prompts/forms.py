@@ -17,7 +17,8 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import QueryDict
 
 from apps.core.errors import ValidationFailed
-from apps.prompts.content import SETTINGS_KEYS, normalize_model_settings
+from apps.llm.model_settings import SETTINGS_KEYS
+from apps.prompts.content import normalize_model_settings
 from apps.prompts.models import Kind, PromptVersion
 from apps.prompts.rendering import MESSAGE_ROLES, PLACEHOLDER
 
