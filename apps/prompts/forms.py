@@ -17,10 +17,11 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import QueryDict
 
 from apps.core.errors import ValidationFailed
+from apps.llm.chat import EDITOR_ROLES
 from apps.llm.model_settings import SETTINGS_KEYS
 from apps.prompts.content import normalize_model_settings
 from apps.prompts.models import Kind, PromptVersion
-from apps.prompts.rendering import MESSAGE_ROLES, PLACEHOLDER
+from apps.prompts.rendering import PLACEHOLDER
 
 # Typed as text in the editor; the rest of the model settings have fields of their own.
 TEXT_SETTINGS = ("provider_id", "model", "temperature", "max_tokens", "top_p")
@@ -305,4 +306,4 @@ class PromptEditor:
             return [*self.base.messages, {"role": "user", "content": ""}]
         return [{"role": "system", "content": ""}, {"role": "user", "content": ""}]
 
-    roles = MESSAGE_ROLES
+    roles = EDITOR_ROLES

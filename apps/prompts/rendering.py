@@ -5,7 +5,6 @@ from promptyard.rendering import (  # noqa: F401
     CHAT_ROLES,
     KIND_CHAT,
     KIND_TEXT,
-    MESSAGE_ROLES,
     PLACEHOLDER,
     CompiledTemplate,
     RenderError,

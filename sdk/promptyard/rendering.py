@@ -19,8 +19,6 @@ KIND_TEXT = "text"
 KIND_CHAT = "chat"
 CHAT_ROLES = ("system", "user", "assistant")
 PLACEHOLDER = "placeholder"  # a chat entry {"role": "placeholder", "name": "history"}
-# Every role a stored chat entry may have: the chat roles, then history placeholders.
-MESSAGE_ROLES = (*CHAT_ROLES, PLACEHOLDER)
 SCHEMA_TYPES = ("string", "number", "integer", "boolean", "array", "object")
 
 # Limits that keep one template from exhausting a worker's memory: the sandbox already

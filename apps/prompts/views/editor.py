@@ -13,12 +13,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.core.errors import ServiceError
 from apps.core.web import errors_on, role_allows, team_url
+from apps.llm.chat import EDITOR_ROLES
 from apps.llm.selectors import providers_for_team
 from apps.prompts import selectors, services
 from apps.prompts.content import check_content
 from apps.prompts.forms import SERVICE_FIELDS, PromptEditor
 from apps.prompts.models import Kind
-from apps.prompts.rendering import MESSAGE_ROLES, PLACEHOLDER, RenderError, render_prompt
+from apps.prompts.rendering import PLACEHOLDER, RenderError, render_prompt
 from apps.teams.models import PERM_EDIT
 
 SAMPLE_PREFIX = "sample__"
@@ -154,7 +155,7 @@ def editor_message_row(request):
     return render(
         request,
         "prompts/_editor_fields.html#message-row",
-        {"m": {"role": "user", "content": ""}, "editor": {"roles": MESSAGE_ROLES}},
+        {"m": {"role": "user", "content": ""}, "editor": {"roles": EDITOR_ROLES}},
     )
 
 
