@@ -26,7 +26,6 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
-from promptyard import rendering
 
 from apps.core.tenancy import team_scope
 from apps.datasets.selectors import examples_at_revision
@@ -65,6 +64,7 @@ from apps.llm.gateway import (
 )
 from apps.llm.model_settings import ModelSettings
 from apps.llm.models import ProviderConfig
+from apps.prompts import rendering
 from apps.prompts.rendering import RenderError, render_prompt
 
 logger = logging.getLogger(__name__)
@@ -213,9 +213,6 @@ class PreparedPrompt:
     """
 
     def __init__(self, version):
-        # The implementation module itself: its sandboxed environment compiles here too.
-        from promptyard import rendering
-
         self.version = version
         self.schema = version.variables_schema or {}
         self.compiled = None
@@ -224,16 +221,13 @@ class PreparedPrompt:
             self.names = rendering.template_variables(
                 version.kind, version.template, version.messages
             )
-            env = getattr(rendering, "_env", None)
-            if env is None:
-                return
             if version.kind == rendering.KIND_TEXT:
-                self.compiled = [(None, env.from_string(version.template or ""))]
+                self.compiled = [(None, rendering.compile_template(version.template or ""))]
             elif version.kind == rendering.KIND_CHAT and not any(
                 m.get("role") == rendering.PLACEHOLDER for m in version.messages or []
             ):
                 self.compiled = [
-                    (m["role"], env.from_string(m.get("content") or ""))
+                    (m["role"], rendering.compile_template(m.get("content") or ""))
                     for m in version.messages or []
                 ]
         except Exception:  # noqa: BLE001 - the slow path reports the problem

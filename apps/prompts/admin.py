@@ -7,7 +7,7 @@ class UnscopedAdmin(admin.ModelAdmin):
     """Staff see every team's rows: the admin runs outside any team scope."""
 
     def get_queryset(self, request):
-        return self.model.objects.unscoped()
+        return self.model.objects.unscoped()  # staff see every team
 
 
 class ReadOnlyAdmin(UnscopedAdmin):

@@ -6,6 +6,8 @@ from django.db.models import Count, Max, Prefetch, Q
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user, get_users_with_perms
 
+from apps.accounts.models import User
+from apps.core.errors import ValidationFailed
 from apps.prompts.models import (
     PERM_APPROVE_PROMOTION,
     PromotionRequest,
@@ -15,7 +17,7 @@ from apps.prompts.models import (
     Tag,
     TagEvent,
 )
-from apps.teams.models import PERM_ADMIN
+from apps.teams.models import PERM_ADMIN, Membership
 from apps.teams.permissions import actor_can, is_api_key
 
 
@@ -59,6 +61,16 @@ def version_get(prompt: Prompt, number: int) -> PromptVersion:
     return version
 
 
+def version_for_value(prompt: Prompt, value) -> PromptVersion:
+    """The version a form field or query parameter names by its number; 404 when the value
+    is not a number or names no version."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise Http404("No such version.") from None
+    return version_get(prompt, number)
+
+
 def version_at_tag(prompt: Prompt, tag_name: str) -> PromptVersion | None:
     tag = Tag.objects.select_related("version").filter(prompt=prompt, name=tag_name).first()
     return tag.version if tag is not None else None
@@ -66,6 +78,16 @@ def version_at_tag(prompt: Prompt, tag_name: str) -> PromptVersion | None:
 
 def versions_of(prompt: Prompt):
     return PromptVersion.objects.select_related("author").filter(prompt=prompt).order_by("-number")
+
+
+def versions_with_parents(prompt: Prompt):
+    """Newest first, with what the API shows of each: its parent and prompt."""
+    return versions_of(prompt).select_related("parent", "prompt")
+
+
+def version_numbers(prompt: Prompt) -> list[int]:
+    """Every version number, newest first, in one query whatever the count."""
+    return list(versions_of(prompt).select_related(None).values_list("number", flat=True))
 
 
 def tags_of(prompt: Prompt) -> list[Tag]:
@@ -88,16 +110,22 @@ def tag_history(prompt: Prompt, tag_name: str | None = None):
     return events.order_by("-created_at", "-id")
 
 
+def previous_version_ids(prompt: Prompt, tag_name: str) -> set[int]:
+    """Versions this tag pointed at before (from its recorded history)."""
+    events = TagEvent.objects.filter(prompt=prompt, tag_name=tag_name)
+    ids = set(events.values_list("to_version_id", flat=True))
+    ids |= {i for i in events.values_list("from_version_id", flat=True) if i}
+    return ids
+
+
 def rollback_targets(prompt: Prompt, tag_name: str) -> list[PromptVersion]:
     """Versions the tag pointed at before, newest first, without its current one."""
-    from apps.prompts.services import previous_version_ids
-
     current = Tag.objects.filter(prompt=prompt, name=tag_name).values_list("version_id", flat=True)
     ids = previous_version_ids(prompt, tag_name) - set(current)
     return list(PromptVersion.objects.filter(pk__in=ids).order_by("-number"))
 
 
-def promotions(*, prompt: Prompt | None = None, status: str | None = None):
+def promotions(*, prompt: Prompt | None = None, status: str | None = None, requester=None):
     qs = PromotionRequest.objects.select_related(
         "prompt", "candidate", "current_version", "requester", "reviewer"
     )
@@ -105,7 +133,14 @@ def promotions(*, prompt: Prompt | None = None, status: str | None = None):
         qs = qs.filter(prompt=prompt)
     if status:
         qs = qs.filter(status=status)
+    if requester is not None:
+        qs = qs.filter(requester=requester)
     return qs.order_by("-created_at", "-id")
+
+
+def promotions_closed(*, limit: int = 20) -> list[PromotionRequest]:
+    """The most recently made requests that are no longer open."""
+    return list(promotions().exclude(status=PromotionStatus.OPEN)[:limit])
 
 
 def promotion_get(pk: int) -> PromotionRequest:
@@ -122,6 +157,7 @@ def reviewable_prompt_ids(user, team) -> set[int] | None:
     prompts = get_objects_for_user(
         user,
         PERM_APPROVE_PROMOTION,
+        # guardian builds its query on this queryset; the team is named explicitly
         klass=Prompt.objects.unscoped().filter(team=team),
         accept_global_perms=False,
     )
@@ -144,6 +180,27 @@ def needs_review_count(request) -> int:
     if team is None:
         return 0
     return needs_review(request.user, team).count()
+
+
+def approver_candidates(approvers) -> list[Membership]:
+    """The team's members who may still be granted approval (not among `approvers`)."""
+    return list(
+        Membership.objects.select_related("user")
+        .exclude(user__in=approvers)
+        .order_by("user__email")
+    )
+
+
+def user_for_field(value, *, field: str = "user") -> User:
+    """The user a form posted by id, or ValidationFailed naming `field`. Membership is the
+    service's to check: a grant outlives membership, and must stay revocable."""
+    try:
+        user = User.objects.filter(pk=int(value)).first()
+    except (TypeError, ValueError):
+        user = None
+    if user is None:
+        raise ValidationFailed("Choose a member.", field=field)
+    return user
 
 
 def approvers_of(prompt: Prompt):

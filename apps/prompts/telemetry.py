@@ -3,22 +3,24 @@
 `record()` adds to a per-process counter keyed by (team, API key, environment, prompt,
 tag, version served). `flush()` upserts the counters into FetchStat rows (adding to the
 stored count). It runs when due (every PROMPTYARD_TELEMETRY_FLUSH_SECONDS, checked after
-a response has been sent, on `request_finished`), at process exit, and before the
-Environments page reads the rows. A crash loses at most one interval's counts.
+a response has been sent, on `request_finished`), at process exit (both connected in
+apps.prompts.receivers), and before the Environments page reads the rows. A crash loses
+at most one interval's counts.
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 import threading
 import time
 from datetime import datetime
 
-from django.core.signals import request_finished
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+
+from apps.prompts.models import FetchStat, Prompt
+from apps.teams.models import ApiKey
 
 logger = logging.getLogger(__name__)
 
@@ -91,15 +93,13 @@ def flush() -> int:
 
 def _still_existing(rows: list[tuple]) -> list[tuple]:
     """Drop counts of keys or prompts deleted since they were counted (2 small queries)."""
-    from apps.prompts.models import Prompt
-    from apps.teams.models import ApiKey
-
-    keys = set(
-        ApiKey.objects.unscoped().filter(pk__in={r[1] for r in rows}).values_list("pk", "team_id")
-    )
-    prompts = set(
-        Prompt.objects.unscoped().filter(pk__in={r[3] for r in rows}).values_list("pk", "team_id")
-    )
+    key_ids = {r[1] for r in rows}
+    prompt_ids = {r[3] for r in rows}
+    # A flush runs outside any team scope and holds many teams' counts: a row is kept only
+    # where its key and its prompt belong to its team.
+    keys = set(ApiKey.objects.unscoped().filter(pk__in=key_ids).values_list("pk", "team_id"))
+    # unscoped: as above
+    prompts = set(Prompt.objects.unscoped().filter(pk__in=prompt_ids).values_list("pk", "team_id"))
     return [r for r in rows if (r[1], r[0]) in keys and (r[3], r[0]) in prompts]
 
 
@@ -116,8 +116,6 @@ def _restore(batch: dict) -> None:
 
 
 def _upsert(rows: list[tuple]) -> None:
-    from apps.prompts.models_telemetry import FetchStat
-
     meta = FetchStat._meta
     table = connection.ops.quote_name(meta.db_table)
     col = {f.name: connection.ops.quote_name(f.column) for f in meta.concrete_fields}
@@ -163,10 +161,6 @@ def reset() -> None:
     with _lock:
         _counters.clear()
     _next_flush = time.monotonic() + FLUSH_SECONDS
-
-
-request_finished.connect(flush_if_due, dispatch_uid="prompt_fetch_telemetry_flush")
-atexit.register(lambda: flush_if_due_at_exit())
 
 
 def flush_if_due_at_exit() -> None:

@@ -88,16 +88,20 @@ class RenderError(ValueError):
         }
 
 
+def _syntax_error(exc: jinja2.TemplateSyntaxError, message_index: int | None) -> RenderError:
+    where = f"message {message_index + 1}, " if message_index is not None else ""
+    return RenderError(
+        f"Template error ({where}line {exc.lineno}): {exc.message}",
+        line=exc.lineno,
+        message_index=message_index,
+    )
+
+
 def _parse(source: str, *, message_index: int | None = None):
     try:
         return _env.parse(source)
     except jinja2.TemplateSyntaxError as exc:
-        where = f"message {message_index + 1}, " if message_index is not None else ""
-        raise RenderError(
-            f"Template error ({where}line {exc.lineno}): {exc.message}",
-            line=exc.lineno,
-            message_index=message_index,
-        ) from None
+        raise _syntax_error(exc, message_index) from None
 
 
 def _sources(
@@ -214,27 +218,54 @@ def check_values(variables: list[str], schema: dict | None, values: dict) -> Non
             )
 
 
-def _render_one(source: str, values: dict, message_index: int | None = None) -> str:
-    template = _env.from_string(source) if source else None
-    if template is None:
-        return ""
+class CompiledTemplate:
+    """One template source compiled once in the shared sandbox, rendered many times with
+    the same limits and errors as `render_prompt`. Build it with `compile_template`."""
+
+    __slots__ = ("_template", "message_index")
+
+    def __init__(self, template, message_index: int | None = None):
+        self._template = template
+        self.message_index = message_index
+
+    def render(self, values: dict) -> str:
+        """The rendered text; RenderError for a missing value, a refusal or a failure.
+        Values are not checked against a schema here: `check_values` does that."""
+        if self._template is None:
+            return ""
+        message_index = self.message_index
+        try:
+            return _render_bounded(self._template, values)
+        except jinja2.UndefinedError as exc:
+            name = _undefined_name(str(exc))
+            raise RenderError(
+                f"Missing variable '{name}'." if name else f"Undefined value: {exc}",
+                variable=name,
+                message_index=message_index,
+            ) from None
+        except jinja2.exceptions.SecurityError as exc:
+            raise RenderError(
+                f"Refused by the template sandbox: {exc}", message_index=message_index
+            ) from None
+        except (TypeError, ValueError, ArithmeticError, jinja2.TemplateError) as exc:
+            raise RenderError(
+                f"Template failed to render: {exc}", message_index=message_index
+            ) from None
+
+
+def compile_template(source: str, *, message_index: int | None = None) -> CompiledTemplate:
+    """Parse and compile one template (a text template or one message's content) once,
+    for callers that render it many times; RenderError for a syntax error."""
+    if not source:
+        return CompiledTemplate(None, message_index)
     try:
-        return _render_bounded(template, values)
-    except jinja2.UndefinedError as exc:
-        name = _undefined_name(str(exc))
-        raise RenderError(
-            f"Missing variable '{name}'." if name else f"Undefined value: {exc}",
-            variable=name,
-            message_index=message_index,
-        ) from None
-    except jinja2.exceptions.SecurityError as exc:
-        raise RenderError(
-            f"Refused by the template sandbox: {exc}", message_index=message_index
-        ) from None
-    except (TypeError, ValueError, ArithmeticError, jinja2.TemplateError) as exc:
-        raise RenderError(
-            f"Template failed to render: {exc}", message_index=message_index
-        ) from None
+        return CompiledTemplate(_env.from_string(source), message_index)
+    except jinja2.TemplateSyntaxError as exc:
+        raise _syntax_error(exc, message_index) from None
+
+
+def _render_one(source: str, values: dict, message_index: int | None = None) -> str:
+    return compile_template(source, message_index=message_index).render(values)
 
 
 def _render_bounded(template, values: dict) -> str:

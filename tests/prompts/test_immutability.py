@@ -91,7 +91,7 @@ def test_it_has_no_update_route_for_versions(api_client, hub, api_key_for, alice
 
 
 def test_it_hashes_content_canonically(hub):
-    from apps.prompts.services import content_hash
+    from apps.prompts.content import content_hash
 
     a = content_hash(
         kind="text",

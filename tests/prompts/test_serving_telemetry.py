@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from apps.core.tenancy import team_scope
 from apps.prompts import telemetry
-from apps.prompts.models_telemetry import FetchStat
-from apps.prompts.views_environments import environment_rows
+from apps.prompts.environments import environment_rows
+from apps.prompts.models import FetchStat
 from tests.conftest import bearer
 from tests.sdk.world import make_prompt, move, unprotect
 

@@ -12,6 +12,7 @@ from apps.core.errors import NotFound, ValidationFailed
 from apps.datasets.selectors import dataset_get, dataset_get_by_name
 from apps.experiments import selectors, services
 from apps.experiments.services import WRITE
+from apps.prompts import content as prompt_content
 from apps.prompts import selectors as prompt_selectors
 from apps.prompts import services as prompt_services
 from apps.teams.api_base import TeamAPIView
@@ -43,12 +44,12 @@ def _candidate(*, team, actor, prompt, baseline, data):
             "A template file can only replace a text prompt; push a version instead.",
             field="candidate_template",
         )
-    digest = prompt_services.content_hash(
+    digest = prompt_content.content_hash(
         kind="text",
         template=template,
         messages=[],
         variables_schema=baseline.variables_schema or {},
-        model_settings=prompt_services.normalize_model_settings(baseline.model_settings),
+        model_settings=prompt_content.normalize_model_settings(baseline.model_settings),
     )
     # The same file again (another CI run) reuses its version instead of failing.
     existing = selectors.prompt_version_with_hash(prompt, digest)

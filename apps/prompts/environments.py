@@ -1,5 +1,5 @@
-"""The Hub's Environments page: per prompt, what each environment last fetched, how
-often and when, with drift flags.
+"""What each environment last fetched, per prompt: how often and when, with drift flags
+(the Hub's Environments page). Reads only, inside the team scope.
 
 Drift: an environment whose keys last fetched a version the tag no longer points at (it
 still serves the old prompt), or one that stopped fetching (silent longer than
@@ -12,12 +12,9 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.shortcuts import render
 from django.utils import timezone
 
-from apps.prompts import telemetry
-from apps.prompts.models import Tag
-from apps.prompts.models_telemetry import FetchStat
+from apps.prompts.models import FetchStat, Tag
 
 SILENT_AFTER = timedelta(
     seconds=float(os.environ.get("PROMPTYARD_FETCH_SILENT_AFTER_SECONDS", "3600"))
@@ -98,30 +95,3 @@ def environment_rows(*, prompt_name: str = "", now: datetime | None = None):
                 if k.version != row.current_version and now - k.last_fetched_at <= SILENT_AFTER
             ]
     return list(rows.values())
-
-
-def environments(request):
-    # This process's counters are written first, so the page is as fresh as it can be.
-    telemetry.flush_now_quietly()
-    prompt_name = request.GET.get("prompt", "").strip()
-    only_problems = request.GET.get("problems") == "1"
-    rows = environment_rows(prompt_name=prompt_name)
-    drifting = sum(1 for r in rows if r.drift)
-    silent = sum(1 for r in rows if r.silent)
-    if only_problems:
-        rows = [r for r in rows if r.needs_attention]
-    groups: dict[str, list[EnvironmentRow]] = {}
-    for row in rows:
-        groups.setdefault(row.prompt.name, []).append(row)
-    context = {
-        "groups": groups,
-        "drifting": drifting,
-        "silent": silent,
-        "prompt_name": prompt_name,
-        "only_problems": only_problems,
-        "silent_after": SILENT_AFTER,
-    }
-    template = "prompts/environments.html"
-    if getattr(request, "htmx", False) and request.htmx.target == "environment-rows":
-        template += "#rows"
-    return render(request, template, context)

@@ -20,18 +20,21 @@ from rest_framework.renderers import JSONRenderer
 
 from apps.core.errors import ServiceError, ValidationFailed
 from apps.core.tenancy import enter_team, leave_team
-from apps.prompts import api as hub_api
 from apps.prompts import serving, telemetry
+from apps.prompts.api.prompts import PromptDetailView, PromptListCreateView
+from apps.prompts.api.serializers import (
+    PromptCreateSerializer,
+    PromptSerializer,
+    PromptUpdateSerializer,
+)
+from apps.prompts.permissions import READ, WRITE
 from apps.teams.api_base import TeamAPIView
 from apps.teams.authentication import RememberedApiKeyAuthentication
 from apps.teams.keys import api_key_authenticate, api_key_mark_used
 
-READ = "prompts:read"
 
-
-def _hub_view(class_name: str):
+def _hub_view(cls):
     """The Hub's management view for the same path (built once)."""
-    cls = getattr(hub_api, class_name)
     view = cls.__dict__.get("_serving_delegate")
     if view is None:
         view = cls.as_view()
@@ -92,12 +95,12 @@ class _ServingView(TeamAPIView):
     renderer_classes = [JSONRenderer]
     throttle_classes: list = []
     read_scope = READ
-    write_scope = "prompts:write"
-    hub_view_name = ""
+    write_scope = WRITE
+    hub_view: type | None = None
 
     def dispatch(self, request, *args, **kwargs):
         if self._delegated(request):
-            return _hub_view(self.hub_view_name)(request, *args, **kwargs)
+            return _hub_view(self.hub_view)(request, *args, **kwargs)
         if request.method == "GET" and "team_slug" not in kwargs:
             response = self._fast_get(request, kwargs)
             if response is not None:
@@ -142,7 +145,7 @@ class PromptCollectionView(_ServingView):
     """GET ?tag=…: the snapshot of every prompt at the tag. Without `tag`, the Hub's
     paginated list; POST creates a prompt (the Hub's view)."""
 
-    hub_view_name = "PromptListCreateView"
+    hub_view = PromptListCreateView
 
     def _delegated(self, request) -> bool:
         if request.method == "GET" and "tag" not in request.GET:
@@ -159,9 +162,7 @@ class PromptCollectionView(_ServingView):
         telemetry.record(api_key=self.api_key, tag=tag, served=served.served)
         return _answer(request, served)
 
-    @extend_schema(
-        request=hub_api.PromptCreateSerializer, responses={201: hub_api.PromptSerializer}
-    )
+    @extend_schema(request=PromptCreateSerializer, responses={201: PromptSerializer})
     def post(self, request):
         raise AssertionError("dispatch() hands POST to the Hub's view")  # documented here
 
@@ -169,7 +170,7 @@ class PromptCollectionView(_ServingView):
 class PromptServeView(_ServingView):
     """GET: the version at ?tag= (default production) or the pinned ?version=N."""
 
-    hub_view_name = "PromptDetailView"
+    hub_view = PromptDetailView
 
     @extend_schema(
         parameters=[
@@ -194,6 +195,6 @@ class PromptServeView(_ServingView):
         )
         return _answer(request, served)
 
-    @extend_schema(request=hub_api.PromptUpdateSerializer, responses=hub_api.PromptSerializer)
+    @extend_schema(request=PromptUpdateSerializer, responses=PromptSerializer)
     def patch(self, request, prompt_name: str):
         raise AssertionError("dispatch() hands PATCH to the Hub's view")  # documented here

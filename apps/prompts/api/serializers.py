@@ -1,0 +1,183 @@
+"""What the Hub's API reads and writes: one serializer per shape."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from apps.prompts import selectors
+from apps.prompts.gates import approval_blockers
+from apps.prompts.models import Kind, PromotionRequest, PromotionStatus, PromptVersion, TagEvent
+
+
+class PromptSerializer(serializers.Serializer):
+    name = serializers.CharField(read_only=True)
+    description = serializers.CharField(read_only=True)
+    owner = serializers.SerializerMethodField()
+    tags = serializers.SerializerMethodField()
+    version_count = serializers.IntegerField(read_only=True, required=False)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    def get_owner(self, prompt) -> str | None:
+        return prompt.owner.email if prompt.owner_id else None
+
+    def get_tags(self, prompt) -> dict[str, int]:
+        tag_map = getattr(prompt, "tag_map", None)
+        if tag_map is None:
+            tag_map = {t.name: t.version.number for t in selectors.tags_of(prompt)}
+        return tag_map
+
+
+class PromptCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class PromptUpdateSerializer(serializers.Serializer):
+    description = serializers.CharField(allow_blank=True)
+
+
+class MessageField(serializers.DictField):
+    """{"role": "system"|"user"|"assistant", "content": str} or {"role": "placeholder", "name": str}."""
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    prompt = serializers.CharField(source="prompt.name", read_only=True)
+    author = serializers.CharField(source="author_label", read_only=True)
+    parent = serializers.SerializerMethodField()
+    messages = serializers.ListField(child=MessageField())
+
+    class Meta:
+        model = PromptVersion
+        fields = [
+            "prompt",
+            "number",
+            "kind",
+            "template",
+            "messages",
+            "variables",
+            "variables_schema",
+            "model_settings",
+            "commit_message",
+            "author",
+            "parent",
+            "content_hash",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_parent(self, version) -> int | None:
+        return version.parent.number if version.parent_id else None
+
+
+class VersionCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Kind.choices, default=Kind.TEXT)
+    template = serializers.CharField(
+        required=False, allow_blank=True, default="", trim_whitespace=False
+    )
+    messages = serializers.ListField(child=MessageField(), required=False, default=list)
+    variables_schema = serializers.DictField(required=False, default=dict)
+    model_settings = serializers.DictField(required=False, default=dict)
+    commit_message = serializers.CharField(max_length=500)
+    parent = serializers.IntegerField(
+        required=False, allow_null=True, default=None, help_text="Parent version number."
+    )
+
+
+class TagSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    version = serializers.IntegerField(source="version.number")
+    protected = serializers.SerializerMethodField()
+    updated_at = serializers.DateTimeField()
+
+    def get_protected(self, tag) -> bool:
+        return self.context["team"].is_protected_tag(tag.name)
+
+
+class TagMoveSerializer(serializers.Serializer):
+    version = serializers.IntegerField(help_text="Version number to point the tag at.")
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class TagEventSerializer(serializers.ModelSerializer):
+    from_version = serializers.SerializerMethodField()
+    to_version = serializers.IntegerField(source="to_version.number")
+    actor = serializers.CharField(source="actor_label")
+    approver = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TagEvent
+        fields = [
+            "id",
+            "tag_name",
+            "from_version",
+            "to_version",
+            "actor",
+            "approver",
+            "promotion",
+            "reason",
+            "is_rollback",
+            "is_emergency",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_from_version(self, event) -> int | None:
+        return event.from_version.number if event.from_version_id else None
+
+    def get_approver(self, event) -> str | None:
+        return event.approver.email if event.approver_id else None
+
+
+class PromotionSerializer(serializers.ModelSerializer):
+    prompt = serializers.CharField(source="prompt.name")
+    candidate = serializers.IntegerField(source="candidate.number")
+    current_version = serializers.SerializerMethodField()
+    requester = serializers.CharField(source="requester_label")
+    reviewer = serializers.CharField(source="reviewer_label")
+    blocked_reasons = serializers.SerializerMethodField(
+        help_text="Why the tag's policy refuses approval now (empty: approval is allowed)."
+    )
+
+    class Meta:
+        model = PromotionRequest
+        fields = [
+            "id",
+            "prompt",
+            "tag_name",
+            "candidate",
+            "current_version",
+            "description",
+            "evidence",
+            "status",
+            "requester",
+            "reviewer",
+            "review_comment",
+            "created_at",
+            "reviewed_at",
+            "closed_at",
+            "blocked_reasons",
+        ]
+        read_only_fields = fields
+
+    def get_current_version(self, request) -> int | None:
+        return request.current_version.number if request.current_version_id else None
+
+    def get_blocked_reasons(self, request) -> list[str]:
+        if request.status != PromotionStatus.OPEN:
+            return []
+        return approval_blockers(request)
+
+
+class PromotionCreateSerializer(serializers.Serializer):
+    prompt = serializers.CharField(help_text="Prompt name.")
+    tag_name = serializers.CharField(default="production")
+    candidate = serializers.IntegerField(help_text="Candidate version number.")
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    evidence = serializers.ListField(
+        child=serializers.IntegerField(), required=False, default=list, help_text="Experiment ids."
+    )
+
+
+class ReviewSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="")

@@ -1,0 +1,309 @@
+"""The prompt editor's forms: a version's fields (VersionForm, with a name and description
+for a new prompt) and its chat messages as a formset, read and shown together by
+PromptEditor.
+
+The page posts messages as repeated `role` / `content` fields, so rows added by htmx need
+no renumbering; `message_formset` reads those lists into the formset. Content (template
+syntax, roles, the schema) is checked by the services; these forms parse what was typed
+and check the model settings.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.http import QueryDict
+
+from apps.core.errors import ValidationFailed
+from apps.llm.chat import EDITOR_ROLES
+from apps.llm.model_settings import SETTINGS_KEYS
+from apps.prompts.content import normalize_model_settings
+from apps.prompts.models import Kind, PromptVersion
+from apps.prompts.rendering import PLACEHOLDER
+
+# Typed as text in the editor; the rest of the model settings have fields of their own.
+TEXT_SETTINGS = ("provider_id", "model", "temperature", "max_tokens", "top_p")
+# A service error about `model_settings.<key>` is shown next to the field for that key.
+SERVICE_FIELDS = {f"model_settings.{key}": key for key in SETTINGS_KEYS}
+# Where the page shows errors; any other goes to the top of the form ("form").
+ERROR_SLOTS = frozenset(
+    {
+        "name",
+        "template",
+        "messages",
+        "variables_schema",
+        "commit_message",
+        "json_schema",
+        *SETTINGS_KEYS,
+    }
+)
+MESSAGES_PREFIX = "messages"
+
+
+def _text(**kwargs) -> forms.CharField:
+    return forms.CharField(required=False, **kwargs)
+
+
+class VersionForm(forms.Form):
+    """What one version is made of, as typed in the editor."""
+
+    # Checked by the content check, whose message names the kinds.
+    kind = _text(strip=False)
+    template = _text(strip=False)
+    variables_schema = _text(strip=False)
+    provider_id = _text()
+    model = _text()
+    temperature = _text()
+    max_tokens = _text()
+    top_p = _text()
+    stop = _text(strip=False)
+    response_format = _text(strip=False)
+    json_schema = _text(strip=False)
+    tools = _text(strip=False)
+    commit_message = _text(strip=False)
+
+    def __init__(self, *args, check_settings: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The live preview shows the template whatever the settings say.
+        self.check_settings = check_settings
+
+    def _posted(self, name: str, default: str) -> str:
+        return self.cleaned_data[name] if name in self.data else default
+
+    def _json(self, name: str, default):
+        raw = (self.cleaned_data.get(name) or "").strip()
+        if not raw:
+            return default
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not valid JSON (line {exc.lineno}): {exc.msg}.")
+
+    def clean_kind(self) -> str:
+        return self._posted("kind", Kind.TEXT)
+
+    def clean_response_format(self) -> str:
+        return self._posted("response_format", "text")
+
+    def clean_variables_schema(self) -> dict:
+        schema = self._json("variables_schema", {})
+        return schema if isinstance(schema, dict) else {}
+
+    def clean_json_schema(self):
+        return self._json("json_schema", None)
+
+    def clean_tools(self):
+        return self._json("tools", None)
+
+    def clean_stop(self) -> list[str]:
+        return [s for s in (self.cleaned_data.get("stop") or "").splitlines() if s]
+
+    def clean(self):
+        data = super().clean()
+        fmt = data.get("response_format", "text")
+        settings = {key: data.get(key, "") for key in TEXT_SETTINGS}
+        settings.update(
+            stop=data.get("stop", []),
+            response_format=(
+                {"type": fmt, "json_schema": data.get("json_schema")}
+                if fmt == "json_schema"
+                else fmt
+            ),
+            tools=data.get("tools"),
+        )
+        if self.check_settings:
+            try:
+                settings = normalize_model_settings(settings)
+            except ValidationFailed as exc:
+                field = SERVICE_FIELDS.get(exc.field or "")
+                self.add_error(field, exc.message)
+        data["model_settings"] = settings
+        return data
+
+    def version_fields(self) -> dict:
+        """The keyword arguments of `services.version_create` for what was typed."""
+        data = self.cleaned_data
+        kind = data.get("kind", Kind.TEXT)
+        return {
+            "kind": kind,
+            "template": data.get("template", "") if kind == Kind.TEXT else "",
+            "variables_schema": data.get("variables_schema", {}),
+            "model_settings": data.get("model_settings", {}),
+            "commit_message": data.get("commit_message", ""),
+        }
+
+
+class PromptCreateForm(VersionForm):
+    """A new prompt: its name and description, and its first version."""
+
+    name = _text(strip=False)
+    description = _text(strip=False)
+
+
+class MessageForm(forms.Form):
+    # Not a choice field: the content check names an unknown role with its row number.
+    role = _text(strip=False)
+    content = _text(strip=False)
+
+    def entry(self) -> dict | None:
+        """The row as a version stores it; None for a blank row (blank rows are dropped)."""
+        role = self.cleaned_data.get("role", "")
+        content = self.cleaned_data.get("content", "")
+        if not content.strip():
+            return None
+        if role == PLACEHOLDER:
+            return {"role": PLACEHOLDER, "name": content.strip()}
+        return {"role": role, "content": content}
+
+
+class BaseMessageFormSet(forms.BaseFormSet):
+    def entries(self) -> list[dict]:
+        return [entry for form in self.forms if (entry := form.entry()) is not None]
+
+
+MessageFormSet = forms.formset_factory(MessageForm, formset=BaseMessageFormSet, extra=0)
+
+
+def message_formset(data: QueryDict | None = None) -> BaseMessageFormSet:
+    """The posted `role` / `content` lists as a bound formset (unbound without data)."""
+    if data is None:
+        return MessageFormSet(prefix=MESSAGES_PREFIX)
+    rows = list(zip(data.getlist("role"), data.getlist("content"), strict=False))
+    bound = {
+        f"{MESSAGES_PREFIX}-TOTAL_FORMS": str(len(rows)),
+        f"{MESSAGES_PREFIX}-INITIAL_FORMS": "0",
+    }
+    for index, (role, content) in enumerate(rows):
+        bound[f"{MESSAGES_PREFIX}-{index}-role"] = role
+        bound[f"{MESSAGES_PREFIX}-{index}-content"] = content
+    return MessageFormSet(bound, prefix=MESSAGES_PREFIX)
+
+
+def _initial(base: PromptVersion | None) -> dict:
+    """The editor's fields for a new version starting from `base` (a new prompt: empty)."""
+    settings = dict(base.model_settings) if base is not None else {}
+    fmt = settings.get("response_format") or {}
+    schema = base.variables_schema if base is not None else None
+    return {
+        "kind": base.kind if base is not None else Kind.TEXT,
+        "template": base.template if base is not None else "",
+        "variables_schema": json.dumps(schema, indent=2) if schema else "",
+        **{key: settings.get(key, "") for key in TEXT_SETTINGS},
+        "stop": "\n".join(settings.get("stop", [])),
+        "response_format": fmt.get("type", "text"),
+        "json_schema": json.dumps(fmt["json_schema"], indent=2) if fmt.get("json_schema") else "",
+        "tools": json.dumps(settings["tools"], indent=2) if settings.get("tools") else "",
+        "commit_message": "",
+        "name": "",
+        "description": "",
+    }
+
+
+class PromptEditor:
+    """The editor's form and message formset, validated and shown together.
+
+    `errors` maps the page's error slots (a field, "messages", or "form" for the top of
+    the page) to messages. `add_error` and `fields` let `apps.core.web.errors_on` put a
+    service's refusal in its slot.
+    """
+
+    def __init__(
+        self,
+        data: QueryDict | None = None,
+        *,
+        base: PromptVersion | None = None,
+        new_prompt: bool = False,
+        check_settings: bool = True,
+    ):
+        form_class = PromptCreateForm if new_prompt else VersionForm
+        self.form = form_class(data, initial=_initial(base), check_settings=check_settings)
+        self.message_forms = message_formset(data)
+        self.base = base
+        self._extra_errors: dict[str, list[str]] = {}
+
+    # --- reading what was typed --------------------------------------------------------
+
+    def is_valid(self) -> bool:
+        form_ok = self.form.is_valid()
+        return self.message_forms.is_valid() and form_ok
+
+    def version_fields(self) -> dict:
+        """Keyword arguments of `services.version_create`; call after is_valid()."""
+        fields = self.form.version_fields()
+        fields["messages"] = self.message_forms.entries() if fields["kind"] == Kind.CHAT else []
+        return fields
+
+    # --- errors ------------------------------------------------------------------------
+
+    @property
+    def fields(self) -> set[str]:
+        return {*self.form.fields, "messages"}
+
+    def add_error(self, field: str | None, message: str) -> None:
+        if field in self.form.fields:
+            self.form.add_error(field, message)
+        else:
+            self._extra_errors.setdefault(field or "form", []).append(message)
+
+    @property
+    def errors(self) -> dict[str, list[str]]:
+        found: list[tuple[str, list[str]]] = []
+        if self.form.is_bound:
+            found.extend((field, list(messages)) for field, messages in self.form.errors.items())
+        if self.message_forms.is_bound and not self.message_forms.is_valid():
+            messages = list(self.message_forms.non_form_errors())
+            for form_errors in self.message_forms.errors:
+                messages.extend(m for field_errors in form_errors.values() for m in field_errors)
+            found.append(("messages", messages))
+        found.extend(self._extra_errors.items())
+        out: dict[str, list[str]] = {}
+        for field, messages in found:
+            slot = field if field in ERROR_SLOTS and field != NON_FIELD_ERRORS else "form"
+            out.setdefault(slot, []).extend(messages)
+        return out
+
+    # --- what the page shows -----------------------------------------------------------
+
+    def value(self, name: str, default: str = ""):
+        """What the field shows: as posted, else its starting value."""
+        if self.form.is_bound:
+            return self.form.data.get(name, default)
+        return self.form.initial.get(name, default)
+
+    @property
+    def kind(self) -> str:
+        return self.value("kind", Kind.TEXT)
+
+    @property
+    def template(self) -> str:
+        return self.value("template")
+
+    @property
+    def schema_text(self) -> str:
+        return self.value("variables_schema")
+
+    @property
+    def commit_message(self) -> str:
+        return self.value("commit_message")
+
+    @property
+    def settings(self) -> dict:
+        names = (*TEXT_SETTINGS, "stop", "json_schema", "tools")
+        return {
+            **{name: self.value(name) for name in names},
+            "response_format": self.value("response_format", "text"),
+        }
+
+    @property
+    def messages(self) -> list[dict]:
+        """The message rows shown, ending with a blank one to type into."""
+        if self.form.is_bound:
+            self.message_forms.is_valid()
+            return [*self.message_forms.entries(), {"role": "user", "content": ""}]
+        if self.base is not None and self.base.kind == Kind.CHAT and self.base.messages:
+            return [*self.base.messages, {"role": "user", "content": ""}]
+        return [{"role": "system", "content": ""}, {"role": "user", "content": ""}]
+
+    roles = EDITOR_ROLES

@@ -1,0 +1,41 @@
+"""Prompts, their immutable versions, tags, the tag history, promotion requests, the
+evidence policies of protected tags and fetch telemetry: one module per subject."""
+
+from apps.prompts.models.promotions import PromotionRequest, PromotionStatus, TagPolicy
+from apps.prompts.models.prompts import (
+    PERM_APPROVE_PROMOTION,
+    Prompt,
+    PromptGroupObjectPermission,
+    PromptUserObjectPermission,
+    prompt_name_validator,
+    tag_name_validator,
+)
+from apps.prompts.models.tags import Tag, TagEvent
+from apps.prompts.models.telemetry import FetchStat
+from apps.prompts.models.versions import (
+    ImmutableQuerySet,
+    ImmutableRowError,
+    Kind,
+    PromptVersion,
+    PromptVersionManager,
+)
+
+__all__ = [
+    "PERM_APPROVE_PROMOTION",
+    "FetchStat",
+    "ImmutableQuerySet",
+    "ImmutableRowError",
+    "Kind",
+    "PromotionRequest",
+    "PromotionStatus",
+    "Prompt",
+    "PromptGroupObjectPermission",
+    "PromptUserObjectPermission",
+    "PromptVersion",
+    "PromptVersionManager",
+    "Tag",
+    "TagEvent",
+    "TagPolicy",
+    "prompt_name_validator",
+    "tag_name_validator",
+]

@@ -1,0 +1,86 @@
+"""Requests to move a protected tag, and the evidence a tag's policy demands."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from apps.core.tenancy import TeamOwned
+from apps.prompts.models.prompts import Prompt, tag_name_validator
+from apps.prompts.models.versions import PromptVersion
+
+
+class PromotionStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+    SUPERSEDED = "superseded", "Superseded"
+
+
+class PromotionRequest(TeamOwned):
+    """A request to move a protected tag, reviewed by someone other than the requester."""
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="promotions")
+    tag_name = models.CharField(max_length=36, validators=[tag_name_validator])
+    candidate = models.ForeignKey(PromptVersion, on_delete=models.CASCADE, related_name="+")
+    # What the tag pointed at when the request was made; null if the tag did not exist yet.
+    current_version = models.ForeignKey(
+        PromptVersion, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    description = models.TextField(blank=True)
+    # Experiment ids comparing candidate and current; the experiments app may replace
+    # this with a relation.
+    evidence = models.JSONField(default=list, blank=True)
+    status = models.CharField(
+        max_length=12, choices=PromotionStatus.choices, default=PromotionStatus.OPEN
+    )
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    requester_api_key = models.ForeignKey(
+        "teams.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    requester_label = models.CharField(max_length=200)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reviewer_label = models.CharField(max_length=200, blank=True)
+    review_comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["team", "status"], name="promotion_team_status")]
+
+    def __str__(self):
+        return f"#{self.pk} {self.prompt.name}@{self.tag_name} -> v{self.candidate.number}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == PromotionStatus.OPEN
+
+
+class TagPolicy(TeamOwned):
+    """Evidence a protected tag demands before a promotion is approved (apps.prompts.policy):
+    an experiment on `dataset`'s current revision where the candidate is not worse than the
+    version at the tag, on `evaluators`, beyond `tolerance` (a fraction: 0.02 = two points)."""
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="tag_policies")
+    tag_name = models.CharField(max_length=36, validators=[tag_name_validator])
+    dataset = models.ForeignKey("datasets.Dataset", on_delete=models.CASCADE, related_name="+")
+    # Evaluator ids (apps.experiments.Evaluator); ids survive a rename.
+    evaluators = models.JSONField(default=list, blank=True)
+    tolerance = models.FloatField(default=0.0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["prompt", "tag_name"], name="tag_policy_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.prompt.name}@{self.tag_name} policy"

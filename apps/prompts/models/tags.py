@@ -1,0 +1,62 @@
+"""Tags (movable names on versions) and the history of their moves."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from apps.core.tenancy import TeamOwned
+from apps.prompts.models.prompts import Prompt, tag_name_validator
+from apps.prompts.models.versions import PromptVersion
+
+
+class Tag(TeamOwned):
+    """A movable name on one version. `latest` follows the newest version by itself."""
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=36, validators=[tag_name_validator])
+    version = models.ForeignKey(PromptVersion, on_delete=models.CASCADE, related_name="tags")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["prompt", "name"], name="tag_unique_name")]
+        ordering = ["name"]
+
+    def __str__(self):
+        return f"{self.prompt.name}@{self.name}"
+
+
+class TagEvent(TeamOwned):
+    """One move of a tag: who, when, from, to, why, approved by whom."""
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="tag_events")
+    tag_name = models.CharField(max_length=36)
+    from_version = models.ForeignKey(
+        PromptVersion, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    to_version = models.ForeignKey(PromptVersion, on_delete=models.CASCADE, related_name="+")
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_api_key = models.ForeignKey(
+        "teams.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200)
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    promotion = models.ForeignKey(
+        "PromotionRequest", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    is_rollback = models.BooleanField(default=False)
+    is_emergency = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["prompt", "tag_name", "-created_at"], name="tagevent_tag")]
+
+    def __str__(self):
+        return f"{self.tag_name}: {self.from_version_id} -> {self.to_version_id}"

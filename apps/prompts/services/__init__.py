@@ -1,0 +1,28 @@
+"""Every write to prompts, versions, tags, promotion requests and approvers: keyword-only,
+atomic, permission-checked, audited. One module per subject; reads live in selectors,
+content checks in apps.prompts.content, review rights in apps.prompts.permissions."""
+
+from apps.prompts.services.approvers import approver_grant, approver_revoke
+from apps.prompts.services.promotions import (
+    promotion_approve,
+    promotion_cancel,
+    promotion_reject,
+    promotion_request_create,
+)
+from apps.prompts.services.prompts import prompt_create, prompt_update
+from apps.prompts.services.tags import tag_move, tag_rollback
+from apps.prompts.services.versions import version_create
+
+__all__ = [
+    "approver_grant",
+    "approver_revoke",
+    "promotion_approve",
+    "promotion_cancel",
+    "promotion_reject",
+    "promotion_request_create",
+    "prompt_create",
+    "prompt_update",
+    "tag_move",
+    "tag_rollback",
+    "version_create",
+]

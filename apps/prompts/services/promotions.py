@@ -1,0 +1,200 @@
+"""Promotion requests: asking to move a protected tag, and the four-eyes review."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.core.errors import Conflict, PermissionRefused, ValidationFailed
+from apps.prompts import gates
+from apps.prompts.models import PromotionRequest, PromotionStatus, Prompt, PromptVersion, Tag
+from apps.prompts.permissions import WRITE, is_requester, review_blockers
+from apps.prompts.services.tags import (
+    _apply_move,
+    _key,
+    _lock_prompt,
+    _locked_tag,
+    _refuse_latest,
+    _refuse_same_version,
+    _tag_target,
+)
+from apps.teams.audit import actor_label, audit_record
+from apps.teams.models import PERM_ADMIN, PERM_EDIT
+from apps.teams.permissions import actor_user, is_api_key, require
+
+
+@transaction.atomic
+def promotion_request_create(
+    *,
+    team,
+    actor,
+    prompt: Prompt,
+    tag_name: str,
+    candidate: PromptVersion,
+    description: str = "",
+    evidence: list | None = None,
+) -> PromotionRequest:
+    require(actor, PERM_EDIT, team, scope=WRITE)
+    _tag_target(prompt, tag_name, candidate)
+    _refuse_latest(tag_name)
+    evidence = list(evidence or [])
+    if not all(isinstance(e, int) and not isinstance(e, bool) for e in evidence):
+        raise ValidationFailed("Evidence is a list of experiment ids.", field="evidence")
+    tag = Tag.objects.filter(prompt=prompt, name=tag_name).first()
+    _refuse_same_version(tag, tag_name, candidate)
+    duplicate = PromotionRequest.objects.filter(
+        prompt=prompt, tag_name=tag_name, candidate=candidate, status=PromotionStatus.OPEN
+    ).first()
+    if duplicate is not None:
+        raise Conflict(
+            f"Request #{duplicate.pk} already asks to move '{tag_name}' to v{candidate.number}."
+        )
+    request = PromotionRequest.objects.create(
+        team=team,
+        prompt=prompt,
+        tag_name=tag_name,
+        candidate=candidate,
+        current_version=tag.version if tag is not None else None,
+        description=(description or "").strip(),
+        evidence=evidence,
+        requester=actor_user(actor),
+        requester_api_key=_key(actor),
+        requester_label=actor_label(actor),
+    )
+    audit_record(
+        team=team,
+        actor=actor,
+        verb="prompt.promotion_request",
+        target=request,
+        after={
+            "prompt": prompt.name,
+            "tag": tag_name,
+            "candidate": candidate.number,
+            "current": tag.version.number if tag is not None else None,
+        },
+    )
+    return request
+
+
+def _refuse_closed(request: PromotionRequest) -> None:
+    if not request.is_open:
+        raise Conflict(f"This request is already {request.get_status_display().lower()}.")
+
+
+def _reviewer(actor):
+    if is_api_key(actor):
+        return actor.created_by
+    return actor
+
+
+@transaction.atomic
+def _close_or_supersede(*, team, actor, request: PromotionRequest, comment: str, approve: bool):
+    _lock_prompt(request.prompt)
+    request = (
+        PromotionRequest.objects.select_for_update()
+        .select_related("prompt", "candidate", "team")
+        .get(pk=request.pk)
+    )
+    _refuse_closed(request)
+    blockers = review_blockers(actor, request)
+    if blockers:
+        raise PermissionRefused(blockers[0])
+    now = timezone.now()
+    request.reviewer = _reviewer(actor)
+    request.reviewer_label = actor_label(actor)
+    request.review_comment = comment
+    request.reviewed_at = now
+    request.closed_at = now
+    if not approve:
+        request.status = PromotionStatus.REJECTED
+        request.save()
+        audit_record(
+            team=team,
+            actor=actor,
+            verb="prompt.promotion_reject",
+            target=request,
+            after={"comment": comment},
+        )
+        return request, None
+    tag = _locked_tag(request.prompt, request.tag_name)
+    if (tag.version_id if tag else None) != request.current_version_id:
+        request.status = PromotionStatus.SUPERSEDED
+        request.save()
+        audit_record(
+            team=team,
+            actor=actor,
+            verb="prompt.promotion_supersede",
+            target=request,
+            after={"reason": f"{request.tag_name} moved since the request was made"},
+        )
+        return request, None
+    # A protected tag's policy may demand evidence (the registered gate); raises when missing.
+    gates.approval_enforce(request)
+    request.status = PromotionStatus.APPROVED
+    request.save()
+    requester = request.requester_api_key or request.requester
+    event = _apply_move(
+        team=team,
+        actor=requester,
+        prompt=request.prompt,
+        tag_name=request.tag_name,
+        version=request.candidate,
+        reason=request.description or f"Promotion request #{request.pk}",
+        approver=_reviewer(actor),
+        promotion=request,
+        tag=tag,
+    )
+    audit_record(
+        team=team,
+        actor=actor,
+        verb="prompt.promotion_approve",
+        target=request,
+        before={"version": tag.version.number if tag else None},
+        after={
+            "prompt": request.prompt.name,
+            "tag": request.tag_name,
+            "version": request.candidate.number,
+            "comment": comment,
+            "tag_event": event.pk,
+        },
+    )
+    return request, event
+
+
+def promotion_approve(*, team, actor, promotion: PromotionRequest, comment: str = ""):
+    """Approve and move the tag in one transaction. Raises Conflict (after recording it)
+    when the tag moved since the request was made: the request is then superseded."""
+    request, event = _close_or_supersede(
+        team=team, actor=actor, request=promotion, comment=(comment or "").strip(), approve=True
+    )
+    if request.status == PromotionStatus.SUPERSEDED:
+        raise Conflict(
+            f"'{request.tag_name}' moved since this request was made; the request is superseded. "
+            "Request the promotion again against the current version."
+        )
+    return request
+
+
+def promotion_reject(*, team, actor, promotion: PromotionRequest, comment: str = ""):
+    comment = (comment or "").strip()
+    if not comment:
+        raise ValidationFailed("Say why you reject the request.", field="comment")
+    request, _ = _close_or_supersede(
+        team=team, actor=actor, request=promotion, comment=comment, approve=False
+    )
+    return request
+
+
+@transaction.atomic
+def promotion_cancel(*, team, actor, promotion: PromotionRequest) -> PromotionRequest:
+    request = PromotionRequest.objects.select_for_update().get(pk=promotion.pk)
+    if not is_requester(actor, request):
+        require(actor, PERM_ADMIN, team, message="Only the requester or an admin may cancel.")
+    else:
+        require(actor, PERM_EDIT, team, scope=WRITE)
+    _refuse_closed(request)
+    request.status = PromotionStatus.CANCELLED
+    request.closed_at = timezone.now()
+    request.save(update_fields=["status", "closed_at"])
+    audit_record(team=team, actor=actor, verb="prompt.promotion_cancel", target=request)
+    return request

@@ -1,0 +1,112 @@
+"""Saving a new version: numbered under the prompt's row lock, never changed after."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Max
+
+from apps.core.errors import ValidationFailed
+from apps.prompts.content import check_content, content_hash, normalize_model_settings
+from apps.prompts.models import Kind, Prompt, PromptVersion
+from apps.prompts.permissions import WRITE
+from apps.prompts.services.tags import _apply_move
+from apps.prompts.validators import LATEST_TAG
+from apps.teams.audit import actor_label, audit_record
+from apps.teams.models import PERM_EDIT
+from apps.teams.permissions import actor_user, require
+
+
+@transaction.atomic
+def version_create(
+    *,
+    team,
+    actor,
+    prompt: Prompt,
+    kind: str,
+    template: str = "",
+    messages: list | None = None,
+    variables_schema: dict | None = None,
+    model_settings: dict | None = None,
+    commit_message: str,
+    parent: PromptVersion | None = None,
+) -> PromptVersion:
+    require(actor, PERM_EDIT, team, scope=WRITE)
+    commit_message = (commit_message or "").strip()
+    if not commit_message:
+        raise ValidationFailed("Describe the change in a commit message.", field="commit_message")
+    if len(commit_message) > 500:
+        raise ValidationFailed(
+            "Keep the commit message under 500 characters.", field="commit_message"
+        )
+    template = template or ""
+    messages = list(messages or [])
+    if kind == Kind.TEXT:
+        messages = []
+    elif kind == Kind.CHAT:
+        template = ""
+        if not messages:
+            raise ValidationFailed("A chat prompt needs at least one message.", field="messages")
+    variables_schema = dict(variables_schema or {})
+    variables = check_content(
+        kind=kind, template=template, messages=messages, variables_schema=variables_schema
+    )
+    model_settings = normalize_model_settings(model_settings)
+    if parent is not None and parent.prompt_id != prompt.pk:
+        raise ValidationFailed("The parent version belongs to another prompt.", field="parent")
+
+    # The prompt row lock serialises version numbering: max+1 under the lock has no gaps.
+    prompt = Prompt.objects.select_for_update().get(pk=prompt.pk)
+    newest = PromptVersion.objects.filter(prompt=prompt).order_by("-number").first()
+    digest = content_hash(
+        kind=kind,
+        template=template,
+        messages=messages,
+        variables_schema=variables_schema,
+        model_settings=model_settings,
+    )
+    if newest is not None and newest.content_hash == digest:
+        raise ValidationFailed(
+            f"Nothing changed since v{newest.number}; edit the prompt or its settings first.",
+            field="template" if kind == Kind.TEXT else "messages",
+        )
+    number = (PromptVersion.objects.filter(prompt=prompt).aggregate(n=Max("number"))["n"] or 0) + 1
+    version = PromptVersion(
+        team=team,
+        prompt=prompt,
+        number=number,
+        kind=kind,
+        template=template,
+        messages=messages,
+        variables=variables,
+        variables_schema=variables_schema,
+        model_settings=model_settings,
+        commit_message=commit_message,
+        author=actor_user(actor),
+        author_label=actor_label(actor),
+        parent=parent if parent is not None else newest,
+        content_hash=digest,
+    )
+    version.save()
+    prompt.updated_at = version.created_at
+    prompt.save(update_fields=["updated_at"])
+    audit_record(
+        team=team,
+        actor=actor,
+        verb="prompt.version_create",
+        target=version,
+        after={
+            "prompt": prompt.name,
+            "number": number,
+            "content_hash": digest,
+            "commit_message": commit_message,
+        },
+    )
+    _apply_move(
+        team=team,
+        actor=actor,
+        prompt=prompt,
+        tag_name=LATEST_TAG,
+        version=version,
+        reason=f"New version v{number}",
+    )
+    return version

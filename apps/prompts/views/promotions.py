@@ -1,0 +1,151 @@
+"""Promotion requests: asking to move a protected tag, the review page and its decisions,
+and the reviewer's inbox."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch
+from django.views.decorators.http import require_GET, require_POST
+
+from apps.core.errors import ServiceError, ValidationFailed
+from apps.core.web import role_allows, team_url
+from apps.prompts import gates, selectors, services
+from apps.prompts.diffing import version_diff
+from apps.prompts.models import PromotionStatus
+from apps.prompts.permissions import review_blockers
+from apps.prompts.views.versions import DIFF_MODES
+from apps.teams.models import PERM_ADMIN
+
+
+def promotion_create(request, prompt_name, version_number):
+    prompt = selectors.prompt_get(prompt_name)
+    candidate = selectors.version_get(prompt, version_number)
+    tag_name = request.POST.get("tag_name") or request.GET.get("tag") or "production"
+    error = None
+    if request.method == "POST":
+        try:
+            promotion = services.promotion_request_create(
+                team=request.team,
+                actor=request.user,
+                prompt=prompt,
+                tag_name=tag_name.strip(),
+                candidate=candidate,
+                description=request.POST.get("description", ""),
+                evidence=_evidence(request.POST.get("evidence", "")),
+            )
+        except ServiceError as exc:
+            error = exc.message
+        else:
+            messages.success(
+                request, f"Promotion requested: #{promotion.pk}. A reviewer will look at it."
+            )
+            return redirect(team_url(request, "prompts:promotion", promotion_id=promotion.pk))
+    current = selectors.version_at_tag(prompt, tag_name)
+    context = {
+        "prompt": prompt,
+        "candidate": candidate,
+        "tag_name": tag_name,
+        "current": current,
+        "diff": version_diff(current, candidate),
+        "error": error,
+        "description": request.POST.get("description", ""),
+        "evidence": request.POST.get("evidence", ""),
+        "mode": "unified",
+    }
+    return render(request, "prompts/promotion_create.html", context)
+
+
+def _evidence(raw: str) -> list[int]:
+    ids = []
+    for part in raw.replace(",", " ").split():
+        try:
+            ids.append(int(part.lstrip("#")))
+        except ValueError:
+            raise ValidationFailed(
+                f"Evidence {part!r} is not an experiment number.", field="evidence"
+            )
+    return ids
+
+
+def _evidence_links(request, ids):
+    out = []
+    for pk in ids:
+        try:
+            url = team_url(request, "experiments:detail", experiment_id=pk)
+        except NoReverseMatch:  # the experiments app may not have its pages yet
+            url = None
+        out.append({"id": pk, "url": url})
+    return out
+
+
+def promotion_detail(request, promotion_id):
+    promotion = selectors.promotion_get(promotion_id)
+    blockers = review_blockers(request.user, promotion)
+    is_requester = promotion.requester_id == request.user.pk
+    tag_now = selectors.version_at_tag(promotion.prompt, promotion.tag_name)
+    mode = request.GET.get("mode")
+    context = {
+        "promotion": promotion,
+        "prompt": promotion.prompt,
+        "diff": version_diff(promotion.current_version, promotion.candidate),
+        "mode": mode if mode in DIFF_MODES else "side",
+        "blockers": blockers,
+        "can_review": not blockers,
+        "can_cancel": promotion.is_open and (is_requester or role_allows(request, PERM_ADMIN)),
+        "tag_now": tag_now,
+        "moved_since": promotion.is_open
+        and (tag_now.pk if tag_now else None) != promotion.current_version_id,
+        "evidence": _evidence_links(request, promotion.evidence or []),
+    }
+    context.update(gates.request_page_context(request, promotion))
+    return render(request, "prompts/promotion_detail.html", context)
+
+
+@require_POST
+def promotion_decide(request, promotion_id, decision):
+    promotion = selectors.promotion_get(promotion_id)
+    comment = request.POST.get("comment", "")
+    try:
+        if decision == "approve":
+            services.promotion_approve(
+                team=request.team, actor=request.user, promotion=promotion, comment=comment
+            )
+            messages.success(
+                request,
+                f"Approved: '{promotion.tag_name}' now points at v{promotion.candidate.number}.",
+            )
+        elif decision == "reject":
+            services.promotion_reject(
+                team=request.team, actor=request.user, promotion=promotion, comment=comment
+            )
+            messages.success(request, "Request rejected.")
+        else:
+            services.promotion_cancel(team=request.team, actor=request.user, promotion=promotion)
+            messages.success(request, "Request cancelled.")
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect(team_url(request, "prompts:promotion", promotion_id=promotion.pk))
+
+
+def promotion_approve(request, promotion_id):
+    return promotion_decide(request, promotion_id, "approve")
+
+
+def promotion_reject(request, promotion_id):
+    return promotion_decide(request, promotion_id, "reject")
+
+
+def promotion_cancel(request, promotion_id):
+    return promotion_decide(request, promotion_id, "cancel")
+
+
+@require_GET
+def reviews(request):
+    """The reviewer's inbox, and the requests the user made."""
+    context = {
+        "needs_review": list(selectors.needs_review(request.user, request.team)),
+        "mine": selectors.promotions(status=PromotionStatus.OPEN, requester=request.user),
+        "recent": selectors.promotions_closed(limit=20),
+    }
+    return render(request, "prompts/reviews.html", context)
