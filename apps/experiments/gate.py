@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from apps.experiments import comparison
 from apps.experiments.models import Status
 from apps.experiments.selectors import evaluators_of, experiments_by_id, policy_for
-from apps.prompts.models import PromotionRequest, TagPolicy
+from apps.prompts.models import GateRule, PromotionRequest, TagPolicy
 
 
 @dataclass
@@ -100,7 +100,7 @@ def evidence_of(promotion: PromotionRequest, policy: TagPolicy | None = None) ->
                 item.summary,
                 tolerance=policy.tolerance,
                 evaluators=policy_names,
-                rule=comparison.NO_DETECTABLE_REGRESSION,
+                rule=policy.rule,
             )
     return out
 
@@ -118,13 +118,22 @@ def approval_blockers(
         evidence = evidence_of(promotion, policy)
     if any(item.satisfies for item in evidence):
         return []
-    rule = (
-        f"The policy of '{promotion.tag_name}' needs an attached, completed experiment on "
-        f"{policy.dataset.name} (revision {policy.dataset.current_revision}) showing "
-        f"v{promotion.candidate.number} not worse than v{promotion.current_version.number}"
-        + (f" by more than {policy.tolerance * 100:g} points" if policy.tolerance else "")
-        + "."
-    )
+    if policy.rule == GateRule.NONINFERIORITY:
+        rule = (
+            f"The policy of '{promotion.tag_name}' needs an attached, completed experiment on "
+            f"{policy.dataset.name} (revision {policy.dataset.current_revision}) showing, with "
+            f"95 % confidence, that v{promotion.candidate.number} is at most "
+            f"{policy.tolerance * 100:g} points worse than v{promotion.current_version.number}."
+        )
+    else:
+        rule = (
+            f"The policy of '{promotion.tag_name}' (weaker rule: no detectable regression) "
+            f"needs an attached, completed experiment on {policy.dataset.name} (revision "
+            f"{policy.dataset.current_revision}) where v{promotion.candidate.number} is not "
+            f"detectably worse than v{promotion.current_version.number}"
+            + (f" by more than {policy.tolerance * 100:g} points" if policy.tolerance else "")
+            + "."
+        )
     reasons = [rule]
     if not evidence:
         reasons.append("No experiment is attached: run the gating experiment.")

@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from apps.core.errors import NotFound, ValidationFailed
 from apps.datasets.models import Dataset
+from apps.datasets.selectors import examples_at_revision
+from apps.experiments import stats
 from apps.experiments.models import (
     Evaluator,
     Experiment,
@@ -325,6 +327,28 @@ def policy_for(prompt: Prompt, tag_name: str) -> TagPolicy | None:
 
 def policies_of(prompt: Prompt) -> QuerySet[TagPolicy]:
     return TagPolicy.objects.select_related("dataset").filter(prompt=prompt).order_by("tag_name")
+
+
+@dataclass(frozen=True)
+class PolicyPower:
+    examples: int
+    smallest_margin: float | None  # in pass-rate fraction
+    changed_share: float
+
+
+def policy_power(policy: TagPolicy, *, changed_share: float = 0.2) -> PolicyPower:
+    """What the policy's gating dataset can prove: the smallest regression (margin) it can
+    detect with 80 % power at its size, with the family's correction, when the versions
+    truly perform alike and `changed_share` of the examples change outcome between them."""
+    examples = examples_at_revision(policy.dataset, policy.dataset.current_revision).count()
+    family = max(len(policy.evaluators or []), 1)
+    return PolicyPower(
+        examples,
+        stats.smallest_detectable_regression(
+            examples, changed_share=changed_share, alpha=0.025 / family
+        ),
+        changed_share,
+    )
 
 
 def policy_evaluators(policy: TagPolicy) -> list[Evaluator]:

@@ -37,6 +37,7 @@ def gated(acme, alice, bob, demo_echo):
             dataset=lab.dataset,
             evaluators=[exact.pk],
             tolerance=0.0,
+            rule="no_detectable_regression",
         )
     return lab
 
@@ -182,3 +183,61 @@ def test_it_reports_blockers_in_the_api_and_refuses_a_blocked_approval(
     # The approved request from the fixture is closed: nothing blocks it any more.
     closed = [p for p in listed if p["id"] != promotion.pk]
     assert all(p["blocked_reasons"] == [] for p in closed)
+
+
+TEN = [{"input": {"q": f"question {i}"}, "expected": f"echo: Q: question {i}"} for i in range(10)]
+
+
+@pytest.mark.parametrize(
+    ("rule", "allowed"), [("noninferiority", False), ("no_detectable_regression", True)]
+)
+def test_a_large_drop_on_ten_examples_is_blocked_under_noninferiority_only(
+    acme, alice, bob, demo_echo, rule, allowed
+):
+    """3 of 10 examples regress: -30 points, yet the sign test's p is 0.25. The weaker rule
+    sees no detectable regression; non-inferiority cannot show "at most 5 points worse"."""
+    lab = make_lab(acme, alice, demo_echo, rows=TEN)
+    exact = lab.evaluator(name="exact")
+    with team_scope(acme):
+        first = services.promotion_request_create(
+            team=acme, actor=bob, prompt=lab.prompt, tag_name="production", candidate=lab.version
+        )
+        services.promotion_approve(team=acme, actor=alice, promotion=first)
+        policy_set(
+            team=acme,
+            actor=alice,
+            prompt=lab.prompt,
+            tag_name="production",
+            dataset=lab.dataset,
+            evaluators=[exact.pk],
+            tolerance=0.05,
+            rule=rule,
+        )
+    worse = lab.version_with("Q: {{ q }}{% if q[-1] in '789' %}?{% endif %}")
+    promotion = request_for(lab, bob, worse)
+    run_gate(lab, bob, promotion)
+    if allowed:
+        assert approve(lab, alice, promotion).status == PromotionStatus.APPROVED
+        return
+    with pytest.raises(ValidationFailed) as refused:
+        approve(lab, alice, promotion)
+    message = refused.value.message
+    assert "at most 5 points worse" in message
+    assert "on 10 examples" in message and "-30.0 points" in message
+    assert "The data cannot yet show" in message
+
+
+def test_noninferiority_needs_a_margin(acme, alice, demo_echo):
+    lab = make_lab(acme, alice, demo_echo, rows=TEN)
+    exact = lab.evaluator(name="exact")
+    with team_scope(acme), pytest.raises(ValidationFailed) as refused:
+        policy_set(
+            team=acme,
+            actor=alice,
+            prompt=lab.prompt,
+            tag_name="production",
+            dataset=lab.dataset,
+            evaluators=[exact.pk],
+            tolerance=0,
+        )
+    assert refused.value.field == "tolerance"

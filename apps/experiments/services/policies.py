@@ -8,10 +8,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core.errors import ValidationFailed
+from apps.experiments.comparison import DEFAULT_MARGIN
 from apps.experiments.selectors import evaluators_for_field, policy_evaluators, policy_for
 from apps.experiments.services.experiments import experiment_create, experiment_start
 from apps.experiments.variants import VariantSpec
-from apps.prompts.models import PromotionRequest, Prompt, TagPolicy
+from apps.prompts.models import GateRule, PromotionRequest, Prompt, TagPolicy
 from apps.teams.audit import audit_record
 from apps.teams.models import PERM_ADMIN, PERM_EDIT, ApiKeyScope
 from apps.teams.permissions import require
@@ -19,9 +20,18 @@ from apps.teams.permissions import require
 
 @transaction.atomic
 def policy_set(
-    *, team, actor, prompt: Prompt, tag_name: str, dataset, evaluators, tolerance=0.0
+    *,
+    team,
+    actor,
+    prompt: Prompt,
+    tag_name: str,
+    dataset,
+    evaluators,
+    tolerance=DEFAULT_MARGIN,
+    rule: str = GateRule.NONINFERIORITY,
 ) -> TagPolicy:
-    """Create or replace the policy of a protected tag (admins)."""
+    """Create or replace the policy of a protected tag (admins). `tolerance` is the margin;
+    non-inferiority needs one above 0 ("not worse by more than 0" demands an improvement)."""
     require(actor, PERM_ADMIN, team, scope=ApiKeyScope.ADMIN)
     tag_name = (tag_name or "").strip()
     if not team.is_protected_tag(tag_name):
@@ -42,6 +52,14 @@ def policy_set(
         raise ValidationFailed(
             "The tolerance is between 0 and 1 (0.02 = two points).", field="tolerance"
         )
+    if rule not in GateRule.values:
+        raise ValidationFailed(f"The rule is one of {', '.join(GateRule.values)}.", field="rule")
+    if rule == GateRule.NONINFERIORITY and tolerance <= 0:
+        raise ValidationFailed(
+            "Non-inferiority needs a margin above 0 (0.05 = five points): with 0 it would "
+            "demand proof that the candidate is better.",
+            field="tolerance",
+        )
     policy = TagPolicy.objects.select_for_update().filter(prompt=prompt, tag_name=tag_name).first()
     before = None
     if policy is None:
@@ -51,10 +69,12 @@ def policy_set(
             "dataset": policy.dataset_id,
             "evaluators": policy.evaluators,
             "tolerance": policy.tolerance,
+            "rule": policy.rule,
         }
     policy.dataset = dataset
     policy.evaluators = [e.pk for e in chosen]
     policy.tolerance = tolerance
+    policy.rule = rule
     policy.updated_at = timezone.now()
     policy.save()
     audit_record(
@@ -69,6 +89,7 @@ def policy_set(
             "dataset": dataset.name,
             "evaluators": [e.name for e in chosen],
             "tolerance": tolerance,
+            "rule": rule,
         },
     )
     return policy

@@ -14,6 +14,8 @@ from apps.core.errors import PermissionRefused, ServiceError
 from apps.core.web import role_allows, team_url
 from apps.datasets.selectors import dataset_list
 from apps.experiments import gate, selectors, services
+from apps.experiments.comparison import DEFAULT_MARGIN
+from apps.prompts.models import GateRule
 from apps.prompts.selectors import promotion_get, prompt_get
 from apps.teams.models import PERM_ADMIN, PERM_EDIT
 
@@ -40,8 +42,11 @@ def settings_panel_context(request, prompt) -> dict:
     return {
         "gate_settings_template": "experiments/_policy_settings.html",
         "tag_policies": [
-            (p, selectors.policy_evaluators(p)) for p in selectors.policies_of(prompt)
+            (p, selectors.policy_evaluators(p), selectors.policy_power(p))
+            for p in selectors.policies_of(prompt)
         ],
+        "gate_rules": GateRule.choices,
+        "default_margin": DEFAULT_MARGIN,
         "policy_tags": request.team.protected_tags or [],
         "policy_datasets": dataset_list(),
         "policy_evaluator_choices": selectors.evaluator_list(),
@@ -69,6 +74,7 @@ def prompt_policy(request, prompt_name):
                 dataset=selectors.dataset_or_none(request.POST.get("dataset")),
                 evaluators=request.POST.getlist("evaluators"),
                 tolerance=request.POST.get("tolerance") or 0,
+                rule=request.POST.get("rule") or GateRule.NONINFERIORITY,
             )
             messages.success(request, f"Policy of '{tag_name}' saved.")
     except PermissionRefused:

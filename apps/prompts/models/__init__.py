@@ -1,7 +1,7 @@
 """Prompts, their immutable versions, tags, the tag history, promotion requests, the
 evidence policies of protected tags and fetch telemetry: one module per subject."""
 
-from apps.prompts.models.promotions import PromotionRequest, PromotionStatus, TagPolicy
+from apps.prompts.models.promotions import GateRule, PromotionRequest, PromotionStatus, TagPolicy
 from apps.prompts.models.prompts import (
     PERM_APPROVE_PROMOTION,
     Prompt,
@@ -36,6 +36,7 @@ __all__ = [
     "Tag",
     "TagEvent",
     "TagPolicy",
+    "GateRule",
     "prompt_name_validator",
     "tag_name_validator",
 ]

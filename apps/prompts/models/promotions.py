@@ -64,10 +64,21 @@ class PromotionRequest(TeamOwned):
         return self.status == PromotionStatus.OPEN
 
 
+class GateRule(models.TextChoices):
+    NONINFERIORITY = "noninferiority", "Non-inferiority: shown not worse by more than the margin"
+    NO_DETECTABLE_REGRESSION = (
+        "no_detectable_regression",
+        "Weaker: blocks only a regression the data can detect",
+    )
+
+
 class TagPolicy(TeamOwned):
-    """Evidence a protected tag demands before a promotion is approved (apps.prompts.policy):
-    an experiment on `dataset`'s current revision where the candidate is not worse than the
-    version at the tag, on `evaluators`, beyond `tolerance` (a fraction: 0.02 = two points)."""
+    """Evidence a protected tag demands before a promotion is approved (the gate that
+    apps.experiments registers): an experiment on `dataset`'s current revision comparing the
+    candidate with the version at the tag on `evaluators`. Under `rule` non-inferiority the
+    candidate must be shown not worse by more than `tolerance` (the margin, a fraction:
+    0.02 = two points); under the weaker rule it fails only when detectably worse by more
+    than `tolerance`."""
 
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="tag_policies")
     tag_name = models.CharField(max_length=36, validators=[tag_name_validator])
@@ -75,6 +86,9 @@ class TagPolicy(TeamOwned):
     # Evaluator ids (apps.experiments.Evaluator); ids survive a rename.
     evaluators = models.JSONField(default=list, blank=True)
     tolerance = models.FloatField(default=0.0)
+    rule = models.CharField(
+        max_length=32, choices=GateRule.choices, default=GateRule.NONINFERIORITY
+    )
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
