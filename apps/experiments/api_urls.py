@@ -5,6 +5,11 @@ from apps.experiments.api import ci_evaluation, comparison, evaluators, experime
 urlpatterns = [
     path("experiments/", experiments.ExperimentListCreateView.as_view(), name="experiment-list"),
     path(
+        "experiments/estimate/",
+        experiments.ExperimentEstimateView.as_view(),
+        name="experiment-estimate",
+    ),
+    path(
         "experiments/<int:experiment_id>/",
         experiments.ExperimentDetailView.as_view(),
         name="experiment-detail",

@@ -180,7 +180,7 @@ class VariantStats:
     latency_p95: float | None
     input_tokens: int
     output_tokens: int
-    cost: float
+    cost: float | None  # None: unpriced model (unknown, not free)
     latencies: list[float] = field(default_factory=list, repr=False)
 
 
@@ -317,7 +317,9 @@ def summarize(loaded: Loaded) -> Summary:
                 stats.percentile(latencies, 95),
                 sum(c.input_tokens or 0 for c in mine),
                 sum(c.output_tokens or 0 for c in mine),
-                round(sum(c.cost or 0.0 for c in mine), 8),
+                round(sum(c.cost or 0.0 for c in mine), 8)
+                if any(c.cost is not None for c in mine) or not mine
+                else None,
                 latencies,
             )
         )

@@ -6,8 +6,11 @@ import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from apps.core.errors import ValidationFailed
 from apps.datasets.selectors import examples_at_revision
+from apps.experiments.evaluators.judge import KIND as JUDGE_KIND
 from apps.experiments.runner import PreparedPrompt
+from apps.experiments.variants import VariantSpec, effective_settings, unique_specs
 from apps.llm.models import ProviderConfig
 from apps.prompts.rendering import RenderError
 
@@ -104,4 +107,36 @@ def estimate(
         cap=cap,
         judge_calls=calls * judges,
         render_problems=list(dict.fromkeys(render_problems)),
+    )
+
+
+def estimate_specs(
+    *,
+    dataset,
+    revision: int | None,
+    split: str,
+    specs: list[VariantSpec],
+    repetitions: int,
+    cap: Decimal | None = None,
+    evaluators=(),
+) -> Estimate:
+    """The estimate of the experiment these arguments would create (both front ends)."""
+    if revision is None:
+        revision = dataset.current_revision
+    if not 0 <= revision <= dataset.current_revision:
+        raise ValidationFailed(
+            f"Dataset {dataset.name} has no revision {revision}.", field="dataset_revision"
+        )
+    variants = [
+        (spec.prompt_version, effective_settings(spec.prompt_version, spec.overrides))
+        for spec in unique_specs(specs)
+    ]
+    return estimate(
+        dataset=dataset,
+        revision=revision,
+        split=split or "",
+        variants=variants,
+        repetitions=repetitions,
+        cap=cap,
+        judges=sum(1 for e in evaluators if e.kind == JUDGE_KIND),
     )

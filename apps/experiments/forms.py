@@ -57,7 +57,13 @@ class ExperimentForm(forms.Form):
         decimal_places=4,
         max_digits=12,
         label="Cost cap (USD)",
-        help_text="The run stops when its cost reaches the cap. Empty: no cap.",
+        help_text="Each call reserves its worst case first, so spending never crosses the "
+        "cap. Empty: no cap.",
+    )
+    allow_unpriced = forms.BooleanField(
+        required=False,
+        label="Run models without a price anyway",
+        help_text="With a cap, a model with no price cannot be counted against it.",
     )
 
     def __init__(self, *args, **kwargs):

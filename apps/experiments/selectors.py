@@ -125,7 +125,7 @@ class VariantSummary:
     variant: Variant
     done: int = 0
     errors: int = 0
-    cost: float = 0.0
+    cost: float | None = 0.0  # None: calls ran on an unpriced model (unknown, not free)
     avg_latency_ms: float | None = None
     input_tokens: int = 0
     output_tokens: int = 0
@@ -152,7 +152,7 @@ def summary(experiment: Experiment) -> list[VariantSummary]:
         if s is None:
             continue
         s.done, s.errors = row["done"], row["errors"]
-        s.cost = float(row["total_cost"] or 0)
+        s.cost = None if row["total_cost"] is None and s.done else float(row["total_cost"] or 0)
         s.avg_latency_ms = row["latency"]
         s.input_tokens, s.output_tokens = row["tokens_in"] or 0, row["tokens_out"] or 0
     for row in (

@@ -57,6 +57,7 @@ def test_a_promotion_blocked_by_policy_is_approved_after_the_gating_experiment(
         policy_set(
             team=acme, actor=alice, prompt=lab.prompt, tag_name="production",
             dataset=lab.dataset, evaluators=[exact.pk],
+            tolerance=0, rule="no_detectable_regression",  # six rows prove no margin
         )  # fmt: skip
     candidate = lab.version_with("Q: {{ q }}", temperature=0.3)
     with team_scope(acme):

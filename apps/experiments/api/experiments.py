@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from apps.core.errors import ValidationFailed
 from apps.datasets.selectors import dataset_get, dataset_get_by_name
-from apps.experiments import selectors, services
+from apps.experiments import estimates, selectors, services
 from apps.experiments.models import (
     Experiment,
     ExperimentEvaluator,
@@ -202,7 +202,31 @@ class ExperimentCreateSerializer(serializers.Serializer):
     cost_cap = serializers.DecimalField(
         required=False, allow_null=True, max_digits=12, decimal_places=4, default=None
     )
+    allow_unpriced = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="With a cost cap, run models without a price anyway (their cost is unknown "
+        "and not counted against the cap).",
+    )
     start = serializers.BooleanField(required=False, default=True)
+
+
+class EstimateSerializer(serializers.Serializer):
+    calls = serializers.IntegerField()
+    examples = serializers.IntegerField()
+    judge_calls = serializers.IntegerField()
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+    cost = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=4,
+        allow_null=True,
+        help_text="US dollars; null when no variant's model has a price (unknown).",
+    )
+    unpriced = serializers.ListField(child=serializers.CharField())
+    cap = serializers.DecimalField(max_digits=12, decimal_places=4, allow_null=True)
+    over_cap = serializers.BooleanField()
+    render_problems = serializers.ListField(child=serializers.CharField())
 
 
 class ExperimentResumeSerializer(serializers.Serializer):
@@ -263,15 +287,7 @@ class ExperimentListCreateView(TeamGenericAPIView):
         serializer = ExperimentCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        variants = [
-            services.VariantSpec(
-                prompt_version=selectors.prompt_version_for_field(spec, field="variants"),
-                overrides=spec.get("overrides") or {},
-                label=spec.get("label") or "",
-                is_baseline=spec.get("is_baseline", False),
-            )
-            for spec in data["variants"]
-        ]
+        variants = _variant_specs(data)
         experiment = services.experiment_create(
             team=self.team,
             actor=self.actor,
@@ -288,6 +304,7 @@ class ExperimentListCreateView(TeamGenericAPIView):
             repetitions=data["repetitions"],
             concurrency=data["concurrency"],
             cost_cap=data.get("cost_cap"),
+            allow_unpriced=data.get("allow_unpriced", False),
         )
         if data.get("start", True):
             experiment = services.experiment_start(
@@ -295,6 +312,47 @@ class ExperimentListCreateView(TeamGenericAPIView):
             )
         experiment = selectors.experiment_get(experiment.pk)
         return Response(ExperimentDetailSerializer(experiment).data, status=status.HTTP_201_CREATED)
+
+
+class ExperimentEstimateView(TeamGenericAPIView):
+    """What the experiment in the body would cost before it is created: calls, tokens and
+    dollars from a sample render (the same body as creating one; nothing is written)."""
+
+    write_scope = WRITE
+    serializer_class = EstimateSerializer
+
+    @extend_schema(request=ExperimentCreateSerializer, responses={200: EstimateSerializer})
+    def post(self, request):
+        serializer = ExperimentCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        dataset = _dataset(data)
+        evaluators = [
+            selectors.evaluator_for_field(ref, field="evaluators")
+            for ref in data.get("evaluators") or []
+        ]
+        result = estimates.estimate_specs(
+            dataset=dataset,
+            revision=data.get("dataset_revision"),
+            split=data.get("split", ""),
+            specs=_variant_specs(data),
+            repetitions=data["repetitions"],
+            cap=data.get("cost_cap"),
+            evaluators=evaluators,
+        )
+        return Response(EstimateSerializer(result).data)
+
+
+def _variant_specs(data) -> list[services.VariantSpec]:
+    return [
+        services.VariantSpec(
+            prompt_version=selectors.prompt_version_for_field(spec, field="variants"),
+            overrides=spec.get("overrides") or {},
+            label=spec.get("label") or "",
+            is_baseline=spec.get("is_baseline", False),
+        )
+        for spec in data["variants"]
+    ]
 
 
 class ExperimentDetailView(TeamGenericAPIView):

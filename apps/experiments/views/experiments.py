@@ -16,7 +16,6 @@ from apps.core.web import errors_on, render_page, role_allows, team_url
 from apps.experiments import estimates, selectors, services
 from apps.experiments.forms import ExperimentForm
 from apps.experiments.models import Status
-from apps.experiments.variants import effective_settings
 from apps.teams.models import PERM_EDIT
 
 PER_PAGE = 50
@@ -73,30 +72,18 @@ def _estimate_for(form) -> tuple[object | None, str]:
     if not form.is_valid():
         return None, "Fill in the dataset and at least one prompt version to see the estimate."
     data = form.cleaned_data
-    dataset = data["dataset"]
-    revision = data.get("dataset_revision")
-    if revision is None:
-        revision = dataset.current_revision
-    if revision > dataset.current_revision:
-        return None, f"Dataset {dataset.name} has no revision {revision}."
-    pairs = []
     try:
-        for spec in form.variant_specs():
-            pairs.append(
-                (spec.prompt_version, effective_settings(spec.prompt_version, spec.overrides))
-            )
+        estimate = estimates.estimate_specs(
+            dataset=data["dataset"],
+            revision=data.get("dataset_revision"),
+            split=data.get("split") or "",
+            specs=form.variant_specs(),
+            repetitions=data["repetitions"],
+            cap=data.get("cost_cap"),
+            evaluators=data.get("evaluators") or [],
+        )
     except ServiceError as exc:
         return None, exc.message
-    judges = sum(1 for e in data.get("evaluators") or [] if e.kind == "llm_judge")
-    estimate = estimates.estimate(
-        dataset=dataset,
-        revision=revision,
-        split=data.get("split") or "",
-        variants=pairs,
-        repetitions=data["repetitions"],
-        cap=data.get("cost_cap"),
-        judges=judges,
-    )
     return estimate, ""
 
 
@@ -133,6 +120,7 @@ def experiment_new(request):
                     repetitions=data["repetitions"],
                     concurrency=data["concurrency"],
                     cost_cap=data.get("cost_cap"),
+                    allow_unpriced=data.get("allow_unpriced", False),
                 )
                 if not draft:
                     services.experiment_start(
