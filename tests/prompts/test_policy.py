@@ -19,10 +19,9 @@ from tests.experiments.conftest import make_lab
 ROWS = [{"input": {"q": f"question {i}"}, "expected": f"echo: Q: question {i}"} for i in range(8)]
 
 
-@pytest.fixture
-def gated(acme, alice, bob, demo_echo):
+def gated_lab(acme, alice, bob, demo_echo, *, rows, tolerance, rule):
     """qa: production at v1 (passes every row), a policy on production, bob's candidates."""
-    lab = make_lab(acme, alice, demo_echo, rows=ROWS)
+    lab = make_lab(acme, alice, demo_echo, rows=rows)
     exact = lab.evaluator(name="exact")
     with team_scope(acme):
         first = services.promotion_request_create(
@@ -36,10 +35,17 @@ def gated(acme, alice, bob, demo_echo):
             tag_name="production",
             dataset=lab.dataset,
             evaluators=[exact.pk],
-            tolerance=0.0,
-            rule="no_detectable_regression",
+            tolerance=tolerance,
+            rule=rule,
         )
     return lab
+
+
+@pytest.fixture
+def gated(acme, alice, bob, demo_echo):
+    return gated_lab(
+        acme, alice, bob, demo_echo, rows=ROWS, tolerance=0.0, rule="no_detectable_regression"
+    )
 
 
 def request_for(lab, bob, version):
@@ -196,23 +202,7 @@ def test_a_large_drop_on_ten_examples_is_blocked_under_noninferiority_only(
 ):
     """3 of 10 examples regress: -30 points, yet the sign test's p is 0.25. The weaker rule
     sees no detectable regression; non-inferiority cannot show "at most 5 points worse"."""
-    lab = make_lab(acme, alice, demo_echo, rows=TEN)
-    exact = lab.evaluator(name="exact")
-    with team_scope(acme):
-        first = services.promotion_request_create(
-            team=acme, actor=bob, prompt=lab.prompt, tag_name="production", candidate=lab.version
-        )
-        services.promotion_approve(team=acme, actor=alice, promotion=first)
-        policy_set(
-            team=acme,
-            actor=alice,
-            prompt=lab.prompt,
-            tag_name="production",
-            dataset=lab.dataset,
-            evaluators=[exact.pk],
-            tolerance=0.05,
-            rule=rule,
-        )
+    lab = gated_lab(acme, alice, bob, demo_echo, rows=TEN, tolerance=0.05, rule=rule)
     worse = lab.version_with("Q: {{ q }}{% if q[-1] in '789' %}?{% endif %}")
     promotion = request_for(lab, bob, worse)
     run_gate(lab, bob, promotion)
