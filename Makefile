@@ -30,9 +30,12 @@ test: setup
 	./scripts/ensure_chromium.sh
 	./scripts/with_postgres.sh $(BIN)/pytest -q $(PYTEST_ARGS)
 
+# mypy's Django plugin imports the settings and apps: PYTHONPATH makes it load this
+# checkout's (a git worktree shares the venv's editable install of another one).
 lint:
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	PYTHONPATH=$(CURDIR):$(CURDIR)/sdk $(BIN)/mypy
 
 format:
 	$(BIN)/ruff format .

@@ -4,12 +4,15 @@ between two variants, and the variants a request names."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db.models import QuerySet
 
 from apps.core.errors import ValidationFailed
-from apps.experiments.models import Result, Variant
+from apps.experiments.models import Experiment, Result, Variant
 
 
-def experiment_results(experiment):
+def experiment_results(experiment: Experiment) -> QuerySet[Result]:
     """The experiment's results in table order, with what a snapshot reads."""
     return (
         Result.objects.filter(experiment=experiment)
@@ -19,21 +22,23 @@ def experiment_results(experiment):
     )
 
 
-def result_failed(result) -> bool:
+def result_failed(result: Result) -> bool:
     """A result fails when it errored or any automatic score says fail."""
     if result.error:
         return True
     return any(s.passed is False for s in result.scores.all() if s.source != "human")
 
 
-def result_passed(result) -> bool:
+def result_passed(result: Result) -> bool:
     """A result passes when it has automatic scores and none says fail (no score is not
     a pass)."""
     auto = [s for s in result.scores.all() if s.source != "human"]
     return not result.error and bool(auto) and all(s.passed is not False for s in auto)
 
 
-def regressions(results, *, baseline_variant, candidate_variant) -> list:
+def regressions(
+    results: Iterable[Result], *, baseline_variant: Variant, candidate_variant: Variant
+) -> list[Result]:
     """Candidate results failing on examples where the baseline passed every repetition."""
     baseline, candidate = defaultdict(list), defaultdict(list)
     for result in results:
@@ -41,7 +46,7 @@ def regressions(results, *, baseline_variant, candidate_variant) -> list:
             baseline[result.example_id].append(result)
         elif result.variant_id == candidate_variant.pk:
             candidate[result.example_id].append(result)
-    chosen = []
+    chosen: list[Result] = []
     for example_id, rows in candidate.items():
         base = baseline.get(example_id)
         if not base or not all(result_passed(r) for r in base):
@@ -50,7 +55,9 @@ def regressions(results, *, baseline_variant, candidate_variant) -> list:
     return chosen
 
 
-def variant_by_label(experiment, label, *, field: str | None = None):
+def variant_by_label(
+    experiment: Experiment, label: str | None, *, field: str | None = None
+) -> Variant | None:
     """The experiment's variant labelled `label`; None for a blank label."""
     label = (label or "").strip()
     if not label:
@@ -61,7 +68,11 @@ def variant_by_label(experiment, label, *, field: str | None = None):
     return found
 
 
-def regression_variants(experiment, baseline_variant=None, candidate_variant=None):
+def regression_variants(
+    experiment: Experiment,
+    baseline_variant: Variant | None = None,
+    candidate_variant: Variant | None = None,
+) -> tuple[Variant, Variant]:
     """The (baseline, candidate) pair to compare: the ones given, else the experiment's
     baseline and its only other variant."""
     variants = list(experiment.variants.order_by("position", "id"))

@@ -3,24 +3,30 @@ claim, and the ids a request names (each reported against the field that named i
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.http import HttpRequest
 
+from apps.accounts.models import User
 from apps.annotations.models import Annotation, AnnotationQueue, Assignment, ItemStatus, QueueItem
 from apps.annotations.permissions import can, can_manage
 from apps.core.errors import NotFound, ValidationFailed
 from apps.datasets.models import Dataset
 from apps.experiments.models import Experiment
-from apps.teams.models import PERM_OWN, Membership, Role
+from apps.teams.actors import Actor
+from apps.teams.models import PERM_OWN, Membership, Role, Team
 from apps.teams.permissions import actor_user, is_api_key
 
 # Larger ids overflow the database's integer and would fail as a server error.
 _MAX_ID = 2**63 - 1
 
 
-def _pk_or_none(value) -> int | None:
+def _pk_or_none(value: Any) -> int | None:
     try:
         pk = int(value)
     except (TypeError, ValueError):
@@ -28,7 +34,7 @@ def _pk_or_none(value) -> int | None:
     return pk if 0 < pk <= _MAX_ID else None
 
 
-def _posted_pk(value, *, field: str, message: str) -> int:
+def _posted_pk(value: Any, *, field: str, message: str) -> int:
     pk = _pk_or_none(value)
     if pk is None:
         raise ValidationFailed(message, field=field)
@@ -38,7 +44,7 @@ def _posted_pk(value, *, field: str, message: str) -> int:
 # --- queues ------------------------------------------------------------------------------
 
 
-def visible_queues(*, team, actor):
+def visible_queues(*, team: Team, actor: Actor) -> QuerySet[AnnotationQueue]:
     qs = AnnotationQueue.objects.all()
     if can_manage(actor, team):
         return qs
@@ -46,14 +52,14 @@ def visible_queues(*, team, actor):
     return qs.filter(Exists(Assignment.objects.filter(item__queue=OuterRef("pk"), user=user)))
 
 
-def queue_for(*, team, actor, queue_id) -> AnnotationQueue:
+def queue_for(*, team: Team, actor: Actor, queue_id: Any) -> AnnotationQueue:
     queue = visible_queues(team=team, actor=actor).filter(pk=queue_id).first()
     if queue is None:
         raise NotFound("No such queue.")
     return queue
 
 
-def queues_with_progress(*, team, actor):
+def queues_with_progress(*, team: Team, actor: Actor) -> QuerySet[AnnotationQueue]:
     """The visible queues with their item counts (and who made them, which lists show)."""
     return (
         visible_queues(team=team, actor=actor)
@@ -66,7 +72,7 @@ def queues_with_progress(*, team, actor):
     )
 
 
-def queue_with_progress(*, team, actor, queue_id) -> AnnotationQueue:
+def queue_with_progress(*, team: Team, actor: Actor, queue_id: Any) -> AnnotationQueue:
     queue = queues_with_progress(team=team, actor=actor).filter(pk=queue_id).first()
     if queue is None:
         raise NotFound("No such queue.")
@@ -94,7 +100,7 @@ class Progress:
         return round(100 * self.mine_done / self.mine_total) if self.mine_total else 0
 
 
-def queue_progress(*, queue, user=None) -> Progress:
+def queue_progress(*, queue: AnnotationQueue, user: Actor | None = None) -> Progress:
     counts = QueueItem.objects.filter(queue=queue).aggregate(
         total=Count("id"),
         done=Count("id", filter=Q(status=ItemStatus.DONE)),
@@ -113,7 +119,7 @@ def queue_progress(*, queue, user=None) -> Progress:
 # --- the inbox ---------------------------------------------------------------------------
 
 
-def my_open_items(user):
+def my_open_items(user: User) -> QuerySet[QueueItem]:
     """Open items assigned to the user that still wait for their verdict."""
     return QueueItem.objects.filter(
         status=ItemStatus.OPEN,
@@ -122,11 +128,11 @@ def my_open_items(user):
     )
 
 
-def my_waiting_count(user) -> int:
+def my_waiting_count(user: User) -> int:
     return my_open_items(user).count()
 
 
-def my_queue_count(request) -> int:
+def my_queue_count(request: HttpRequest) -> int:
     """The "My queue" navigation badge: open assigned items (+ disputes for owners)."""
     user = request.user
     if not user.is_authenticated or request.team is None:
@@ -137,7 +143,7 @@ def my_queue_count(request) -> int:
     return count
 
 
-def inbox(*, team, user):
+def inbox(*, team: Team, user: User) -> tuple[list[Mapping[str, Any]], list[QueueItem]]:
     """Per queue: how many of the user's items wait, for the "My queue" page."""
     waiting = (
         my_open_items(user)
@@ -145,7 +151,7 @@ def inbox(*, team, user):
         .annotate(waiting=Count("id"))
         .order_by("queue__name")
     )
-    disputed = []
+    disputed: list[QueueItem] = []
     if can(user, PERM_OWN, team):
         disputed = list(
             QueueItem.objects.filter(status=ItemStatus.DISPUTED)
@@ -158,7 +164,9 @@ def inbox(*, team, user):
 # --- items -------------------------------------------------------------------------------
 
 
-def visible_items(*, team, actor, queue=None):
+def visible_items(
+    *, team: Team, actor: Actor, queue: AnnotationQueue | int | None = None
+) -> QuerySet[QueueItem]:
     """Managers see every item; everyone else only the items assigned to them."""
     qs = QueueItem.objects.all()
     if queue is not None:
@@ -171,7 +179,7 @@ def visible_items(*, team, actor, queue=None):
     return qs.filter(Exists(Assignment.objects.filter(item=OuterRef("pk"), user=user)))
 
 
-def item_for(*, team, actor, item_id) -> QueueItem:
+def item_for(*, team: Team, actor: Actor, item_id: Any) -> QueueItem:
     item = (
         visible_items(team=team, actor=actor)
         .select_related("queue", "locked_by", "decided_by")
@@ -183,7 +191,7 @@ def item_for(*, team, actor, item_id) -> QueueItem:
     return item
 
 
-def item_with_details(item) -> QueueItem:
+def item_with_details(item: QueueItem) -> QueueItem:
     """The item again, with what its full description (verdicts, assignees) reads."""
     return (
         QueueItem.objects.select_related("queue", "locked_by")
@@ -192,7 +200,9 @@ def item_with_details(item) -> QueueItem:
     )
 
 
-def queue_items(*, team, actor, queue, status: str = ""):
+def queue_items(
+    *, team: Team, actor: Actor, queue: AnnotationQueue, status: str = ""
+) -> QuerySet[QueueItem]:
     """The queue's items the actor may see, in queue order, optionally of one status."""
     items = (
         visible_items(team=team, actor=actor, queue=queue)
@@ -203,11 +213,13 @@ def queue_items(*, team, actor, queue, status: str = ""):
     return items.filter(status=status) if status else items
 
 
-def open_items(queue) -> list[QueueItem]:
+def open_items(queue: AnnotationQueue) -> list[QueueItem]:
     return list(QueueItem.objects.filter(queue=queue, status=ItemStatus.OPEN))
 
 
-def queue_items_by_ids(queue, item_ids, *, field: str) -> list[QueueItem]:
+def queue_items_by_ids(
+    queue: AnnotationQueue, item_ids: Iterable[Any], *, field: str
+) -> list[QueueItem]:
     """The queue's items with these ids; every id must name one of them."""
     items = list(QueueItem.objects.filter(queue=queue, pk__in=item_ids))
     if len(items) != len(set(item_ids)):
@@ -215,7 +227,7 @@ def queue_items_by_ids(queue, item_ids, *, field: str) -> list[QueueItem]:
     return items
 
 
-def disputed_items(queue, *, limit: int = 50) -> list[QueueItem]:
+def disputed_items(queue: AnnotationQueue, *, limit: int = 50) -> list[QueueItem]:
     return list(
         QueueItem.objects.filter(queue=queue, status=ItemStatus.DISPUTED)
         .prefetch_related("annotations")
@@ -223,7 +235,9 @@ def disputed_items(queue, *, limit: int = 50) -> list[QueueItem]:
     )
 
 
-def claimable_items(*, team, actor, queue, user, now):
+def claimable_items(
+    *, team: Team, actor: Actor, queue: AnnotationQueue, user: User, now: datetime
+) -> QuerySet[QueueItem]:
     """The items `user` may lock now: open, not judged by them, not held by someone else
     while they need only one more verdict; theirs, and for managers the unassigned ones."""
     exclusive_from = queue.annotators_per_item - 1  # one verdict left to give
@@ -245,7 +259,7 @@ def claimable_items(*, team, actor, queue, user, now):
     return qs.filter(mine)
 
 
-def neighbours(*, team, actor, item) -> tuple[int | None, int | None]:
+def neighbours(*, team: Team, actor: Actor, item: QueueItem) -> tuple[int | None, int | None]:
     """Previous and next item ids in the actor's own order through the queue (J/K)."""
     qs = visible_items(team=team, actor=actor, queue=item.queue_id)
     previous = (
@@ -263,7 +277,7 @@ def neighbours(*, team, actor, item) -> tuple[int | None, int | None]:
     return previous, following
 
 
-def item_verdict(item, annotations=None) -> bool | None:
+def item_verdict(item: QueueItem, annotations: Iterable[Annotation] | None = None) -> bool | None:
     """The item's human verdict: the owner's decision, else the annotators' unanimous one."""
     if item.final_passed is not None:
         return item.final_passed
@@ -278,15 +292,17 @@ def item_verdict(item, annotations=None) -> bool | None:
 # --- annotations -------------------------------------------------------------------------
 
 
-def my_annotation(item, user) -> Annotation | None:
+def my_annotation(item: QueueItem, user: User) -> Annotation | None:
     return Annotation.objects.filter(item=item, author=user).first()
 
 
-def others_annotations(item, user) -> list[Annotation]:
+def others_annotations(item: QueueItem, user: User) -> list[Annotation]:
     return list(Annotation.objects.filter(item=item).exclude(author=user).order_by("id"))
 
 
-def visible_annotations(*, team, actor, item=None, queue_id=None):
+def visible_annotations(
+    *, team: Team, actor: Actor, item: QueueItem | None = None, queue_id: Any = None
+) -> QuerySet[Annotation]:
     """Verdicts on the items the actor sees (or on one item): every one for managers,
     else only the actor's own; `queue_id` is a request's filter, checked as such."""
     if item is not None:
@@ -302,7 +318,7 @@ def visible_annotations(*, team, actor, item=None, queue_id=None):
     return annotations
 
 
-def annotation_for(*, team, actor, annotation_id) -> Annotation:
+def annotation_for(*, team: Team, actor: Actor, annotation_id: Any) -> Annotation:
     items = visible_items(team=team, actor=actor)
     annotation = Annotation.objects.filter(pk=annotation_id, item__in=items).first()
     if annotation is None:
@@ -310,7 +326,7 @@ def annotation_for(*, team, actor, annotation_id) -> Annotation:
     return annotation
 
 
-def failed_annotation_for_field(item, annotation_id, *, field: str) -> Annotation:
+def failed_annotation_for_field(item: QueueItem, annotation_id: Any, *, field: str) -> Annotation:
     """The item's failed verdict a request names, else its first failed one."""
     failed = Annotation.objects.filter(item=item, passed=False)
     pk = _pk_or_none(annotation_id)
@@ -324,22 +340,28 @@ def failed_annotation_for_field(item, annotation_id, *, field: str) -> Annotatio
 # --- people ------------------------------------------------------------------------------
 
 
-def annotator_members():
+def annotator_members() -> QuerySet[Membership]:
     """The team's members who may annotate, for the assignment form."""
     return (
         Membership.objects.exclude(role=Role.VIEWER).select_related("user").order_by("user__email")
     )
 
 
-def resolve_annotators(*, team, users=(), emails=(), user_ids=()) -> list:
+def resolve_annotators(
+    *,
+    team: Team,
+    users: Iterable[Any] = (),
+    emails: Iterable[Any] = (),
+    user_ids: Iterable[Any] = (),
+) -> list[User]:
     """Members who may annotate, from users, emails or ids; unknown names are an error."""
     User = get_user_model()
     members = Membership.objects.filter(team=team).select_related("user")
     by_email = {m.user.email.lower(): m for m in members}
-    by_id = {m.user_id: m for m in members}
-    chosen: list = []
+    by_id: dict[int | None, Membership] = {m.user_id: m for m in members}
+    chosen: list[Any] = []  # `User` is get_user_model() here
 
-    def add(membership, name):
+    def add(membership: Membership | None, name: str) -> None:
         if membership is None:
             raise ValidationFailed(f"{name} is not a member of this team.", field="users")
         if membership.role == Role.VIEWER:
@@ -367,12 +389,12 @@ def resolve_annotators(*, team, users=(), emails=(), user_ids=()) -> list:
 # --- what a queue is filled from and emptied into -----------------------------------------
 
 
-def fill_experiments(*, limit: int = 50):
+def fill_experiments(*, limit: int = 50) -> QuerySet[Experiment]:
     """The newest experiments, to fill a queue from."""
     return Experiment.objects.order_by("-created_at")[:limit]
 
 
-def experiment_for_field(value, *, field: str) -> Experiment:
+def experiment_for_field(value: Any, *, field: str) -> Experiment:
     if value in (None, ""):
         raise ValidationFailed("Choose an experiment.", field=field)
     pk = _posted_pk(value, field=field, message="No such experiment.")
@@ -382,11 +404,11 @@ def experiment_for_field(value, *, field: str) -> Experiment:
     return experiment
 
 
-def dataset_choices():
+def dataset_choices() -> QuerySet[Dataset]:
     return Dataset.objects.order_by("name")
 
 
-def dataset_for_field(value, *, field: str) -> Dataset:
+def dataset_for_field(value: Any, *, field: str) -> Dataset:
     if value in (None, ""):
         raise ValidationFailed("Choose a dataset.", field=field)
     pk = _posted_pk(value, field=field, message="No such dataset.")

@@ -3,7 +3,10 @@ both front ends show it the same way (the field named, the message beside it).""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
+from django.db import models
 
 from apps.core.errors import ValidationFailed
 
@@ -16,7 +19,7 @@ def _validation(exc: ValidationError) -> ValidationFailed:
     return ValidationFailed(f"{field}: {messages[0]}", field=field, errors=errors)
 
 
-def full_clean_or_raise(instance, **kwargs) -> None:
+def full_clean_or_raise(instance: models.Model, **kwargs: Any) -> None:
     """`instance.full_clean(**kwargs)`, raising ValidationFailed instead of ValidationError."""
     try:
         instance.full_clean(**kwargs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
@@ -18,14 +19,14 @@ def dataset_list() -> QuerySet[Dataset]:
     return Dataset.objects.all().order_by("name")
 
 
-def dataset_get(dataset_id) -> Dataset:
+def dataset_get(dataset_id: Any) -> Dataset:
     try:
         return Dataset.objects.get(pk=dataset_id)
     except (Dataset.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such dataset.") from None
 
 
-def _is_id(value) -> bool:
+def _is_id(value: Any) -> bool:
     """An id as a form or JSON sends it: a whole number, or ASCII digits."""
     if isinstance(value, bool):
         return False
@@ -39,7 +40,7 @@ def dataset_choices(limit: int = CHOICES_MAX) -> list[Dataset]:
     return list(Dataset.objects.only("id", "name").order_by("name")[:limit])
 
 
-def dataset_for_field(value, *, field: str = "dataset") -> Dataset:
+def dataset_for_field(value: Any, *, field: str = "dataset") -> Dataset:
     """The dataset a form or an API request names by id. A refusal names `field`, so the
     page and the API report a missing or unknown dataset the same way."""
     if not _is_id(value):  # nothing chosen, or a tampered form
@@ -76,7 +77,10 @@ def visible_at(revision: int) -> Q:
 
 
 def examples_at_revision(
-    dataset, revision: int | None = None, split: str | None = None, search: str | None = None
+    dataset: Dataset,
+    revision: int | None = None,
+    split: str | None = None,
+    search: str | None = None,
 ) -> QuerySet[Example]:
     """The examples of `dataset` at `revision` (default: current), in stable order.
 
@@ -95,7 +99,7 @@ def examples_at_revision(
     return qs.order_by("position")
 
 
-def example_at_revision(dataset, example_id, revision: int | None = None) -> Example:
+def example_at_revision(dataset: Dataset, example_id: Any, revision: int | None = None) -> Example:
     try:
         return examples_at_revision(dataset, revision).get(example_id=example_id)
     except (Example.DoesNotExist, ValidationError, ValueError, TypeError):
@@ -107,7 +111,9 @@ class ExamplesPage:
     """One page of a revision's table. Unfiltered, the total is the revision's row count:
     no COUNT over a large dataset."""
 
-    def __init__(self, queryset, *, number: int, total: int, per_page: int):
+    def __init__(
+        self, queryset: QuerySet[Example], *, number: int, total: int, per_page: int
+    ) -> None:
         self.total = total
         self.num_pages = max(1, math.ceil(total / per_page))
         self.number = min(max(1, number), self.num_pages)
@@ -134,7 +140,12 @@ class ExamplesPage:
 
 
 def examples_page(
-    revision: DatasetRevision, *, split: str = "", search: str = "", number: int = 1, per_page=50
+    revision: DatasetRevision,
+    *,
+    split: str = "",
+    search: str = "",
+    number: int = 1,
+    per_page: int = 50,
 ) -> ExamplesPage:
     """Page `number` of the examples of `revision` (with its dataset loaded), filtered."""
     rows = examples_at_revision(revision.dataset, revision.number, split=split, search=search)
@@ -142,7 +153,7 @@ def examples_page(
     return ExamplesPage(rows, number=number, total=total, per_page=per_page)
 
 
-def revision_get(dataset, number: int | None = None) -> DatasetRevision:
+def revision_get(dataset: Dataset, number: int | None = None) -> DatasetRevision:
     if number is None:
         number = dataset.current_revision
     try:
@@ -151,7 +162,7 @@ def revision_get(dataset, number: int | None = None) -> DatasetRevision:
         raise NotFound(f"Dataset {dataset.name} has no revision {number}.") from None
 
 
-def revision_with_dataset(dataset_id, number: int | None = None) -> DatasetRevision:
+def revision_with_dataset(dataset_id: Any, number: int | None = None) -> DatasetRevision:
     """The revision (default: newest) and its dataset in ONE query, for page views."""
     qs = DatasetRevision.objects.select_related("dataset").filter(dataset_id=dataset_id)
     try:
@@ -166,19 +177,19 @@ def revision_with_dataset(dataset_id, number: int | None = None) -> DatasetRevis
     return found
 
 
-def revision_list(dataset) -> QuerySet[DatasetRevision]:
+def revision_list(dataset: Dataset) -> QuerySet[DatasetRevision]:
     return DatasetRevision.objects.filter(dataset=dataset).order_by("-number")
 
 
 @dataclass
 class RevisionDiff:
     number: int
-    added: list = field(default_factory=list)
-    changed: list = field(default_factory=list)  # (before, after) pairs
-    removed: list = field(default_factory=list)
+    added: list[Example] = field(default_factory=list)
+    changed: list[tuple[Example, Example]] = field(default_factory=list)  # (before, after) pairs
+    removed: list[Example] = field(default_factory=list)
 
 
-def revision_diff(dataset, number: int, *, limit: int = 200) -> RevisionDiff:
+def revision_diff(dataset: Dataset, number: int, *, limit: int = 200) -> RevisionDiff:
     """What revision `number` added, changed and removed (rows started or ended at it)."""
     started = list(
         Example.objects.filter(dataset=dataset, valid_from=number).order_by("position")[:limit]
@@ -200,7 +211,7 @@ def revision_diff(dataset, number: int, *, limit: int = 200) -> RevisionDiff:
     return diff
 
 
-def pending_upload_get(dataset, token) -> PendingUpload:
+def pending_upload_get(dataset: Dataset, token: Any) -> PendingUpload:
     upload = PendingUpload.objects.filter(dataset=dataset, token=token).first()
     if upload is None:
         raise NotFound("That upload is gone: it was imported or discarded. Upload the file again.")

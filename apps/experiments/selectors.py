@@ -4,8 +4,10 @@ report an unknown id the same way."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Avg, Count, Prefetch, Q, QuerySet, Sum
@@ -33,14 +35,14 @@ def evaluator_list() -> QuerySet[Evaluator]:
     return Evaluator.objects.order_by("name")
 
 
-def evaluator_get(evaluator_id) -> Evaluator:
+def evaluator_get(evaluator_id: Any) -> Evaluator:
     try:
         return Evaluator.objects.get(pk=int(evaluator_id))
     except (Evaluator.DoesNotExist, TypeError, ValueError):
         raise NotFound("No such evaluator.") from None
 
 
-def experiment_list(*, status: str = "", dataset_id=None) -> QuerySet[Experiment]:
+def experiment_list(*, status: str = "", dataset_id: Any = None) -> QuerySet[Experiment]:
     qs = (
         Experiment.objects.select_related("dataset")
         .prefetch_related(
@@ -55,14 +57,14 @@ def experiment_list(*, status: str = "", dataset_id=None) -> QuerySet[Experiment
     return qs
 
 
-def experiment_get(experiment_id) -> Experiment:
+def experiment_get(experiment_id: Any) -> Experiment:
     try:
         return Experiment.objects.select_related("dataset").get(pk=int(experiment_id))
     except (Experiment.DoesNotExist, TypeError, ValueError):
         raise NotFound("No such experiment.") from None
 
 
-def experiments_by_id(ids) -> dict[int, Experiment]:
+def experiments_by_id(ids: Iterable[Any]) -> dict[int, Experiment]:
     return {e.pk: e for e in Experiment.objects.select_related("dataset").filter(pk__in=ids)}
 
 
@@ -105,7 +107,7 @@ def evaluators_of(experiment: Experiment) -> list[ExperimentEvaluator]:
     return list(ExperimentEvaluator.objects.filter(experiment=experiment))
 
 
-def pass_rates(experiment_ids) -> dict[int, float | None]:
+def pass_rates(experiment_ids: Iterable[int]) -> dict[int, float | None]:
     """Headline pass rate per experiment: passed / judged over its automatic scores."""
     rows = (
         Score.objects.filter(experiment_id__in=list(experiment_ids), result__isnull=False)
@@ -129,7 +131,9 @@ class VariantSummary:
     avg_latency_ms: float | None = None
     input_tokens: int = 0
     output_tokens: int = 0
-    evaluators: dict = None  # evaluator name -> {"passed", "judged", "errors", "mean"}
+    evaluators: dict[str, dict[str, Any]] = (
+        None  # evaluator name -> {"passed", "judged", "errors", "mean"}
+    )
 
 
 def summary(experiment: Experiment) -> list[VariantSummary]:
@@ -179,7 +183,11 @@ def summary(experiment: Experiment) -> list[VariantSummary]:
 
 
 def results_of(
-    experiment: Experiment, *, variant_id=None, errors_only: bool = False, failed_only: bool = False
+    experiment: Experiment,
+    *,
+    variant_id: Any = None,
+    errors_only: bool = False,
+    failed_only: bool = False,
 ) -> QuerySet[Result]:
     qs = (
         Result.objects.filter(experiment=experiment)
@@ -196,7 +204,7 @@ def results_of(
     return qs
 
 
-def result_get(experiment: Experiment, result_id) -> Result:
+def result_get(experiment: Experiment, result_id: Any) -> Result:
     try:
         return (
             Result.objects.select_related("variant")
@@ -210,7 +218,7 @@ def result_get(experiment: Experiment, result_id) -> Result:
 # --- posted ids ----------------------------------------------------------------------------
 
 
-def evaluator_for_field(ref, *, field: str = "evaluators", by_id: bool = True) -> Evaluator:
+def evaluator_for_field(ref: Any, *, field: str = "evaluators", by_id: bool = True) -> Evaluator:
     """An evaluator named by its id or its name (by name only when `by_id` is False)."""
     ref = str(ref).strip()
     evaluator = None
@@ -222,9 +230,11 @@ def evaluator_for_field(ref, *, field: str = "evaluators", by_id: bool = True) -
     return evaluator
 
 
-def evaluators_for_field(ids, *, field: str = "evaluators") -> list[Evaluator]:
+def evaluators_for_field(
+    ids: Iterable[Any] | None, *, field: str = "evaluators"
+) -> list[Evaluator]:
     """Evaluators by id, in the order given (duplicates dropped); any unknown id refuses."""
-    wanted = []
+    wanted: list[int] = []
     for raw in ids or []:
         try:
             wanted.append(int(raw))
@@ -236,7 +246,7 @@ def evaluators_for_field(ids, *, field: str = "evaluators") -> list[Evaluator]:
     return [found[i] for i in dict.fromkeys(wanted)]
 
 
-def prompt_version_for_field(spec: dict, *, field: str = "variants") -> PromptVersion:
+def prompt_version_for_field(spec: dict[str, Any], *, field: str = "variants") -> PromptVersion:
     """The version a variant names: `prompt_version_id`, or `prompt` with `version` or `tag`
     (default: latest)."""
     if spec.get("prompt_version_id") is not None:
@@ -279,18 +289,18 @@ def prompt_version_with_hash(prompt: Prompt, digest: str) -> PromptVersion | Non
 # nothing answers None and the service refuses with its own message, after its own checks.
 
 
-def experiment_or_none(raw) -> Experiment | None:
+def experiment_or_none(raw: Any) -> Experiment | None:
     """An experiment as a person types it: "12" or "#12"."""
     raw = str(raw or "").lstrip("#").strip()
     return Experiment.objects.filter(pk=raw).first() if raw.isdigit() else None
 
 
-def dataset_or_none(raw) -> Dataset | None:
+def dataset_or_none(raw: Any) -> Dataset | None:
     raw = str(raw or "")
     return Dataset.objects.filter(pk=raw).first() if raw.isdigit() else None
 
 
-def prompt_version_or_none(raw) -> PromptVersion | None:
+def prompt_version_or_none(raw: Any) -> PromptVersion | None:
     raw = str(raw or "")
     if not raw.isdigit():
         return None
@@ -309,7 +319,7 @@ def default_dataset() -> Dataset | None:
     return Dataset.objects.order_by("name").first()
 
 
-def provider_names(ids) -> dict[str, str]:
+def provider_names(ids: Iterable[Any]) -> dict[str, str]:
     """{provider id as a string: name} for the given ids (stored settings hold either form)."""
     wanted = [str(i) for i in ids if str(i).isdigit()]
     rows = ProviderConfig.objects.filter(pk__in=wanted).values_list("pk", "name")

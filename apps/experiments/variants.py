@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from apps.core.errors import ValidationFailed
 from apps.llm.model_settings import ModelSettings
 
+if TYPE_CHECKING:
+    from apps.prompts.models import PromptVersion
+
 
 @dataclass
 class VariantSpec:
-    prompt_version: object
-    overrides: dict = field(default_factory=dict)
+    prompt_version: PromptVersion | None
+    overrides: dict[str, Any] = field(default_factory=dict)
     label: str = ""
     is_baseline: bool = False
 
 
-def effective_settings(version, overrides: dict | None) -> dict:
+def effective_settings(version: PromptVersion, overrides: dict[str, Any] | None) -> dict[str, Any]:
     """The version's model settings with the overrides on top, normalised; what the variant
     stores and the runner calls the model with."""
     overrides = overrides or {}

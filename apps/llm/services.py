@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
@@ -10,14 +13,15 @@ from apps.core.validation import full_clean_or_raise
 from apps.llm import gateway
 from apps.llm.models import OPENAI_BASE_URL, ProviderConfig, ProviderKind
 from apps.llm.urlcheck import UnsafeBaseURL, check_base_url
+from apps.teams.actors import Actor
 from apps.teams.audit import audit_record
-from apps.teams.models import PERM_ADMIN, ApiKey
+from apps.teams.models import PERM_ADMIN, ApiKey, Team
 from apps.teams.permissions import require
 
 UNSET = object()
 
 
-def _public(provider: ProviderConfig) -> dict:
+def _public(provider: ProviderConfig) -> dict[str, Any]:
     """What the audit trail may record about a provider: never the key, only its last 4."""
     return {
         "name": provider.name,
@@ -41,7 +45,7 @@ def _clean_url(kind: str, base_url: str) -> str:
         raise ValidationFailed(str(exc), field="base_url") from None
 
 
-def _clean_models(models) -> list[str]:
+def _clean_models(models: str | Iterable[Any] | None) -> list[str]:
     if models is None:
         return []
     if isinstance(models, str):
@@ -78,14 +82,14 @@ def _save(provider: ProviderConfig) -> None:
 @transaction.atomic
 def provider_create(
     *,
-    team,
-    actor,
+    team: Team,
+    actor: Actor,
     name: str,
     kind: str = ProviderKind.OPENAI_COMPATIBLE,
     base_url: str = "",
     api_key: str = "",
-    models=None,
-    prices: dict | None = None,
+    models: str | Iterable[Any] | None = None,
+    prices: dict[str, Any] | None = None,
     is_demo: bool = False,
     timeout_seconds: float = 60.0,
     max_retries: int = 3,
@@ -118,18 +122,18 @@ def provider_create(
 @transaction.atomic
 def provider_update(
     *,
-    team,
-    actor,
+    team: Team,
+    actor: Actor,
     provider: ProviderConfig,
-    name=UNSET,
-    kind=UNSET,
-    base_url=UNSET,
-    api_key=UNSET,
+    name: Any = UNSET,
+    kind: Any = UNSET,
+    base_url: Any = UNSET,
+    api_key: Any = UNSET,
     clear_key: bool = False,
-    models=UNSET,
-    prices=UNSET,
-    timeout_seconds=UNSET,
-    max_retries=UNSET,
+    models: Any = UNSET,
+    prices: Any = UNSET,
+    timeout_seconds: Any = UNSET,
+    max_retries: Any = UNSET,
 ) -> ProviderConfig:
     """Change what is given. A new base URL drops the stored key unless a new key comes with it."""
     require(actor, PERM_ADMIN, team, message="Only team admins manage model providers.")
@@ -172,7 +176,7 @@ def provider_update(
 
 
 @transaction.atomic
-def provider_delete(*, team, actor, provider: ProviderConfig) -> None:
+def provider_delete(*, team: Team, actor: Actor, provider: ProviderConfig) -> None:
     require(actor, PERM_ADMIN, team, message="Only team admins manage model providers.")
     audit_record(
         team=team, actor=actor, verb="provider.delete", target=provider, before=_public(provider)
@@ -186,7 +190,9 @@ def provider_delete(*, team, actor, provider: ProviderConfig) -> None:
         ) from None
 
 
-def provider_test_connection(*, team, actor, provider: ProviderConfig) -> dict:
+def provider_test_connection(
+    *, team: Team, actor: Actor, provider: ProviderConfig
+) -> dict[str, Any]:
     """Ask the provider for its models: {"ok", "models", "message", "kind"}. Writes nothing
     but the audit line; the caller decides whether to store the models."""
 
@@ -221,7 +227,9 @@ def provider_test_connection(*, team, actor, provider: ProviderConfig) -> dict:
 
 
 @transaction.atomic
-def provider_refresh_models(*, team, actor, provider: ProviderConfig) -> ProviderConfig:
+def provider_refresh_models(
+    *, team: Team, actor: Actor, provider: ProviderConfig
+) -> ProviderConfig:
     """Replace the provider's model list with what its /v1/models offers."""
 
     require(actor, PERM_ADMIN, team, message="Only team admins manage model providers.")

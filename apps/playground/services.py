@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 
 from apps.core.errors import NotFound, ValidationFailed
 from apps.core.tenancy import team_scope
 from apps.llm import gateway
+from apps.llm.models import ProviderConfig
 from apps.llm.selectors import provider_get
 from apps.playground.models import PlaygroundRun, RunStatus
 from apps.playground.variants import Variant
+from apps.prompts.models import Prompt, PromptVersion
 from apps.prompts.rendering import RenderError
 from apps.prompts.services import version_create
+from apps.teams.actors import Actor
 from apps.teams.audit import audit_record
-from apps.teams.models import PERM_EDIT
+from apps.teams.models import PERM_EDIT, Team
 from apps.teams.permissions import actor_user, require
 
 logger = logging.getLogger(__name__)
@@ -25,14 +30,14 @@ logger = logging.getLogger(__name__)
 
 def playground_run_stream(
     *,
-    team,
-    actor,
+    team: Team,
+    actor: Actor,
     variant: Variant,
-    variables_schema: dict,
-    values: dict,
-    prompt_version=None,
-    batch=None,
-) -> Iterator[tuple[str, dict]]:
+    variables_schema: dict[str, Any],
+    values: dict[str, Any],
+    prompt_version: PromptVersion | None = None,
+    batch: uuid.UUID | None = None,
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """Run one variant: returns an iterator of ("chunk", {"text"}) events, then one
     ("done", {...}) or ("error", {...}).
 
@@ -88,7 +93,9 @@ def playground_run_stream(
     return _stream_events(team=team, run=run, provider=provider, variant=variant)
 
 
-def _stream_events(*, team, run, provider, variant) -> Iterator[tuple[str, dict]]:
+def _stream_events(
+    *, team: Team, run: PlaygroundRun, provider: ProviderConfig, variant: Variant
+) -> Iterator[tuple[str, dict[str, Any]]]:
     parts: list[str] = []
     try:
         for item in gateway.stream(provider, settings=variant.settings, messages=run.rendered):
@@ -159,14 +166,14 @@ def _stream_events(*, team, run, provider, variant) -> Iterator[tuple[str, dict]
 @transaction.atomic
 def playground_save_version(
     *,
-    team,
-    actor,
-    prompt,
+    team: Team,
+    actor: Actor,
+    prompt: Prompt,
     variant: Variant,
-    variables_schema: dict,
+    variables_schema: dict[str, Any],
     commit_message: str,
-    parent=None,
-):
+    parent: PromptVersion | None = None,
+) -> PromptVersion:
     """Save a variant as a new version of `prompt` through the Hub (never overwrites)."""
     if parent is not None and parent.prompt_id != prompt.pk:
         parent = None

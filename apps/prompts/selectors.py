@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Max, Prefetch, Q
-from django.http import Http404
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Count, Max, Prefetch, Q, QuerySet
+from django.http import Http404, HttpRequest
 from guardian.shortcuts import get_objects_for_user, get_users_with_perms
 
 from apps.accounts.models import User
@@ -17,11 +21,12 @@ from apps.prompts.models import (
     Tag,
     TagEvent,
 )
-from apps.teams.models import PERM_ADMIN, Membership
+from apps.teams.actors import Actor
+from apps.teams.models import PERM_ADMIN, Membership, Team
 from apps.teams.permissions import actor_can, is_api_key
 
 
-def prompt_list(*, search: str = ""):
+def prompt_list(*, search: str = "") -> list[Prompt]:
     """Prompts with `tag_map` ({tag: version number}) and `version_count`, in 2 queries."""
     prompts = Prompt.objects.annotate(
         version_count=Count("versions", distinct=True), newest_number=Max("versions__number")
@@ -50,7 +55,7 @@ def prompt_get(name: str) -> Prompt:
 
 
 def version_get(prompt: Prompt, number: int) -> PromptVersion:
-    version = (
+    version: PromptVersion | None = (
         PromptVersion.objects.select_related("author", "parent")
         .filter(prompt=prompt, number=number)
         .first()
@@ -61,7 +66,7 @@ def version_get(prompt: Prompt, number: int) -> PromptVersion:
     return version
 
 
-def version_for_value(prompt: Prompt, value) -> PromptVersion:
+def version_for_value(prompt: Prompt, value: Any) -> PromptVersion:
     """The version a form field or query parameter names by its number; 404 when the value
     is not a number or names no version."""
     try:
@@ -76,11 +81,11 @@ def version_at_tag(prompt: Prompt, tag_name: str) -> PromptVersion | None:
     return tag.version if tag is not None else None
 
 
-def versions_of(prompt: Prompt):
+def versions_of(prompt: Prompt) -> QuerySet[PromptVersion]:
     return PromptVersion.objects.select_related("author").filter(prompt=prompt).order_by("-number")
 
 
-def versions_with_parents(prompt: Prompt):
+def versions_with_parents(prompt: Prompt) -> QuerySet[PromptVersion]:
     """Newest first, with what the API shows of each: its parent and prompt."""
     return versions_of(prompt).select_related("parent", "prompt")
 
@@ -101,7 +106,7 @@ def tags_by_version(prompt: Prompt) -> dict[int, list[str]]:
     return out
 
 
-def tag_history(prompt: Prompt, tag_name: str | None = None):
+def tag_history(prompt: Prompt, tag_name: str | None = None) -> QuerySet[TagEvent]:
     events = TagEvent.objects.select_related(
         "from_version", "to_version", "approver", "promotion"
     ).filter(prompt=prompt)
@@ -125,7 +130,9 @@ def rollback_targets(prompt: Prompt, tag_name: str) -> list[PromptVersion]:
     return list(PromptVersion.objects.filter(pk__in=ids).order_by("-number"))
 
 
-def promotions(*, prompt: Prompt | None = None, status: str | None = None, requester=None):
+def promotions(
+    *, prompt: Prompt | None = None, status: str | None = None, requester: User | None = None
+) -> QuerySet[PromotionRequest]:
     qs = PromotionRequest.objects.select_related(
         "prompt", "candidate", "current_version", "requester", "reviewer"
     )
@@ -144,13 +151,13 @@ def promotions_closed(*, limit: int = 20) -> list[PromotionRequest]:
 
 
 def promotion_get(pk: int) -> PromotionRequest:
-    request = promotions().filter(pk=pk).first()
+    request: PromotionRequest | None = promotions().filter(pk=pk).first()
     if request is None:
         raise Http404("No such promotion request.")
     return request
 
 
-def reviewable_prompt_ids(user, team) -> set[int] | None:
+def reviewable_prompt_ids(user: User, team: Team) -> set[int] | None:
     """Prompt ids the user may review; None means all (owners and admins)."""
     if actor_can(user, PERM_ADMIN, team):
         return None
@@ -164,7 +171,7 @@ def reviewable_prompt_ids(user, team) -> set[int] | None:
     return set(prompts.values_list("pk", flat=True))
 
 
-def needs_review(user, team):
+def needs_review(user: Actor | AnonymousUser | None, team: Team) -> QuerySet[PromotionRequest]:
     """Open requests this user may approve, oldest first: never their own."""
     if user is None or is_api_key(user) or not user.is_authenticated:
         return PromotionRequest.objects.none()
@@ -175,14 +182,14 @@ def needs_review(user, team):
     return qs.order_by("created_at", "id")
 
 
-def needs_review_count(request) -> int:
+def needs_review_count(request: HttpRequest) -> int:
     team = getattr(request, "team", None)
     if team is None:
         return 0
     return needs_review(request.user, team).count()
 
 
-def approver_candidates(approvers) -> list[Membership]:
+def approver_candidates(approvers: Iterable[User]) -> list[Membership]:
     """The team's members who may still be granted approval (not among `approvers`)."""
     return list(
         Membership.objects.select_related("user")
@@ -191,7 +198,7 @@ def approver_candidates(approvers) -> list[Membership]:
     )
 
 
-def user_for_field(value, *, field: str = "user") -> User:
+def user_for_field(value: Any, *, field: str = "user") -> User:
     """The user a form posted by id, or ValidationFailed naming `field`. Membership is the
     service's to check: a grant outlives membership, and must stay revocable."""
     try:
@@ -203,7 +210,7 @@ def user_for_field(value, *, field: str = "user") -> User:
     return user
 
 
-def approvers_of(prompt: Prompt):
+def approvers_of(prompt: Prompt) -> QuerySet[User]:
     """Users granted approval directly on this prompt."""
     return get_users_with_perms(
         prompt,

@@ -11,7 +11,7 @@ from rest_framework import exceptions, generics, viewsets
 from rest_framework.views import APIView
 
 from apps.core.tenancy import enter_team, leave_team
-from apps.teams.models import ApiKey, ApiKeyScope
+from apps.teams.models import ApiKey, ApiKeyScope, Membership, Team
 from apps.teams.selectors import membership_for_slug
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -25,8 +25,9 @@ class TeamScopedAPIMixin:
     # Per-action (viewsets) or per-method overrides: {"approve": "prompts:write"}.
     required_scopes: dict[str, str] = {}
 
-    team = None
-    membership = None
+    # Set by initial() before any handler runs; handlers may rely on it.
+    team: Team = None  # type: ignore[assignment]
+    membership: Membership | None = None
     api_key: ApiKey | None = None
 
     def initial(self, request, *args, **kwargs):

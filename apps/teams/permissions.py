@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from apps.core.errors import PermissionRefused
 from apps.teams.models import PERM_ADMIN, ApiKey, ApiKeyScope
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+    from django.db import models
+    from typing_extensions import TypeIs
 
-def is_api_key(actor) -> bool:
+    from apps.accounts.models import User
+    from apps.teams.actors import Actor
+
+
+def is_api_key(actor: object) -> TypeIs[ApiKey]:
     return isinstance(actor, ApiKey)
 
 
-def actor_user(actor):
+def actor_user(actor: Actor | None) -> User | None:
     """The person behind an actor: the signed-in user, or None for an API key or nobody."""
     if actor is None or is_api_key(actor) or not getattr(actor, "is_authenticated", False):
         return None
     return actor
 
 
-def actor_can(actor, perm: str, obj, *, scope: str | None = None) -> bool:
+def actor_can(
+    actor: Actor | AnonymousUser | None, perm: str, obj: models.Model, *, scope: str | None = None
+) -> bool:
     """True when `actor` (a User or an ApiKey) holds `perm` on `obj`.
 
     An API key acts within its scopes: the endpoint names the scope it needs, and the
@@ -36,6 +48,13 @@ def actor_can(actor, perm: str, obj, *, scope: str | None = None) -> bool:
     return actor.has_perm(perm, obj)
 
 
-def require(actor, perm: str, obj, *, scope: str | None = None, message: str | None = None) -> None:
+def require(
+    actor: Actor | AnonymousUser | None,
+    perm: str,
+    obj: models.Model,
+    *,
+    scope: str | None = None,
+    message: str | None = None,
+) -> None:
     if not actor_can(actor, perm, obj, scope=scope):
         raise PermissionRefused(message or "You do not have permission to do that.")

@@ -6,12 +6,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 
+from apps.accounts.models import User
 from apps.core.errors import NotFound
-from apps.teams.models import PERM_ADMIN, PERM_VIEW, ApiKey, AuditEvent, Invite, Membership, Role
+from apps.teams.actors import Actor
+from apps.teams.models import (
+    PERM_ADMIN,
+    PERM_VIEW,
+    ApiKey,
+    AuditEvent,
+    Invite,
+    Membership,
+    Role,
+    Team,
+)
 from apps.teams.permissions import require
 
 ROLE_ORDER = [Role.OWNER, Role.ADMIN, Role.EDITOR, Role.ANNOTATOR, Role.VIEWER]
@@ -21,28 +33,28 @@ INVITE_NOT_VALID = "This invite link is not valid."
 # --- a person's teams (read before any team scope exists) ------------------------------
 
 
-def memberships_of(user) -> QuerySet[Membership]:
+def memberships_of(user: User) -> QuerySet[Membership]:
     """The user's memberships in every team, by team name."""
     # A person's teams span tenants: this is what decides which team scope to enter.
     memberships = Membership.objects.unscoped().select_related("team")
     return memberships.filter(user=user).order_by("team__name")
 
 
-def membership_for_slug(*, slug: str, user) -> Membership | None:
+def membership_for_slug(*, slug: str, user: User) -> Membership | None:
     """The user's membership in the team at `slug` (with the team), or None for outsiders."""
     # The URL names the team; the membership is the proof the user may enter its scope.
     memberships = Membership.objects.unscoped().select_related("team")
     return memberships.filter(team__slug=slug, user=user).first()
 
 
-def home_membership(*, user, last_slug: str | None) -> Membership | None:
+def home_membership(*, user: User, last_slug: str | None) -> Membership | None:
     """The team to open: the one the user last worked in, else the first by name."""
     memberships = list(memberships_of(user))
     chosen = next((m for m in memberships if m.team.slug == last_slug), None)
     return chosen or (memberships[0] if memberships else None)
 
 
-def is_member(*, team, user) -> bool:
+def is_member(*, team: Team, user: User) -> bool:
     # Asked while accepting an invite, outside the invite's team scope.
     return Membership.objects.unscoped().filter(team=team, user=user).exists()
 
@@ -64,7 +76,7 @@ def invite_lookup(token: str) -> Invite:
 # --- inside a team -------------------------------------------------------------------------
 
 
-def members_list(*, team, actor, role: str = "") -> QuerySet[Membership]:
+def members_list(*, team: Team, actor: Actor, role: str = "") -> QuerySet[Membership]:
     """The team's members, owners first; only those with `role` when given."""
     require(actor, PERM_VIEW, team, scope="admin")
     rank = Case(
@@ -79,28 +91,28 @@ def members_list(*, team, actor, role: str = "") -> QuerySet[Membership]:
     )
 
 
-def membership_get(membership_id) -> Membership:
+def membership_get(membership_id: Any) -> Membership:
     try:
         return Membership.objects.select_related("user").get(pk=membership_id)
     except (Membership.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such member.") from None
 
 
-def invite_get(invite_id) -> Invite:
+def invite_get(invite_id: Any) -> Invite:
     try:
         return Invite.objects.get(pk=invite_id)
     except (Invite.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such invite.") from None
 
 
-def api_key_get(key_id) -> ApiKey:
+def api_key_get(key_id: Any) -> ApiKey:
     try:
         return ApiKey.objects.get(pk=key_id)
     except (ApiKey.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such API key.") from None
 
 
-def invites_pending(*, team, actor) -> QuerySet[Invite]:
+def invites_pending(*, team: Team, actor: Actor) -> QuerySet[Invite]:
     require(actor, PERM_ADMIN, team, message="Only admins can see invites.")
     return (
         Invite.objects.filter(
@@ -111,7 +123,7 @@ def invites_pending(*, team, actor) -> QuerySet[Invite]:
     )
 
 
-def invites_recent(*, team, actor, limit: int = 20) -> QuerySet[Invite]:
+def invites_recent(*, team: Team, actor: Actor, limit: int = 20) -> QuerySet[Invite]:
     """Accepted, revoked and expired invites, for the record."""
     require(actor, PERM_ADMIN, team, message="Only admins can see invites.")
     pending = invites_pending(team=team, actor=actor).values("pk")
@@ -123,7 +135,7 @@ def invites_recent(*, team, actor, limit: int = 20) -> QuerySet[Invite]:
     )
 
 
-def api_keys_list(*, team, actor) -> QuerySet[ApiKey]:
+def api_keys_list(*, team: Team, actor: Actor) -> QuerySet[ApiKey]:
     require(actor, PERM_ADMIN, team, message="Only admins can see API keys.")
     return ApiKey.objects.filter(team=team).select_related("created_by").order_by("-created_at")
 
@@ -141,7 +153,9 @@ class AuditFilters:
         return any([self.actor, self.verb, self.target_type, self.date_from, self.date_to])
 
 
-def audit_events(*, team, actor, filters: AuditFilters | None = None) -> QuerySet[AuditEvent]:
+def audit_events(
+    *, team: Team, actor: Actor, filters: AuditFilters | None = None
+) -> QuerySet[AuditEvent]:
     require(actor, PERM_ADMIN, team, message="Only admins can see the audit trail.")
     filters = filters or AuditFilters()
     events = AuditEvent.objects.filter(team=team).select_related("actor_user", "actor_api_key")
@@ -165,15 +179,15 @@ def audit_events(*, team, actor, filters: AuditFilters | None = None) -> QuerySe
     return events.order_by("-created_at", "-id")
 
 
-def audit_filter_choices(*, team) -> dict:
+def audit_filter_choices(*, team: Team) -> dict[str, Any]:
     """What the filter dropdowns offer: the verbs, target types and actors seen in this team."""
     events = AuditEvent.objects.filter(team=team)
     verbs = sorted(set(events.values_list("verb", flat=True).distinct()))
     target_types = sorted(
         t for t in set(events.values_list("target_type", flat=True).distinct()) if t
     )
-    users = {}
-    keys = {}
+    users: dict[str, str] = {}
+    keys: dict[str, str] = {}
     for user_id, key_id, label in events.values_list(
         "actor_user_id", "actor_api_key_id", "actor_label"
     ).distinct():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -12,9 +13,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
+from apps.accounts.models import User
 from apps.core.errors import Conflict, NotFound, ValidationFailed
 from apps.core.tenancy import team_scope
 from apps.core.validation import full_clean_or_raise
+from apps.teams.actors import Actor
 from apps.teams.audit import audit_record
 from apps.teams.keys import API_KEY_PREFIX, api_key_hash
 from apps.teams.models import (
@@ -46,7 +49,9 @@ def _role_group(team: Team, role: str) -> Group:
 
 
 @transaction.atomic
-def team_create(*, actor, name: str, slug: str, protected_tags: list[str] | None = None) -> Team:
+def team_create(
+    *, actor: User, name: str, slug: str, protected_tags: list[str] | None = None
+) -> Team:
     team = Team(
         name=name.strip(),
         slug=slug.strip().lower(),
@@ -77,13 +82,13 @@ def team_create(*, actor, name: str, slug: str, protected_tags: list[str] | None
     return team
 
 
-def _membership_add(*, team: Team, user, role: str) -> Membership:
+def _membership_add(*, team: Team, user: User, role: str) -> Membership:
     membership = Membership.objects.create(team=team, user=user, role=role)
     user.groups.add(_role_group(team, role))
     return membership
 
 
-def _is_user(actor) -> bool:
+def _is_user(actor: Actor | None) -> bool:
     # An ApiKey's pk can equal a user's pk: identity checks must compare like with like.
     return actor is not None and not isinstance(actor, ApiKey) and actor.is_authenticated
 
@@ -94,7 +99,9 @@ def _owner_count(team: Team) -> int:
 
 
 @transaction.atomic
-def membership_set_role(*, team: Team, actor, membership: Membership, role: str) -> Membership:
+def membership_set_role(
+    *, team: Team, actor: Actor, membership: Membership, role: str
+) -> Membership:
     require(actor, PERM_ADMIN, team)
     if role not in Role.values:
         raise ValidationFailed(f"Unknown role {role!r}.", field="role")
@@ -126,7 +133,7 @@ def membership_set_role(*, team: Team, actor, membership: Membership, role: str)
 
 
 @transaction.atomic
-def membership_remove(*, team: Team, actor, membership: Membership) -> None:
+def membership_remove(*, team: Team, actor: Actor, membership: Membership) -> None:
     # Anyone may leave a team; removing someone else takes the admin permission.
     leaving = _is_user(actor) and actor.pk == membership.user_id
     if not leaving:
@@ -150,7 +157,7 @@ def membership_remove(*, team: Team, actor, membership: Membership) -> None:
 
 
 @transaction.atomic
-def team_set_protected_tags(*, team: Team, actor, tags: list[str]) -> Team:
+def team_set_protected_tags(*, team: Team, actor: Actor, tags: list[str]) -> Team:
     require(actor, PERM_ADMIN, team)
     cleaned = sorted({t.strip() for t in tags if t.strip()})
     for tag in cleaned:
@@ -174,7 +181,7 @@ TRACE_RETENTION_MAX_DAYS = 3650
 
 
 @transaction.atomic
-def team_set_trace_retention(*, team: Team, actor, days: int) -> Team:
+def team_set_trace_retention(*, team: Team, actor: Actor, days: int) -> Team:
     require(actor, PERM_ADMIN, team)
     try:
         days = int(days)
@@ -207,7 +214,12 @@ def team_set_trace_retention(*, team: Team, actor, days: int) -> Team:
 
 @transaction.atomic
 def invite_create(
-    *, team: Team, actor, role: str, email: str = "", accept_url_for=None
+    *,
+    team: Team,
+    actor: Actor,
+    role: str,
+    email: str = "",
+    accept_url_for: Callable[[str], str] | None = None,
 ) -> tuple[Invite, str]:
     """Returns the invite and its token; the token is shown once and stored only hashed."""
     require(actor, PERM_ADMIN, team)
@@ -248,7 +260,7 @@ def invite_create(
 
 
 @transaction.atomic
-def invite_accept(*, token: str, user) -> Membership:
+def invite_accept(*, token: str, user: User) -> Membership:
     invite = invite_lookup(token)
     # The invitee is not in the team yet: there is no team scope to be in.
     invite = Invite.objects.unscoped().select_for_update().get(pk=invite.pk)
@@ -273,7 +285,7 @@ def invite_accept(*, token: str, user) -> Membership:
 
 
 @transaction.atomic
-def invite_revoke(*, team: Team, actor, invite: Invite) -> None:
+def invite_revoke(*, team: Team, actor: Actor, invite: Invite) -> None:
     require(actor, PERM_ADMIN, team)
     if invite.team_id != team.pk:
         raise NotFound("No such invite.")
@@ -293,7 +305,7 @@ def invite_revoke(*, team: Team, actor, invite: Invite) -> None:
 
 @transaction.atomic
 def api_key_create(
-    *, team: Team, actor, name: str, scopes: list[str], environment: str = ""
+    *, team: Team, actor: Actor, name: str, scopes: list[str], environment: str = ""
 ) -> tuple[ApiKey, str]:
     """Returns the key row and the full secret, which is never stored or shown again."""
     require(actor, PERM_ADMIN, team)
@@ -329,7 +341,7 @@ def api_key_create(
 
 
 @transaction.atomic
-def api_key_revoke(*, team: Team, actor, key: ApiKey) -> ApiKey:
+def api_key_revoke(*, team: Team, actor: Actor, key: ApiKey) -> ApiKey:
     require(actor, PERM_ADMIN, team)
     if key.team_id != team.pk:
         raise NotFound("No such API key.")

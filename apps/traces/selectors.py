@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from django.db.models import Avg, Count, Max, Min, Q, Sum
+from django.db.models import Avg, Count, Max, Min, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from apps.core.errors import NotFound, ValidationFailed
+from apps.teams.actors import Actor
+from apps.teams.models import Team
 from apps.traces.hooks import SpanQueues
 from apps.traces.models import Span, Status, Trace
 
@@ -39,7 +43,7 @@ FILTER_KEYS = (
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _aware(value: str):
+def _aware(value: str | None) -> datetime | None:
     try:
         moment = parse_datetime(value or "")
     except ValueError:  # well formed but impossible, like month 13: ignored like junk
@@ -51,11 +55,11 @@ def _aware(value: str):
     return moment
 
 
-def traces_filtered(params, *, now=None):
+def traces_filtered(params: Mapping[str, Any], *, now: datetime | None = None) -> QuerySet[Trace]:
     """Traces matching the list filters; every filter has an index starting (team, …).
 
     `params` is a QueryDict or dict of FILTER_KEYS. Unknown or empty values are ignored."""
-    get = params.get
+    get: Callable[[str], Any] = params.get
     qs = Trace.objects.all()
     now = now or timezone.now()
     span = RANGES.get(get("range") or "")
@@ -92,7 +96,7 @@ def _cursor_of(trace: Trace) -> str:
     return f"{micros}_{trace.pk}"
 
 
-def _after_cursor(qs, cursor: str):
+def _after_cursor(qs: QuerySet[Trace], cursor: str) -> QuerySet[Trace]:
     try:
         micros, pk = (int(part) for part in cursor.split("_", 1))
     except (ValueError, AttributeError):
@@ -106,7 +110,7 @@ class TracePage:
     """A keyset page, shaped for components/pagination.html: the page "numbers" are cursors
     (the newest page has the empty one), so its links carry `page=<cursor>`."""
 
-    traces: list
+    traces: list[Trace]
     next_cursor: str | None
     is_first: bool
 
@@ -127,7 +131,7 @@ class TracePage:
         return self.next_cursor
 
 
-def traces_page(params, *, per_page: int = PAGE_SIZE) -> TracePage:
+def traces_page(params: Mapping[str, Any], *, per_page: int = PAGE_SIZE) -> TracePage:
     """Keyset pagination (newest first): no COUNT(*), no growing OFFSET."""
     qs = traces_filtered(params).defer("input_preview", "output_preview")
     # `before` is what the explorer's links carried until they took the shared component.
@@ -144,10 +148,10 @@ def traces_page(params, *, per_page: int = PAGE_SIZE) -> TracePage:
     )
 
 
-def filter_choices(limit: int = 100) -> dict:
+def filter_choices(limit: int = 100) -> dict[str, list[str]]:
     """Values for the filter inputs' suggestions (index-only DISTINCTs, capped)."""
 
-    def distinct(field):
+    def distinct(field: str) -> list[str]:
         return list(
             Trace.objects.exclude(**{field: ""})
             .order_by(field)
@@ -198,7 +202,7 @@ TREE_FIELDS = (
 )
 
 
-def trace_spans(trace: Trace):
+def trace_spans(trace: Trace) -> QuerySet[Span]:
     return Span.objects.filter(trace=trace).order_by("start_ns", "id")
 
 
@@ -254,7 +258,7 @@ def span_tree(spans: list[Span]) -> list[TreeRow]:
     order: list[tuple[Span, int]] = []
     seen: set[str] = set()
 
-    def walk(starts):
+    def walk(starts: list[Span]) -> None:
         stack = [(s, 0) for s in reversed(starts)]
         while stack:
             span, depth = stack.pop()
@@ -289,7 +293,7 @@ def span_tree(spans: list[Span]) -> list[TreeRow]:
     return rows
 
 
-def function_groups(params, *, limit: int = 200):
+def function_groups(params: Mapping[str, Any], *, limit: int = 200) -> list[Mapping[str, Any]]:
     """Traces grouped by function name and version: a code change shows as a new row."""
     qs = traces_filtered({k: v for k, v in params.items() if k in ("range", "start", "end")})
     return list(
@@ -310,7 +314,7 @@ def function_groups(params, *, limit: int = 200):
 # --- annotation queues, when an app provides them (see hooks) -----------------------------
 
 
-def queue_choices(sender: SpanQueues | None, *, team, actor) -> list | None:
+def queue_choices(sender: SpanQueues | None, *, team: Team, actor: Actor) -> list[Any] | None:
     """The queues the actor may send spans to, by name; None when they may send none."""
     if sender is None or not sender.may_send(actor, team):
         return None
@@ -318,7 +322,14 @@ def queue_choices(sender: SpanQueues | None, *, team, actor) -> list | None:
     return queues[:QUEUE_CHOICES_MAX]
 
 
-def queue_for_field(sender: SpanQueues | None, value, *, team, actor, field: str = "queue_id"):
+def queue_for_field(
+    sender: SpanQueues | None,
+    value: Any,
+    *,
+    team: Team,
+    actor: Actor,
+    field: str = "queue_id",
+) -> Any:
     """The queue a form names by id; a refusal names `field`."""
     if sender is None:
         raise ValidationFailed("Annotation queues are not available.", field=field)

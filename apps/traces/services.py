@@ -6,6 +6,7 @@ import json
 import threading
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, models, transaction
@@ -13,8 +14,10 @@ from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
 from apps.core.errors import ValidationFailed
+from apps.datasets.models import Dataset, Example
 from apps.datasets.services import example_create
 from apps.prompts.models import PromptVersion
+from apps.teams.actors import Actor
 from apps.teams.audit import audit_record
 from apps.teams.models import PERM_EDIT, PERM_VIEW, ApiKeyScope, Team
 from apps.teams.permissions import require
@@ -45,7 +48,7 @@ def _ns_to_datetime(ns: int) -> datetime:
     return datetime.fromtimestamp(ns / 1e9, tz=UTC)
 
 
-def _prompt_versions(team, pairs: set[tuple[str, int]]) -> dict[tuple[str, int], int]:
+def _prompt_versions(team: Team, pairs: set[tuple[str, int]]) -> dict[tuple[str, int], int]:
     """(prompt name, version number) -> PromptVersion id, within the key's team only."""
     if not pairs:
         return {}
@@ -68,7 +71,7 @@ def _set_write_timeout() -> None:
             cursor.execute(f"SET LOCAL lock_timeout = {int(seconds * 1000)}")
 
 
-def spans_ingest(*, team: Team, actor, spans: list[RawSpan]) -> int:
+def spans_ingest(*, team: Team, actor: Actor, spans: list[RawSpan]) -> int:
     """Store decoded spans in bulk and fold them into their traces' summaries.
 
     All or nothing: either every span is stored (returns their count) or IngestBusy /
@@ -313,7 +316,7 @@ def _insert_spans(rows: list[SimpleNamespace]) -> None:
 # --- from a trace to a dataset ------------------------------------------------------------
 
 
-def _as_input(text: str) -> dict:
+def _as_input(text: str) -> dict[str, Any]:
     """A dataset example's input is an object of variables: JSON objects pass through."""
     try:
         value = json.loads(text)
@@ -324,14 +327,16 @@ def _as_input(text: str) -> dict:
     return {"input": text}
 
 
-def _as_expected(text: str):
+def _as_expected(text: str) -> Any:
     try:
         return json.loads(text)
     except (ValueError, TypeError):
         return text
 
 
-def trace_add_to_dataset(*, team: Team, actor, trace: Trace, dataset, span: Span | None = None):
+def trace_add_to_dataset(
+    *, team: Team, actor: Actor, trace: Trace, dataset: Dataset, span: Span | None = None
+) -> Example:
     """Turn the trace's root span (or the chosen span) into a dataset example."""
     require(actor, PERM_VIEW, team)
     if span is None:
@@ -345,7 +350,7 @@ def trace_add_to_dataset(*, team: Team, actor, trace: Trace, dataset, span: Span
     output_text = span.output_text if span is not None else trace.output_preview
     if not input_text and not output_text:
         raise ValidationFailed("This span has no input or output to add.", field="span")
-    metadata = {"trace_id": trace.trace_id}
+    metadata: dict[str, Any] = {"trace_id": trace.trace_id}
     if span is not None:
         metadata.update(span_id=span.span_id, span_name=span.name)
         if span.model:
@@ -369,7 +374,7 @@ def trace_add_to_dataset(*, team: Team, actor, trace: Trace, dataset, span: Span
 # --- retention ---------------------------------------------------------------------------
 
 
-def traces_purge_team(*, team: Team, now=None) -> int:
+def traces_purge_team(*, team: Team, now: datetime | None = None) -> int:
     """Delete the team's traces (and their spans) older than team.trace_retention_days.
     A retention of 0 days keeps traces forever. Returns the number of traces deleted."""
     days = team.trace_retention_days
@@ -402,7 +407,7 @@ def traces_purge_team(*, team: Team, now=None) -> int:
     return deleted
 
 
-def traces_purge_expired(*, now=None) -> dict[str, int]:
+def traces_purge_expired(*, now: datetime | None = None) -> dict[str, int]:
     """Apply every team's retention; {team slug: traces deleted}."""
     result = {}
     for team in Team.objects.all().order_by("pk"):

@@ -70,7 +70,7 @@ class ClientCore:
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         backoff: float = DEFAULT_BACKOFF,
-        cache_dir: str | os.PathLike | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
         default_cache_ttl: float = 60.0,
     ):
         self.api_key = api_key or os.environ.get("PROMPTYARD_API_KEY") or ""
@@ -100,7 +100,7 @@ class ClientCore:
     # --- HTTP pieces ---------------------------------------------------------------
 
     @property
-    def headers(self) -> dict:
+    def headers(self) -> dict[str, str]:
         return {
             "Authorization": f"Bearer {self.api_key}",
             "Accept": "application/json",
@@ -115,12 +115,12 @@ class ClientCore:
         return f"{self.base_url}/api/v1/prompts/"
 
     @staticmethod
-    def prompt_params(tag: str | None, version: int | None) -> dict:
+    def prompt_params(tag: str | None, version: int | None) -> dict[str, str | None]:
         return {"version": str(version)} if version is not None else {"tag": tag}
 
     def sleep_before_retry(self, attempt: int) -> float:
         """Exponential backoff with jitter: 0.2 s, 0.4 s, 0.8 s … (± half)."""
-        base = self.backoff * (2**attempt)
+        base: float = self.backoff * (2**attempt)
         return base * (0.5 + random.random())
 
     @staticmethod
@@ -219,7 +219,7 @@ class ClientCore:
             prompt = replace(prompt, tag=tag)
         return prompt
 
-    def check_snapshot(self, body: Any) -> dict:
+    def check_snapshot(self, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict) or not isinstance(body.get("prompts"), list):
             raise _Retryable("server sent something that is not a snapshot")
         for item in body["prompts"]:
@@ -252,7 +252,7 @@ class ClientCore:
         digest = hashlib.sha256(json.dumps([kind, *parts]).encode()).hexdigest()[:32]
         return self._disk / f"{kind}-{digest}.json"
 
-    def _write_json(self, path: Path, data: dict) -> None:
+    def _write_json(self, path: Path, data: dict[str, Any]) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
@@ -262,7 +262,7 @@ class ClientCore:
         except OSError as exc:
             logger.warning("promptyard: could not write the disk cache %s: %s", path, exc)
 
-    def _read_json(self, path: Path | None) -> dict | None:
+    def _read_json(self, path: Path | None) -> dict[str, Any] | None:
         if path is None:
             return None
         try:
@@ -287,7 +287,7 @@ class ClientCore:
             return None
         return Entry(prompt=prompt, etag=data.get("etag"), fetched_at=0.0)
 
-    def disk_write_snapshot(self, tag: str, body: dict, etag: str | None) -> None:
+    def disk_write_snapshot(self, tag: str, body: dict[str, Any], etag: str | None) -> None:
         path = self._disk_path("snapshot", tag)
         if path is not None:
             self._write_json(path, {"etag": etag, "body": body})

@@ -7,14 +7,19 @@ prompt = await client.get_prompt("support-reply", fallback=[...])
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from promptyard._core import DEFAULT_TAG, Entry, Key, logger, note_fetch
-from promptyard.client import FetchSteps
+from promptyard.client import FetchSteps, Parse
 from promptyard.prompt import Prompt
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
 class AsyncPromptyard(FetchSteps):
@@ -26,7 +31,7 @@ class AsyncPromptyard(FetchSteps):
         timeout: float = 2.0,
         max_retries: int = 2,
         backoff: float = 0.2,
-        cache_dir=None,
+        cache_dir: str | os.PathLike[str] | None = None,
         default_cache_ttl: float = 60.0,
         http_client: httpx.AsyncClient | None = None,
     ):
@@ -40,7 +45,7 @@ class AsyncPromptyard(FetchSteps):
             default_cache_ttl=default_cache_ttl,
         )
         self._http = http_client or httpx.AsyncClient(timeout=timeout)
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def get_prompt(
         self,
@@ -55,7 +60,14 @@ class AsyncPromptyard(FetchSteps):
         note_fetch(prompt)
         return prompt
 
-    async def _get_prompt(self, name, tag, version, fallback, cache_ttl) -> Prompt:
+    async def _get_prompt(
+        self,
+        name: str,
+        tag: str | None,
+        version: int | None,
+        fallback: Any,
+        cache_ttl: float | None,
+    ) -> Prompt:
         ttl = self.default_cache_ttl if cache_ttl is None else cache_ttl
         key = self.key(name, tag, version)
         entry = self.cached(key)
@@ -95,13 +107,19 @@ class AsyncPromptyard(FetchSteps):
         await self.wait_for_refreshes()
         await self._http.aclose()
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(self, *exc):
+    async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def _request(self, url: str, params: dict, headers: dict, parse=None):
+    async def _request(
+        self,
+        url: str,
+        params: Mapping[str, str | None],
+        headers: Mapping[str, str],
+        parse: Parse | None = None,
+    ) -> tuple[bool, Any, str | None]:
         last: BaseException | None = None
         for attempt in range(self.max_retries + 1):
             try:
@@ -116,7 +134,7 @@ class AsyncPromptyard(FetchSteps):
         assert last is not None
         raise last
 
-    async def _fetch(self, key: Key, *, etag: str | None):
+    async def _fetch(self, key: Key, *, etag: str | None) -> tuple[Prompt | None, str | None]:
         url, params, headers, parse = self.prompt_request(key, etag)
         return self.fetched(*await self._request(url, params, headers, parse=parse), etag)
 
@@ -127,7 +145,7 @@ class AsyncPromptyard(FetchSteps):
         if not self.claim_refresh(key):
             return
 
-        async def run():
+        async def run() -> None:
             try:
                 await self._revalidate(key, entry)
             except Exception as exc:

@@ -13,16 +13,23 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from promptyard.errors import PromptyardError
 from promptyard.rendering import RenderError
 
-SUBCOMMANDS: dict[str, tuple[Callable, Callable, str]] = {}
+if TYPE_CHECKING:
+    from promptyard.client import Promptyard
+
+AddArguments = Callable[[argparse.ArgumentParser], None]
+Run = Callable[[argparse.Namespace], int]
+
+SUBCOMMANDS: dict[str, tuple[AddArguments, Run, str]] = {}
 
 
-def subcommand(name: str, help_text: str):
-    def register(add_arguments: Callable):
-        def wrap(run: Callable):
+def subcommand(name: str, help_text: str) -> Callable[[AddArguments], Callable[[Run], Run]]:
+    def register(add_arguments: AddArguments) -> Callable[[Run], Run]:
+        def wrap(run: Run) -> Run:
             SUBCOMMANDS[name] = (add_arguments, run, help_text)
             return run
 
@@ -31,7 +38,7 @@ def subcommand(name: str, help_text: str):
     return register
 
 
-def _client(args):
+def _client(args: argparse.Namespace) -> Promptyard:
     from promptyard.client import Promptyard
 
     return Promptyard(
@@ -65,7 +72,7 @@ def _get_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 @subcommand("get", "print a prompt version as JSON, or render it with --var")(_get_arguments)
-def run_get(args) -> int:
+def run_get(args: argparse.Namespace) -> int:
     with _client(args) as client:
         prompt = client.get_prompt(
             args.name, tag=None if args.version else args.tag, version=args.version
@@ -87,7 +94,7 @@ def _eval_arguments(parser: argparse.ArgumentParser) -> None:
 @subcommand("eval", "gate CI: compare a candidate with a tagged version on a dataset")(
     _eval_arguments
 )
-def run_eval(args) -> int:
+def run_eval(args: argparse.Namespace) -> int:
     from promptyard.evaluate import run
 
     return run(args)

@@ -9,9 +9,11 @@ text = prompt.render(question="Where is my order?")
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -26,23 +28,33 @@ from promptyard._core import (
 from promptyard.errors import FetchError
 from promptyard.prompt import Prompt
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+# A check of a decoded body that raises when it is not what was asked for.
+Parse = Callable[[Any], Any]
+
 
 class FetchSteps(ClientCore):
     """The steps of a fetch that do no I/O, shared by `Promptyard` and `AsyncPromptyard`:
     each client keeps only the calls that block (or are awaited) around them."""
 
-    def conditional_headers(self, etag: str | None) -> dict:
+    def conditional_headers(self, etag: str | None) -> dict[str, str]:
         headers = dict(self.headers)
         if etag:
             headers["If-None-Match"] = etag
         return headers
 
-    def read_answer(self, response: httpx.Response, parse=None) -> tuple[bool, Any, str | None]:
+    def read_answer(
+        self, response: httpx.Response, parse: Parse | None = None
+    ) -> tuple[bool, Any, str | None]:
         not_modified, body, etag = self.judge(response)
         # A body that is not what was asked for is retried like a 5xx.
         return not_modified, (parse(body) if parse and not not_modified else body), etag
 
-    def prompt_request(self, key: Key, etag: str | None) -> tuple[str, dict, dict, Any]:
+    def prompt_request(
+        self, key: Key, etag: str | None
+    ) -> tuple[str, dict[str, str | None], dict[str, str], Parse]:
         """(url, params, headers, parse) of the GET for one prompt."""
         name, tag, version = key
         return (
@@ -108,7 +120,7 @@ class Promptyard(FetchSteps):
         timeout: float = 2.0,
         max_retries: int = 2,
         backoff: float = 0.2,
-        cache_dir=None,
+        cache_dir: str | os.PathLike[str] | None = None,
         default_cache_ttl: float = 60.0,
         http_client: httpx.Client | None = None,
     ):
@@ -144,7 +156,14 @@ class Promptyard(FetchSteps):
         note_fetch(prompt)
         return prompt
 
-    def _get_prompt(self, name, tag, version, fallback, cache_ttl) -> Prompt:
+    def _get_prompt(
+        self,
+        name: str,
+        tag: str | None,
+        version: int | None,
+        fallback: Any,
+        cache_ttl: float | None,
+    ) -> Prompt:
         ttl = self.default_cache_ttl if cache_ttl is None else cache_ttl
         key = self.key(name, tag, version)
         entry = self.cached(key)
@@ -186,16 +205,20 @@ class Promptyard(FetchSteps):
             thread.join(timeout=self.timeout * (self.max_retries + 1) + 1)
         self._http.close()
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # --- internals -------------------------------------------------------------------
 
     def _request(
-        self, url: str, params: dict, headers: dict, parse=None
+        self,
+        url: str,
+        params: Mapping[str, str | None],
+        headers: Mapping[str, str],
+        parse: Parse | None = None,
     ) -> tuple[bool, Any, str | None]:
         """One GET with retries and backoff on connection errors, timeouts, 408/429/5xx
         and garbage bodies."""
@@ -224,7 +247,7 @@ class Promptyard(FetchSteps):
         if not self.claim_refresh(key):
             return
 
-        def run():
+        def run() -> None:
             try:
                 self._revalidate(key, entry)
             except Exception as exc:

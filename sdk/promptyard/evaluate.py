@@ -17,11 +17,13 @@ The key needs the experiments:write scope (and prompts:write for --candidate-fil
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -35,7 +37,7 @@ class EvalError(Exception):
     """Anything that makes the gate unable to give an answer (exit 2)."""
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt", required=True, help="prompt name")
     candidate = parser.add_mutually_exclusive_group(required=True)
     candidate.add_argument("--candidate-version", type=int, help="version number to evaluate")
@@ -85,9 +87,9 @@ class Api:
             },
         )
 
-    def call(self, method: str, path: str, **kwargs) -> dict:
+    def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         url = f"{self.base}/{path.lstrip('/')}"
-        last = None
+        last: EvalError | None = None
         for attempt in range(3):
             try:
                 response = self.http.request(method, url, **kwargs)
@@ -104,16 +106,18 @@ class Api:
             if response.status_code >= 400:
                 raise EvalError(_problem(response))
             try:
-                return response.json()
+                answer: dict[str, Any] = response.json()
             except ValueError:
                 raise EvalError(f"{url} did not answer JSON") from None
+            return answer
+        assert last is not None
         raise last
 
-    def close(self):
+    def close(self) -> None:
         self.http.close()
 
 
-def _problem(response) -> str:
+def _problem(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:
@@ -133,14 +137,14 @@ def progress_bar(done: int, total: int, status: str, width: int = 30) -> str:
     return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} cells ({status})"
 
 
-def _pct(value) -> str:
+def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
-def format_table(summary: dict) -> str:
-    lines = []
+def format_table(summary: dict[str, Any]) -> str:
+    lines: list[str] = []
     head = ("evaluator", "variant", "pass rate (95% CI)", "vs baseline", "verdict")
-    body = []
+    body: list[tuple[str, str, str, str, str]] = []
     for evaluator in summary["evaluators"]:
         for row in evaluator["variants"]:
             if row["judged"]:
@@ -179,7 +183,9 @@ def format_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def write_junit(path: str, *, prompt: str, summary: dict | None, error: str | None = None) -> None:
+def write_junit(
+    path: str, *, prompt: str, summary: dict[str, Any] | None, error: str | None = None
+) -> None:
     suite = ET.Element("testsuite", name=f"promptyard eval {prompt}")
     cases = failures = errors = 0
     if error is not None:
@@ -187,8 +193,9 @@ def write_junit(path: str, *, prompt: str, summary: dict | None, error: str | No
         ET.SubElement(case, "error", message=error).text = error
         cases, errors = 1, 1
     else:
+        assert summary is not None  # no error: the caller has a summary
         gate = summary["gate"]
-        by_evaluator: dict[str, list[dict]] = {}
+        by_evaluator: dict[str, list[dict[str, Any]]] = {}
         for finding in gate["findings"]:
             by_evaluator.setdefault(finding["evaluator"], []).append(finding)
         names = [e["name"] for e in summary["evaluators"]]
@@ -208,7 +215,7 @@ def write_junit(path: str, *, prompt: str, summary: dict | None, error: str | No
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     api = None
     try:
         if not 0.0 <= args.threshold <= 1.0:

@@ -30,10 +30,10 @@ class Prompt:
     version: int
     kind: str = KIND_TEXT
     template: str = ""
-    messages: list = field(default_factory=list)
-    variables: list = field(default_factory=list)
-    variables_schema: dict = field(default_factory=dict)
-    model_settings: dict = field(default_factory=dict)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    variables: list[str] = field(default_factory=list)
+    variables_schema: dict[str, Any] = field(default_factory=dict)
+    model_settings: dict[str, Any] = field(default_factory=dict)
     content_hash: str = ""
     tag: str | None = None
     # Where this copy came from: "server", "cache" (memory), "disk", "fallback".
@@ -45,7 +45,7 @@ class Prompt:
     def is_fallback(self) -> bool:
         return self.source == "fallback"
 
-    def render(self, **variables: Any) -> str | list[dict]:
+    def render(self, **variables: Any) -> str | list[dict[str, Any]]:
         """The text (text prompts) or the messages (chat prompts), exactly as the server renders."""
         return render_prompt(
             kind=self.kind,
@@ -55,12 +55,12 @@ class Prompt:
             values=variables,
         )
 
-    def openai_kwargs(self, **variables: Any) -> dict:
+    def openai_kwargs(self, **variables: Any) -> dict[str, Any]:
         """Keyword arguments for `openai_client.chat.completions.create(**kwargs)`."""
         rendered = self.render(**variables)
         messages = rendered if self.kind == KIND_CHAT else [{"role": "user", "content": rendered}]
         settings = self.model_settings or {}
-        kwargs: dict = {"messages": messages}
+        kwargs: dict[str, Any] = {"messages": messages}
         if settings.get("model"):
             kwargs["model"] = settings["model"]
         for key in OPENAI_SETTINGS:
@@ -71,7 +71,7 @@ class Prompt:
             kwargs["response_format"] = {"type": kwargs["response_format"]}
         return kwargs
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("source")
         data.pop("stale")

@@ -27,7 +27,17 @@ import json
 import os
 import textwrap
 import threading
-from typing import Any
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from types import ModuleType, TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.trace import Span, Tracer
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 MAX_VALUE_CHARS = 8_192
 TRACER_NAME = "promptyard"
@@ -41,10 +51,10 @@ ATTR_INPUT = "input.value"
 ATTR_OUTPUT = "output.value"
 
 _lock = threading.Lock()
-_provider = None
+_provider: TracerProvider | None = None
 
 
-def _otel():
+def _otel() -> ModuleType | None:
     try:
         from opentelemetry import trace as otel_trace
     except ImportError:
@@ -60,14 +70,15 @@ def configure_tracing(
     max_export_batch_size: int = 512,
     schedule_delay_millis: int = 1_000,
     max_queue_size: int = 8_192,
-    exporter=None,
+    exporter: SpanExporter | None = None,
     set_global: bool = False,
-):
+) -> TracerProvider:
     """Send spans to Promptyard: a TracerProvider with OTLPSpanExporter and a
     BatchSpanProcessor. Defaults come from PROMPTYARD_API_KEY / PROMPTYARD_BASE_URL.
     Calling it again replaces (and flushes) the previous configuration."""
     global _provider
     try:
+        from opentelemetry import trace as otel_trace
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
@@ -103,7 +114,7 @@ def configure_tracing(
     if previous is not None:
         previous.shutdown()
     if set_global:
-        _otel().set_tracer_provider(provider)
+        otel_trace.set_tracer_provider(provider)
     return provider
 
 
@@ -121,14 +132,15 @@ def shutdown_tracing() -> None:
         provider.shutdown()
 
 
-def _tracer():
+def _tracer() -> Tracer | None:
     otel_trace = _otel()
     if otel_trace is None:
         return None
     provider = _provider
     if provider is not None:
         return provider.get_tracer(TRACER_NAME)
-    return otel_trace.get_tracer(TRACER_NAME)
+    tracer: Tracer = otel_trace.get_tracer(TRACER_NAME)
+    return tracer
 
 
 def record_prompt_fetch(name: str, version: int | None) -> None:
@@ -177,7 +189,7 @@ def to_json(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
     return text
 
 
-def function_version(func) -> str:
+def function_version(func: Callable[..., Any]) -> str:
     """A short hash of the function's source (its bytecode if the source is unavailable)."""
     func = inspect.unwrap(func)
     try:
@@ -188,7 +200,9 @@ def function_version(func) -> str:
     return hashlib.sha256(source).hexdigest()[:12]
 
 
-def _arguments(signature, args, kwargs) -> dict:
+def _arguments(
+    signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any]:
     try:
         bound = signature.bind_partial(*args, **kwargs)
     except TypeError:
@@ -202,7 +216,14 @@ def _arguments(signature, args, kwargs) -> dict:
 class _Trace:
     """`with trace("name") as span:` and `@trace(name=...)`."""
 
-    def __init__(self, name=None, *, capture_input=True, capture_output=True, attributes=None):
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        capture_input: bool = True,
+        capture_output: bool = True,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> None:
         self.name = name
         self.capture_input = capture_input
         self.capture_output = capture_output
@@ -210,7 +231,7 @@ class _Trace:
         self._stack = threading.local()
 
     # context manager
-    def __enter__(self):
+    def __enter__(self) -> Span | None:
         tracer = _tracer()
         if tracer is None:
             self._push(None)
@@ -219,22 +240,28 @@ class _Trace:
         self._push(manager)
         return manager.__enter__()
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
         manager = self._pop()
         if manager is None:
             return False
         return manager.__exit__(exc_type, exc, tb)
 
-    def _push(self, manager):
+    def _push(self, manager: AbstractContextManager[Span] | None) -> None:
         if not hasattr(self._stack, "items"):
             self._stack.items = []
         self._stack.items.append(manager)
 
-    def _pop(self):
-        return self._stack.items.pop()
+    def _pop(self) -> AbstractContextManager[Span] | None:
+        items: list[AbstractContextManager[Span] | None] = self._stack.items
+        return items.pop()
 
     # decorator
-    def __call__(self, func):
+    def __call__(self, func: F) -> F:
         return _decorate(
             func,
             name=self.name,
@@ -244,7 +271,14 @@ class _Trace:
         )
 
 
-def _decorate(func, *, name=None, capture_input=True, capture_output=True, attributes=None):
+def _decorate(
+    func: F,
+    *,
+    name: str | None = None,
+    capture_input: bool = True,
+    capture_output: bool = True,
+    attributes: Mapping[str, Any] | None = None,
+) -> F:
     qualified = f"{func.__module__}.{func.__qualname__}"
     span_name = name or func.__qualname__
     static = {
@@ -257,7 +291,7 @@ def _decorate(func, *, name=None, capture_input=True, capture_output=True, attri
     except (TypeError, ValueError):
         signature = None
 
-    def start(args, kwargs):
+    def start(args: tuple[Any, ...], kwargs: dict[str, Any]) -> AbstractContextManager[Span] | None:
         tracer = _tracer()
         if tracer is None:
             return None
@@ -268,7 +302,7 @@ def _decorate(func, *, name=None, capture_input=True, capture_output=True, attri
             attrs["input.mime_type"] = "application/json"
         return tracer.start_as_current_span(span_name, attributes=attrs)
 
-    def finish(span, result):
+    def finish(span: Span | None, result: Any) -> None:
         if capture_output and span is not None and span.is_recording():
             span.set_attribute(ATTR_OUTPUT, to_json(result))
             if not isinstance(result, str):
@@ -277,7 +311,7 @@ def _decorate(func, *, name=None, capture_input=True, capture_output=True, attri
     if inspect.iscoroutinefunction(func):
 
         @functools.wraps(func)
-        async def async_wrapper(*args, **kwargs):
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
             manager = start(args, kwargs)
             if manager is None:
                 return await func(*args, **kwargs)
@@ -286,10 +320,10 @@ def _decorate(func, *, name=None, capture_input=True, capture_output=True, attri
                 finish(span, result)
                 return result
 
-        return async_wrapper
+        return cast(F, async_wrapper)
 
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         manager = start(args, kwargs)
         if manager is None:
             return func(*args, **kwargs)
@@ -298,12 +332,42 @@ def _decorate(func, *, name=None, capture_input=True, capture_output=True, attri
             finish(span, result)
             return result
 
-    return wrapper
+    return cast(F, wrapper)
+
+
+@overload
+def trace(
+    func_or_name: F,
+    /,
+    *,
+    name: str | None = None,
+    capture_input: bool = True,
+    capture_output: bool = True,
+    attributes: Mapping[str, Any] | None = None,
+) -> F: ...
+
+
+@overload
+def trace(
+    func_or_name: str | None = None,
+    /,
+    *,
+    name: str | None = None,
+    capture_input: bool = True,
+    capture_output: bool = True,
+    attributes: Mapping[str, Any] | None = None,
+) -> _Trace: ...
 
 
 def trace(
-    func_or_name=None, /, *, name=None, capture_input=True, capture_output=True, attributes=None
-):
+    func_or_name: Callable[..., Any] | str | None = None,
+    /,
+    *,
+    name: str | None = None,
+    capture_input: bool = True,
+    capture_output: bool = True,
+    attributes: Mapping[str, Any] | None = None,
+) -> Callable[..., Any] | _Trace:
     """`@trace`, `@trace(name="…")`, `@trace("…")` or `with trace("…") as span:`."""
     if callable(func_or_name):
         return _decorate(

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 
+from apps.accounts.models import User
 from apps.annotations.models import AnnotationQueue, Assignment, ItemStatus, QueueItem
 from apps.annotations.permissions import require_manage
 from apps.core.errors import ValidationFailed
+from apps.teams.actors import Actor
 from apps.teams.audit import audit_record
+from apps.teams.models import Team
 
 ASSIGN_MODES = ("each", "round_robin")
 
@@ -16,11 +21,11 @@ ASSIGN_MODES = ("each", "round_robin")
 @transaction.atomic
 def items_assign(
     *,
-    team,
-    actor,
+    team: Team,
+    actor: Actor,
     queue: AnnotationQueue,
-    users: list,
-    items=None,
+    users: list[User],
+    items: Iterable[QueueItem] | None = None,
     mode: str = "each",
 ) -> list[Assignment]:
     """Assign items to members: `each` gives every item to every named member;
@@ -42,7 +47,7 @@ def items_assign(
         if any(i.queue_id != queue.pk for i in items):
             raise ValidationFailed("Every item must belong to the queue.", field="items")
     per_item = min(queue.annotators_per_item, len(users))
-    rows = []
+    rows: list[Assignment] = []
     for index, item in enumerate(items):
         if mode == "each":
             chosen = users
@@ -67,7 +72,7 @@ def items_assign(
 
 
 @transaction.atomic
-def assignment_remove(*, team, actor, assignment: Assignment) -> None:
+def assignment_remove(*, team: Team, actor: Actor, assignment: Assignment) -> None:
     require_manage(actor, team)
     audit_record(
         team=team,

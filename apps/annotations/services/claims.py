@@ -6,10 +6,13 @@ get the same item while it needs only one more verdict; an expired lock is free 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import transaction
-from django.db.models import Case, F, IntegerField, OuterRef, Subquery, Value, When
+from django.db.models import Case, F, IntegerField, OrderBy, OuterRef, Subquery, Value, When
 from django.utils import timezone
 
+from apps.accounts.models import User
 from apps.annotations.models import (
     LOCK_DURATION,
     Annotation,
@@ -21,12 +24,16 @@ from apps.annotations.models import (
 from apps.annotations.permissions import require_annotate
 from apps.annotations.selectors import claimable_items, item_for
 from apps.core.errors import PermissionRefused
+from apps.teams.actors import Actor
 from apps.teams.audit import audit_record
+from apps.teams.models import Team
 from apps.teams.permissions import actor_user
 
 
 @transaction.atomic
-def item_claim_next(*, team, actor, queue: AnnotationQueue, after: QueueItem | None = None):
+def item_claim_next(
+    *, team: Team, actor: Actor, queue: AnnotationQueue, after: QueueItem | None = None
+) -> QueueItem | None:
     """Lock the user's next item (their own locked item first, skipped ones last).
 
     Returns None when nothing is left for this user."""
@@ -42,7 +49,7 @@ def item_claim_next(*, team, actor, queue: AnnotationQueue, after: QueueItem | N
     if after is not None:
         # "Next" after a save: prefer items further on, wrap round to the start.
         qs = qs.exclude(pk=after.pk)
-    ordering = [
+    ordering: list[str | OrderBy] = [
         F("my_skip").asc(nulls_first=True),
         "position",
     ]
@@ -67,7 +74,7 @@ def item_claim_next(*, team, actor, queue: AnnotationQueue, after: QueueItem | N
     return item
 
 
-def _lock(item, user, now, *, team):
+def _lock(item: QueueItem, user: User, now: datetime, *, team: Team) -> None:
     fresh = item.locked_by_id != user.pk or item.locked_until is None or item.locked_until <= now
     item.locked_by = user
     item.locked_until = now + LOCK_DURATION
@@ -83,7 +90,7 @@ def _lock(item, user, now, *, team):
 
 
 @transaction.atomic
-def item_claim(*, team, actor, item: QueueItem) -> QueueItem:
+def item_claim(*, team: Team, actor: Actor, item: QueueItem) -> QueueItem:
     """Lock a given item to the user (opening it by its URL); refused while another
     annotator holds it and it needs only one more verdict."""
     require_annotate(actor, team)
@@ -108,7 +115,7 @@ def item_claim(*, team, actor, item: QueueItem) -> QueueItem:
 
 
 @transaction.atomic
-def item_skip(*, team, actor, item: QueueItem) -> None:
+def item_skip(*, team: Team, actor: Actor, item: QueueItem) -> None:
     """Put the item back for later: release the lock, order it last for this user."""
     require_annotate(actor, team)
     user = actor_user(actor)

@@ -3,17 +3,24 @@ the annotator corrected."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 
 from apps.annotations.models import Annotation, AnnotationQueue, QueueItem
 from apps.annotations.permissions import require_annotate, require_manage
 from apps.annotations.selectors import item_verdict
 from apps.core.errors import ValidationFailed
+from apps.datasets.models import Dataset, DatasetRevision, Example
 from apps.datasets.services import example_create, examples_bulk_create
+from apps.teams.actors import Actor
 from apps.teams.audit import audit_record
+from apps.teams.models import Team
 
 
-def _example_row(item, annotation=None, expected_override=None) -> dict:
+def _example_row(
+    item: QueueItem, annotation: Annotation | None = None, expected_override: Any = None
+) -> dict[str, Any]:
     snap = item.snapshot or {}
     if expected_override not in (None, ""):
         expected = expected_override
@@ -38,7 +45,14 @@ def _example_row(item, annotation=None, expected_override=None) -> dict:
 
 
 @transaction.atomic
-def annotation_add_to_dataset(*, team, actor, annotation: Annotation, dataset, expected=None):
+def annotation_add_to_dataset(
+    *,
+    team: Team,
+    actor: Actor,
+    annotation: Annotation,
+    dataset: Dataset,
+    expected: Any = None,
+) -> Example:
     """A failed verdict becomes a dataset example whose expected output is the corrected one."""
     require_annotate(actor, team)
     if annotation.passed:
@@ -76,7 +90,9 @@ def annotation_add_to_dataset(*, team, actor, annotation: Annotation, dataset, e
 
 
 @transaction.atomic
-def queue_add_failures_to_dataset(*, team, actor, queue: AnnotationQueue, dataset):
+def queue_add_failures_to_dataset(
+    *, team: Team, actor: Actor, queue: AnnotationQueue, dataset: Dataset
+) -> DatasetRevision:
     """Every failed item of the queue not yet in that dataset, as ONE new revision."""
     require_manage(actor, team)
     items = list(

@@ -4,6 +4,8 @@ sample) or from trace spans. Each item copies what the annotator needs (its snap
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
+from typing import Any
 
 from django.db import transaction
 
@@ -17,7 +19,10 @@ from apps.annotations.results import (
 )
 from apps.annotations.snapshots import result_snapshot, span_snapshot
 from apps.core.errors import NotFound, ValidationFailed
+from apps.experiments.models import Experiment, Variant
+from apps.teams.actors import Actor
 from apps.teams.audit import audit_record
+from apps.teams.models import Team
 
 FILL_MODES = ("all", "failed", "regressions", "sample")
 
@@ -25,15 +30,15 @@ FILL_MODES = ("all", "failed", "regressions", "sample")
 @transaction.atomic
 def queue_fill_from_experiment(
     *,
-    team,
-    actor,
+    team: Team,
+    actor: Actor,
     queue: AnnotationQueue,
-    experiment,
+    experiment: Experiment,
     mode: str = "all",
     sample_size: int | None = None,
     seed: int | None = None,
-    baseline_variant=None,
-    candidate_variant=None,
+    baseline_variant: Variant | None = None,
+    candidate_variant: Variant | None = None,
 ) -> list[QueueItem]:
     """Add the experiment's results (all, failed only, regressions only, or a random
     sample of N) to the queue; results already in it are not added twice."""
@@ -103,7 +108,9 @@ def queue_fill_from_experiment(
 
 
 @transaction.atomic
-def queue_add_spans(*, team, actor, queue: AnnotationQueue, spans) -> list[QueueItem]:
+def queue_add_spans(
+    *, team: Team, actor: Actor, queue: AnnotationQueue, spans: Iterable[Any]
+) -> list[QueueItem]:
     """Add trace spans (model calls seen in production) as items."""
     require_manage(actor, team)
     queue = AnnotationQueue.objects.select_for_update().get(pk=queue.pk)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 
 from apps.annotations.fields import clean_form_fields
@@ -10,13 +12,15 @@ from apps.annotations.permissions import require_manage
 from apps.annotations.services.verdicts import _settle
 from apps.core.errors import ValidationFailed
 from apps.core.validation import full_clean_or_raise
+from apps.teams.actors import Actor
 from apps.teams.audit import audit_record
+from apps.teams.models import Team
 from apps.teams.permissions import actor_user
 
 MAX_ANNOTATORS = 10
 
 
-def _queue_state(queue) -> dict:
+def _queue_state(queue: AnnotationQueue) -> dict[str, Any]:
     return {
         "name": queue.name,
         "instructions": queue.instructions,
@@ -26,7 +30,7 @@ def _queue_state(queue) -> dict:
     }
 
 
-def _check_queue(queue):
+def _check_queue(queue: AnnotationQueue) -> None:
     queue.name = (queue.name or "").strip()
     if not queue.name:
         raise ValidationFailed("Give the queue a name.", field="name")
@@ -44,11 +48,11 @@ def _check_queue(queue):
 @transaction.atomic
 def queue_create(
     *,
-    team,
-    actor,
+    team: Team,
+    actor: Actor,
     name: str,
     instructions: str = "",
-    form_fields=None,
+    form_fields: Any = None,
     annotators_per_item: int = 1,
     hide_auto_scores: bool = False,
 ) -> AnnotationQueue:
@@ -78,7 +82,9 @@ _UPDATABLE = ("name", "instructions", "form_fields", "annotators_per_item", "hid
 
 
 @transaction.atomic
-def queue_update(*, team, actor, queue: AnnotationQueue, **changes) -> AnnotationQueue:
+def queue_update(
+    *, team: Team, actor: Actor, queue: AnnotationQueue, **changes: Any
+) -> AnnotationQueue:
     require_manage(actor, team)
     unknown = set(changes) - set(_UPDATABLE)
     if unknown:
@@ -111,7 +117,7 @@ def queue_update(*, team, actor, queue: AnnotationQueue, **changes) -> Annotatio
 
 
 @transaction.atomic
-def queue_delete(*, team, actor, queue: AnnotationQueue) -> None:
+def queue_delete(*, team: Team, actor: Actor, queue: AnnotationQueue) -> None:
     require_manage(actor, team)
     audit_record(
         team=team,

@@ -3,42 +3,53 @@ decision on a disputed item."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 from django.utils import timezone
 
 from apps.annotations.fields import clean_field_values, parse_passed
-from apps.annotations.models import Annotation, Assignment, FieldKind, ItemStatus, QueueItem
+from apps.annotations.models import (
+    Annotation,
+    AnnotationQueue,
+    Assignment,
+    FieldKind,
+    ItemStatus,
+    QueueItem,
+)
 from apps.annotations.permissions import require_annotate, require_own
 from apps.annotations.selectors import item_for
 from apps.core.errors import Conflict
 from apps.experiments.models import Score
+from apps.teams.actors import Actor
 from apps.teams.audit import audit_record
+from apps.teams.models import Team
 from apps.teams.permissions import actor_user
 
 # Human scores have no Evaluator row; comparisons group them under this name.
 HUMAN_EVALUATOR_NAME = "Human"
 
 
-def _score_label(queue, fields) -> str:
+def _score_label(queue: AnnotationQueue, fields: dict[str, Any]) -> str:
     for spec in queue.form_fields or []:
         if spec["kind"] == FieldKind.LABEL and spec["name"] in fields:
             return fields[spec["name"]][:100]
     return ""
 
 
-def _item_verdicts(item) -> list[bool]:
+def _item_verdicts(item: QueueItem) -> list[bool]:
     return list(Annotation.objects.filter(item=item).values_list("passed", flat=True))
 
 
 @transaction.atomic
 def annotation_save(
     *,
-    team,
-    actor,
+    team: Team,
+    actor: Actor,
     item: QueueItem,
-    passed,
+    passed: Any,
     reasoning: str = "",
-    fields=None,
+    fields: Any = None,
     corrected_expected: str = "",
 ) -> Annotation:
     """Record (or revise) the actor's verdict on the item as a human Score.
@@ -128,7 +139,7 @@ def annotation_save(
     return annotation
 
 
-def _settle(item, queue):
+def _settle(item: QueueItem, queue: AnnotationQueue) -> None:
     verdicts = _item_verdicts(item)
     item.annotation_count = len(verdicts)
     if item.decided_at is None:
@@ -140,7 +151,9 @@ def _settle(item, queue):
 
 
 @transaction.atomic
-def item_decide(*, team, actor, item: QueueItem, passed, reasoning: str = "") -> QueueItem:
+def item_decide(
+    *, team: Team, actor: Actor, item: QueueItem, passed: Any, reasoning: str = ""
+) -> QueueItem:
     """An owner's final verdict on a disputed item; it becomes the item's human verdict."""
     require_own(actor, team)
     passed = parse_passed(passed)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
@@ -11,7 +13,9 @@ from apps.core.validation import full_clean_or_raise
 from apps.datasets.models import Dataset, DatasetRevision, PendingUpload
 from apps.datasets.permissions import require_edit
 from apps.datasets.selectors import dataset_for_update
+from apps.teams.actors import Actor
 from apps.teams.audit import actor_label, audit_record
+from apps.teams.models import Team
 from apps.teams.permissions import actor_user
 
 NAME_MAX = 100
@@ -27,7 +31,7 @@ def _clean_name(name: str) -> str:
     return name
 
 
-def _clean_free_name(name: str, *, exclude_pk=None) -> str:
+def _clean_free_name(name: str, *, exclude_pk: int | None = None) -> str:
     """The cleaned name, refused when another dataset of the team already has it."""
     name = _clean_name(name)
     qs = Dataset.objects.filter(name=name)
@@ -38,12 +42,12 @@ def _clean_free_name(name: str, *, exclude_pk=None) -> str:
     return name
 
 
-def _name_and_description(dataset: Dataset) -> dict:
+def _name_and_description(dataset: Dataset) -> dict[str, Any]:
     return {"name": dataset.name, "description": dataset.description}
 
 
 @transaction.atomic
-def dataset_create(*, team, actor, name: str, description: str = "") -> Dataset:
+def dataset_create(*, team: Team, actor: Actor, name: str, description: str = "") -> Dataset:
     require_edit(actor, team)
     name = _clean_free_name(name)
     dataset = Dataset(
@@ -77,7 +81,14 @@ def dataset_create(*, team, actor, name: str, description: str = "") -> Dataset:
 
 
 @transaction.atomic
-def dataset_update(*, team, actor, dataset, name=None, description=None) -> Dataset:
+def dataset_update(
+    *,
+    team: Team,
+    actor: Actor,
+    dataset: Dataset,
+    name: str | None = None,
+    description: str | None = None,
+) -> Dataset:
     """Rename or redescribe; the examples (and so the revisions) do not change."""
     require_edit(actor, team)
     dataset = dataset_for_update(dataset)
@@ -101,7 +112,7 @@ def dataset_update(*, team, actor, dataset, name=None, description=None) -> Data
 
 
 @transaction.atomic
-def dataset_delete(*, team, actor, dataset) -> None:
+def dataset_delete(*, team: Team, actor: Actor, dataset: Dataset) -> None:
     require_edit(actor, team)
     dataset = dataset_for_update(dataset)
     snapshot = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from itertools import islice
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -17,7 +18,9 @@ from apps.datasets.fields import clean_example_fields
 from apps.datasets.models import Dataset, DatasetRevision, Example
 from apps.datasets.permissions import require_edit
 from apps.datasets.selectors import dataset_for_update, example_at_revision, examples_at_revision
+from apps.teams.actors import Actor
 from apps.teams.audit import actor_label, audit_record
+from apps.teams.models import Team
 from apps.teams.permissions import actor_user
 
 BULK_BATCH_SIZE = 1000
@@ -32,7 +35,15 @@ def _open_revision(dataset: Dataset) -> int:
 
 
 def _close_revision(
-    *, team, actor, dataset: Dataset, number: int, message: str, added=0, changed=0, removed=0
+    *,
+    team: Team,
+    actor: Actor,
+    dataset: Dataset,
+    number: int,
+    message: str,
+    added: int = 0,
+    changed: int = 0,
+    removed: int = 0,
 ) -> DatasetRevision:
     dataset.current_revision = number
     dataset.example_count = dataset.example_count + added - removed
@@ -61,7 +72,7 @@ def _close_revision(
     )
 
 
-def _example_snapshot(row: Example) -> dict:
+def _example_snapshot(row: Example) -> dict[str, Any]:
     return {
         "example_id": str(row.example_id),
         "input": row.input,
@@ -79,16 +90,16 @@ def _example_snapshot(row: Example) -> dict:
 @transaction.atomic
 def example_create(
     *,
-    team,
-    actor,
-    dataset,
-    input,
-    expected=None,
-    metadata=None,
-    split="",
-    source="manual",
-    source_ref="",
-    message="",
+    team: Team,
+    actor: Actor,
+    dataset: Dataset,
+    input: Any,
+    expected: Any = None,
+    metadata: Any = None,
+    split: Any = "",
+    source: str = "manual",
+    source_ref: Any = "",
+    message: str = "",
 ) -> Example:
     require_edit(actor, team)
     fields = clean_example_fields(
@@ -132,15 +143,15 @@ def example_create(
 @transaction.atomic
 def example_update(
     *,
-    team,
-    actor,
-    dataset,
-    example_id,
-    input=UNCHANGED,
-    expected=UNCHANGED,
-    metadata=UNCHANGED,
-    split=UNCHANGED,
-    message="",
+    team: Team,
+    actor: Actor,
+    dataset: Dataset,
+    example_id: Any,
+    input: Any = UNCHANGED,
+    expected: Any = UNCHANGED,
+    metadata: Any = UNCHANGED,
+    split: Any = UNCHANGED,
+    message: str = "",
 ) -> Example:
     """End the example's current row at the new revision r and start its new row at r."""
     require_edit(actor, team)
@@ -187,7 +198,9 @@ def example_update(
 
 
 @transaction.atomic
-def example_delete(*, team, actor, dataset, example_id, message="") -> int:
+def example_delete(
+    *, team: Team, actor: Actor, dataset: Dataset, example_id: Any, message: str = ""
+) -> int:
     """End the example at a new revision; returns that revision's number."""
     require_edit(actor, team)
     dataset = dataset_for_update(dataset)
@@ -214,7 +227,13 @@ def example_delete(*, team, actor, dataset, example_id, message="") -> int:
 
 @transaction.atomic
 def examples_bulk_create(
-    *, team, actor, dataset, rows: Iterable[dict], source="upload", message=""
+    *,
+    team: Team,
+    actor: Actor,
+    dataset: Dataset,
+    rows: Iterable[dict[str, Any]],
+    source: str = "upload",
+    message: str = "",
 ) -> DatasetRevision:
     """Add many examples as ONE revision, all or none.
 
@@ -233,7 +252,7 @@ def examples_bulk_create(
         batch = list(islice(iterator, BULK_BATCH_SIZE))
         if not batch:
             break
-        objects = []
+        objects: list[Example] = []
         for raw in batch:
             if not isinstance(raw, dict):
                 raise ValidationFailed(f"Row {added + len(objects) + 1}: expected an object.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -9,14 +11,15 @@ from apps.core.errors import ValidationFailed
 from apps.experiments.evaluators import get_kind, resolve_judge, validate_params
 from apps.experiments.evaluators.judge import KIND as JUDGE_KIND
 from apps.experiments.models import Evaluator
+from apps.teams.actors import Actor
 from apps.teams.audit import audit_record
-from apps.teams.models import PERM_EDIT, ApiKeyScope
+from apps.teams.models import PERM_EDIT, ApiKeyScope, Team
 from apps.teams.permissions import actor_user, require
 
 WRITE = ApiKeyScope.EXPERIMENTS_WRITE
 
 
-def _clean_evaluator(name: str, kind: str, params) -> tuple[str, dict]:
+def _clean_evaluator(name: str, kind: str, params: Any) -> tuple[str, dict[str, Any]]:
     name = (name or "").strip()
     if not name:
         raise ValidationFailed("Give the evaluator a name.", field="name")
@@ -31,7 +34,13 @@ def _clean_evaluator(name: str, kind: str, params) -> tuple[str, dict]:
 
 @transaction.atomic
 def evaluator_create(
-    *, team, actor, name: str, kind: str, params: dict | None = None, description: str = ""
+    *,
+    team: Team,
+    actor: Actor,
+    name: str,
+    kind: str,
+    params: dict[str, Any] | None = None,
+    description: str = "",
 ) -> Evaluator:
     require(actor, PERM_EDIT, team, scope=WRITE)
     name, cleaned = _clean_evaluator(name, kind, params)
@@ -63,12 +72,12 @@ def evaluator_create(
 @transaction.atomic
 def evaluator_update(
     *,
-    team,
-    actor,
+    team: Team,
+    actor: Actor,
     evaluator: Evaluator,
     name: str | None = None,
     kind: str | None = None,
-    params: dict | None = None,
+    params: dict[str, Any] | None = None,
     description: str | None = None,
 ) -> Evaluator:
     """Change an evaluator; a change of kind or params is a new version."""
@@ -101,7 +110,7 @@ def evaluator_update(
 
 
 @transaction.atomic
-def evaluator_delete(*, team, actor, evaluator: Evaluator) -> None:
+def evaluator_delete(*, team: Team, actor: Actor, evaluator: Evaluator) -> None:
     require(actor, PERM_EDIT, team, scope=WRITE)
     audit_record(
         team=team,

@@ -4,11 +4,13 @@ start, resume, cancel, delete. The worker runs them (apps.experiments.runner).""
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from apps.core.errors import Conflict, ValidationFailed
+from apps.datasets.models import Dataset
 from apps.datasets.selectors import examples_at_revision
 from apps.experiments.models import (
     ACTIVE_STATUSES,
@@ -22,8 +24,10 @@ from apps.experiments.selectors import can_resume, is_stale
 from apps.experiments.tasks import run_experiment
 from apps.experiments.variants import VariantSpec, effective_settings, unique_specs
 from apps.llm.models import ProviderConfig
+from apps.prompts.models import PromptVersion
+from apps.teams.actors import Actor
 from apps.teams.audit import actor_label, audit_record
-from apps.teams.models import PERM_EDIT, ApiKeyScope
+from apps.teams.models import PERM_EDIT, ApiKeyScope, Team
 from apps.teams.permissions import actor_user, require
 
 WRITE = ApiKeyScope.EXPERIMENTS_WRITE
@@ -32,7 +36,7 @@ MAX_REPETITIONS = 20
 MAX_CONCURRENCY = 256
 
 
-def _decimal(value, *, field_name: str) -> Decimal | None:
+def _decimal(value: Any, *, field_name: str) -> Decimal | None:
     if value in (None, ""):
         return None
     try:
@@ -44,7 +48,7 @@ def _decimal(value, *, field_name: str) -> Decimal | None:
     return number.quantize(Decimal("0.0001"))
 
 
-def _int(value, *, field_name: str, low: int, high: int, label: str) -> int:
+def _int(value: Any, *, field_name: str, low: int, high: int, label: str) -> int:
     try:
         number = int(value)
     except (TypeError, ValueError):
@@ -54,7 +58,7 @@ def _int(value, *, field_name: str, low: int, high: int, label: str) -> int:
     return number
 
 
-def _provider_for(settings_: dict, label: str):
+def _provider_for(settings_: dict[str, Any], label: str) -> ProviderConfig:
     provider = None
     if settings_.get("provider_id"):
         provider = ProviderConfig.objects.filter(pk=settings_["provider_id"]).first()
@@ -68,7 +72,7 @@ def _provider_for(settings_: dict, label: str):
     return provider
 
 
-def _default_label(version, overrides: dict) -> str:
+def _default_label(version: PromptVersion, overrides: dict[str, Any]) -> str:
     label = f"{version.prompt.name} v{version.number}"
     if overrides.get("model"):
         label += f" · {overrides['model']}"
@@ -78,17 +82,17 @@ def _default_label(version, overrides: dict) -> str:
 @transaction.atomic
 def experiment_create(
     *,
-    team,
-    actor,
+    team: Team,
+    actor: Actor,
     name: str,
-    dataset,
+    dataset: Dataset,
     variants: list[VariantSpec],
     evaluators: list[Evaluator] | None = None,
-    dataset_revision: int | None = None,
+    dataset_revision: int | str | None = None,
     split: str = "",
-    repetitions=1,
-    concurrency=8,
-    cost_cap=None,
+    repetitions: int | str = 1,
+    concurrency: int | str = 8,
+    cost_cap: Any = None,
     description: str = "",
     allow_unpriced: bool = False,
 ) -> Experiment:
@@ -249,7 +253,9 @@ def _locked(experiment: Experiment) -> Experiment:
 
 
 @transaction.atomic
-def experiment_start(*, team, actor, experiment: Experiment, enqueue: bool = True) -> Experiment:
+def experiment_start(
+    *, team: Team, actor: Actor, experiment: Experiment, enqueue: bool = True
+) -> Experiment:
     require(actor, PERM_EDIT, team, scope=WRITE)
     experiment = _locked(experiment)
     if experiment.status != Status.DRAFT:
@@ -263,7 +269,12 @@ def experiment_start(*, team, actor, experiment: Experiment, enqueue: bool = Tru
 
 @transaction.atomic
 def experiment_resume(
-    *, team, actor, experiment: Experiment, cost_cap=..., enqueue: bool = True
+    *,
+    team: Team,
+    actor: Actor,
+    experiment: Experiment,
+    cost_cap: Any = ...,
+    enqueue: bool = True,
 ) -> Experiment:
     """Queue the run again: the worker runs only the cells with no stored result."""
     require(actor, PERM_EDIT, team, scope=WRITE)
@@ -291,7 +302,7 @@ def experiment_resume(
 
 
 @transaction.atomic
-def experiment_cancel(*, team, actor, experiment: Experiment) -> Experiment:
+def experiment_cancel(*, team: Team, actor: Actor, experiment: Experiment) -> Experiment:
     """A queued run is cancelled at once; a running one stops at the worker's next check."""
     require(actor, PERM_EDIT, team, scope=WRITE)
     experiment = _locked(experiment)
@@ -311,7 +322,7 @@ def experiment_cancel(*, team, actor, experiment: Experiment) -> Experiment:
 
 
 @transaction.atomic
-def experiment_delete(*, team, actor, experiment: Experiment) -> None:
+def experiment_delete(*, team: Team, actor: Actor, experiment: Experiment) -> None:
     require(actor, PERM_EDIT, team, scope=WRITE)
     experiment = _locked(experiment)
     if experiment.is_active:

@@ -4,30 +4,36 @@ them when a promotion is approved is apps.experiments.gate."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.db import transaction
 from django.utils import timezone
 
 from apps.core.errors import ValidationFailed
+from apps.datasets.models import Dataset
 from apps.experiments.comparison import DEFAULT_MARGIN
+from apps.experiments.models import Experiment
 from apps.experiments.selectors import evaluators_for_field, policy_evaluators, policy_for
 from apps.experiments.services.experiments import experiment_create, experiment_start
 from apps.experiments.variants import VariantSpec
 from apps.prompts.models import GateRule, PromotionRequest, Prompt, TagPolicy
+from apps.teams.actors import Actor
 from apps.teams.audit import audit_record
-from apps.teams.models import PERM_ADMIN, PERM_EDIT, ApiKeyScope
+from apps.teams.models import PERM_ADMIN, PERM_EDIT, ApiKeyScope, Team
 from apps.teams.permissions import require
 
 
 @transaction.atomic
 def policy_set(
     *,
-    team,
-    actor,
+    team: Team,
+    actor: Actor,
     prompt: Prompt,
     tag_name: str,
-    dataset,
-    evaluators,
-    tolerance=DEFAULT_MARGIN,
+    dataset: Dataset | None,
+    evaluators: Iterable[Any] | None,
+    tolerance: Any = DEFAULT_MARGIN,
     rule: str = GateRule.NONINFERIORITY,
 ) -> TagPolicy:
     """Create or replace the policy of a protected tag (admins). `tolerance` is the margin;
@@ -96,7 +102,7 @@ def policy_set(
 
 
 @transaction.atomic
-def policy_delete(*, team, actor, policy: TagPolicy) -> None:
+def policy_delete(*, team: Team, actor: Actor, policy: TagPolicy) -> None:
     require(actor, PERM_ADMIN, team, scope=ApiKeyScope.ADMIN)
     audit_record(
         team=team,
@@ -110,7 +116,7 @@ def policy_delete(*, team, actor, policy: TagPolicy) -> None:
 
 @transaction.atomic
 def promotion_evidence_add(
-    *, team, actor, promotion: PromotionRequest, experiment
+    *, team: Team, actor: Actor, promotion: PromotionRequest, experiment: Experiment | None
 ) -> PromotionRequest:
     """Attach an experiment to an open request as its evidence (once)."""
     require(actor, PERM_EDIT, team, scope=ApiKeyScope.PROMPTS_WRITE)
@@ -135,7 +141,7 @@ def promotion_evidence_add(
 
 
 @transaction.atomic
-def gating_experiment_run(*, team, actor, promotion: PromotionRequest):
+def gating_experiment_run(*, team: Team, actor: Actor, promotion: PromotionRequest) -> Experiment:
     """Create and start the experiment the policy asks for, and attach it to the request."""
     policy = policy_for(promotion.prompt, promotion.tag_name)
     if policy is None:

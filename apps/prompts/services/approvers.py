@@ -5,14 +5,16 @@ from __future__ import annotations
 from django.db import transaction
 from guardian.shortcuts import assign_perm, remove_perm
 
+from apps.accounts.models import User
 from apps.core.errors import ValidationFailed
 from apps.prompts.models import PERM_APPROVE_PROMOTION, Prompt
+from apps.teams.actors import Actor
 from apps.teams.audit import audit_record
-from apps.teams.models import PERM_ADMIN, Membership
+from apps.teams.models import PERM_ADMIN, Membership, Team
 from apps.teams.permissions import is_api_key, require
 
 
-def _member_user(team, user):
+def _member_user(team: Team, user: User | None) -> User:
     if user is None or is_api_key(user):
         raise ValidationFailed("Choose a member of the team.", field="user")
     # The team is named explicitly: the check holds in whatever scope the caller runs.
@@ -22,7 +24,7 @@ def _member_user(team, user):
 
 
 @transaction.atomic
-def approver_grant(*, team, actor, prompt: Prompt, user) -> None:
+def approver_grant(*, team: Team, actor: Actor, prompt: Prompt, user: User) -> None:
     require(actor, PERM_ADMIN, team)
     _member_user(team, user)
     assign_perm(PERM_APPROVE_PROMOTION, user, prompt)
@@ -36,7 +38,7 @@ def approver_grant(*, team, actor, prompt: Prompt, user) -> None:
 
 
 @transaction.atomic
-def approver_revoke(*, team, actor, prompt: Prompt, user) -> None:
+def approver_revoke(*, team: Team, actor: Actor, prompt: Prompt, user: User) -> None:
     require(actor, PERM_ADMIN, team)
     remove_perm(PERM_APPROVE_PROMOTION, user, prompt)
     audit_record(

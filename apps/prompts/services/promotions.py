@@ -5,9 +5,17 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from apps.accounts.models import User
 from apps.core.errors import Conflict, PermissionRefused, ValidationFailed
 from apps.prompts import gates
-from apps.prompts.models import PromotionRequest, PromotionStatus, Prompt, PromptVersion, Tag
+from apps.prompts.models import (
+    PromotionRequest,
+    PromotionStatus,
+    Prompt,
+    PromptVersion,
+    Tag,
+    TagEvent,
+)
 from apps.prompts.permissions import WRITE, is_requester, review_blockers
 from apps.prompts.services.tags import (
     _apply_move,
@@ -18,21 +26,22 @@ from apps.prompts.services.tags import (
     _refuse_same_version,
     _tag_target,
 )
+from apps.teams.actors import Actor
 from apps.teams.audit import actor_label, audit_record
-from apps.teams.models import PERM_ADMIN, PERM_EDIT
+from apps.teams.models import PERM_ADMIN, PERM_EDIT, Team
 from apps.teams.permissions import actor_user, is_api_key, require
 
 
 @transaction.atomic
 def promotion_request_create(
     *,
-    team,
-    actor,
+    team: Team,
+    actor: Actor,
     prompt: Prompt,
     tag_name: str,
     candidate: PromptVersion,
     description: str = "",
-    evidence: list | None = None,
+    evidence: list[int] | None = None,
 ) -> PromotionRequest:
     require(actor, PERM_EDIT, team, scope=WRITE)
     _tag_target(prompt, tag_name, candidate)
@@ -81,14 +90,16 @@ def _refuse_closed(request: PromotionRequest) -> None:
         raise Conflict(f"This request is already {request.get_status_display().lower()}.")
 
 
-def _reviewer(actor):
+def _reviewer(actor: Actor) -> User | None:
     if is_api_key(actor):
         return actor.created_by
     return actor
 
 
 @transaction.atomic
-def _close_or_supersede(*, team, actor, request: PromotionRequest, comment: str, approve: bool):
+def _close_or_supersede(
+    *, team: Team, actor: Actor, request: PromotionRequest, comment: str, approve: bool
+) -> tuple[PromotionRequest, TagEvent | None]:
     _lock_prompt(request.prompt)
     request = (
         PromotionRequest.objects.select_for_update()
@@ -161,7 +172,9 @@ def _close_or_supersede(*, team, actor, request: PromotionRequest, comment: str,
     return request, event
 
 
-def promotion_approve(*, team, actor, promotion: PromotionRequest, comment: str = ""):
+def promotion_approve(
+    *, team: Team, actor: Actor, promotion: PromotionRequest, comment: str = ""
+) -> PromotionRequest:
     """Approve and move the tag in one transaction. Raises Conflict (after recording it)
     when the tag moved since the request was made: the request is then superseded."""
     request, event = _close_or_supersede(
@@ -175,7 +188,9 @@ def promotion_approve(*, team, actor, promotion: PromotionRequest, comment: str 
     return request
 
 
-def promotion_reject(*, team, actor, promotion: PromotionRequest, comment: str = ""):
+def promotion_reject(
+    *, team: Team, actor: Actor, promotion: PromotionRequest, comment: str = ""
+) -> PromotionRequest:
     comment = (comment or "").strip()
     if not comment:
         raise ValidationFailed("Say why you reject the request.", field="comment")
@@ -186,7 +201,7 @@ def promotion_reject(*, team, actor, promotion: PromotionRequest, comment: str =
 
 
 @transaction.atomic
-def promotion_cancel(*, team, actor, promotion: PromotionRequest) -> PromotionRequest:
+def promotion_cancel(*, team: Team, actor: Actor, promotion: PromotionRequest) -> PromotionRequest:
     request = PromotionRequest.objects.select_for_update().get(pk=promotion.pk)
     if not is_requester(actor, request):
         require(actor, PERM_ADMIN, team, message="Only the requester or an admin may cancel.")

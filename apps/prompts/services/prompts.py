@@ -9,13 +9,14 @@ from apps.core.errors import ValidationFailed
 from apps.prompts.models import Prompt
 from apps.prompts.permissions import WRITE
 from apps.prompts.validators import validate_prompt_name
+from apps.teams.actors import Actor
 from apps.teams.audit import audit_record
-from apps.teams.models import PERM_EDIT
+from apps.teams.models import PERM_EDIT, Team
 from apps.teams.permissions import actor_user, require
 
 
 @transaction.atomic
-def prompt_create(*, team, actor, name: str, description: str = "") -> Prompt:
+def prompt_create(*, team: Team, actor: Actor, name: str, description: str = "") -> Prompt:
     require(actor, PERM_EDIT, team, scope=WRITE)
     name = validate_prompt_name((name or "").strip())
     # The team is named explicitly: the check holds in whatever scope the caller runs.
@@ -40,7 +41,7 @@ def prompt_create(*, team, actor, name: str, description: str = "") -> Prompt:
 
 
 @transaction.atomic
-def prompt_update(*, team, actor, prompt: Prompt, description: str) -> Prompt:
+def prompt_update(*, team: Team, actor: Actor, prompt: Prompt, description: str) -> Prompt:
     require(actor, PERM_EDIT, team, scope=WRITE)
     before = {"description": prompt.description}
     prompt.description = (description or "").strip()

@@ -8,6 +8,7 @@ from functools import partial
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.accounts.models import User
 from apps.core.errors import Conflict, PermissionRefused, ValidationFailed
 from apps.prompts.models import (
     PromotionRequest,
@@ -21,24 +22,25 @@ from apps.prompts.permissions import WRITE
 from apps.prompts.selectors import previous_version_ids
 from apps.prompts.signals import send_tag_moved
 from apps.prompts.validators import LATEST_TAG, validate_tag_name
+from apps.teams.actors import Actor
 from apps.teams.audit import actor_label, audit_record
-from apps.teams.models import PERM_ADMIN, PERM_EDIT
+from apps.teams.models import PERM_ADMIN, PERM_EDIT, ApiKey, Team
 from apps.teams.permissions import actor_user, is_api_key, require
 
 
-def _key(actor):
+def _key(actor: Actor | None) -> ApiKey | None:
     return actor if is_api_key(actor) else None
 
 
 def _apply_move(
     *,
-    team,
-    actor,
+    team: Team,
+    actor: Actor | None,
     prompt: Prompt,
     tag_name: str,
     version: PromptVersion,
     reason: str = "",
-    approver=None,
+    approver: User | None = None,
     promotion: PromotionRequest | None = None,
     is_rollback: bool = False,
     is_emergency: bool = False,
@@ -127,7 +129,13 @@ def _tag_target(prompt: Prompt, tag_name: str, version: PromptVersion) -> None:
 
 @transaction.atomic
 def tag_move(
-    *, team, actor, prompt: Prompt, tag_name: str, version: PromptVersion, reason: str = ""
+    *,
+    team: Team,
+    actor: Actor,
+    prompt: Prompt,
+    tag_name: str,
+    version: PromptVersion,
+    reason: str = "",
 ) -> TagEvent:
     require(actor, PERM_EDIT, team, scope=WRITE)
     _tag_target(prompt, tag_name, version)
@@ -162,7 +170,13 @@ def tag_move(
 
 @transaction.atomic
 def tag_rollback(
-    *, team, actor, prompt: Prompt, tag_name: str, version: PromptVersion, reason: str = ""
+    *,
+    team: Team,
+    actor: Actor,
+    prompt: Prompt,
+    tag_name: str,
+    version: PromptVersion,
+    reason: str = "",
 ) -> TagEvent:
     """Move a tag back to a version it pointed at before. On a protected tag this is an
     emergency rollback: owners and admins only, without review, with a mandatory reason."""

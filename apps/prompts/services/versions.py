@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 from django.db.models import Max
 
@@ -11,22 +13,23 @@ from apps.prompts.models import Kind, Prompt, PromptVersion
 from apps.prompts.permissions import WRITE
 from apps.prompts.services.tags import _apply_move
 from apps.prompts.validators import LATEST_TAG
+from apps.teams.actors import Actor
 from apps.teams.audit import actor_label, audit_record
-from apps.teams.models import PERM_EDIT
+from apps.teams.models import PERM_EDIT, Team
 from apps.teams.permissions import actor_user, require
 
 
 @transaction.atomic
 def version_create(
     *,
-    team,
-    actor,
+    team: Team,
+    actor: Actor,
     prompt: Prompt,
     kind: str,
     template: str = "",
-    messages: list | None = None,
-    variables_schema: dict | None = None,
-    model_settings: dict | None = None,
+    messages: list[dict[str, Any]] | None = None,
+    variables_schema: dict[str, Any] | None = None,
+    model_settings: dict[str, Any] | None = None,
     commit_message: str,
     parent: PromptVersion | None = None,
 ) -> PromptVersion:
