@@ -7,12 +7,18 @@ Creates an experiment on the server (candidate against the version at --baseline
 the dataset, with the team's evaluators), waits for it with a progress bar on stderr,
 prints the summary table and exits:
 
-    0  no regression beyond --threshold
-    1  a regression: the candidate is detectably worse (p < 0.05) by more than the
-       threshold on some evaluator, or has no paired results for one
-    2  an error: bad arguments, server unreachable, refused request, failed run
+    0  the gate passes
+    1  it does not: under --rule noninferiority (the default) the candidate is not shown,
+       with 95 % confidence over the dataset's examples, to be at most --threshold worse
+       (the margin, default 0.05 = five points) on every evaluator (Holm-corrected);
+       under --rule no-detectable-regression (weaker) it is detectably worse (p < 0.05)
+       by more than --threshold (default 0); or it has no paired results for one
+    2  an error: bad arguments, server unreachable, refused request, failed or capped run
 
-The key needs the experiments:write scope (and prompts:write for --candidate-file).
+--model runs the candidate on another model (alone, it tests a model swap: the version at
+--baseline-tag on that model). The estimate is printed before the run; --max-cost caps it
+and refuses a run whose estimate is over. The key needs the experiments:write scope (and
+prompts:write for --candidate-file).
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ class EvalError(Exception):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt", required=True, help="prompt name")
-    candidate = parser.add_mutually_exclusive_group(required=True)
+    candidate = parser.add_mutually_exclusive_group()
     candidate.add_argument("--candidate-version", type=int, help="version number to evaluate")
     candidate.add_argument(
         "--candidate-file", help="text template file (saved as a version 'CI candidate')"
@@ -56,9 +62,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--threshold",
+        "--margin",
+        dest="threshold",
         type=float,
-        default=0.0,
-        help="tolerated drop (pass-rate points as a fraction, e.g. 0.02); default 0",
+        default=None,
+        help="the margin: tolerated drop (pass-rate points as a fraction, e.g. 0.02); "
+        "default 0.05 under noninferiority, 0 under no-detectable-regression",
+    )
+    parser.add_argument(
+        "--rule",
+        choices=["noninferiority", "no-detectable-regression"],
+        default="noninferiority",
+        help="the gate's rule (default noninferiority; the other is weaker)",
+    )
+    parser.add_argument("--model", help="run the candidate on this model (a model swap)")
+    parser.add_argument(
+        "--max-cost", type=float, help="US dollars: cap the run, refuse it if estimated over"
     )
     parser.add_argument("--junit", help="write JUnit XML here")
     parser.add_argument(
@@ -154,13 +173,14 @@ def format_table(summary: dict[str, Any]) -> str:
             else:
                 rate = "—"
             versus = row.get("versus_baseline")
-            if versus and versus["pairs"]:
-                if versus["test"] == "mcnemar":
+            examples = versus.get("examples", versus.get("pairs")) if versus else 0
+            if versus and examples:
+                if versus["test"] in ("paired", "mcnemar"):
                     diff = f"{versus['difference'] * 100:+.1f} pts"
                 else:
                     diff = f"{versus['difference']:+.3f}"
                 against = (
-                    f"{diff} p={versus['p_value']:.4f} "
+                    f"{diff} n={examples} p={versus['p_value']:.4f} "
                     f"-{versus['regressions']}/+{versus['improvements']}"
                 )
                 verdict = versus["verdict"]
@@ -176,9 +196,10 @@ def format_table(summary: dict[str, Any]) -> str:
     for v in summary["variants"]:
         p50 = "—" if v["latency_p50"] is None else f"{v['latency_p50']:.0f} ms"
         p95 = "—" if v["latency_p95"] is None else f"{v['latency_p95']:.0f} ms"
+        cost = "unknown" if v["cost"] is None else f"${v['cost']:.4f}"
         lines.append(
             f"{v['label']}: {v['results']} results, {v['errors']} errors, latency p50 {p50} "
-            f"p95 {p95}, tokens {v['input_tokens']}/{v['output_tokens']}, cost ${v['cost']:.4f}"
+            f"p95 {p95}, tokens {v['input_tokens']}/{v['output_tokens']}, cost {cost}"
         )
     return "\n".join(lines)
 
@@ -218,30 +239,38 @@ def write_junit(
 def run(args: argparse.Namespace) -> int:
     api = None
     try:
-        if not 0.0 <= args.threshold <= 1.0:
+        if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
             raise EvalError("--threshold must be between 0 and 1")
-        body = {
+        if not (args.candidate_file or args.candidate_version or args.model):
+            raise EvalError("give --candidate-version, --candidate-file or --model")
+        body: dict[str, Any] = {
             "prompt": args.prompt,
             "baseline_tag": args.baseline_tag,
             "dataset": args.dataset,
             "evaluators": args.evaluator,
         }
+        if args.model:
+            body["model"] = args.model
+        if args.max_cost is not None:
+            body["max_cost"] = args.max_cost
         if args.candidate_file:
             try:
                 body["candidate_template"] = Path(args.candidate_file).read_text(encoding="utf-8")
             except OSError as exc:
                 raise EvalError(f"cannot read {args.candidate_file}: {exc.strerror}") from None
-        else:
+        elif args.candidate_version:
             body["candidate_version"] = args.candidate_version
         api = Api(args.api_key, args.base_url, args.timeout)
         created = api.call("POST", "ci/evaluations/", json=body)
         experiment_id = created["experiment_id"]
+        model = created.get("model") or "its own model"
         print(
             f"promptyard: experiment #{experiment_id}: {args.prompt} v{created['candidate_version']}"
-            f" against {args.baseline_tag} (v{created['baseline_version']}) on "
+            f" on {model} against {args.baseline_tag} (v{created['baseline_version']}) on "
             f"{created['dataset']} r{created['dataset_revision']}",
             file=sys.stderr,
         )
+        print(f"promptyard: {format_estimate(created.get('estimate'))}", file=sys.stderr)
         deadline = time.monotonic() + args.max_wait
         while True:
             experiment = api.call("GET", f"experiments/{experiment_id}/")
@@ -266,7 +295,11 @@ def run(args: argparse.Namespace) -> int:
             raise EvalError(
                 f"experiment #{experiment_id} ended {experiment['status']}. {why}".strip()
             )
-        params = [("threshold", args.threshold)] + [("evaluator", e) for e in args.evaluator]
+        rule = args.rule.replace("-", "_")
+        params: list[tuple[str, Any]] = [("rule", rule)]
+        if args.threshold is not None:
+            params.append(("threshold", args.threshold))
+        params += [("evaluator", e) for e in args.evaluator]
         summary = api.call("GET", f"experiments/{experiment_id}/comparison/", params=params)
     except EvalError as exc:
         print(f"promptyard: error: {exc}", file=sys.stderr)
@@ -280,9 +313,35 @@ def run(args: argparse.Namespace) -> int:
     if args.junit:
         write_junit(args.junit, prompt=args.prompt, summary=summary)
     gate = summary["gate"]
+    margin = gate.get("threshold", args.threshold or 0.0)
+    on_model = f" on {created.get('model')}" if created.get("model") else ""
     if gate["regression"]:
         for finding in gate["findings"]:
-            print(f"REGRESSION: {finding['message']}")
+            label = "UNDECIDED" if finding.get("undecided") else "REGRESSION"
+            print(f"{label}: {finding['message']}")
         return EXIT_REGRESSION
-    print(f"OK: no regression beyond a threshold of {args.threshold:g}.")
+    if gate.get("rule", "noninferiority") == "noninferiority":
+        print(
+            f"OK: v{created['candidate_version']}{on_model} is shown to be at most "
+            f"{margin * 100:g} points worse than {args.baseline_tag} (non-inferiority)."
+        )
+    else:
+        print(
+            f"OK: v{created['candidate_version']}{on_model} shows no detectable regression "
+            f"beyond a threshold of {margin:g} (the weaker rule)."
+        )
     return EXIT_OK
+
+
+def format_estimate(estimate: dict[str, Any] | None) -> str:
+    if not estimate:
+        return "no estimate"
+    cost = (
+        "unknown cost" if estimate.get("cost") is None else f"about ${float(estimate['cost']):.4f}"
+    )
+    unpriced = estimate.get("unpriced") or []
+    note = f" ({', '.join(unpriced)} unpriced)" if unpriced else ""
+    return (
+        f"estimate: {estimate['calls']} calls, ~{estimate['input_tokens']} input / "
+        f"~{estimate['output_tokens']} output tokens, {cost}{note}"
+    )

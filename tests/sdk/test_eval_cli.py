@@ -53,7 +53,9 @@ def test_an_improvement_from_a_template_file_exits_0(
     )  # fmt: skip
     out = capsys.readouterr()
     assert code == 0, out.err
-    assert "better" in out.out and "OK: no regression" in out.out
+    assert "better" in out.out and "at most 5 points worse" in out.out
+    assert "n=10" in out.out  # examples, not cells
+    assert "estimate: 20 calls" in out.err
     assert "20/20 cells (completed)" in out.err  # the progress bar
     suite = ET.parse(junit).getroot()
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("1", "0", "0")
@@ -87,9 +89,43 @@ def test_a_tolerated_drop_within_the_threshold_is_not_a_regression(
         live_server,
         gate_world["raw"],
         "--prompt", "qa", "--candidate-version", "2", "--dataset", "questions",
-        "--threshold", "1.0",
+        "--threshold", "1.0", "--rule", "no-detectable-regression",
     )  # fmt: skip
-    assert code == 0, capsys.readouterr().err
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "the weaker rule" in out.out
+
+
+def test_a_model_swap_is_evaluated_and_the_verdict_names_the_model(
+    live_server, gate_world, capsys, acme, alice
+):
+    lab = gate_world["lab"]
+    move(acme, alice, lab.prompt, lab.version)
+    code = _eval(
+        live_server,
+        gate_world["raw"],
+        "--prompt", "qa", "--model", "demo-echo-2", "--dataset", "questions",
+    )  # fmt: skip
+    out = capsys.readouterr()
+    # demo-echo answers whatever the model is called: the swap is no worse, but ten
+    # unchanged examples cannot prove a five-point margin.
+    assert code == 1, out.err
+    assert "on demo-echo-2" in out.err and "candidate v1 on demo-echo-2" in out.out
+    assert "UNDECIDED" in out.out and "examples would decide" in out.out
+
+
+def test_max_cost_refuses_a_run_estimated_over_it(live_server, gate_world, capsys, acme, alice):
+    lab = gate_world["lab"]
+    move(acme, alice, lab.prompt, lab.version)
+    code = _eval(
+        live_server,
+        gate_world["raw"],
+        "--prompt", "qa", "--candidate-version", "2", "--dataset", "questions",
+        "--max-cost", "0.001",
+    )  # fmt: skip
+    out = capsys.readouterr()
+    assert code == 2
+    assert "over max_cost" in out.err
 
 
 def test_a_refused_request_exits_2(live_server, gate_world, capsys):
@@ -121,7 +157,10 @@ def test_the_console_script_exits_2_when_the_server_is_down(tmp_path):
     assert ET.parse(junit).getroot().get("errors") == "1"
 
 
-def test_bad_arguments_exit_2():
+def test_bad_arguments_exit_2(capsys):
+    # No candidate: neither a version, a file nor a model to swap to.
+    assert main(["--api-key", "k", "eval", "--prompt", "qa", "--dataset", "d"]) == 2
+    assert "give --candidate-version, --candidate-file or --model" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
-        main(["--api-key", "k", "eval", "--prompt", "qa", "--dataset", "d"])  # no candidate
+        main(["--api-key", "k", "eval", "--prompt", "qa", "--dataset", "d", "--rule", "x"])
     assert exc.value.code == 2

@@ -8,13 +8,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from apps.core.errors import NotFound, ValidationFailed
-from apps.datasets.selectors import dataset_get, dataset_get_by_name
-from apps.experiments import selectors, services
-from apps.experiments.services import WRITE
-from apps.prompts import content as prompt_content
-from apps.prompts import selectors as prompt_selectors
-from apps.prompts import services as prompt_services
+from apps.experiments.services import WRITE, ci_evaluation_start
 from apps.teams.api_base import TeamAPIView
 
 
@@ -29,42 +23,20 @@ class CIEvaluationSerializer(serializers.Serializer):
     evaluators = serializers.ListField(child=serializers.CharField(), required=False, default=list)
     name = serializers.CharField(required=False, allow_blank=True, default="")
     concurrency = serializers.IntegerField(required=False, default=8)
-
-
-def _candidate(*, team, actor, prompt, baseline, data):
-    if data.get("candidate_version") is not None:
-        return prompt_selectors.version_get(prompt, data["candidate_version"])
-    template = data.get("candidate_template")
-    if template is None:
-        raise ValidationFailed(
-            "Give candidate_version or candidate_template.", field="candidate_version"
-        )
-    if baseline.kind != "text":
-        raise ValidationFailed(
-            "A template file can only replace a text prompt; push a version instead.",
-            field="candidate_template",
-        )
-    digest = prompt_content.content_hash(
-        kind="text",
-        template=template,
-        messages=[],
-        variables_schema=baseline.variables_schema or {},
-        model_settings=prompt_content.normalize_model_settings(baseline.model_settings),
+    model = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Run the candidate on this model; without a candidate, the version at the "
+        "tag on this model (a model swap).",
     )
-    # The same file again (another CI run) reuses its version instead of failing.
-    existing = selectors.prompt_version_with_hash(prompt, digest)
-    if existing is not None:
-        return existing
-    return prompt_services.version_create(
-        team=team,
-        actor=actor,
-        prompt=prompt,
-        kind="text",
-        template=template,
-        variables_schema=baseline.variables_schema or {},
-        model_settings=baseline.model_settings or {},
-        commit_message="CI candidate",
-        parent=baseline,
+    max_cost = serializers.DecimalField(
+        required=False,
+        allow_null=True,
+        max_digits=12,
+        decimal_places=4,
+        default=None,
+        help_text="US dollars: the run's cost cap; refused up front when the estimate exceeds it.",
     )
 
 
@@ -78,65 +50,40 @@ class CIEvaluationView(TeamAPIView):
         serializer = CIEvaluationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            prompt = prompt_selectors.prompt_get(data["prompt"])
-        except Exception:
-            raise NotFound(f"No prompt named {data['prompt']!r}.") from None
-        baseline = prompt_selectors.version_at_tag(prompt, data["baseline_tag"])
-        if baseline is None:
-            raise ValidationFailed(
-                f"{prompt.name} has no tag {data['baseline_tag']!r}.", field="baseline_tag"
-            )
-        ref = data["dataset"]
-        dataset = dataset_get(int(ref)) if ref.isdigit() else dataset_get_by_name(ref)
-        if data["evaluators"]:
-            evaluators = [
-                selectors.evaluator_for_field(name, field="evaluators", by_id=False)
-                for name in data["evaluators"]
-            ]
-        else:
-            evaluators = list(selectors.evaluator_list())
-        if not evaluators:
-            raise ValidationFailed("The team has no evaluators to judge with.", field="evaluators")
-        candidate = _candidate(
-            team=self.team, actor=self.actor, prompt=prompt, baseline=baseline, data=data
-        )
-        if candidate.pk == baseline.pk:
-            raise ValidationFailed(
-                f"The candidate is v{candidate.number}, the version at "
-                f"{data['baseline_tag']!r} already.",
-                field="candidate_version",
-            )
-        experiment = services.experiment_create(
+        started = ci_evaluation_start(
             team=self.team,
             actor=self.actor,
-            name=data["name"]
-            or f"CI: {prompt.name} v{candidate.number} vs {data['baseline_tag']} (v{baseline.number})",
-            dataset=dataset,
-            variants=[
-                services.VariantSpec(
-                    prompt_version=baseline,
-                    label=f"{data['baseline_tag']} v{baseline.number}",
-                    is_baseline=True,
-                ),
-                services.VariantSpec(
-                    prompt_version=candidate, label=f"candidate v{candidate.number}"
-                ),
-            ],
-            evaluators=evaluators,
+            prompt_name=data["prompt"],
+            dataset_ref=data["dataset"],
+            baseline_tag=data["baseline_tag"],
+            candidate_version=data.get("candidate_version"),
+            candidate_template=data.get("candidate_template"),
+            evaluator_names=data["evaluators"],
+            name=data["name"],
             concurrency=data["concurrency"],
+            model=data["model"],
+            max_cost=data.get("max_cost"),
         )
-        services.experiment_start(team=self.team, actor=self.actor, experiment=experiment)
+        experiment, estimate = started.experiment, started.estimate
         return Response(
             {
                 "experiment_id": experiment.pk,
-                "prompt": prompt.name,
-                "baseline_version": baseline.number,
-                "candidate_version": candidate.number,
-                "dataset": dataset.name,
+                "prompt": started.baseline.prompt.name,
+                "baseline_version": started.baseline.number,
+                "candidate_version": started.candidate.number,
+                "model": started.model,
+                "dataset": experiment.dataset.name,
                 "dataset_revision": experiment.dataset_revision,
-                "evaluators": [e.name for e in evaluators],
+                "evaluators": started.evaluator_names,
                 "total_cells": experiment.total_cells,
+                "estimate": {
+                    "calls": estimate.calls,
+                    "input_tokens": estimate.input_tokens,
+                    "output_tokens": estimate.output_tokens,
+                    "cost": None if estimate.cost is None else str(estimate.cost),
+                    "unpriced": estimate.unpriced,
+                },
+                "max_cost": None if experiment.cost_cap is None else str(experiment.cost_cap),
             },
             status=status.HTTP_201_CREATED,
         )

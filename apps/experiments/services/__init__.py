@@ -2,6 +2,7 @@
 the policies and evidence of promotion on evidence. Reads live in apps.experiments.selectors
 (and estimates); the names are gathered here so callers import one place."""
 
+from apps.experiments.services.ci import CIEvaluation, ci_evaluation_start
 from apps.experiments.services.evaluators import (
     evaluator_create,
     evaluator_delete,
@@ -27,6 +28,8 @@ from apps.experiments.services.policies import (
 from apps.experiments.variants import VariantSpec
 
 __all__ = [
+    "CIEvaluation",
+    "ci_evaluation_start",
     "MAX_CONCURRENCY",
     "MAX_REPETITIONS",
     "MAX_VARIANTS",
