@@ -47,7 +47,8 @@ def experiment_compare(request, experiment_id):
             ("regressions", "Regressions only"),
             ("improvements", "Improvements only"),
             ("errors", "Errors only"),
-        ],
+        ]
+        + ([("flaky", "Flaky only")] if experiment.repetitions > 1 else []),
         "pass_chart": charts.pass_rate_chart(summary),
         "latency_chart": charts.latency_histogram(summary.variant_stats),
         "matching": len(keys),
