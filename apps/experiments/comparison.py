@@ -761,12 +761,13 @@ def gate_findings(
             continue
         by_candidate[row.variant_id].append(row)
     for rows in by_candidate.values():
-        family = [r for r in rows if r.versus.examples]
-        p_values = [_noninferiority_p(r.versus, margin) for r in family]
+        family = [r for r in rows if r.versus is not None and r.versus.examples]
+        p_values = [_noninferiority_p(r.versus, margin) for r in family if r.versus is not None]
         shown = dict(zip((id(r) for r in family), stats.holm(p_values, GATE_ALPHA), strict=True))
         m = max(len(family), 1)
         for row in rows:
             v = row.versus
+            assert v is not None  # only rows with a versus were grouped
             finding = GateFinding(
                 row.evaluator,
                 row.label,

@@ -11,6 +11,7 @@ import random
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import Any
 
 Z_95 = 1.959963984540054
 
@@ -22,7 +23,7 @@ class Interval:
     high: float
 
 
-def wilson_interval(passed: int, total: int, z: float = Z_95) -> Interval | None:
+def wilson_interval(passed: float, total: int, z: float = Z_95) -> Interval | None:
     """Wilson score interval for a pass rate; honest at small n and at 0 % / 100 %."""
     if total <= 0:
         return None
@@ -294,7 +295,7 @@ class Flakiness:
     spread: float | None  # mean within-example standard deviation across repetitions
 
 
-def flakiness(outcomes_by_example: Mapping[Hashable, Sequence[float]]) -> Flakiness:
+def flakiness(outcomes_by_example: Mapping[Any, Sequence[float]]) -> Flakiness:
     """How much one variant's outcome moves between repetitions of the same example."""
     flaky = 0
     deviations = []

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class VariantSpec:
-    prompt_version: PromptVersion | None
+    prompt_version: PromptVersion
     overrides: dict[str, Any] = field(default_factory=dict)
     label: str = ""
     is_baseline: bool = False
