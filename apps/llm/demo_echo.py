@@ -6,7 +6,8 @@ OpenAI's wire format, so the real `openai` SDK talks to it over real HTTP.
 
 Answer rules (same request, same answer):
 - The reply is "echo: " followed by the text of the last `user` message (the last
-  message of any role when there is no user message; parts of a list content are joined).
+  message of any role when there is no user message; parts of a list content are joined),
+  unless the instructions ask for something below.
 - `response_format={"type": "json_object"}` -> `{"echo": "<last user message>"}`.
 - `response_format={"type": "json_schema", "json_schema": {"schema": ...}}` -> a
   deterministic object satisfying the schema: strings are the last user message (cut or
@@ -20,6 +21,34 @@ Answer rules (same request, same answer):
   final chunk with finish_reason, a usage chunk when `stream_options.include_usage` is
   true, then `data: [DONE]`.
 - Any model name is accepted and echoed back; `/v1/models` lists `demo-echo`.
+
+Instructions (opt-in, so different prompt versions score differently; the rules are in
+apps/llm/demo_instructions.py). The instructions are the system and developer messages;
+with none (a text prompt, sent as one user message) the user message itself, whose input is
+then what follows its last blank line, a leading label like `Message:` dropped. When a
+phrase below appears in the instructions (any case), the reply is built from the input, with
+no "echo: " prefix, applying the rules in this order:
+1. few-shot: two or more example pairs in the instructions, lines `A: text` then `B: text`
+   with the same two labels (Input/Output, Q/A, Ticket/Category...). When every example's
+   output contains its input, the first example's pattern is applied to the input (the
+   last `A:` line of the input, when it has one); otherwise the reply is the output of the
+   example sharing the most words with the input (the first on a tie).
+2. "never mention X" / "do not mention X" (a word or a "quoted phrase"): sentences
+   containing X are dropped.
+3. "one sentence" / "a single sentence" / "at most N sentences": the first N sentences.
+4. "be brief" / "keep it brief" / "keep it short": the first 12 words; "at most N words":
+   the first N; a cut reply ends with "…".
+5. "mention the order status" (or include/state/give/say): appends "Your order status: X."
+   when the user message carries one (`Order status: X` or `"order_status": "X"`).
+6. "thank the customer" (or the user, them): prepends "Thank you for reaching out."
+7. "address the customer as NAME": prepends "Hi NAME,".
+8. 'start with "X"' / 'begin with "X"' prepends X; 'end with "X"' / 'sign off with "X"'
+   appends X.
+9. "bullet points" / "bulleted list" / "as bullets": one "- " line per sentence.
+10. "uppercase" / "all caps" / "in capitals": upper case; "lowercase": lower case.
+11. "in JSON" / "as JSON" / "with JSON" / "JSON object": `{"answer": "<reply>"}`.
+A `response_format` answer (above) ignores the instructions; `stop` and `max_tokens` apply
+to the built reply as to the echo.
 
 Faults (for testing retries and error handling), chosen per chat request:
 - `script`: a list of outcomes for the first requests, in order ("ok", "429", "500",
@@ -45,6 +74,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from apps.llm import demo_instructions
 
 MODEL_NAME = "demo-echo"
 PREFIX = "echo: "
@@ -104,6 +135,19 @@ def last_user_text(messages: list) -> str:
         if isinstance(message, dict):
             return _content_text(message.get("content"))
     return ""
+
+
+def instructions_of(messages: list) -> tuple[str, bool]:
+    """(the instructions, whether they are a text prompt's single user message): the system
+    and developer messages, else the last user message."""
+    system = [
+        _content_text(m.get("content"))
+        for m in messages
+        if isinstance(m, dict) and m.get("role") in ("system", "developer")
+    ]
+    if system:
+        return "\n\n".join(system), False
+    return last_user_text(messages), True
 
 
 def word_count(text: str) -> int:
@@ -179,7 +223,9 @@ def answer(body: dict) -> tuple[str, str]:
         spec = response_format.get("json_schema") or {}
         schema = spec.get("schema") if isinstance(spec, dict) else None
         return json.dumps(value_for_schema(schema or {"type": "object"}, said)), "stop"
-    text = PREFIX + said
+    instructions, text_prompt = instructions_of(messages)
+    followed = demo_instructions.follow(instructions, said, text_prompt=text_prompt)
+    text = PREFIX + said if followed is None else followed
     stop = body.get("stop")
     for marker in [stop] if isinstance(stop, str) else stop or []:
         if marker and marker in text:
