@@ -11,7 +11,9 @@ def test_it_keeps_result_cells_readable_on_a_phone(new_page, transactional_db, s
 
     settings.PROMPTYARD_DEMO_ECHO_URL = demo_echo
     users = seed_demo_users(PASSWORD)
-    experiment = Experiment.objects.unscoped().get()
+    experiment = Experiment.objects.unscoped().get(
+        name="support-reply v1 · v2 · v3 on support-golden"
+    )
     execute(experiment.pk)
 
     page = new_page(users["alice"])

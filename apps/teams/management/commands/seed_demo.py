@@ -1,5 +1,11 @@
 """Demo data: team acme (alice owner, bob editor, carol viewer, erin annotator) and team
-globex (dave owner), then each app's own demo data. Running it again changes nothing."""
+globex (dave owner), then each app's own demo data. Running it again changes nothing.
+
+Acme is in the middle of its work: support-reply has a production version, a regression and
+an improvement, measured on a golden set by experiments that ran against demo-echo; alice's
+request to promote the improvement waits for bob's review with its evidence; erin is half
+way through a review queue where she and bob disagree; traces come from a production and a
+staging deployment running two versions of the same function."""
 
 from __future__ import annotations
 
@@ -93,3 +99,6 @@ class Command(BaseCommand):
         self.stdout.write("               carol@acme.test (viewer), erin@acme.test (annotator)")
         self.stdout.write("  Team globex: dave@globex.test (owner)")
         self.stdout.write(f"  Password for every demo account: {DEMO_PASSWORD}")
+        self.stdout.write("  Where to start: bob@acme.test has support-reply v3 to review")
+        self.stdout.write("               (Prompts → Reviews), with its gating experiment;")
+        self.stdout.write("               erin@acme.test has half a review queue left.")
