@@ -11,6 +11,8 @@ everything is found by name first, and a finished run is never run again."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Q
 
 from apps.core.tenancy import team_scope
@@ -31,7 +33,7 @@ TRIAGE_EXPERIMENT = "ticket-triage v1 vs v2 on support-tickets"
 # The gate of support-reply's production tag: the reply states the order's status, and
 # thanks the customer. Non-inferiority with the default margin (five points).
 POLICY_EVALUATORS = ("states-order-status", "thanks-customer")
-EVALUATORS = [
+EVALUATORS: list[tuple[str, str, dict[str, Any], str]] = [
     ("valid-json", "valid_json", {"require_type": "object"}, "The answer is a JSON object."),
     (
         "mentions-category",

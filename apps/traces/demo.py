@@ -40,15 +40,20 @@ PROMPT = "support-reply"
 ORDER_STATUSES = {"A-1001": "shipped", "A-1002": "delayed", "A-1003": "out for delivery"}
 
 
-def answer_v1(version, message: str, order_status: str) -> list[dict]:
-    """support_bot.answer as production runs it: the shop passes the order status in."""
-    return render_prompt(
+def _messages(version, values: dict) -> list[dict]:
+    rendered = render_prompt(
         kind=version.kind,
         template=version.template,
         messages=version.messages,
         variables_schema=version.variables_schema,
-        values={"message": message, "order_status": order_status},
+        values=values,
     )
+    return [{"role": "user", "content": rendered}] if isinstance(rendered, str) else rendered
+
+
+def answer_v1(version, message: str, order_status: str) -> list[dict]:
+    """support_bot.answer as production runs it: the shop passes the order status in."""
+    return _messages(version, {"message": message, "order_status": order_status})
 
 
 def answer_v2(version, message: str, order_status: str) -> list[dict]:
@@ -56,12 +61,8 @@ def answer_v2(version, message: str, order_status: str) -> list[dict]:
     for number, status in ORDER_STATUSES.items():
         if number in message:
             order_status = status
-    return render_prompt(
-        kind=version.kind,
-        template=version.template,
-        messages=version.messages,
-        variables_schema=version.variables_schema,
-        values={"message": message.strip(), "order_status": order_status or "unknown"},
+    return _messages(
+        version, {"message": message.strip(), "order_status": order_status or "unknown"}
     )
 
 
