@@ -6,25 +6,27 @@ from apps.core.errors import PermissionRefused
 from apps.teams.models import PERM_ANNOTATE, PERM_EDIT, PERM_OWN
 from apps.teams.permissions import actor_can, is_api_key
 
-# Keys need it for reads too: items carry model inputs and outputs.
+# A key's scopes: reads (queues, items, verdicts) and writes (the services' requires).
+READ_SCOPE = "annotations:read"
 SCOPE = "annotations:write"
 
 
-def can(actor, perm: str, team) -> bool:
+def can(actor, perm: str, team, *, scope: str = SCOPE) -> bool:
     """`actor_can` remembered on the actor for its lifetime (one request): object
     permissions cost two queries each and a page asks several times."""
     if is_api_key(actor) or actor is None:
-        return actor_can(actor, perm, team, scope=SCOPE)
+        return actor_can(actor, perm, team, scope=scope)
     memo = actor.__dict__.setdefault("_annotation_perms", {})
     key = (perm, team.pk)
     if key not in memo:
-        memo[key] = actor_can(actor, perm, team, scope=SCOPE)
+        memo[key] = actor_can(actor, perm, team, scope=scope)
     return memo[key]
 
 
 def can_manage(actor, team) -> bool:
-    """Editors and up (and keys with the scope) manage queues and see every item."""
-    return can(actor, PERM_EDIT, team)
+    """Editors and up (and their keys with annotations:read) see every item as a manager;
+    the writes of managing queues also need annotations:write (require_manage)."""
+    return can(actor, PERM_EDIT, team, scope=READ_SCOPE)
 
 
 def _require(actor, perm, team, message):

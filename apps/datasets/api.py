@@ -1,7 +1,7 @@
 """Datasets API: thin views over the same selectors and services as the pages.
 
-Any valid key of the team reads; writes need the `datasets:write` scope (and, for a
-signed-in user, the editor role, which the services check).
+Keys read with `datasets:read` and write with `datasets:write` (which includes the read);
+a key acts within its person's role, a signed-in user within theirs (the services check).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from apps.core.errors import NotFound, ValidationFailed
 from apps.datasets import exporting, importing, parsing, selectors, services
 from apps.datasets.models import Dataset, Example
-from apps.datasets.permissions import WRITE_SCOPE, require_edit
+from apps.datasets.permissions import READ_SCOPE, WRITE_SCOPE, require_edit
 from apps.datasets.serializers import (
     DatasetBulkCreateSerializer,
     DatasetExampleSerializer,
@@ -58,7 +58,7 @@ REVISION_PARAM = OpenApiParameter(
 
 
 class _DatasetsView(TeamGenericAPIView):
-    read_scope = None
+    read_scope = READ_SCOPE
     write_scope = WRITE_SCOPE
     serializer_class = DatasetSerializer
 

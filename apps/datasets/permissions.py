@@ -5,6 +5,7 @@ from __future__ import annotations
 from apps.teams.models import PERM_EDIT, ApiKeyScope
 from apps.teams.permissions import require
 
+READ_SCOPE = ApiKeyScope.DATASETS_READ
 WRITE_SCOPE = ApiKeyScope.DATASETS_WRITE
 
 

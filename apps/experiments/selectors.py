@@ -29,6 +29,7 @@ from apps.experiments.models import (
 from apps.llm.models import ProviderConfig
 from apps.prompts.models import Prompt, PromptVersion, TagPolicy
 from apps.prompts.selectors import prompt_get, version_at_tag
+from apps.teams.models import Team
 
 
 def evaluator_list() -> QuerySet[Evaluator]:
@@ -66,6 +67,13 @@ def experiment_get(experiment_id: Any) -> Experiment:
 
 def experiments_by_id(ids: Iterable[Any]) -> dict[int, Experiment]:
     return {e.pk: e for e in Experiment.objects.select_related("dataset").filter(pk__in=ids)}
+
+
+def experiment_ids_of_team(team: Team, ids: list[int]) -> set[int]:
+    """Which of `ids` are experiments of `team` (a request's evidence, checked by prompts
+    through apps.prompts.gates)."""
+    ids = [i for i in ids if isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63]
+    return set(Experiment.objects.filter(team=team, pk__in=ids).values_list("pk", flat=True))
 
 
 def experiments_on_dataset(experiment: Experiment, *, limit: int = 20) -> list[Experiment]:

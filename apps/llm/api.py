@@ -1,4 +1,5 @@
-"""Provider API: any team key or member may list providers; only admins change or test them."""
+"""Provider API: members and keys with `experiments:read` (experiments name a provider) list
+providers; only admins (and `admin` keys) change or test them."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from apps.llm import selectors, services
 from apps.llm.serializers import ConnectionResultSerializer, ProviderSerializer
 from apps.teams.api_base import TeamGenericAPIView
 
+READ_SCOPE = "experiments:read"
 ADMIN_SCOPE = "admin"
 
 
 class ProviderListView(mixins.ListModelMixin, TeamGenericAPIView):
     serializer_class = ProviderSerializer
     pagination_class = StandardPagination
+    read_scope = READ_SCOPE
     write_scope = ADMIN_SCOPE
 
     def get_queryset(self):
@@ -36,6 +39,7 @@ class ProviderListView(mixins.ListModelMixin, TeamGenericAPIView):
 
 class ProviderDetailView(TeamGenericAPIView):
     serializer_class = ProviderSerializer
+    read_scope = READ_SCOPE
     write_scope = ADMIN_SCOPE
 
     def get_object(self):

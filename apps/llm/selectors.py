@@ -6,12 +6,19 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from apps.core.errors import NotFound
+from apps.core.errors import NotFound, ValidationFailed
 from apps.llm.models import ProviderConfig
+from apps.teams.models import Team
 
 
 def providers_for_team() -> QuerySet[ProviderConfig]:
     return ProviderConfig.objects.order_by("-is_demo", "name")
+
+
+def provider_id_check(provider_id: int, *, team: Team, field: str) -> None:
+    """Refuse, naming `field`, a posted provider id that is not one of `team`'s providers."""
+    if not ProviderConfig.objects.filter(team=team, pk=provider_id).exists():
+        raise ValidationFailed("No such provider in this team.", field=field)
 
 
 def provider_get(provider_id: Any) -> ProviderConfig:

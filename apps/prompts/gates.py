@@ -25,6 +25,8 @@ class PromotionGate:
     # settings_context(request, prompt) -> extra context of the prompt's settings page; names
     # the template of its panel as `gate_settings_template`
     settings_context: Callable[[Any, Any], dict]
+    # known_evidence(team, ids) -> which of the ids are experiments of the team
+    known_evidence: Callable[[Any, list[int]], set[int]] | None = None
 
 
 _gate: PromotionGate | None = None
@@ -58,6 +60,21 @@ def approval_enforce(promotion) -> None:
     reasons = approval_blockers(promotion)
     if reasons:
         raise ApprovalBlocked(reasons)
+
+
+def evidence_check(team, ids: list[int]) -> None:
+    """Refuse (naming the field `evidence`) any id that is not an experiment of `team`:
+    another team's experiment, or none at all. With no gate registered nothing can be
+    evidence."""
+    if not ids:
+        return
+    known_evidence = _gate.known_evidence if _gate is not None else None
+    known = known_evidence(team, ids) if known_evidence is not None else set()
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise ValidationFailed(
+            f"Evidence: there is no experiment #{unknown[0]} in this team.", field="evidence"
+        )
 
 
 def request_page_context(request, promotion) -> dict:

@@ -1,37 +1,35 @@
-"""Who may review a promotion request: four eyes (two people, never one person's keys)
-and the reviewer's rights on the prompt. Predicates only; the services enforce them."""
+"""Who may review a promotion request: four eyes (two people, compared as persons, never
+as keys: one person's session and keys, however made, are one pair of eyes) and the
+reviewer's rights on the prompt. Predicates only; the services enforce them."""
 
 from __future__ import annotations
 
 from apps.prompts.models import PERM_APPROVE_PROMOTION, PromotionRequest, Prompt
 from apps.teams.models import PERM_ADMIN, PERM_VIEW
-from apps.teams.permissions import actor_can, is_api_key
+from apps.teams.permissions import actor_can, actor_person_id, is_api_key
 
 # API-key scopes of the Hub: reading prompts, and every write to them.
 READ = "prompts:read"
 WRITE = "prompts:write"
 
 
-def _person(actor) -> int | None:
-    """The user id behind an actor: the user, or the creator of an API key."""
-    if actor is None:
-        return None
-    if is_api_key(actor):
-        return actor.created_by_id
-    return getattr(actor, "pk", None)
+def requester_person_id(request: PromotionRequest) -> int | None:
+    """The person who asked, by session or by key (None: unknown, e.g. a key made before
+    keys recorded their person)."""
+    if request.requester_id is not None:
+        return request.requester_id
+    if request.requester_api_key_id is not None:
+        return request.requester_api_key.created_by_id
+    return None
 
 
 def is_requester(actor, request: PromotionRequest) -> bool:
-    """Same key, same person, or a key of the same person: four eyes means two people."""
+    """Four eyes means two people: the same key, or any actor of the same person (their
+    session or any of their keys, however it was made), is the requester."""
     if is_api_key(actor) and actor.pk == request.requester_api_key_id:
         return True
-    person = _person(actor)
-    if person is None:
-        return False
-    requester_people = {request.requester_id}
-    if request.requester_api_key_id is not None:
-        requester_people.add(request.requester_api_key.created_by_id)
-    return person in requester_people
+    person = actor_person_id(actor)
+    return person is not None and person == requester_person_id(request)
 
 
 def can_review_prompt(user, team, prompt: Prompt) -> bool:
@@ -50,6 +48,13 @@ def review_blockers(actor, request: PromotionRequest) -> list[str]:
         reasons.append(f"This request is {request.get_status_display().lower()}.")
     if is_requester(actor, request):
         reasons.append("You requested this promotion; a teammate must review it.")
+    elif actor_person_id(actor) is None or requester_person_id(request) is None:
+        # Two people cannot be told apart when either is unknown: refuse rather than guess.
+        reasons.append(
+            "It is unknown who requested this promotion; cancel it and request it again."
+            if actor_person_id(actor) is not None
+            else "A review needs a person; this key acts for nobody."
+        )
     if is_api_key(actor):
         if not actor.has_scope("admin"):
             reasons.append("Only API keys with the admin scope may review promotions.")

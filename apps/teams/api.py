@@ -26,7 +26,16 @@ class MemberSerializer(serializers.ModelSerializer):
 
 
 class ApiKeySerializer(serializers.ModelSerializer):
-    created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
+    created_by = serializers.EmailField(
+        source="created_by.email",
+        read_only=True,
+        default=None,
+        help_text="The person the key acts for (a key made with a key: that key's person).",
+    )
+    effective_scopes = serializers.SerializerMethodField(
+        help_text="What the key may do now: its scopes (with what they include), narrowed "
+        "to its person's current role; empty once the person left the team."
+    )
 
     class Meta:
         model = ApiKey
@@ -37,11 +46,17 @@ class ApiKeySerializer(serializers.ModelSerializer):
             "scopes",
             "environment",
             "created_by",
+            "created_with_key",
+            "effective_scopes",
             "created_at",
             "last_used_at",
             "revoked_at",
+            "revoked_reason",
         ]
         read_only_fields = fields
+
+    def get_effective_scopes(self, key) -> list[str]:
+        return sorted(key.effective_scopes) if key.is_active else []
 
 
 class ApiKeyCreateSerializer(serializers.Serializer):

@@ -11,15 +11,27 @@ from rest_framework import exceptions, generics, viewsets
 from rest_framework.views import APIView
 
 from apps.core.tenancy import enter_team, leave_team
-from apps.teams.models import ApiKey, ApiKeyScope, Membership, Team
+from apps.teams.models import ApiKey, Membership, Team, implied_scopes
 from apps.teams.selectors import membership_for_slug
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
+def read_scope_of(write_scope: str | None) -> str | None:
+    """The read scope of a write scope's area ("datasets:write" -> "datasets:read");
+    `admin` reads what it writes."""
+    if write_scope is None:
+        return None
+    area, _, access = write_scope.partition(":")
+    return f"{area}:read" if access == "write" else write_scope
+
+
 class TeamScopedAPIMixin:
     """Every team API view inherits this; tests fail for any API route that does not."""
 
+    # The scopes an API key needs (apps.teams.models.ApiKeyScope). Reads need `read_scope`,
+    # or, when it is None, the read scope of `write_scope`'s area; tests/teams walk every
+    # route and check both against the route's area.
     read_scope: str | None = None
     write_scope: str | None = None
     # Per-action (viewsets) or per-method overrides: {"approve": "prompts:write"}.
@@ -61,24 +73,32 @@ class TeamScopedAPIMixin:
         return membership.team
 
     def required_scope(self, request) -> str | None:
+        """The scope a key needs for this request: a per-action or per-method override, else
+        the view's read scope for reads (or the read of its write scope's area) and its
+        write scope for writes."""
         action = getattr(self, "action", None)
         for key in (action, request.method):
             if key and key in self.required_scopes:
                 return self.required_scopes[key]
-        return self.read_scope if request.method in SAFE_METHODS else self.write_scope
+        if request.method in SAFE_METHODS:
+            return self.read_scope or read_scope_of(self.write_scope)
+        return self.write_scope
 
     def _check_scope(self, request):
         if self.api_key is None:
             return
         scope = self.required_scope(request)
-        if scope is None and request.method in SAFE_METHODS and self.write_scope:
-            # No read scope of its own: a read needs the general read scope or the area's
-            # write scope, so a key made for one job (traces:write in an application)
-            # cannot read datasets, providers or experiments.
-            if self.api_key.has_scope(self.write_scope):
-                return
-            scope = ApiKeyScope.PROMPTS_READ
-        if scope is not None and not self.api_key.has_scope(scope):
+        if scope is None:
+            if request.method not in SAFE_METHODS and not hasattr(self, request.method.lower()):
+                return  # a method the view does not have: DRF answers 405
+            # A view that names no scope for what it does takes no key (fail closed).
+            raise exceptions.PermissionDenied("API keys cannot use this endpoint.")
+        if not self.api_key.has_scope(scope):
+            if scope in implied_scopes(self.api_key.scopes):
+                raise exceptions.PermissionDenied(
+                    f"This API key has the '{scope}' scope, but its person's role in the "
+                    "team no longer allows it."
+                )
             raise exceptions.PermissionDenied(f"This API key lacks the '{scope}' scope.")
 
     @property

@@ -8,7 +8,7 @@ class TeamsConfig(AppConfig):
 
     def ready(self):
         from apps.teams import schema  # noqa: F401  (registers the OpenAPI auth scheme)
-        from apps.teams.keys import forget_changed_api_key
+        from apps.teams.keys import forget_changed_api_key, forget_changed_membership
 
         # A remembered API key must not outlive its revocation in this process.
         post_save.connect(
@@ -16,4 +16,16 @@ class TeamsConfig(AppConfig):
         )
         post_delete.connect(
             forget_changed_api_key, sender="teams.ApiKey", dispatch_uid="teams_api_key_deleted"
+        )
+        # A key acts with its person's current role: a role change or a removal is seen at
+        # once by this process's remembered keys.
+        post_save.connect(
+            forget_changed_membership,
+            sender="teams.Membership",
+            dispatch_uid="teams_membership_saved",
+        )
+        post_delete.connect(
+            forget_changed_membership,
+            sender="teams.Membership",
+            dispatch_uid="teams_membership_deleted",
         )

@@ -1,4 +1,7 @@
-"""The audit trail: every write service calls `audit_record` inside its transaction."""
+"""The audit trail: every write service calls `audit_record` inside its transaction.
+
+An event names its person and, for a key's action, the key too: `actor_user` is the key's
+person, `actor_api_key` the key, and the label keeps both when either is deleted."""
 
 from __future__ import annotations
 
@@ -9,7 +12,9 @@ def actor_label(actor) -> str:
     if actor is None:
         return "system"
     if isinstance(actor, ApiKey):
-        return f"API key {actor.name} ({actor.prefix}…)"
+        label = f"API key {actor.name} ({actor.prefix}…)"
+        person = actor.created_by
+        return f"{label} of {person.email}"[:200] if person is not None else label
     return actor.email
 
 
@@ -20,7 +25,7 @@ def audit_record(
     # Services also record outside any team scope (commands, tests); the row names its team.
     return AuditEvent.objects.unscoped().create(
         team=team,
-        actor_user=None if (is_key or actor is None) else actor,
+        actor_user_id=actor.created_by_id if is_key else getattr(actor, "pk", None),
         actor_api_key=actor if is_key else None,
         actor_label=actor_label(actor),
         verb=verb,

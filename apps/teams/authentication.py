@@ -8,8 +8,22 @@ from apps.teams.keys import api_key_authenticate, api_key_mark_used
 from apps.teams.models import ApiKey
 
 
+def api_key_refusal(key: ApiKey) -> str | None:
+    """Why a known key may not act now (None: it may). A key acts for its person, and
+    only while that person is a member of the key's team."""
+    if not key.is_active:
+        reason = f": {key.revoked_reason}" if key.revoked_reason else ""
+        return f"This API key was revoked{reason}."
+    if key.created_by_id is None:
+        return "This API key has no person behind it; create a new key."
+    if key.person_role is None:
+        return "The person this API key acts for is no longer a member of its team."
+    return None
+
+
 class ApiKeyPrincipal:
-    """request.user for API-key requests: authenticated, no personal permissions."""
+    """request.user for API-key requests: authenticated, no personal permissions (services
+    receive the key itself as the actor and judge it by its scopes and its person's role)."""
 
     is_authenticated = True
     is_anonymous = False
@@ -47,8 +61,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         key = api_key_authenticate(parts[1], remember=self.remember_keys)
         if key is None:
             raise exceptions.AuthenticationFailed("Invalid API key.")
-        if not key.is_active:
-            raise exceptions.AuthenticationFailed("This API key was revoked.")
+        refusal = api_key_refusal(key)
+        if refusal is not None:
+            raise exceptions.AuthenticationFailed(refusal)
         api_key_mark_used(key)
         return ApiKeyPrincipal(key), key
 

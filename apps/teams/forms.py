@@ -1,6 +1,6 @@
 from django import forms
 
-from apps.teams.models import ApiKeyScope, Role, slug_validator
+from apps.teams.models import SCOPE_HELP, ApiKeyScope, Role, slug_validator
 from apps.teams.services import TRACE_RETENTION_MAX_DAYS
 
 
@@ -38,7 +38,8 @@ class ApiKeyForm(forms.Form):
         choices=ApiKeyScope.choices,
         widget=forms.CheckboxSelectMultiple,
         initial=[ApiKeyScope.PROMPTS_READ],
-        help_text="'admin' includes every other scope.",
+        help_text="A write scope includes the read of its area; 'admin' includes every scope. "
+        "The key acts for you: never beyond your role in the team, and not after you leave it.",
     )
     environment = forms.CharField(
         max_length=40,
@@ -46,6 +47,10 @@ class ApiKeyForm(forms.Form):
         help_text="Optional label such as production, staging or dev.",
         widget=forms.TextInput(attrs={"list": "environment-suggestions"}),
     )
+
+    def scope_choices(self):
+        """Each scope's checkbox with its one-line explanation, for the template."""
+        return [(choice, SCOPE_HELP[choice.data["value"]]) for choice in self["scopes"]]
 
 
 class ProtectedTagsForm(forms.Form):

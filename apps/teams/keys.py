@@ -1,10 +1,12 @@
-"""API keys as credentials: the stored hash of a secret, the lookup of a presented one,
-and a short per-process memory of lookups for the serving hot path.
+"""API keys as credentials: the stored hash of a secret, the lookup of a presented one
+(with its person's current role in the key's team, in the same query), and a short
+per-process memory of lookups for the serving hot path.
 
-A remembered key is forgotten at once in this process when its row changes (revocation:
-`forget_changed_api_key`, connected in TeamsConfig.ready()) and within
-API_KEY_CACHE_SECONDS (PROMPTYARD_API_KEY_CACHE_SECONDS, default 5 s) in every other one.
-Unknown keys are never remembered: a flood of them must not fill memory.
+A remembered key (and the role it carries) is forgotten at once in this process when its
+row changes (revocation: `forget_changed_api_key`) or its person's membership does (a role
+change or a removal: `forget_changed_membership`), both connected in TeamsConfig.ready(),
+and within API_KEY_CACHE_SECONDS (PROMPTYARD_API_KEY_CACHE_SECONDS, default 5 s) in every
+other process. Unknown keys are never remembered: a flood of them must not fill memory.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from apps.teams.models import ApiKey
+from apps.teams.models import ApiKey, Membership
 
 API_KEY_PREFIX = "pyd_"
 # Recording every use would put a write on the serving hot path; a minute's precision is plenty.
@@ -63,8 +66,19 @@ def _lookup(raw_key: str) -> ApiKey | None:
     if not raw_key.startswith(API_KEY_PREFIX):
         return None
     prefix = raw_key[len(API_KEY_PREFIX) :].split("_", 1)[0]
-    # The secret names its key, and through it its team: no team scope exists yet.
-    key = ApiKey.objects.unscoped().select_related("team").filter(prefix=prefix).first()
+    # The secret names its key, and through it its team and person: no team scope exists yet.
+    # The person's role now rides along in the same query (the lesser-of rule, ApiKey).
+    role_now = Membership.objects.unscoped().filter(
+        team_id=OuterRef("team_id"), user_id=OuterRef("created_by_id")
+    )
+    key = (
+        # Unscoped as above: the key is what names the team.
+        ApiKey.objects.unscoped()
+        .select_related("team", "created_by")
+        .annotate(member_role=Subquery(role_now.values("role")[:1]))
+        .filter(prefix=prefix)
+        .first()
+    )
     if key is None or not hmac.compare_digest(key.hashed_key, api_key_hash(raw_key)):
         return None
     return key
@@ -87,6 +101,15 @@ def forget_api_key(key_id: int) -> None:
                 del _remembered[digest]
 
 
+def forget_person_api_keys(*, team_id: int, user_id: int) -> None:
+    """Drop this process's remembered keys of one person in one team at once (their role
+    changed, or they left): the next request reads the role afresh."""
+    with _remembered_lock:
+        for digest, (_, key) in list(_remembered.items()):
+            if key.team_id == team_id and key.created_by_id == user_id:
+                del _remembered[digest]
+
+
 def forget_all_api_keys() -> None:
     with _remembered_lock:
         _remembered.clear()
@@ -95,3 +118,9 @@ def forget_all_api_keys() -> None:
 def forget_changed_api_key(sender, instance, **kwargs) -> None:
     """post_save / post_delete receiver: a changed key (revoked, deleted) is looked up afresh."""
     forget_api_key(instance.pk)
+
+
+def forget_changed_membership(sender, instance, **kwargs) -> None:
+    """post_save / post_delete receiver on Membership: the person's keys act with the new
+    role (or not at all) from the next request on."""
+    forget_person_api_keys(team_id=instance.team_id, user_id=instance.user_id)

@@ -139,25 +139,97 @@ class Invite(TeamOwned):
 class ApiKeyScope(models.TextChoices):
     PROMPTS_READ = "prompts:read", "Read prompts"
     PROMPTS_WRITE = "prompts:write", "Write prompts"
+    DATASETS_READ = "datasets:read", "Read datasets"
     DATASETS_WRITE = "datasets:write", "Write datasets"
+    EXPERIMENTS_READ = "experiments:read", "Read experiments"
     EXPERIMENTS_WRITE = "experiments:write", "Run experiments"
+    TRACES_READ = "traces:read", "Read traces"
     TRACES_WRITE = "traces:write", "Send traces"
+    ANNOTATIONS_READ = "annotations:read", "Read annotations"
     ANNOTATIONS_WRITE = "annotations:write", "Write annotations"
     ADMIN = "admin", "Administer the team"
 
 
+# One line per scope, shown beside it on the key form.
+SCOPE_HELP: dict[str, str] = {
+    ApiKeyScope.PROMPTS_READ: "Fetch prompts by tag or version (the SDK), list versions, tags, "
+    "history, promotion requests and playground runs.",
+    ApiKeyScope.PROMPTS_WRITE: "Create prompts and versions, move tags, request promotions. "
+    "Includes prompts:read.",
+    ApiKeyScope.DATASETS_READ: "List datasets, read their examples and revisions, export them.",
+    ApiKeyScope.DATASETS_WRITE: "Create, edit, import and delete datasets and examples. "
+    "Includes datasets:read.",
+    ApiKeyScope.EXPERIMENTS_READ: "Read experiments, results, comparisons, evaluators and the "
+    "team's model providers.",
+    ApiKeyScope.EXPERIMENTS_WRITE: "Create, start, cancel and resume experiments "
+    "(promptyard eval) and manage evaluators. Includes experiments:read.",
+    ApiKeyScope.TRACES_READ: "Search and read traces and their spans.",
+    ApiKeyScope.TRACES_WRITE: "Send traces (OTLP at /v1/traces); does not read them back.",
+    ApiKeyScope.ANNOTATIONS_READ: "Read annotation queues, their items and annotations.",
+    ApiKeyScope.ANNOTATIONS_WRITE: "Fill and assign queues, annotate and decide items. "
+    "Includes annotations:read.",
+    ApiKeyScope.ADMIN: "Members, keys, invites, providers, the audit trail and promotion "
+    "reviews; includes every other scope. Works only while its person is an admin.",
+}
+
+READ_SCOPES = frozenset(s for s in ApiKeyScope.values if s.endswith(":read"))
+ALL_SCOPES = frozenset(ApiKeyScope.values)
+
+
+# A write scope includes the read of its own area, except traces: an application sends
+# traces with traces:write and must not read back everyone's.
+WRITE_INCLUDES_READ = {
+    ApiKeyScope.PROMPTS_WRITE: ApiKeyScope.PROMPTS_READ,
+    ApiKeyScope.DATASETS_WRITE: ApiKeyScope.DATASETS_READ,
+    ApiKeyScope.EXPERIMENTS_WRITE: ApiKeyScope.EXPERIMENTS_READ,
+    ApiKeyScope.ANNOTATIONS_WRITE: ApiKeyScope.ANNOTATIONS_READ,
+}
+
+
+def implied_scopes(scopes) -> frozenset[str]:
+    """What a list of scopes grants: `admin` every scope, a write scope the read of its
+    area (WRITE_INCLUDES_READ)."""
+    granted = set(scopes) & ALL_SCOPES
+    if ApiKeyScope.ADMIN in granted:
+        return ALL_SCOPES
+    granted.update(WRITE_INCLUDES_READ[s] for s in list(granted) if s in WRITE_INCLUDES_READ)
+    return frozenset(granted)
+
+
+# The most a key can do for a person of each role (the lesser-of rule): a key never acts
+# beyond what its person may do today. No key is an owner (see permissions.actor_can).
+ROLE_SCOPES: dict[str, frozenset[str]] = {
+    Role.OWNER: ALL_SCOPES,
+    Role.ADMIN: ALL_SCOPES,
+    Role.EDITOR: ALL_SCOPES - {ApiKeyScope.ADMIN},
+    Role.ANNOTATOR: READ_SCOPES | {ApiKeyScope.ANNOTATIONS_WRITE},
+    Role.VIEWER: READ_SCOPES,
+}
+
+_UNLOADED = object()
+
+
 class ApiKey(TeamOwned):
+    """A credential of one person in one team. It acts with the lesser of its scopes and
+    that person's current role (`effective_scopes`), and only while the person is a member."""
+
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, unique=True)
     hashed_key = models.CharField(max_length=64)
     scopes = models.JSONField(default=list)
     environment = models.CharField(max_length=40, blank=True)
+    # The person the key acts for: whoever created it, or, for a key created with another
+    # key, that key's person. A key without one (its person was deleted) is refused.
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_with_key = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=200, blank=True)
 
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
@@ -166,9 +238,43 @@ class ApiKey(TeamOwned):
     def is_active(self) -> bool:
         return self.revoked_at is None
 
+    @property
+    def person_role(self) -> str | None:
+        """The role of the key's person in the key's team now (None: no person, or not a
+        member). Authentication loads it with the key (`member_role`, apps.teams.keys);
+        otherwise it is read once per object."""
+        role = self.__dict__.get("member_role", _UNLOADED)
+        if role is _UNLOADED:
+            role = None
+            if self.created_by_id is not None:
+                role = (
+                    # Asked for the key's own team, inside or outside its scope.
+                    Membership.objects.unscoped()
+                    .filter(team_id=self.team_id, user_id=self.created_by_id)
+                    .values_list("role", flat=True)
+                    .first()
+                )
+            self.__dict__["member_role"] = role
+        return role
+
+    @property
+    def effective_scopes(self) -> frozenset[str]:
+        """The lesser of the key's scopes and its person's current role."""
+        cached = self.__dict__.get("_effective_scopes")
+        if cached is None:
+            role = self.person_role
+            allowed = ROLE_SCOPES.get(role, frozenset()) if role else frozenset()
+            cached = implied_scopes(self.scopes) & allowed
+            self.__dict__["_effective_scopes"] = cached
+        return cached
+
     def has_scope(self, scope: str) -> bool:
-        # `admin` covers every scope of the team.
-        return scope in self.scopes or ApiKeyScope.ADMIN in self.scopes
+        return scope in self.effective_scopes
+
+    @property
+    def scope_states(self) -> list[tuple[str, bool]]:
+        """Each granted scope and whether the person's role lets it act now (the key list)."""
+        return [(scope, scope in self.effective_scopes) for scope in self.scopes]
 
 
 class AuditEvent(TeamOwned):
@@ -190,3 +296,11 @@ class AuditEvent(TeamOwned):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["team", "-created_at"], name="audit_team_time")]
+
+    @property
+    def actor_display(self) -> str:
+        """Who acted, for the audit page: "Bob via key ci-bot" for a key's action."""
+        user, key = self.actor_user, self.actor_api_key
+        if key is not None and user is not None:
+            return f"{user} via key {key.name}"
+        return self.actor_label

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -136,8 +136,16 @@ def invites_recent(*, team: Team, actor: Actor, limit: int = 20) -> QuerySet[Inv
 
 
 def api_keys_list(*, team: Team, actor: Actor) -> QuerySet[ApiKey]:
+    """The team's keys, newest first, each with its person's role now (`member_role`: what
+    narrows its scopes, ApiKey.effective_scopes)."""
     require(actor, PERM_ADMIN, team, message="Only admins can see API keys.")
-    return ApiKey.objects.filter(team=team).select_related("created_by").order_by("-created_at")
+    role_now = Membership.objects.filter(team=team, user_id=OuterRef("created_by_id"))
+    return (
+        ApiKey.objects.filter(team=team)
+        .select_related("created_by", "created_with_key")
+        .annotate(member_role=Subquery(role_now.values("role")[:1]))
+        .order_by("-created_at")
+    )
 
 
 @dataclass

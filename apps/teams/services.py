@@ -14,7 +14,7 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from apps.accounts.models import User
-from apps.core.errors import Conflict, NotFound, ValidationFailed
+from apps.core.errors import Conflict, NotFound, PermissionRefused, ValidationFailed
 from apps.core.tenancy import team_scope
 from apps.core.validation import full_clean_or_raise
 from apps.teams.actors import Actor
@@ -32,7 +32,7 @@ from apps.teams.models import (
     Team,
     TeamRoleGroup,
 )
-from apps.teams.permissions import require
+from apps.teams.permissions import actor_person, require
 from apps.teams.selectors import invite_lookup, is_member
 from apps.teams.validators import validate_tag_name
 
@@ -152,6 +152,10 @@ def membership_remove(*, team: Team, actor: Actor, membership: Membership) -> No
         verb="membership.remove",
         target=membership,
         before={"user": membership.user.email, "role": membership.role},
+    )
+    # A person who leaves takes their keys along, at once and for the record.
+    _api_keys_revoke_of(
+        team=team, actor=actor, user=membership.user, reason=f"{membership.user} left the team"
     )
     membership.delete()
 
@@ -317,6 +321,11 @@ def api_key_create(
         raise ValidationFailed(f"Unknown scope {unknown[0]!r}.", field="scopes")
     if not scopes:
         raise ValidationFailed("Choose at least one scope.", field="scopes")
+    # The new key acts for the same person as its maker: a key made with a key belongs to
+    # that key's person (four-eyes compares persons; a person's keys leave with them).
+    person = actor_person(actor)
+    if person is None:
+        raise PermissionRefused("An API key must belong to a person.")
     prefix = secrets.token_hex(4)
     raw = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey(
@@ -326,16 +335,22 @@ def api_key_create(
         hashed_key=api_key_hash(raw),
         scopes=sorted(set(scopes)),
         environment=environment.strip(),
-        created_by=None if isinstance(actor, ApiKey) else actor,
+        created_by=person,
+        created_with_key=actor if isinstance(actor, ApiKey) else None,
     )
-    full_clean_or_raise(key, exclude=["team", "created_by"])
+    full_clean_or_raise(key, exclude=["team", "created_by", "created_with_key"])
     key.save()
     audit_record(
         team=team,
         actor=actor,
         verb="api_key.create",
         target=key,
-        after={"name": key.name, "scopes": key.scopes, "environment": key.environment},
+        after={
+            "name": key.name,
+            "scopes": key.scopes,
+            "environment": key.environment,
+            "person": person.email,
+        },
     )
     return key, raw
 
@@ -346,7 +361,33 @@ def api_key_revoke(*, team: Team, actor: Actor, key: ApiKey) -> ApiKey:
     if key.team_id != team.pk:
         raise NotFound("No such API key.")
     if key.revoked_at is None:
-        key.revoked_at = timezone.now()
-        key.save(update_fields=["revoked_at"])
-        audit_record(team=team, actor=actor, verb="api_key.revoke", target=key)
+        person = actor_person(actor)
+        _revoke(team=team, actor=actor, key=key, reason=f"{person} revoked it" if person else "")
     return key
+
+
+def _revoke(*, team: Team, actor: Actor, key: ApiKey, reason: str) -> None:
+    key.revoked_at = timezone.now()
+    key.revoked_reason = reason[:200]
+    # save() also makes this process forget the key at once (TeamsConfig.ready()).
+    key.save(update_fields=["revoked_at", "revoked_reason"])
+    audit_record(
+        team=team,
+        actor=actor,
+        verb="api_key.revoke",
+        target=key,
+        after={"reason": key.revoked_reason},
+    )
+
+
+def _api_keys_revoke_of(*, team: Team, actor: Actor, user: User, reason: str) -> list[ApiKey]:
+    """Revoke every active key `user` has in `team` (inside the caller's transaction)."""
+    keys = list(
+        # Filtered on the team given, inside or outside its scope.
+        ApiKey.objects.unscoped()
+        .select_for_update()
+        .filter(team=team, created_by=user, revoked_at__isnull=True)
+    )
+    for key in keys:
+        _revoke(team=team, actor=actor, key=key, reason=reason)
+    return keys

@@ -99,8 +99,8 @@ FILTER_PARAMETERS = [
 
 
 class TraceListAPI(TeamGenericAPIView):
-    # No traces:read scope exists: a key that may send traces may read them back.
-    read_scope = ApiKeyScope.TRACES_WRITE
+    # traces:read, not traces:write: an application that sends traces cannot read them back.
+    read_scope = ApiKeyScope.TRACES_READ
     serializer_class = TraceSerializer
     pagination_class = NewestFirst
 
@@ -114,7 +114,7 @@ class TraceListAPI(TeamGenericAPIView):
 
 
 class TraceDetailAPI(TeamGenericAPIView):
-    read_scope = ApiKeyScope.TRACES_WRITE
+    read_scope = ApiKeyScope.TRACES_READ
     serializer_class = TraceDetailSerializer
 
     def get(self, request, trace_id):

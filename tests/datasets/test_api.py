@@ -27,7 +27,7 @@ def writer(acme, alice, api_key_for):
 
 @pytest.fixture
 def reader(acme, alice, api_key_for):
-    return bearer(api_key_for(acme, alice, scopes=["prompts:read"]))
+    return bearer(api_key_for(acme, alice, scopes=["datasets:read"]))
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_it_creates_lists_updates_and_deletes_datasets(api_client, writer, acme)
     assert api_client.get(api("dataset-detail", dataset_id=dataset_id), **writer).status_code == 404
 
 
-def test_it_reads_with_any_key_but_writes_only_with_datasets_write(
+def test_it_reads_with_datasets_read_but_writes_only_with_datasets_write(
     api_client, reader, writer, dataset
 ):
     assert api_client.get(api("dataset-detail", dataset_id=dataset.pk), **reader).status_code == 200

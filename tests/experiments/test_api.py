@@ -78,7 +78,7 @@ def test_it_cancels_and_resumes_through_the_api(api_client, lab, api_key_for):
 
 
 def test_it_needs_the_experiments_write_scope_to_write(api_client, lab, api_key_for):
-    reader = api_key_for(lab.team, lab.actor, scopes=["prompts:read"])
+    reader = api_key_for(lab.team, lab.actor, scopes=["experiments:read"])
     experiment = lab.experiment()
     assert api_client.get(api("experiment-list"), **bearer(reader)).status_code == 200
     refused = api_client.post(

@@ -13,7 +13,7 @@ T, F = True, False
 def test_it_returns_the_summary_and_the_gate_outcome(acme, alice, api_client, api_key_for):
     experiment, variants = make_experiment(acme, alice)
     add_cells(acme, experiment, variants, [(T, F)] * 10 + [(T, T)] * 5)
-    raw = api_key_for(acme, alice, scopes=["prompts:read"])
+    raw = api_key_for(acme, alice, scopes=["experiments:read"])
     url = reverse("api:experiment-comparison", kwargs={"experiment_id": experiment.pk})
     body = api_client.get(url, {"threshold": "0.05"}, **bearer(raw)).json()
     (evaluator,) = body["evaluators"]

@@ -150,9 +150,9 @@ def test_it_creates_through_the_api_with_an_admin_key(api_client, acme, alice, a
         **bearer(weak),
     )
     assert response.status_code == 403
-    # Reading providers needs the general read scope (or admin): prompts:write alone is 403.
+    # Reading providers needs experiments:read (or admin): prompts:write alone is 403.
     assert api_client.get(reverse("api:provider-list"), **bearer(weak)).status_code == 403
-    reader = api_key_for(acme, alice, scopes=["prompts:read"], name="reader")
+    reader = api_key_for(acme, alice, scopes=["experiments:read"], name="reader")
     assert api_client.get(reverse("api:provider-list"), **bearer(reader)).status_code == 200
 
 

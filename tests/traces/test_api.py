@@ -27,7 +27,7 @@ def _trace(team, actor, n=1):
 def test_it_lists_traces_newest_first_with_filters(api_client, acme, alice, api_key_for):
     _trace(acme, alice, 1)
     _trace(acme, alice, 2)
-    raw = api_key_for(acme, alice, scopes=["traces:write"])
+    raw = api_key_for(acme, alice, scopes=["traces:read"])
     body = api_client.get("/api/v1/traces/", **bearer(raw)).json()
     assert {t["name"] for t in body["results"]} == {"run-1", "run-2"}
     assert "count" not in body  # cursor pages: no COUNT(*)
@@ -37,7 +37,7 @@ def test_it_lists_traces_newest_first_with_filters(api_client, acme, alice, api_
 
 def test_it_returns_a_trace_with_its_spans(api_client, acme, alice, api_key_for):
     trace_id = _trace(acme, alice)
-    raw = api_key_for(acme, alice, scopes=["traces:write"])
+    raw = api_key_for(acme, alice, scopes=["traces:read"])
     body = api_client.get(f"/api/v1/traces/{trace_id}/", **bearer(raw)).json()
     assert body["trace_id"] == trace_id
     assert [s["name"] for s in body["spans"]] == ["run-1", "chat"]
@@ -64,3 +64,5 @@ def test_it_needs_the_traces_scope_to_read(api_client, acme, alice, api_key_for)
     _trace(acme, alice)
     raw = api_key_for(acme, alice, scopes=["prompts:read"])
     assert api_client.get("/api/v1/traces/", **bearer(raw)).status_code == 403
+    sender = api_key_for(acme, alice, scopes=["traces:write"], name="sender")
+    assert api_client.get("/api/v1/traces/", **bearer(sender)).status_code == 403

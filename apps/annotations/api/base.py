@@ -5,7 +5,7 @@ from __future__ import annotations
 from apps.annotations import selectors
 from apps.annotations.api.serializers import ItemSerializer
 from apps.annotations.models import AnnotationQueue, QueueItem
-from apps.annotations.permissions import SCOPE, can_manage
+from apps.annotations.permissions import READ_SCOPE, SCOPE, can_manage
 from apps.teams.api_base import TeamGenericAPIView
 
 
@@ -16,7 +16,7 @@ def valid_data(serializer_class, request, **kwargs) -> dict:
 
 
 class AnnotationsAPIView(TeamGenericAPIView):
-    read_scope = SCOPE
+    read_scope = READ_SCOPE
     write_scope = SCOPE
 
     def queue(self, queue_id) -> AnnotationQueue:

@@ -1,7 +1,8 @@
 """Experiments API: create, start, cancel, resume and read experiments and their results.
 
-Any valid key of the team reads; writes need the `experiments:write` scope (and, for a
-signed-in user, the editor role, which the services check).
+Keys read with `experiments:read` (the read of the views' write scope, api_base) and
+write with `experiments:write`; a key acts within its person's role, a signed-in user
+within theirs (the services check).
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from apps.core.errors import ValidationFailed
-from apps.datasets.selectors import dataset_get, dataset_get_by_name
+from apps.core.errors import NotFound, ValidationFailed
+from apps.datasets.selectors import dataset_for_field, dataset_get_by_name
 from apps.experiments import estimates, selectors, services
 from apps.experiments.models import (
     Experiment,
@@ -239,10 +240,14 @@ class ExperimentResumeSerializer(serializers.Serializer):
 
 
 def _dataset(data):
+    # A body's id is a field: an unknown or another team's dataset is a 400 naming it.
     if data.get("dataset") is not None:
-        return dataset_get(data["dataset"])
+        return dataset_for_field(data["dataset"], field="dataset")
     if data.get("dataset_name"):
-        return dataset_get_by_name(data["dataset_name"])
+        try:
+            return dataset_get_by_name(data["dataset_name"])
+        except NotFound:
+            raise ValidationFailed("No such dataset.", field="dataset_name") from None
     raise ValidationFailed("Give a dataset id or dataset_name.", field="dataset")
 
 

@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import transaction
 
 from apps.core.errors import NotFound, ValidationFailed
-from apps.datasets.selectors import dataset_get, dataset_get_by_name
+from apps.datasets.selectors import dataset_for_field, dataset_get_by_name
 from apps.experiments import estimates, selectors
 from apps.experiments.estimates import Estimate
 from apps.experiments.models import Experiment
@@ -105,7 +105,14 @@ def ci_evaluation_start(
     if baseline is None:
         raise ValidationFailed(f"{prompt.name} has no tag {baseline_tag!r}.", field="baseline_tag")
     ref = dataset_ref or ""
-    dataset = dataset_get(int(ref)) if ref.isdigit() else dataset_get_by_name(ref)
+    # A body's id (or name) is a field: unknown, or another team's, is a 400 naming it.
+    if ref.isdigit():
+        dataset = dataset_for_field(ref, field="dataset")
+    else:
+        try:
+            dataset = dataset_get_by_name(ref)
+        except NotFound:
+            raise ValidationFailed(f"No dataset named {ref!r}.", field="dataset") from None
     if evaluator_names:
         evaluators = [
             selectors.evaluator_for_field(n, field="evaluators", by_id=False)

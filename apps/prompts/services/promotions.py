@@ -29,7 +29,7 @@ from apps.prompts.services.tags import (
 from apps.teams.actors import Actor
 from apps.teams.audit import actor_label, audit_record
 from apps.teams.models import PERM_ADMIN, PERM_EDIT, Team
-from apps.teams.permissions import actor_user, is_api_key, require
+from apps.teams.permissions import actor_person, require
 
 
 @transaction.atomic
@@ -49,6 +49,7 @@ def promotion_request_create(
     evidence = list(evidence or [])
     if not all(isinstance(e, int) and not isinstance(e, bool) for e in evidence):
         raise ValidationFailed("Evidence is a list of experiment ids.", field="evidence")
+    gates.evidence_check(team, evidence)
     tag = Tag.objects.filter(prompt=prompt, name=tag_name).first()
     _refuse_same_version(tag, tag_name, candidate)
     duplicate = PromotionRequest.objects.filter(
@@ -66,7 +67,9 @@ def promotion_request_create(
         current_version=tag.version if tag is not None else None,
         description=(description or "").strip(),
         evidence=evidence,
-        requester=actor_user(actor),
+        # The person, by session or by key, and the key if one was used: four eyes
+        # compares persons (apps.prompts.permissions.is_requester).
+        requester=actor_person(actor),
         requester_api_key=_key(actor),
         requester_label=actor_label(actor),
     )
@@ -91,9 +94,7 @@ def _refuse_closed(request: PromotionRequest) -> None:
 
 
 def _reviewer(actor: Actor) -> User | None:
-    if is_api_key(actor):
-        return actor.created_by
-    return actor
+    return actor_person(actor)
 
 
 @transaction.atomic

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from apps.core.errors import ValidationFailed
+from apps.llm.selectors import provider_id_check
 from apps.prompts.content import check_content, content_hash, normalize_model_settings
 from apps.prompts.models import Kind, Prompt, PromptVersion
 from apps.prompts.permissions import WRITE
@@ -67,6 +68,12 @@ def version_create(
         variables_schema=variables_schema,
         model_settings=model_settings,
     )
+    provider_id = model_settings.get("provider_id")
+    carried = newest is not None and newest.model_settings.get("provider_id") == provider_id
+    if provider_id is not None and not carried:
+        # A posted id is checked against the team; one carried over unchanged from the
+        # previous version may name a provider deleted since.
+        provider_id_check(provider_id, team=team, field="model_settings.provider_id")
     if newest is not None and newest.content_hash == digest:
         raise ValidationFailed(
             f"Nothing changed since v{newest.number}; edit the prompt or its settings first.",
