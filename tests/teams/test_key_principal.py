@@ -228,10 +228,10 @@ def test_demotion_narrows_a_key_at_once(
     assert api_key_authenticate(raw, remember=True).person_role == "admin"  # remembered
 
     _set_role(acme, alice, bob_admin, "editor")
-    assert api_key_authenticate(raw, remember=True).person_role == "editor"  # forgotten at once
     members = api_client.get("/api/v1/members/", **bearer(raw))
     assert members.status_code == 403
     assert "no longer allows" in members.json()["detail"]
+    assert api_key_authenticate(raw, remember=True).person_role == "editor"  # forgotten at once
     minted = api_client.post(
         "/api/v1/api-keys/", {"name": "x", "scopes": ["admin"]}, format="json", **bearer(raw)
     )
