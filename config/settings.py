@@ -6,6 +6,7 @@ configure a deployment; with none set, a development setup runs on SQLite under 
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_tasks",
     "django_tasks_db",
+    "axes",
     "apps.core",
     "apps.accounts",
     "apps.teams",
@@ -81,6 +83,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "apps.teams.middleware.TeamMiddleware",
     "apps.core.web.ServiceErrorMiddleware",
+    # Last, so it sees the flag a refused sign-in sets and answers with the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -120,6 +124,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses every sign-in while the account or the client is locked out.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -158,6 +164,27 @@ if os.environ.get("REDIS_URL"):
 # Sessions are read from the cache (written through to the database), so a page view does
 # not spend a query on them; with REDIS_URL the cache is shared by every process.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
+# --- sign-in throttling (django-axes) ----------------------------------------------------
+# Failures count by account and, separately, by client; either reaching the limit within
+# the cool-off closes sign-in (and password reset) for it until the cool-off has passed
+# since its last failure. A success does not wipe the count: resetting per (account, IP)
+# would let an attacker clear a victim's count by signing in to their own account.
+AXES_FAILURE_LIMIT = int(os.environ.get("PROMPTYARD_LOGIN_FAILURE_LIMIT", 5))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("PROMPTYARD_LOGIN_COOLOFF_MINUTES", 15)))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = False
+AXES_USERNAME_CALLABLE = "apps.accounts.throttle.attempt_username"
+AXES_LOCKOUT_CALLABLE = "apps.accounts.throttle.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# Successful sign-ins are in the sessions; axes keeps only the failures.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+# The client is REMOTE_ADDR unless the deployment says how many proxies it sits behind:
+# trusting X-Forwarded-For by default would let a client name a new address per attempt.
+if os.environ.get("PROMPTYARD_PROXY_COUNT"):
+    AXES_IPWARE_PROXY_COUNT = int(os.environ["PROMPTYARD_PROXY_COUNT"])
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "promptyard@localhost")

@@ -17,10 +17,17 @@ CHROMIUM = os.environ.get("PROMPTYARD_CHROMIUM", "/usr/bin/chromium")
 
 @pytest.fixture
 def make_user(db):
+    """make_user(email, name="", verified=True): an account whose address is verified
+    unless told otherwise (sign-up leaves it unverified until the mailed link is opened)."""
+    from django.utils import timezone
+
     from apps.accounts.models import User
 
-    def make(email: str, name: str = "") -> User:
-        return User.objects.create_user(email=email, password=PASSWORD, name=name)
+    def make(email: str, name: str = "", verified: bool = True) -> User:
+        verified_at = timezone.now() if verified else None
+        return User.objects.create_user(
+            email=email, password=PASSWORD, name=name, email_verified_at=verified_at
+        )
 
     return make
 

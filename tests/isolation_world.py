@@ -41,7 +41,9 @@ def _teams(world, team, alice, bob):
     from apps.teams.models import Membership
 
     world.objects["membership"] = Membership.objects.get(user=bob)
-    world.objects["invite"], _ = services.invite_create(team=team, actor=alice, role="viewer")
+    world.objects["invite"], _ = services.invite_create(
+        team=team, actor=alice, role="viewer", email="zoe@example.test"
+    )
     world.objects["api_key"], _ = services.api_key_create(
         team=team, actor=alice, name="k", scopes=["prompts:read"]
     )

@@ -83,6 +83,9 @@ class InviteSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "email",
+            "anyone_with_link",
+            "use_limit",
+            "use_count",
             "role",
             "created_by",
             "created_at",
@@ -95,12 +98,33 @@ class InviteSerializer(serializers.ModelSerializer):
 
 class InviteCreateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    email = serializers.EmailField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Who the invite is for: only an account with this verified address can "
+        "accept it. Required unless anyone_with_link.",
+    )
+    anyone_with_link = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Owners only (never an API key): an invite naming no one, which admits "
+        "whoever holds the link, up to use_limit people before it expires.",
+    )
+    use_limit = serializers.IntegerField(
+        required=False, default=1, min_value=1, max_value=services.INVITE_LINK_MAX_USES
+    )
+    expires_in = serializers.ChoiceField(
+        choices=list(services.INVITE_LINK_LIFETIMES),
+        required=False,
+        default=services.INVITE_LINK_DEFAULT_LIFETIME,
+        help_text="How long an anyone-with-the-link invite works (email invites: 7 days).",
+    )
 
 
 class InviteCreatedSerializer(InviteSerializer):
     link = serializers.URLField(
-        read_only=True, help_text="The single-use invite link. Shown only in this response."
+        read_only=True, help_text="The invite link. Shown only in this response."
     )
 
     class Meta(InviteSerializer.Meta):

@@ -7,8 +7,11 @@ class TeamsConfig(AppConfig):
     label = "teams"
 
     def ready(self):
+        from axes.signals import user_locked_out
+
         from apps.teams import schema  # noqa: F401  (registers the OpenAPI auth scheme)
         from apps.teams.keys import forget_changed_api_key, forget_changed_membership
+        from apps.teams.lockouts import lockout_audit
 
         # A remembered API key must not outlive its revocation in this process.
         post_save.connect(
@@ -29,3 +32,5 @@ class TeamsConfig(AppConfig):
             sender="teams.Membership",
             dispatch_uid="teams_membership_deleted",
         )
+        # A sign-in lockout is recorded in the audit trail of the account's teams.
+        user_locked_out.connect(lockout_audit, dispatch_uid="teams_sign_in_lockout")

@@ -1,7 +1,12 @@
 from django import forms
 
 from apps.teams.models import SCOPE_HELP, ApiKeyScope, Role, slug_validator
-from apps.teams.services import TRACE_RETENTION_MAX_DAYS
+from apps.teams.services import (
+    INVITE_LINK_DEFAULT_LIFETIME,
+    INVITE_LINK_LIFETIMES,
+    INVITE_LINK_MAX_USES,
+    TRACE_RETENTION_MAX_DAYS,
+)
 
 
 class TeamCreateForm(forms.Form):
@@ -14,16 +19,50 @@ class TeamCreateForm(forms.Form):
 
 
 class InviteForm(forms.Form):
-    role = forms.ChoiceField(choices=Role.choices, initial=Role.EDITOR)
     email = forms.EmailField(
         required=False,
-        help_text="Optional: we also send the link to this address.",
+        help_text="We mail the link to this address; only an account with this verified "
+        "address can accept it.",
+    )
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.EDITOR)
+    anyone_with_link = forms.BooleanField(
+        required=False,
+        label="Anyone with the link (no email)",
+        help_text="Owners only. Whoever holds the link can join, up to the number of people "
+        "below, until it expires. Leave the email empty.",
+    )
+    use_limit = forms.IntegerField(
+        min_value=1,
+        max_value=INVITE_LINK_MAX_USES,
+        initial=1,
+        required=False,
+        label="People the link admits",
+    )
+    expires_in = forms.ChoiceField(
+        choices=[(key, label) for key, (label, _) in INVITE_LINK_LIFETIMES.items()],
+        initial=INVITE_LINK_DEFAULT_LIFETIME,
+        required=False,
+        label="The link works for",
     )
 
     def __init__(self, *args, can_invite_owner: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         if not can_invite_owner:
             self.fields["role"].choices = [c for c in Role.choices if c[0] != Role.OWNER]
+            # Anyone-with-the-link invites are an owner's choice: others never see it.
+            for name in ("anyone_with_link", "use_limit", "expires_in"):
+                del self.fields[name]
+
+    def invite_kwargs(self) -> dict:
+        data = self.cleaned_data
+        kwargs = {"role": data["role"], "email": data["email"]}
+        if data.get("anyone_with_link"):
+            kwargs.update(
+                anyone_with_link=True,
+                use_limit=data.get("use_limit") or 1,
+                expires_in=data.get("expires_in") or INVITE_LINK_DEFAULT_LIFETIME,
+            )
+        return kwargs
 
 
 class MemberRoleForm(forms.Form):

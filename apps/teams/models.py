@@ -105,22 +105,51 @@ class TeamRoleGroup(TeamOwned):
 
 
 class Invite(TeamOwned):
+    """A link to join the team with a role.
+
+    An email invite is for one person: only a signed-in account whose verified address is
+    `email` can accept it, once. An anyone-with-the-link invite names no one: an owner's
+    deliberate choice, it admits whoever holds the link, up to `use_limit` people before
+    `expires_at`, and says so wherever it is shown.
+    """
+
     token_hash = models.CharField(max_length=64, unique=True)
     email = models.EmailField(blank=True)
+    anyone_with_link = models.BooleanField(default=False)
     role = models.CharField(max_length=20, choices=Role.choices)
+    use_limit = models.PositiveSmallIntegerField(default=1)
+    use_count = models.PositiveSmallIntegerField(default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
+    # The latest person to accept it (the only one, for an email invite).
     accepted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     accepted_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        constraints = [
+            # Either addressed to one email and used once, or explicitly anyone's.
+            models.CheckConstraint(
+                condition=(models.Q(anyone_with_link=False, use_limit=1) & ~models.Q(email=""))
+                | models.Q(anyone_with_link=True, email=""),
+                name="invite_email_or_anyone_with_link",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(use_limit__gte=1, use_count__lte=models.F("use_limit")),
+                name="invite_uses_within_limit",
+            ),
+        ]
+
     def __str__(self):
-        return f"Invite as {self.role}" + (f" for {self.email}" if self.email else "")
+        if self.anyone_with_link:
+            uses = "1 use" if self.use_limit == 1 else f"up to {self.use_limit} uses"
+            return f"Anyone-with-the-link invite as {self.role} ({uses})"
+        return f"Invite as {self.role} for {self.email}"
 
     @staticmethod
     def hash_token(token: str) -> str:
@@ -128,12 +157,16 @@ class Invite(TeamOwned):
         return hashlib.sha256(token.encode()).hexdigest()
 
     @property
+    def uses_left(self) -> int:
+        return max(self.use_limit - self.use_count, 0)
+
+    @property
+    def is_used_up(self) -> bool:
+        return self.use_count >= self.use_limit
+
+    @property
     def is_usable(self) -> bool:
-        return (
-            self.accepted_at is None
-            and self.revoked_at is None
-            and self.expires_at > timezone.now()
-        )
+        return not self.is_used_up and self.revoked_at is None and self.expires_at > timezone.now()
 
 
 class ApiKeyScope(models.TextChoices):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models import Case, F, IntegerField, OuterRef, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -73,6 +73,24 @@ def invite_lookup(token: str) -> Invite:
     return invite
 
 
+def invite_refusal(*, invite: Invite, user) -> str:
+    """Why `user` may not accept `invite` ("" when they may): an email invite is for the
+    one account whose verified address it names."""
+    if invite.anyone_with_link:
+        return ""
+    if user.email.lower() != invite.email.lower():
+        return (
+            f"This invite is for {invite.email}, and you are signed in as {user.email}. "
+            "Log in with the invited address to accept it."
+        )
+    if not user.email_verified:
+        return (
+            f"Verify {user.email} first: open the link we mailed to it (or send a new one), "
+            "then come back to this invite."
+        )
+    return ""
+
+
 # --- inside a team -------------------------------------------------------------------------
 
 
@@ -116,7 +134,10 @@ def invites_pending(*, team: Team, actor: Actor) -> QuerySet[Invite]:
     require(actor, PERM_ADMIN, team, message="Only admins can see invites.")
     return (
         Invite.objects.filter(
-            team=team, accepted_at=None, revoked_at=None, expires_at__gt=timezone.now()
+            team=team,
+            use_count__lt=F("use_limit"),
+            revoked_at=None,
+            expires_at__gt=timezone.now(),
         )
         .select_related("created_by")
         .order_by("-created_at")

@@ -14,6 +14,7 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from apps.accounts.models import User
+from apps.accounts.selectors import user_by_email
 from apps.core.errors import Conflict, NotFound, PermissionRefused, ValidationFailed
 from apps.core.tenancy import team_scope
 from apps.core.validation import full_clean_or_raise
@@ -33,7 +34,7 @@ from apps.teams.models import (
     TeamRoleGroup,
 )
 from apps.teams.permissions import actor_person, require
-from apps.teams.selectors import invite_lookup, is_member
+from apps.teams.selectors import invite_lookup, invite_refusal, is_member, memberships_of
 from apps.teams.validators import validate_tag_name
 
 INVITE_LIFETIME = timedelta(days=7)
@@ -215,6 +216,50 @@ def team_set_trace_retention(*, team: Team, actor: Actor, days: int) -> Team:
 
 # --- invites -----------------------------------------------------------------------
 
+INVITE_LINK_LIFETIMES = {
+    "1h": ("1 hour", timedelta(hours=1)),
+    "1d": ("1 day", timedelta(days=1)),
+    "7d": ("7 days", timedelta(days=7)),
+}
+INVITE_LINK_DEFAULT_LIFETIME = "1d"
+INVITE_LINK_MAX_USES = 50
+
+
+def _invite_shape(*, actor, team, email: str, anyone_with_link: bool, use_limit, expires_in):
+    """(email, use_limit, lifetime) of a new invite, or why it may not be made."""
+    if not anyone_with_link:
+        if not email:
+            raise ValidationFailed(
+                "Enter the email address of the person you invite: only an account with "
+                "that verified address can accept it.",
+                field="email",
+            )
+        return email, 1, INVITE_LIFETIME
+    require(
+        actor,
+        PERM_OWN,
+        team,
+        message="Only an owner can make an anyone-with-the-link invite.",
+    )
+    if email:
+        raise ValidationFailed(
+            "An anyone-with-the-link invite names no one: leave the email empty, or "
+            "untick 'anyone with the link' to invite that address.",
+            field="email",
+        )
+    try:
+        use_limit = int(use_limit)
+    except (TypeError, ValueError):
+        raise ValidationFailed("Enter how many people may use the link.", field="use_limit")
+    if not 1 <= use_limit <= INVITE_LINK_MAX_USES:
+        raise ValidationFailed(
+            f"A link admits between 1 and {INVITE_LINK_MAX_USES} people.", field="use_limit"
+        )
+    if expires_in not in INVITE_LINK_LIFETIMES:
+        choices = ", ".join(INVITE_LINK_LIFETIMES)
+        raise ValidationFailed(f"Choose how long the link works: {choices}.", field="expires_in")
+    return "", use_limit, INVITE_LINK_LIFETIMES[expires_in][1]
+
 
 @transaction.atomic
 def invite_create(
@@ -223,22 +268,40 @@ def invite_create(
     actor: Actor,
     role: str,
     email: str = "",
+    anyone_with_link: bool = False,
+    use_limit: int = 1,
+    expires_in: str = INVITE_LINK_DEFAULT_LIFETIME,
     accept_url_for: Callable[[str], str] | None = None,
 ) -> tuple[Invite, str]:
-    """Returns the invite and its token; the token is shown once and stored only hashed."""
+    """Returns the invite and its token; the token is shown once and stored only hashed.
+
+    An invite is for one email address (only that verified account may accept it), unless
+    an owner deliberately makes it an anyone-with-the-link invite, which then expires
+    within `expires_in` and admits at most `use_limit` people."""
     require(actor, PERM_ADMIN, team)
     if role not in Role.values:
         raise ValidationFailed(f"Unknown role {role!r}.", field="role")
     if role == Role.OWNER:
         require(actor, PERM_OWN, team, message="Only an owner can invite another owner.")
+    email, use_limit, lifetime = _invite_shape(
+        actor=actor,
+        team=team,
+        email=(email or "").strip().lower(),
+        anyone_with_link=bool(anyone_with_link),
+        use_limit=use_limit,
+        expires_in=expires_in,
+    )
     token = secrets.token_urlsafe(32)
     invite = Invite(
         team=team,
         token_hash=Invite.hash_token(token),
-        email=email.strip().lower(),
+        email=email,
+        anyone_with_link=bool(anyone_with_link),
+        use_limit=use_limit,
         role=role,
-        created_by=actor if not isinstance(actor, ApiKey) else None,
-        expires_at=timezone.now() + INVITE_LIFETIME,
+        # A key's invite is its person's (every action has a person).
+        created_by=actor_person(actor),
+        expires_at=timezone.now() + lifetime,
     )
     full_clean_or_raise(invite, exclude=["team", "created_by"])
     invite.save()
@@ -247,14 +310,16 @@ def invite_create(
         actor=actor,
         verb="invite.create",
         target=invite,
-        after={"role": role, "email": invite.email},
+        after=_invite_audit(invite),
     )
     if invite.email and accept_url_for:
         url = accept_url_for(token)
         transaction.on_commit(
             lambda: send_mail(
                 f"You are invited to {team.name} on Promptyard",
-                f"Join {team.name} as {role}: {url}\nThe link works once and expires in 7 days.",
+                f"Join {team.name} as {role}: {url}\n"
+                f"The invite is for {invite.email}: sign up or log in with this address "
+                "(verified) to accept it. The link works once and expires in 7 days.",
                 settings.DEFAULT_FROM_EMAIL,
                 [invite.email],
                 fail_silently=True,
@@ -263,19 +328,35 @@ def invite_create(
     return invite, token
 
 
+def _invite_audit(invite: Invite) -> dict:
+    """What the audit trail says of an invite: who it is for, or that it is anyone's."""
+    details = {"role": invite.role, "expires_at": invite.expires_at.isoformat()}
+    if invite.anyone_with_link:
+        details.update(for_whom="anyone with the link", use_limit=invite.use_limit)
+    else:
+        details.update(for_whom=invite.email, email=invite.email)
+    return details
+
+
 @transaction.atomic
 def invite_accept(*, token: str, user: User) -> Membership:
+    """Join the invite's team. An email invite admits only the signed-in account whose
+    verified address it names; an anyone-with-the-link one anyone, until its uses run out."""
     invite = invite_lookup(token)
     # The invitee is not in the team yet: there is no team scope to be in.
     invite = Invite.objects.unscoped().select_for_update().get(pk=invite.pk)
     if not invite.is_usable:
         raise Conflict("This invite has expired or was already used. Ask for a new link.")
+    refusal = invite_refusal(invite=invite, user=user)
+    if refusal:
+        raise PermissionRefused(refusal)
     team = invite.team
     if is_member(team=team, user=user):
         raise Conflict(f"You are already a member of {team.name}.")
+    invite.use_count += 1
     invite.accepted_by = user
     invite.accepted_at = timezone.now()
-    invite.save(update_fields=["accepted_by", "accepted_at"])
+    invite.save(update_fields=["use_count", "accepted_by", "accepted_at"])
     with team_scope(team):
         membership = _membership_add(team=team, user=user, role=invite.role)
         audit_record(
@@ -283,7 +364,12 @@ def invite_accept(*, token: str, user: User) -> Membership:
             actor=user,
             verb="invite.accept",
             target=membership,
-            after={"role": invite.role},
+            after={
+                "role": invite.role,
+                "invite": invite.pk,
+                "for_whom": _invite_audit(invite)["for_whom"],
+                "uses": f"{invite.use_count} of {invite.use_limit}",
+            },
         )
     return membership
 
@@ -293,14 +379,18 @@ def invite_revoke(*, team: Team, actor: Actor, invite: Invite) -> None:
     require(actor, PERM_ADMIN, team)
     if invite.team_id != team.pk:
         raise NotFound("No such invite.")
-    if invite.accepted_at is not None:
-        raise Conflict("This invite was already accepted; remove the member instead.")
+    if invite.is_used_up:
+        raise Conflict("This invite was already used; remove the member instead.")
     if invite.revoked_at is not None:
         return
     invite.revoked_at = timezone.now()
     invite.save(update_fields=["revoked_at"])
     audit_record(
-        team=team, actor=actor, verb="invite.revoke", target=invite, before={"role": invite.role}
+        team=team,
+        actor=actor,
+        verb="invite.revoke",
+        target=invite,
+        before=_invite_audit(invite),
     )
 
 
@@ -391,3 +481,31 @@ def _api_keys_revoke_of(*, team: Team, actor: Actor, user: User, reason: str) ->
     for key in keys:
         _revoke(team=team, actor=actor, key=key, reason=reason)
     return keys
+
+
+# --- sign-in lockouts --------------------------------------------------------------
+
+
+@transaction.atomic
+def account_lockout_record(
+    *, email: str, door: str, ip_address: str | None, scope: list[str], minutes: int
+) -> list:
+    """A sign-in (or password-reset) door just closed on an account after repeated failures:
+    say so in the audit trail of every team the account belongs to, where its admins look.
+    An address with no account belongs to no team; axes keeps that lockout on its own."""
+    user = user_by_email(email)
+    if user is None:
+        return []
+    details = {
+        "door": door,
+        "email": user.email,
+        "ip_address": ip_address or "",
+        "locked": " and ".join(scope) or "account",
+        "locked_for_minutes": minutes,
+    }
+    return [
+        audit_record(
+            team=membership.team, actor=None, verb="account.lockout", target=user, after=details
+        )
+        for membership in memberships_of(user)
+    ]

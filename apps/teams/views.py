@@ -98,14 +98,18 @@ def invite_accept_view(request, token: str):
     if not invite.is_usable:
         context["error"] = "This invite has expired or was already used. Ask for a new link."
         return render(request, "teams/invite_accept.html", context, status=410)
+    if request.user.is_authenticated:
+        # Said before any button is pressed: the wrong account is told, not let in.
+        context["refusal"] = selectors.invite_refusal(invite=invite, user=request.user)
+        context["wrong_account"] = context["refusal"] and request.user.email != invite.email
     if request.method == "POST":
         if not request.user.is_authenticated:
             return redirect(f"{reverse('accounts:login')}?next={request.path}")
         try:
             membership = services.invite_accept(token=token, user=request.user)
         except ServiceError as exc:
-            context["error"] = exc.message
-            return render(request, "teams/invite_accept.html", context, status=409)
+            context["refusal"] = exc.message
+            return render(request, "teams/invite_accept.html", context, status=exc.http_status)
         messages.success(
             request,
             f"Welcome to {invite.team.name}. You joined as {membership.get_role_display()}.",
@@ -273,24 +277,25 @@ def invites(request):
     if not form.is_valid():
         return _invites_page(request, form=form)
     with errors_on(form):
-        _, token = services.invite_create(
+        invite, token = services.invite_create(
             team=request.team,
             actor=request.user,
-            role=form.cleaned_data["role"],
-            email=form.cleaned_data["email"],
             accept_url_for=lambda t: _invite_url(request, t),
+            **form.invite_kwargs(),
         )
-        return _secret_page(_invites_page(request, link=_invite_url(request, token)))
+        page = _invites_page(request, link=_invite_url(request, token), created=invite)
+        return _secret_page(page)
     return _invites_page(request, form=form)
 
 
-def _invites_page(request, *, form=None, link=None):
+def _invites_page(request, *, form=None, link=None, created=None):
     pending = selectors.invites_pending(team=request.team, actor=request.user)
     recent = selectors.invites_recent(team=request.team, actor=request.user)
     context = _settings_context(request, "invites")
     context.update(
         form=form or InviteForm(can_invite_owner=context["is_owner"]),
         link=link,
+        created=created,
         pending=pending,
         recent=recent,
     )

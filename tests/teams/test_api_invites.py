@@ -54,7 +54,7 @@ def test_it_needs_the_admin_scope_and_role(api_client, acme, alice, bob, api_key
 
 def test_it_cannot_revoke_another_teams_invite(api_client, acme, alice, globex, dave, api_key_for):
     with team_scope(acme):
-        invite, _ = invite_create(team=acme, actor=alice, role="viewer")
+        invite, _ = invite_create(team=acme, actor=alice, role="viewer", email="z@example.test")
     globex_admin = api_key_for(globex, dave, scopes=["admin"])
     response = api_client.post(f"{INVITES}{invite.pk}/revoke/", **bearer(globex_admin))
     assert response.status_code == 404

@@ -16,7 +16,7 @@ def history(acme, alice, bob):
     """Some events by alice, one by an API key, and one dated last month."""
     with team_scope(acme):
         key, raw = services.api_key_create(team=acme, actor=alice, name="robot", scopes=["admin"])
-        services.invite_create(team=acme, actor=key, role="viewer")
+        services.invite_create(team=acme, actor=key, role="viewer", email="zoe@example.test")
         services.membership_set_role(
             team=acme, actor=alice, membership=Membership.objects.get(user=bob), role="admin"
         )

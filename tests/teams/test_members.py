@@ -57,7 +57,9 @@ def test_it_records_role_changes_in_the_audit_trail(acme, alice, bob):
 
 def test_it_accepts_an_invite_once(acme, alice, dave, make_user):
     with team_scope(acme):
-        invite, token = services.invite_create(team=acme, actor=alice, role="annotator")
+        invite, token = services.invite_create(
+            team=acme, actor=alice, role="annotator", anyone_with_link=True
+        )
     assert invite.token_hash != token and token not in invite.token_hash
     membership = services.invite_accept(token=token, user=dave)
     assert membership.role == "annotator"
@@ -71,7 +73,9 @@ def test_it_accepts_an_invite_once(acme, alice, dave, make_user):
 
 def test_it_refuses_an_expired_invite(acme, alice, dave):
     with team_scope(acme):
-        invite, token = services.invite_create(team=acme, actor=alice, role="viewer")
+        invite, token = services.invite_create(
+            team=acme, actor=alice, role="viewer", email=dave.email
+        )
     Invite.objects.unscoped().filter(pk=invite.pk).update(
         expires_at=timezone.now() - timedelta(seconds=1)
     )
@@ -81,7 +85,9 @@ def test_it_refuses_an_expired_invite(acme, alice, dave):
 
 def test_it_refuses_a_revoked_invite(acme, alice, dave):
     with team_scope(acme):
-        invite, token = services.invite_create(team=acme, actor=alice, role="viewer")
+        invite, token = services.invite_create(
+            team=acme, actor=alice, role="viewer", email=dave.email
+        )
         services.invite_revoke(team=acme, actor=alice, invite=invite)
     with pytest.raises(Conflict):
         services.invite_accept(token=token, user=dave)
@@ -94,7 +100,9 @@ def test_it_refuses_an_unknown_token(acme):
 
 def test_it_does_not_use_up_an_invite_on_an_existing_member(acme, alice, bob, dave):
     with team_scope(acme):
-        invite, token = services.invite_create(team=acme, actor=alice, role="viewer")
+        invite, token = services.invite_create(
+            team=acme, actor=alice, role="viewer", anyone_with_link=True
+        )
     with pytest.raises(Conflict, match="already a member"):
         services.invite_accept(token=token, user=bob)
     services.invite_accept(token=token, user=dave)
@@ -102,7 +110,9 @@ def test_it_does_not_use_up_an_invite_on_an_existing_member(acme, alice, bob, da
 
 def test_it_shows_expired_invites_as_gone(client, acme, alice, dave):
     with team_scope(acme):
-        invite, token = services.invite_create(team=acme, actor=alice, role="viewer")
+        invite, token = services.invite_create(
+            team=acme, actor=alice, role="viewer", email=dave.email
+        )
     Invite.objects.unscoped().filter(pk=invite.pk).update(expires_at=timezone.now())
     client.force_login(dave)
     response = client.get(f"/teams/invite/{token}/")
@@ -113,6 +123,8 @@ def test_it_shows_expired_invites_as_gone(client, acme, alice, dave):
 
 def test_it_cannot_revoke_another_teams_invite(acme, alice, globex, dave):
     with team_scope(acme):
-        invite, _ = services.invite_create(team=acme, actor=alice, role="viewer")
+        invite, _ = services.invite_create(
+            team=acme, actor=alice, role="viewer", email="zoe@example.test"
+        )
     with team_scope(globex), pytest.raises(NotFound):
         services.invite_revoke(team=globex, actor=dave, invite=invite)

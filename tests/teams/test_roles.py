@@ -46,7 +46,7 @@ def _revoke_key(team, actor, bob):
 
 
 def _invite(team, actor, bob):
-    services.invite_create(team=team, actor=actor, role="editor")
+    services.invite_create(team=team, actor=actor, role="editor", email="zoe@example.test")
 
 
 def _protected_tags(team, actor, bob):
@@ -155,7 +155,7 @@ def test_it_lets_only_admin_scoped_keys_administer(acme, alice, scopes, allowed)
     with team_scope(acme):
         key, _ = services.api_key_create(team=acme, actor=alice, name="auto", scopes=scopes)
         if allowed:
-            services.invite_create(team=acme, actor=key, role="viewer")
+            services.invite_create(team=acme, actor=key, role="viewer", email="zoe@example.test")
             list(selectors.audit_events(team=acme, actor=key))
         else:
             with pytest.raises(PermissionRefused):

@@ -45,7 +45,7 @@ def _writes(world, bob):
         (f"/t/acme/settings/members/{membership}/role/", {"role": "owner"}),
         (f"/t/acme/settings/members/{membership}/remove/", {}),
         ("/t/acme/settings/api-keys/", {"name": "k", "scopes": ["admin"]}),
-        ("/t/acme/settings/invites/", {"role": "owner"}),
+        ("/t/acme/settings/invites/", {"role": "owner", "email": "zoe@example.test"}),
         (
             "/t/acme/llm/new/",
             {
@@ -71,7 +71,7 @@ def _writes(world, bob):
         ("/api/v1/t/acme/evaluators/", {"name": "e", "kind": "valid_json"}),
         ("/api/v1/t/acme/annotation-queues/", {"name": "q-api"}),
         ("/api/v1/t/acme/api-keys/", {"name": "k", "scopes": ["admin"]}),
-        ("/api/v1/t/acme/invites/", {"role": "owner"}),
+        ("/api/v1/t/acme/invites/", {"role": "owner", "email": "zoe@example.test"}),
     ]
     return html, api
 

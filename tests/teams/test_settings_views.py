@@ -141,13 +141,14 @@ def test_it_accepts_an_invite(client, acme, alice, dave, logged_in):
     from apps.teams.services import invite_create
 
     with team_scope(acme):
-        _, token = invite_create(team=acme, actor=alice, role="viewer")
+        _, token = invite_create(team=acme, actor=alice, role="viewer", email=dave.email)
     url = f"/teams/invite/{token}/"
     if logged_in:
         client.force_login(dave)
     else:
         page = client.get(url)
         assert b"Sign up and join" in page.content
+        assert b"email=dave%40globex.test" in page.content  # sign-up arrives filled in
         assert client.post(url).status_code == 302  # to log in first
         client.force_login(dave)
     assert b"Join Acme" in client.get(url).content
@@ -162,7 +163,7 @@ def test_it_revokes_an_invite_in_place(client, acme, alice):
     from apps.teams.services import invite_create
 
     with team_scope(acme):
-        invite, token = invite_create(team=acme, actor=alice, role="viewer")
+        invite, token = invite_create(team=acme, actor=alice, role="viewer", email="z@example.test")
     client.force_login(alice)
     response = client.post(f"/t/acme/settings/invites/{invite.pk}/revoke/", HTTP_HX_REQUEST="true")
     assert response.status_code == 200
