@@ -1,7 +1,12 @@
+from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 
 from apps.teams import views as team_views
 
@@ -40,8 +45,23 @@ urlpatterns = [
     path("api/v1/", include((api_patterns, "api"), namespace="api")),
     path("api/v1/t/<slug:team_slug>/", include((api_patterns, "api"), namespace="team_api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    # The split view serves Swagger UI's start-up script as a file: no inline script. Its
+    # page keeps one inline <style> and Swagger UI draws icons from data: URLs.
+    path(
+        "api/docs/",
+        csp_update({"style-src": ["'unsafe-inline'"], "img-src": ["data:"]})(
+            SpectacularSwaggerSplitView.as_view(url_name="schema")
+        ),
+        name="api-docs",
+    ),
+    # ReDoc writes its styles inline and parses in a blob: worker; this page alone allows it.
+    path(
+        "api/redoc/",
+        csp_update(
+            {"style-src": ["'unsafe-inline'"], "worker-src": ["blob:"], "img-src": ["data:"]}
+        )(SpectacularRedocView.as_view(url_name="schema")),
+        name="api-redoc",
+    ),
     path("", include("apps.traces.otlp_urls")),
     path("admin/", admin.site.urls),
 ]

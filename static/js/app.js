@@ -35,6 +35,23 @@
     if (message && !window.confirm(message)) event.preventDefault();
   }, true);
 
+  // A form that only scripts submit (the playground streams its runs): Enter does nothing.
+  document.addEventListener("submit", function (event) {
+    if (event.target.hasAttribute && event.target.hasAttribute("data-no-submit")) {
+      event.preventDefault();
+    }
+  }, true);
+
+  // <input type="radio" name="kind" value="chat" data-shows-kind> shows the sections marked
+  // data-kind-section="chat" and hides the other kinds' (the prompt editor).
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.matches || !input.matches("input[data-shows-kind]")) return;
+    document.querySelectorAll("[data-kind-section]").forEach(function (el) {
+      el.hidden = el.getAttribute("data-kind-section") !== input.value;
+    });
+  });
+
   // The phone-width menu closes after a choice.
   document.addEventListener("click", function (event) {
     if (event.target.closest(".mainnav a")) {
