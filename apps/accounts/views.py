@@ -16,7 +16,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from apps.accounts import services, throttle
 from apps.accounts.forms import SignupForm
-from apps.core.errors import NotFound
 
 
 def _safe_next(request, candidate: str) -> str:
@@ -67,7 +66,7 @@ class LoginView(auth_views.LoginView):
 def verify(request, token: str):
     try:
         user, next_url = services.email_verification_accept(token=token)
-    except NotFound as exc:
+    except services.VerificationLinkInvalid as exc:
         return render(request, "accounts/verify_failed.html", {"error": exc.message}, status=404)
     next_url = _safe_next(request, next_url)
     if request.user.is_authenticated and request.user.pk == user.pk:
