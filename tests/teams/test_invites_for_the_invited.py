@@ -250,7 +250,7 @@ def test_it_turns_old_emailless_invites_into_single_use_links(alice):
 
     before, after = (
         [("teams", "0003_apikey_person_and_read_scopes")],
-        [("teams", "0004_invites_for_the_invited")],
+        [("teams", "0005_invite_constraints")],
     )
     executor = MigrationExecutor(connection)
     executor.migrate(before)

@@ -38,12 +38,4 @@ class Migration(migrations.Migration):
             field=models.PositiveSmallIntegerField(default=1),
         ),
         migrations.RunPython(existing_invites_keep_working, migrations.RunPython.noop),
-        migrations.AddConstraint(
-            model_name='invite',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('anyone_with_link', False), ('use_limit', 1), models.Q(('email', ''), _negated=True)), models.Q(('anyone_with_link', True), ('email', '')), _connector='OR'), name='invite_email_or_anyone_with_link'),
-        ),
-        migrations.AddConstraint(
-            model_name='invite',
-            constraint=models.CheckConstraint(condition=models.Q(('use_count__lte', models.F('use_limit')), ('use_limit__gte', 1)), name='invite_uses_within_limit'),
-        ),
     ]
