@@ -34,7 +34,7 @@ class VerificationLinkInvalid(Exception):
     message = LINK_NOT_VALID
 
 
-def _mail(*, to: str, template: str, context: dict) -> None:
+def _mail(*, to: str, template: str, context: dict[str, object]) -> None:
     subject, _, body = render_to_string(template, context).strip().partition("\n")
     transaction.on_commit(
         lambda: send_mail(subject.strip(), body.strip() + "\n", settings.DEFAULT_FROM_EMAIL, [to])
@@ -83,7 +83,9 @@ def account_create(
     if existing is None:
         try:
             with transaction.atomic():
-                user = User.objects.create_user(email=email, password=password, name=name.strip())
+                user: User = User.objects.create_user(  # type: ignore[no-untyped-call]
+                    email=email, password=password, name=name.strip()
+                )
         except IntegrityError:  # signed up twice at once: the other request made it
             existing = User.objects.get(email=email)
         else:

@@ -73,7 +73,7 @@ def invite_lookup(token: str) -> Invite:
     return invite
 
 
-def invite_refusal(*, invite: Invite, user) -> str:
+def invite_refusal(*, invite: Invite, user: User) -> str:
     """Why `user` may not accept `invite` ("" when they may): an email invite is for the
     one account whose verified address it names."""
     if invite.anyone_with_link:

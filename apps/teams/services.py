@@ -27,6 +27,7 @@ from apps.teams.models import (
     ROLE_PERMISSIONS,
     ApiKey,
     ApiKeyScope,
+    AuditEvent,
     Invite,
     Membership,
     Role,
@@ -225,7 +226,15 @@ INVITE_LINK_DEFAULT_LIFETIME = "1d"
 INVITE_LINK_MAX_USES = 50
 
 
-def _invite_shape(*, actor, team, email: str, anyone_with_link: bool, use_limit, expires_in):
+def _invite_shape(
+    *,
+    actor: Actor,
+    team: Team,
+    email: str,
+    anyone_with_link: bool,
+    use_limit: int | str,
+    expires_in: str,
+) -> tuple[str, int, timedelta]:
     """(email, use_limit, lifetime) of a new invite, or why it may not be made."""
     if not anyone_with_link:
         if not email:
@@ -328,9 +337,12 @@ def invite_create(
     return invite, token
 
 
-def _invite_audit(invite: Invite) -> dict:
+def _invite_audit(invite: Invite) -> dict[str, str | int]:
     """What the audit trail says of an invite: who it is for, or that it is anyone's."""
-    details = {"role": invite.role, "expires_at": invite.expires_at.isoformat()}
+    details: dict[str, str | int] = {
+        "role": invite.role,
+        "expires_at": invite.expires_at.isoformat(),
+    }
     if invite.anyone_with_link:
         details.update(for_whom="anyone with the link", use_limit=invite.use_limit)
     else:
@@ -489,7 +501,7 @@ def _api_keys_revoke_of(*, team: Team, actor: Actor, user: User, reason: str) ->
 @transaction.atomic
 def account_lockout_record(
     *, email: str, door: str, ip_address: str | None, scope: list[str], minutes: int
-) -> list:
+) -> list[AuditEvent]:
     """A sign-in (or password-reset) door just closed on an account after repeated failures:
     say so in the audit trail of every team the account belongs to, where its admins look.
     An address with no account belongs to no team; axes keeps that lockout on its own."""

@@ -3,6 +3,8 @@ renders its page, or, for htmx requests, the part of the page that changed."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
@@ -88,9 +90,9 @@ def team_create_view(request):
 def invite_accept_view(request, token: str):
     invite = selectors.invite_for_token(token)
     if invite is None:
-        context = {"error": selectors.INVITE_NOT_VALID}
-        return render(request, "teams/invite_accept.html", context, status=404)
-    context = {"invite": invite, "team": invite.team, "token": token}
+        gone = {"error": selectors.INVITE_NOT_VALID}
+        return render(request, "teams/invite_accept.html", gone, status=404)
+    context: dict[str, Any] = {"invite": invite, "team": invite.team, "token": token}
     if request.user.is_authenticated:
         if selectors.is_member(team=invite.team, user=request.user):
             messages.info(request, f"You are already a member of {invite.team.name}.")

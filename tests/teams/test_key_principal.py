@@ -294,7 +294,12 @@ def test_the_audit_trail_names_the_person_and_the_key(
     api_client, client, acme, alice, bob_admin, api_key_for
 ):
     raw = api_key_for(acme, bob_admin, scopes=["admin"], name="ci-bot")
-    response = api_client.post("/api/v1/invites/", {"role": "viewer"}, format="json", **bearer(raw))
+    response = api_client.post(
+        "/api/v1/invites/",
+        {"role": "viewer", "email": "zoe@example.test"},
+        format="json",
+        **bearer(raw),
+    )
     assert response.status_code == 201
     with team_scope(acme):
         event = AuditEvent.objects.get(verb="invite.create")
