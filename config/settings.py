@@ -211,6 +211,13 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 PROMPTYARD_TRACE_MAX_BYTES = int(os.environ.get("PROMPTYARD_TRACE_MAX_BYTES", 8 * 1024 * 1024))
 # Where the bundled deterministic model server listens (make run starts it).
 PROMPTYARD_DEMO_ECHO_URL = os.environ.get("PROMPTYARD_DEMO_ECHO_URL", "http://127.0.0.1:8765/v1")
+# Fair shares of the task workers (apps/experiments/scheduling.py): how many experiment runs
+# one team may have running at once across all workers, and how long a run keeps a worker
+# before stepping aside for a waiting run (it resumes where it stopped).
+PROMPTYARD_TEAM_MAX_RUNNING_EXPERIMENTS = int(
+    os.environ.get("PROMPTYARD_TEAM_MAX_RUNNING_EXPERIMENTS", 1)
+)
+PROMPTYARD_EXPERIMENT_TURN_SECONDS = float(os.environ.get("PROMPTYARD_EXPERIMENT_TURN_SECONDS", 5))
 # Provider base URLs reach public addresses only, unless the operator opens more
 # (apps/llm/urlcheck.py): loopback and private ranges at once, or listed hosts/networks with
 # an optional port ("127.0.0.1:8765,10.0.0.0/8,llm.internal"). `make run` lists demo-echo.

@@ -95,6 +95,15 @@ def reset_connections() -> None:
             connection.connection = None
 
 
+_active_worker: ResilientWorker | None = None
+
+
+def worker_retries_supported() -> bool:
+    """Is the code running inside `manage.py worker`, which runs a task again after a
+    transient error or a RetryLater? (`db_worker` and the immediate backend do not.)"""
+    return _active_worker is not None
+
+
 def _sleep(seconds: float) -> None:
     # One indirection so tests can record the waits.
     time.sleep(seconds)
@@ -106,6 +115,14 @@ class ResilientWorker(Worker):
         self._transient_attempts: dict[str, int] = {}
 
     def run(self) -> None:
+        global _active_worker
+        _active_worker = self
+        try:
+            self._run()
+        finally:
+            _active_worker = None
+
+    def _run(self) -> None:
         logger.info("Starting worker worker_id=%s queues=%s", self.worker_id, self.queue_names)
         if self.startup_delay and self.interval:
             time.sleep(random.random())  # noqa: S311 - no thundering herd of workers

@@ -118,7 +118,13 @@ class Command(BaseCommand):
             action="store_true",
             help="Serve with gunicorn instead of Django's development server.",
         )
-        parser.add_argument("--workers", type=int, default=1, help="Task worker processes.")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=2,
+            help="Task worker processes (two: one team's run cannot hold the only worker, "
+            "as a team runs one experiment at a time by default).",
+        )
 
     def handle(self, *args, **options):
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
