@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+from typing import TYPE_CHECKING
 
 import openai
 
@@ -40,7 +41,11 @@ def _http_modules():
     raise RuntimeError("Cannot tell which HTTP library the openai SDK uses.")  # pragma: no cover
 
 
-httpx_, httpcore_ = _http_modules()
+if TYPE_CHECKING:  # the checker reads the SDK's current choice
+    import httpcore2 as httpcore_
+    import httpx2 as httpx_
+else:
+    httpx_, httpcore_ = _http_modules()
 
 
 def _refused(host: str, port: int, exc: UnsafeBaseURL):
