@@ -20,6 +20,10 @@ setup: $(STAMP)
 migrate: setup
 	$(BIN)/python manage.py migrate --noinput
 
+# Provider URLs reach public addresses only unless the operator allows more: `make run`
+# allows its own demo-echo (apps/llm/urlcheck.py). Add e.g. `,localhost:11434` for Ollama.
+demo run: export PROMPTYARD_PROVIDER_URL_ALLOWLIST ?= 127.0.0.1:8765
+
 demo: migrate
 	$(BIN)/python manage.py seed_demo
 

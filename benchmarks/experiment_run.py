@@ -25,6 +25,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+# demo-echo listens on loopback, which provider URLs may reach only when the operator says so.
+os.environ.setdefault("PROMPTYARD_PROVIDER_URL_ALLOWLIST", "127.0.0.0/8")
 
 ROWS = int(os.environ.get("BENCH_ROWS", 1000))
 CONCURRENCY = 32

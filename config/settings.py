@@ -116,11 +116,17 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # Web process and worker write at once: WAL plus IMMEDIATE avoids "database is locked".
+    # The web process and the worker write at once. WAL lets readers run beside the one
+    # writer; IMMEDIATE takes the write lock when a transaction begins, so a transaction
+    # never fails upgrading a read lock (SQLite answers that with an instant "database is
+    # locked", whatever the timeout). The busy timeout is how long a writer waits for the
+    # lock: longer than the heaviest write (a 3,000-span batch, about a second alone, more
+    # behind a queue of them); synchronous=NORMAL is safe with WAL and shortens every
+    # commit. A worker that still meets "database is locked" retries (apps.core.worker).
     DATABASES["default"]["OPTIONS"] = {
-        "init_command": "PRAGMA journal_mode=WAL;",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
+        "timeout": float(os.environ.get("PROMPTYARD_SQLITE_TIMEOUT", 60)),
     }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -282,6 +288,22 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 PROMPTYARD_TRACE_MAX_BYTES = int(os.environ.get("PROMPTYARD_TRACE_MAX_BYTES", 8 * 1024 * 1024))
 # Where the bundled deterministic model server listens (make run starts it).
 PROMPTYARD_DEMO_ECHO_URL = os.environ.get("PROMPTYARD_DEMO_ECHO_URL", "http://127.0.0.1:8765/v1")
+# Fair shares of the task workers (apps/experiments/scheduling.py): how many experiment runs
+# one team may have running at once across all workers, and how long a run keeps a worker
+# before stepping aside for a waiting run (it resumes where it stopped).
+PROMPTYARD_TEAM_MAX_RUNNING_EXPERIMENTS = int(
+    os.environ.get("PROMPTYARD_TEAM_MAX_RUNNING_EXPERIMENTS", 1)
+)
+PROMPTYARD_EXPERIMENT_TURN_SECONDS = float(os.environ.get("PROMPTYARD_EXPERIMENT_TURN_SECONDS", 5))
+# Provider base URLs reach public addresses only, unless the operator opens more
+# (apps/llm/urlcheck.py): loopback and private ranges at once, or listed hosts/networks with
+# an optional port ("127.0.0.1:8765,10.0.0.0/8,llm.internal"). `make run` lists demo-echo.
+PROMPTYARD_ALLOW_PRIVATE_PROVIDER_URLS = env_bool("PROMPTYARD_ALLOW_PRIVATE_PROVIDER_URLS", False)
+PROMPTYARD_PROVIDER_URL_ALLOWLIST = [
+    h.strip()
+    for h in os.environ.get("PROMPTYARD_PROVIDER_URL_ALLOWLIST", "").split(",")
+    if h.strip()
+]
 # A benchmark-only bare JSON view, the framework's floor (benchmarks/prompt_fetch.py).
 PROMPTYARD_BENCHMARK_VIEWS = env_bool("PROMPTYARD_BENCHMARK_VIEWS", False)
 

@@ -209,6 +209,14 @@ def demo_echo_server():
 
 
 @pytest.fixture(autouse=True)
+def _loopback_providers(settings):
+    """Tests point providers at demo-echo and stub servers on 127.0.0.1, which a deployment
+    refuses unless its operator allows it (apps/llm/urlcheck.py): allow loopback here, as
+    `make run` allows its demo-echo. The URL-policy tests set their own."""
+    settings.PROMPTYARD_PROVIDER_URL_ALLOWLIST = ["127.0.0.0/8", "::1"]
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """PBKDF2 costs ~0.3 s per user; tests create many users and never need the strength."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -20,6 +20,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +29,16 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from apps.core.tenancy import team_scope
+from apps.core.worker import (
+    DB_ERRORS,
+    RetryLater,
+    backoff,
+    is_transient,
+    reset_connections,
+    worker_retries_supported,
+)
 from apps.datasets.selectors import examples_at_revision
+from apps.experiments import scheduling
 from apps.experiments.evaluators import (
     REGISTRY,
     SOURCE_CODE,
@@ -66,6 +76,7 @@ from apps.llm.model_settings import ModelSettings
 from apps.llm.models import ProviderConfig
 from apps.prompts import rendering
 from apps.prompts.rendering import RenderError, render_prompt
+from apps.teams.models import Team
 
 logger = logging.getLogger(__name__)
 
@@ -250,11 +261,16 @@ class PreparedPrompt:
 
 
 class ExperimentRunner:
-    def __init__(self, experiment: Experiment, *, batch_size: int = 200):
+    def __init__(
+        self, experiment: Experiment, *, batch_size: int = 200, turn_seconds: float | None = None
+    ):
         self.experiment = experiment
         self.team = experiment.team
         self.batch_size = batch_size
-        self.stop_reason: str | None = None  # "cancelled" | "capped"
+        # A run given a turn by the scheduler steps aside after this long when another run
+        # waits (apps/experiments/scheduling.py); None: run to the end.
+        self.turn_seconds = turn_seconds
+        self.stop_reason: str | None = None  # "cancelled" | "capped" | "yielded"
         self._stop = threading.Event()
         # Set by the event loop once every lane has ended (all finished cells are queued):
         # the database thread stores the last batch at once, while the loop closes clients.
@@ -729,7 +745,7 @@ class ExperimentRunner:
             target=self._loop_thread, args=(cells,), name=f"experiment-{self.experiment.pk}"
         )
         thread.start()
-        last_progress = time.monotonic()
+        last_progress = turn_started = time.monotonic()
         try:
             while True:
                 batch = self._drain(timeout=0.05, window=STORE_WINDOW)
@@ -739,6 +755,9 @@ class ExperimentRunner:
                     last_progress = time.monotonic()
                     if self.refresh_counters():
                         self.request_stop("cancelled")
+                    elif self._turn_over(last_progress - turn_started):
+                        # Calls in flight finish and are stored; no new cell starts.
+                        self.request_stop("yielded")
                 if (self._lanes_done.is_set() or not thread.is_alive()) and self._done.empty():
                     break
         except BaseException:
@@ -758,11 +777,24 @@ class ExperimentRunner:
             raise self._async_error
         if cancelled or self.stop_reason == "cancelled":
             return "cancelled"
+        if (
+            self.stop_reason == "yielded"
+            and self.experiment.done_count < self.experiment.total_cells
+        ):
+            return "yielded"
         if self.stop_reason == "capped" or (
             self._cap_reached() and self.experiment.done_count < self.experiment.total_cells
         ):
             return "capped"
         return "completed"
+
+    def _turn_over(self, elapsed: float) -> bool:
+        return (
+            self.turn_seconds is not None
+            and self.stop_reason is None
+            and elapsed >= self.turn_seconds
+            and scheduling.others_waiting(self.experiment)
+        )
 
     def _drain(self, timeout: float, window: float = 0.0) -> list[Finished]:
         """Wait up to `timeout` for a finished cell, then collect what else finishes within
@@ -825,12 +857,86 @@ def execute(experiment_id: int) -> dict:
     experiment = _claim(experiment_id)
     if experiment is None:
         return {"experiment": experiment_id, "status": "skipped"}
+    return _run_claimed(experiment)
+
+
+# Seconds before a ticket that found only runs of teams at their cap looks again.
+DEFER_SECONDS = 1.0
+
+
+def run_turn(ticket_experiment_id: int) -> dict:
+    """What a worker does with a ticket (`tasks.run_experiment`): give a turn to the run
+    that is fairest now (apps/experiments/scheduling.py), which may be another team's."""
+    warm_up()
+    experiment = _claim_fairest()
+    if experiment is None:
+        if not scheduling.queued_exists():
+            return {"experiment": ticket_experiment_id, "status": "skipped"}
+        # Every queued run belongs to a team at its cap: look again shortly.
+        if worker_retries_supported():
+            raise RetryLater(DEFER_SECONDS, "every queued run's team is at its cap")
+        _enqueue_ticket(ticket_experiment_id, delay=DEFER_SECONDS)
+        return {"experiment": ticket_experiment_id, "status": "deferred"}
+    return _run_claimed(experiment, turn_seconds=scheduling.turn_seconds())
+
+
+def _claim_fairest() -> Experiment | None:
+    for experiment_id, team_id in scheduling.fair_order():
+        with transaction.atomic():
+            # The team's row is the lock: two workers cannot both take its last free slot.
+            Team.objects.select_for_update().filter(pk=team_id).first()
+            experiment = _claim(experiment_id) if scheduling.below_cap(team_id) else None
+        if experiment is not None:
+            return experiment
+    return None
+
+
+def _enqueue_ticket(experiment_id: int, *, delay: float = 0.0) -> None:
+    from apps.experiments.tasks import run_experiment  # noqa: PLC0415 - tasks imports us
+
+    task = run_experiment
+    if delay:
+        task = task.using(run_after=timezone.now() + timedelta(seconds=delay))
+    result = task.enqueue(experiment_id)
+    # reason: the run this worker claimed, by its primary key.
+    Experiment.objects.unscoped().filter(pk=experiment_id).update(task_id=str(result.id)[:64])
+
+
+def _requeue_after_transient(experiment_id: int, exc: BaseException) -> bool:
+    """After a transient database error, put the run back in the queue (the worker runs the
+    ticket again); False if even that cannot be written."""
+    for attempt in range(1, 6):
+        try:
+            # reason: the run this worker claimed, by its primary key.
+            Experiment.objects.unscoped().filter(pk=experiment_id).update(
+                status=Status.QUEUED,
+                status_detail=(
+                    "Interrupted by a database error; it resumes where it stopped. "
+                    f"({type(exc).__name__})"
+                ),
+            )
+            return True
+        except DB_ERRORS:
+            reset_connections()
+            time.sleep(backoff(attempt))
+    return False
+
+
+def _run_claimed(experiment: Experiment, *, turn_seconds: float | None = None) -> dict:
+    experiment_id = experiment.pk
     started = time.monotonic()
     with team_scope(experiment.team):
-        runner = ExperimentRunner(experiment)
+        runner = ExperimentRunner(experiment, turn_seconds=turn_seconds)
         try:
             outcome = runner.run()
         except Exception as exc:
+            if is_transient(exc) and worker_retries_supported():
+                logger.warning(
+                    "experiment %s interrupted by %r; it will resume", experiment_id, exc
+                )
+                reset_connections()
+                if _requeue_after_transient(experiment_id, exc):
+                    raise  # the worker runs the ticket again after a backoff
             logger.exception("experiment %s failed", experiment_id)
             # reason: the run this worker claimed, by its primary key.
             Experiment.objects.unscoped().filter(pk=experiment_id).update(
@@ -841,6 +947,23 @@ def execute(experiment_id: int) -> dict:
             )
             raise
         experiment.refresh_from_db()
+        if outcome == "yielded":
+            # reason: the run this worker claimed, by its primary key.
+            Experiment.objects.unscoped().filter(pk=experiment_id).update(
+                status=Status.QUEUED,
+                status_detail=(
+                    f"Waiting for its next turn: {experiment.done_count} of "
+                    f"{experiment.total_cells} cells done; other runs are taking theirs."
+                ),
+                heartbeat_at=timezone.now(),
+            )
+            _enqueue_ticket(experiment_id)
+            return {
+                "experiment": experiment_id,
+                "status": outcome,
+                "calls": runner.calls,
+                "seconds": round(time.monotonic() - started, 3),
+            }
         detail = ""
         if outcome == "capped":
             detail = (

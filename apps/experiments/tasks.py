@@ -1,7 +1,9 @@
-"""Background work: `run_experiment` runs on `manage.py db_worker` (django-tasks-db).
+"""Background work: `run_experiment` runs on `manage.py worker` (django-tasks-db).
 
-Several workers on one PostgreSQL share the queue (SKIP LOCKED). Running a task again for
-the same experiment is safe: it only runs the cells that have no stored result.
+Several workers on one PostgreSQL share the queue (SKIP LOCKED). A task is a ticket for a
+turn: the worker gives the turn to the fairest queued run, which may be another team's
+(apps/experiments/scheduling.py), and a run that steps aside enqueues a new ticket.
+Running a run again is safe: it only runs the cells that have no stored result.
 """
 
 from __future__ import annotations
@@ -11,6 +13,6 @@ from django_tasks import task
 
 @task()
 def run_experiment(experiment_id: int) -> dict:
-    from apps.experiments.runner import execute
+    from apps.experiments.runner import run_turn
 
-    return execute(experiment_id)
+    return run_turn(experiment_id)

@@ -27,6 +27,7 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI, OpenAI
 
+from apps.llm import transport
 from apps.llm.model_settings import ModelSettings
 from apps.llm.urlcheck import UnsafeBaseURL, check_base_url
 
@@ -118,12 +119,14 @@ def _key_for(provider) -> str:
 
 
 def _check_url(provider) -> None:
-    # Names are resolved again from time to time: a name may start resolving elsewhere.
+    # A URL changed behind the services' back gets a clear refusal here. Names are not
+    # resolved here (that would block the event loop): the transport checks the address
+    # of every connection it makes (apps.llm.transport).
     now = time.monotonic()
     if now - _url_checked.get(provider.base_url, -1e9) < URL_RECHECK_SECONDS:
         return
     try:
-        check_base_url(provider.base_url)
+        check_base_url(provider.base_url, resolve=False)
     except UnsafeBaseURL as exc:
         raise GatewayError(BAD_REQUEST, f"Provider {provider.name}: {exc}") from None
     _url_checked[provider.base_url] = now
@@ -146,15 +149,14 @@ def _client(provider, *, asynchronous: bool = False):
             _clients.move_to_end(cache_key)
             return client
         cls = AsyncOpenAI if asynchronous else OpenAI
-        # The SDK's default HTTP client follows redirects; a provider answering with a
-        # redirect to a metadata address would slip past _check_url, so we never follow.
-        http_cls = openai.DefaultAsyncHttpxClient if asynchronous else openai.DefaultHttpxClient
+        # Connections go only to addresses checked as they are made (no DNS-rebinding
+        # window), and redirects are never followed (they would lead the key elsewhere).
         client = cls(
             api_key=key,
             base_url=provider.base_url,
             max_retries=0,
             timeout=provider.timeout_seconds or DEFAULT_TIMEOUT,
-            http_client=http_cls(follow_redirects=False),
+            http_client=transport.http_client(asynchronous=asynchronous),
         )
         _clients[cache_key] = client
         while len(_clients) > _CLIENT_LIMIT:

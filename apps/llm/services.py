@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,6 +20,7 @@ from apps.teams.models import PERM_ADMIN, ApiKey, Team
 from apps.teams.permissions import require
 
 UNSET = object()
+logger = logging.getLogger(__name__)
 
 
 def _public(provider: ProviderConfig) -> dict[str, Any]:
@@ -190,17 +192,40 @@ def provider_delete(*, team: Team, actor: Actor, provider: ProviderConfig) -> No
         ) from None
 
 
+# What a team is told whenever a provider cannot be reached, whatever the reason. A message
+# per failure ("refused (404)", "timed out", "could not connect") would let a team admin
+# map which hosts and ports answer from this server; the reason goes to the server log.
+UNREACHABLE = "unreachable"
+UNREACHABLE_MESSAGE = (
+    "Could not reach the provider. Check the URL, the API key and that the server is "
+    "running; the server's log has the details."
+)
+
+
+def _unreachable(provider: ProviderConfig, kind: str, detail: str) -> None:
+    logger.warning(
+        "provider %s (team %s, %s) could not be reached: %s: %s",
+        provider.pk,
+        provider.team_id,
+        provider.base_url,
+        kind,
+        detail,
+    )
+
+
 def provider_test_connection(
     *, team: Team, actor: Actor, provider: ProviderConfig
 ) -> dict[str, Any]:
     """Ask the provider for its models: {"ok", "models", "message", "kind"}. Writes nothing
-    but the audit line; the caller decides whether to store the models."""
+    but the audit line; the caller decides whether to store the models. Every failure is
+    the one UNREACHABLE_MESSAGE; the details go to the server log."""
 
     require(actor, PERM_ADMIN, team, message="Only team admins can test a provider connection.")
     try:
         models = gateway.list_models(provider)
     except gateway.GatewayError as exc:
-        result = {"ok": False, "models": [], "message": exc.message, "kind": exc.kind}
+        _unreachable(provider, exc.kind, exc.message)
+        result = {"ok": False, "models": [], "message": UNREACHABLE_MESSAGE, "kind": UNREACHABLE}
     except UnicodeError:
         # A key stored before keys were checked may hold characters no HTTP header can carry.
         result = {
@@ -236,5 +261,6 @@ def provider_refresh_models(
     try:
         models = gateway.list_models(provider)
     except gateway.GatewayError as exc:
-        raise ValidationFailed(exc.message, field="models") from None
+        _unreachable(provider, exc.kind, exc.message)
+        raise ValidationFailed(UNREACHABLE_MESSAGE, field="models") from None
     return provider_update(team=team, actor=actor, provider=provider, models=models)

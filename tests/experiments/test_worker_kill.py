@@ -36,7 +36,12 @@ def _database_url() -> str:
 
 
 def _worker(log: Path, *extra: str) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": _database_url(), "DEBUG": "1"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "DEBUG": "1",
+        "PROMPTYARD_PROVIDER_URL_ALLOWLIST": "127.0.0.0/8",  # demo-echo on loopback
+    }
     env.pop("PROMPTYARD_TASKS_BACKEND", None)
     return subprocess.Popen(
         [

@@ -198,5 +198,5 @@ def test_it_reports_a_failed_connection_plainly(acme, alice, make_provider):
     with team_scope(acme):
         result = services.provider_test_connection(team=acme, actor=alice, provider=provider)
     assert not result["ok"]
-    assert result["kind"] == "connection"
-    assert "Could not connect" in result["message"]
+    assert result["kind"] == services.UNREACHABLE
+    assert result["message"] == services.UNREACHABLE_MESSAGE

@@ -1,7 +1,8 @@
-"""`manage.py run_all` (what `make run` ends with): serves, forwards signals, and stops
-everything when one child dies."""
+"""`manage.py run_all` (what `make run` ends with): serves, forwards signals, restarts a
+child that dies, and stops everything on SIGTERM."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -116,15 +117,66 @@ def test_it_serves_and_stops_every_child_on_sigterm(project_env):
     assert "log in as alice@acme.test" in (out or "")
 
 
-def test_it_exits_when_a_child_dies(project_env):
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _child_running(parent: int, word: str) -> list[int]:
+    return [c for c in _children(parent) if word in _cmdline(c).split() and _alive(c)]
+
+
+def test_it_restarts_a_killed_worker_and_keeps_the_rest(project_env):
     proc = _start(project_env)
     try:
+        workers = _child_running(proc.pid, "worker")
+        webs = _child_running(proc.pid, "runserver")
+        assert len(workers) == 2 and len(webs) == 1
+        os.kill(workers[0], signal.SIGKILL)
+        assert _wait_until(
+            lambda: len(set(_child_running(proc.pid, "worker")) - {workers[0]}) == 2, 30
+        ), "the worker was not started again"
+        assert proc.poll() is None  # run_all itself goes on
+        assert _child_running(proc.pid, "runserver") == webs  # the web server was left alone
+        assert workers[1] in _child_running(proc.pid, "worker")  # and the other worker
         children = _children(proc.pid)
-        os.kill(children[-1], signal.SIGKILL)  # the last started: a worker
-        assert proc.wait(timeout=30) != 0
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
         assert _wait_until(lambda: not any(_alive(c) for c in children), 15)
+        out = proc.communicate(timeout=30)[0]
     finally:
         _stop(proc)
+    killed = re.search(r"(worker-\d) exited with status -9; restarting it in 1 s", out)
+    assert killed, out
+    assert f"restarting {killed.group(1)}: " in out
+
+
+def test_it_backs_off_and_gives_up_on_a_crash_loop(monkeypatch):
+    import io
+    import sys as _sys
+
+    from apps.teams.management.commands import run_all
+
+    child = run_all.Child(
+        "crasher", [_sys.executable, "-c", "raise SystemExit(3)"], {}, io.StringIO()
+    )
+    delays = []
+    for _ in range(run_all.MAX_QUICK_FAILURES - 1):
+        child.start()
+        child.process.wait(timeout=30)
+        assert child.exited() == 3
+        assert not child.give_up()
+        delays.append(child.schedule_restart())
+        assert child.exited() is None  # a restart is pending, not a new failure
+    child.start()
+    child.process.wait(timeout=30)
+    assert child.give_up()
+    assert delays == [1.0, 2.0, 4.0, 8.0, 16.0][: len(delays)]
+    # A child that ran long enough starts again from the first delay.
+    monkeypatch.setattr(run_all, "STABLE_SECONDS", 0.0)
+    assert not child.give_up() and child.schedule_restart() == 1.0
 
 
 def test_it_enqueues_the_trace_purge_once_per_interval(db):
