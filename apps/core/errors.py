@@ -13,14 +13,16 @@ class ServiceError(Exception):
     http_status = 400
     code = "invalid"
 
-    def __init__(self, message: str, *, field: str | None = None, errors: dict | None = None):
+    def __init__(
+        self, message: str, *, field: str | None = None, errors: dict[str, list[str]] | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.field = field
         self.errors = errors or ({field: [message]} if field else {})
 
-    def as_dict(self) -> dict:
-        body = {"detail": self.message, "code": self.code}
+    def as_dict(self) -> dict[str, object]:
+        body: dict[str, object] = {"detail": self.message, "code": self.code}
         if self.errors:
             body["errors"] = self.errors
         return body
