@@ -4,6 +4,7 @@ schema and the variables' values."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from apps.core.errors import ValidationFailed
 from apps.llm.chat import EDITOR_ROLES, PLACEHOLDER
@@ -48,7 +49,7 @@ def parse_variant(post) -> Variant:
         raise ValidationFailed("Choose a provider and model.", field="provider_model") from None
     stop = [s for s in (post.get("stop") or "").split("|") if s]
     fmt_type = post.get("response_format") or "text"
-    response_format = None
+    response_format: dict[str, Any] | None = None
     if fmt_type == "json_object":
         response_format = {"type": "json_object"}
     elif fmt_type == "json_schema":

@@ -90,6 +90,7 @@ def playground_run_stream(
         run.save()
     if error is not None:
         return iter([("error", {"kind": error[0], "message": error[1], "run_id": run.pk})])
+    assert provider is not None  # no provider is an error above
     return _stream_events(team=team, run=run, provider=provider, variant=variant)
 
 

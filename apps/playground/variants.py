@@ -40,7 +40,7 @@ class Variant:
             variables_schema=schema,
             values=values,
         )
-        if self.kind == "text":
+        if isinstance(rendered, str):  # a text prompt
             return [{"role": "user", "content": rendered}]
         return rendered
 

@@ -20,6 +20,7 @@ from apps.datasets.selectors import (
     examples_at_revision,
 )
 from apps.llm.chat import EDITOR_ROLES
+from apps.llm.models import ProviderConfig
 from apps.llm.selectors import providers_for_team
 from apps.playground import selectors, services
 from apps.playground.inputs import (
@@ -36,12 +37,15 @@ from apps.teams.models import PERM_EDIT
 DATASET_CHOICES = 100  # datasets offered to fill variables from, and examples of one
 
 
-def _provider_choices():
+ProviderChoices = list[tuple[ProviderConfig, list[str]]]
+
+
+def _provider_choices() -> ProviderChoices:
     """[(provider, [models])] for the model picker; the demo server comes first."""
     return [(p, list(p.models or [])) for p in providers_for_team()]
 
 
-def _default_target(variant: Variant, choices) -> Variant:
+def _default_target(variant: Variant, choices: ProviderChoices) -> Variant:
     settings = variant.settings
     ids = {p.pk for p, _ in choices}
     if settings.provider_id not in ids and choices:
