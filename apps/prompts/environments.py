@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from apps.prompts.models import FetchStat, Tag
+from apps.prompts.models import FetchStat, Prompt, Tag
 
 SILENT_AFTER = timedelta(
     seconds=float(os.environ.get("PROMPTYARD_FETCH_SILENT_AFTER_SECONDS", "3600"))
@@ -30,12 +30,12 @@ class KeyState:
 
 @dataclass
 class EnvironmentRow:
-    prompt: object
+    prompt: Prompt
     tag: str  # "" for pinned versions
     environment: str
+    last_version: int
+    last_fetched_at: datetime
     current_version: int | None = None
-    last_version: int = 0
-    last_fetched_at: datetime | None = None
     fetches: int = 0
     keys: dict[int, KeyState] = field(default_factory=dict)
     silent: bool = False
@@ -50,7 +50,7 @@ class EnvironmentRow:
         return self.drift or self.silent
 
 
-def environment_rows(*, prompt_name: str = "", now: datetime | None = None):
+def environment_rows(*, prompt_name: str = "", now: datetime | None = None) -> list[EnvironmentRow]:
     """Rows per (prompt, tag, environment), in 2 queries, inside the team scope."""
     now = now or timezone.now()
     stats = FetchStat.objects.select_related("prompt", "api_key").order_by(
@@ -72,10 +72,12 @@ def environment_rows(*, prompt_name: str = "", now: datetime | None = None):
                 prompt=stat.prompt,
                 tag=stat.tag,
                 environment=stat.environment,
+                last_version=stat.version_number,
+                last_fetched_at=stat.last_fetched_at,
                 current_version=current.get((stat.prompt_id, stat.tag)),
             )
         row.fetches += stat.fetch_count
-        if row.last_fetched_at is None or stat.last_fetched_at > row.last_fetched_at:
+        if stat.last_fetched_at > row.last_fetched_at:
             row.last_fetched_at = stat.last_fetched_at
             row.last_version = stat.version_number
         key = row.keys.get(stat.api_key_id)

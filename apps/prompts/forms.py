@@ -11,9 +11,11 @@ and check the model settings.
 from __future__ import annotations
 
 import json
+from typing import cast
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
+from django.forms.utils import ErrorList
 from django.http import QueryDict
 
 from apps.core.errors import ValidationFailed
@@ -78,7 +80,7 @@ class VersionForm(forms.Form):
             return default
         try:
             return json.loads(raw)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise forms.ValidationError(f"Not valid JSON (line {exc.lineno}): {exc.msg}.")
 
     def clean_kind(self) -> str:
@@ -163,7 +165,11 @@ class BaseMessageFormSet(forms.BaseFormSet):
         return [entry for form in self.forms if (entry := form.entry()) is not None]
 
 
-MessageFormSet = forms.formset_factory(MessageForm, formset=BaseMessageFormSet, extra=0)
+# formset_factory returns a subclass of the `formset` it is given.
+MessageFormSet = cast(
+    "type[BaseMessageFormSet]",
+    forms.formset_factory(MessageForm, formset=BaseMessageFormSet, extra=0),
+)
 
 
 def message_formset(data: QueryDict | None = None) -> BaseMessageFormSet:
@@ -199,6 +205,11 @@ def _initial(base: PromptVersion | None) -> dict:
         "name": "",
         "description": "",
     }
+
+
+def _texts(errors: ErrorList) -> list[str]:
+    """An error list's messages as text (iterating one yields the messages)."""
+    return [str(message) for message in errors]
 
 
 class PromptEditor:
@@ -251,11 +262,13 @@ class PromptEditor:
     def errors(self) -> dict[str, list[str]]:
         found: list[tuple[str, list[str]]] = []
         if self.form.is_bound:
-            found.extend((field, list(messages)) for field, messages in self.form.errors.items())
+            found.extend((field, _texts(errors)) for field, errors in self.form.errors.items())
         if self.message_forms.is_bound and not self.message_forms.is_valid():
-            messages = list(self.message_forms.non_form_errors())
-            for form_errors in self.message_forms.errors:
-                messages.extend(m for field_errors in form_errors.values() for m in field_errors)
+            messages = _texts(self.message_forms.non_form_errors())
+            # The formset's `errors` is each form's errors (it cannot delete rows).
+            for form in self.message_forms.forms:
+                for field_errors in form.errors.values():
+                    messages.extend(_texts(field_errors))
             found.append(("messages", messages))
         found.extend(self._extra_errors.items())
         out: dict[str, list[str]] = {}

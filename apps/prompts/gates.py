@@ -46,7 +46,7 @@ class ApprovalBlocked(ValidationFailed):
         super().__init__("Approval is blocked: " + " ".join(reasons))
         self.reasons = reasons
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         return {**super().as_dict(), "blocked_reasons": self.reasons}
 
 

@@ -18,8 +18,9 @@ def requester_person_id(request: PromotionRequest) -> int | None:
     keys recorded their person)."""
     if request.requester_id is not None:
         return request.requester_id
-    if request.requester_api_key_id is not None:
-        return request.requester_api_key.created_by_id
+    key = request.requester_api_key
+    if key is not None:
+        return key.created_by_id
     return None
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, Max, Prefetch, Q, QuerySet
@@ -41,10 +41,10 @@ def prompt_list(*, search: str = "") -> list[Prompt]:
     search = (search or "").strip()
     if search:
         prompts = prompts.filter(Q(name__icontains=search) | Q(description__icontains=search))
-    prompts = list(prompts.order_by("name"))
-    for prompt in prompts:
+    rows: list[Prompt] = list(prompts.order_by("name"))
+    for prompt in rows:
         prompt.tag_map = {tag.name: tag.version.number for tag in prompt.tags.all()}
-    return prompts
+    return rows
 
 
 def prompt_get(name: str) -> Prompt:
@@ -212,9 +212,14 @@ def user_for_field(value: Any, *, field: str = "user") -> User:
 
 def approvers_of(prompt: Prompt) -> QuerySet[User]:
     """Users granted approval directly on this prompt."""
-    return get_users_with_perms(
-        prompt,
-        only_with_perms_in=["approve_promotion"],
-        with_superusers=False,
-        with_group_users=False,
-    ).order_by("email")
+    # guardian annotates `Any | list[str]`; without attach_perms it is a user queryset.
+    users = cast(
+        "QuerySet[User]",
+        get_users_with_perms(
+            prompt,
+            only_with_perms_in=["approve_promotion"],
+            with_superusers=False,
+            with_group_users=False,
+        ),
+    )
+    return users.order_by("email")

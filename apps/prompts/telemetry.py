@@ -118,7 +118,12 @@ def _restore(batch: dict) -> None:
 def _upsert(rows: list[tuple]) -> None:
     meta = FetchStat._meta
     table = connection.ops.quote_name(meta.db_table)
-    col = {f.name: connection.ops.quote_name(f.column) for f in meta.concrete_fields}
+    # Concrete fields are those with a column; the test only narrows the type.
+    col = {
+        f.name: connection.ops.quote_name(f.column)
+        for f in meta.concrete_fields
+        if f.column is not None
+    }
     columns = [
         "team",
         "api_key",

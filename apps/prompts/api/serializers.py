@@ -44,7 +44,8 @@ class MessageField(serializers.DictField):
 class VersionSerializer(serializers.ModelSerializer):
     prompt = serializers.CharField(source="prompt.name", read_only=True)
     author = serializers.CharField(source="author_label", read_only=True)
-    parent = serializers.SerializerMethodField()
+    # A field named like Field.parent, which the stubs type as the parent serializer.
+    parent = serializers.SerializerMethodField()  # type: ignore[assignment]
     messages = serializers.ListField(child=MessageField())
 
     class Meta:
@@ -79,7 +80,7 @@ class VersionCreateSerializer(serializers.Serializer):
     variables_schema = serializers.DictField(required=False, default=dict)
     model_settings = serializers.DictField(required=False, default=dict)
     commit_message = serializers.CharField(max_length=500)
-    parent = serializers.IntegerField(
+    parent = serializers.IntegerField(  # type: ignore[assignment]  # named like Field.parent
         required=False, allow_null=True, default=None, help_text="Parent version number."
     )
 

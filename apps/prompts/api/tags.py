@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar, Protocol
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -9,6 +11,9 @@ from rest_framework.response import Response
 from apps.prompts import selectors, services
 from apps.prompts.api.base import HubAPIView, validated
 from apps.prompts.api.serializers import TagEventSerializer, TagMoveSerializer, TagSerializer
+from apps.prompts.models import Prompt, PromptVersion, TagEvent
+from apps.teams.actors import Actor
+from apps.teams.models import Team
 
 
 class TagListView(HubAPIView):
@@ -22,11 +27,26 @@ class TagListView(HubAPIView):
         return Response(TagSerializer(tags, many=True, context={"team": self.team}).data)
 
 
+class TagService(Protocol):
+    """The services `_TagChangeView` calls (tag_move, tag_rollback)."""
+
+    def __call__(
+        self,
+        *,
+        team: Team,
+        actor: Actor,
+        prompt: Prompt,
+        tag_name: str,
+        version: PromptVersion,
+        reason: str = ...,
+    ) -> TagEvent: ...
+
+
 class _TagChangeView(HubAPIView):
     """POST {version, reason}: one tag change through `tag_service`; 201 with the event."""
 
     serializer_class = TagEventSerializer
-    tag_service = None
+    tag_service: ClassVar[TagService]
 
     @extend_schema(request=TagMoveSerializer, responses={201: TagEventSerializer})
     def post(self, request, prompt_name: str, tag_name: str):

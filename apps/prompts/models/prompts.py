@@ -31,6 +31,9 @@ class Prompt(TeamOwned):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
+    # Set on the rows `selectors.prompt_list` returns: {tag name: version number}.
+    tag_map: dict[str, int]
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["team", "name"], name="prompt_unique_name")]
         permissions = [("approve_promotion", "Approve promotion requests of this prompt")]

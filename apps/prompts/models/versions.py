@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar, NoReturn, Self
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -36,8 +38,8 @@ class ImmutableQuerySet(models.QuerySet):
         raise ImmutableRowError("Prompt versions are immutable; create a new version instead.")
 
 
-class PromptVersionManager(TeamScopedManager.from_queryset(ImmutableQuerySet)):
-    pass
+# Assigned rather than subclassed: the django-stubs plugin only follows this form.
+PromptVersionManager = TeamScopedManager.from_queryset(ImmutableQuerySet, "PromptVersionManager")
 
 
 class PromptVersion(TeamOwned):
@@ -64,7 +66,7 @@ class PromptVersion(TeamOwned):
     content_hash = models.CharField(max_length=64, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
 
-    objects = PromptVersionManager()
+    objects: ClassVar[PromptVersionManager[Self]] = PromptVersionManager()
 
     class Meta:
         constraints = [
@@ -74,15 +76,15 @@ class PromptVersion(TeamOwned):
         ]
         ordering = ["prompt_id", "-number"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.prompt.name} v{self.number}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise ImmutableRowError("Prompt versions are immutable; create a new version instead.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise ImmutableRowError("Prompt versions are immutable and cannot be deleted.")
 
     @property
