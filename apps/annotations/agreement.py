@@ -57,7 +57,7 @@ def evaluator_agreement(*, team, queue=None) -> list[Agreement]:
     for score in scores:
         key = score.evaluator_id or f"{score.source}:{score.label}"
         names[key] = score.evaluator_name or (
-            score.evaluator.name if score.evaluator_id else score.source
+            score.evaluator.name if score.evaluator is not None else score.source
         )
         pairs[key].append((score.passed, verdicts[score.result_id]))
     return sorted((_agreement(names[k], p) for k, p in pairs.items()), key=lambda a: a.name)

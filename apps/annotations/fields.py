@@ -67,7 +67,7 @@ def clean_field_values(queue: AnnotationQueue, values) -> dict:
     values = values or {}
     if not isinstance(values, dict):
         raise ValidationFailed("Extra fields must be an object.", field="fields")
-    cleaned = {}
+    cleaned: dict[str, str | int | float] = {}
     for spec in queue.form_fields or []:
         name, kind = spec["name"], spec["kind"]
         raw = values.get(name)

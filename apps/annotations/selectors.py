@@ -135,10 +135,13 @@ def my_waiting_count(user: User) -> int:
 def my_queue_count(request: HttpRequest) -> int:
     """The "My queue" navigation badge: open assigned items (+ disputes for owners)."""
     user = request.user
-    if not user.is_authenticated or request.team is None:
+    # Set on every request by TeamMiddleware (None outside a team).
+    team: Team | None = getattr(request, "team", None)
+    membership: Membership | None = getattr(request, "membership", None)
+    if not user.is_authenticated or team is None:
         return 0
     count = my_waiting_count(user)
-    if request.membership is not None and request.membership.role == "owner":
+    if membership is not None and membership.role == "owner":
         count += QueueItem.objects.filter(status=ItemStatus.DISPUTED).count()
     return count
 

@@ -13,8 +13,9 @@ from apps.annotations.services import ASSIGN_MODES, FILL_MODES
 class FormFieldSerializer(serializers.Serializer):
     name = serializers.CharField()
     kind = serializers.ChoiceField(choices=["label", "number", "text"])
-    label = serializers.CharField(required=False)
-    required = serializers.BooleanField(required=False, default=False)
+    # Fields named like Field.label and Field.required, which the stubs type as such.
+    label = serializers.CharField(required=False)  # type: ignore[assignment]
+    required = serializers.BooleanField(required=False, default=False)  # type: ignore[assignment]
     choices = serializers.ListField(child=serializers.CharField(), required=False)
     min = serializers.FloatField(required=False, allow_null=True)
     max = serializers.FloatField(required=False, allow_null=True)
@@ -120,7 +121,8 @@ class AnnotationSerializer(serializers.ModelSerializer):
 class AnnotateSerializer(serializers.Serializer):
     passed = serializers.BooleanField()
     reasoning = serializers.CharField(required=False, allow_blank=True, default="")
-    fields = serializers.DictField(required=False, default=dict)
+    # A field named like Serializer.fields, which the stubs type as such.
+    fields = serializers.DictField(required=False, default=dict)  # type: ignore[assignment]
     corrected_expected = serializers.CharField(required=False, allow_blank=True, default="")
 
 

@@ -33,7 +33,7 @@ HUMAN_EVALUATOR_NAME = "Human"
 def _score_label(queue: AnnotationQueue, fields: dict[str, Any]) -> str:
     for spec in queue.form_fields or []:
         if spec["kind"] == FieldKind.LABEL and spec["name"] in fields:
-            return fields[spec["name"]][:100]
+            return str(fields[spec["name"]])[:100]  # labels are cleaned to text
     return ""
 
 
@@ -81,10 +81,12 @@ def annotation_save(
         if item.status != ItemStatus.OPEN:
             raise Conflict("This item already has its verdicts.", field="passed")
         exclusive = item.annotation_count >= queue.annotators_per_item - 1
-        if exclusive and item.is_locked_by_other(user, now):
-            raise Conflict(
-                f"{item.locked_by.email} is annotating this item; try another.", field="passed"
-            )
+        if (
+            exclusive
+            and item.is_locked_by_other(user, now)
+            and (locker := item.locked_by) is not None
+        ):
+            raise Conflict(f"{locker.email} is annotating this item; try another.", field="passed")
     elif item.decided_at is not None:
         raise Conflict("An owner has decided this item; it can no longer change.")
     result = item.result
@@ -164,10 +166,11 @@ def item_decide(
         raise Conflict("Only disputed items need a final decision.")
     user = actor_user(actor)
     now = timezone.now()
+    result = item.result
     score = Score.objects.create(
         team=team,
-        result=item.result,
-        experiment_id=item.result.experiment_id if item.result_id else None,
+        result=result,
+        experiment_id=result.experiment_id if result is not None else None,
         evaluator=None,
         value=1.0 if passed else 0.0,
         passed=passed,
