@@ -7,6 +7,7 @@ a key acts within its person's role, a signed-in user within theirs (the service
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
@@ -14,6 +15,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 
 from apps.core.errors import NotFound, ValidationFailed
 from apps.datasets import exporting, importing, parsing, selectors, services
@@ -60,7 +62,8 @@ REVISION_PARAM = OpenApiParameter(
 class _DatasetsView(TeamGenericAPIView):
     read_scope = READ_SCOPE
     write_scope = WRITE_SCOPE
-    serializer_class = DatasetSerializer
+    # Each view names the serializer it answers with (for the schema and OPTIONS).
+    serializer_class: type[BaseSerializer[Any]] = DatasetSerializer
 
     def dataset(self, dataset_id) -> Dataset:
         return selectors.dataset_get(dataset_id)

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -115,8 +116,16 @@ def clean_mapping(mapping: dict | None, columns: list[str]) -> dict[str, str]:
     return cleaned
 
 
-def map_record(record: Record, mapping: dict[str, str]) -> dict:
-    row = {"input": {}, "expected": None, "metadata": {}, "split": "", "line": record.line}
+def map_record(record: Record, mapping: dict[str, str]) -> dict[str, Any]:
+    inputs: dict[str, Any] = {}
+    metadata: dict[str, Any] = {}
+    row: dict[str, Any] = {
+        "input": inputs,
+        "expected": None,
+        "metadata": metadata,
+        "split": "",
+        "line": record.line,
+    }
     for column, target in mapping.items():
         if column not in record.values:
             raise ImportFailed(
@@ -127,16 +136,16 @@ def map_record(record: Record, mapping: dict[str, str]) -> dict:
         if base == TARGET_INPUT:
             name = name or column
             if name == "input" and column == "input" and isinstance(value, dict):
-                row["input"].update(value)  # {"input": {...}} rows: the object is the input
+                inputs.update(value)  # {"input": {...}} rows: the object is the input
             else:
-                row["input"][name] = value
+                inputs[name] = value
         elif base == TARGET_EXPECTED:
             row["expected"] = value
         elif base == TARGET_METADATA:
             if column in {"metadata", "meta"} and isinstance(value, dict):
-                row["metadata"].update(value)
+                metadata.update(value)
             else:
-                row["metadata"][column] = value
+                metadata[column] = value
         elif base == TARGET_SPLIT:
             row["split"] = "" if value is None else str(value)
     return row

@@ -129,5 +129,10 @@ def dataset_delete(*, team: Team, actor: Actor, dataset: Dataset) -> None:
         raise Conflict(
             "Experiments ran on this dataset; delete them first to keep their results reproducible."
         ) from None
+
     # Unconfirmed uploads went with the dataset; their files go once that is committed.
-    transaction.on_commit(lambda: [path.unlink(missing_ok=True) for path in files])
+    def remove_files() -> None:
+        for path in files:
+            path.unlink(missing_ok=True)
+
+    transaction.on_commit(remove_files)
