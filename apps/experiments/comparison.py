@@ -443,7 +443,7 @@ def word_diff(baseline: str, candidate: str):
     """The candidate's text with words added against the baseline marked; escaped HTML."""
     a = _WORDS.findall(baseline or "")
     b = _WORDS.findall(candidate or "")
-    out = []
+    out: list[str] = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if op == "equal":
             out.append(escape("".join(b[j1:j2])))
@@ -506,6 +506,7 @@ def rows_for(loaded: Loaded, keys: list[tuple], *, diff: bool = True) -> list[Ro
                 diff
                 and result is not None
                 and base_result is not None
+                and base is not None
                 and variant.pk != base.pk
                 and not result.error
             ):
@@ -576,9 +577,10 @@ def multi_compare(experiments: list[Experiment]) -> dict:
         for name in loaded.evaluator_names:
             if name not in names:
                 names.append(name)
-    ref_loaded, ref_variant = (
-        (loads[0], loads[0].baseline) if loads and loads[0].baseline else (None, None)
-    )
+    # The reference: the first experiment and its baseline variant, when it has one.
+    ref: tuple[Loaded, Variant] | None = None
+    if loads and (first_baseline := loads[0].baseline) is not None:
+        ref = (loads[0], first_baseline)
     table = []
     for name in names:
         cells = []
@@ -593,10 +595,8 @@ def multi_compare(experiments: list[Experiment]) -> dict:
                     passed += 1 if ok else 0
             interval = stats.wilson_interval(passed, judged)
             versus = None
-            if ref_variant is not None and not (
-                loaded is ref_loaded and variant.pk == ref_variant.pk
-            ):
-                versus = _versus_across(name, ref_loaded, ref_variant, loaded, variant)
+            if ref is not None and not (loaded is ref[0] and variant.pk == ref[1].pk):
+                versus = _versus_across(name, ref[0], ref[1], loaded, variant)
             cells.append(
                 {
                     "experiment": loaded.experiment,
@@ -613,7 +613,7 @@ def multi_compare(experiments: list[Experiment]) -> dict:
             MultiColumn(lo.experiment, v, f"#{lo.experiment.pk} {v.label}") for lo, v in columns
         ],
         "table": table,
-        "reference": (ref_loaded.experiment, ref_variant) if ref_variant else None,
+        "reference": (ref[0].experiment, ref[1]) if ref is not None else None,
     }
 
 

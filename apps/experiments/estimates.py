@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from apps.core.errors import ValidationFailed
 from apps.datasets.selectors import examples_at_revision
@@ -12,6 +14,7 @@ from apps.experiments.evaluators.judge import KIND as JUDGE_KIND
 from apps.experiments.runner import PreparedPrompt
 from apps.experiments.variants import VariantSpec, effective_settings, unique_specs
 from apps.llm.models import ProviderConfig
+from apps.prompts.models import PromptVersion
 from apps.prompts.rendering import RenderError
 
 # Output tokens assumed per call for the estimate when a variant sets no max_tokens.
@@ -35,7 +38,7 @@ class Estimate:
         return self.cap is not None and self.cost is not None and self.cost > self.cap
 
 
-def _rendered_chars(prepared, values: dict) -> int | str:
+def _rendered_chars(prepared: PreparedPrompt, values: dict[str, Any]) -> int | str:
     """Characters of the rendered prompt, or the render error's message."""
     try:
         rendered = prepared.render(values)
@@ -49,7 +52,7 @@ def estimate(
     dataset,
     revision: int,
     split: str,
-    variants: list[tuple[object, dict]],
+    variants: Sequence[tuple[PromptVersion, Mapping[str, Any]]],
     repetitions: int,
     cap: Decimal | None = None,
     judges: int = 0,

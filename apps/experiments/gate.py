@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from apps.experiments import comparison
-from apps.experiments.models import Status
+from apps.experiments.models import Experiment, Status, Variant
 from apps.experiments.selectors import evaluators_of, experiments_by_id, policy_for
 from apps.prompts.models import GateRule, PromotionRequest, TagPolicy
 
@@ -23,18 +23,19 @@ class Evidence:
     """One attached experiment, judged for this request."""
 
     id: int
-    experiment: object | None
-    summary: object | None = None  # comparison Summary with the current version as reference
-    rows: list = field(default_factory=list)  # candidate rows (EvaluatorSummary)
+    experiment: Experiment | None
+    # The comparison with the current version as reference, and the candidate's rows.
+    summary: comparison.Summary | None = None
+    rows: list[comparison.EvaluatorSummary] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # why it does not satisfy the policy
-    findings: list = field(default_factory=list)  # gate findings (regressions)
+    findings: list[comparison.GateFinding] = field(default_factory=list)  # regressions
 
     @property
     def satisfies(self) -> bool:
         return self.experiment is not None and not self.problems and not self.findings
 
 
-def _variant_for(variants, version_id):
+def _variant_for(variants: list[Variant], version_id: int | None) -> Variant | None:
     return next((v for v in variants if v.prompt_version_id == version_id), None)
 
 
@@ -66,8 +67,10 @@ def evidence_of(promotion: PromotionRequest, policy: TagPolicy | None = None) ->
                 f"Experiment #{pk} did not run the candidate v{promotion.candidate.number}."
             )
         if promotion.current_version_id and current is None:
+            at_tag = promotion.current_version
+            assert at_tag is not None  # its id is set
             item.problems.append(
-                f"Experiment #{pk} did not run v{promotion.current_version.number}, "
+                f"Experiment #{pk} did not run v{at_tag.number}, "
                 f"the version at {promotion.tag_name}."
             )
         if candidate is not None and current is not None:
@@ -118,19 +121,21 @@ def approval_blockers(
         evidence = evidence_of(promotion, policy)
     if any(item.satisfies for item in evidence):
         return []
+    at_tag = promotion.current_version
+    assert at_tag is not None  # its id was checked above
     if policy.rule == GateRule.NONINFERIORITY:
         rule = (
             f"The policy of '{promotion.tag_name}' needs an attached, completed experiment on "
             f"{policy.dataset.name} (revision {policy.dataset.current_revision}) showing, with "
             f"95 % confidence, that v{promotion.candidate.number} is at most "
-            f"{policy.tolerance * 100:g} points worse than v{promotion.current_version.number}."
+            f"{policy.tolerance * 100:g} points worse than v{at_tag.number}."
         )
     else:
         rule = (
             f"The policy of '{promotion.tag_name}' (weaker rule: no detectable regression) "
             f"needs an attached, completed experiment on {policy.dataset.name} (revision "
             f"{policy.dataset.current_revision}) where v{promotion.candidate.number} is not "
-            f"detectably worse than v{promotion.current_version.number}"
+            f"detectably worse than v{at_tag.number}"
             + (f" by more than {policy.tolerance * 100:g} points" if policy.tolerance else "")
             + "."
         )

@@ -19,7 +19,12 @@ from apps.experiments.variants import VariantSpec
 from apps.prompts import content as prompt_content
 from apps.prompts import selectors as prompt_selectors
 from apps.prompts import services as prompt_services
-from apps.prompts.models import PromptVersion
+from apps.prompts.models import Prompt, PromptVersion
+from apps.teams.actors import Actor
+from apps.teams.models import Team
+
+# max_cost as the API's DecimalField gives it, or as typed elsewhere.
+MaxCost = Decimal | str | float | None
 
 
 @dataclass
@@ -32,7 +37,15 @@ class CIEvaluation:
     evaluator_names: list[str]
 
 
-def _candidate(*, team, actor, prompt, baseline, version, template) -> PromptVersion:
+def _candidate(
+    *,
+    team: Team,
+    actor: Actor,
+    prompt: Prompt,
+    baseline: PromptVersion,
+    version: int | None,
+    template: str | None,
+) -> PromptVersion:
     if version is not None:
         return prompt_selectors.version_get(prompt, version)
     if template is None:
@@ -66,7 +79,7 @@ def _candidate(*, team, actor, prompt, baseline, version, template) -> PromptVer
     )
 
 
-def _max_cost(raw) -> Decimal | None:
+def _max_cost(raw: MaxCost) -> Decimal | None:
     if raw in (None, ""):
         return None
     try:
@@ -81,8 +94,8 @@ def _max_cost(raw) -> Decimal | None:
 @transaction.atomic
 def ci_evaluation_start(
     *,
-    team,
-    actor,
+    team: Team,
+    actor: Actor,
     prompt_name: str,
     dataset_ref: str,
     baseline_tag: str = "production",
@@ -92,7 +105,7 @@ def ci_evaluation_start(
     name: str = "",
     concurrency: int = 8,
     model: str = "",
-    max_cost=None,
+    max_cost: MaxCost = None,
 ) -> CIEvaluation:
     """Estimate, then create and start the CI experiment. With `max_cost` the run is capped
     there and refused up front when its estimate already exceeds it; with `model` the

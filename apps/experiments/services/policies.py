@@ -152,11 +152,12 @@ def gating_experiment_run(*, team: Team, actor: Actor, promotion: PromotionReque
     if not evaluators:
         raise ValidationFailed("The policy's evaluators were deleted; edit the policy.")
     variants = []
-    if promotion.current_version_id:
+    at_tag = promotion.current_version
+    if at_tag is not None:
         variants.append(
             VariantSpec(
-                prompt_version=promotion.current_version,
-                label=f"{promotion.tag_name} v{promotion.current_version.number}",
+                prompt_version=at_tag,
+                label=f"{promotion.tag_name} v{at_tag.number}",
                 is_baseline=True,
             )
         )

@@ -49,8 +49,8 @@ def experiments_list(request):
 # --- new experiment --------------------------------------------------------------------
 
 
-def _initial(request) -> dict:
-    initial = {"repetitions": 1, "concurrency": 8}
+def _initial(request) -> dict[str, object]:
+    initial: dict[str, object] = {"repetitions": 1, "concurrency": 8}
     version = selectors.prompt_version_or_none(request.GET.get("version"))
     if version is not None:
         initial["versions"] = [version.pk]
