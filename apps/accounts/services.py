@@ -83,9 +83,7 @@ def account_create(
     if existing is None:
         try:
             with transaction.atomic():
-                user: User = User.objects.create_user(  # type: ignore[no-untyped-call]
-                    email=email, password=password, name=name.strip()
-                )
+                user = User.objects.create_user(email=email, password=password, name=name.strip())
         except IntegrityError:  # signed up twice at once: the other request made it
             existing = User.objects.get(email=email)
         else:
