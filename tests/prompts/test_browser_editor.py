@@ -19,7 +19,9 @@ def test_it_creates_a_chat_prompt_with_live_preview(new_page, acme, bob):
     rows.nth(1).locator("select").select_option("placeholder")
     rows.nth(1).locator("textarea").fill("history")
     page.click("text=Add message")
-    page.wait_for_function("document.querySelectorAll('.message-row').length === 3")
+    # A function, not a bare expression: polling a bare expression evaluates a string, which
+    # the page's CSP (no unsafe-eval) refuses whenever the condition is not met at once.
+    page.wait_for_function("() => document.querySelectorAll('.message-row').length === 3")
     rows.nth(2).locator("textarea").fill("{{ question")
     page.wait_for_selector("#template-error:has-text('line 1')")
     assert "message 3" in page.locator("#template-error").inner_text()
