@@ -299,3 +299,192 @@ def test_it_validates_judge_params():
         validate_params("llm_judge", {"prompt": "judge", "version": 0})
     with pytest.raises(ValidationFailed, match="Name the judge"):
         validate_params("llm_judge", {"prompt": " ", "version": 1})
+
+
+# --- budgets: nothing a tenant writes runs unbounded --------------------------------
+
+
+def test_it_runs_regex_patterns_on_re2_in_linear_time():
+    from apps.experiments.evaluators.patterns import compile_pattern
+
+    # RE2 matches without backtracking: (a+)+$ on "aaa…!" is exponential in Python's re.
+    assert type(compile_pattern("(a+)+$")).__module__.startswith("re2")
+    outcome = run("regex", {"pattern": "(a+)+$"}, output="a" * 26 + "!")
+    assert outcome.passed is False and outcome.label == "fail"
+    outcome = run("regex", {"pattern": "(a+)+$"}, output="a" * 100_000 + "!")
+    assert outcome.passed is False
+    assert (
+        run("regex", {"pattern": "(x+x+)+y", "match": "fullmatch"}, output="x" * 5000).passed
+        is False
+    )
+    # The flags still apply.
+    assert run("regex", {"pattern": "^b$", "multiline": True}, output="a\nb\nc").passed is True
+    assert run("regex", {"pattern": "a.b", "dotall": True}, output="a\nb").passed is True
+
+
+@pytest.mark.parametrize(
+    "pattern, why",
+    [
+        (r"(a)\1", "invalid escape sequence"),
+        (r"foo(?=bar)", "invalid perl operator"),
+        (r"(?<!x)y", "invalid perl operator"),
+    ],
+)
+def test_it_refuses_patterns_re2_cannot_run_naming_them(pattern, why):
+    with pytest.raises(ValidationFailed) as caught:
+        validate_params("regex", {"pattern": pattern})
+    assert repr(pattern) in caught.value.message
+    assert why in caught.value.message and "RE2" in caught.value.message
+
+
+def test_it_refuses_a_non_re2_pattern_with_a_400_through_the_api(
+    api_client, acme, alice, api_key_for
+):
+    from django.urls import reverse
+
+    from tests.conftest import bearer
+
+    raw = api_key_for(acme, alice, scopes=["experiments:write"])
+    response = api_client.post(
+        reverse("api:evaluator-list"),
+        {"name": "lookahead", "kind": "regex", "params": {"pattern": "foo(?=bar)"}},
+        format="json",
+        **bearer(raw),
+    )
+    assert response.status_code == 400
+    assert "'foo(?=bar)'" in response.json()["detail"]
+    assert "lookaround" in response.json()["detail"]
+
+
+def test_it_strips_a_code_fence_in_linear_time():
+    from apps.experiments.evaluators.builtin import FENCE
+
+    # Python's engine is quadratic in a run of spaces after an unclosed fence.
+    assert type(FENCE).__module__.startswith("re2")
+    assert run("valid_json", output="```\n" + " " * 200_000).passed is False
+    assert run("valid_json", output="```json\n[1, 2]\n```").passed is True
+
+
+def _nested(depth: int, leaf=None):
+    value = leaf if leaf is not None else {}
+    for _ in range(depth):
+        value = {"type": "object", "properties": {"a": value}}
+    return value
+
+
+def test_it_refuses_a_deep_json_schema_with_a_400_through_the_api(
+    api_client, acme, alice, api_key_for
+):
+    from django.urls import reverse
+
+    from tests.conftest import bearer
+
+    raw = api_key_for(acme, alice, scopes=["experiments:write"])
+    schema = {}
+    for _ in range(900):
+        schema = {"items": schema}
+    response = api_client.post(
+        reverse("api:evaluator-list"),
+        {"name": "deep", "kind": "json_schema", "params": {"schema": schema}},
+        format="json",
+        **bearer(raw),
+    )
+    assert response.status_code == 400
+    assert "nested deeper than" in response.json()["detail"]
+
+
+def test_it_limits_json_schema_depth_and_size():
+    from apps.experiments.evaluators.schema import MAX_SCHEMA_DEPTH, MAX_SCHEMA_VALUES
+
+    assert validate_params("json_schema", {"schema": _nested(10)})
+    with pytest.raises(ValidationFailed, match=f"nested deeper than {MAX_SCHEMA_DEPTH} levels"):
+        validate_params("json_schema", {"schema": _nested(20)})  # two levels per _nested step
+    wide = {"enum": list(range(MAX_SCHEMA_VALUES + 1))}
+    with pytest.raises(ValidationFailed, match=f"more than {MAX_SCHEMA_VALUES} values"):
+        validate_params("json_schema", {"schema": wide})
+
+
+def test_it_runs_json_schema_patterns_on_re2():
+    schema = {
+        "type": "object",
+        "properties": {"word": {"type": "string", "pattern": "^(a+)+$"}},
+        "patternProperties": {"^(x+x+)+y$": {"type": "integer"}},
+        "additionalProperties": False,
+    }
+    outcome = run("json_schema", {"schema": schema}, output='{"word": "' + "a" * 40 + '!"}')
+    assert outcome.passed is False and "does not match" in outcome.explanation
+    outcome = run("json_schema", {"schema": schema}, output='{"' + "x" * 40 + '": 1}')
+    assert outcome.passed is False and "do" in outcome.explanation
+    assert run("json_schema", {"schema": schema}, output='{"word": "aaa", "xxy": 3}').passed
+    with pytest.raises(ValidationFailed, match=r"'\(\?=a\)' is not a valid regular expression"):
+        validate_params("json_schema", {"schema": {"pattern": "(?=a)"}})
+    with pytest.raises(ValidationFailed, match="unevaluatedProperties"):
+        validate_params(
+            "json_schema",
+            {"schema": {"patternProperties": {"^a": {}}, "unevaluatedProperties": False}},
+        )
+
+
+def test_it_checks_unique_items_by_json_equality():
+    schema = {"type": "array", "uniqueItems": True}
+    assert (
+        run("json_schema", {"schema": schema}, output='[{"a": 1, "b": 2}, {"b": 2, "a": 1}]').passed
+        is False
+    )
+    assert run("json_schema", {"schema": schema}, output="[1, 1.0]").passed is False
+    assert run("json_schema", {"schema": schema}, output='[1, true, "1", [1], {"1": 1}]').passed
+    many = "[" + ", ".join(f'{{"i": {i}}}' for i in range(20_000)) + "]"
+    assert run("json_schema", {"schema": schema}, output=many).passed is True
+
+
+def test_it_stops_an_exponential_schema_at_its_step_budget():
+    from apps.experiments.evaluators.schema import MAX_VALIDATION_STEPS
+
+    # Each level of the output is validated twice over: 2^depth keyword applications.
+    schema = {
+        "$defs": {
+            "n": {
+                "type": "object",
+                "properties": {"a": {"allOf": [{"$ref": "#/$defs/n"}, {"$ref": "#/$defs/n"}]}},
+            }
+        },
+        "$ref": "#/$defs/n",
+    }
+    output = {}
+    for _ in range(20):
+        output = {"a": output}
+    import json
+
+    outcome = run("json_schema", {"schema": schema}, output=json.dumps(output))
+    assert outcome.label == "error"
+    assert f"after {MAX_VALIDATION_STEPS} schema checks" in outcome.explanation
+    small = {"a": {"a": {}}}
+    assert run("json_schema", {"schema": schema}, output=json.dumps(small)).passed is True
+
+
+def test_it_refuses_deep_or_huge_json_outputs_without_a_crash():
+    deep = "[" * 100_000 + "]" * 100_000
+    outcome = run("json_schema", {"schema": {"type": "array"}}, output=deep)
+    assert outcome.passed is False and "nested" in outcome.explanation
+    assert run("valid_json", output=deep).passed is False
+    huge = "[" + "9" * 5000 + "]"
+    outcome = run("valid_json", output=huge)
+    assert outcome.passed is False and "too many digits" in outcome.explanation
+    outcome = run("json_schema", {"schema": {"type": "array"}}, output="[" * 70 + "]" * 70)
+    assert outcome.passed is False and "nested deeper than 64 levels" in outcome.explanation
+
+
+def test_it_bounds_similarity_by_the_size_of_the_texts():
+    from apps.experiments.evaluators.builtin import PARTIAL_MAX_SHORTER, SIMILARITY_MAX_PAIRS
+
+    long_text = "ab " * 40_000
+    outcome = run("similarity", output=long_text, expected=long_text)
+    assert outcome.label == "error" and f"{SIMILARITY_MAX_PAIRS:,}" in outcome.explanation
+    outcome = run("similarity", {"method": "partial_ratio"}, output="x" * 4000, expected="y" * 4000)
+    assert outcome.label == "error" and f"at most {PARTIAL_MAX_SHORTER}" in outcome.explanation
+    assert (
+        run(
+            "similarity", {"method": "partial_ratio"}, output="x" * 5000 + "abc", expected="abc"
+        ).value
+        == 1.0
+    )

@@ -13,8 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apps.core.errors import ValidationFailed
+from apps.core.jsonshape import shape_problem
 
 REQUIRED = object()
+# A JSON parameter (a schema, say) is refused past these, before anything recurses into it.
+MAX_JSON_DEPTH = 64
+MAX_JSON_VALUES = 20_000
 
 SOURCE_CODE = "code"
 SOURCE_LLM = "llm"
@@ -122,6 +126,9 @@ class Param:
                 raise ValidationFailed(f"'{name}' must be a list of texts.", field="params")
             return list(value)
         if self.type == "json":
+            problem = shape_problem(value, max_depth=MAX_JSON_DEPTH, max_values=MAX_JSON_VALUES)
+            if problem:
+                raise ValidationFailed(f"'{name}' {problem}.", field="params")
             try:
                 json.dumps(value)
             except (TypeError, ValueError):

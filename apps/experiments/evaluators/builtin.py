@@ -7,7 +7,7 @@ import re
 import unicodedata
 from typing import Any
 
-import jsonschema
+import re2
 from rapidfuzz import fuzz
 
 from apps.core.errors import ValidationFailed
@@ -19,6 +19,13 @@ from apps.experiments.evaluators.base import (
     error,
     register,
     verdict,
+)
+from apps.experiments.evaluators.patterns import PatternRefused, compile_pattern, re2_options
+from apps.experiments.evaluators.schema import (
+    MAX_VALIDATION_STEPS,
+    ValidationBudgetExceeded,
+    check_schema,
+    schema_errors,
 )
 
 EXPECTED_FIELD = Param(
@@ -153,20 +160,18 @@ register(
 )
 
 
-# --- regex -----------------------------------------------------------------------
+# --- regex (on RE2: see patterns.py) ----------------------------------------------
 
 MAX_PATTERN = 1000
 
 
-def _regex_compile(params: dict) -> re.Pattern:
-    flags = 0
-    if params["ignore_case"]:
-        flags |= re.IGNORECASE
-    if params["multiline"]:
-        flags |= re.MULTILINE
-    if params["dotall"]:
-        flags |= re.DOTALL
-    return re.compile(params["pattern"], flags)
+def _regex_compile(params: dict):
+    return compile_pattern(
+        params["pattern"],
+        ignore_case=params["ignore_case"],
+        multiline=params["multiline"],
+        dotall=params["dotall"],
+    )
 
 
 def _regex_check(params: dict) -> None:
@@ -178,14 +183,15 @@ def _regex_check(params: dict) -> None:
         )
     try:
         _regex_compile(params)
-    except re.error as exc:
-        raise ValidationFailed(
-            f"The pattern is not a valid regular expression: {exc}.", field="params"
-        ) from None
+    except PatternRefused as exc:
+        raise ValidationFailed(str(exc), field="params") from None
 
 
 def _regex(params: dict, ctx: EvalContext) -> EvalOutcome:
-    pattern = _regex_compile(params)
+    try:
+        pattern = _regex_compile(params)
+    except PatternRefused as exc:  # saved before patterns ran on RE2: edit the evaluator
+        return error(str(exc))
     text = ctx.output or ""
     match = pattern.fullmatch(text) if params["match"] == "fullmatch" else pattern.search(text)
     matched = match is not None
@@ -203,7 +209,10 @@ register(
     EvaluatorKind(
         kind="regex",
         name="Regular expression",
-        description="The output matches a regular expression (Python syntax).",
+        description=(
+            "The output matches a regular expression (RE2 syntax: linear time, "
+            "no backreferences or lookaround)."
+        ),
         params=(
             Param("pattern", "str"),
             Param("match", "choice", "search", choices=("search", "fullmatch")),
@@ -220,7 +229,8 @@ register(
 
 # --- JSON ------------------------------------------------------------------------
 
-FENCE = re.compile(r"^\s*```(?:json|JSON)?\s*\n(.*?)\n?\s*```\s*$", re.DOTALL)
+# On RE2: with Python's engine this pattern is quadratic in a run of spaces after the fence.
+FENCE = re2.compile(r"(?s)^\s*```(?:json|JSON)?\s*\n(.*?)\n?\s*```\s*$", re2_options())
 
 
 def parse_json_output(text: str, *, strip_code_fence: bool = True) -> tuple[Any, str | None]:
@@ -236,6 +246,10 @@ def parse_json_output(text: str, *, strip_code_fence: bool = True) -> tuple[Any,
         return json.loads(text), None
     except json.JSONDecodeError as exc:
         return None, f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+    except ValueError:  # an integer past Python's limit of digits
+        return None, "Not usable JSON: a number in it has too many digits."
+    except RecursionError:
+        return None, "Not usable JSON: it is nested too deeply."
 
 
 JSON_TYPES = {"object": dict, "array": list}
@@ -266,28 +280,29 @@ register(
 
 
 def _schema_check(params: dict) -> None:
-    schema = params["schema"]
-    if not isinstance(schema, (dict, bool)):
-        raise ValidationFailed("'schema' must be a JSON Schema object.", field="params")
-    try:
-        jsonschema.validators.validator_for(schema).check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise ValidationFailed(
-            f"'schema' is not a valid JSON Schema: {exc.message}", field="params"
-        ) from None
+    check_schema(params["schema"])
 
 
 def _json_schema(params: dict, ctx: EvalContext) -> EvalOutcome:
     value, problem = parse_json_output(ctx.output, strip_code_fence=params["strip_code_fence"])
     if problem:
         return verdict(False, problem)
-    schema = params["schema"]
-    validator = jsonschema.validators.validator_for(schema)(schema)
-    errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+    try:
+        errors = schema_errors(params["schema"], value)
+    except ValueError as exc:
+        return verdict(False, str(exc))
+    except ValidationBudgetExceeded:
+        return error(
+            f"Validation stopped after {MAX_VALIDATION_STEPS} schema checks on this output; "
+            "simplify the schema (a $ref that branches on every level costs the most)."
+        )
+    except PatternRefused as exc:  # saved before patterns ran on RE2: edit the evaluator
+        return error(str(exc))
     if not errors:
         return verdict(True, "Output matches the schema.")
     shown = "; ".join(
-        f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors[:3]
+        f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {_short(e.message, 200)}"
+        for e in errors[:3]
     )
     more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""
     return verdict(False, f"Schema violations: {shown}{more}")
@@ -315,19 +330,44 @@ SIMILARITY_METHODS = {
 }
 
 
+# rapidfuzz runs in C, in the worker's thread, where no timer can stop it, so its cost is
+# bounded by construction: ratio-like scorers cost about len(a) * len(b) / 64 steps (two
+# 100,000-character texts: 0.65 s), partial_ratio grows with the cube of the shorter text
+# (two of 4,000 characters: 7 s; 500: 14 ms). Past these a comparison is an error score.
+SIMILARITY_MAX_PAIRS = 2_000_000_000  # len(a) * len(b), summed over the alternatives
+PARTIAL_MAX_SHORTER = 500
+
+
 def _similarity(params: dict, ctx: EvalContext) -> EvalOutcome:
     expected, problem = _expected(params, ctx)
     if problem:
         return problem
-    scorer = SIMILARITY_METHODS[params["method"]]
+    method = params["method"]
+    scorer = SIMILARITY_METHODS[method]
     output = ctx.output or ""
-    best = 0.0
+    pairs = []
+    work = 0
     for candidate in _alternatives(expected):
         a, b = (
             (output, candidate)
             if params["case_sensitive"]
             else (output.casefold(), candidate.casefold())
         )
+        if method == "partial_ratio" and min(len(a), len(b)) > PARTIAL_MAX_SHORTER:
+            return error(
+                f"partial_ratio compares texts of at most {PARTIAL_MAX_SHORTER} characters "
+                f"(the shorter one); these are {len(a)} and {len(b)}. Use ratio or token_set_ratio."
+            )
+        work += len(a) * len(b)
+        if work > SIMILARITY_MAX_PAIRS:
+            return error(
+                f"Too long to compare: output and expected texts of {len(a)} and {len(b)} "
+                f"characters exceed the similarity budget of {SIMILARITY_MAX_PAIRS:,} "
+                "character pairs."
+            )
+        pairs.append((a, b))
+    best = 0.0
+    for a, b in pairs:
         best = max(best, scorer(a, b) / 100.0)
     passed = best >= params["threshold"]
     return verdict(
@@ -386,7 +426,7 @@ def _numeric(params: dict, ctx: EvalContext) -> EvalOutcome:
         target = (
             float(expected) if not isinstance(expected, str) else extract_number(expected, "whole")
         )
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         target = None
     if target is None:
         return error(f"The expected value {_short(_as_text(expected))!r} is not a number.")
