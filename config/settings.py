@@ -283,6 +283,16 @@ SPECTACULAR_SETTINGS = {
 
 # Upload limits: datasets stream their files, so the whole-request cap only guards memory.
 PROMPTYARD_IMPORT_MAX_BYTES = int(os.environ.get("PROMPTYARD_IMPORT_MAX_BYTES", 50 * 1024 * 1024))
+# Budgets on what a tenant runs on shared CPU: an imported row wider (columns, keys) or
+# deeper than these is refused naming its line; an experiment cell (model call and scoring)
+# and an LLM-judge call are cut off past these many seconds, stored as an error, and the
+# run goes on.
+PROMPTYARD_IMPORT_MAX_COLUMNS = int(os.environ.get("PROMPTYARD_IMPORT_MAX_COLUMNS", 1000))
+PROMPTYARD_IMPORT_MAX_DEPTH = int(os.environ.get("PROMPTYARD_IMPORT_MAX_DEPTH", 64))
+PROMPTYARD_CELL_TIMEOUT_SECONDS = float(os.environ.get("PROMPTYARD_CELL_TIMEOUT_SECONDS", 300))
+PROMPTYARD_EVALUATOR_TIMEOUT_SECONDS = float(
+    os.environ.get("PROMPTYARD_EVALUATOR_TIMEOUT_SECONDS", 120)
+)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 PROMPTYARD_TRACE_MAX_BYTES = int(os.environ.get("PROMPTYARD_TRACE_MAX_BYTES", 8 * 1024 * 1024))

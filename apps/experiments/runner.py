@@ -24,6 +24,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
@@ -280,6 +281,11 @@ class ExperimentRunner:
         self._live_tasks: set = set()
         self._async_error: BaseException | None = None
         self.ledger = CostLedger(cap=None)
+        # Every cell (its model call and its scoring) and every judge call runs under a
+        # time limit; code evaluators cannot be interrupted in the loop's thread and are
+        # bounded by construction instead (see apps/experiments/evaluators).
+        self.cell_timeout = float(settings.PROMPTYARD_CELL_TIMEOUT_SECONDS)
+        self.judge_timeout = float(settings.PROMPTYARD_EVALUATOR_TIMEOUT_SECONDS)
         self.calls = 0
         self.rate_limited = 0
         self.limiter: AdaptiveLimiter | None = None
@@ -441,7 +447,18 @@ class ExperimentRunner:
 
     async def _cell(self, cell: Cell) -> None:
         try:
-            finished = await self._run_cell(cell)
+            try:
+                async with asyncio.timeout(self.cell_timeout):
+                    finished = await self._run_cell(cell)
+            except TimeoutError:
+                finished = Finished(
+                    cell,
+                    {
+                        "error": f"The cell timed out after {self.cell_timeout:g} s "
+                        "(model call and scoring); the run went on without it.",
+                        "error_kind": "timeout",
+                    },
+                )
             if finished is None:
                 return  # not started: its worst case would cross the cost cap
             self._done.put(finished)
@@ -485,10 +502,19 @@ class ExperimentRunner:
             return None
         self.calls += 1
         completion = None
+        abandoned = False
         try:
             completion, failure, _ = await self._call(plan, messages)
+        except asyncio.CancelledError:
+            abandoned = True
+            raise
         finally:
-            self.ledger.settle(reserved, completion.cost if completion is not None else None)
+            # A call stopped mid-way (the time limit, a cancel) may still be billed: its
+            # worst case stays spent, so the cap holds.
+            actual = (
+                reserved if abandoned else (completion.cost if completion is not None else None)
+            )
+            self.ledger.settle(reserved, actual)
         if failure is not None:
             return Finished(cell, {"error": failure.message, "error_kind": failure.kind})
         output = completion.text
@@ -522,8 +548,11 @@ class ExperimentRunner:
             return error_outcome(f"Evaluator unavailable: {message}")
         if link.kind != JUDGE_KIND:
             return evaluate(link.kind, link.params, ctx)
-        async with self._judges:
-            outcome, cost = await evaluator.judge.ajudge_with_cost(ctx, ledger=self.ledger)
+        try:
+            async with self._judges, asyncio.timeout(self.judge_timeout):
+                outcome, cost = await evaluator.judge.ajudge_with_cost(ctx, ledger=self.ledger)
+        except TimeoutError:
+            return error_outcome(f"The judge timed out after {self.judge_timeout:g} s.")
         finished.extra_cost += cost or 0.0
         return outcome
 

@@ -8,6 +8,7 @@ an error score that says what was wrong, never a crash.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -178,13 +179,21 @@ class BoundJudge:
                 return error("Not judged: the judge call could cross the run's cost cap."), 0.0
             reserved = amount
         completion = None
+        abandoned = False
         try:
             completion = await acomplete(self.provider, settings=settings, messages=messages)
         except GatewayError as exc:
             return error(f"The judge call failed ({exc.kind}): {exc.message}"), 0.0
+        except asyncio.CancelledError:
+            abandoned = True
+            raise
         finally:
             if ledger is not None:
-                ledger.settle(reserved, completion.cost if completion is not None else None)
+                # A call stopped mid-way (a time limit, a cancel) may still be billed.
+                actual = (
+                    reserved if abandoned else (completion.cost if completion is not None else None)
+                )
+                ledger.settle(reserved, actual)
         return parse_judge_output(completion.text), float(completion.cost or 0)
 
 
