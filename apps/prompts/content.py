@@ -8,6 +8,7 @@ import hashlib
 import json
 
 from apps.core.errors import ValidationFailed
+from apps.core.jsonshape import shape_problem
 from apps.llm.model_settings import ModelSettings
 from apps.prompts.models import Kind
 from apps.prompts.rendering import RenderError, template_variables, validate_schema
@@ -32,9 +33,18 @@ def content_hash(
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# Model settings carry JSON a tenant writes (a response_format schema, tool definitions):
+# refused past these before anything recurses into them (json.dumps for the hash, say).
+MAX_SETTINGS_DEPTH = 64
+MAX_SETTINGS_VALUES = 20_000
+
+
 def normalize_model_settings(settings: dict | None) -> dict:
     """Checked, canonical model settings as a version stores them; unset values are left
     out. ValidationFailed names the setting at fault (`model_settings.<key>`)."""
+    problem = shape_problem(settings, max_depth=MAX_SETTINGS_DEPTH, max_values=MAX_SETTINGS_VALUES)
+    if problem:
+        raise ValidationFailed(f"model_settings {problem}.", field="model_settings")
     return ModelSettings.from_json(settings).to_json()
 
 

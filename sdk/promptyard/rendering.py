@@ -13,7 +13,9 @@ from typing import Any
 
 import jinja2
 from jinja2 import meta
-from jinja2.sandbox import SandboxedEnvironment
+
+from promptyard import render_budget
+from promptyard.render_budget import BudgetedSandbox
 
 KIND_TEXT = "text"
 KIND_CHAT = "chat"
@@ -22,15 +24,16 @@ PLACEHOLDER = "placeholder"  # a chat entry {"role": "placeholder", "name": "his
 SCHEMA_TYPES = ("string", "number", "integer", "boolean", "array", "object")
 
 # Limits that keep one template from exhausting a worker's memory: the sandbox already
-# caps range(); these cap what `*`, `**` and the output itself can build.
+# caps range(); these cap what `*`, `**` and the output itself can build. Loops, calls,
+# recursion and what other operations build are counted by render_budget.
 MAX_REPEAT = 100_000  # items or characters one `*` may produce
 MAX_INT_BITS = 4_096  # operands and results of arithmetic
 MAX_OUTPUT = 1_000_000  # characters of one rendered template
+MAX_SCHEMA_DEPTH = 16  # levels of a variables schema ({name: {"enum": [...]}} is 3)
+MAX_SCHEMA_VALUES = 20_000  # values in a variables schema, enum values included
 
 
-class _PromptSandbox(SandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
-
+class _PromptSandbox(BudgetedSandbox):
     def call_binop(self, context, operator, left, right):
         if operator == "*":
             for seq, times in ((left, right), (right, left)):
@@ -97,11 +100,21 @@ def _syntax_error(exc: jinja2.TemplateSyntaxError, message_index: int | None) ->
     )
 
 
+def _too_nested(message_index: int | None) -> RenderError:
+    where = f" (message {message_index + 1})" if message_index is not None else ""
+    return RenderError(
+        f"Template error{where}: the template is nested too deeply to compile.",
+        message_index=message_index,
+    )
+
+
 def _parse(source: str, *, message_index: int | None = None):
     try:
         return _env.parse(source)
     except jinja2.TemplateSyntaxError as exc:
         raise _syntax_error(exc, message_index) from None
+    except (RecursionError, MemoryError):  # a few thousand nested brackets
+        raise _too_nested(message_index) from None
 
 
 def _sources(
@@ -165,6 +178,11 @@ def validate_schema(schema: dict | None) -> None:
         return
     if not isinstance(schema, dict):
         raise RenderError("The variables schema must be an object keyed by variable name.")
+    problem = render_budget.shape_problem(
+        schema, max_depth=MAX_SCHEMA_DEPTH, max_values=MAX_SCHEMA_VALUES
+    )
+    if problem:
+        raise RenderError(f"The variables schema {problem}.")
     for name, spec in schema.items():
         if not isinstance(spec, dict):
             raise RenderError(f"Schema for {name!r} must be an object.", variable=name)
@@ -243,6 +261,12 @@ class CompiledTemplate:
                 variable=name,
                 message_index=message_index,
             ) from None
+        except render_budget.BudgetExceeded as exc:
+            raise RenderError(f"Template over budget: {exc}", message_index=message_index) from None
+        except RecursionError:
+            raise RenderError(
+                "Template over budget: nested too deeply (recursion)", message_index=message_index
+            ) from None
         except jinja2.exceptions.SecurityError as exc:
             raise RenderError(
                 f"Refused by the template sandbox: {exc}", message_index=message_index
@@ -262,6 +286,8 @@ def compile_template(source: str, *, message_index: int | None = None) -> Compil
         return CompiledTemplate(_env.from_string(source), message_index)
     except jinja2.TemplateSyntaxError as exc:
         raise _syntax_error(exc, message_index) from None
+    except (RecursionError, MemoryError, SyntaxError):  # Python's own nesting limits
+        raise _too_nested(message_index) from None
 
 
 def _render_one(source: str, values: dict, message_index: int | None = None) -> str:
@@ -269,16 +295,21 @@ def _render_one(source: str, values: dict, message_index: int | None = None) -> 
 
 
 def _render_bounded(template, values: dict) -> str:
-    """template.render(), stopped once the output passes MAX_OUTPUT characters."""
+    """template.render() under a fresh operation budget (render_budget), stopped once the
+    output passes MAX_OUTPUT characters."""
     parts: list[str] = []
     size = 0
-    for chunk in template.generate(values):
-        size += len(chunk)
-        if size > MAX_OUTPUT:
-            raise jinja2.exceptions.SecurityError(
-                f"the rendered prompt is longer than {MAX_OUTPUT} characters"
-            )
-        parts.append(chunk)
+    token = render_budget.start()
+    try:
+        for chunk in template.generate(values):
+            size += len(chunk)
+            if size > MAX_OUTPUT:
+                raise render_budget.BudgetExceeded(
+                    f"the rendered prompt is longer than {MAX_OUTPUT:,} characters"
+                )
+            parts.append(chunk)
+    finally:
+        render_budget.stop(token)
     return "".join(parts)
 
 

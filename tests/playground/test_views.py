@@ -171,6 +171,30 @@ def test_it_reports_a_missing_variable_plainly(client, acme, alice, echo_provide
         assert PlaygroundRun.objects.get().status == "error"
 
 
+@pytest.mark.parametrize(
+    "template, limit",
+    [
+        (
+            "{% for a in range(1000) %}{% for b in range(1000) %}{% endfor %}{% endfor %}x",
+            "100,000 loop iterations",
+        ),
+        ("{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}", "calls nested more than 40 deep"),
+    ],
+)
+def test_it_reports_a_template_over_budget_as_a_render_error(
+    client, acme, alice, echo_provider, template, limit
+):
+    client.force_login(alice)
+    data = _run_data(echo_provider, template=template)
+    del data["variables_schema"]
+    events = _events(client.post(_url("run"), data))
+    assert [event for event, _ in events] == ["error"]
+    assert events[0][1]["kind"] == "render"
+    assert "Template over budget" in events[0][1]["message"] and limit in events[0][1]["message"]
+    with team_scope(acme):
+        assert PlaygroundRun.objects.get().status == "error"
+
+
 def test_it_reports_provider_errors_plainly(client, acme, alice, demo_echo_server):
     from apps.llm.services import provider_create
 

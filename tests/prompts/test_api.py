@@ -253,3 +253,42 @@ def test_it_creates_a_chat_version_from_a_parent(api_client, writer):
     body = response.json()
     assert (body["number"], body["parent"], body["kind"]) == (3, 1, "chat")
     assert body["variables"] == ["q", "history"]
+
+
+def _deep(levels: int):
+    value = 1
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "field, value, says",
+    [
+        ("variables_schema", {"x": {"enum": [_deep(900)]}}, "nested deeper than 16 levels"),
+        ("variables_schema", {"x": {"enum": list(range(30_000))}}, "more than 20000 values"),
+        (
+            "model_settings",
+            {
+                "model": "m",
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "deep", "schema": _deep(900)},
+                },
+            },
+            "nested deeper than 64 levels",
+        ),
+    ],
+)
+def test_it_refuses_deep_or_huge_json_in_a_version_with_a_400(
+    api_client, writer, field, value, says
+):
+    api_client.post(api("prompt-snapshot"), {"name": "faq"}, format="json", **bearer(writer))
+    response = api_client.post(
+        api("prompt-versions", prompt_name="faq"),
+        {"kind": "text", "template": "{{ x }}", "commit_message": "m", field: value},
+        format="json",
+        **bearer(writer),
+    )
+    assert response.status_code == 400
+    assert says in response.json()["detail"] and field in response.json()["errors"]

@@ -118,6 +118,24 @@ def test_it_previews_variables_and_errors_live(client, bob, hub):
     assert b"line 2" in response.content
 
 
+@pytest.mark.parametrize(
+    "template, limit",
+    [
+        (
+            "{% for a in range(1000) %}{% for b in range(1000) %}{% endfor %}{% endfor %}x",
+            "100,000 loop iterations",
+        ),
+        ("{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}", "calls nested more than 40 deep"),
+        ("{{" + "(" * 3000 + "1" + ")" * 3000 + "}}", "nested too deeply"),
+    ],
+)
+def test_it_previews_a_template_over_budget_as_a_render_error(client, bob, hub, template, limit):
+    client.force_login(bob)
+    response = client.post(url("preview"), {"kind": "text", "template": template})
+    assert response.status_code == 200
+    assert limit in response.content.decode()
+
+
 def test_it_previews_a_chat_prompt_with_history(client, bob, hub):
     client.force_login(bob)
     response = client.post(

@@ -16,16 +16,22 @@ from tests.sdk.world import unprotect
 VECTORS = json.loads((Path(__file__).parent / "render_vectors.json").read_text())
 
 
-def _outcome(render):
+def _outcome(render, vector):
     try:
         return {"ok": render()}
     except RenderError as exc:
-        return {"error": {"variable": exc.variable}}
+        error = {"variable": exc.variable}
+        if "says" in vector.get("error", {}):  # a budget: the message names the limit
+            error["says"] = vector["error"]["says"] in exc.message
+        return {"error": error}
 
 
 def _expected(vector):
     if "error" in vector:
-        return {"error": {"variable": vector["error"].get("variable")}}
+        error = {"variable": vector["error"].get("variable")}
+        if "says" in vector["error"]:
+            error["says"] = True
+        return {"error": error}
     return {"ok": vector["expected"]}
 
 
@@ -41,7 +47,7 @@ def _sdk_render(vector, prompt=None):
             "content_hash": "x",
         }
     )
-    return _outcome(lambda: prompt.render(**vector["values"]))
+    return _outcome(lambda: prompt.render(**vector["values"]), vector)
 
 
 def _server_render(vector, version=None):
@@ -57,7 +63,8 @@ def _server_render(vector, version=None):
                 vector.get("variables_schema", {}) if version is None else version.variables_schema
             ),
             values=vector["values"],
-        )
+        ),
+        vector,
     )
 
 
