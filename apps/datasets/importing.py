@@ -83,6 +83,7 @@ def clean_mapping(mapping: dict | None, columns: list[str]) -> dict[str, str]:
     cleaned: dict[str, str] = {}
     counts = {TARGET_EXPECTED: 0, TARGET_SPLIT: 0}
     input_names = set()
+    known = set(columns)  # `in` a list, per column, was quadratic in a wide file
     for column, target in mapping.items():
         target = str(target or TARGET_IGNORE).strip()
         base, _, name = target.partition(":")
@@ -94,10 +95,11 @@ def clean_mapping(mapping: dict | None, columns: list[str]) -> dict[str, str]:
             )
         if base == TARGET_IGNORE:
             continue
-        if column not in columns:
+        if column not in known:
+            shown = ", ".join(columns[:20]) + (", …" if len(columns) > 20 else "")
             raise ImportFailed(
                 f"The mapping names column '{column}', which the file does not have "
-                f"(columns: {', '.join(columns)}).",
+                f"(columns: {shown}).",
                 field="mapping",
             )
         if base in counts:

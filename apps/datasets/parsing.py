@@ -7,6 +7,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,16 @@ ChunkSource = Callable[[], Iterable[bytes]]
 
 def max_bytes() -> int:
     return int(getattr(settings, "PROMPTYARD_IMPORT_MAX_BYTES", 50 * 1024 * 1024))
+
+
+def max_columns() -> int:
+    """Columns of a CSV row, keys of any object in a JSON row."""
+    return int(getattr(settings, "PROMPTYARD_IMPORT_MAX_COLUMNS", 1000))
+
+
+def max_depth() -> int:
+    """Levels of objects and arrays in a JSON row."""
+    return int(getattr(settings, "PROMPTYARD_IMPORT_MAX_DEPTH", 64))
 
 
 def _human(size: int) -> str:
@@ -112,20 +123,27 @@ def _decoded(chunks: Iterable[bytes]) -> Iterator[str]:
 
 
 def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
-    """Lines with their endings, from decoded chunks, holding at most one partial line."""
-    pending = ""
+    """Lines with their endings, from decoded chunks, holding at most one partial line.
+    Linear in the file: a line longer than a chunk is kept in pieces and joined once
+    (appending to one string and searching it again per chunk is quadratic in the line)."""
+    pieces: list[str] = []  # the current, unfinished line
     for text in _decoded(chunks):
-        pending += text
         start = 0
         while True:
-            end = pending.find("\n", start)
+            end = text.find("\n", start)
             if end < 0:
                 break
-            yield pending[start : end + 1]
+            if pieces:
+                pieces.append(text[start : end + 1])
+                yield "".join(pieces)
+                pieces = []
+            else:
+                yield text[start : end + 1]
             start = end + 1
-        pending = pending[start:]
-    if pending:
-        yield pending
+        if start < len(text):
+            pieces.append(text[start:])
+    if pieces:
+        yield "".join(pieces)
 
 
 # --- record parsers: (line number, {column: value}) ------------------------------------------
@@ -163,7 +181,16 @@ def _csv_records(chunks: Iterable[bytes]) -> Iterator[Record]:
         raise ImportFailed("The file is empty.", field="file")
 
 
+def _check_width(count: int, line: int) -> None:
+    limit = max_columns()
+    if count > limit:
+        raise ImportFailed(
+            f"Line {line}: {count} columns; the limit is {limit} columns per row.", field="file"
+        )
+
+
 def _check_header(header: list[str], line: int) -> None:
+    _check_width(len(header), line)
     seen = set()
     for index, name in enumerate(header, start=1):
         if not name:
@@ -179,7 +206,41 @@ def _object_or_fail(value, line: int, what: str) -> dict:
             type(value), "a number"
         )
         raise ImportFailed(f"{what} {line}: expected a JSON object, found {kind}.", field="file")
+    _check_row_shape(value, line)
     return value
+
+
+def _check_row_shape(row: dict, line: int) -> None:
+    """A JSON row's width (keys of the row and of every object in it) and depth, walked
+    without recursion in time linear in the row."""
+    _check_width(len(row), line)
+    width, depth_limit = max_columns(), max_depth()
+    stack = [(row, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            if len(item) > width:
+                raise ImportFailed(
+                    f"Line {line}: an object with {len(item)} keys; the limit is {width} keys.",
+                    field="file",
+                )
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > depth_limit:
+            raise ImportFailed(
+                f"Line {line}: the JSON is nested deeper than {depth_limit} levels.", field="file"
+            )
+        stack.extend((child, depth + 1) for child in children)
+
+
+def _too_many_digits(line: int) -> ImportFailed:
+    return ImportFailed(
+        f"Line {line}: a number has more than {sys.get_int_max_str_digits()} digits.",
+        field="file",
+    )
 
 
 def _jsonl_records(chunks: Iterable[bytes]) -> Iterator[Record]:
@@ -194,6 +255,8 @@ def _jsonl_records(chunks: Iterable[bytes]) -> Iterator[Record]:
             raise ImportFailed(
                 f"Line {number}: not valid JSON ({exc.msg} at column {exc.colno}).", field="file"
             ) from None
+        except ValueError:  # an integer past Python's limit of digits
+            raise _too_many_digits(number) from None
         except RecursionError:
             raise ImportFailed(f"Line {number}: the JSON is nested too deeply.") from None
         yield Record(number, _object_or_fail(value, number, "Line"))
@@ -215,18 +278,25 @@ class _JsonArrayCursor:
         self.lines_before = 0  # newlines before buffer[counted]
         self.counted = 0
 
-    def more(self) -> bool:
+    def more(self, at_least: int = 1) -> bool:
+        """Drop the consumed text and read at least `at_least` more characters (or to the
+        end of the file); False when nothing was left to read."""
         if self.eof:
             return False
         self.lines_before += self.buffer.count("\n", self.counted, self.pos)
-        self.buffer = self.buffer[self.pos :]
+        parts = [self.buffer[self.pos :]]
+        added = 0
+        while added < at_least:
+            try:
+                text = next(self.texts)
+            except StopIteration:
+                self.eof = True
+                break
+            parts.append(text)
+            added += len(text)
+        self.buffer = "".join(parts)
         self.pos = self.counted = 0
-        try:
-            self.buffer += next(self.texts)
-        except StopIteration:
-            self.eof = True
-            return False
-        return True
+        return added > 0
 
     def skip_ws(self) -> bool:
         """Advance to the next non-blank character; False at the end of the file."""
@@ -256,13 +326,17 @@ class _JsonArrayCursor:
             except RecursionError:
                 raise ImportFailed(f"Line {self.line()}: the JSON is nested too deeply.") from None
             except json.JSONDecodeError as exc:
-                # Probably cut at a chunk boundary: read more, unless the file is over.
-                if self.more():
+                # Probably cut at a chunk boundary: read more, unless the file is over. As
+                # much again as is pending, so a value spanning many chunks is parsed a
+                # logarithmic number of times, not once per chunk (quadratic).
+                if self.more(at_least=max(len(self.buffer) - self.pos, 1)):
                     continue
                 line = self.lines_before + self.buffer.count("\n", self.counted, exc.pos) + 1
                 raise ImportFailed(
                     f"Line {line}: not valid JSON ({exc.msg}).", field="file"
                 ) from None
+            except ValueError:  # an integer past Python's limit of digits
+                raise _too_many_digits(self.line()) from None
             self.pos = end
             return value
 
