@@ -20,6 +20,13 @@ PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 
 KINDS = {0: "", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
+# OTLP times are uint64 nanoseconds; we store int64 (2^63 - 1 ns is in the year 2262): a
+# span timed past it is rejected as invalid rather than overflowing the column (a 500).
+MAX_TIME_NS = 2**63 - 1
+# Attribute values nest (arrays, key-value lists); deeper than this is cut, so nothing
+# downstream (GenAI extraction, json.dumps, templates) recurses without bound.
+MAX_VALUE_DEPTH = 16
+TOO_DEEP = "[nested too deeply]"
 STATUS = {0: "unset", 1: "ok", 2: "error"}
 _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
@@ -139,8 +146,11 @@ def clean_text(text: str) -> str:
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
-def any_value(value):
-    """An OTLP AnyValue as plain JSON-able Python (storable in PostgreSQL jsonb)."""
+def any_value(value, depth: int = 0):
+    """An OTLP AnyValue as plain JSON-able Python (storable in PostgreSQL jsonb); values
+    nested past MAX_VALUE_DEPTH become the text TOO_DEEP."""
+    if depth > MAX_VALUE_DEPTH:
+        return TOO_DEEP
     which = value.WhichOneof("value")
     if which is None:
         return None
@@ -154,9 +164,11 @@ def any_value(value):
     if which == "bool_value":
         return value.bool_value
     if which == "array_value":
-        return [any_value(v) for v in value.array_value.values]
+        return [any_value(v, depth + 1) for v in value.array_value.values]
     if which == "kvlist_value":
-        return {clean_text(kv.key): any_value(kv.value) for kv in value.kvlist_value.values}
+        return {
+            clean_text(kv.key): any_value(kv.value, depth + 1) for kv in value.kvlist_value.values
+        }
     if which == "bytes_value":
         return base64.b64encode(value.bytes_value).decode()
     return None
@@ -220,6 +232,12 @@ def decode_spans(message: ExportTraceServiceRequest) -> Decoded:
                 parent = span.parent_span_id
                 start = span.start_time_unix_nano
                 end = max(span.end_time_unix_nano, start)
+                if end > MAX_TIME_NS or any(e.time_unix_nano > MAX_TIME_NS for e in span.events):
+                    result.rejected += 1
+                    result.reasons.append(
+                        f"span {span.name[:100]!r}: a time past {MAX_TIME_NS} ns (year 2262)"
+                    )
+                    continue
                 result.spans.append(
                     RawSpan(
                         trace_id=trace_id.hex(),

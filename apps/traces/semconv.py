@@ -11,7 +11,15 @@ import json
 import re
 from dataclasses import dataclass
 
+from apps.core.jsonshape import shape_problem
+
 MAX_TEXT = 100_000  # characters of input/output kept per span
+# JSON in an attribute nesting deeper than this is kept as text, not walked (the walk
+# recurses; attribute values themselves are cut at otlp.MAX_VALUE_DEPTH).
+MAX_DEPTH = 32
+# Token counts past this are not believed (kept as unknown): a trace sums its spans' counts
+# into a 64-bit column and prices them into an 18-digit cost, neither of which may overflow.
+MAX_TOKENS = 10**12
 
 MODEL_KEYS = ("gen_ai.request.model", "gen_ai.response.model", "llm.model_name")
 INPUT_TOKEN_KEYS = (
@@ -54,14 +62,14 @@ def _first(attrs: dict, keys):
     return None
 
 
-def _as_int(value) -> int | None:
+def _as_int(value, limit: int = 2**62) -> int | None:
     if value is None or isinstance(value, bool):
         return None
     try:
         number = int(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # "9" * 5000 is float("inf")
         return None
-    return number if 0 <= number < 2**62 else None
+    return number if 0 <= number < limit else None
 
 
 def _content_text(content) -> str:
@@ -88,15 +96,25 @@ def _content_text(content) -> str:
     return str(content)
 
 
+def _loads(text: str):
+    """JSON in an attribute, or None when it is not JSON or nests deeper than MAX_DEPTH
+    (then it is kept as the text it is)."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):  # not JSON, a huge number, thousands of brackets
+        return None
+    if shape_problem(value, max_depth=MAX_DEPTH):
+        return None
+    return value
+
+
 def messages_text(messages) -> str:
     """Render a list of chat messages as `role: content` lines; strings pass through."""
     if isinstance(messages, str):
         stripped = messages.strip()
         if stripped[:1] in ("[", "{"):
-            try:
-                return messages_text(json.loads(stripped))
-            except ValueError:
-                return messages
+            parsed = _loads(stripped)
+            return messages if parsed is None else messages_text(parsed)
         return messages
     if isinstance(messages, dict):
         messages = [messages]
@@ -149,10 +167,8 @@ def _event_text(events: list, direction: str) -> str:
             elif name == "gen_ai.choice":
                 message = attrs.get("message", attrs.get("content", ""))
                 if isinstance(message, str):
-                    try:
-                        message = json.loads(message)
-                    except ValueError:
-                        pass
+                    parsed = _loads(message)
+                    message = message if parsed is None else parsed
                 lines.append(messages_text(message))
     return "\n".join(line for line in lines if line)
 
@@ -165,8 +181,8 @@ def extract(attrs: dict, events: list) -> GenAIFields:
     fields = GenAIFields()
     fields.model = str(_first(attrs, MODEL_KEYS) or "")[:200]
     fields.system = str(_first(attrs, SYSTEM_KEYS) or "")
-    fields.input_tokens = _as_int(_first(attrs, INPUT_TOKEN_KEYS))
-    fields.output_tokens = _as_int(_first(attrs, OUTPUT_TOKEN_KEYS))
+    fields.input_tokens = _as_int(_first(attrs, INPUT_TOKEN_KEYS), MAX_TOKENS)
+    fields.output_tokens = _as_int(_first(attrs, OUTPUT_TOKEN_KEYS), MAX_TOKENS)
 
     input_text = ""
     if attrs.get("gen_ai.input.messages") is not None:

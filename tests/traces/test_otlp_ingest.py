@@ -387,3 +387,217 @@ def test_it_parses_an_empty_request():
     from apps.traces.otlp import decode_spans
 
     assert decode_spans(ExportTraceServiceRequest()).spans == []
+
+
+# --- hostile numbers and nesting: accepted or a 400, never a 500 ------------------------
+
+TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
+
+
+def _json_span(span_id: str, name: str, **extra) -> dict:
+    span = {
+        "traceId": TRACE_ID,
+        "spanId": span_id,
+        "name": name,
+        "startTimeUnixNano": "1700000000000000000",
+        "endTimeUnixNano": "1700000000100000000",
+    }
+    span.update(extra)
+    return span
+
+
+def _json_request(*spans) -> str:
+    return json.dumps(
+        {
+            "resourceSpans": [
+                {"resource": {}, "scopeSpans": [{"scope": {"name": "t"}, "spans": list(spans)}]}
+            ]
+        }
+    )
+
+
+def _string_attr(key: str, value: str) -> dict:
+    return {"key": key, "value": {"stringValue": value}}
+
+
+def _proto_request(*spans) -> bytes:
+    from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans
+
+    request = ExportTraceServiceRequest(
+        resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=list(spans))])]
+    )
+    return request.SerializeToString()
+
+
+def _proto_span(span_id: int, name: str, **fields):
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
+
+    fields.setdefault("start_time_unix_nano", 1_700_000_000_000_000_000)
+    fields.setdefault("end_time_unix_nano", 1_700_000_000_100_000_000)
+    return ProtoSpan(
+        trace_id=bytes.fromhex(TRACE_ID), span_id=span_id.to_bytes(8, "big"), name=name, **fields
+    )
+
+
+def _post(client, key, body, content_type):
+    client.raise_request_exception = False
+    return client.post(URL, data=body, content_type=content_type, **bearer(key))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("field", ["startTimeUnixNano", "endTimeUnixNano", "event"])
+def test_it_rejects_a_span_timed_past_int64_and_keeps_the_rest_json(
+    client, acme, alice, api_key_for, field
+):
+    extra = (
+        {"events": [{"name": "e", "timeUnixNano": str(2**64 - 1)}]}
+        if field == "event"
+        else {field: str(2**64 - 1)}
+    )
+    body = _json_request(
+        _json_span("b7ad6b7169203331", "far future", **extra),
+        _json_span("b7ad6b7169203332", "fine"),
+    )
+    response = _post(client, _traces_key(api_key_for, acme, alice), body, "application/json")
+    assert response.status_code == 200, response.content
+    assert response.json()["partialSuccess"]["rejectedSpans"] == "1"
+    assert "year 2262" in response.json()["partialSuccess"]["errorMessage"]
+    with team_scope(acme):
+        assert list(Span.objects.values_list("name", flat=True)) == ["fine"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_rejects_a_span_timed_past_int64_and_keeps_the_rest_protobuf(
+    client, acme, alice, api_key_for
+):
+    body = _proto_request(
+        _proto_span(1, "far future", start_time_unix_nano=2**64 - 1, end_time_unix_nano=2**64 - 1),
+        _proto_span(2, "fine"),
+    )
+    response = _post(client, _traces_key(api_key_for, acme, alice), body, "application/x-protobuf")
+    assert response.status_code == 200
+    parsed = ExportTraceServiceResponse()
+    parsed.ParseFromString(response.content)
+    assert parsed.partial_success.rejected_spans == 1
+    with team_scope(acme):
+        assert list(Span.objects.values_list("name", flat=True)) == ["fine"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_takes_huge_numbers_in_attributes_without_a_500(
+    client, acme, alice, api_key_for, priced
+):
+    key = _traces_key(api_key_for, acme, alice)
+    huge = {"key": "big", "value": {"intValue": str(2**64)}}  # past int64: not an OTLP int
+    response = _post(
+        client,
+        key,
+        _json_request(_json_span("b7ad6b7169203331", "x", attributes=[huge])),
+        "application/json",
+    )
+    assert response.status_code == 400
+    spans = [
+        _json_span(
+            f"b7ad6b716920333{i}",
+            f"llm {i}",
+            attributes=[
+                {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-test"}},
+                {"key": "gen_ai.usage.input_tokens", "value": {"intValue": str(2**63 - 1)}},
+                _string_attr("gen_ai.usage.output_tokens", "9" * 5000),
+                _string_attr("promptyard.prompt.version", "1e400"),
+            ],
+        )
+        for i in range(1, 4)
+    ]
+    response = _post(client, key, _json_request(*spans), "application/json")
+    assert response.status_code == 200, response.content
+    with team_scope(acme):
+        stored = list(Span.objects.order_by("name"))
+        assert len(stored) == 3
+        assert all(s.input_tokens is None and s.output_tokens is None for s in stored)
+        assert stored[0].attributes["gen_ai.usage.input_tokens"] == 2**63 - 1
+        assert Trace.objects.get().input_tokens == 0
+
+
+DEEP_JSON = "[" * 5000 + "]" * 5000
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("encoding", ["json", "protobuf"])
+def test_it_keeps_deeply_nested_json_attributes_as_text(client, acme, alice, api_key_for, encoding):
+    key = _traces_key(api_key_for, acme, alice)
+    deep_content = '[{"role": "user", "content": ' + "[" * 900 + "]" * 900 + "}]"
+    attrs = {
+        "gen_ai.input.messages": DEEP_JSON,
+        "gen_ai.output.messages": deep_content,
+    }
+    if encoding == "json":
+        span = _json_span(
+            "b7ad6b7169203331",
+            "deep",
+            attributes=[_string_attr(k, v) for k, v in attrs.items()],
+            events=[{"name": "gen_ai.choice", "attributes": [_string_attr("message", DEEP_JSON)]}],
+        )
+        response = _post(client, key, _json_request(span), "application/json")
+    else:
+        from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+        span = _proto_span(
+            1,
+            "deep",
+            attributes=[KeyValue(key=k, value=AnyValue(string_value=v)) for k, v in attrs.items()],
+        )
+        response = _post(client, key, _proto_request(span), "application/x-protobuf")
+    assert response.status_code == 200, response.content
+    with team_scope(acme):
+        stored = Span.objects.get()
+        assert stored.input_text == DEEP_JSON[: len(stored.input_text)]
+        assert stored.output_text == deep_content
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field, encoded by hand: the SDK refuses to even build
+    messages nested as deep as a hostile client can send."""
+    from apps.traces.otlp import _varint
+
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _deep_value_json(levels: int) -> dict:
+    value = {"stringValue": "leaf"}
+    for _ in range(levels):
+        value = {"kvlistValue": {"values": [{"key": "k", "value": value}]}}
+    return value
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_cuts_deeply_nested_attribute_values(client, acme, alice, api_key_for):
+    from apps.traces.otlp import MAX_VALUE_DEPTH, TOO_DEEP
+
+    key = _traces_key(api_key_for, acme, alice)
+    span = _json_span(
+        "b7ad6b7169203331", "nested", attributes=[{"key": "tree", "value": _deep_value_json(25)}]
+    )
+    response = _post(client, key, _json_request(span), "application/json")
+    assert response.status_code == 200, response.content
+    with team_scope(acme):
+        value, depth = Span.objects.get().attributes["tree"], 0
+    while isinstance(value, dict):
+        value, depth = value["k"], depth + 1
+    assert value == TOO_DEEP and depth == MAX_VALUE_DEPTH + 1
+
+    # Past the parsers' own nesting limits (100 messages) the body is not a request: a 400.
+    span = _json_span(
+        "b7ad6b7169203332", "too deep", attributes=[{"key": "tree", "value": _deep_value_json(60)}]
+    )
+    response = _post(client, key, _json_request(span), "application/json")
+    assert response.status_code == 400 and "too deep" in response.json()["message"]
+    value = _field(1, b"leaf")  # AnyValue.string_value
+    for _ in range(200):  # AnyValue.kvlist_value > KeyValueList.values > KeyValue.value
+        value = _field(6, _field(1, _field(1, b"k") + _field(2, value)))
+    span = _proto_span(2, "too deep").SerializeToString() + _field(
+        9, _field(1, b"tree") + _field(2, value)
+    )
+    body = _field(1, _field(2, _field(2, span)))  # request > resource spans > scope spans
+    response = _post(client, key, body, "application/x-protobuf")
+    assert response.status_code == 400
