@@ -4,19 +4,23 @@ instead of a RecursionError (a 500) somewhere later in json.dumps, jsonschema or
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
 
-def shape_problem(value, *, max_depth: int, max_values: int | None = None) -> str | None:
+
+def shape_problem(value: Any, *, max_depth: int, max_values: int | None = None) -> str | None:
     """None when `value` is within the bounds, else what is wrong with it, e.g. "is nested
     deeper than 32 levels". A container counts one level ({} and [] are depth 1); every
     value (dict values, list items, scalars and the document itself) counts towards
     `max_values`. Stops at the first excess, so the cost is bounded by the limits."""
-    stack = [(value, 1)]
+    stack: list[tuple[Any, int]] = [(value, 1)]
     values = 0
     while stack:
         item, depth = stack.pop()
         values += 1
         if max_values is not None and values > max_values:
             return f"holds more than {max_values} values"
+        children: Iterable[Any]
         if isinstance(item, dict):
             children = item.values()
         elif isinstance(item, (list, tuple)):

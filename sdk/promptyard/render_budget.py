@@ -27,12 +27,14 @@ import functools
 import re
 import string
 import types
-from contextvars import ContextVar
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from jinja2 import nodes
 from jinja2.exceptions import SecurityError
-from jinja2.runtime import LoopContext
+from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import _PassArg
 from jinja2.visitor import NodeTransformer
@@ -42,6 +44,8 @@ MAX_DEPTH = 40
 MAX_BUILT = 10_000_000
 MAX_VALUE = 1_000_000  # characters or items of one value an operation builds
 MAX_FORMAT_WIDTH = 10_000  # a width or precision in a format spec
+
+T = TypeVar("T")
 
 
 class BudgetExceeded(SecurityError):
@@ -75,17 +79,18 @@ class Budget:
             )
 
 
-def shape_problem(value, *, max_depth: int, max_values: int) -> str | None:
+def shape_problem(value: Any, *, max_depth: int, max_values: int) -> str | None:
     """None when JSON-like `value` nests at most `max_depth` containers deep and holds at
     most `max_values` values, else what is wrong; measured without recursion, so a
     900-level document is a message, not a RecursionError."""
-    stack = [(value, 1)]
+    stack: list[tuple[Any, int]] = [(value, 1)]
     count = 0
     while stack:
         item, depth = stack.pop()
         count += 1
         if count > max_values:
             return f"holds more than {max_values} values"
+        children: Iterable[Any]
         if isinstance(item, dict):
             children = item.values()
         elif isinstance(item, (list, tuple)):
@@ -101,13 +106,13 @@ def shape_problem(value, *, max_depth: int, max_values: int) -> str | None:
 _current: ContextVar[Budget | None] = ContextVar("promptyard_render_budget", default=None)
 
 
-def start() -> object:
+def start() -> Token[Budget | None]:
     """Give the renders of this thread/task from now on a fresh budget; returns a token
     for `stop`."""
     return _current.set(Budget(steps=MAX_STEPS, built=MAX_BUILT))
 
 
-def stop(token) -> None:
+def stop(token: Token[Budget | None]) -> None:
     _current.reset(token)
 
 
@@ -115,17 +120,17 @@ _SIZED = frozenset({str, bytes, list, tuple, dict, set, frozenset})
 _CONTAINERS = (dict, list, tuple, set, frozenset)
 
 
-def _size(value) -> int:
+def _size(value: Any) -> int:
     if type(value) in _SIZED or isinstance(value, (str, list, dict)):
         return len(value)
     return 0
 
 
-def _text_size(value, limit: int, budget: Budget) -> int:
+def _text_size(value: Any, limit: int, budget: Budget) -> int:
     """About how many characters str(value) has, measured without building it; stops
     counting past `limit`. Every container visited costs a step."""
     total = 0
-    stack = [value]
+    stack: list[Any] = [value]
     while stack and total <= limit:
         item = stack.pop()
         if isinstance(item, (str, bytes)):
@@ -144,7 +149,7 @@ def _text_size(value, limit: int, budget: Budget) -> int:
     return total
 
 
-def check_text(value, budget: Budget | None = None):
+def check_text(value: T, budget: Budget | None = None) -> T:
     """Refuse to turn a container into text longer than MAX_VALUE; return the value.
     (Also the environment's `finalize`: it sees every `{{ value }}` before str() does.)"""
     if type(value) is not str and isinstance(value, _CONTAINERS):
@@ -154,7 +159,7 @@ def check_text(value, budget: Budget | None = None):
     return value
 
 
-def loop_budget(iterable):
+def loop_budget(iterable: Iterable[T]) -> Iterator[T]:
     """Wrapped around the iterable of every `{% for %}`: one step per iteration."""
     budget = _current.get()
     if budget is None:
@@ -165,7 +170,7 @@ def loop_budget(iterable):
         yield item
 
 
-def built(value):
+def built(value: T) -> T:
     """Wrapped around `~` (concatenation): the result counts towards MAX_BUILT."""
     budget = _current.get()
     if budget is not None:
@@ -173,7 +178,7 @@ def built(value):
     return value
 
 
-def text_operand(value):
+def text_operand(value: T) -> T:
     """Wrapped around each operand of `~`: a container is measured before str() of it."""
     return check_text(value)
 
@@ -183,7 +188,7 @@ _METHOD_TYPES = frozenset({types.BuiltinMethodType, types.MethodType})
 _INTERNAL = frozenset({loop_budget, built, text_operand})
 
 
-def _call(name: str, *args: nodes.Expr, lineno: int) -> nodes.Call:
+def _call(name: str, *args: nodes.Node, lineno: int) -> nodes.Call:
     return nodes.Call(
         nodes.ImportedName(f"{_MODULE}.{name}", lineno=lineno),
         list(args),
@@ -213,7 +218,7 @@ class _Counted(NodeTransformer):
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0 +\-]*(\*|\d+)?(?:\.(\*|\d+))?")
 
 
-def check_percent_format(template) -> None:
+def check_percent_format(template: Any) -> None:
     """`"%0*d" % (10**9, 1)` and `"%999999999d"` allocate before anything can count."""
     if not isinstance(template, str):
         return
@@ -248,12 +253,12 @@ def check_brace_format(template: str) -> None:
                 )
 
 
-def _check_width(width) -> None:
+def _check_width(width: Any) -> None:
     if isinstance(width, int) and width > MAX_VALUE:
         raise BudgetExceeded(f"a width of {width:,} (the limit is {MAX_VALUE:,})")
 
 
-def _check_replace(text, old, new, count=-1) -> None:
+def _check_replace(text: Any, old: Any = "", new: Any = "", count: Any = -1) -> None:
     if not (isinstance(text, str) and isinstance(old, str) and isinstance(new, str)):
         return
     growth = len(new) - len(old)
@@ -266,13 +271,13 @@ def _check_replace(text, old, new, count=-1) -> None:
         raise BudgetExceeded(f"a replace() building more than {MAX_VALUE:,} characters")
 
 
-def _check_join(separator, items) -> None:
+def _check_join(separator: Any, items: Any) -> None:
     if isinstance(separator, str) and hasattr(items, "__len__"):
         if len(separator) * max(len(items) - 1, 0) > MAX_VALUE:
             raise BudgetExceeded(f"a join() building more than {MAX_VALUE:,} characters")
 
 
-def _check_method(method, args, kwargs) -> None:
+def _check_method(method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
     receiver = getattr(method, "__self__", None)
     name = getattr(method, "__name__", "")
     if not isinstance(receiver, str):
@@ -297,7 +302,7 @@ _TEXT_FILTERS = frozenset(
 )
 
 
-def _check_indent(value, args, kwargs) -> None:
+def _check_indent(value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
     width = args[0] if args else kwargs.get("width", 4)
     lines = value.count("\n") + 1 if isinstance(value, str) else 1
     per_line = len(width) if isinstance(width, str) else width
@@ -305,31 +310,52 @@ def _check_indent(value, args, kwargs) -> None:
         raise BudgetExceeded(f"an indent building more than {MAX_VALUE:,} characters")
 
 
-def _check_size_argument(value, args, kwargs) -> None:
+def _check_size_argument(value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
     _check_width(args[0] if args else next(iter(kwargs.values()), None))
 
 
+def _argument(args: tuple[Any, ...], kwargs: Mapping[str, Any], index: int, name: str) -> Any:
+    return args[index] if len(args) > index else kwargs.get(name)
+
+
+def _check_format_filter(value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    check_percent_format(value)
+
+
+def _check_replace_filter(value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    count = _argument(args, kwargs, 2, "count")
+    _check_replace(
+        value,
+        _argument(args, kwargs, 0, "old"),
+        _argument(args, kwargs, 1, "new"),
+        -1 if count is None else count,
+    )
+
+
+def _check_join_filter(value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    _check_join(_argument(args, kwargs, 0, "d") or "", value)
+
+
+FilterCheck = Callable[[Any, tuple[Any, ...], Mapping[str, Any]], None]
 # Checks run before a filter whose result can be far larger than its arguments.
-_FILTER_CHECKS = {
+_FILTER_CHECKS: dict[str, FilterCheck] = {
     "center": _check_size_argument,
     "indent": _check_indent,
-    "format": lambda value, args, kwargs: check_percent_format(value),
-    "replace": lambda value, args, kwargs: len(args) >= 2 and _check_replace(value, *args[:3]),
-    "join": lambda value, args, kwargs: _check_join(
-        args[0] if args else kwargs.get("d", ""), value
-    ),
+    "format": _check_format_filter,
+    "replace": _check_replace_filter,
+    "join": _check_join_filter,
     "batch": _check_size_argument,
     "slice": _check_size_argument,
 }
 
 
-def _budgeted_filter(name: str, function):
+def _budgeted_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
     value_index = 0 if _PassArg.from_obj(function) is None else 1
     measure = name in _TEXT_FILTERS
     check = _FILTER_CHECKS.get(name)
 
     @functools.wraps(function)  # keeps jinja_pass_arg: Jinja passes the same arguments
-    def apply(*args, **kwargs):
+    def apply(*args: Any, **kwargs: Any) -> Any:
         budget = _current.get()
         if budget is None:
             return function(*args, **kwargs)
@@ -355,17 +381,18 @@ class BudgetedSandbox(SandboxedEnvironment):
 
     intercepted_binops = frozenset({"*", "**", "+", "%"})
 
-    def __init__(self, **options):
+    def __init__(self, **options: Any) -> None:
         options.setdefault("finalize", check_text)
         super().__init__(**options)
         self.filters = {name: _budgeted_filter(name, f) for name, f in self.filters.items()}
         # lorem ipsum of any length is one call away otherwise; prompts have no use for it.
         self.globals.pop("lipsum", None)
 
-    def _parse(self, source, name, filename):
-        return _Counted().visit(super()._parse(source, name, filename))
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tree: nodes.Template = _Counted().visit(super()._parse(source, name, filename))
+        return tree
 
-    def call_binop(self, context, operator, left, right):
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "%":
             check_percent_format(left)
             check_text(right)
@@ -376,7 +403,7 @@ class BudgetedSandbox(SandboxedEnvironment):
                 budget.build(_size(result))
         return result
 
-    def wrap_str_format(self, value):
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         if type(value) not in _METHOD_TYPES:  # called on every attribute read: be quick
             return None
         wrapper = super().wrap_str_format(value)
@@ -385,13 +412,15 @@ class BudgetedSandbox(SandboxedEnvironment):
         template = value.__self__
 
         @functools.wraps(wrapper)
-        def checked(*args, **kwargs):
+        def checked(*args: Any, **kwargs: Any) -> str:
             check_brace_format(template)
             return wrapper(*args, **kwargs)
 
         return checked
 
-    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 - Jinja's signature
+    def call(  # noqa: N805 - Jinja's signature (the double underscores free the names)
+        __self, __context: Context, __obj: Any, *args: Any, **kwargs: Any
+    ) -> Any:
         if __obj in _INTERNAL:
             return __obj(*args)  # the budget's own hooks, put there by _Counted
         budget = _current.get()

@@ -7,7 +7,7 @@ import re
 import unicodedata
 from typing import Any
 
-import re2
+import re2  # type: ignore[import-untyped]  # google-re2 ships no stubs
 from rapidfuzz import fuzz
 
 from apps.core.errors import ValidationFailed

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 
-import re2
+import re2  # type: ignore[import-untyped]  # google-re2 ships no stubs
 
 RE2_MAX_MEMORY = 8 << 20  # bytes of compiled program per pattern (RE2's own default)
 HINT = "Patterns use RE2 syntax (linear time): backreferences and lookaround are not supported"

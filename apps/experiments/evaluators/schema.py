@@ -180,7 +180,8 @@ def check_schema(schema) -> None:
             field="params",
         )
     try:
-        jsonschema.validators.validator_for(schema).check_schema(schema)
+        # true and false are schemas too; the stubs only know objects.
+        jsonschema.validators.validator_for(schema).check_schema(schema)  # type: ignore[arg-type]
     except jsonschema.SchemaError as exc:
         raise ValidationFailed(
             f"'schema' is not a valid JSON Schema: {exc.message}", field="params"
