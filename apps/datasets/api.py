@@ -17,6 +17,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
+from apps.core import jsonshape
 from apps.core.errors import NotFound, ValidationFailed
 from apps.datasets import exporting, importing, parsing, selectors, services
 from apps.datasets.models import Dataset, Example
@@ -232,11 +233,13 @@ class UploadView(_DatasetsView):
         mapping = None
         if data["mapping"]:
             try:
-                mapping = json.loads(data["mapping"])
+                mapping = jsonshape.loads(data["mapping"])
             except json.JSONDecodeError as exc:
                 raise ValidationFailed(
                     f"mapping is not valid JSON: {exc.msg}.", field="mapping"
                 ) from None
+            except ValueError as exc:  # too deep, a huge number
+                raise ValidationFailed(f"mapping is not usable JSON: {exc}.", field="mapping")
         uploaded = data["file"]
         if data["preview"]:
             require_edit(self.actor, self.team)

@@ -4,6 +4,7 @@ import json
 
 from django import forms
 
+from apps.core import jsonshape
 from apps.datasets.importing import TARGETS
 
 
@@ -27,9 +28,11 @@ def _json_object(value: str, label: str, *, required: bool) -> dict:
             raise forms.ValidationError(f"Enter the {label} as a JSON object.")
         return {}
     try:
-        parsed = json.loads(value)
+        parsed = jsonshape.loads(value)
     except json.JSONDecodeError as exc:
         raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}).") from None
+    except ValueError as exc:  # too deep, a huge number
+        raise forms.ValidationError(f"Not usable JSON: {exc}.") from None
     if not isinstance(parsed, dict):
         raise forms.ValidationError(f'The {label} must be a JSON object, like {{"ticket": "…"}}.')
     return parsed
@@ -43,8 +46,8 @@ def parse_expected(value: str):
     stripped = value.strip()
     if stripped[:1] in "{[":
         try:
-            return json.loads(stripped)
-        except json.JSONDecodeError:
+            return jsonshape.loads(stripped)
+        except ValueError:  # not JSON after all (or too deep, a huge number): the text
             pass
     return value
 

@@ -4,6 +4,7 @@ import json
 
 from django import forms
 
+from apps.core import jsonshape
 from apps.datasets.models import Dataset
 from apps.experiments.evaluators import REGISTRY
 from apps.experiments.models import Evaluator
@@ -148,9 +149,11 @@ class EvaluatorForm(forms.Form):
         if not raw:
             return {}
         try:
-            value = json.loads(raw)
+            value = jsonshape.loads(raw)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}).") from None
+        except ValueError as exc:  # too deep, a huge number
+            raise forms.ValidationError(f"Not usable JSON: {exc}.") from None
         if not isinstance(value, dict):
             raise forms.ValidationError("Parameters must be a JSON object.")
         return value

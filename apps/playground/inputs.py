@@ -3,9 +3,9 @@ schema and the variables' values."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from apps.core import jsonshape
 from apps.core.errors import ValidationFailed
 from apps.llm.chat import EDITOR_ROLES, PLACEHOLDER
 from apps.llm.model_settings import ModelSettings
@@ -54,7 +54,7 @@ def parse_variant(post) -> Variant:
         response_format = {"type": "json_object"}
     elif fmt_type == "json_schema":
         try:
-            schema = json.loads(post.get("json_schema") or "{}")
+            schema = jsonshape.loads(post.get("json_schema") or "{}")
         except ValueError as exc:
             raise ValidationFailed(f"The JSON schema is not valid JSON: {exc}", field="json_schema")
         if not isinstance(schema, dict):
@@ -87,7 +87,7 @@ def parse_variant(post) -> Variant:
 
 def parse_schema(post) -> dict:
     try:
-        schema = json.loads(post.get("variables_schema") or "{}")
+        schema = jsonshape.loads(post.get("variables_schema") or "{}")
     except ValueError:
         return {}
     return schema if isinstance(schema, dict) else {}
@@ -108,7 +108,7 @@ def coerce_value(name: str, raw: str, spec: dict, *, placeholder: bool = False):
             return float(raw)
         if kind == "boolean":
             return raw.lower() in ("1", "true", "yes", "on")
-        value = json.loads(raw)
+        value = jsonshape.loads(raw)
     except ValueError:
         raise ValidationFailed(
             f"Variable '{name}' must be {'JSON ' if kind in ('array', 'object') else ''}{kind}.",

@@ -18,6 +18,7 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.forms.utils import ErrorList
 from django.http import QueryDict
 
+from apps.core import jsonshape
 from apps.core.errors import ValidationFailed
 from apps.llm.chat import EDITOR_ROLES
 from apps.llm.model_settings import SETTINGS_KEYS
@@ -79,9 +80,11 @@ class VersionForm(forms.Form):
         if not raw:
             return default
         try:
-            return json.loads(raw)
+            return jsonshape.loads(raw)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(f"Not valid JSON (line {exc.lineno}): {exc.msg}.")
+        except ValueError as exc:  # too deep, a huge number
+            raise forms.ValidationError(f"Not usable JSON: {exc}.") from None
 
     def clean_kind(self) -> str:
         return self._posted("kind", Kind.TEXT)

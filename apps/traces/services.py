@@ -13,6 +13,7 @@ from django.db import DatabaseError, connection, models, transaction
 from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
+from apps.core import jsonshape
 from apps.core.errors import ValidationFailed
 from apps.datasets.models import Dataset, Example
 from apps.datasets.services import example_create
@@ -319,7 +320,7 @@ def _insert_spans(rows: list[SimpleNamespace]) -> None:
 def _as_input(text: str) -> dict[str, Any]:
     """A dataset example's input is an object of variables: JSON objects pass through."""
     try:
-        value = json.loads(text)
+        value = jsonshape.loads(text)
     except (ValueError, TypeError):
         value = None
     if isinstance(value, dict):
@@ -329,7 +330,7 @@ def _as_input(text: str) -> dict[str, Any]:
 
 def _as_expected(text: str) -> Any:
     try:
-        return json.loads(text)
+        return jsonshape.loads(text)
     except (ValueError, TypeError):
         return text
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.urls import reverse
 
 from apps.core.tenancy import team_scope
@@ -244,3 +245,20 @@ def test_it_labels_variants_with_provider_and_model(client, lab, alice, demo_ech
     html = client.get(url("detail", experiment_id=experiment.pk)).content.decode()
     assert "demo · demo-echo" in html
     assert "Backup &lt;b&gt; · demo-echo" in html
+
+
+@pytest.mark.parametrize(
+    "params, says",
+    [
+        ('{"schema": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+        ('{"schema": {"maxLength": ' + "9" * 5000 + "}}", "more than 4300 digits"),
+        ('{"schema": ' + '{"items": ' * 100 + "{}" + "}" * 100 + "}", "nested deeper than 64"),
+    ],
+)
+def test_it_refuses_hostile_evaluator_json_in_the_form(client, lab, alice, params, says):
+    client.force_login(alice)
+    response = client.post(
+        url("evaluators"), {"name": "hostile", "kind": "json_schema", "params": params}
+    )
+    assert response.status_code == 200
+    assert says in response.content.decode()

@@ -92,6 +92,24 @@ def test_it_shows_template_errors_with_their_line(client, bob, hub):
     assert b"line 2" in response.content
 
 
+@pytest.mark.parametrize(
+    "schema, says",
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"x": {"enum": [' + "7" * 5000 + "]}}", "more than 4300 digits"),
+        ('{"x": {"enum": ' + "[" * 100 + "]" * 100 + "}}", "nested deeper than 16 levels"),
+    ],
+)
+def test_it_refuses_a_hostile_variables_schema_in_the_editor(client, bob, hub, schema, says):
+    client.force_login(bob)
+    response = client.post(
+        url("version_new", prompt_name="greeter", version_number=2),
+        {"kind": "text", "template": "{{ x }}", "variables_schema": schema, "commit_message": "m"},
+    )
+    assert response.status_code == 200
+    assert says in response.content.decode()
+
+
 def test_it_previews_variables_and_errors_live(client, bob, hub):
     client.force_login(bob)
     response = client.post(

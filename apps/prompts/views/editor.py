@@ -3,14 +3,13 @@ and the live preview while typing. Forms: apps.prompts.forms."""
 
 from __future__ import annotations
 
-import json
-
 from django.contrib import messages
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.core import jsonshape
 from apps.core.errors import ServiceError
 from apps.core.web import errors_on, role_allows, team_url
 from apps.llm.chat import EDITOR_ROLES
@@ -201,6 +200,6 @@ def _sample_values(variables, schema, samples, histories=frozenset()):
 
 def _loads(raw):
     try:
-        return json.loads(raw)
+        return jsonshape.loads(raw)
     except ValueError:
         return raw
