@@ -37,7 +37,6 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import _PassArg
-from jinja2.visitor import NodeTransformer
 
 MAX_STEPS = 100_000
 MAX_DEPTH = 40
@@ -170,22 +169,22 @@ def loop_budget(iterable: Iterable[T]) -> Iterator[T]:
         yield item
 
 
-def built(value: T) -> T:
-    """Wrapped around `~` (concatenation): the result counts towards MAX_BUILT."""
+def concatenated(operands: tuple[Any, ...]) -> str:
+    """`a ~ b ~ c`, counted: a container is measured before str() of it, and the result
+    counts towards MAX_BUILT. (Jinja's own str_join then sees one string.)"""
     budget = _current.get()
-    if budget is not None:
-        budget.build(_size(value))
-    return value
-
-
-def text_operand(value: T) -> T:
-    """Wrapped around each operand of `~`: a container is measured before str() of it."""
-    return check_text(value)
+    if budget is None:
+        return "".join(map(str, operands))
+    for operand in operands:
+        check_text(operand, budget)
+    text = "".join(map(str, operands))
+    budget.build(len(text))
+    return text
 
 
 _MODULE = __name__
 _METHOD_TYPES = frozenset({types.BuiltinMethodType, types.MethodType})
-_INTERNAL = frozenset({loop_budget, built, text_operand})
+_INTERNAL = frozenset({loop_budget, concatenated})
 
 
 def _call(name: str, *args: nodes.Node, lineno: int) -> nodes.Call:
@@ -199,18 +198,17 @@ def _call(name: str, *args: nodes.Node, lineno: int) -> nodes.Call:
     )
 
 
-class _Counted(NodeTransformer):
-    """Rewrites a parsed template so loops and concatenations report to the budget."""
-
-    def visit_For(self, node: nodes.For) -> nodes.For:
-        self.generic_visit(node)
-        node.iter = _call("loop_budget", node.iter, lineno=node.lineno)
-        return node
-
-    def visit_Concat(self, node: nodes.Concat) -> nodes.Call:
-        self.generic_visit(node)
-        node.nodes = [_call("text_operand", operand, lineno=node.lineno) for operand in node.nodes]
-        return _call("built", node, lineno=node.lineno)
+def _counted(tree: nodes.Template) -> nodes.Template:
+    """Rewrites a parsed template in place so loops and concatenations report to the
+    budget: `{% for x in items %}` iterates `loop_budget(items)`, `a ~ b` joins
+    `concatenated((a, b))`."""
+    for node in tree.find_all((nodes.For, nodes.Concat)):
+        if isinstance(node, nodes.For):
+            node.iter = _call("loop_budget", node.iter, lineno=node.lineno)
+        elif isinstance(node, nodes.Concat):
+            operands = nodes.Tuple(node.nodes, "load", lineno=node.lineno)
+            node.nodes = [_call("concatenated", operands, lineno=node.lineno)]
+    return tree
 
 
 # --- checks before an operation runs ----------------------------------------------------
@@ -364,13 +362,18 @@ def _budgeted_filter(name: str, function: Callable[..., Any]) -> Callable[..., A
             budget.step(0)
         if len(args) > value_index:
             value = args[value_index]
-            if measure:
+            if measure and type(value) is not str and isinstance(value, _CONTAINERS):
                 check_text(value, budget)
             if check is not None:
                 check(value, args[value_index + 1 :], kwargs)
         result = function(*args, **kwargs)
         if type(result) in _SIZED:
-            budget.build(len(result))
+            # Budget.build, inlined: filters are the hot path of an ordinary template.
+            size = len(result)
+            budget.built -= size
+            if budget.built < 0 or size > MAX_VALUE:
+                budget.built += size
+                budget.build(size)
         return result
 
     return apply
@@ -389,8 +392,7 @@ class BudgetedSandbox(SandboxedEnvironment):
         self.globals.pop("lipsum", None)
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
-        tree: nodes.Template = _Counted().visit(super()._parse(source, name, filename))
-        return tree
+        return _counted(super()._parse(source, name, filename))
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "%":
