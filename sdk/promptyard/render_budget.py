@@ -10,7 +10,8 @@ into a RenderError naming the limit):
   (macros, methods, globals) plus filter applications;
 - MAX_DEPTH: calls nested in calls (a macro calling itself, `loop()` in a recursive loop);
 - MAX_BUILT: characters (or items) of every intermediate value an operation builds
-  (`~`, `+`, filters, calls); the rendered text itself is capped by rendering.MAX_OUTPUT.
+  (`~`, `+`, filters, calls) or works through (the value a filter or a method is applied
+  to, the right side of `in`); the rendered text itself is capped by rendering.MAX_OUTPUT.
   Operations whose result can be far larger than their inputs (padding widths, format
   specs, replace, join, indent, batch/slice fill) are checked before they run, and a
   container is measured before it is turned into text, so no single step allocates much
@@ -66,15 +67,22 @@ class Budget:
             )
 
     def build(self, size: int) -> None:
+        """An operation built a value of `size` characters or items."""
         if size > MAX_VALUE:
             raise BudgetExceeded(
                 f"a value of {size:,} characters or items (the limit is {MAX_VALUE:,})"
             )
+        self.scan(size)
+
+    def scan(self, size: int) -> None:
+        """An operation worked through `size` characters or items (a filter over a value,
+        a method of it, `in` it): `{% for i in range(10**5) %}{{ big|sum }}` is cheap in
+        steps and dear in work."""
         self.built -= size
         if self.built < 0:
             raise BudgetExceeded(
-                f"more than {MAX_BUILT:,} characters built while rendering "
-                "(the building limit of one render)"
+                f"more than {MAX_BUILT:,} characters built or scanned while rendering "
+                "(the work limit of one render)"
             )
 
 
@@ -182,9 +190,22 @@ def concatenated(operands: tuple[Any, ...]) -> str:
     return text
 
 
+def searched(container: T) -> T:
+    """Wrapped around the right side of `in` / `not in`: the search costs its size."""
+    budget = _current.get()
+    if budget is not None:
+        budget.scan(_size(container))
+    return container
+
+
+def _in_test(value: Any, seq: Any) -> bool:
+    """The `is in` test, counted like the `in` operator."""
+    return value in searched(seq)
+
+
 _MODULE = __name__
 _METHOD_TYPES = frozenset({types.BuiltinMethodType, types.MethodType})
-_INTERNAL = frozenset({loop_budget, concatenated})
+_INTERNAL = frozenset({loop_budget, concatenated, searched})
 
 
 def _call(name: str, *args: nodes.Node, lineno: int) -> nodes.Call:
@@ -199,15 +220,17 @@ def _call(name: str, *args: nodes.Node, lineno: int) -> nodes.Call:
 
 
 def _counted(tree: nodes.Template) -> nodes.Template:
-    """Rewrites a parsed template in place so loops and concatenations report to the
-    budget: `{% for x in items %}` iterates `loop_budget(items)`, `a ~ b` joins
-    `concatenated((a, b))`."""
-    for node in tree.find_all((nodes.For, nodes.Concat)):
+    """Rewrites a parsed template in place so loops, concatenations and searches report
+    to the budget: `{% for x in items %}` iterates `loop_budget(items)`, `a ~ b` joins
+    `concatenated((a, b))`, `a in b` searches `searched(b)`."""
+    for node in tree.find_all((nodes.For, nodes.Concat, nodes.Operand)):
         if isinstance(node, nodes.For):
             node.iter = _call("loop_budget", node.iter, lineno=node.lineno)
         elif isinstance(node, nodes.Concat):
             operands = nodes.Tuple(node.nodes, "load", lineno=node.lineno)
             node.nodes = [_call("concatenated", operands, lineno=node.lineno)]
+        elif isinstance(node, nodes.Operand) and node.op in ("in", "notin"):
+            node.expr = _call("searched", node.expr, lineno=node.expr.lineno)
     return tree
 
 
@@ -362,6 +385,10 @@ def _budgeted_filter(name: str, function: Callable[..., Any]) -> Callable[..., A
             budget.step(0)
         if len(args) > value_index:
             value = args[value_index]
+            if type(value) in _SIZED:  # Budget.scan, inlined (the hot path)
+                budget.built -= len(value)
+                if budget.built < 0:
+                    budget.scan(0)
             if measure and type(value) is not str and isinstance(value, _CONTAINERS):
                 check_text(value, budget)
             if check is not None:
@@ -388,6 +415,7 @@ class BudgetedSandbox(SandboxedEnvironment):
         options.setdefault("finalize", check_text)
         super().__init__(**options)
         self.filters = {name: _budgeted_filter(name, f) for name, f in self.filters.items()}
+        self.tests["in"] = _in_test
         # lorem ipsum of any length is one call away otherwise; prompts have no use for it.
         self.globals.pop("lipsum", None)
 
@@ -431,6 +459,8 @@ class BudgetedSandbox(SandboxedEnvironment):
         budget.step()
         if isinstance(__obj, LoopContext) and args:
             args = (loop_budget(args[0]), *args[1:])  # `loop(children)` in a recursive loop
+        receiver = getattr(__obj, "__self__", None)
+        budget.scan(_size(receiver))  # big.count("a"), big.split(), ...
         _check_method(__obj, args, kwargs)
         budget.depth += 1
         if budget.depth > MAX_DEPTH:
@@ -442,7 +472,6 @@ class BudgetedSandbox(SandboxedEnvironment):
         finally:
             budget.depth -= 1
         budget.build(_size(result))
-        receiver = getattr(__obj, "__self__", None)
         if isinstance(receiver, (list, dict, set)):
             budget.build(len(receiver))  # l.extend(l) doubles a list per call
         return result

@@ -112,6 +112,23 @@ def test_it_bounds_what_operations_build(template, says):
     assert message.startswith("Template over budget:") and says in message
 
 
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{% for i in range(100000) %}{% if 'zzz' in big %}{% endif %}{% endfor %}",
+        "{% for i in range(100000) %}{% if 'zzz' not in big %}{% endif %}{% endfor %}",
+        "{% for i in range(100000) %}{% if 'zzz' is in big %}{% endif %}{% endfor %}",
+        "{% for i in range(100000) %}{% if big|length %}{% endif %}{% endfor %}",
+        "{% for i in range(100000) %}{% if big.count('z') %}{% endif %}{% endfor %}",
+        "{% for i in range(100000) %}{% if items|sum %}{% endif %}{% endfor %}",
+    ],
+)
+def test_it_counts_the_work_of_searching_and_filtering_big_values(template):
+    """Few steps, much work: each step goes through a 100,000-long value."""
+    message = refused(template, big="x" * 100_000, items=list(range(100_000)))
+    assert "characters built or scanned" in message
+
+
 def test_it_refuses_templates_nested_too_deeply_to_compile():
     for template in (
         "{{" + "(" * 5000 + "1" + ")" * 5000 + "}}",
