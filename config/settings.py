@@ -265,6 +265,12 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "apps.core.schema.PromptyardAutoSchema",
+    # JSON nested too deeply, or holding a NUL character, is a 400 (apps.core.parsers).
+    "DEFAULT_PARSER_CLASSES": [
+        "apps.core.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "apps.core.errors.api_exception_handler",
@@ -276,6 +282,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Bodies are documented as JSON (what the SDK sends). The API also reads forms, where
+    # an empty value means "not given": a contract of its own the schema does not promise.
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
     # One name per choice set shared by several serializers (otherwise hashed names appear).
     "ENUM_NAME_OVERRIDES": {
         "PromptKindEnum": "apps.prompts.models.Kind",
@@ -284,6 +293,7 @@ SPECTACULAR_SETTINGS = {
         "ExampleSourceInputEnum": ["manual", "upload", "experiment", "trace", "annotation"],
         "ExperimentStatusEnum": "apps.experiments.models.Status",
         "SpanStatusEnum": "apps.traces.models.Status",
+        "EvaluatorKindEnum": "apps.experiments.api.evaluators.evaluator_kinds",
     },
 }
 

@@ -66,6 +66,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+# A path under /api/ that matches no route is an API answer too (JSON, the error body).
+handler404 = "apps.core.errors.page_not_found"
+
 if settings.PROMPTYARD_BENCHMARK_VIEWS:
     from config.benchmark_views import bare_json
 

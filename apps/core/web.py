@@ -12,11 +12,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from apps.core.errors import NotFound, PermissionRefused, ServiceError
+from apps.core.errors import NotFound, PermissionRefused, ServiceError, ValidationFailed
 from apps.core.tenancy import TenancyError
 
 
@@ -85,13 +85,31 @@ def errors_on(form, *, fields: Mapping[str, str] | None = None) -> Iterator[None
 
 class ServiceErrorMiddleware:
     """Service errors that escape an HTML view: 404 for not found (and crossing tenants),
-    403 for refused, and the message with its status for the rest."""
+    403 for refused, and the message with its status for the rest.
+
+    It also refuses, before any view, a query parameter holding a NUL character: no filter
+    can use one and PostgreSQL refuses it in any text (a 500 in every list that searched)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        name = _nul_query_parameter(request)
+        if name is not None:
+            return self._render_error(
+                request, ValidationFailed(f"{name} contains a NUL character.", field=name)
+            )
         return self.get_response(request)
+
+    def _render_error(self, request, exception: ServiceError) -> HttpResponse:
+        if request.path.startswith("/api/"):  # the API's error body (api_exception_handler)
+            return JsonResponse(exception.as_dict(), status=exception.http_status)
+        return render(
+            request,
+            "errors/service_error.html",
+            {"message": exception.message, "status": exception.http_status},
+            status=exception.http_status,
+        )
 
     def process_exception(self, request, exception):
         if isinstance(exception, TenancyError):
@@ -100,9 +118,12 @@ class ServiceErrorMiddleware:
             return None
         if isinstance(exception, NotFound | PermissionRefused):
             raise_for(exception)
-        return render(
-            request,
-            "errors/service_error.html",
-            {"message": exception.message, "status": exception.http_status},
-            status=exception.http_status,
-        )
+        return self._render_error(request, exception)
+
+
+def _nul_query_parameter(request: HttpRequest) -> str | None:
+    """The first query parameter whose name or a value holds a NUL character, if any."""
+    for name, values in request.GET.lists():
+        if "\x00" in name or any("\x00" in value for value in values):
+            return name.replace("\x00", "\\x00")
+    return None

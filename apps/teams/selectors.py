@@ -202,7 +202,7 @@ def audit_events(
     tz = timezone.get_current_timezone()
     if filters.date_from:
         events = events.filter(created_at__gte=datetime.combine(filters.date_from, time.min, tz))
-    if filters.date_to:
+    if filters.date_to and filters.date_to < date.max:  # the last day has no day after it
         end = datetime.combine(filters.date_to + timedelta(days=1), time.min, tz)
         events = events.filter(created_at__lt=end)
     return events.order_by("-created_at", "-id")
