@@ -69,6 +69,7 @@ def queues_with_progress(*, team: Team, actor: Actor) -> QuerySet[AnnotationQueu
             done=Count("items", filter=Q(items__status=ItemStatus.DONE), distinct=True),
             disputed=Count("items", filter=Q(items__status=ItemStatus.DISPUTED), distinct=True),
         )
+        .order_by("id")  # oldest first, as before, and the same on every page of the API
     )
 
 

@@ -13,12 +13,13 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from apps.core import jsonshape
 from apps.core.errors import NotFound, ValidationFailed
+from apps.core.parsers import JSONParser
 from apps.datasets import exporting, importing, parsing, selectors, services
 from apps.datasets.models import Dataset, Example
 from apps.datasets.permissions import READ_SCOPE, WRITE_SCOPE, require_edit
@@ -56,7 +57,9 @@ def _revision_param(request, dataset) -> int:
 
 
 REVISION_PARAM = OpenApiParameter(
-    "revision", int, description="The dataset revision (default: the current one)."
+    "revision",
+    {"type": "integer", "minimum": 0},
+    description="The dataset revision (default: the current one); past it, a 404.",
 )
 
 
@@ -87,6 +90,8 @@ class DatasetListCreateView(_DatasetsView):
 
 
 class DatasetDetailView(_DatasetsView):
+    conflict_methods = ("delete",)  # a dataset experiments ran on stays
+
     @extend_schema(responses=DatasetSerializer)
     def get(self, request, dataset_id: int):
         return Response(DatasetSerializer(self.dataset(dataset_id)).data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.datasets.models import Dataset, DatasetRevision, Example
@@ -78,9 +79,26 @@ class DatasetExampleUpdateSerializer(serializers.Serializer):
     split = serializers.CharField(required=False, allow_blank=True, max_length=40)
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "required": ["input"],
+        "properties": {
+            "input": {"type": "object", "description": "The prompt variables."},
+            "expected": {"description": "Text or any JSON value."},
+            "metadata": {"type": "object"},
+            "split": {"type": "string", "maxLength": 40},
+            "source_ref": {"type": "string"},
+        },
+    }
+)
+class BulkRowField(serializers.JSONField):
+    """One row of a bulk create. Checked by the import (a 400 naming the row), not here."""
+
+
 class DatasetBulkCreateSerializer(serializers.Serializer):
     rows = serializers.ListField(
-        child=serializers.JSONField(),
+        child=BulkRowField(),
         allow_empty=False,
         max_length=MAX_BULK_ROWS,
         help_text="Objects with input and optionally expected, metadata, split, source_ref.",

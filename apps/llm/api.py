@@ -41,6 +41,7 @@ class ProviderDetailView(TeamGenericAPIView):
     serializer_class = ProviderSerializer
     read_scope = READ_SCOPE
     write_scope = ADMIN_SCOPE
+    conflict_methods = ("delete",)  # a provider saved experiments used stays
 
     def get_object(self):
         return selectors.provider_get(self.kwargs["provider_id"])

@@ -17,6 +17,10 @@ class ProviderSerializer(serializers.ModelSerializer):
     prices = serializers.DictField(
         child=serializers.DictField(child=serializers.FloatField(min_value=0)), required=False
     )
+    timeout_seconds = serializers.FloatField(
+        required=False, min_value=0, max_value=600, help_text="Above 0, at most 600."
+    )
+    max_retries = serializers.IntegerField(required=False, min_value=0, max_value=10)
 
     class Meta:
         model = ProviderConfig

@@ -7,11 +7,11 @@ from typing import Any, cast
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, Max, Prefetch, Q, QuerySet
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from guardian.shortcuts import get_objects_for_user, get_users_with_perms
 
 from apps.accounts.models import User
-from apps.core.errors import ValidationFailed
+from apps.core.errors import NotFound, ValidationFailed
 from apps.prompts.models import (
     PERM_APPROVE_PROMOTION,
     PromotionRequest,
@@ -47,10 +47,30 @@ def prompt_list(*, search: str = "") -> list[Prompt]:
     return rows
 
 
+def version_count(prompt: Prompt) -> int:
+    return int(PromptVersion.objects.filter(prompt=prompt).count())
+
+
+def prompt_for_field(name: Any, *, field: str) -> Prompt:
+    """The prompt a request body names: unknown is a 400 naming the field, not a 404."""
+    prompt = Prompt.objects.select_related("owner").filter(name=str(name)).first()
+    if prompt is None:
+        raise ValidationFailed(f"No prompt named {name!r}.", field=field)
+    return prompt
+
+
+def version_for_field(prompt: Prompt, number: int, *, field: str) -> PromptVersion:
+    """The version of `prompt` a request body names: unknown is a 400 naming the field."""
+    try:
+        return version_get(prompt, number)
+    except NotFound:
+        raise ValidationFailed(f"{prompt.name} has no version {number}.", field=field) from None
+
+
 def prompt_get(name: str) -> Prompt:
     prompt = Prompt.objects.select_related("owner").filter(name=name).first()
     if prompt is None:
-        raise Http404("No such prompt.")
+        raise NotFound("No such prompt.")
     return prompt
 
 
@@ -61,7 +81,7 @@ def version_get(prompt: Prompt, number: int) -> PromptVersion:
         .first()
     )
     if version is None:
-        raise Http404("No such version.")
+        raise NotFound("No such version.")
     version.prompt = prompt
     return version
 
@@ -72,7 +92,7 @@ def version_for_value(prompt: Prompt, value: Any) -> PromptVersion:
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise Http404("No such version.") from None
+        raise NotFound("No such version.") from None
     return version_get(prompt, number)
 
 
@@ -153,7 +173,7 @@ def promotions_closed(*, limit: int = 20) -> list[PromotionRequest]:
 def promotion_get(pk: int) -> PromotionRequest:
     request: PromotionRequest | None = promotions().filter(pk=pk).first()
     if request is None:
-        raise Http404("No such promotion request.")
+        raise NotFound("No such promotion request.")
     return request
 
 

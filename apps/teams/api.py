@@ -6,13 +6,13 @@ the `admin` scope for every one of them."""
 from __future__ import annotations
 
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from apps.core.query import query_params
 from apps.teams import selectors, services
 from apps.teams.api_base import TeamGenericAPIView
-from apps.teams.forms import AuditFilterForm
 from apps.teams.models import ApiKey, ApiKeyScope, AuditEvent, Invite, Membership, Role
 
 
@@ -30,6 +30,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
         source="created_by.email",
         read_only=True,
         default=None,
+        allow_null=True,
         help_text="The person the key acts for (a key made with a key: that key's person).",
     )
     effective_scopes = serializers.SerializerMethodField(
@@ -61,7 +62,9 @@ class ApiKeySerializer(serializers.ModelSerializer):
 
 class ApiKeyCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    scopes = serializers.ListField(child=serializers.ChoiceField(choices=ApiKeyScope.choices))
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=ApiKeyScope.choices), min_length=1
+    )
     environment = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
 
 
@@ -75,8 +78,18 @@ class ApiKeyCreatedSerializer(ApiKeySerializer):
         read_only_fields = fields
 
 
+@extend_schema_field({"type": "string", "anyOf": [{"format": "email"}, {"maxLength": 0}]})
+class InviteEmailField(serializers.CharField):
+    """The invited address, or empty for a link anyone signed in may use."""
+
+
 class InviteSerializer(serializers.ModelSerializer):
-    created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
+    email = InviteEmailField(
+        read_only=True, help_text="The invited address; empty for a link-only invite."
+    )
+    created_by = serializers.EmailField(
+        source="created_by.email", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = Invite
@@ -151,6 +164,10 @@ class AuditEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class MemberFilters(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.values, required=False)
+
+
 class MemberListAPI(TeamGenericAPIView):
     """The team's members and their roles."""
 
@@ -160,13 +177,11 @@ class MemberListAPI(TeamGenericAPIView):
     def get_queryset(self):
         return selectors.members_list(team=self.team, actor=self.actor)
 
-    @extend_schema(
-        parameters=[OpenApiParameter("role", str, enum=Role.values, required=False)],
-        responses=MemberSerializer(many=True),
-    )
+    @extend_schema(parameters=[MemberFilters], responses=MemberSerializer(many=True))
     def get(self, request):
+        filters = query_params(MemberFilters, request)
         members = selectors.members_list(
-            team=self.team, actor=self.actor, role=request.query_params.get("role", "")
+            team=self.team, actor=self.actor, role=filters.get("role", "")
         )
         page = self.paginate_queryset(members)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
@@ -246,6 +261,7 @@ class InviteRevokeAPI(TeamGenericAPIView):
 
     write_scope = ApiKeyScope.ADMIN
     serializer_class = InviteSerializer
+    conflict_methods = ("post",)  # an accepted invite is not revoked
 
     @extend_schema(request=None, responses=InviteSerializer)
     def post(self, request, invite_id: int):
@@ -254,28 +270,29 @@ class InviteRevokeAPI(TeamGenericAPIView):
         return Response(InviteSerializer(invite).data)
 
 
+class AuditEventFilters(serializers.Serializer):
+    """The settings page's filters (AuditFilterForm), as query parameters."""
+
+    actor = serializers.CharField(
+        required=False, allow_blank=True, help_text="user:<id>, key:<id> or label text"
+    )
+    verb = serializers.CharField(required=False, allow_blank=True)
+    target_type = serializers.CharField(required=False, allow_blank=True)
+    date_from = serializers.DateField(required=False, help_text="Inclusive.")
+    date_to = serializers.DateField(required=False, help_text="Inclusive.")
+
+
 class AuditEventListAPI(TeamGenericAPIView):
     """The audit trail, newest first, with the same filters as the settings page."""
 
     read_scope = ApiKeyScope.ADMIN
     serializer_class = AuditEventSerializer
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("actor", str, description="user:<id>, key:<id> or label text"),
-            OpenApiParameter("verb", str),
-            OpenApiParameter("target_type", str),
-            OpenApiParameter("date_from", str, description="YYYY-MM-DD, inclusive"),
-            OpenApiParameter("date_to", str, description="YYYY-MM-DD, inclusive"),
-        ],
-        responses=AuditEventSerializer(many=True),
-    )
+    @extend_schema(parameters=[AuditEventFilters], responses=AuditEventSerializer(many=True))
     def get(self, request):
-        form = AuditFilterForm(request.query_params)
-        if not form.is_valid():
-            raise serializers.ValidationError(form.errors)
+        filters = query_params(AuditEventFilters, request)
         events = selectors.audit_events(
-            team=self.team, actor=self.actor, filters=selectors.AuditFilters(**form.cleaned_data)
+            team=self.team, actor=self.actor, filters=selectors.AuditFilters(**filters)
         )
         page = self.paginate_queryset(events)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)

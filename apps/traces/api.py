@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from datetime import datetime
+
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
+from apps.core.pagination import NewestFirstCursorPagination
+from apps.core.query import query_params
 from apps.teams.api_base import TeamGenericAPIView
 from apps.teams.models import ApiKeyScope
 from apps.traces import selectors
-from apps.traces.models import Span, Trace
+from apps.traces.models import Span, Status, Trace
 
 
 class TraceSerializer(serializers.ModelSerializer):
@@ -73,29 +76,40 @@ class TraceDetailSerializer(TraceSerializer):
         fields = [*TraceSerializer.Meta.fields, "spans"]
 
 
-class NewestFirst(CursorPagination):
+class NewestFirst(NewestFirstCursorPagination):
     ordering = ("-start_time", "-id")
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
 
 
-FILTER_PARAMETERS = [
-    OpenApiParameter(name, str, description=description)
-    for name, description in (
-        ("range", "1h, 24h, 7d or 30d"),
-        ("start", "ISO datetime, inclusive"),
-        ("end", "ISO datetime, inclusive"),
-        ("name", "root span name"),
-        ("status", "ok, error or unset"),
-        ("model", "model name"),
-        ("prompt", "prompt name"),
-        ("version", "prompt version number"),
-        ("function", "traced function name"),
-        ("function_version", "traced function version (source hash)"),
-        ("q", "search in input and output"),
+class TraceFilters(serializers.Serializer):
+    """The list's filters (query parameters), as the explorer page has them."""
+
+    range = serializers.ChoiceField(choices=list(selectors.RANGES), required=False)
+    start = serializers.DateTimeField(required=False, help_text="Inclusive.")
+    end = serializers.DateTimeField(required=False, help_text="Inclusive.")
+    name = serializers.CharField(required=False, allow_blank=True, help_text="Root span name.")
+    status = serializers.ChoiceField(choices=Status.values, required=False)
+    model = serializers.CharField(required=False, allow_blank=True)
+    prompt = serializers.CharField(required=False, allow_blank=True, help_text="Prompt name.")
+    version = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**31 - 1, help_text="Prompt version number."
     )
-]
+    function = serializers.CharField(
+        required=False, allow_blank=True, help_text="Traced function name."
+    )
+    function_version = serializers.CharField(
+        required=False, allow_blank=True, help_text="Traced function version (source hash)."
+    )
+    q = serializers.CharField(
+        required=False, allow_blank=True, help_text="Search in input and output."
+    )
+
+
+def _as_params(filters: dict) -> dict[str, str]:
+    """Validated filters in the selector's terms (the explorer page's query strings)."""
+    return {
+        key: value.isoformat() if isinstance(value, datetime) else str(value)
+        for key, value in filters.items()
+    }
 
 
 class TraceListAPI(TeamGenericAPIView):
@@ -104,12 +118,10 @@ class TraceListAPI(TeamGenericAPIView):
     serializer_class = TraceSerializer
     pagination_class = NewestFirst
 
-    def get_queryset(self):
-        return selectors.traces_filtered(self.request.query_params)
-
-    @extend_schema(parameters=FILTER_PARAMETERS)
+    @extend_schema(parameters=[TraceFilters], responses=TraceSerializer(many=True))
     def get(self, request):
-        page = self.paginate_queryset(self.get_queryset())
+        filters = query_params(TraceFilters, request)
+        page = self.paginate_queryset(selectors.traces_filtered(_as_params(filters)))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
@@ -10,21 +10,21 @@ from apps.annotations import selectors, services
 from apps.annotations.api.base import AnnotationsAPIView, valid_data
 from apps.annotations.api.serializers import (
     AddToDatasetSerializer,
+    AnnotationFilters,
     AnnotationSerializer,
     ExampleRefSerializer,
 )
+from apps.core.query import query_params
 
 
 class AnnotationListView(AnnotationsAPIView):
     serializer_class = AnnotationSerializer
 
-    @extend_schema(
-        parameters=[OpenApiParameter("queue", int, description="Only this queue's annotations.")],
-        responses=AnnotationSerializer(many=True),
-    )
+    @extend_schema(parameters=[AnnotationFilters], responses=AnnotationSerializer(many=True))
     def get(self, request, *args, **kwargs):
+        filters = query_params(AnnotationFilters, request)
         annotations = selectors.visible_annotations(
-            team=self.team, actor=self.actor, queue_id=request.query_params.get("queue")
+            team=self.team, actor=self.actor, queue_id=filters.get("queue")
         )
         page = self.paginate_queryset(annotations)
         return self.get_paginated_response(AnnotationSerializer(page, many=True).data)

@@ -43,6 +43,7 @@ class ItemAssignView(AnnotationsAPIView):
 
 class ItemAnnotationsView(AnnotationsAPIView):
     serializer_class = AnnotationSerializer
+    conflict_methods = ("post",)  # the item's verdicts are in
 
     @extend_schema(responses=AnnotationSerializer(many=True))
     def get(self, request, queue_item_id: int):
@@ -71,6 +72,7 @@ class ItemSkipView(AnnotationsAPIView):
 
 class ItemDecideView(AnnotationsAPIView):
     serializer_class = DecideSerializer
+    conflict_methods = ("post",)  # only disputed items are decided
 
     @extend_schema(request=DecideSerializer, responses=ItemSerializer)
     def post(self, request, queue_item_id: int):

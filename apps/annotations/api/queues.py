@@ -3,7 +3,7 @@ the next one, agreement, failures into a dataset."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
@@ -12,9 +12,11 @@ from apps.annotations.agreement import annotator_agreement, evaluator_agreement
 from apps.annotations.api.base import AnnotationsAPIView, valid_data
 from apps.annotations.api.serializers import (
     AddToDatasetSerializer,
-    AssignmentSerializer,
+    AssignResultSerializer,
     AssignSerializer,
+    FillResultSerializer,
     FillSerializer,
+    ItemFilters,
     ItemSerializer,
     QueueAgreementSerializer,
     QueueSerializer,
@@ -22,14 +24,21 @@ from apps.annotations.api.serializers import (
     QueueWriteSerializer,
     RevisionSerializer,
 )
-from apps.annotations.models import ItemStatus
 from apps.annotations.results import variant_by_label
 from apps.core.errors import NotFound
+from apps.core.query import query_params
 
 
-class QueueListCreateView(AnnotationsAPIView):
+class _QueueView(AnnotationsAPIView):
     serializer_class = QueueSerializer
 
+    def queue_data(self, queue) -> dict:
+        """A queue as GET shows it, with its progress counts (also after a write)."""
+        queue = selectors.queue_with_progress(team=self.team, actor=self.actor, queue_id=queue.pk)
+        return QueueSerializer(queue).data
+
+
+class QueueListCreateView(_QueueView):
     @extend_schema(responses=QueueSerializer(many=True))
     def get(self, request, *args, **kwargs):
         queues = selectors.queues_with_progress(team=self.team, actor=self.actor)
@@ -40,12 +49,10 @@ class QueueListCreateView(AnnotationsAPIView):
     def post(self, request, *args, **kwargs):
         data = valid_data(QueueWriteSerializer, request)
         queue = services.queue_create(team=self.team, actor=self.actor, **data)
-        return Response(QueueSerializer(queue).data, status=status.HTTP_201_CREATED)
+        return Response(self.queue_data(queue), status=status.HTTP_201_CREATED)
 
 
-class QueueDetailView(AnnotationsAPIView):
-    serializer_class = QueueSerializer
-
+class QueueDetailView(_QueueView):
     @extend_schema(responses=QueueSerializer)
     def get(self, request, queue_id: int):
         queue = selectors.queue_with_progress(team=self.team, actor=self.actor, queue_id=queue_id)
@@ -56,7 +63,7 @@ class QueueDetailView(AnnotationsAPIView):
         queue = self.queue(queue_id)
         data = valid_data(QueueUpdateSerializer, request, partial=True)
         queue = services.queue_update(team=self.team, actor=self.actor, queue=queue, **data)
-        return Response(QueueSerializer(queue).data)
+        return Response(self.queue_data(queue))
 
     @extend_schema(responses={204: None})
     def delete(self, request, queue_id: int):
@@ -68,7 +75,7 @@ class QueueDetailView(AnnotationsAPIView):
 class QueueFillView(AnnotationsAPIView):
     serializer_class = FillSerializer
 
-    @extend_schema(request=FillSerializer, responses={201: ItemSerializer(many=True)})
+    @extend_schema(request=FillSerializer, responses={201: FillResultSerializer})
     def post(self, request, queue_id: int):
         queue = self.queue(queue_id)
         data = valid_data(FillSerializer, request)
@@ -97,7 +104,7 @@ class QueueFillView(AnnotationsAPIView):
 class QueueAssignView(AnnotationsAPIView):
     serializer_class = AssignSerializer
 
-    @extend_schema(request=AssignSerializer, responses={201: AssignmentSerializer(many=True)})
+    @extend_schema(request=AssignSerializer, responses={201: AssignResultSerializer})
     def post(self, request, queue_id: int):
         queue = self.queue(queue_id)
         data = valid_data(AssignSerializer, request)
@@ -124,17 +131,12 @@ class QueueAssignView(AnnotationsAPIView):
 class QueueItemsView(AnnotationsAPIView):
     serializer_class = ItemSerializer
 
-    @extend_schema(
-        parameters=[OpenApiParameter("status", str, enum=ItemStatus.values)],
-        responses=ItemSerializer(many=True),
-    )
+    @extend_schema(parameters=[ItemFilters], responses=ItemSerializer(many=True))
     def get(self, request, queue_id: int):
         queue = self.queue(queue_id)
+        filters = query_params(ItemFilters, request)
         items = selectors.queue_items(
-            team=self.team,
-            actor=self.actor,
-            queue=queue,
-            status=request.query_params.get("status") or "",
+            team=self.team, actor=self.actor, queue=queue, status=filters.get("status", "")
         )
         page = self.paginate_queryset(items)
         return self.get_paginated_response(

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apps.annotations.models import Annotation, AnnotationQueue, Assignment, QueueItem
+from apps.annotations.models import (
+    Annotation,
+    AnnotationQueue,
+    Assignment,
+    ItemStatus,
+    QueueItem,
+)
 from apps.annotations.selectors import item_verdict
-from apps.annotations.services import ASSIGN_MODES, FILL_MODES
+from apps.annotations.services import ASSIGN_MODES, FILL_MODES, MAX_ANNOTATORS
 
 
 class FormFieldSerializer(serializers.Serializer):
@@ -53,7 +59,9 @@ class QueueWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     instructions = serializers.CharField(required=False, allow_blank=True, default="")
     form_fields = serializers.ListField(child=serializers.DictField(), required=False, default=list)
-    annotators_per_item = serializers.IntegerField(required=False, default=1)
+    annotators_per_item = serializers.IntegerField(
+        required=False, default=1, min_value=1, max_value=MAX_ANNOTATORS
+    )
     hide_auto_scores = serializers.BooleanField(required=False, default=False)
 
 
@@ -61,7 +69,9 @@ class QueueUpdateSerializer(QueueWriteSerializer):
     name = serializers.CharField(max_length=100, required=False)
     instructions = serializers.CharField(required=False, allow_blank=True)
     form_fields = serializers.ListField(child=serializers.DictField(), required=False)
-    annotators_per_item = serializers.IntegerField(required=False)
+    annotators_per_item = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ANNOTATORS
+    )
     hide_auto_scores = serializers.BooleanField(required=False)
 
 
@@ -88,6 +98,26 @@ class AssignSerializer(serializers.Serializer):
         allow_null=True,
         default=None,
         help_text="Default: the open items nobody is assigned yet.",
+    )
+
+
+class FillResultSerializer(serializers.Serializer):
+    added = serializers.IntegerField()
+    item_ids = serializers.ListField(child=serializers.IntegerField())
+
+
+class AssignResultSerializer(serializers.Serializer):
+    assignments = serializers.IntegerField(help_text="Assignments made.")
+    users = serializers.ListField(child=serializers.EmailField(), help_text="Who was assigned.")
+
+
+class ItemFilters(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ItemStatus.values, required=False)
+
+
+class AnnotationFilters(serializers.Serializer):
+    queue = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="Only this queue's."
     )
 
 

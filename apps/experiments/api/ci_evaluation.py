@@ -44,6 +44,7 @@ class CIEvaluationView(TeamAPIView):
     """Create and start an experiment: the candidate against the version at baseline_tag."""
 
     write_scope = WRITE
+    conflict_methods = ("post",)  # created and started: a start can conflict
 
     @extend_schema(request=CIEvaluationSerializer, responses={201: dict})
     def post(self, request):

@@ -2,36 +2,29 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.response import Response
 
-from apps.core.errors import ValidationFailed
+from apps.core.query import query_params
 from apps.experiments import comparison, selectors
 from apps.experiments.services import WRITE
 from apps.teams.api_base import TeamAPIView
 
 
-def _rule(raw) -> str:
-    rule = raw or comparison.NONINFERIORITY
-    if rule not in comparison.GATE_RULES:
-        raise ValidationFailed(
-            f"rule must be one of {', '.join(comparison.GATE_RULES)}.", field="rule"
-        )
-    return rule
-
-
-def _threshold(raw, rule: str) -> float:
-    if raw in (None, ""):
-        # Non-inferiority needs a margin; "not worse by more than 0" would demand proof of
-        # an improvement.
-        return comparison.DEFAULT_MARGIN if rule == comparison.NONINFERIORITY else 0.0
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise ValidationFailed("threshold must be a number.", field="threshold") from None
-    if not 0.0 <= value <= 1.0:
-        raise ValidationFailed("threshold must be between 0 and 1.", field="threshold")
-    return value
+class ComparisonFilters(serializers.Serializer):
+    rule = serializers.ChoiceField(
+        choices=list(comparison.GATE_RULES), required=False, help_text="Default: noninferiority."
+    )
+    threshold = serializers.FloatField(
+        required=False,
+        min_value=0.0,
+        max_value=1.0,
+        help_text="The margin (noninferiority, default 0.05) or tolerance (default 0).",
+    )
+    evaluator = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="Only these evaluators."
+    )
 
 
 def summary_payload(
@@ -62,22 +55,21 @@ class ComparisonSummaryView(TeamAPIView):
 
     write_scope = WRITE  # GET only: names the area, so reads need a scope (api_base)
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("threshold", float, required=False),
-            OpenApiParameter("rule", str, required=False, enum=list(comparison.GATE_RULES)),
-            OpenApiParameter("evaluator", str, required=False, many=True),
-        ],
-        responses={200: dict},
-    )
+    @extend_schema(parameters=[ComparisonFilters], responses={200: dict})
     def get(self, request, experiment_id):
         experiment = selectors.experiment_get(experiment_id)
-        rule = _rule(request.query_params.get("rule"))
+        filters = query_params(ComparisonFilters, request)
+        rule = filters.get("rule") or comparison.NONINFERIORITY
+        threshold = filters.get("threshold")
+        if threshold is None:
+            # Non-inferiority needs a margin; "not worse by more than 0" would demand proof
+            # of an improvement.
+            threshold = comparison.DEFAULT_MARGIN if rule == comparison.NONINFERIORITY else 0.0
         return Response(
             summary_payload(
                 experiment,
                 rule=rule,
-                threshold=_threshold(request.query_params.get("threshold"), rule),
-                evaluators=request.query_params.getlist("evaluator") or None,
+                threshold=threshold,
+                evaluators=filters.get("evaluator") or None,
             )
         )

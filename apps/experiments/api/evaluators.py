@@ -7,6 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from apps.experiments import selectors, services
+from apps.experiments.evaluators.base import REGISTRY
 from apps.experiments.models import Evaluator
 from apps.experiments.services import WRITE
 from apps.teams.api_base import TeamGenericAPIView
@@ -21,16 +22,28 @@ class ExperimentEvaluatorSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def evaluator_kinds() -> list[str]:
+    """The registered evaluator kinds (the registry fills as the evaluator modules load);
+    the schema's EvaluatorKindEnum (settings.SPECTACULAR_SETTINGS)."""
+    return sorted(REGISTRY)
+
+
+class EvaluatorKindField(serializers.ChoiceField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("error_messages", {"invalid_choice": "Unknown evaluator kind '{input}'."})
+        super().__init__(choices=evaluator_kinds(), **kwargs)
+
+
 class ExperimentEvaluatorWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    kind = serializers.CharField(max_length=40)
+    kind = EvaluatorKindField()
     params = serializers.DictField(required=False, default=dict)
     description = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class ExperimentEvaluatorUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False)
-    kind = serializers.CharField(max_length=40, required=False)
+    kind = EvaluatorKindField(required=False)
     params = serializers.DictField(required=False)
     description = serializers.CharField(required=False, allow_blank=True)
 

@@ -7,11 +7,12 @@ within theirs (the services check).
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from apps.core.errors import NotFound, ValidationFailed
+from apps.core.query import query_params
 from apps.datasets.selectors import dataset_for_field, dataset_get_by_name
 from apps.experiments import estimates, selectors, services
 from apps.experiments.models import (
@@ -251,20 +252,25 @@ def _dataset(data):
     raise ValidationFailed("Give a dataset id or dataset_name.", field="dataset")
 
 
-_MAX_ID = 2**63 - 1
+_MAX_ID = 2**63 - 1  # an id no row can have past this would overflow the database integer
 
 
-def _id_param(request, name: str) -> int | None:
-    """A numeric id filter from the query string; anything not a number is ignored (as before),
-    a number no row can have is a 400 naming the parameter (a foreign-key lookup on it would
-    overflow the database integer and answer 500)."""
-    raw = request.query_params.get(name, "")
-    if not raw.isdigit():
-        return None
-    value = int(raw)
-    if value > _MAX_ID:
-        raise ValidationFailed(f"{name} must be an id no larger than {_MAX_ID}.", field=name)
-    return value
+class ExperimentFilters(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Status.values, required=False)
+    dataset = serializers.IntegerField(
+        required=False, min_value=1, max_value=_MAX_ID, help_text="Dataset id."
+    )
+
+
+class ResultFilters(serializers.Serializer):
+    variant = serializers.IntegerField(
+        required=False, min_value=1, max_value=_MAX_ID, help_text="Variant id."
+    )
+    # A declared field, not Serializer.errors: DRF's metaclass takes it out of the class.
+    errors = serializers.BooleanField(  # type: ignore[assignment]
+        required=False, help_text="Only results with an error."
+    )
+    failed = serializers.BooleanField(required=False, help_text="Only results an evaluator failed.")
 
 
 # --- views -----------------------------------------------------------------------------------
@@ -273,16 +279,13 @@ def _id_param(request, name: str) -> int | None:
 class ExperimentListCreateView(TeamGenericAPIView):
     write_scope = WRITE
     serializer_class = ExperimentSerializer
+    conflict_methods = ("post",)  # created and started: a start can conflict
 
-    @extend_schema(
-        parameters=[OpenApiParameter("status", str, required=False)],
-        responses=ExperimentSerializer(many=True),
-    )
+    @extend_schema(parameters=[ExperimentFilters], responses=ExperimentSerializer(many=True))
     def get(self, request):
-        status_filter = request.query_params.get("status", "")
+        filters = query_params(ExperimentFilters, request)
         qs = selectors.experiment_list(
-            status=status_filter if status_filter in Status.values else "",
-            dataset_id=_id_param(request, "dataset"),
+            status=filters.get("status", ""), dataset_id=filters.get("dataset")
         )
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(ExperimentSerializer(page, many=True).data)
@@ -363,6 +366,7 @@ def _variant_specs(data) -> list[services.VariantSpec]:
 class ExperimentDetailView(TeamGenericAPIView):
     write_scope = WRITE
     serializer_class = ExperimentDetailSerializer
+    conflict_methods = ("delete",)  # a running experiment is cancelled first
 
     def get(self, request, experiment_id):
         return Response(ExperimentDetailSerializer(selectors.experiment_get(experiment_id)).data)
@@ -379,6 +383,7 @@ class _ExperimentActionView(TeamGenericAPIView):
     write_scope = WRITE
     serializer_class = ExperimentDetailSerializer
     action_name = ""
+    conflict_methods = ("post",)
 
     def act(self, experiment, data):  # pragma: no cover - overridden
         raise NotImplementedError
@@ -418,21 +423,15 @@ class ExperimentResultListView(TeamGenericAPIView):
     write_scope = WRITE  # GET only: names the area, so reads need a scope (api_base)
     serializer_class = ExperimentResultSerializer
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("variant", int, required=False),
-            OpenApiParameter("errors", bool, required=False),
-            OpenApiParameter("failed", bool, required=False),
-        ],
-        responses=ExperimentResultSerializer(many=True),
-    )
+    @extend_schema(parameters=[ResultFilters], responses=ExperimentResultSerializer(many=True))
     def get(self, request, experiment_id):
         experiment = selectors.experiment_get(experiment_id)
+        filters = query_params(ResultFilters, request)
         qs = selectors.results_of(
             experiment,
-            variant_id=_id_param(request, "variant"),
-            errors_only=request.query_params.get("errors") in ("1", "true"),
-            failed_only=request.query_params.get("failed") in ("1", "true"),
+            variant_id=filters.get("variant"),
+            errors_only=filters.get("errors", False),
+            failed_only=filters.get("failed", False),
         )
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(ExperimentResultSerializer(page, many=True).data)

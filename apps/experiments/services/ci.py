@@ -110,10 +110,7 @@ def ci_evaluation_start(
     """Estimate, then create and start the CI experiment. With `max_cost` the run is capped
     there and refused up front when its estimate already exceeds it; with `model` the
     candidate runs on that model (alone: the baseline version on it, a model swap)."""
-    try:
-        prompt = prompt_selectors.prompt_get(prompt_name)
-    except NotFound:
-        raise NotFound(f"No prompt named {prompt_name!r}.") from None
+    prompt = prompt_selectors.prompt_for_field(prompt_name, field="prompt")
     baseline = prompt_selectors.version_at_tag(prompt, baseline_tag)
     if baseline is None:
         raise ValidationFailed(f"{prompt.name} has no tag {baseline_tag!r}.", field="baseline_tag")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from apps.core.query import query_params
 from apps.prompts import selectors, services
 from apps.prompts.api.base import HubAPIView, validated
 from apps.prompts.api.serializers import (
@@ -16,28 +17,30 @@ from apps.prompts.api.serializers import (
 from apps.prompts.models import PromotionStatus
 
 
+class PromotionFilters(serializers.Serializer):
+    status = serializers.ChoiceField(choices=PromotionStatus.values, required=False)
+    prompt = serializers.CharField(required=False, help_text="Prompt name.")
+
+
 class PromotionListCreateView(HubAPIView):
     serializer_class = PromotionSerializer
+    conflict_methods = ("post",)
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("status", str, enum=PromotionStatus.values),
-            OpenApiParameter("prompt", str, description="Prompt name."),
-        ],
-        responses=PromotionSerializer(many=True),
-    )
+    @extend_schema(parameters=[PromotionFilters], responses=PromotionSerializer(many=True))
     def get(self, request):
-        prompt_name = request.query_params.get("prompt")
-        prompt = selectors.prompt_get(prompt_name) if prompt_name else None
-        qs = selectors.promotions(prompt=prompt, status=request.query_params.get("status"))
+        filters = query_params(PromotionFilters, request)
+        prompt = None
+        if filters.get("prompt"):
+            prompt = selectors.prompt_for_field(filters["prompt"], field="prompt")
+        qs = selectors.promotions(prompt=prompt, status=filters.get("status"))
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(PromotionSerializer(page, many=True).data)
 
     @extend_schema(request=PromotionCreateSerializer, responses={201: PromotionSerializer})
     def post(self, request):
         data = validated(PromotionCreateSerializer, request)
-        prompt = selectors.prompt_get(data["prompt"])
-        candidate = selectors.version_get(prompt, data["candidate"])
+        prompt = selectors.prompt_for_field(data["prompt"], field="prompt")
+        candidate = selectors.version_for_field(prompt, data["candidate"], field="candidate")
         promotion = services.promotion_request_create(
             team=self.team,
             actor=self.actor,
@@ -60,6 +63,7 @@ class PromotionDetailView(HubAPIView):
 
 class _PromotionDecisionView(HubAPIView):
     serializer_class = PromotionSerializer
+    conflict_methods = ("post",)
     decision = ""
 
     @extend_schema(request=ReviewSerializer, responses=PromotionSerializer)

@@ -48,6 +48,9 @@ class PromptDetailView(HubAPIView):
         prompt = selectors.prompt_get(prompt_name)
         data = validated(PromptUpdateSerializer, request)
         prompt = services.prompt_update(
-            team=self.team, actor=self.actor, prompt=prompt, description=data["description"]
+            team=self.team,
+            actor=self.actor,
+            prompt=prompt,
+            description=data.get("description", prompt.description),
         )
         return Response(PromptSerializer(prompt).data)

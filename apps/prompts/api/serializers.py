@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from apps.prompts import selectors
 from apps.prompts.gates import approval_blockers
 from apps.prompts.models import Kind, PromotionRequest, PromotionStatus, PromptVersion, TagEvent
+from apps.prompts.validators import PROMPT_NAME_RE, PROMPT_NAME_RULE
 
 
 class PromptSerializer(serializers.Serializer):
@@ -14,12 +16,16 @@ class PromptSerializer(serializers.Serializer):
     description = serializers.CharField(read_only=True)
     owner = serializers.SerializerMethodField()
     tags = serializers.SerializerMethodField()
-    version_count = serializers.IntegerField(read_only=True, required=False)
+    version_count = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 
     def get_owner(self, prompt) -> str | None:
         return prompt.owner.email if prompt.owner_id else None
+
+    def get_version_count(self, prompt) -> int:
+        count = getattr(prompt, "version_count", None)  # annotated by prompt_list
+        return selectors.version_count(prompt) if count is None else count
 
     def get_tags(self, prompt) -> dict[str, int]:
         tag_map = getattr(prompt, "tag_map", None)
@@ -29,12 +35,16 @@ class PromptSerializer(serializers.Serializer):
 
 
 class PromptCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = serializers.CharField(
+        max_length=100,
+        validators=[RegexValidator(PROMPT_NAME_RE, message=PROMPT_NAME_RULE)],
+        help_text=PROMPT_NAME_RULE,
+    )
     description = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class PromptUpdateSerializer(serializers.Serializer):
-    description = serializers.CharField(allow_blank=True)
+    description = serializers.CharField(allow_blank=True, required=False)
 
 
 class MessageField(serializers.DictField):

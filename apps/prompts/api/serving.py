@@ -12,13 +12,20 @@ from __future__ import annotations
 
 from django.http import HttpResponse, HttpResponseNotModified
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 
 from apps.core.errors import ServiceError, ValidationFailed
+from apps.core.pagination import API_MAX_PAGE_SIZE, API_PAGE_SIZE
+from apps.core.query import query_integer
 from apps.core.tenancy import enter_team, leave_team
 from apps.prompts import serving, telemetry
 from apps.prompts.api.prompts import PromptDetailView, PromptListCreateView
@@ -86,7 +93,35 @@ SNAPSHOT_SCHEMA = inline_serializer(
         "prompts": serializers.ListField(child=serializers.DictField()),
     },
 )
-TAG_PARAM = OpenApiParameter("tag", OpenApiTypes.STR, description="Tag (default production).")
+TAG_PARAM = OpenApiParameter(
+    "tag",
+    OpenApiTypes.STR,
+    pattern=r"^[a-z0-9_.-]{0,36}$",  # a tag name (TAG_NAME_RE), or empty
+    description="A tag name; empty or absent: production.",
+)
+PROMPT_PAGE_SCHEMA = inline_serializer(
+    "PromptPage",
+    {
+        "count": serializers.IntegerField(),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": PromptSerializer(many=True),
+    },
+)
+# Without `tag` the collection is the Hub's paginated list: its parameters apply then.
+HUB_LIST_PARAMETERS = [
+    OpenApiParameter(
+        "q", OpenApiTypes.STR, description="Without tag: search name and description."
+    ),
+    OpenApiParameter(
+        "page", {"type": "integer", "minimum": 1}, description="Without tag: the page number."
+    ),
+    OpenApiParameter(
+        "page_size",
+        {"type": "integer", "minimum": 1, "maximum": API_MAX_PAGE_SIZE, "default": API_PAGE_SIZE},
+        description="Without tag: prompts per page.",
+    ),
+]
 
 
 class _ServingView(TeamAPIView):
@@ -152,11 +187,27 @@ class PromptCollectionView(_ServingView):
             return True  # the Hub's paginated management list
         return super()._delegated(request)
 
-    @extend_schema(parameters=[TAG_PARAM], responses={200: SNAPSHOT_SCHEMA, 304: None})
+    @extend_schema(
+        parameters=[TAG_PARAM, *HUB_LIST_PARAMETERS],
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="PromptCollection",
+                serializers=[SNAPSHOT_SCHEMA, PROMPT_PAGE_SCHEMA],
+                resource_type_field_name=None,
+            ),
+            304: None,
+        },
+        description="With `tag`: every prompt at that tag (a snapshot, with an ETag). "
+        "Without: the Hub's paginated list of prompts.",
+    )
     def get(self, request):
         return self.serve(request, request.query_params)
 
     def serve(self, request, params):
+        # The list's page parameters mean nothing to a snapshot, but are held to the same
+        # rules: one operation, one set of parameters.
+        query_integer(params, "page", minimum=1)
+        query_integer(params, "page_size", minimum=1, maximum=API_MAX_PAGE_SIZE)
         tag = params.get("tag") or serving.DEFAULT_TAG
         served = serving.serve_snapshot(team=self.team, tag=tag)
         telemetry.record(api_key=self.api_key, tag=tag, served=served.served)

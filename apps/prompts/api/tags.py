@@ -47,12 +47,13 @@ class _TagChangeView(HubAPIView):
 
     serializer_class = TagEventSerializer
     tag_service: ClassVar[TagService]
+    conflict_methods = ("post",)
 
     @extend_schema(request=TagMoveSerializer, responses={201: TagEventSerializer})
     def post(self, request, prompt_name: str, tag_name: str):
         prompt = selectors.prompt_get(prompt_name)
         data = validated(TagMoveSerializer, request)
-        version = selectors.version_get(prompt, data["version"])
+        version = selectors.version_for_field(prompt, data["version"], field="version")
         event = self.tag_service(
             team=self.team,
             actor=self.actor,

@@ -26,7 +26,9 @@ class VersionListCreateView(HubAPIView):
         prompt = selectors.prompt_get(prompt_name)
         data = dict(validated(VersionCreateSerializer, request))
         parent_number = data.pop("parent")
-        parent = selectors.version_get(prompt, parent_number) if parent_number else None
+        parent = None
+        if parent_number:
+            parent = selectors.version_for_field(prompt, parent_number, field="parent")
         version = services.version_create(
             team=self.team, actor=self.actor, prompt=prompt, parent=parent, **data
         )
