@@ -28,6 +28,7 @@ class ProviderListView(mixins.ListModelMixin, TeamGenericAPIView):
     def get(self, request):
         return self.list(request)
 
+    @extend_schema(responses={201: ProviderSerializer})
     def post(self, request):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -193,13 +193,19 @@ def test_queue_writes_answer_with_their_progress(api_schema, world, admin_key):
     assert patched["total"] == 1
 
 
-def test_link_only_invites_answer_as_documented(api_schema, world, admin_key):
-    created = call_checked(
-        api_schema, "POST", "/api/v1/invites/", key=admin_key, body={"role": "viewer"}
-    ).json()
-    assert created["email"] == ""
+def test_anyone_with_the_link_invites_answer_as_documented(
+    api_schema, world, admin_key, client, alice
+):
+    """Such an invite names no one: its email is empty, which the schema allows."""
+    client.force_login(alice)  # an owner, not a key, makes one
+    created = client.post(
+        "/api/v1/t/acme/invites/",
+        {"role": "viewer", "anyone_with_link": True},
+        content_type="application/json",
+    )
+    assert created.status_code == 201 and created.json()["email"] == ""
     listed = call_checked(api_schema, "GET", "/api/v1/invites/", key=admin_key).json()
-    assert {i["email"] for i in listed["results"]} == {""}
+    assert "" in {i["email"] for i in listed["results"]}
 
 
 # --- parameters: strict, a 400 naming the parameter ---------------------------------------
@@ -329,3 +335,14 @@ def test_a_prompt_patch_without_a_description_changes_nothing(api_client, world,
         "/api/v1/prompts/acme-only-prompt/", {}, format="json", **bearer(admin_key)
     )
     assert response.status_code == 200 and response.json()["description"] == ""
+
+
+def test_creating_a_provider_answers_201_as_documented(api_schema, admin_key):
+    created = call_checked(
+        api_schema,
+        "POST",
+        "/api/v1/providers/",
+        key=admin_key,
+        body={"name": "openai", "kind": "openai", "models": ["gpt-4o-mini"]},
+    )
+    assert created.status_code == 201
