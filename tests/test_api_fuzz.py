@@ -23,6 +23,7 @@ import time
 import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
+from rest_framework.views import APIView
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.core.result import Ok
 from schemathesis.generation import GenerationMode
@@ -40,6 +41,13 @@ KEY_EXAMPLES = int(os.environ.get("PROMPTYARD_FUZZ_EXAMPLES", 5))
 SESSION_EXAMPLES = max(2, KEY_EXAMPLES // 3)
 SEED = os.environ.get("PROMPTYARD_FUZZ_SEED")
 SESSION_MOUNT = "/api/v1/t/{team_slug}/"
+
+
+@pytest.fixture(autouse=True)
+def _unthrottled(monkeypatch):
+    """Rate limits are not this test's subject: at full speed it would spend a key's
+    allowance and meet 429s (documented, so no failure) instead of the operations."""
+    monkeypatch.setattr(APIView, "throttle_classes", [])
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from rest_framework.serializers import BaseSerializer
 from apps.core import jsonshape
 from apps.core.errors import NotFound, ValidationFailed
 from apps.core.parsers import JSONParser
+from apps.core.query import query_integer
 from apps.datasets import exporting, importing, parsing, selectors, services
 from apps.datasets.models import Dataset, Example
 from apps.datasets.permissions import READ_SCOPE, WRITE_SCOPE, require_edit
@@ -44,14 +45,10 @@ def _valid(serializer_class, request, **kwargs):
 
 
 def _revision_param(request, dataset) -> int:
-    raw = request.query_params.get("revision")
-    if raw in (None, ""):
+    number = query_integer(request.query_params, "revision", minimum=0)
+    if number is None:
         return dataset.current_revision
-    try:
-        number = int(raw)
-    except ValueError:
-        raise ValidationFailed("revision must be a number.", field="revision") from None
-    if not 0 <= number <= dataset.current_revision:
+    if number > dataset.current_revision:
         raise NotFound(f"Dataset {dataset.name} has no revision {number}.")
     return number
 

@@ -255,6 +255,8 @@ def test_it_accepts_page_parameters_within_their_bounds(api_client, world, admin
         "/api/v1/experiments/1/results/?failed=maybe",
         "/api/v1/experiments/1/comparison/?threshold=2",
         "/api/v1/prompts/?tag=production&page_size=none",
+        "/api/v1/datasets/1/examples/?revision=",
+        "/api/v1/datasets/1/examples/?revision=1.0",
     ],
 )
 def test_it_enforces_what_the_schema_says_of_a_filter(api_client, world, admin_key, url):
