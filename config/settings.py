@@ -258,19 +258,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # DRF's defaults, with a JSON parser that answers thousands of nested brackets with a 400.
+    # DRF's defaults, with a JSON parser that answers JSON nested too deeply, or holding a
+    # NUL character, with a 400 naming the place (apps.core.parsers).
     "DEFAULT_PARSER_CLASSES": [
         "apps.core.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "apps.core.schema.PromptyardAutoSchema",
-    # JSON nested too deeply, or holding a NUL character, is a 400 (apps.core.parsers).
-    "DEFAULT_PARSER_CLASSES": [
-        "apps.core.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
     "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "apps.core.errors.api_exception_handler",
