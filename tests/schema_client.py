@@ -7,6 +7,8 @@ type, headers, body)."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 import schemathesis
 from django.core import signals
@@ -32,18 +34,24 @@ CONFIG = {
 }
 
 
-@pytest.fixture
-def wsgi_app(db):
-    """The app, called in this thread inside the test's transaction. As Django's test client
-    does, requests leave the database connection open: closing it at the end of a request
-    (PostgreSQL) would end the test's transaction."""
+@contextmanager
+def _connection_kept_open():
+    """As Django's test client does, requests leave the database connection open: closing it
+    at the start or end of a request (PostgreSQL) would end the test's transaction."""
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
     try:
-        yield get_wsgi_application()
+        yield
     finally:
         signals.request_started.connect(close_old_connections)
         signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def wsgi_app(db):
+    """The app, called in this thread inside the test's transaction."""
+    with _connection_kept_open():
+        yield get_wsgi_application()
 
 
 @pytest.fixture
@@ -58,4 +66,7 @@ def call_checked(api_schema, method: str, path: str, *, key: str, **parts):
     case = api_schema[path][method.upper()].Case(
         headers={"Authorization": f"Bearer {key}"}, **parts
     )
-    return case.call_and_validate()
+    # Again per call: a request through Django's test client in the same test reconnects
+    # the signals when it ends.
+    with _connection_kept_open():
+        return case.call_and_validate()

@@ -252,15 +252,17 @@ def test_it_accepts_page_parameters_within_their_bounds(api_client, world, admin
         "/api/v1/promotions/?status=pending",
         "/api/v1/members/?role=king",
         "/api/v1/annotations/?queue=first",
-        "/api/v1/experiments/1/results/?failed=maybe",
-        "/api/v1/experiments/1/comparison/?threshold=2",
+        "/api/v1/experiments/{experiment}/results/?failed=maybe",
+        "/api/v1/experiments/{experiment}/comparison/?threshold=2",
         "/api/v1/prompts/?tag=production&page_size=none",
-        "/api/v1/datasets/1/examples/?revision=",
-        "/api/v1/datasets/1/examples/?revision=1.0",
+        "/api/v1/datasets/{dataset}/examples/?revision=",
+        "/api/v1/datasets/{dataset}/examples/?revision=1.0",
     ],
 )
 def test_it_enforces_what_the_schema_says_of_a_filter(api_client, world, admin_key, url):
-    response = api_client.get(url, **bearer(admin_key))
+    # The world's real ids: a missing object would be a 404 before the filter is read.
+    ids = {name: world.objects[name].pk for name in ("experiment", "dataset")}
+    response = api_client.get(url.format(**ids), **bearer(admin_key))
     assert response.status_code == 400, response.content
     assert response.json()["errors"]
 
