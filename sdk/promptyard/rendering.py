@@ -12,7 +12,8 @@ import re
 from typing import Any
 
 import jinja2
-from jinja2 import meta
+from jinja2 import meta, nodes
+from jinja2.runtime import Context
 
 from promptyard import render_budget
 from promptyard.render_budget import BudgetedSandbox
@@ -34,7 +35,7 @@ MAX_SCHEMA_VALUES = 20_000  # values in a variables schema, enum values included
 
 
 class _PromptSandbox(BudgetedSandbox):
-    def call_binop(self, context, operator, left, right):
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
             for seq, times in ((left, right), (right, left)):
                 if isinstance(seq, (str, list, tuple)) and isinstance(times, int):
@@ -53,7 +54,7 @@ class _PromptSandbox(BudgetedSandbox):
         return result
 
 
-def _check_number(value) -> None:
+def _check_number(value: Any) -> None:
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_INT_BITS:
         raise jinja2.exceptions.SecurityError("numbers this large are not allowed")
 
@@ -82,7 +83,7 @@ class RenderError(ValueError):
         self.line = line
         self.message_index = message_index
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "message": self.message,
             "variable": self.variable,
@@ -108,7 +109,7 @@ def _too_nested(message_index: int | None) -> RenderError:
     )
 
 
-def _parse(source: str, *, message_index: int | None = None):
+def _parse(source: str, *, message_index: int | None = None) -> nodes.Template:
     try:
         return _env.parse(source)
     except jinja2.TemplateSyntaxError as exc:
@@ -118,13 +119,13 @@ def _parse(source: str, *, message_index: int | None = None):
 
 
 def _sources(
-    kind: str, template: str | None, messages: list | None
+    kind: str, template: str | None, messages: list[Any] | None
 ) -> list[tuple[int | None, str]]:
     if kind == KIND_TEXT:
         return [(None, template or "")]
     if kind != KIND_CHAT:
         raise RenderError(f"Unknown prompt kind {kind!r}: use 'text' or 'chat'.")
-    out = []
+    out: list[tuple[int | None, str]] = []
     for index, message in enumerate(messages or []):
         if not isinstance(message, dict):
             raise RenderError(
@@ -146,7 +147,7 @@ def _sources(
 
 
 def template_variables(
-    kind: str, template: str | None = None, messages: list | None = None
+    kind: str, template: str | None = None, messages: list[Any] | None = None
 ) -> list[str]:
     """Variable names in first-seen order: template variables, then history placeholders."""
     names: list[str] = []
@@ -172,7 +173,7 @@ def _first_position(source: str, name: str) -> int:
     return match.start() if match else len(source)
 
 
-def validate_schema(schema: dict | None) -> None:
+def validate_schema(schema: object) -> None:
     """Refuse a malformed variables schema with a message naming the variable."""
     if schema in (None, {}):
         return
@@ -216,7 +217,9 @@ def _type_ok(expected: str, value: Any) -> bool:
     return True
 
 
-def check_values(variables: list[str], schema: dict | None, values: dict) -> None:
+def check_values(
+    variables: list[str], schema: dict[str, Any] | None, values: dict[str, Any]
+) -> None:
     schema = schema or {}
     for name in variables:
         spec = schema.get(name, {})
@@ -242,11 +245,11 @@ class CompiledTemplate:
 
     __slots__ = ("_template", "message_index")
 
-    def __init__(self, template, message_index: int | None = None):
+    def __init__(self, template: jinja2.Template | None, message_index: int | None = None):
         self._template = template
         self.message_index = message_index
 
-    def render(self, values: dict) -> str:
+    def render(self, values: dict[str, Any]) -> str:
         """The rendered text; RenderError for a missing value, a refusal or a failure.
         Values are not checked against a schema here: `check_values` does that."""
         if self._template is None:
@@ -290,11 +293,11 @@ def compile_template(source: str, *, message_index: int | None = None) -> Compil
         raise _too_nested(message_index) from None
 
 
-def _render_one(source: str, values: dict, message_index: int | None = None) -> str:
+def _render_one(source: str, values: dict[str, Any], message_index: int | None = None) -> str:
     return compile_template(source, message_index=message_index).render(values)
 
 
-def _render_bounded(template, values: dict) -> str:
+def _render_bounded(template: jinja2.Template, values: dict[str, Any]) -> str:
     """template.render() under a fresh operation budget (render_budget), stopped once the
     output passes MAX_OUTPUT characters."""
     parts: list[str] = []
@@ -322,10 +325,10 @@ def render_prompt(
     *,
     kind: str,
     template: str | None = None,
-    messages: list | None = None,
-    variables_schema: dict | None = None,
-    values: dict | None = None,
-) -> str | list[dict]:
+    messages: list[Any] | None = None,
+    variables_schema: dict[str, Any] | None = None,
+    values: dict[str, Any] | None = None,
+) -> str | list[dict[str, Any]]:
     """Render a text prompt to a string, or a chat prompt to a list of {role, content}.
 
     Same inputs, same output, on the server and in the SDK.
@@ -340,7 +343,7 @@ def render_prompt(
             values[name] = ""
     if kind == KIND_TEXT:
         return _render_one(template or "", values)
-    rendered: list[dict] = []
+    rendered: list[dict[str, Any]] = []
     for index, message in enumerate(messages or []):
         if message.get("role") == PLACEHOLDER:
             history = values.get(message["name"], [])
