@@ -22,7 +22,9 @@ class VersionChoiceField(forms.ModelMultipleChoiceField):
 
 class ExperimentForm(forms.Form):
     name = forms.CharField(max_length=200)
-    dataset = forms.ModelChoiceField(queryset=None, empty_label=None)
+    dataset: forms.ModelChoiceField[Dataset] = forms.ModelChoiceField(
+        queryset=None, empty_label=None
+    )
     dataset_revision = forms.IntegerField(
         required=False, min_value=0, help_text="Empty: the dataset's current revision (pinned)."
     )
@@ -33,7 +35,7 @@ class ExperimentForm(forms.Form):
         label="Prompt versions",
         help_text="Each chosen version is a variant; the first is the baseline.",
     )
-    provider = forms.ModelChoiceField(
+    provider: forms.ModelChoiceField[ProviderConfig] = forms.ModelChoiceField(
         queryset=None,
         required=False,
         label="Model provider",
@@ -45,7 +47,7 @@ class ExperimentForm(forms.Form):
         label="Also try these models",
         help_text="Comma-separated model names: each adds a variant of every chosen version with that model.",
     )
-    evaluators = forms.ModelMultipleChoiceField(
+    evaluators: forms.ModelMultipleChoiceField[Evaluator] = forms.ModelMultipleChoiceField(
         queryset=None, required=False, widget=forms.CheckboxSelectMultiple
     )
     repetitions = forms.IntegerField(min_value=1, max_value=MAX_REPETITIONS, initial=1)

@@ -20,7 +20,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -181,7 +181,7 @@ class VariantPlan:
     variant: Variant
     provider: Any
     settings: ModelSettings
-    prompt: PreparedPrompt | None = None
+    prompt: PreparedPrompt
 
 
 @dataclass
@@ -299,7 +299,11 @@ class ExperimentRunner:
             "prompt_version", "prompt_version__prompt"
         ):
             settings_ = ModelSettings.from_stored(variant.settings)
-            provider = ProviderConfig.objects.filter(pk=settings_.provider_id).first()
+            provider = (
+                ProviderConfig.objects.filter(pk=settings_.provider_id).first()
+                if settings_.provider_id is not None
+                else None  # no provider chosen: the cells report it
+            )
             self.variants[variant.pk] = VariantPlan(
                 variant=variant,
                 provider=provider,
@@ -343,9 +347,11 @@ class ExperimentRunner:
         self.ledger = CostLedger(cap=None if cap is None else float(cap), spent=float(spent or 0))
         if cap is not None:
             # An unbounded answer has no worst case: bound it so the cap can hold.
-            for plan in self.variants.values():
-                if plan.settings.max_tokens is None:
-                    plan.settings = plan.settings.replace(max_tokens=CAPPED_OUTPUT_TOKENS)
+            for variant_plan in self.variants.values():
+                if variant_plan.settings.max_tokens is None:
+                    variant_plan.settings = variant_plan.settings.replace(
+                        max_tokens=CAPPED_OUTPUT_TOKENS
+                    )
         if total != experiment.total_cells:
             # reason: the run this worker claimed, by its primary key.
             Experiment.objects.unscoped().filter(pk=experiment.pk).update(total_cells=total)
@@ -416,9 +422,11 @@ class ExperimentRunner:
         attempts = 0
         other_failures = 0
         retries = getattr(plan.provider, "max_retries", 3)
+        limiter = self.limiter
+        assert limiter is not None, "_amain creates the limiter before any lane starts"
         while True:
             attempts += 1
-            await self.limiter.acquire()
+            await limiter.acquire()
             try:
                 completion = await acomplete(
                     plan.provider,
@@ -426,15 +434,15 @@ class ExperimentRunner:
                     messages=messages,
                     max_retries=0,  # retries happen here, where the limit can adapt
                 )
-                self.limiter.on_success()
+                limiter.on_success()
                 return completion, None, attempts
             except GatewayError as exc:
                 failure = exc
             finally:
-                await self.limiter.release()
+                await limiter.release()
             if failure.kind == "rate_limit":
                 self.rate_limited += 1
-                self.limiter.on_rate_limit(failure.retry_after)
+                limiter.on_rate_limit(failure.retry_after)
                 if attempts >= RATE_LIMIT_ATTEMPTS:
                     return None, failure, attempts
                 wait = failure.retry_after if failure.retry_after is not None else None
@@ -636,7 +644,7 @@ class ExperimentRunner:
                     None if cost is None else Decimal(str(cost)),
                 )
             )
-        head = [team_id, experiment_id, now]
+        head: list[int | datetime] = [team_id, experiment_id, now]
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 _PG_INSERT_RESULTS, head + [list(column) for column in zip(*rows, strict=True)]

@@ -4,6 +4,7 @@ report an unknown id the same way."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -139,9 +140,8 @@ class VariantSummary:
     avg_latency_ms: float | None = None
     input_tokens: int = 0
     output_tokens: int = 0
-    evaluators: dict[str, dict[str, Any]] = (
-        None  # evaluator name -> {"passed", "judged", "errors", "mean"}
-    )
+    # evaluator name -> {"passed", "judged", "errors", "mean", "rate"}
+    evaluators: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 def summary(experiment: Experiment) -> list[VariantSummary]:
@@ -167,7 +167,7 @@ def summary(experiment: Experiment) -> list[VariantSummary]:
         s.cost = None if row["total_cost"] is None and s.done else float(row["total_cost"] or 0)
         s.avg_latency_ms = row["latency"]
         s.input_tokens, s.output_tokens = row["tokens_in"] or 0, row["tokens_out"] or 0
-    for row in (
+    for score_row in (
         Score.objects.filter(experiment=experiment, result__isnull=False)
         .values("result__variant_id", "evaluator_name")
         .annotate(
@@ -177,15 +177,17 @@ def summary(experiment: Experiment) -> list[VariantSummary]:
             mean=Avg("value"),
         )
     ):
-        s = out.get(row["result__variant_id"])
+        s = out.get(score_row["result__variant_id"])
         if s is None:
             continue
-        s.evaluators[row["evaluator_name"]] = {
-            "passed": row["n_passed"],
-            "judged": row["n_judged"],
-            "errors": row["n_errors"],
-            "mean": row["mean"],
-            "rate": row["n_passed"] / row["n_judged"] if row["n_judged"] else None,
+        s.evaluators[score_row["evaluator_name"]] = {
+            "passed": score_row["n_passed"],
+            "judged": score_row["n_judged"],
+            "errors": score_row["n_errors"],
+            "mean": score_row["mean"],
+            "rate": score_row["n_passed"] / score_row["n_judged"]
+            if score_row["n_judged"]
+            else None,
         }
     return [out[v.pk] for v in variants]
 

@@ -7,6 +7,8 @@ within theirs (the services check).
 
 from __future__ import annotations
 
+from typing import cast
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -155,7 +157,11 @@ class ExperimentDetailSerializer(ExperimentSerializer):
         read_only_fields = fields
 
     def get_evaluators(self, obj) -> list[dict]:
-        return ExperimentEvaluatorLinkSerializer(selectors.evaluators_of(obj), many=True).data
+        # many=True builds a ListSerializer, whose data is a list; the stubs cannot see it.
+        return cast(
+            "list[dict]",
+            ExperimentEvaluatorLinkSerializer(selectors.evaluators_of(obj), many=True).data,
+        )
 
     def get_summary(self, obj) -> list[dict]:
         return [
@@ -181,7 +187,9 @@ class ExperimentVariantWriteSerializer(serializers.Serializer):
     version = serializers.IntegerField(required=False, min_value=1)
     tag = serializers.CharField(required=False, help_text="Use the version this tag points at.")
     overrides = serializers.DictField(required=False, default=dict)
-    label = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    label = serializers.CharField(  # type: ignore[assignment]  # named like Field.label
+        required=False, allow_blank=True, default="", max_length=100
+    )
     is_baseline = serializers.BooleanField(required=False, default=False)
 
 

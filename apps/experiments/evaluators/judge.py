@@ -210,7 +210,11 @@ def resolve_judge(params: dict) -> BoundJudge:
             field="params",
         )
     settings = ModelSettings.from_stored(version.model_settings)
-    provider = ProviderConfig.objects.filter(pk=settings.provider_id).first()
+    provider = (
+        ProviderConfig.objects.filter(pk=settings.provider_id).first()
+        if settings.provider_id is not None
+        else None
+    )
     if provider is None:
         raise ValidationFailed(
             f"The judge prompt {params['prompt']} v{params['version']} names no provider "
