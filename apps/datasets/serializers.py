@@ -64,7 +64,7 @@ class DatasetExampleWriteSerializer(serializers.Serializer):
     )
     metadata = serializers.DictField(required=False, default=dict)
     split = serializers.CharField(required=False, allow_blank=True, default="", max_length=40)
-    source = serializers.ChoiceField(
+    source = serializers.ChoiceField(  # type: ignore[assignment]  # named like Field.source
         choices=["manual", "upload", "experiment", "trace", "annotation"],
         required=False,
         default="manual",
@@ -103,7 +103,7 @@ class DatasetBulkCreateSerializer(serializers.Serializer):
         max_length=MAX_BULK_ROWS,
         help_text="Objects with input and optionally expected, metadata, split, source_ref.",
     )
-    source = serializers.ChoiceField(
+    source = serializers.ChoiceField(  # type: ignore[assignment]  # named like Field.source
         choices=["manual", "upload", "experiment", "trace", "annotation"], default="upload"
     )
     message = serializers.CharField(required=False, allow_blank=True, default="")
