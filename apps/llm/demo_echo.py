@@ -74,6 +74,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from apps.llm import demo_instructions
 
@@ -193,7 +194,7 @@ def value_for_schema(schema, text: str, root: dict | None = None, depth: int = 0
             count = min(count, int(schema["maxItems"]))
         return [value_for_schema(schema.get("items", {}), text, root, depth + 1)] * count
     if kind in ("number", "integer"):
-        value = schema.get("minimum", schema.get("exclusiveMinimum", 0))
+        value: Any = schema.get("minimum", schema.get("exclusiveMinimum", 0))  # any JSON value
         if "exclusiveMinimum" in schema and "minimum" not in schema:
             value = value + 1
         if "maximum" in schema and value > schema["maximum"]:
@@ -278,6 +279,7 @@ class DemoEchoServer(ThreadingHTTPServer):
     @property
     def base_url(self) -> str:
         host, port = self.server_address[:2]
+        assert isinstance(host, str), "an AF_INET/AF_INET6 server's host is text"
         return f"http://{host}:{port}/v1"
 
     def next_outcome(self) -> str:

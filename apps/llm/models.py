@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -107,7 +109,7 @@ class ProviderConfig(TeamOwned):
         if self.max_retries > 10:
             raise ValidationError({"max_retries": "At most 10 retries."})
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         # A changed URL never receives the old key: unless a key was set for the new URL,
         # the stored key goes.
         saved_url = getattr(self, "_saved_base_url", None)
