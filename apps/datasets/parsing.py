@@ -44,7 +44,7 @@ def max_depth() -> int:
     return int(getattr(settings, "PROMPTYARD_IMPORT_MAX_DEPTH", 64))
 
 
-def _human(size: int) -> str:
+def _human(size: float) -> str:
     for unit in ("bytes", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":
             return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
@@ -388,7 +388,8 @@ def _json_array_records(chunks: Iterable[bytes]) -> Iterator[Record]:
         )
 
 
-PARSERS = {
+# Keyed by the format's text: an UploadFormat is a str, and callers pass either.
+PARSERS: dict[str, Callable[[Iterable[bytes]], Iterator[Record]]] = {
     UploadFormat.CSV: _csv_records,
     UploadFormat.JSONL: _jsonl_records,
     UploadFormat.JSON: _json_array_records,
