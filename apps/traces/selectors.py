@@ -217,7 +217,13 @@ def spans_to_annotate(trace: Trace, span: Span | None) -> list[Span]:
     if span is not None:
         return [span]
     spans = list(trace_spans(trace).select_related("trace"))
-    return [s for s in spans if s.model][:SPANS_TO_ANNOTATE_MAX] or [root_span(spans)]
+    model_calls = [s for s in spans if s.model][:SPANS_TO_ANNOTATE_MAX]
+    if model_calls:
+        return model_calls
+    root = root_span(spans)
+    # Ingestion stores a trace with its spans and retention deletes them together.
+    assert root is not None, "a stored trace has at least one span"
+    return [root]
 
 
 def root_span(spans: list[Span]) -> Span | None:

@@ -254,15 +254,25 @@ TRACE_FOLD_FIELDS = (
 )
 
 
+def _column(field: models.Field[Any, Any]) -> str:
+    # Only a field without a database column (a reverse or generic relation) has none.
+    assert field.column is not None, f"{field.name} is stored in a column"
+    return field.column
+
+
 def _update_traces(traces: list[Trace]) -> None:
     """One prepared UPDATE per trace, sent as a batch (bulk_update's CASE WHEN costs far
     more to build than to run)."""
-    fields = [Trace._meta.get_field(name) for name in TRACE_FOLD_FIELDS]
+    fields: list[models.Field[Any, Any]] = []
+    for name in TRACE_FOLD_FIELDS:
+        field = Trace._meta.get_field(name)
+        assert isinstance(field, models.Field), f"{name} is one of Trace's own columns"
+        fields.append(field)
     qn = connection.ops.quote_name
     sql = "UPDATE {} SET {} WHERE {} = %s".format(
         qn(Trace._meta.db_table),
-        ", ".join(f"{qn(f.column)} = %s" for f in fields),
-        qn(Trace._meta.pk.column),
+        ", ".join(f"{qn(_column(f))} = %s" for f in fields),
+        qn(_column(Trace._meta.pk)),
     )
     if connection.vendor == "postgresql":
         # psycopg adapts these types itself; Django's per-value preparation is pure cost here.
@@ -292,7 +302,7 @@ def _insert_spans(rows: list[SimpleNamespace]) -> None:
         )
         return
     qn = connection.ops.quote_name
-    columns = ", ".join(qn(f.column) for f in fields)
+    columns = ", ".join(qn(_column(f)) for f in fields)
     table = qn(Span._meta.db_table)
     json_fields = {i for i, f in enumerate(fields) if isinstance(f, models.JSONField)}
     attnames = [f.attname for f in fields]
