@@ -48,7 +48,9 @@ class InviteForm(forms.Form):
     def __init__(self, *args, can_invite_owner: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         if not can_invite_owner:
-            self.fields["role"].choices = [c for c in Role.choices if c[0] != Role.OWNER]
+            role = self.fields["role"]
+            assert isinstance(role, forms.ChoiceField)  # declared above
+            role.choices = [c for c in Role.choices if c[0] != Role.OWNER]
             # Anyone-with-the-link invites are an owner's choice: others never see it.
             for name in ("anyone_with_link", "use_limit", "expires_in"):
                 del self.fields[name]

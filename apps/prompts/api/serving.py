@@ -10,6 +10,8 @@ paginated list when no `tag` is given): those are handed to the Hub's views unch
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpResponse, HttpResponseNotModified
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -50,6 +52,7 @@ def _hub_view(cls):
 
 
 def _answer(request, served: serving.Served):
+    response: HttpResponse
     if served.matches(request.META.get("HTTP_IF_NONE_MATCH")):
         response = HttpResponseNotModified()
     else:
@@ -172,7 +175,9 @@ class _ServingView(TeamAPIView):
         finally:
             leave_team(token)
 
-    def serve(self, request, params, **kwargs):
+    def serve(self, request: Any, params: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+        # Each view takes its own URL kwargs: mypy accepts any override of (*args: Any,
+        # **kwargs: Any).
         raise NotImplementedError
 
 
