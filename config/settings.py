@@ -164,10 +164,23 @@ CACHES = {
         "LOCATION": "promptyard",
     }
 }
+# Rate-limit buckets (apps.core.throttling) in a cache of their own, so that nothing else
+# evicts them. Local memory is per process: N worker processes admit up to N times each
+# limit. With REDIS_URL every process and host shares them.
+CACHES["throttle"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "promptyard-throttle",
+    "OPTIONS": {"MAX_ENTRIES": 100_000},
+}
 if os.environ.get("REDIS_URL"):
     CACHES["default"] = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": os.environ["REDIS_URL"],
+    }
+    CACHES["throttle"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ["REDIS_URL"],
+        "KEY_PREFIX": "throttle",
     }
 
 # Sessions are read from the cache (written through to the database), so a page view does
@@ -270,6 +283,22 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "apps.core.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Token buckets (apps.teams.throttles) per API key and per team on the whole API; a
+    # team's owner may set the team's own (see PROMPTYARD_TEAM_LIMIT_MAX_FACTOR). Over a
+    # limit: 429 with Retry-After and a body naming the limit. `api_bad_key`: failed API
+    # keys per client address, past which that address's key attempts get 429 unchecked.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "apps.teams.throttles.ApiKeyRateThrottle",
+        "apps.teams.throttles.TeamRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": os.environ.get("PROMPTYARD_API_KEY_RATE", "600/min"),
+        "api_team": os.environ.get("PROMPTYARD_API_TEAM_RATE", "1200/min"),
+        "api_bad_key": os.environ.get("PROMPTYARD_API_BAD_KEY_RATE", "30/min"),
+    },
+    # The client address is REMOTE_ADDR; behind N proxies of yours, set N so the address
+    # comes from X-Forwarded-For (never trusted otherwise: it is the client's to forge).
+    "NUM_PROXIES": int(os.environ.get("PROMPTYARD_NUM_PROXIES", "0")),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Promptyard API",
@@ -307,6 +336,17 @@ PROMPTYARD_EVALUATOR_TIMEOUT_SECONDS = float(
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 PROMPTYARD_TRACE_MAX_BYTES = int(os.environ.get("PROMPTYARD_TRACE_MAX_BYTES", 8 * 1024 * 1024))
+# Per-team limits outside DRF (apps.teams.throttles): tagged prompt fetches on the serving
+# path, and trace ingestion at /v1/traces in spans and (decompressed) bytes per second,
+# each with a burst allowance of PROMPTYARD_TRACE_BURST_SECONDS at that rate.
+PROMPTYARD_SERVING_RATE = os.environ.get("PROMPTYARD_SERVING_RATE", "1000/s")
+PROMPTYARD_TRACE_SPANS_RATE = os.environ.get("PROMPTYARD_TRACE_SPANS_RATE", "1000/s")
+PROMPTYARD_TRACE_BYTES_RATE = os.environ.get("PROMPTYARD_TRACE_BYTES_RATE", f"{4 * 1024 * 1024}/s")
+PROMPTYARD_TRACE_BURST_SECONDS = int(os.environ.get("PROMPTYARD_TRACE_BURST_SECONDS", "10"))
+# Trace writes one team may run at once in a process (the others' share of the writers).
+PROMPTYARD_TRACE_TEAM_MAX_WRITERS = int(os.environ.get("PROMPTYARD_TRACE_TEAM_MAX_WRITERS", "2"))
+# How far above the deployment's default a team owner may set the team's own limits.
+PROMPTYARD_TEAM_LIMIT_MAX_FACTOR = int(os.environ.get("PROMPTYARD_TEAM_LIMIT_MAX_FACTOR", "10"))
 # Where the bundled deterministic model server listens (make run starts it).
 PROMPTYARD_DEMO_ECHO_URL = os.environ.get("PROMPTYARD_DEMO_ECHO_URL", "http://127.0.0.1:8765/v1")
 # Fair shares of the task workers (apps/experiments/scheduling.py): how many experiment runs

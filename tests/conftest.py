@@ -241,3 +241,59 @@ def _fresh_fetch_telemetry():
     serving._STAMP_PATH = Path(tempfile.gettempdir()) / f"promptyard-serving-{os.getpid()}"
     yield
     telemetry.reset()
+
+
+# --- rate limits -------------------------------------------------------------------------
+
+# Far above anything a test sends: no test meets a limit unless it sets one (`throttle_rates`).
+TEST_THROTTLE_RATES = {
+    "api_key": "100000/min",
+    "api_team": "100000/min",
+    "api_bad_key": "10000/min",
+}
+
+
+@pytest.fixture(autouse=True)
+def _throttles_out_of_the_way(settings):
+    """Buckets live in the process's throttle cache: every test starts with none, and with
+    limits no test reaches by accident. A test sets its own with `throttle_rates`."""
+    from apps.core import throttling
+
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": dict(TEST_THROTTLE_RATES),
+    }
+    settings.PROMPTYARD_SERVING_RATE = "100000/s"
+    settings.PROMPTYARD_TRACE_SPANS_RATE = "1000000/s"
+    settings.PROMPTYARD_TRACE_BYTES_RATE = f"{1 << 30}/s"
+    throttling.reset()
+    yield
+    throttling.reset()
+
+
+@pytest.fixture
+def throttle_rates(settings):
+    """throttle_rates(api_key="3/min", ...): set DRF's rates (the others: `settings`)."""
+
+    def set_rates(**rates):
+        settings.REST_FRAMEWORK = {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {**TEST_THROTTLE_RATES, **rates},
+        }
+
+    return set_rates
+
+
+@pytest.fixture
+def throttle_clock(monkeypatch):
+    """Stops the clock the buckets read (apps.core.throttling), so a test of "N per second"
+    does not depend on how fast the machine runs it; `.advance(seconds)` moves it on."""
+    import time
+    import types
+
+    from apps.core import throttling
+
+    clock = types.SimpleNamespace(now=time.time())
+    clock.advance = lambda seconds: setattr(clock, "now", clock.now + seconds)
+    monkeypatch.setattr(throttling, "time", types.SimpleNamespace(time=lambda: clock.now))
+    return clock

@@ -14,6 +14,7 @@ from apps.core.query import query_params
 from apps.teams import selectors, services
 from apps.teams.api_base import TeamGenericAPIView
 from apps.teams.models import ApiKey, ApiKeyScope, AuditEvent, Invite, Membership, Role
+from apps.teams.throttles import TEAM_LIMITS, limits_of
 
 
 class MemberSerializer(serializers.ModelSerializer):
@@ -296,3 +297,48 @@ class AuditEventListAPI(TeamGenericAPIView):
         )
         page = self.paginate_queryset(events)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class TeamLimitSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    field = serializers.CharField(help_text="The field to PATCH to set this team's own.")
+    label = serializers.CharField()
+    unit = serializers.CharField()
+    override = serializers.IntegerField(allow_null=True, help_text="This team's own, if set.")
+    default = serializers.IntegerField(help_text="The deployment's default.")
+    ceiling = serializers.IntegerField(help_text="The most an owner may set.")
+    effective = serializers.CharField()
+    burst = serializers.IntegerField()
+
+
+class TeamLimitsUpdateSerializer(serializers.Serializer):
+    """Each field optional; null goes back to the default."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for limit in TEAM_LIMITS:
+            self.fields[limit.field] = serializers.IntegerField(
+                required=False, allow_null=True, min_value=1, max_value=limit.ceiling()
+            )
+
+
+class TeamLimitsAPI(TeamGenericAPIView):
+    """The team's rate limits; owners (signed in: keys are never owners) PATCH their own."""
+
+    read_scope = ApiKeyScope.ADMIN
+    write_scope = ApiKeyScope.ADMIN
+    serializer_class = TeamLimitSerializer
+    pagination_class = None
+
+    @extend_schema(responses=TeamLimitSerializer(many=True))
+    def get(self, request):
+        return Response(TeamLimitSerializer(limits_of(self.team), many=True).data)
+
+    @extend_schema(request=TeamLimitsUpdateSerializer, responses=TeamLimitSerializer(many=True))
+    def patch(self, request):
+        body = TeamLimitsUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        team = services.team_set_limits(
+            team=self.team, actor=self.actor, limits=body.validated_data
+        )
+        return Response(TeamLimitSerializer(limits_of(team), many=True).data)

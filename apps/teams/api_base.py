@@ -47,7 +47,15 @@ class TeamScopedAPIMixin:
         slug = self.kwargs.pop("team_slug", None)
         self.team = self._resolve_team(request, slug)
         self._team_token = enter_team(self.team)
+        self._throttle(request)
         self._check_scope(request)
+
+    def check_throttles(self, request):
+        """Deferred: APIView.initial() calls this before the team is known; `_throttle`
+        runs them once it is, so an outsider naming a team spends none of its allowance."""
+
+    def _throttle(self, request):
+        super().check_throttles(request)
 
     def finalize_response(self, request, response, *args, **kwargs):
         token = getattr(self, "_team_token", None)

@@ -10,4 +10,5 @@ urlpatterns = [
     path("invites/", api.InviteListAPI.as_view(), name="invites"),
     path("invites/<int:invite_id>/revoke/", api.InviteRevokeAPI.as_view(), name="invite_revoke"),
     path("audit-events/", api.AuditEventListAPI.as_view(), name="audit_events"),
+    path("limits/", api.TeamLimitsAPI.as_view(), name="limits"),
 ]

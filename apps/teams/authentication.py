@@ -6,6 +6,7 @@ from rest_framework import authentication, exceptions
 
 from apps.teams.keys import api_key_authenticate, api_key_mark_used
 from apps.teams.models import ApiKey
+from apps.teams.throttles import bad_key_record, bad_key_refusal
 
 
 def api_key_refusal(key: ApiKey) -> str | None:
@@ -58,11 +59,17 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "Malformed Authorization header: use 'Bearer <api key>'."
             )
+        # An address that sent too many failed keys lately gets 429, and no lookup.
+        throttled = bad_key_refusal(request)
+        if throttled is not None:
+            raise throttled
         key = api_key_authenticate(parts[1], remember=self.remember_keys)
         if key is None:
+            bad_key_record(request)
             raise exceptions.AuthenticationFailed("Invalid API key.")
         refusal = api_key_refusal(key)
         if refusal is not None:
+            bad_key_record(request)  # revoked, or its person gone: a failed key too
             raise exceptions.AuthenticationFailed(refusal)
         api_key_mark_used(key)
         return ApiKeyPrincipal(key), key

@@ -7,6 +7,7 @@ from apps.teams.services import (
     INVITE_LINK_MAX_USES,
     TRACE_RETENTION_MAX_DAYS,
 )
+from apps.teams.throttles import TEAM_LIMITS
 
 
 class TeamCreateForm(forms.Form):
@@ -124,3 +125,25 @@ class AuditFilterForm(forms.Form):
     date_to = forms.DateField(
         required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
     )
+
+
+class TeamLimitsForm(forms.Form):
+    """One optional field per team limit (apps.teams.throttles.TEAM_LIMITS): empty means
+    the deployment's default."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for limit in TEAM_LIMITS:
+            per = "minute" if limit.period == 60 else "second"
+            self.fields[limit.field] = forms.IntegerField(
+                required=False,
+                min_value=1,
+                max_value=limit.ceiling(),
+                label=f"{limit.label} ({limit.unit} per {per})",
+                help_text=f"Empty: the default, {limit.default_count()}. "
+                f"At most {limit.ceiling()}.",
+            )
+
+    @staticmethod
+    def initial_for(team) -> dict:
+        return {limit.field: limit.override(team) for limit in TEAM_LIMITS}

@@ -47,6 +47,13 @@ class Team(models.Model):
     slug = models.SlugField(max_length=50, unique=True, validators=[slug_validator])
     protected_tags = models.JSONField(default=list, blank=True)
     trace_retention_days = models.PositiveIntegerField(default=30)
+    # Rate limits an owner set for this team (apps.teams.throttles); empty: the
+    # deployment's default. Read with the team (no query of their own on hot paths).
+    limit_api_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    limit_api_key_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    limit_serving_per_second = models.PositiveIntegerField(null=True, blank=True)
+    limit_trace_spans_per_second = models.PositiveIntegerField(null=True, blank=True)
+    limit_trace_bytes_per_second = models.PositiveBigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

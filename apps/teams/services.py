@@ -20,7 +20,7 @@ from apps.core.tenancy import team_scope
 from apps.core.validation import full_clean_or_raise
 from apps.teams.actors import Actor
 from apps.teams.audit import audit_record
-from apps.teams.keys import API_KEY_PREFIX, api_key_hash
+from apps.teams.keys import API_KEY_PREFIX, api_key_hash, forget_all_api_keys
 from apps.teams.models import (
     PERM_ADMIN,
     PERM_OWN,
@@ -36,6 +36,7 @@ from apps.teams.models import (
 )
 from apps.teams.permissions import actor_person, require
 from apps.teams.selectors import invite_lookup, invite_refusal, is_member, memberships_of
+from apps.teams.throttles import TEAM_LIMITS
 from apps.teams.validators import validate_tag_name
 
 INVITE_LIFETIME = timedelta(days=7)
@@ -212,6 +213,48 @@ def team_set_trace_retention(*, team: Team, actor: Actor, days: int) -> Team:
         before=before,
         after={"trace_retention_days": days},
     )
+    return team
+
+
+@transaction.atomic
+def team_set_limits(*, team: Team, actor, limits: dict[str, int | None]) -> Team:
+    """Set the team's own rate limits (apps.teams.throttles.TEAM_LIMITS), by Team field
+    name; None goes back to the deployment's default. Owners only: a limit is a share of
+    capacity every team draws on, and the ceiling keeps any team's share bounded."""
+    require(actor, PERM_OWN, team, message="Only an owner can change the team's rate limits.")
+    by_field = {limit.field: limit for limit in TEAM_LIMITS}
+    cleaned: dict[str, int | None] = {}
+    for field, value in limits.items():
+        limit = by_field.get(field)
+        if limit is None:
+            raise ValidationFailed(f"Unknown limit {field!r}.", field=field)
+        if value in (None, ""):
+            cleaned[field] = None
+            continue
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ValidationFailed("Enter a whole number.", field=field)
+        if not 1 <= number <= limit.ceiling():
+            raise ValidationFailed(
+                f"{limit.label}: choose between 1 and {limit.ceiling()} "
+                f"(the default is {limit.default_count()}).",
+                field=field,
+            )
+        cleaned[field] = number
+    team = Team.objects.select_for_update().get(pk=team.pk)
+    before = {field: getattr(team, field) for field in cleaned}
+    if before == cleaned:
+        return team
+    for field, value in cleaned.items():
+        setattr(team, field, value)
+    team.save(update_fields=sorted(cleaned))
+    audit_record(
+        team=team, actor=actor, verb="team.limits", target=team, before=before, after=cleaned
+    )
+    # Remembered keys carry their team (and its limits): this process looks them up
+    # afresh at once, other processes within API_KEY_CACHE_SECONDS.
+    transaction.on_commit(forget_all_api_keys)
     return team
 
 

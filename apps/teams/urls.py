@@ -9,6 +9,7 @@ urlpatterns = [
     path("settings/", views.team_settings, name="settings"),
     path("settings/protected-tags/", views.settings_protected_tags, name="settings_protected_tags"),
     path("settings/retention/", views.settings_retention, name="settings_retention"),
+    path("settings/limits/", views.settings_limits, name="settings_limits"),
     path("settings/members/", views.members, name="members"),
     path("settings/members/<int:membership_id>/role/", views.member_role, name="member_role"),
     path("settings/members/<int:membership_id>/remove/", views.member_remove, name="member_remove"),

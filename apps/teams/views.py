@@ -22,10 +22,12 @@ from apps.teams.forms import (
     MemberRoleForm,
     ProtectedTagsForm,
     TeamCreateForm,
+    TeamLimitsForm,
     TraceRetentionForm,
 )
 from apps.teams.models import PERM_ADMIN, PERM_OWN, Role
 from apps.teams.navigation import inbox_counts
+from apps.teams.throttles import limits_of
 
 
 def _secret_page(response):
@@ -139,7 +141,7 @@ def team_settings(request):
     return _settings_page(request)
 
 
-def _settings_page(request, *, protected_form=None, retention_form=None):
+def _settings_page(request, *, protected_form=None, retention_form=None, limits_form=None):
     team = request.team
     context = _settings_context(request, "general")
     context["protected_form"] = protected_form or ProtectedTagsForm(
@@ -148,11 +150,15 @@ def _settings_page(request, *, protected_form=None, retention_form=None):
     context["retention_form"] = retention_form or TraceRetentionForm(
         initial={"trace_retention_days": team.trace_retention_days}
     )
+    context["limits"] = limits_of(team)
+    context["limits_form"] = limits_form or TeamLimitsForm(initial=TeamLimitsForm.initial_for(team))
     partial = ""
     if protected_form is not None:
         partial = "protected_tags"
     elif retention_form is not None:
         partial = "retention"
+    elif limits_form is not None:
+        partial = "limits"
     return render_page(request, "teams/settings.html", context, partial=partial)
 
 
@@ -190,6 +196,21 @@ def settings_retention(request):
                 initial={"trace_retention_days": request.team.trace_retention_days}
             )
     return _settings_page(request, retention_form=form)
+
+
+@require_POST
+def settings_limits(request):
+    form = TeamLimitsForm(request.POST)
+    if form.is_valid():
+        with errors_on(form):
+            request.team = services.team_set_limits(
+                team=request.team, actor=request.user, limits=form.cleaned_data
+            )
+            messages.success(request, "Rate limits saved.")
+            if not request.htmx:
+                return redirect(team_url(request, "teams:settings"))
+            form = TeamLimitsForm(initial=TeamLimitsForm.initial_for(request.team))
+    return _settings_page(request, limits_form=form)
 
 
 # --- members --------------------------------------------------------------------------
