@@ -40,6 +40,7 @@ from apps.prompts.permissions import READ, WRITE
 from apps.teams.api_base import TeamAPIView
 from apps.teams.authentication import RememberedApiKeyAuthentication
 from apps.teams.keys import api_key_authenticate, api_key_mark_used
+from apps.teams.throttles import ServingTeamThrottle, serving_take
 
 
 def _hub_view(cls):
@@ -131,7 +132,8 @@ class _ServingView(TeamAPIView):
     authentication_classes = [RememberedApiKeyAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
     renderer_classes = [JSONRenderer]
-    throttle_classes: list = []
+    # Fetches have a per-team bucket of their own, not the API's per-key and per-team ones.
+    throttle_classes = [ServingTeamThrottle]
     read_scope = READ
     write_scope = WRITE
     hub_view: type | None = None
@@ -156,7 +158,8 @@ class _ServingView(TeamAPIView):
         scope is entered) without DRF's per-request machinery (request wrapping, content
         negotiation, permission and throttle classes), which costs more than serving a
         cached answer. Anything else (no or bad key, missing scope, an error to report)
-        returns None and takes the full path, which produces the usual answers.
+        returns None and takes the full path, which produces the usual answers. Over the
+        team's serving limit it answers 429 itself (apps.teams.throttles.serving_take).
         """
         scheme, _, raw = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
         raw = raw.strip()
@@ -165,6 +168,10 @@ class _ServingView(TeamAPIView):
         key = api_key_authenticate(raw, remember=True)
         if key is None or not key.is_active or not key.has_scope(READ):
             return None
+        refused = serving_take(key.team)  # no query: the team came with the key
+        if refused is not None:
+            return refused.as_response()
+        request._serving_charged = True  # a fall back to the full path takes no second token
         api_key_mark_used(key)
         self.request, self.team, self.api_key = request, key.team, key
         token = enter_team(key.team)
