@@ -2,6 +2,8 @@
 
 A plain Django view (exporters speak OTLP, not DRF): the Bearer key gives the team,
 and the answer is an ExportTraceServiceResponse, or a google.rpc.Status on failure.
+Past the team's quotas (apps.traces.quotas) the answer is 429 with Retry-After, which
+OpenTelemetry exporters honour, and nothing of the batch is stored.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from apps.core.errors import PermissionRefused
 from apps.core.tenancy import team_scope
 from apps.teams.authentication import ApiKeyAuthentication
 from apps.teams.models import ApiKeyScope
-from apps.traces import otlp
+from apps.traces import otlp, quotas
 from apps.traces.services import IngestBusy, spans_ingest
 
 # google.rpc.Code values
@@ -38,6 +40,11 @@ def _authenticate(request):
     """The request's active API key, or an error response."""
     try:
         result = ApiKeyAuthentication().authenticate(request)
+    except exceptions.Throttled as exc:  # too many failed keys from this address
+        message = exc.detail["detail"] if isinstance(exc.detail, dict) else str(exc.detail)
+        return None, _failure(
+            request, 429, RESOURCE_EXHAUSTED, str(message), Retry_After=str(exc.wait or 1)
+        )
     except exceptions.AuthenticationFailed as exc:
         return None, _failure(
             request, 401, UNAUTHENTICATED, str(exc.detail), WWW_Authenticate="Bearer"
@@ -56,6 +63,19 @@ def _authenticate(request):
             request, 403, PERMISSION_DENIED, "This API key lacks the 'traces:write' scope."
         )
     return key, None
+
+
+def _refused(request, refusal: quotas.Refusal) -> HttpResponse:
+    """Over the team's quota (429, Retry-After) or larger than its burst (413)."""
+    if refusal.retry_after is None:
+        return _failure(request, refusal.status, RESOURCE_EXHAUSTED, refusal.message)
+    return _failure(
+        request,
+        refusal.status,
+        RESOURCE_EXHAUSTED,
+        refusal.message,
+        Retry_After=str(refusal.retry_after),
+    )
 
 
 @csrf_exempt
@@ -79,6 +99,10 @@ def otlp_traces(request):
             RESOURCE_EXHAUSTED,
             f"The body exceeds {limit} bytes; send smaller batches.",
         )
+    team = key.team
+    refused = quotas.quota_precheck(team=team, declared_bytes=declared)
+    if refused is not None:
+        return _refused(request, refused)
     content_type = request.content_type or ""
     try:
         body = request.read(limit + 1)
@@ -94,14 +118,31 @@ def otlp_traces(request):
     except otlp.MalformedBody as exc:
         return _failure(request, 400, INVALID_ARGUMENT, str(exc))
 
-    team = key.team
+    charge = quotas.quota_charge(
+        team=team, spans=len(decoded.spans) + decoded.rejected, size=len(body)
+    )
+    if isinstance(charge, quotas.Refusal):
+        return _refused(request, charge)
     try:
-        with team_scope(team):
-            spans_ingest(team=team, actor=key, spans=decoded.spans)
+        with quotas.team_writer(team) as writing:
+            if not writing:
+                charge.refund()
+                return _failure(
+                    request,
+                    429,
+                    RESOURCE_EXHAUSTED,
+                    f"Team {team.slug!r} already has its share of trace writes running; "
+                    "nothing of this batch was stored. Retry in 1 s.",
+                    Retry_After="1",
+                )
+            with team_scope(team):
+                spans_ingest(team=team, actor=key, spans=decoded.spans)
     except IngestBusy as exc:
         # Nothing of this request was stored: the exporter retries it after Retry-After.
+        charge.refund()
         return _failure(request, 503, UNAVAILABLE, exc.message, Retry_After=str(exc.retry_after))
     except PermissionRefused as exc:
+        charge.refund()
         return _failure(request, 403, PERMISSION_DENIED, exc.message)
 
     error_message = ""
