@@ -4,6 +4,11 @@ how a server answer is judged. The transports (httpx.Client / httpx.AsyncClient)
 The rule the clients follow: a call raises only when there is nothing to serve. A cached
 copy (memory, then disk) or the caller's fallback is returned when the server is down,
 slow, answers 5xx/408/429, or sends a body that is not a prompt.
+
+A 429 or 503 with Retry-After is retried after that many seconds when it is at most
+`max_retry_wait` (waiting longer would hold the caller up: the copy in hand or the
+fallback is served instead, and no refresh is tried before the server asked); without
+it, after exponential backoff with jitter. At most `max_retries` retries either way.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ DEFAULT_TAG = "production"
 DEFAULT_TIMEOUT = 2.0
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_BACKOFF = 0.2
+# The longest Retry-After a fetch waits out before retrying (seconds).
+DEFAULT_MAX_RETRY_WAIT = 5.0
 # After a failed refresh, wait this long (at most) before trying the server again.
 FAILED_REFRESH_PAUSE = 5.0
 RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
@@ -56,11 +63,38 @@ class Entry:
 
 
 class _Retryable(FetchError):
-    pass
+    def __init__(self, message: str, *, status: int | None = None, retry_after=None):
+        super().__init__(message, status=status)
+        self.retry_after: float | None = retry_after
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """The Retry-After of a 429 or 503 in seconds (delta-seconds or an HTTP date)."""
+    value = response.headers.get("retry-after")
+    if response.status_code not in (429, 503) or not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        from email.utils import parsedate_to_datetime
+
+        when = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return max(0.0, when - time.time())
+
+
+def pause_after(exc: BaseException | None) -> float:
+    """How long to leave the server alone after a failure (at least its Retry-After)."""
+    return max(FAILED_REFRESH_PAUSE, getattr(exc, "retry_after", None) or 0.0)
 
 
 class ClientCore:
     """Configuration, caches and answer parsing; no I/O except the disk cache."""
+
+    max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
 
     def __init__(
         self,
@@ -123,6 +157,16 @@ class ClientCore:
         base: float = self.backoff * (2**attempt)
         return base * (0.5 + random.random())
 
+    def retry_delay(self, attempt: int, exc: BaseException) -> float | None:
+        """Seconds to wait before retrying after failed attempt `attempt` (0-based), or
+        None to stop: no retries left, or a Retry-After longer than max_retry_wait."""
+        if attempt >= self.max_retries:
+            return None
+        after = getattr(exc, "retry_after", None)
+        if after is not None:
+            return after if after <= self.max_retry_wait else None
+        return self.sleep_before_retry(attempt)
+
     @staticmethod
     def judge(response: httpx.Response) -> tuple[bool, Any, str | None]:
         """(not_modified, body, etag) for a usable answer; raises otherwise."""
@@ -134,7 +178,12 @@ class ClientCore:
         if status == 404:
             raise PromptNotFound(_detail(response), status=status)
         if status in RETRYABLE_STATUS or status >= 500:
-            raise _Retryable(f"server answered {status}", status=status)
+            after = retry_after_seconds(response)
+            raise _Retryable(
+                f"server answered {status}" + (f" (retry after {after:g} s)" if after else ""),
+                status=status,
+                retry_after=after,
+            )
         if status != 200:
             raise FetchError(f"unexpected answer {status}: {_detail(response)}", status=status)
         try:
@@ -185,11 +234,11 @@ class ClientCore:
                 entry.fetched_at = time.monotonic()
                 entry.retry_at = 0.0
 
-    def note_failure(self, key: Key) -> None:
+    def note_failure(self, key: Key, exc: BaseException | None = None) -> None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
-                entry.retry_at = time.monotonic() + FAILED_REFRESH_PAUSE
+                entry.retry_at = time.monotonic() + pause_after(exc)
 
     def claim_refresh(self, key: Key) -> bool:
         """True for the one caller that should refresh this key now."""
@@ -319,7 +368,7 @@ class ClientCore:
         entry = self.disk_read(key)
         if entry is not None:
             logger.warning("promptyard: serving %s from the disk cache (%s)", name, exc)
-            entry.retry_at = time.monotonic() + FAILED_REFRESH_PAUSE
+            entry.retry_at = time.monotonic() + pause_after(exc)
             with self._lock:
                 self._entries[key] = entry
             return replace(entry.prompt, stale=True)
@@ -332,7 +381,7 @@ class ClientCore:
                     prompt=prompt,
                     etag=None,
                     fetched_at=0.0,
-                    retry_at=time.monotonic() + FAILED_REFRESH_PAUSE,
+                    retry_at=time.monotonic() + pause_after(exc),
                 )
             return prompt
         raise self.as_fetch_error(exc) from exc

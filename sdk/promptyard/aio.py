@@ -129,8 +129,10 @@ class AsyncPromptyard(FetchSteps):
                 if not self.is_retryable(exc):
                     raise
                 last = exc
-            if attempt < self.max_retries:
-                await asyncio.sleep(self.sleep_before_retry(attempt))
+            delay = self.retry_delay(attempt, last)
+            if delay is None:
+                break
+            await asyncio.sleep(delay)
         assert last is not None
         raise last
 
@@ -150,7 +152,7 @@ class AsyncPromptyard(FetchSteps):
                 await self._revalidate(key, entry)
             except Exception as exc:
                 logger.warning("promptyard: background refresh of %s failed: %s", key, exc)
-                self.note_failure(key)
+                self.note_failure(key, exc)
             finally:
                 self.release_refresh(key)
 

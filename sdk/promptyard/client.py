@@ -81,7 +81,7 @@ class FetchSteps(ClientCore):
     def keep_cached(self, key: Key, entry: Entry, exc: BaseException) -> Prompt:
         """A revalidation before returning failed: never raise with a copy in hand."""
         logger.warning("promptyard: keeping the cached %s (%s)", key[0], exc)
-        self.note_failure(key)
+        self.note_failure(key, exc)
         return self.served(entry, stale=True)
 
     def snapshot_offline(self, tag: str, exc: BaseException) -> dict[str, Prompt]:
@@ -221,7 +221,7 @@ class Promptyard(FetchSteps):
         parse: Parse | None = None,
     ) -> tuple[bool, Any, str | None]:
         """One GET with retries and backoff on connection errors, timeouts, 408/429/5xx
-        and garbage bodies."""
+        and garbage bodies (after Retry-After when the server sends one)."""
         last: BaseException | None = None
         for attempt in range(self.max_retries + 1):
             try:
@@ -231,8 +231,10 @@ class Promptyard(FetchSteps):
                 if not self.is_retryable(exc):
                     raise
                 last = exc
-            if attempt < self.max_retries:
-                time.sleep(self.sleep_before_retry(attempt))
+            delay = self.retry_delay(attempt, last)
+            if delay is None:
+                break
+            time.sleep(delay)
         assert last is not None
         raise last
 
@@ -254,7 +256,7 @@ class Promptyard(FetchSteps):
                 logger.log(
                     logging.WARNING, "promptyard: background refresh of %s failed: %s", key, exc
                 )
-                self.note_failure(key)
+                self.note_failure(key, exc)
             finally:
                 self.release_refresh(key)
                 try:

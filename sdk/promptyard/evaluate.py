@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -33,14 +34,26 @@ from typing import Any
 
 import httpx
 
-from promptyard._core import DEFAULT_BASE_URL, __version__
+from promptyard._core import DEFAULT_BASE_URL, __version__, retry_after_seconds
 
 EXIT_OK, EXIT_REGRESSION, EXIT_ERROR = 0, 1, 2
+# Retries of one API call: attempts in all, and the longest Retry-After waited out.
+CALL_ATTEMPTS = 5
+MAX_RETRY_WAIT = 300.0
 FINISHED = {"completed", "failed", "cancelled", "capped"}
 
 
 class EvalError(Exception):
     """Anything that makes the gate unable to give an answer (exit 2)."""
+
+
+def backoff_delay(attempt: int) -> float:
+    """0.5 s, 1 s, 2 s … (± half), when the server names no Retry-After."""
+    return 0.5 * (2**attempt) * (0.5 + random.random())
+
+
+def wait_before_retry(seconds: float) -> None:
+    time.sleep(seconds)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -107,28 +120,37 @@ class Api:
         )
 
     def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """One request. A 429 (the server did nothing: any method) and, for GETs, a 5xx or
+        an unreachable server are retried, after Retry-After when the server sends one,
+        else after exponential backoff with jitter; at most CALL_ATTEMPTS attempts."""
         url = f"{self.base}/{path.lstrip('/')}"
         last: EvalError | None = None
-        for attempt in range(3):
+        for attempt in range(CALL_ATTEMPTS):
+            delay = backoff_delay(attempt)
             try:
                 response = self.http.request(method, url, **kwargs)
             except httpx.HTTPError as exc:
                 last = EvalError(f"cannot reach {self.base}: {exc.__class__.__name__}: {exc}")
                 if method != "GET":
                     raise last from exc
-                time.sleep(0.5 * (attempt + 1))
-                continue
-            if response.status_code >= 500 and method == "GET":
-                last = EvalError(f"server answered {response.status_code}")
-                time.sleep(0.5 * (attempt + 1))
-                continue
-            if response.status_code >= 400:
-                raise EvalError(_problem(response))
-            try:
-                answer: dict[str, Any] = response.json()
-            except ValueError:
-                raise EvalError(f"{url} did not answer JSON") from None
-            return answer
+            else:
+                status = response.status_code
+                if status == 429 or (status >= 500 and method == "GET"):
+                    last = EvalError(_problem(response))
+                    after = retry_after_seconds(response)
+                    delay = delay if after is None else after
+                    if delay > MAX_RETRY_WAIT:
+                        raise EvalError(f"{_problem(response)} (retry after {delay:.0f} s)")
+                elif status >= 400:
+                    raise EvalError(_problem(response))
+                else:
+                    try:
+                        answer: dict[str, Any] = response.json()
+                    except ValueError:
+                        raise EvalError(f"{url} did not answer JSON") from None
+                    return answer
+            if attempt + 1 < CALL_ATTEMPTS:
+                wait_before_retry(delay)
         assert last is not None
         raise last
 

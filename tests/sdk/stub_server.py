@@ -27,7 +27,9 @@ def prompt_body(name="greeting", version=1, template="Hello {{ name }}", tag="pr
 
 
 class StubServer:
-    """`mode` decides the next answers: "ok", "500", "408", "404", "garbage", "slow", "not-a-prompt"."""
+    """`mode` decides the next answers: "ok", "500", "408", "404", "429", "garbage", "slow",
+    "not-a-prompt". A "429" carries Retry-After when `retry_after` is set; `then_ok` answers
+    the next requests "ok" after that many refusals."""
 
     def __init__(self):
         self.mode = "ok"
@@ -36,6 +38,8 @@ class StubServer:
         self.requests: list[dict] = []
         self.connections: set = set()
         self.slow_seconds = 3.0
+        self.retry_after: str | None = None
+        self.refusals_left: int | None = None
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -55,6 +59,13 @@ class StubServer:
                 mode = stub.mode
                 if mode == "slow":
                     time.sleep(stub.slow_seconds)
+                if mode == "429" and stub.refusals_left is not None:
+                    stub.refusals_left -= 1
+                    if stub.refusals_left < 0:
+                        mode = "ok"
+                if mode == "429":
+                    headers = {"Retry-After": stub.retry_after} if stub.retry_after else {}
+                    return self._send(429, b'{"detail": "slow down"}', headers=headers)
                 if mode in ("500", "408", "404"):
                     return self._send(int(mode), b'{"detail": "boom"}')
                 if mode == "garbage":
@@ -68,9 +79,11 @@ class StubServer:
                     body = {"tag": "production", "prompts": [{**stub.body, "etag": stub.etag}]}
                 return self._send(200, json.dumps(body).encode())
 
-            def _send(self, status, body, content_type="application/json"):
+            def _send(self, status, body, content_type="application/json", headers=None):
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 if status in (200, 304):
                     self.send_header("ETag", stub.etag)
