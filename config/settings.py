@@ -296,9 +296,9 @@ REST_FRAMEWORK = {
         "api_team": os.environ.get("PROMPTYARD_API_TEAM_RATE", "1200/min"),
         "api_bad_key": os.environ.get("PROMPTYARD_API_BAD_KEY_RATE", "30/min"),
     },
-    # The client address is REMOTE_ADDR; behind N proxies of yours, set N so the address
-    # comes from X-Forwarded-For (never trusted otherwise: it is the client's to forge).
-    "NUM_PROXIES": int(os.environ.get("PROMPTYARD_NUM_PROXIES", "0")),
+    # The client address is REMOTE_ADDR; behind N proxies of yours (PROMPTYARD_PROXY_COUNT,
+    # as for sign-in lockouts) it comes from X-Forwarded-For, never trusted otherwise.
+    "NUM_PROXIES": int(os.environ.get("PROMPTYARD_PROXY_COUNT") or 0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Promptyard API",
