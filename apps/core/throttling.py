@@ -4,9 +4,13 @@ quotas (apps.traces.quotas).
 
 A bucket holds up to `burst` tokens and refills at `per_second`; a request takes `cost`
 tokens (1 for a request, n for n spans or bytes) or is refused with the seconds until
-they are there. The state is ONE integer per bucket, changed only with the cache's atomic
-`incr`/`decr` (Redis INCRBY, or LocMemCache under its lock), so processes sharing a cache
-share the bucket without a read-modify-write race:
+they are there.
+
+With the default LocMemCache the buckets are this process's (N worker processes admit up
+to N times a rate), kept in a dict under a lock (`_LocalBuckets`): a take costs about a
+microsecond, which the serving hot path needs. With a shared cache (REDIS_URL) every
+process and host shares them (`_SharedBuckets`): ONE integer per bucket, changed only
+with the cache's atomic incr/decr, so there is no read-modify-write race:
 
     consumed  = the bucket's counter (tokens ever taken, plus the allowance forfeited)
     allowance = floor(per_second * (now - EPOCH))          (tokens ever granted)
@@ -16,12 +20,10 @@ A take adds `cost` to the counter first, then looks: if fewer than `cost` tokens
 there it subtracts them again and refuses. Concurrent takes each see every take before
 them, so a bucket never admits more than it holds; a refusal racing another take can
 refuse it needlessly (never the reverse). A bucket idle long enough to hold more than
-`burst` forfeits the excess with one more `incr` (two processes doing it at once forfeit
-it twice: the bucket is briefly emptier than it should be, never fuller).
+`burst` forfeits the excess with one more incr. Hot paths on a shared cache take tokens
+in leases (`take_leased`): one round trip per lease, not per request.
 
-With the default LocMemCache the buckets are per process (N worker processes admit up
-to N times the rate); with REDIS_URL every process shares them. The key carries the rate
-and burst: a changed limit starts a full bucket of its own.
+Bucket keys carry the rate and burst: a changed limit starts a full bucket of its own.
 """
 
 from __future__ import annotations
@@ -31,9 +33,12 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 CACHE_ALIAS = "throttle"
 KEY_PREFIX = "pyd:tb:1"
@@ -98,39 +103,153 @@ class Rate:
         text = f"{self.count} {unit} {per}"
         return text if self.burst == self.count else f"{text} (bursts of {self.burst})"
 
-    def signature(self) -> str:
+    @cached_property
+    def _signature(self) -> str:
         return f"{self.per_second:.6g}:{self.burst}"
+
+    def signature(self) -> str:
+        return self._signature
 
 
 def _cache():
     return caches[CACHE_ALIAS]
 
 
-def is_process_local() -> bool:
-    """True when buckets live in this process only (LocMemCache: the default)."""
-    return isinstance(_cache(), LocMemCache)
-
-
 def _key(name: str, rate: Rate) -> str:
     return f"{KEY_PREFIX}:{name}:{rate.signature()}"
 
 
-def _allowance(rate: Rate, now: float) -> int:
-    return math.floor(rate.per_second * (now - EPOCH))
+class _SharedBuckets:
+    """Buckets in the cache (Redis): one counter each, atomic incr/decr only."""
 
+    def __init__(self, cache):
+        self.cache = cache
 
-def _key_seconds(rate: Rate) -> int:
-    return max(MIN_KEY_SECONDS, math.ceil(4 * rate.burst / rate.per_second))
+    @staticmethod
+    def _allowance(rate: Rate, now: float) -> int:
+        return math.floor(rate.per_second * (now - EPOCH))
 
+    def _incr(self, key: str, delta: int, rate: Rate, allowance: int) -> int:
+        """The counter after adding `delta`; a missing bucket is created full."""
+        for _ in range(3):
+            try:
+                return self.cache.incr(key, delta)
+            except ValueError:  # no such key (never made, or expired): a full bucket
+                seconds = max(MIN_KEY_SECONDS, math.ceil(4 * rate.burst / rate.per_second))
+                self.cache.add(key, allowance - rate.burst, timeout=seconds)
+        return self.cache.incr(key, delta)
 
-def _incr(cache, key: str, delta: int, rate: Rate, allowance: int) -> int:
-    """The counter after adding `delta`; a missing bucket is created full."""
-    for _ in range(3):
+    def take(self, key: str, rate: Rate, cost: int, now: float) -> float:
+        allowance = self._allowance(rate, now)
+        consumed = self._incr(key, cost, rate, allowance)
+        before = allowance - (consumed - cost)  # tokens there before this take
+        if before > rate.burst + rate.burst // 16:
+            # Idle long enough to overflow: forfeit the excess, so a full bucket holds
+            # `burst`. Left alone below a sixteenth of the burst, which spares a bucket
+            # that is mostly full (traffic well under its limit) a second round trip
+            # per take, at the price of admitting that sixteenth more in a burst.
+            self.cache.incr(key, before - rate.burst)
+            before = rate.burst
+        if before >= cost:
+            return 0.0
+        self.cache.decr(key, cost)
+        return (cost - before) / rate.per_second
+
+    def give_back(self, key: str, rate: Rate, cost: int) -> None:
         try:
-            return cache.incr(key, delta)
-        except ValueError:  # no such key (never made, or expired): a full bucket
-            cache.add(key, allowance - rate.burst, timeout=_key_seconds(rate))
-    return cache.incr(key, delta)
+            self.cache.decr(key, cost)
+        except ValueError:  # expired meanwhile: it is full again anyway
+            pass
+
+    def available(self, key: str, rate: Rate, now: float) -> int:
+        consumed = self.cache.get(key)
+        if consumed is None:
+            return rate.burst
+        return max(0, min(rate.burst, self._allowance(rate, now) - consumed))
+
+    def clear(self) -> None:
+        self.cache.clear()
+
+
+class _LocalBuckets:
+    """The same buckets when the throttle cache is this process's memory (LocMemCache):
+    plain dicts under a lock, a microsecond a take instead of the cache API's tens
+    (key validation, pickling), exactly as per-process as LocMemCache would be."""
+
+    def __init__(self, max_entries: int):
+        self.max_entries = max_entries
+        self.state: dict[str, tuple[float, float]] = {}  # key -> (tokens, at), LRU order
+        self.lock = threading.Lock()
+
+    def _tokens(self, key: str, rate: Rate, now: float) -> float:
+        held = self.state.pop(key, None)
+        if held is None:
+            return float(rate.burst)
+        tokens, at = held
+        return min(float(rate.burst), tokens + max(0.0, now - at) * rate.per_second)
+
+    def _keep(self, key: str, tokens: float, now: float) -> None:
+        self.state[key] = (tokens, now)
+        if len(self.state) > self.max_entries:  # drop the longest idle (the fullest)
+            for stale in list(self.state)[: max(1, self.max_entries // 10)]:
+                del self.state[stale]
+
+    def take(self, key: str, rate: Rate, cost: int, now: float) -> float:
+        with self.lock:
+            tokens = self._tokens(key, rate, now)
+            if tokens >= cost:
+                self._keep(key, tokens - cost, now)
+                return 0.0
+            self._keep(key, tokens, now)
+        return (cost - tokens) / rate.per_second
+
+    def give_back(self, key: str, rate: Rate, cost: int) -> None:
+        with self.lock:
+            held = self.state.get(key)
+            if held is not None:
+                self.state[key] = (min(float(rate.burst), held[0] + cost), held[1])
+
+    def available(self, key: str, rate: Rate, now: float) -> int:
+        with self.lock:
+            held = self.state.get(key)
+        if held is None:
+            return rate.burst
+        tokens = min(float(rate.burst), held[0] + max(0.0, now - held[1]) * rate.per_second)
+        return math.floor(tokens)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.state.clear()
+
+
+_buckets: _SharedBuckets | _LocalBuckets | None = None
+_buckets_lock = threading.Lock()
+
+
+def _store() -> _SharedBuckets | _LocalBuckets:
+    global _buckets
+    store = _buckets
+    if store is None:
+        with _buckets_lock:
+            cache = _cache()
+            if isinstance(cache, LocMemCache):
+                store = _LocalBuckets(max_entries=getattr(cache, "_max_entries", 100_000))
+            else:
+                store = _SharedBuckets(cache)
+            _buckets = store
+    return store
+
+
+@receiver(setting_changed)
+def _caches_changed(setting, **kwargs):
+    global _buckets
+    if setting == "CACHES":
+        _buckets = None
+
+
+def is_process_local() -> bool:
+    """True when buckets live in this process only (LocMemCache: the default)."""
+    return isinstance(_store(), _LocalBuckets)
 
 
 def take(name: str, rate: Rate, cost: int = 1, *, now: float | None = None) -> float:
@@ -141,40 +260,20 @@ def take(name: str, rate: Rate, cost: int = 1, *, now: float | None = None) -> f
         return 0.0
     if cost > rate.burst:
         return math.inf
-    cache = _cache()
-    key = _key(name, rate)
     now = time.time() if now is None else now
-    allowance = _allowance(rate, now)
-    consumed = _incr(cache, key, cost, rate, allowance)
-    before = allowance - (consumed - cost)  # tokens there before this take
-    if before > rate.burst:
-        # Idle long enough to overflow: forfeit the excess so a full bucket holds `burst`.
-        cache.incr(key, before - rate.burst)
-        before = rate.burst
-    if before >= cost:
-        return 0.0
-    cache.decr(key, cost)
-    return (cost - before) / rate.per_second
+    return _store().take(_key(name, rate), rate, cost, now)
 
 
 def give_back(name: str, rate: Rate, cost: int) -> None:
-    """Return tokens taken for work that was then refused (never above the burst: the
-    overflow is forfeited by the next take)."""
-    if cost <= 0 or cost > rate.burst:
-        return
-    try:
-        _cache().decr(_key(name, rate), cost)
-    except ValueError:  # expired meanwhile: it is full again anyway
-        pass
+    """Return tokens taken for work that was then refused (never above the burst)."""
+    if 0 < cost <= rate.burst:
+        _store().give_back(_key(name, rate), rate, cost)
 
 
 def available(name: str, rate: Rate, *, now: float | None = None) -> int:
     """Tokens in the bucket now (a read: takes nothing)."""
-    consumed = _cache().get(_key(name, rate))
-    if consumed is None:
-        return rate.burst
     now = time.time() if now is None else now
-    return max(0, min(rate.burst, _allowance(rate, now) - consumed))
+    return _store().available(_key(name, rate), rate, now)
 
 
 def wait_for(name: str, rate: Rate, cost: int = 1, *, now: float | None = None) -> float:
@@ -225,6 +324,6 @@ def take_leased(name: str, rate: Rate, cost: int = 1, *, lease: int | None = Non
 
 def reset() -> None:
     """Forget every bucket and lease (tests)."""
-    _cache().clear()
+    _store().clear()
     with _leases_lock:
         _leases.clear()
