@@ -302,7 +302,7 @@ class AuditEventListAPI(TeamGenericAPIView):
 class TeamLimitSerializer(serializers.Serializer):
     name = serializers.CharField()
     field = serializers.CharField(help_text="The field to PATCH to set this team's own.")
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # (Field has a .label)
     unit = serializers.CharField()
     override = serializers.IntegerField(allow_null=True, help_text="This team's own, if set.")
     default = serializers.IntegerField(help_text="The deployment's default.")

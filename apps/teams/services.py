@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 from django.conf import settings
@@ -217,7 +217,7 @@ def team_set_trace_retention(*, team: Team, actor: Actor, days: int) -> Team:
 
 
 @transaction.atomic
-def team_set_limits(*, team: Team, actor, limits: dict[str, int | None]) -> Team:
+def team_set_limits(*, team: Team, actor: Actor, limits: Mapping[str, object]) -> Team:
     """Set the team's own rate limits (apps.teams.throttles.TEAM_LIMITS), by Team field
     name; None goes back to the deployment's default. Owners only: a limit is a share of
     capacity every team draws on, and the ceiling keeps any team's share bounded."""
@@ -228,11 +228,11 @@ def team_set_limits(*, team: Team, actor, limits: dict[str, int | None]) -> Team
         limit = by_field.get(field)
         if limit is None:
             raise ValidationFailed(f"Unknown limit {field!r}.", field=field)
-        if value in (None, ""):
+        if value is None or value == "":
             cleaned[field] = None
             continue
         try:
-            number = int(value)
+            number = int(str(value))
         except (TypeError, ValueError):
             raise ValidationFailed("Enter a whole number.", field=field)
         if not 1 <= number <= limit.ceiling():

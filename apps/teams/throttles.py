@@ -54,8 +54,8 @@ class Limit:
 
     def _default_text(self) -> str:
         if self.name.startswith("api_"):
-            return api_settings.DEFAULT_THROTTLE_RATES[self.name]
-        return getattr(settings, f"PROMPTYARD_{self.name.upper()}_RATE")
+            return str(api_settings.DEFAULT_THROTTLE_RATES[self.name])
+        return str(getattr(settings, f"PROMPTYARD_{self.name.upper()}_RATE"))
 
     def _burst_seconds(self) -> int | None:
         return settings.PROMPTYARD_TRACE_BURST_SECONDS if self.burst_seconds else None

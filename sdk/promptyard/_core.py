@@ -63,9 +63,11 @@ class Entry:
 
 
 class _Retryable(FetchError):
-    def __init__(self, message: str, *, status: int | None = None, retry_after=None):
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ):
         super().__init__(message, status=status)
-        self.retry_after: float | None = retry_after
+        self.retry_after = retry_after
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:

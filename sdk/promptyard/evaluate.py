@@ -49,7 +49,7 @@ class EvalError(Exception):
 
 def backoff_delay(attempt: int) -> float:
     """0.5 s, 1 s, 2 s … (± half), when the server names no Retry-After."""
-    return 0.5 * (2**attempt) * (0.5 + random.random())
+    return 0.5 * float(2**attempt) * (0.5 + random.random())
 
 
 def wait_before_retry(seconds: float) -> None:
