@@ -27,6 +27,7 @@ AREAS = {
     "api-keys": "admin",
     "invites": "admin",
     "audit-events": "admin",
+    "limits": "admin",
     "prompts": "prompts",
     "promotions": "prompts",
     "playground": "prompts",
