@@ -260,7 +260,7 @@ def main() -> None:
         # Capacity, not the per-team quota: lift the team's limits for the one team here.
         "PROMPTYARD_TRACE_SPANS_RATE": "10000000/s",
         "PROMPTYARD_TRACE_BYTES_RATE": f"{1 << 32}/s",
-        "PROMPTYARD_TRACE_TEAM_MAX_WRITERS": "64",
+        "PROMPTYARD_TRACE_TEAM_MAX_EXPORTS": "64",
     }
     log("migrating")
     subprocess.run(

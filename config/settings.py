@@ -344,8 +344,9 @@ PROMPTYARD_SERVING_RATE = os.environ.get("PROMPTYARD_SERVING_RATE", "1000/s")
 PROMPTYARD_TRACE_SPANS_RATE = os.environ.get("PROMPTYARD_TRACE_SPANS_RATE", "1000/s")
 PROMPTYARD_TRACE_BYTES_RATE = os.environ.get("PROMPTYARD_TRACE_BYTES_RATE", f"{4 * 1024 * 1024}/s")
 PROMPTYARD_TRACE_BURST_SECONDS = int(os.environ.get("PROMPTYARD_TRACE_BURST_SECONDS", "10"))
-# Trace writes one team may run at once in a process (the others' share of the writers).
-PROMPTYARD_TRACE_TEAM_MAX_WRITERS = int(os.environ.get("PROMPTYARD_TRACE_TEAM_MAX_WRITERS", "2"))
+# Trace exports one team may have in progress at once in a process (read, parsed and
+# written): the rest of the request threads stay free for the other teams.
+PROMPTYARD_TRACE_TEAM_MAX_EXPORTS = int(os.environ.get("PROMPTYARD_TRACE_TEAM_MAX_EXPORTS", "2"))
 # How far above the deployment's default a team owner may set the team's own limits.
 PROMPTYARD_TEAM_LIMIT_MAX_FACTOR = int(os.environ.get("PROMPTYARD_TEAM_LIMIT_MAX_FACTOR", "10"))
 # Where the bundled deterministic model server listens (make run starts it).

@@ -1,7 +1,7 @@
 """Per-team ingestion quotas at /v1/traces, so one team's flood cannot take another's
 share: spans per second and (decompressed) bytes per second, each a token bucket with a
 burst allowance (apps.teams.throttles TRACE_SPANS / TRACE_BYTES: settings, or the team
-owner's own), and a cap on the trace writes one team runs at once in a process.
+owner's own), and a cap on the exports one team has in progress at once in a process.
 
 A batch is charged whole or not at all: a refused batch (429) gives back what it took,
 and so does a batch the store then refuses (503), so a 429 never means "partly stored".
@@ -10,6 +10,7 @@ and so does a batch the store then refuses (503), so a 429 never means "partly s
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -85,20 +86,21 @@ def quota_charge(*, team: Team, spans: int, size: int) -> Charge | Refusal:
     return charge
 
 
-_writers: dict[int, threading.BoundedSemaphore] = {}
-_writers_lock = threading.Lock()
+_slots: dict[int, threading.BoundedSemaphore] = {}
+_slots_lock = threading.Lock()
 
 
 @contextmanager
-def team_writer(team: Team):
-    """Yields True while this process runs one of the team's
-    PROMPTYARD_TRACE_TEAM_MAX_WRITERS trace writes, or False at once when all are busy:
-    a team cannot hold every writer slot while another team waits."""
-    with _writers_lock:
-        slots = _writers.get(team.pk)
+def team_ingest_slot(team: Team) -> Iterator[bool]:
+    """Yields True while this request is one of the team's
+    PROMPTYARD_TRACE_TEAM_MAX_EXPORTS exports in progress in this process (read, parsed
+    and written), or False at once when all are taken: a team flooding with big batches
+    holds a few of the process's request threads, never every one while others wait."""
+    with _slots_lock:
+        slots = _slots.get(team.pk)
         if slots is None:
-            size = max(1, settings.PROMPTYARD_TRACE_TEAM_MAX_WRITERS)
-            slots = _writers[team.pk] = threading.BoundedSemaphore(size)
+            size = max(1, settings.PROMPTYARD_TRACE_TEAM_MAX_EXPORTS)
+            slots = _slots[team.pk] = threading.BoundedSemaphore(size)
     acquired = slots.acquire(blocking=False)
     try:
         yield acquired

@@ -60,6 +60,10 @@ def _post_json(client, raw_key, count: int):
     )
 
 
+def _unread(*args, **kwargs):
+    raise AssertionError("the body was parsed")
+
+
 def _stored(team) -> int:
     with team_scope(team):
         return Span.objects.count()
@@ -154,15 +158,18 @@ def test_a_batch_the_store_refuses_gives_its_quota_back(
         assert throttling.available(f"team:{acme.pk}:{limit.name}", rate) == rate.burst
 
 
-def test_a_team_cannot_hold_every_writer(client, acme, globex, keys, settings):
-    settings.PROMPTYARD_TRACE_TEAM_MAX_WRITERS = 2
-    quotas._writers.clear()
+def test_a_team_cannot_hold_every_request_thread(client, acme, globex, keys, settings, monkeypatch):
+    settings.PROMPTYARD_TRACE_TEAM_MAX_EXPORTS = 2
+    quotas._slots.clear()
     with ExitStack() as stack:
-        held = [stack.enter_context(quotas.team_writer(acme)) for _ in range(2)]
-        assert held == [True, True]  # two of acme's exports are being written
+        held = [stack.enter_context(quotas.team_ingest_slot(acme)) for _ in range(2)]
+        assert held == [True, True]  # two of acme's exports are in progress
+        # A third is refused before its body is even read.
+        monkeypatch.setattr("apps.traces.otlp.parse_request", _unread)
         refused = _post(client, keys["acme"], _batch(2))
         assert refused.status_code == 429
         assert refused["Retry-After"] == "1"
+        monkeypatch.undo()
         assert _post(client, keys["globex"], _batch(2)).status_code == 200
     assert _post(client, keys["acme"], _batch(2)).status_code == 200
     assert (_stored(acme), _stored(globex)) == (2, 2)
@@ -175,11 +182,7 @@ def test_an_empty_byte_bucket_refuses_before_reading_the_body(
     settings.PROMPTYARD_TRACE_BYTES_RATE = f"{len(body)}/s"
     settings.PROMPTYARD_TRACE_BURST_SECONDS = 1
     assert _post(client, keys["acme"], body).status_code == 200
-
-    def unread(*args, **kwargs):
-        raise AssertionError("the body was parsed")
-
-    monkeypatch.setattr("apps.traces.otlp.parse_request", unread)
+    monkeypatch.setattr("apps.traces.otlp.parse_request", _unread)
     assert _post(client, keys["acme"], body).status_code == 429
 
 

@@ -103,6 +103,22 @@ def otlp_traces(request):
     refused = quotas.quota_precheck(team=team, declared_bytes=declared)
     if refused is not None:
         return _refused(request, refused)
+    # Reading, parsing and writing a batch all count against the team's share of this
+    # process's request threads: a flood holds a few, never all of them.
+    with quotas.team_ingest_slot(team) as admitted:
+        if not admitted:
+            return _failure(
+                request,
+                429,
+                RESOURCE_EXHAUSTED,
+                f"Team {team.slug!r} already has its share of trace exports in progress; "
+                "nothing of this batch was stored. Retry in 1 s.",
+                Retry_After="1",
+            )
+        return _ingest(request, key, team, limit)
+
+
+def _ingest(request, key, team, limit: int) -> HttpResponse:
     content_type = request.content_type or ""
     try:
         body = request.read(limit + 1)
@@ -124,19 +140,8 @@ def otlp_traces(request):
     if isinstance(charge, quotas.Refusal):
         return _refused(request, charge)
     try:
-        with quotas.team_writer(team) as writing:
-            if not writing:
-                charge.refund()
-                return _failure(
-                    request,
-                    429,
-                    RESOURCE_EXHAUSTED,
-                    f"Team {team.slug!r} already has its share of trace writes running; "
-                    "nothing of this batch was stored. Retry in 1 s.",
-                    Retry_After="1",
-                )
-            with team_scope(team):
-                spans_ingest(team=team, actor=key, spans=decoded.spans)
+        with team_scope(team):
+            spans_ingest(team=team, actor=key, spans=decoded.spans)
     except IngestBusy as exc:
         # Nothing of this request was stored: the exporter retries it after Retry-After.
         charge.refund()
