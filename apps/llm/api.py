@@ -9,7 +9,11 @@ from rest_framework.response import Response
 
 from apps.core.pagination import StandardPagination
 from apps.llm import selectors, services
-from apps.llm.serializers import ConnectionResultSerializer, ProviderSerializer
+from apps.llm.serializers import (
+    ConnectionResultSerializer,
+    ProviderSerializer,
+    TeamDefaultsSerializer,
+)
 from apps.teams.api_base import TeamGenericAPIView
 
 READ_SCOPE = "experiments:read"
@@ -81,3 +85,43 @@ class ProviderTestView(TeamGenericAPIView):
             team=self.team, actor=self.actor, provider=provider
         )
         return Response(result)
+
+
+def _defaults(team) -> dict:
+    provider = team.default_provider if team.default_provider_id else None
+    return {
+        "default_provider": team.default_provider_id,
+        "default_provider_name": provider.name if provider is not None else "",
+        "default_model": team.default_model if provider is not None else "",
+    }
+
+
+class TeamDefaultsView(TeamGenericAPIView):
+    """GET the team's default provider and model (whoever reads providers); PUT/PATCH sets
+    them (admin scope).
+    `{"default_provider": null}` clears them."""
+
+    serializer_class = TeamDefaultsSerializer
+    read_scope = READ_SCOPE
+    write_scope = ADMIN_SCOPE
+
+    def get(self, request):
+        return Response(_defaults(self.team))
+
+    def _update(self, request, partial):
+        serializer = self.get_serializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        provider_id = data.get("default_provider", self.team.default_provider_id)
+        provider = selectors.provider_for_field(provider_id, field="default_provider")
+        model = data.get("default_model", self.team.default_model if partial else "")
+        team = services.team_defaults_set(
+            team=self.team, actor=self.actor, provider=provider, model=model
+        )
+        return Response(_defaults(team))
+
+    def put(self, request):
+        return self._update(request, partial=False)
+
+    def patch(self, request):
+        return self._update(request, partial=True)

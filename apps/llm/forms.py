@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from apps.llm.models import ProviderKind
+from apps.llm.models import ProviderConfig, ProviderKind
 
 
 def parse_prices(text: str) -> dict:
@@ -71,3 +71,29 @@ class ProviderForm(forms.Form):
 
     def clean_models(self):
         return [m.strip() for m in self.cleaned_data.get("models", "").splitlines() if m.strip()]
+
+
+class TeamDefaultsForm(forms.Form):
+    """The team's default provider and model (owners and admins)."""
+
+    provider: forms.ModelChoiceField[ProviderConfig] = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        label="Default provider",
+        empty_label="None",
+    )
+    model = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Default model",
+        help_text="Runs every prompt version saved without a model, unless a run names one.",
+        widget=forms.TextInput(attrs={"list": "default-model-suggestions"}),
+    )
+
+    def __init__(self, *args, providers=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["provider"].queryset = providers
+        self.fields["provider"].label_from_instance = lambda p: (
+            f"{p.name} (deterministic test server, not an LLM)" if p.is_demo else p.name
+        )
+        self.model_suggestions = sorted({m for p in providers for m in (p.models or [])})

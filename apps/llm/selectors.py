@@ -26,3 +26,14 @@ def provider_get(provider_id: Any) -> ProviderConfig:
         return ProviderConfig.objects.get(pk=int(provider_id))
     except (ProviderConfig.DoesNotExist, TypeError, ValueError):
         raise NotFound("No such provider.") from None
+
+
+def provider_for_field(provider_id: Any, *, field: str) -> ProviderConfig | None:
+    """The team's provider a request names by id (None for none), or ValidationFailed
+    naming `field`: another team's id reads as unknown."""
+    if provider_id in (None, ""):
+        return None
+    try:
+        return ProviderConfig.objects.get(pk=int(provider_id))
+    except (ProviderConfig.DoesNotExist, TypeError, ValueError, OverflowError):
+        raise ValidationFailed("Unknown provider.", field=field) from None

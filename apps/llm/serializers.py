@@ -49,3 +49,11 @@ class ConnectionResultSerializer(serializers.Serializer):
     models = serializers.ListField(child=serializers.CharField())
     message = serializers.CharField()
     kind = serializers.CharField(allow_blank=True)
+
+
+class TeamDefaultsSerializer(serializers.Serializer):
+    """The team's default provider and model: what versions saved without a model run with."""
+
+    default_provider = serializers.IntegerField(allow_null=True, required=False)
+    default_provider_name = serializers.CharField(read_only=True)
+    default_model = serializers.CharField(max_length=200, allow_blank=True, required=False)

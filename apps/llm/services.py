@@ -264,3 +264,63 @@ def provider_refresh_models(
         _unreachable(provider, exc.kind, exc.message)
         raise ValidationFailed(UNREACHABLE_MESSAGE, field="models") from None
     return provider_update(team=team, actor=actor, provider=provider, models=models)
+
+
+# --- the team's default provider and model -----------------------------------------------
+
+
+def _team_defaults_state(team: Team) -> dict[str, Any]:
+    return {"default_provider": team.default_provider_id, "default_model": team.default_model}
+
+
+@transaction.atomic
+def team_defaults_set(
+    *, team: Team, actor: Actor, provider: ProviderConfig | None, model: str = ""
+) -> Team:
+    """Set (or clear, with no provider) what versions saved without a model run with."""
+    require(actor, PERM_ADMIN, team, message="Only team owners and admins set the default model.")
+    model = (model or "").strip()
+    if len(model) > 200:
+        raise ValidationFailed("The model name is longer than 200 characters.", field="model")
+    if provider is not None and provider.team_id != team.pk:
+        raise ValidationFailed("Unknown provider.", field="provider")
+    if provider is None and model:
+        raise ValidationFailed("Choose the provider that serves this model.", field="provider")
+    if provider is not None and not model:
+        if len(provider.models or []) == 1:
+            model = provider.models[0]
+        else:
+            raise ValidationFailed(
+                f"Name the model {provider.name} should run by default.", field="model"
+            )
+    given = team
+    team = Team.objects.select_for_update().get(pk=team.pk)
+    before = _team_defaults_state(team)
+    for row in (team, given):  # the caller's instance reads the new defaults too
+        row.default_provider = provider
+        row.default_model = model if provider is not None else ""
+    team.save(update_fields=["default_provider", "default_model"])
+    audit_record(
+        team=team,
+        actor=actor,
+        verb="team.defaults_set",
+        target=team,
+        before=before,
+        after={**_team_defaults_state(team), "provider_name": provider.name if provider else ""},
+    )
+    return team
+
+
+@transaction.atomic
+def provider_demo_add(*, team: Team, actor: Actor, make_default: bool = True) -> ProviderConfig:
+    """The team's demo-echo test server (created once); with `make_default`, also the
+    team's default model when the team has none yet: the one-click start of a new team."""
+    from apps.llm.demo import DEMO_NAME, ensure_demo_provider  # demo imports this module
+
+    require(actor, PERM_ADMIN, team, message="Only team admins manage model providers.")
+    provider = ensure_demo_provider(team=team, actor=actor)
+    if make_default and not team.default_provider_id:
+        team_defaults_set(
+            team=team, actor=actor, provider=provider, model=(provider.models or [DEMO_NAME])[0]
+        )
+    return provider

@@ -3,34 +3,71 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from apps.core.errors import ServiceError
-from apps.core.web import errors_on, render_page, role_allows, team_url
+from apps.core.web import errors_on, render_page, team_url
 from apps.llm import selectors, services
-from apps.llm.demo import ensure_demo_provider
-from apps.llm.forms import ProviderForm, format_prices
+from apps.llm.defaults import default_label
+from apps.llm.forms import ProviderForm, TeamDefaultsForm, format_prices
 from apps.teams.models import PERM_ADMIN
+from apps.teams.refusals import require_role_for
 
 
 def _require_admin(request):
-    if not role_allows(request, PERM_ADMIN):
-        raise PermissionDenied("Only team admins manage model providers.")
+    require_role_for(request, PERM_ADMIN, "manage model providers")
 
 
 def _edit_page(request, provider):
     return redirect(team_url(request, "llm:provider_edit", provider_id=provider.pk))
 
 
-def provider_list(request):
+def _defaults_form(request, data=None):
+    team = request.team
+    return TeamDefaultsForm(
+        data,
+        providers=selectors.providers_for_team(),
+        initial={"provider": team.default_provider_id, "model": team.default_model},
+    )
+
+
+def provider_list(request, *, defaults_form=None, status=None):
     _require_admin(request)
     return render_page(
         request,
         "llm/providers.html",
-        {"providers": selectors.providers_for_team(), "can_manage": True, "active": "providers"},
+        {
+            "providers": selectors.providers_for_team(),
+            "can_manage": True,
+            "active": "providers",
+            "defaults_form": defaults_form or _defaults_form(request),
+        },
+        status=status,
     )
+
+
+@require_POST
+def team_defaults(request):
+    """Set the team's default provider and model."""
+    _require_admin(request)
+    form = _defaults_form(request, request.POST)
+    if form.is_valid():
+        with errors_on(form):
+            request.team = services.team_defaults_set(
+                team=request.team,
+                actor=request.user,
+                provider=form.cleaned_data["provider"],
+                model=form.cleaned_data["model"],
+            )
+            label = default_label(request.team)
+            messages.success(
+                request,
+                f"Default model: {label}." if label else "The team has no default model now.",
+            )
+            return redirect(team_url(request, "llm:providers"))
+    return provider_list(request, defaults_form=form)
 
 
 def provider_create(request):
@@ -127,13 +164,30 @@ def provider_delete(request, provider_id):
     return redirect(team_url(request, "llm:providers"))
 
 
+def _next_or(request, fallback: str) -> str:
+    """The page the form came from (same site only), else `fallback`."""
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
 @require_POST
 def provider_add_demo(request):
+    """One click: the demo-echo test server, and the team's default model if it has none."""
     _require_admin(request)
+    back = _next_or(request, team_url(request, "llm:providers"))
     try:
-        provider = ensure_demo_provider(team=request.team, actor=request.user)
+        provider = services.provider_demo_add(team=request.team, actor=request.user)
     except ServiceError as exc:
         messages.error(request, exc.message)
-        return redirect(team_url(request, "llm:providers"))
-    messages.success(request, f"{provider.name} added: a deterministic test server, not an LLM.")
-    return redirect(team_url(request, "llm:providers"))
+        return redirect(back)
+    made_default = request.team.default_provider_id == provider.pk
+    messages.success(
+        request,
+        f"{provider.name} added: a deterministic test server, not an LLM"
+        + (", and the team's default model." if made_default else "."),
+    )
+    return redirect(back)

@@ -54,6 +54,16 @@ class Team(models.Model):
     limit_serving_per_second = models.PositiveIntegerField(null=True, blank=True)
     limit_trace_spans_per_second = models.PositiveIntegerField(null=True, blank=True)
     limit_trace_bytes_per_second = models.PositiveBigIntegerField(null=True, blank=True)
+    # What a version saved without a model runs with (apps.llm.defaults). Named by string:
+    # the provider lives in a higher layer, which sets and reads these two fields.
+    default_provider = models.ForeignKey(
+        "llm.ProviderConfig",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    default_model = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

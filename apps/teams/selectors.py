@@ -4,6 +4,7 @@ say why they are unscoped."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -107,6 +108,24 @@ def members_list(*, team: Team, actor: Actor, role: str = "") -> QuerySet[Member
     return (
         members.select_related("user").annotate(role_rank=rank).order_by("role_rank", "user__email")
     )
+
+
+def members_in_roles(team: Team, roles: Iterable[str]) -> list[Membership]:
+    """The team's members holding one of `roles`, by rank then email: the people a page
+    names when only they can take the next step (add a provider, review a promotion). Any
+    member may see who they are."""
+    rank: dict[str, int] = {role: i for i, role in enumerate(ROLE_ORDER)}
+    members = (
+        Membership.objects.unscoped()  # the team is named explicitly; pages of any member ask
+        .filter(team=team, role__in=list(roles))
+        .select_related("user")
+    )
+    return sorted(members, key=lambda m: (rank.get(m.role, 99), m.user.email))
+
+
+def team_managers(team: Team) -> list[Membership]:
+    """Owners and admins, owners first."""
+    return members_in_roles(team, [Role.OWNER, Role.ADMIN])
 
 
 def membership_get(membership_id: Any) -> Membership:
