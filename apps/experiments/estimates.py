@@ -92,7 +92,8 @@ def estimate(
             provider = ProviderConfig.objects.filter(pk=settings_["provider_id"]).first()
         price = provider.price_for(settings_.get("model", "")) if provider else None
         if price is None:
-            unpriced.append(f"{version.prompt.name} v{version.number}")
+            model = settings_.get("model") or "no model"
+            unpriced.append(f"{version.prompt.name} v{version.number} · {model}")
             continue
         priced = True
         cost += (
@@ -122,6 +123,7 @@ def estimate_specs(
     repetitions: int,
     cap: Decimal | None = None,
     evaluators=(),
+    team=None,
 ) -> Estimate:
     """The estimate of the experiment these arguments would create (both front ends)."""
     if revision is None:
@@ -131,8 +133,8 @@ def estimate_specs(
             f"Dataset {dataset.name} has no revision {revision}.", field="dataset_revision"
         )
     variants = [
-        (spec.prompt_version, effective_settings(spec.prompt_version, spec.overrides))
-        for spec in unique_specs(specs)
+        (spec.prompt_version, effective_settings(spec.prompt_version, spec.overrides, team=team))
+        for spec in unique_specs(specs, team=team)
     ]
     return estimate(
         dataset=dataset,

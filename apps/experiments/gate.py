@@ -12,10 +12,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from apps.datasets.selectors import examples_at_revision
 from apps.experiments import comparison
 from apps.experiments.models import Experiment, Status, Variant
-from apps.experiments.selectors import evaluators_of, experiments_by_id, policy_for
+from apps.experiments.selectors import (
+    evaluators_of,
+    experiments_by_id,
+    policy_evaluators,
+    policy_for,
+)
+from apps.experiments.variants import effective_settings, missing_model, policy_overrides
 from apps.prompts.models import GateRule, PromotionRequest, TagPolicy
+
+# Who can take a next step: the roles a page names people of.
+MANAGERS = "managers"  # owners and admins
+EDITORS = "editors"  # editors, admins and owners
+WORKER = "worker"  # nobody: the background worker
+
+
+@dataclass(frozen=True)
+class NextStep:
+    action: str
+    who: str  # MANAGERS, EDITORS or WORKER
 
 
 @dataclass
@@ -146,3 +164,73 @@ def approval_blockers(
         reasons += item.problems
         reasons += [str(f) for f in item.findings]
     return reasons
+
+
+def gate_run_problems(promotion: PromotionRequest, policy: TagPolicy | None) -> list[NextStep]:
+    """What stops the gating experiment from running now, each with who can fix it."""
+    if policy is None:
+        return []
+    problems = []
+    if not policy_evaluators(policy):
+        problems.append(
+            NextStep(
+                "The policy's evaluators were deleted: edit the policy on the prompt's "
+                "settings page.",
+                MANAGERS,
+            )
+        )
+    dataset = policy.dataset
+    if not examples_at_revision(dataset, dataset.current_revision).exists():
+        problems.append(
+            NextStep(f"The gating dataset {dataset.name} has no examples: add some.", EDITORS)
+        )
+    versions = [promotion.current_version, promotion.candidate]
+    for version in [v for v in versions if v is not None]:
+        settings_ = effective_settings(
+            version, policy_overrides(policy, version), team=promotion.team
+        )
+        if missing_model(settings_):
+            problems.append(
+                NextStep(
+                    f"v{version.number} was saved without a model, and neither the policy "
+                    "nor the team names one: set the team's default model (Settings → Model "
+                    "providers) or the policy's model (the prompt's settings).",
+                    MANAGERS,
+                )
+            )
+            break
+    return problems
+
+
+def next_step(
+    promotion: PromotionRequest,
+    policy: TagPolicy | None,
+    evidence: list[Evidence],
+    blockers: list[str],
+) -> NextStep | None:
+    """The step the gate waits for, or None when it does not block the request."""
+    if not promotion.is_open or not blockers:
+        return None
+    running = [i for i in evidence if getattr(i.experiment, "is_active", False)]
+    if running:
+        return NextStep(
+            f"Wait for experiment #{running[0].id} to finish: this page shows its verdict "
+            "when it completes.",
+            WORKER,
+        )
+    problems = gate_run_problems(promotion, policy)
+    if problems:
+        return problems[0]
+    if any(item.findings for item in evidence):
+        return NextStep(
+            "The gating experiment shows the candidate worse than the version at the tag "
+            "beyond the margin: save a better version and request again, or cancel this request.",
+            EDITORS,
+        )
+    if evidence:
+        return NextStep(
+            "No attached experiment meets the policy (see the evidence): run the gating "
+            "experiment again.",
+            EDITORS,
+        )
+    return NextStep("Run the gating experiment (the button under Evidence).", EDITORS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse, StreamingHttpResponse
@@ -20,7 +21,9 @@ from apps.datasets.selectors import (
     examples_at_revision,
 )
 from apps.llm.chat import EDITOR_ROLES
+from apps.llm.defaults import team_defaults
 from apps.llm.models import ProviderConfig
+from apps.llm.onboarding import setup_offer_context
 from apps.llm.selectors import providers_for_team
 from apps.playground import selectors, services
 from apps.playground.inputs import (
@@ -33,6 +36,7 @@ from apps.playground.inputs import (
 from apps.playground.variants import Variant
 from apps.prompts.rendering import RenderError, template_variables
 from apps.teams.models import PERM_EDIT
+from apps.teams.refusals import refusal
 
 DATASET_CHOICES = 100  # datasets offered to fill variables from, and examples of one
 
@@ -45,16 +49,27 @@ def _provider_choices() -> ProviderChoices:
     return [(p, list(p.models or [])) for p in providers_for_team()]
 
 
-def _default_target(variant: Variant, choices: ProviderChoices) -> Variant:
+def _default_target(variant: Variant, choices: ProviderChoices, team: Any) -> Variant:
+    """The provider and model the page starts on: the variant's own, else the team's
+    default model, else the first provider offered."""
     settings = variant.settings
     ids = {p.pk for p, _ in choices}
+    default = team_defaults(team)
     if settings.provider_id not in ids and choices:
-        settings = settings.replace(provider_id=choices[0][0].pk)
-        if not settings.model:
-            settings = settings.replace(model=(choices[0][1] or [""])[0])
+        if default.get("provider_id") in ids:
+            settings = settings.replace(provider_id=default["provider_id"])
+            if not settings.model:
+                settings = settings.replace(model=default.get("model", ""))
+        else:
+            settings = settings.replace(provider_id=choices[0][0].pk)
+            if not settings.model:
+                settings = settings.replace(model=(choices[0][1] or [""])[0])
     if settings.provider_id and not settings.model:
-        models = next((m for p, m in choices if p.pk == settings.provider_id), [])
-        settings = settings.replace(model=(models or [""])[0])
+        if settings.provider_id == default.get("provider_id") and default.get("model"):
+            settings = settings.replace(model=default["model"])
+        else:
+            models = next((m for p, m in choices if p.pk == settings.provider_id), [])
+            settings = settings.replace(model=(models or [""])[0])
     variant.settings = settings
     return variant
 
@@ -138,7 +153,7 @@ def playground(request):
         schema = version.variables_schema or {}
     else:
         variant = Variant(kind="text", template="", label="A")
-    variant = _default_target(variant, choices)
+    variant = _default_target(variant, choices, request.team)
     variants = [variant]
     context = {
         "version": version,
@@ -153,6 +168,8 @@ def playground(request):
         "max_variants": MAX_VARIANTS,
         "roles": EDITOR_ROLES,
         "has_demo": any(p.is_demo for p, _ in choices),
+        "role_note": refusal(request, PERM_EDIT, "run prompts or save versions"),
+        **setup_offer_context(request),
     }
     return render_page(request, "playground/playground.html", context)
 
@@ -201,7 +218,7 @@ def _sse(event: str, data: dict) -> bytes:
 def run(request):
     """Run one variant and stream server-sent events: chunk… then done or error."""
     if not role_allows(request, PERM_EDIT):
-        raise PermissionDenied("Only editors can run prompts in the playground.")
+        raise PermissionDenied(refusal(request, PERM_EDIT, "run prompts in the playground"))
     version = selectors.version_named(request.POST.get("version_id"))
     schema = parse_schema(request.POST)
     batch = None

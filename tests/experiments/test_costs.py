@@ -54,10 +54,14 @@ def test_naming_a_versions_own_model_adds_no_duplicate_variant(lab):
                 "name": "swap",
                 "dataset": lab.dataset.pk,
                 "versions": [lab.version.pk, second.pk],
-                "models": "demo-echo, other-model",
+                "models": ["saved", f"{lab.provider.pk}:demo-echo"],
+                "other_models": "other-model",
+                "other_provider": lab.provider.pk,
+                "baseline": f"{lab.version.pk}|saved",
                 "repetitions": 1,
                 "concurrency": 2,
-            }
+            },
+            team=lab.team,
         )
         assert form.is_valid(), form.errors
         specs = form.variant_specs()

@@ -77,7 +77,7 @@ def test_it_refuses_another_teams_ids_in_an_experiment_api_body(
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("foreign", ["dataset", "versions", "evaluators", "provider"])
+@pytest.mark.parametrize("foreign", ["dataset", "versions", "evaluators", "provider", "models"])
 def test_it_refuses_another_teams_ids_in_the_experiment_form(
     client, globex, dave, acme_world, globex_world, foreign
 ):
@@ -88,14 +88,20 @@ def test_it_refuses_another_teams_ids_in_the_experiment_form(
         "dataset": mine["dataset"],
         "versions": [mine["version"]],
         "evaluators": [mine["evaluator"]],
-        "provider": mine["provider"],
+        "other_provider": mine["provider"],
         "repetitions": 1,
         "concurrency": 1,
-        "models": "m",
+        "models": [f"{mine['provider']}:m"],
+        "other_models": "m",
     }
-    key = {"versions": "version", "evaluators": "evaluator"}.get(foreign, foreign)
-    value = theirs[key]
-    data[foreign] = [value] if isinstance(data[foreign], list) else value
+    if foreign == "provider":
+        data["other_provider"] = theirs["provider"]
+    elif foreign == "models":
+        data["models"] = [f"{theirs['provider']}:m"]
+    else:
+        key = {"versions": "version", "evaluators": "evaluator"}.get(foreign, foreign)
+        value = theirs[key]
+        data[foreign] = [value] if isinstance(data[foreign], list) else value
     before = _globex_experiments(globex)
     response = client.post("/t/globex/experiments/new/", data)
     assert response.status_code in (200, 400), response.status_code  # the form again, with errors

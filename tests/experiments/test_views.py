@@ -45,7 +45,9 @@ def test_it_estimates_against_the_cap(client, lab, alice):
         {
             "dataset": lab.dataset.pk,
             "versions": [lab.version.pk],
-            "models": "other-model",
+            "models": ["saved"],
+            "other_models": "other-model",
+            "other_provider": lab.provider.pk,
             "repetitions": 2,
             "concurrency": 4,
             "cost_cap": "0.01",
@@ -181,7 +183,7 @@ def test_it_creates_and_edits_evaluators_with_versions(client, lab, alice):
     client.force_login(alice)
     response = client.post(
         url("evaluators"),
-        {"name": "mentions paris", "kind": "contains", "params": '{"values": ["Paris"]}'},
+        {"name": "mentions paris", "kind": "contains", "contains__values": "Paris\n"},
     )
     assert response.status_code == 302
     with team_scope(lab.team):
@@ -192,24 +194,69 @@ def test_it_creates_and_edits_evaluators_with_versions(client, lab, alice):
         {
             "name": "mentions paris",
             "kind": "contains",
-            "params": '{"values": ["Paris"], "mode": "all"}',
+            "contains__values": "Paris",
+            "contains__mode": "all",
         },
     )
     evaluator.refresh_from_db()
     assert evaluator.version == 2 and evaluator.params["mode"] == "all"
-    bad = client.post(
-        url("evaluators"), {"name": "broken", "kind": "regex", "params": '{"pattern": "("}'}
-    )
+    bad = client.post(url("evaluators"), {"name": "broken", "kind": "regex", "regex__pattern": "("})
     assert bad.status_code == 200
     assert "not a valid regular expression" in bad.content.decode()
     page = client.get(url("evaluators")).content.decode()
     assert "mentions paris" in page and "LLM judge" in page
 
 
+def test_it_offers_a_form_per_evaluator_kind_from_its_declared_parameters(client, lab, alice):
+    from apps.experiments.evaluators import REGISTRY
+
+    client.force_login(alice)
+    page = client.get(url("evaluators")).content.decode()
+    assert 'name="params"' not in page  # no raw JSON box
+    for kind, spec in REGISTRY.items():
+        assert f'id="params-{kind}"' in page
+        for param in spec.params:
+            assert f'name="{kind}__{param.name}"' in page, (kind, param.name)
+    # A choice is a select of its choices, a number an input with its bounds.
+    assert '<select name="contains__mode"' in page
+    assert 'name="similarity__threshold"' in page and 'max="1.0"' in page
+    response = client.post(
+        url("evaluators"),
+        {
+            "name": "short",
+            "kind": "length",
+            "length__max_length": "40",
+            "length__unit": "words",
+        },
+    )
+    assert response.status_code == 302
+    with team_scope(lab.team):
+        evaluator = Evaluator.objects.get(name="short")
+    assert evaluator.params == {"min_length": None, "max_length": 40, "unit": "words"}
+    # Edited again, the page fills the kind's fields from the saved parameters.
+    page = client.get(url("evaluator", evaluator_id=evaluator.pk)).content.decode()
+    assert 'name="length__max_length" value="40"' in page
+    assert '<option value="words" selected>' in page
+
+
+def test_it_shows_saved_parameters_as_json_not_a_python_dict(client, lab, alice, carol):
+    lab.evaluator(name="strict", kind="exact_match", params={"case_sensitive": True})
+    client.force_login(alice)
+    page = client.get(url("evaluators")).content.decode()
+    assert "&quot;case_sensitive&quot;: true" in page
+    assert "True" not in page.split('id="evaluators"')[1].split("</table>")[0]
+    client.force_login(carol)
+    with team_scope(lab.team):
+        evaluator = Evaluator.objects.get(name="strict")
+    page = client.get(url("evaluator", evaluator_id=evaluator.pk)).content.decode()
+    assert "<code>case_sensitive</code>" in page and ">true</dd>" in page
+
+
 def test_it_refuses_evaluator_writes_to_viewers(client, lab, carol):
     client.force_login(carol)
-    response = client.post(url("evaluators"), {"name": "x", "kind": "valid_json", "params": "{}"})
+    response = client.post(url("evaluators"), {"name": "x", "kind": "valid_json"})
     assert response.status_code == 403
+    assert "As a viewer, you cannot create evaluators" in response.content.decode()
 
 
 def test_it_warns_when_a_version_cannot_render_the_dataset(client, lab, alice):

@@ -355,6 +355,7 @@ class ExperimentEstimateView(TeamGenericAPIView):
             repetitions=data["repetitions"],
             cap=data.get("cost_cap"),
             evaluators=evaluators,
+            team=self.team,
         )
         return Response(EstimateSerializer(result).data)
 

@@ -64,11 +64,16 @@ def _provider_for(settings_: dict[str, Any], label: str) -> ProviderConfig:
         provider = ProviderConfig.objects.filter(pk=settings_["provider_id"]).first()
     if provider is None:
         raise ValidationFailed(
-            f"Variant {label} has no model provider: set one on the prompt version or in the overrides.",
+            f"Variant {label} has no model provider: choose a model for the run, or set the "
+            "team's default model (Settings → Model providers).",
             field="variants",
         )
     if not settings_.get("model"):
-        raise ValidationFailed(f"Variant {label} names no model.", field="variants")
+        raise ValidationFailed(
+            f"Variant {label} names no model on {provider.name}: choose a model for the run, "
+            "or set the team's default model (Settings → Model providers).",
+            field="variants",
+        )
     return provider
 
 
@@ -122,7 +127,7 @@ def experiment_create(
     cap = _decimal(cost_cap, field_name="cost_cap")
     if not variants:
         raise ValidationFailed("Choose at least one prompt version.", field="variants")
-    variants = unique_specs(variants)
+    variants = unique_specs(variants, team=team)
     if len(variants) > MAX_VARIANTS:
         raise ValidationFailed(f"At most {MAX_VARIANTS} variants.", field="variants")
     example_count = examples_at_revision(dataset, revision, split=split or None).count()
@@ -162,7 +167,7 @@ def experiment_create(
         if label in labels:
             label = f"{label} ({position + 1})"
         labels.add(label)
-        settings_ = effective_settings(version, overrides)
+        settings_ = effective_settings(version, overrides, team=team)
         provider = _provider_for(settings_, label)
         if (
             cap is not None

@@ -13,10 +13,12 @@ from django.utils import timezone
 from apps.core.errors import ValidationFailed
 from apps.datasets.models import Dataset
 from apps.experiments.comparison import DEFAULT_MARGIN
+from apps.experiments.gate import gate_run_problems
 from apps.experiments.models import Experiment
 from apps.experiments.selectors import evaluators_for_field, policy_evaluators, policy_for
 from apps.experiments.services.experiments import experiment_create, experiment_start
-from apps.experiments.variants import VariantSpec
+from apps.experiments.variants import VariantSpec, policy_overrides
+from apps.llm.models import ProviderConfig
 from apps.prompts.models import GateRule, PromotionRequest, Prompt, TagPolicy
 from apps.teams.actors import Actor
 from apps.teams.audit import audit_record
@@ -35,9 +37,13 @@ def policy_set(
     evaluators: Iterable[Any] | None,
     tolerance: Any = DEFAULT_MARGIN,
     rule: str = GateRule.NONINFERIORITY,
+    provider: ProviderConfig | None = None,
+    model: str = "",
 ) -> TagPolicy:
     """Create or replace the policy of a protected tag (admins). `tolerance` is the margin;
-    non-inferiority needs one above 0 ("not worse by more than 0" demands an improvement)."""
+    non-inferiority needs one above 0 ("not worse by more than 0" demands an improvement).
+    `provider` and `model` run the versions saved without a model (none: the team's
+    default model)."""
     require(actor, PERM_ADMIN, team, scope=ApiKeyScope.ADMIN)
     tag_name = (tag_name or "").strip()
     if not team.is_protected_tag(tag_name):
@@ -66,6 +72,7 @@ def policy_set(
             "demand proof that the candidate is better.",
             field="tolerance",
         )
+    model_settings = _policy_model(team, provider, model)
     policy = TagPolicy.objects.select_for_update().filter(prompt=prompt, tag_name=tag_name).first()
     before = None
     if policy is None:
@@ -76,8 +83,10 @@ def policy_set(
             "evaluators": policy.evaluators,
             "tolerance": policy.tolerance,
             "rule": policy.rule,
+            "model_settings": policy.model_settings,
         }
     policy.dataset = dataset
+    policy.model_settings = model_settings
     policy.evaluators = [e.pk for e in chosen]
     policy.tolerance = tolerance
     policy.rule = rule
@@ -96,9 +105,27 @@ def policy_set(
             "evaluators": [e.name for e in chosen],
             "tolerance": tolerance,
             "rule": rule,
+            "model_settings": model_settings,
         },
     )
     return policy
+
+
+def _policy_model(team: Team, provider: ProviderConfig | None, model: str) -> dict[str, Any]:
+    model = (model or "").strip()
+    if provider is None:
+        if model:
+            raise ValidationFailed("Choose the provider of the policy's model.", field="provider")
+        return {}
+    if provider.team_id != team.pk:
+        raise ValidationFailed("Unknown provider.", field="provider")
+    if not model:
+        if len(provider.models or []) != 1:
+            raise ValidationFailed(f"Name the model to run on {provider.name}.", field="model")
+        model = provider.models[0]
+    if len(model) > 200:
+        raise ValidationFailed("The model name is longer than 200 characters.", field="model")
+    return {"provider_id": provider.pk, "model": model}
 
 
 @transaction.atomic
@@ -148,22 +175,25 @@ def gating_experiment_run(*, team: Team, actor: Actor, promotion: PromotionReque
         raise ValidationFailed(f"'{promotion.tag_name}' of {promotion.prompt.name} has no policy.")
     if not promotion.is_open:
         raise ValidationFailed(f"This request is {promotion.get_status_display().lower()}.")
+    problems = gate_run_problems(promotion, policy)
+    if problems:
+        raise ValidationFailed(problems[0].action)
     evaluators = policy_evaluators(policy)
-    if not evaluators:
-        raise ValidationFailed("The policy's evaluators were deleted; edit the policy.")
     variants = []
-    at_tag = promotion.current_version
-    if at_tag is not None:
+    current = promotion.current_version
+    if current is not None:
         variants.append(
             VariantSpec(
-                prompt_version=at_tag,
-                label=f"{promotion.tag_name} v{at_tag.number}",
+                prompt_version=current,
+                overrides=policy_overrides(policy, current),
+                label=f"{promotion.tag_name} v{current.number}",
                 is_baseline=True,
             )
         )
     variants.append(
         VariantSpec(
             prompt_version=promotion.candidate,
+            overrides=policy_overrides(policy, promotion.candidate),
             label=f"candidate v{promotion.candidate.number}",
             is_baseline=not variants,
         )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
@@ -13,21 +11,20 @@ from apps.core.web import errors_on, role_allows, team_url
 from apps.experiments import selectors, services
 from apps.experiments.forms import EvaluatorForm, kinds_help
 from apps.teams.models import PERM_EDIT
+from apps.teams.refusals import refusal
 
 
 @require_http_methods(["GET", "POST"])
 def evaluators_list(request):
-    form = EvaluatorForm(request.POST or None, initial={"params": "{}"})
+    form = EvaluatorForm(request.POST or None)
     can_edit = role_allows(request, PERM_EDIT)
     if request.method == "POST":
         if not can_edit:
-            raise PermissionDenied("Viewers cannot create evaluators.")
+            raise PermissionDenied(refusal(request, PERM_EDIT, "create evaluators"))
         if form.is_valid():
             with errors_on(form):
                 evaluator = services.evaluator_create(
-                    team=request.team,
-                    actor=request.user,
-                    **form.cleaned_data,  # name, kind, params, description
+                    team=request.team, actor=request.user, **form.evaluator_fields()
                 )
                 messages.success(request, f"Evaluator {evaluator.name} created.")
                 return redirect(team_url(request, "experiments:evaluators"))
@@ -49,21 +46,20 @@ def evaluator_edit(request, evaluator_id):
     initial = {
         "name": evaluator.name,
         "kind": evaluator.kind,
-        "params": json.dumps(evaluator.params, indent=2),
         "description": evaluator.description,
     }
-    form = EvaluatorForm(request.POST or None, initial=initial)
+    form = EvaluatorForm(request.POST or None, initial=initial, params=evaluator.params)
     can_edit = role_allows(request, PERM_EDIT)
     if request.method == "POST":
         if not can_edit:
-            raise PermissionDenied("Viewers cannot edit evaluators.")
+            raise PermissionDenied(refusal(request, PERM_EDIT, "edit evaluators"))
         if form.is_valid():
             with errors_on(form):
                 services.evaluator_update(
                     team=request.team,
                     actor=request.user,
                     evaluator=evaluator,
-                    **form.cleaned_data,  # name, kind, params, description
+                    **form.evaluator_fields(),
                 )
                 messages.success(request, f"Evaluator {form.cleaned_data['name']} saved.")
                 return redirect(team_url(request, "experiments:evaluators"))

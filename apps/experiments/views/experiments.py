@@ -3,8 +3,9 @@ and results, and the run's actions. Thin: selectors read, services write."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.utils.http import urlencode
@@ -14,9 +15,11 @@ from apps.core.errors import PermissionRefused, ServiceError
 from apps.core.pagination import paginate
 from apps.core.web import errors_on, render_page, role_allows, team_url
 from apps.experiments import estimates, selectors, services
-from apps.experiments.forms import ExperimentForm
+from apps.experiments.forms import ExperimentForm, baseline_key
 from apps.experiments.models import Status
+from apps.llm.onboarding import setup_offer_context
 from apps.teams.models import PERM_EDIT
+from apps.teams.refusals import require_role_for
 
 PER_PAGE = 50
 
@@ -42,6 +45,7 @@ def experiments_list(request):
             "status": status,
             "statuses": Status.choices,
             "can_edit": role_allows(request, PERM_EDIT),
+            **setup_offer_context(request),
         },
     )
 
@@ -49,16 +53,15 @@ def experiments_list(request):
 # --- new experiment --------------------------------------------------------------------
 
 
-def _initial(request) -> dict[str, object]:
-    initial: dict[str, object] = {"repetitions": 1, "concurrency": 8}
+def _initial(request) -> dict[str, Any]:
+    initial: dict[str, Any] = {"repetitions": 1, "concurrency": 8}
     version = selectors.prompt_version_or_none(request.GET.get("version"))
+    form = ExperimentForm(team=request.team)
+    initial["models"] = form.default_model_keys(version)
     if version is not None:
         initial["versions"] = [version.pk]
         initial["name"] = f"{version.prompt.name} v{version.number}"
-        if not (version.model_settings or {}).get("provider_id"):
-            provider = selectors.default_provider()
-            if provider is not None:
-                initial["provider"] = provider.pk
+        initial["baseline"] = baseline_key(version.pk, initial["models"][0])
     dataset = selectors.dataset_or_none(request.GET.get("dataset")) or selectors.default_dataset()
     if dataset is not None:
         initial["dataset"] = dataset.pk
@@ -70,17 +73,21 @@ def _initial(request) -> dict[str, object]:
 def _estimate_for(form) -> tuple[object | None, str]:
     """An Estimate for a valid form, or (None, why not)."""
     if not form.is_valid():
-        return None, "Fill in the dataset and at least one prompt version to see the estimate."
+        if form.errors.keys() - {"baseline", "name"}:
+            return None, "Fill in the dataset and at least one prompt version to see the estimate."
     data = form.cleaned_data
+    if not data.get("dataset") or not data.get("versions"):
+        return None, "Fill in the dataset and at least one prompt version to see the estimate."
     try:
         estimate = estimates.estimate_specs(
             dataset=data["dataset"],
             revision=data.get("dataset_revision"),
             split=data.get("split") or "",
             specs=form.variant_specs(),
-            repetitions=data["repetitions"],
+            repetitions=data.get("repetitions") or 1,
             cap=data.get("cost_cap"),
             evaluators=data.get("evaluators") or [],
+            team=form.team,
         )
     except ServiceError as exc:
         return None, exc.message
@@ -98,12 +105,26 @@ def _initial_as_data(initial: dict) -> QueryDict:
     return data
 
 
+def _new_context(request, form, preview) -> dict:
+    """The page's context: `preview` is a bound form of what the page shows (the posted
+    form, or the initial values as data) for the variants plan and the estimate."""
+    estimate, why = _estimate_for(preview)
+    plan = preview.plan() if hasattr(preview, "cleaned_data") else []
+    return {
+        "form": form,
+        "plan": plan,
+        "plan_needs_baseline": len(plan) > 1 and not any(row.is_baseline for row in plan),
+        "estimate": estimate,
+        "estimate_note": why,
+        **setup_offer_context(request),
+    }
+
+
 @require_http_methods(["GET", "POST"])
 def experiment_new(request):
-    if not role_allows(request, PERM_EDIT):
-        raise PermissionDenied("Viewers cannot start experiments.")
+    require_role_for(request, PERM_EDIT, "start experiments")
     if request.method == "POST":
-        form = ExperimentForm(request.POST)
+        form = ExperimentForm(request.POST, team=request.team)
         draft = request.POST.get("action") == "draft"
         if form.is_valid():
             data = form.cleaned_data
@@ -135,28 +156,25 @@ def experiment_new(request):
                 return redirect(
                     team_url(request, "experiments:detail", experiment_id=experiment.pk)
                 )
-        estimate, why = _estimate_for(form)
+        context = _new_context(request, form, form)
     else:
-        form = ExperimentForm(initial=_initial(request))
-        estimate, why = _estimate_for(ExperimentForm(_initial_as_data(form.initial)))
-    return render(
-        request,
-        "experiments/new.html",
-        {"form": form, "estimate": estimate, "estimate_note": why},
-    )
+        form = ExperimentForm(initial=_initial(request), team=request.team)
+        preview = ExperimentForm(_initial_as_data(form.initial), team=request.team)
+        context = _new_context(request, form, preview)
+    return render(request, "experiments/new.html", context)
 
 
 @require_GET
 def experiment_estimate(request):
-    """The estimate fragment, for the new-experiment form as it stands."""
+    """The estimate fragment for the new-experiment form as it stands, and (out of band)
+    the variants it would create with their baseline choice."""
     data = request.GET.copy()
     data.setdefault("name", "estimate")
-    estimate, why = _estimate_for(ExperimentForm(data))
-    return render(
-        request,
-        "experiments/new.html#estimate",
-        {"estimate": estimate, "estimate_note": why},
-    )
+    # No error for a missing baseline while the form is being filled in: the plan asks.
+    form = ExperimentForm(data, team=request.team, require_baseline=False)
+    context = _new_context(request, form, form)
+    context["plan_oob"] = True
+    return render(request, "experiments/new.html#estimate", context)
 
 
 # --- one experiment --------------------------------------------------------------------

@@ -6,7 +6,6 @@ ExperimentsConfig.ready() registers (apps.prompts.gates)."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
@@ -15,9 +14,11 @@ from apps.core.web import role_allows, team_url
 from apps.datasets.selectors import dataset_list
 from apps.experiments import gate, selectors, services
 from apps.experiments.comparison import DEFAULT_MARGIN
+from apps.llm.selectors import provider_for_field, providers_for_team
 from apps.prompts.models import GateRule
 from apps.prompts.selectors import promotion_get, prompt_get
 from apps.teams.models import PERM_ADMIN, PERM_EDIT
+from apps.teams.refusals import require_role_for
 
 
 def promotion_panel_context(request, promotion) -> dict:
@@ -26,6 +27,8 @@ def promotion_panel_context(request, promotion) -> dict:
     evidence = gate.evidence_of(promotion, tag_policy)
     blockers = gate.approval_blockers(promotion, evidence) if promotion.is_open else []
     return {
+        # (action, who): the prompts page names the people; see apps.experiments.gate.
+        "gate_next_step": gate.next_step(promotion, tag_policy, evidence, blockers),
         "gate_template": "experiments/_promotion_evidence.html",
         "tag_policy": tag_policy,
         "policy_evaluators": selectors.policy_evaluators(tag_policy) if tag_policy else [],
@@ -50,14 +53,14 @@ def settings_panel_context(request, prompt) -> dict:
         "policy_tags": request.team.protected_tags or [],
         "policy_datasets": dataset_list(),
         "policy_evaluator_choices": selectors.evaluator_list(),
+        "policy_providers": providers_for_team(),
     }
 
 
 @require_POST
 def prompt_policy(request, prompt_name):
     prompt = prompt_get(prompt_name)
-    if not role_allows(request, PERM_ADMIN):
-        raise PermissionDenied("Only owners and admins set tag policies.")
+    require_role_for(request, PERM_ADMIN, "set tag policies")
     tag_name = request.POST.get("tag_name", "")
     try:
         if request.POST.get("action") == "delete":
@@ -75,6 +78,8 @@ def prompt_policy(request, prompt_name):
                 evaluators=request.POST.getlist("evaluators"),
                 tolerance=request.POST.get("tolerance") or 0,
                 rule=request.POST.get("rule") or GateRule.NONINFERIORITY,
+                provider=provider_for_field(request.POST.get("provider"), field="provider"),
+                model=request.POST.get("model", ""),
             )
             messages.success(request, f"Policy of '{tag_name}' saved.")
     except PermissionRefused:

@@ -50,6 +50,9 @@ class PromotionRequest(TeamOwned):
     review_comment = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    # People asked to review it: [{"user_id", "email", "asked_by", "at"}] (the reviewers'
+    # inbox marks these).
+    review_asks = models.JSONField(default=list, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -89,6 +92,9 @@ class TagPolicy(TeamOwned):
     rule = models.CharField(
         max_length=32, choices=GateRule.choices, default=GateRule.NONINFERIORITY
     )
+    # {"provider_id", "model"}: what the gating experiment runs a version saved without a
+    # model with (empty: the team's default model).
+    model_settings = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -123,7 +123,8 @@
       copy.querySelector("[data-output]").textContent = "";
       copy.querySelector("[data-stats]").textContent = "";
       copy.querySelector("[data-error]").hidden = true;
-      copy.querySelector("[data-save-result]").textContent = "";
+      const saveResult = copy.querySelector("[data-save-result]");
+      if (saveResult) saveResult.textContent = ""; // viewers have no save box
       variantsBox.appendChild(copy);
       renumber();
     });
