@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, cast
 
 from django.contrib.auth.models import AnonymousUser
@@ -22,8 +23,9 @@ from apps.prompts.models import (
     TagEvent,
 )
 from apps.teams.actors import Actor
-from apps.teams.models import PERM_ADMIN, Membership, Team
+from apps.teams.models import PERM_ADMIN, Membership, Role, Team
 from apps.teams.permissions import actor_can, is_api_key
+from apps.teams.selectors import members_in_roles, team_managers
 
 
 def prompt_list(*, search: str = "") -> list[Prompt]:
@@ -243,3 +245,77 @@ def approvers_of(prompt: Prompt) -> QuerySet[User]:
         ),
     )
     return users.order_by("email")
+
+
+# --- who can take the next step of a promotion request -------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    """A member named on a request page: who may act, and why."""
+
+    user_id: int
+    name: str
+    email: str
+    why: str  # "owner", "admin", "editor granted approval on this prompt"
+    asked: bool = False
+
+
+def _requester_people(promotion: PromotionRequest) -> set[int]:
+    people = {promotion.requester_id}
+    key = promotion.requester_api_key
+    if key is not None:
+        people.add(key.created_by_id)
+    return {p for p in people if p is not None}
+
+
+def promotion_reviewers(promotion: PromotionRequest) -> list[Person]:
+    """Who may approve or reject the request: the team's owners and admins, and members
+    granted approval on its prompt; never the person who asked."""
+    team = promotion.team
+    asked = {a.get("user_id") for a in promotion.review_asks or [] if isinstance(a, dict)}
+    excluded = _requester_people(promotion)
+    people: dict[int, Person] = {}
+    for membership in team_managers(team):
+        user = membership.user
+        if user.pk not in excluded:
+            people[user.pk] = Person(
+                user.pk, user.name or user.email, user.email, membership.role, user.pk in asked
+            )
+    granted = members_in_roles(team, [Role.EDITOR, Role.ANNOTATOR, Role.VIEWER])
+    approvers = {u.pk for u in approvers_of(promotion.prompt)}
+    for membership in granted:
+        user = membership.user
+        if user.pk in approvers and user.pk not in excluded:
+            people[user.pk] = Person(
+                user.pk,
+                user.name or user.email,
+                user.email,
+                f"{membership.role} granted approval on this prompt",
+                user.pk in asked,
+            )
+    return list(people.values())
+
+
+def editors_without_approval(promotion: PromotionRequest) -> list[Person]:
+    """Editors who cannot review this request: none of them was granted approval on it."""
+    approvers = {u.pk for u in approvers_of(promotion.prompt)}
+    excluded = _requester_people(promotion)
+    return [
+        Person(m.user.pk, m.user.name or m.user.email, m.user.email, m.role)
+        for m in members_in_roles(promotion.team, [Role.EDITOR])
+        if m.user.pk not in approvers and m.user.pk not in excluded
+    ]
+
+
+def people_in(team: Team, who: str) -> list[Person]:
+    """The people a gate's next step names: "managers" (owners and admins), "editors"
+    (editors, admins and owners), anything else nobody (the worker acts)."""
+    roles = {
+        "managers": [Role.OWNER, Role.ADMIN],
+        "editors": [Role.OWNER, Role.ADMIN, Role.EDITOR],
+    }.get(who, [])
+    return [
+        Person(m.user.pk, m.user.name or m.user.email, m.user.email, m.role)
+        for m in (members_in_roles(team, roles) if roles else [])
+    ]

@@ -22,6 +22,7 @@ urlpatterns = [
     path(
         "requests/<int:promotion_id>/cancel/", promotions.promotion_cancel, name="promotion_cancel"
     ),
+    path("requests/<int:promotion_id>/ask/", promotions.promotion_ask, name="promotion_ask"),
     path("<slug:prompt_name>/", prompts.prompt_detail, name="detail"),
     path("<slug:prompt_name>/settings/", prompts.prompt_settings, name="settings"),
     path("<slug:prompt_name>/settings/approvers/", prompts.prompt_approvers, name="approvers"),

@@ -8,6 +8,7 @@ from apps.prompts.services.promotions import (
     promotion_cancel,
     promotion_reject,
     promotion_request_create,
+    promotion_reviewer_assign,
 )
 from apps.prompts.services.prompts import prompt_create, prompt_update
 from apps.prompts.services.tags import tag_move, tag_rollback
@@ -20,6 +21,7 @@ __all__ = [
     "promotion_cancel",
     "promotion_reject",
     "promotion_request_create",
+    "promotion_reviewer_assign",
     "prompt_create",
     "prompt_update",
     "tag_move",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
@@ -17,6 +19,7 @@ from apps.prompts.models import (
     TagEvent,
 )
 from apps.prompts.permissions import WRITE, is_requester, review_blockers
+from apps.prompts.selectors import promotion_reviewers
 from apps.prompts.services.tags import (
     _apply_move,
     _key,
@@ -213,4 +216,59 @@ def promotion_cancel(*, team: Team, actor: Actor, promotion: PromotionRequest) -
     request.closed_at = timezone.now()
     request.save(update_fields=["status", "closed_at"])
     audit_record(team=team, actor=actor, verb="prompt.promotion_cancel", target=request)
+    return request
+
+
+@transaction.atomic
+def promotion_reviewer_assign(
+    *,
+    team: Team,
+    actor: Actor,
+    promotion: PromotionRequest,
+    reviewer: User | None,
+    review_url: str = "",
+) -> PromotionRequest:
+    """Ask a named person to review the request: it is marked in their inbox ("asked you")
+    and they get an email with the link. Anyone else allowed may still review it."""
+    require(actor, PERM_EDIT, team, scope=WRITE)
+    request = PromotionRequest.objects.select_for_update().get(pk=promotion.pk)
+    _refuse_closed(request)
+    allowed = {p.user_id: p for p in promotion_reviewers(request)}
+    if reviewer is None or reviewer.pk not in allowed:
+        raise ValidationFailed(
+            "Ask one of the people who may review this request (owners, admins, or members "
+            "granted approval on this prompt), not its requester.",
+            field="reviewer",
+        )
+    asks = [
+        a
+        for a in request.review_asks or []
+        if isinstance(a, dict) and a.get("user_id") != reviewer.pk
+    ]
+    asks.append(
+        {
+            "user_id": reviewer.pk,
+            "email": reviewer.email,
+            "asked_by": actor_label(actor),
+            "at": timezone.now().isoformat(),
+        }
+    )
+    request.review_asks = asks
+    request.save(update_fields=["review_asks"])
+    audit_record(
+        team=team,
+        actor=actor,
+        verb="prompt.promotion_reviewer_assign",
+        target=request,
+        after={"reviewer": reviewer.email},
+    )
+    subject = (
+        f"{actor_label(actor)} asks you to review #{request.pk}: {request.prompt.name} "
+        f"{request.tag_name} → v{request.candidate.number}"
+    )
+    body = f"{subject}\n\n{review_url}\n" if review_url else f"{subject}\n"
+    email = reviewer.email
+    transaction.on_commit(
+        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email], fail_silently=True)
+    )
     return request

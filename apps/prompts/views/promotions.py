@@ -8,19 +8,21 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.core.errors import ServiceError, ValidationFailed
+from apps.core.errors import PermissionRefused, ServiceError, ValidationFailed
 from apps.core.web import role_allows, team_url
 from apps.prompts import gates, selectors, services
 from apps.prompts.diffing import version_diff
 from apps.prompts.models import PromotionStatus
 from apps.prompts.permissions import review_blockers
 from apps.prompts.views.versions import DIFF_MODES
-from apps.teams.models import PERM_ADMIN
+from apps.teams.models import PERM_ADMIN, PERM_EDIT
+from apps.teams.refusals import require_role_for
 
 
 def promotion_create(request, prompt_name, version_number):
     prompt = selectors.prompt_get(prompt_name)
     candidate = selectors.version_get(prompt, version_number)
+    require_role_for(request, PERM_EDIT, "request promotions")
     tag_name = request.POST.get("tag_name") or request.GET.get("tag") or "production"
     error = None
     if request.method == "POST":
@@ -79,12 +81,42 @@ def _evidence_links(request, ids):
     return out
 
 
+def _next_step(request, promotion, gate_step) -> dict | None:
+    """The one thing the open request waits for, and the people who can do it."""
+    if not promotion.is_open:
+        return None
+    if gate_step is not None:
+        people = selectors.people_in(request.team, gate_step.who)
+        return {
+            "action": gate_step.action,
+            "people": people,
+            "by_worker": not people,
+            "you_can": any(p.user_id == request.user.pk for p in people),
+        }
+    reviewers = selectors.promotion_reviewers(promotion)
+    if not reviewers:
+        return {
+            "action": "Nobody but the requester may review this request: an owner or admin "
+            "grants approval on this prompt to a teammate (its settings page), or invites one "
+            "as admin.",
+            "people": selectors.people_in(request.team, "managers"),
+            "you_can": role_allows(request, PERM_ADMIN),
+        }
+    return {
+        "action": "Approve or reject it.",
+        "people": reviewers,
+        "you_can": any(p.user_id == request.user.pk for p in reviewers),
+        "can_ask": role_allows(request, PERM_EDIT),
+    }
+
+
 def promotion_detail(request, promotion_id):
     promotion = selectors.promotion_get(promotion_id)
     blockers = review_blockers(request.user, promotion)
     is_requester = promotion.requester_id == request.user.pk
     tag_now = selectors.version_at_tag(promotion.prompt, promotion.tag_name)
     mode = request.GET.get("mode")
+    gate_context = gates.request_page_context(request, promotion)
     context = {
         "promotion": promotion,
         "prompt": promotion.prompt,
@@ -97,9 +129,40 @@ def promotion_detail(request, promotion_id):
         "moved_since": promotion.is_open
         and (tag_now.pk if tag_now else None) != promotion.current_version_id,
         "evidence": _evidence_links(request, promotion.evidence or []),
+        "next_step": _next_step(request, promotion, gate_context.get("gate_next_step")),
+        "editors_without_approval": selectors.editors_without_approval(promotion)
+        if promotion.is_open
+        else [],
+        "can_admin": role_allows(request, PERM_ADMIN),
     }
-    context.update(gates.request_page_context(request, promotion))
+    context.update(gate_context)
     return render(request, "prompts/promotion_detail.html", context)
+
+
+@require_POST
+def promotion_ask(request, promotion_id):
+    """Ask a named reviewer to look at the request (inbox mark and an email)."""
+    promotion = selectors.promotion_get(promotion_id)
+    try:
+        reviewer = selectors.user_for_field(request.POST.get("reviewer"), field="reviewer")
+        services.promotion_reviewer_assign(
+            team=request.team,
+            actor=request.user,
+            promotion=promotion,
+            reviewer=reviewer,
+            review_url=request.build_absolute_uri(
+                team_url(request, "prompts:promotion", promotion_id=promotion.pk)
+            ),
+        )
+    except PermissionRefused:
+        raise  # ServiceErrorMiddleware answers 403
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request, f"Asked {reviewer.name or reviewer.email} to review: it is in their inbox."
+        )
+    return redirect(team_url(request, "prompts:promotion", promotion_id=promotion.pk))
 
 
 @require_POST
@@ -143,8 +206,14 @@ def promotion_cancel(request, promotion_id):
 @require_GET
 def reviews(request):
     """The reviewer's inbox, and the requests the user made."""
+    needs_review = list(selectors.needs_review(request.user, request.team))
+    for promotion in needs_review:
+        promotion.asked_me = any(
+            isinstance(a, dict) and a.get("user_id") == request.user.pk
+            for a in promotion.review_asks or []
+        )
     context = {
-        "needs_review": list(selectors.needs_review(request.user, request.team)),
+        "needs_review": needs_review,
         "mine": selectors.promotions(status=PromotionStatus.OPEN, requester=request.user),
         "recent": selectors.promotions_closed(limit=20),
     }
