@@ -196,7 +196,12 @@ def _annotations(world, team, alice, bob):
     )
     services.items_assign(team=team, actor=alice, queue=queue, users=[bob], items=[item])
     annotation = services.annotation_save(
-        team=team, actor=bob, item=item, passed=False, corrected_expected="hello there"
+        team=team,
+        actor=bob,
+        item=item,
+        passed=False,
+        reasoning="too curt",
+        corrected_expected="hello there",
     )
     world.objects.update(annotation_queue=queue, queue_item=item, annotation=annotation)
 

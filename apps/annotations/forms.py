@@ -78,6 +78,13 @@ class QueueForm(forms.Form):
         label="Hide automatic scores from annotators",
         help_text="Avoids anchoring people on the judge's verdict.",
     )
+    fail_needs_reasoning = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="A Fail needs reasoning",
+        help_text="Annotators say why an output fails: the reasons are what the next "
+        "version fixes.",
+    )
     fields_spec = forms.CharField(
         required=False,
         label="Extra fields",

@@ -34,6 +34,8 @@ class AnnotationQueue(TeamOwned):
     form_fields = models.JSONField(default=list, blank=True)
     annotators_per_item = models.PositiveSmallIntegerField(default=1)
     hide_auto_scores = models.BooleanField(default=False)
+    # "pass/fail *with reasoning*": a Fail verdict says why, unless the queue opts out.
+    fail_needs_reasoning = models.BooleanField(default=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

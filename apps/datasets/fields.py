@@ -3,6 +3,7 @@ an import preview, and the lower-cased text the table's search runs on."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from apps.core.errors import ValidationFailed
@@ -61,6 +62,35 @@ def search_text_for(input: dict, expected) -> str:
     return "\n".join(parts).lower()
 
 
+def _normalised(value):
+    """Text with runs of whitespace as one space and no edges; containers element-wise."""
+    if isinstance(value, str):
+        return " ".join(value.split())
+    if isinstance(value, dict):
+        return {str(k): _normalised(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalised(v) for v in value]
+    return value
+
+
+def content_key(input, expected) -> str:
+    """The identity of an example's content: equal for two examples whose input and
+    expected output differ only in whitespace around and between words, or in key order.
+    No expected output and an empty one are the same. "" when the value cannot be keyed."""
+    if expected == "":
+        expected = None
+    try:
+        text = json.dumps(
+            [_normalised(input), _normalised(expected)],
+            sort_keys=True,
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+    except (TypeError, ValueError, RecursionError):
+        return ""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def clean_example_fields(
     *,
     input,
@@ -110,4 +140,5 @@ def clean_example_fields(
         "source": source,
         "source_ref": source_ref,
         "search_text": search_text_for(input, expected),
+        "content_key": content_key(input, expected),
     }

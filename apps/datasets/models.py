@@ -96,6 +96,9 @@ class Example(TeamOwned):
     source_ref = models.CharField(max_length=500, blank=True)
     # Lowercased plain text of input values and expected, for search on every database.
     search_text = models.TextField(blank=True, editable=False)
+    # sha256 of the normalised input and expected output (apps.datasets.fields.content_key):
+    # what "an exact duplicate" of an example means when examples are added from elsewhere.
+    content_key = models.CharField(max_length=64, blank=True, editable=False)
     valid_from = models.PositiveIntegerField()
     valid_to = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -124,6 +127,7 @@ class Example(TeamOwned):
                 name="example_live_position",
             ),
             models.Index(fields=["dataset", "example_id"], name="example_identity"),
+            models.Index(fields=["dataset", "content_key"], name="example_content"),
         ]
 
     def __str__(self):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,6 +98,26 @@ def examples_at_revision(
     if search:
         qs = qs.filter(search_text__contains=search.strip().lower())
     return qs.order_by("position")
+
+
+def example_ids_by_content(dataset: Dataset, keys: Iterable[str]) -> dict[str, Any]:
+    """{content key: example_id} of the dataset's current examples with one of `keys`."""
+    wanted = [k for k in set(keys) if k]
+    found: dict[str, Any] = {}
+    for start in range(0, len(wanted), 500):
+        rows = (
+            examples_at_revision(dataset)
+            .filter(content_key__in=wanted[start : start + 500])
+            .values_list("content_key", "example_id")
+        )
+        for key, example_id in rows:
+            found.setdefault(key, example_id)
+    return found
+
+
+def examples_made_at(dataset: Dataset, revision: int) -> list[Example]:
+    """The example rows a revision started, in position order."""
+    return list(Example.objects.filter(dataset=dataset, valid_from=revision).order_by("position"))
 
 
 def example_at_revision(dataset: Dataset, example_id: Any, revision: int | None = None) -> Example:

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from apps.core import jsonshape
 from apps.core.errors import ValidationFailed
-from apps.datasets.models import Dataset, Example
-from apps.datasets.services import example_create
+from apps.datasets.models import Dataset
+from apps.datasets.services import AddedExamples, examples_add_unique
 from apps.prompts.models import PromptVersion
 from apps.teams.actors import Actor
 from apps.teams.audit import audit_record
@@ -347,8 +347,9 @@ def _as_expected(text: str) -> Any:
 
 def trace_add_to_dataset(
     *, team: Team, actor: Actor, trace: Trace, dataset: Dataset, span: Span | None = None
-) -> Example:
-    """Turn the trace's root span (or the chosen span) into a dataset example."""
+) -> AddedExamples:
+    """Turn the trace's root span (or the chosen span) into a dataset example, unless the
+    dataset has that input and output already (AddedExamples says which)."""
     require(actor, PERM_VIEW, team)
     if span is None:
         span = (
@@ -369,15 +370,18 @@ def trace_add_to_dataset(
         if span.prompt_name:
             metadata.update(prompt=span.prompt_name, prompt_version=span.prompt_version_number)
     source_ref = trace.trace_id if span is None else f"{trace.trace_id}:{span.span_id}"
-    return example_create(
+    row = {
+        "input": _as_input(input_text),
+        "expected": _as_expected(output_text) if output_text else None,
+        "metadata": metadata,
+        "source_ref": source_ref,
+    }
+    return examples_add_unique(
         team=team,
         actor=actor,
         dataset=dataset,
-        input=_as_input(input_text),
-        expected=_as_expected(output_text) if output_text else None,
-        metadata=metadata,
+        rows=[row],
         source="trace",
-        source_ref=source_ref,
         message=f"Added from trace {trace.trace_id[:8]}",
     )
 

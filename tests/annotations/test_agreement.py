@@ -31,7 +31,9 @@ def _queue_of(acme, alice, verdicts_per_annotator, *, judge=None, per_item=1):
     for user, verdicts in verdicts_per_annotator.items():
         services.items_assign(team=acme, actor=alice, queue=queue, users=[user], items=items)
         for item, passed in zip(items, verdicts, strict=True):
-            services.annotation_save(team=acme, actor=user, item=item, passed=passed)
+            services.annotation_save(
+                team=acme, actor=user, item=item, passed=passed, reasoning="because"
+            )
     return queue, items
 
 

@@ -121,7 +121,7 @@ def test_it_disputes_and_lets_an_owner_decide(acme_scope, alice, bob, erin, expe
     services.items_assign(team=acme_scope, actor=alice, queue=queue, users=[erin, bob])
     item = queue.items.first()
     services.annotation_save(team=acme_scope, actor=erin, item=item, passed=True)
-    services.annotation_save(team=acme_scope, actor=bob, item=item, passed=False)
+    services.annotation_save(team=acme_scope, actor=bob, item=item, passed=False, reasoning="wrong")
     item.refresh_from_db()
     assert item.status == ItemStatus.DISPUTED
     with pytest.raises(PermissionRefused):
@@ -259,7 +259,9 @@ def test_it_audits_every_write(acme_scope, alice, bob, erin, experiment):
     item = services.item_claim_next(team=acme_scope, actor=erin, queue=queue)
     services.item_skip(team=acme_scope, actor=erin, item=item)
     services.annotation_save(team=acme_scope, actor=erin, item=item, passed=True)
-    services.annotation_save(team=acme_scope, actor=erin, item=item, passed=False)
+    services.annotation_save(
+        team=acme_scope, actor=erin, item=item, passed=False, reasoning="wrong"
+    )
     services.annotation_save(team=acme_scope, actor=bob, item=item, passed=True)
     services.item_decide(team=acme_scope, actor=alice, item=item, passed=True)
     verbs = set(AuditEvent.objects.values_list("verb", flat=True))

@@ -50,7 +50,10 @@ def test_it_shows_annotators_only_their_items(client, erin, filled):
         client.post(f"/t/acme/annotations/items/{items[2].pk}/", {"passed": "pass"}).status_code
         == 404
     )
-    assert client.post(f"/t/acme/annotations/queues/{queue.pk}/fill/", {}).status_code == 404
+    # Managing the queue is refused for the role, with the reason: 403, not "not found".
+    refused = client.post(f"/t/acme/annotations/queues/{queue.pk}/fill/", {})
+    assert refused.status_code == 403
+    assert "As an annotator, you cannot manage annotation queues" in refused.content.decode()
 
 
 def test_it_hides_queues_without_assignments_from_annotators(client, alice, erin, acme):

@@ -184,6 +184,25 @@ def test_it_adds_the_root_input_and_output_to_a_dataset(client, acme, alice):
     assert example.expected == "answer 4"
 
 
+def test_it_adds_a_trace_to_a_dataset_once(client, acme, alice):
+    from apps.datasets import services as dataset_services
+    from apps.datasets.models import Example
+
+    with team_scope(acme):
+        dataset = dataset_services.dataset_create(team=acme, actor=alice, name="no-repeats")
+    trace_id = _agent_trace(acme, alice, 9, text=json.dumps({"question": "hi"}))
+    client.force_login(alice)
+    url = f"/t/acme/traces/{trace_id}/add-to-dataset/"
+    first = client.post(url, {"dataset_id": dataset.pk}, follow=True).content.decode()
+    assert "Added to dataset no-repeats as a new example." in first
+    again = client.post(url, {"dataset_id": dataset.pk}, follow=True).content.decode()
+    assert "no-repeats has this input and output already: not added again." in again
+    with team_scope(acme):
+        assert Example.objects.filter(dataset=dataset).count() == 1
+        dataset.refresh_from_db()
+        assert dataset.current_revision == 1  # no empty revision for the skipped one
+
+
 def test_it_refuses_a_viewer_adding_to_a_dataset(client, acme, alice, carol):
     from apps.datasets import services as dataset_services
     from apps.datasets.models import Example

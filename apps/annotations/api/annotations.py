@@ -33,18 +33,22 @@ class AnnotationListView(AnnotationsAPIView):
 class AnnotationAddToDatasetView(AnnotationsAPIView):
     serializer_class = AddToDatasetSerializer
 
-    @extend_schema(request=AddToDatasetSerializer, responses={201: ExampleRefSerializer})
+    @extend_schema(
+        request=AddToDatasetSerializer,
+        responses={201: ExampleRefSerializer, 200: ExampleRefSerializer},
+    )
     def post(self, request, annotation_id: int):
         annotation = selectors.annotation_for(
             team=self.team, actor=self.actor, annotation_id=annotation_id
         )
         data = valid_data(AddToDatasetSerializer, request)
         dataset = selectors.dataset_for_field(data["dataset_id"], field="dataset_id")
-        example = services.annotation_add_to_dataset(
+        result = services.annotation_add_to_dataset(
             team=self.team,
             actor=self.actor,
             annotation=annotation,
             dataset=dataset,
             expected=data.get("expected"),
         )
-        return Response(ExampleRefSerializer(example).data, status=status.HTTP_201_CREATED)
+        code = status.HTTP_201_CREATED if result.added else status.HTTP_200_OK
+        return Response(ExampleRefSerializer(result).data, status=code)

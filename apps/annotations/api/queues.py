@@ -177,12 +177,15 @@ class QueueAgreementView(AnnotationsAPIView):
 class QueueAddFailuresView(AnnotationsAPIView):
     serializer_class = AddToDatasetSerializer
 
-    @extend_schema(request=AddToDatasetSerializer, responses={201: RevisionSerializer})
+    @extend_schema(
+        request=AddToDatasetSerializer, responses={201: RevisionSerializer, 200: RevisionSerializer}
+    )
     def post(self, request, queue_id: int):
         queue = self.queue(queue_id)
         data = valid_data(AddToDatasetSerializer, request)
         dataset = selectors.dataset_for_field(data["dataset_id"], field="dataset_id")
-        revision = services.queue_add_failures_to_dataset(
+        result = services.queue_add_failures_to_dataset(
             team=self.team, actor=self.actor, queue=queue, dataset=dataset
         )
-        return Response(RevisionSerializer(revision).data, status=status.HTTP_201_CREATED)
+        code = status.HTTP_201_CREATED if result.added else status.HTTP_200_OK
+        return Response(RevisionSerializer(result).data, status=code)

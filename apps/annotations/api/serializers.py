@@ -43,6 +43,7 @@ class QueueSerializer(serializers.ModelSerializer):
             "form_fields",
             "annotators_per_item",
             "hide_auto_scores",
+            "fail_needs_reasoning",
             "created_by",
             "created_at",
             "total",
@@ -63,6 +64,9 @@ class QueueWriteSerializer(serializers.Serializer):
         required=False, default=1, min_value=1, max_value=MAX_ANNOTATORS
     )
     hide_auto_scores = serializers.BooleanField(required=False, default=False)
+    fail_needs_reasoning = serializers.BooleanField(
+        required=False, default=True, help_text="Refuse a Fail verdict without reasoning."
+    )
 
 
 class QueueUpdateSerializer(QueueWriteSerializer):
@@ -73,6 +77,7 @@ class QueueUpdateSerializer(QueueWriteSerializer):
         required=False, min_value=1, max_value=MAX_ANNOTATORS
     )
     hide_auto_scores = serializers.BooleanField(required=False)
+    fail_needs_reasoning = serializers.BooleanField(required=False)
 
 
 class FillSerializer(serializers.Serializer):
@@ -238,12 +243,23 @@ class AddToDatasetSerializer(serializers.Serializer):
 
 
 class RevisionSerializer(serializers.Serializer):
-    dataset_id = serializers.IntegerField()
-    revision = serializers.IntegerField(source="number")
+    """Failed items added to a dataset; exact duplicates (of its examples or of each other)
+    are skipped, and `revision` is null when every item was one."""
+
+    dataset_id = serializers.IntegerField(source="dataset.pk")
+    revision = serializers.IntegerField(source="revision.number", allow_null=True, default=None)
     added = serializers.IntegerField()
+    skipped = serializers.IntegerField(help_text="Exact duplicates not added again.")
 
 
 class ExampleRefSerializer(serializers.Serializer):
-    dataset_id = serializers.IntegerField()
-    example_id = serializers.UUIDField()
-    revision = serializers.IntegerField(source="valid_from")
+    """The example a failed annotation is now: new, or the existing duplicate (skipped: 1)."""
+
+    dataset_id = serializers.IntegerField(source="dataset.pk")
+    example_id = serializers.SerializerMethodField()
+    revision = serializers.IntegerField(source="revision.number", allow_null=True, default=None)
+    added = serializers.IntegerField()
+    skipped = serializers.IntegerField(help_text="1 when the dataset had this example already.")
+
+    def get_example_id(self, result) -> str:
+        return str(result.example_ids[0])

@@ -1,5 +1,7 @@
 """Closing the loop: failed verdicts become dataset examples, with the expected output
-the annotator corrected."""
+the annotator corrected. An example already in the dataset (same normalised input and
+expected output), or failed by two annotators, is added once: the result says how many
+were skipped."""
 
 from __future__ import annotations
 
@@ -11,8 +13,8 @@ from apps.annotations.models import Annotation, AnnotationQueue, QueueItem
 from apps.annotations.permissions import require_annotate, require_manage
 from apps.annotations.selectors import item_verdict
 from apps.core.errors import ValidationFailed
-from apps.datasets.models import Dataset, DatasetRevision, Example
-from apps.datasets.services import example_create, examples_bulk_create
+from apps.datasets.models import Dataset
+from apps.datasets.services import AddedExamples, examples_add_unique
 from apps.teams.actors import Actor
 from apps.teams.audit import audit_record
 from apps.teams.models import Team
@@ -52,8 +54,9 @@ def annotation_add_to_dataset(
     annotation: Annotation,
     dataset: Dataset,
     expected: Any = None,
-) -> Example:
-    """A failed verdict becomes a dataset example whose expected output is the corrected one."""
+) -> AddedExamples:
+    """A failed verdict becomes a dataset example whose expected output is the corrected
+    one, unless the dataset has it already (`skipped` is then 1)."""
     require_annotate(actor, team)
     if annotation.passed:
         raise ValidationFailed("Only failed annotations go to a dataset.", field="annotation")
@@ -65,35 +68,37 @@ def annotation_add_to_dataset(
     row = _example_row(item, annotation, expected)
     if row["expected"] in (None, ""):
         raise ValidationFailed("Type the corrected expected output.", field="expected")
-    example = example_create(
+    result = examples_add_unique(
         team=team,
         actor=actor,
         dataset=dataset,
-        input=row["input"],
-        expected=row["expected"],
-        metadata=row["metadata"],
+        rows=[row],
         source="annotation",
-        source_ref=row["source_ref"],
         message=f"From annotation queue {item.queue.name}",
     )
     item.added_to_dataset = dataset
-    item.added_example_id = example.example_id
+    item.added_example_id = result.example_ids[0]
     item.save(update_fields=["added_to_dataset", "added_example_id"])
     audit_record(
         team=team,
         actor=actor,
         verb="annotation.add_to_dataset",
         target=annotation,
-        after={"dataset": dataset.pk, "example_id": str(example.example_id)},
+        after={
+            "dataset": dataset.pk,
+            "example_id": str(result.example_ids[0]),
+            "skipped": result.skipped,
+        },
     )
-    return example
+    return result
 
 
 @transaction.atomic
 def queue_add_failures_to_dataset(
     *, team: Team, actor: Actor, queue: AnnotationQueue, dataset: Dataset
-) -> DatasetRevision:
-    """Every failed item of the queue not yet in that dataset, as ONE new revision."""
+) -> AddedExamples:
+    """Every failed item of the queue not yet in that dataset, as ONE new revision, without
+    exact duplicates (of the dataset's examples or of each other)."""
     require_manage(actor, team)
     items = list(
         QueueItem.objects.filter(queue=queue)
@@ -114,20 +119,28 @@ def queue_add_failures_to_dataset(
         chosen.append(item)
     if not rows:
         raise ValidationFailed("No failed items to add (or all are in that dataset already).")
-    revision = examples_bulk_create(
+    result = examples_add_unique(
         team=team,
         actor=actor,
         dataset=dataset,
         rows=rows,
         source="annotation",
-        message=f"{len(rows)} failed items from annotation queue {queue.name}",
+        message=f"Failed items from annotation queue {queue.name}",
     )
-    QueueItem.objects.filter(pk__in=[i.pk for i in chosen]).update(added_to_dataset=dataset)
+    for item, example_id in zip(chosen, result.example_ids, strict=True):
+        item.added_to_dataset = dataset
+        item.added_example_id = example_id
+    QueueItem.objects.bulk_update(chosen, ["added_to_dataset", "added_example_id"])
     audit_record(
         team=team,
         actor=actor,
         verb="annotation_queue.add_to_dataset",
         target=queue,
-        after={"dataset": dataset.pk, "added": len(rows), "revision": revision.number},
+        after={
+            "dataset": dataset.pk,
+            "added": result.added,
+            "skipped": result.skipped,
+            "revision": result.revision.number if result.revision else None,
+        },
     )
-    return revision
+    return result

@@ -27,6 +27,7 @@ def _queue_state(queue: AnnotationQueue) -> dict[str, Any]:
         "form_fields": queue.form_fields,
         "annotators_per_item": queue.annotators_per_item,
         "hide_auto_scores": queue.hide_auto_scores,
+        "fail_needs_reasoning": queue.fail_needs_reasoning,
     }
 
 
@@ -55,6 +56,7 @@ def queue_create(
     form_fields: Any = None,
     annotators_per_item: int = 1,
     hide_auto_scores: bool = False,
+    fail_needs_reasoning: bool = True,
 ) -> AnnotationQueue:
     require_manage(actor, team)
     queue = AnnotationQueue(
@@ -64,6 +66,7 @@ def queue_create(
         form_fields=clean_form_fields(form_fields),
         annotators_per_item=annotators_per_item,
         hide_auto_scores=bool(hide_auto_scores),
+        fail_needs_reasoning=bool(fail_needs_reasoning),
         created_by=actor_user(actor),
     )
     _check_queue(queue)
@@ -78,7 +81,14 @@ def queue_create(
     return queue
 
 
-_UPDATABLE = ("name", "instructions", "form_fields", "annotators_per_item", "hide_auto_scores")
+_UPDATABLE = (
+    "name",
+    "instructions",
+    "form_fields",
+    "annotators_per_item",
+    "hide_auto_scores",
+    "fail_needs_reasoning",
+)
 
 
 @transaction.atomic
@@ -93,8 +103,9 @@ def queue_update(
     before = _queue_state(queue)
     if "form_fields" in changes:
         changes["form_fields"] = clean_form_fields(changes["form_fields"])
-    if "hide_auto_scores" in changes:
-        changes["hide_auto_scores"] = bool(changes["hide_auto_scores"])
+    for flag in ("hide_auto_scores", "fail_needs_reasoning"):
+        if flag in changes:
+            changes[flag] = bool(changes[flag])
     for key, value in changes.items():
         setattr(queue, key, value)
     _check_queue(queue)

@@ -19,7 +19,7 @@ from apps.annotations.models import (
 )
 from apps.annotations.permissions import require_annotate, require_own
 from apps.annotations.selectors import item_for
-from apps.core.errors import Conflict
+from apps.core.errors import Conflict, ValidationFailed
 from apps.experiments.models import Score
 from apps.teams.actors import Actor
 from apps.teams.audit import audit_record
@@ -69,6 +69,11 @@ def annotation_save(
     now = timezone.now()
     fields = clean_field_values(queue, fields)
     reasoning = (reasoning or "").strip()
+    if not passed and not reasoning and queue.fail_needs_reasoning:
+        raise ValidationFailed(
+            "Say why it fails: this queue asks for reasoning with every Fail.",
+            field="reasoning",
+        )
     existing = (
         Annotation.objects.select_for_update()
         .select_related("score")

@@ -180,7 +180,7 @@ def item_add_to_dataset(request, queue_item_id):
             item, request.POST.get("annotation"), field="annotation"
         )
         dataset = selectors.dataset_for_field(request.POST.get("dataset"), field="dataset")
-        example = services.annotation_add_to_dataset(
+        result = services.annotation_add_to_dataset(
             team=request.team,
             actor=request.user,
             annotation=annotation,
@@ -190,5 +190,12 @@ def item_add_to_dataset(request, queue_item_id):
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Added to {dataset.name} (example {example.example_id}).")
+        if result.skipped:
+            messages.info(
+                request,
+                f"{dataset.name} has this example already (example {result.example_ids[0]}): "
+                "not added again.",
+            )
+        else:
+            messages.success(request, f"Added to {dataset.name} (example {result.example_ids[0]}).")
     return redirect(_item_url(request, item))

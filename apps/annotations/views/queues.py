@@ -6,7 +6,6 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -20,6 +19,7 @@ from apps.core.errors import ServiceError
 from apps.core.pagination import paginate
 from apps.core.web import errors_on, render_page, role_allows, team_url
 from apps.teams.models import PERM_ANNOTATE, PERM_EDIT, PERM_OWN
+from apps.teams.refusals import require_role_for
 
 # The form edits the extra fields as text; the service names them `form_fields`.
 FORM_FIELD_NAMES = {"form_fields": "fields_spec"}
@@ -43,6 +43,7 @@ def _queue_from_form(request, form, queue=None):
         "instructions": data["instructions"],
         "annotators_per_item": data["annotators_per_item"],
         "hide_auto_scores": data["hide_auto_scores"],
+        "fail_needs_reasoning": data["fail_needs_reasoning"],
         "form_fields": parse_fields_spec(data["fields_spec"]),
     }
     if queue is None:
@@ -51,17 +52,14 @@ def _queue_from_form(request, form, queue=None):
 
 
 def _managed_queue(request, queue_id):
-    """The queue, for its managers only: to anyone else it does not exist."""
-    queue = selectors.queue_for(team=request.team, actor=request.user, queue_id=queue_id)
-    if not role_allows(request, PERM_EDIT):
-        raise Http404
-    return queue
+    """The queue, for its managers only: anyone else is refused (403) before it is looked up."""
+    require_role_for(request, PERM_EDIT, "manage annotation queues")
+    return selectors.queue_for(team=request.team, actor=request.user, queue_id=queue_id)
 
 
 @require_http_methods(["GET", "POST"])
 def queue_create(request):
-    if not role_allows(request, PERM_EDIT):
-        raise Http404
+    require_role_for(request, PERM_EDIT, "create annotation queues")
     form = QueueForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         with errors_on(form, fields=FORM_FIELD_NAMES):
@@ -79,6 +77,7 @@ def queue_edit(request, queue_id):
         "instructions": queue.instructions,
         "annotators_per_item": queue.annotators_per_item,
         "hide_auto_scores": queue.hide_auto_scores,
+        "fail_needs_reasoning": queue.fail_needs_reasoning,
         "fields_spec": fields_spec_text(queue.form_fields),
     }
     form = QueueForm(request.POST or None, initial=initial)
@@ -191,16 +190,13 @@ def queue_add_failures(request, queue_id):
     queue = _managed_queue(request, queue_id)
     try:
         dataset = selectors.dataset_for_field(request.POST.get("dataset"), field="dataset")
-        revision = services.queue_add_failures_to_dataset(
+        result = services.queue_add_failures_to_dataset(
             team=request.team, actor=request.user, queue=queue, dataset=dataset
         )
     except ServiceError as exc:
         context = _queue_context(request, queue, dataset_error=exc.message)
         return render_page(request, "annotations/queue.html", context)
-    messages.success(
-        request,
-        f"Added {revision.added} failed items to {dataset.name} as revision {revision.number}.",
-    )
+    (messages.success if result.added else messages.info)(request, result.summary())
     return redirect(team_url(request, "annotations:queue", queue_id=queue.pk))
 
 

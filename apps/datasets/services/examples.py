@@ -7,6 +7,7 @@ can be read again exactly as it was.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
@@ -14,10 +15,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core.errors import ValidationFailed
-from apps.datasets.fields import clean_example_fields
+from apps.datasets.fields import clean_example_fields, content_key
 from apps.datasets.models import Dataset, DatasetRevision, Example
 from apps.datasets.permissions import require_edit
-from apps.datasets.selectors import dataset_for_update, example_at_revision, examples_at_revision
+from apps.datasets.selectors import (
+    dataset_for_update,
+    example_at_revision,
+    example_ids_by_content,
+    examples_at_revision,
+    examples_made_at,
+)
 from apps.teams.actors import Actor
 from apps.teams.audit import actor_label, audit_record
 from apps.teams.models import Team
@@ -293,3 +300,86 @@ def examples_bulk_create(
         after={"revision": number, "added": added, "source": source},
     )
     return revision
+
+
+@dataclass
+class AddedExamples:
+    """What `examples_add_unique` did: the revision it made (None when every row was a
+    duplicate), how many rows became examples and how many were skipped as duplicates;
+    per row, the example it is now (`example_ids`, new or the existing duplicate)."""
+
+    dataset: Dataset
+    revision: DatasetRevision | None
+    added: int
+    skipped: int
+    example_ids: list[Any] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """ "Added 3 examples to golden as revision 4; skipped 2 duplicates." and the like."""
+        skipped = (
+            f"skipped {self.skipped} exact duplicate{'s' if self.skipped != 1 else ''}"
+            if self.skipped
+            else ""
+        )
+        if self.revision is None:
+            return f"Nothing new for {self.dataset.name}: {skipped} (already in the dataset)."
+        added = (
+            f"Added {self.added} example{'s' if self.added != 1 else ''} to "
+            f"{self.dataset.name} as revision {self.revision.number}"
+        )
+        return f"{added}; {skipped}." if skipped else f"{added}."
+
+
+@transaction.atomic
+def examples_add_unique(
+    *,
+    team: Team,
+    actor: Actor,
+    dataset: Dataset,
+    rows: list[dict[str, Any]],
+    source: str,
+    message: str = "",
+) -> AddedExamples:
+    """Add the rows that are not exact duplicates (same normalised input and expected
+    output) of the dataset's current examples or of an earlier row, as ONE revision; the
+    way examples arrive from annotations and traces, which often repeat themselves."""
+    require_edit(actor, team)
+    dataset = dataset_for_update(dataset)
+    keys = [
+        content_key(row.get("input"), row.get("expected")) if isinstance(row, dict) else ""
+        for row in rows
+    ]
+    existing = example_ids_by_content(dataset, keys)
+    fresh: list[dict[str, Any]] = []
+    fresh_at: list[int] = []
+    first_of: dict[str, int] = {}
+    ids: list[Any] = [None] * len(rows)
+    for index, (row, key) in enumerate(zip(rows, keys, strict=True)):
+        if key and key in existing:
+            ids[index] = existing[key]
+        elif key and key in first_of:
+            ids[index] = first_of[key]  # resolved to the new example below
+        else:
+            if key:
+                first_of[key] = index
+            fresh.append(row)
+            fresh_at.append(index)
+    skipped = len(rows) - len(fresh)
+    if not fresh:
+        return AddedExamples(dataset, None, 0, skipped, ids)
+    revision = examples_bulk_create(
+        team=team,
+        actor=actor,
+        dataset=dataset,
+        rows=fresh,
+        source=source,
+        message=message
+        + (f" ({skipped} duplicate{'s' if skipped != 1 else ''} skipped)" if skipped else ""),
+    )
+    made = examples_made_at(dataset, revision.number)
+    for index, example in zip(fresh_at, made, strict=True):
+        ids[index] = example.example_id
+    for index, value in enumerate(ids):
+        if isinstance(value, int):  # an earlier row of this call
+            ids[index] = ids[value]
+    return AddedExamples(dataset, revision, len(fresh), skipped, ids)

@@ -14,6 +14,7 @@ from apps.core.web import errors_on, render_page, role_allows, team_url
 from apps.datasets import selectors, services
 from apps.datasets.forms import ExampleForm, int_or_none
 from apps.teams.models import PERM_EDIT
+from apps.teams.refusals import refusal
 
 PER_PAGE = 50
 REVISION_CHOICES = 50
@@ -129,7 +130,7 @@ def example_edit(request, dataset_id, example_id):
     dataset = selectors.dataset_get(dataset_id)
     row = selectors.example_at_revision(dataset, example_id)
     if not role_allows(request, PERM_EDIT):
-        raise PermissionDenied("You need the editor role to change datasets.")
+        raise PermissionDenied(refusal(request, PERM_EDIT, "change datasets"))
     if request.method == "GET":
         form = ExampleForm(initial=ExampleForm.initial_for(row))
         return _example_form_error(request, dataset, form, row=row)

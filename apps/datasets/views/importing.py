@@ -13,6 +13,7 @@ from apps.core.web import errors_on, render_page, role_allows, team_url
 from apps.datasets import importing, parsing, selectors
 from apps.datasets.forms import TARGET_CHOICES, UploadForm, mapping_from_post, mapping_rows
 from apps.teams.models import PERM_EDIT
+from apps.teams.refusals import refusal
 
 # Whatever is wrong with an upload (its size, header or format) is shown beside the file.
 UPLOAD_ERRORS_ON = {"": "file", "format": "file"}
@@ -20,7 +21,7 @@ UPLOAD_ERRORS_ON = {"": "file", "format": "file"}
 
 def _require_edit(request) -> None:
     if not role_allows(request, PERM_EDIT):
-        raise PermissionDenied("You need the editor role to import into datasets.")
+        raise PermissionDenied(refusal(request, PERM_EDIT, "import into datasets"))
 
 
 @require_http_methods(["GET", "POST"])

@@ -129,13 +129,18 @@ def trace_add_to_dataset(request, trace_id):
         dataset = dataset_selectors.dataset_for_field(
             request.POST.get("dataset_id"), field="dataset_id"
         )
-        services.trace_add_to_dataset(
+        result = services.trace_add_to_dataset(
             team=request.team, actor=request.user, trace=trace, dataset=dataset, span=span
         )
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Added to dataset {dataset.name} as a new example.")
+        if result.skipped:
+            messages.info(
+                request, f"{dataset.name} has this input and output already: not added again."
+            )
+        else:
+            messages.success(request, f"Added to dataset {dataset.name} as a new example.")
     return _back(request, trace, span)
 
 
