@@ -15,7 +15,9 @@ class TeamCreateForm(forms.Form):
     slug = forms.CharField(
         max_length=50,
         validators=[slug_validator],
-        help_text="Used in URLs: /t/&lt;slug&gt;/. Lowercase letters, digits and hyphens.",
+        help_text="Used in URLs: /t/&lt;slug&gt;/. Lowercase letters, digits and hyphens; "
+        "filled from the name.",
+        widget=forms.TextInput(attrs={"data-from-name": "", "autocomplete": "off"}),
     )
 
 

@@ -52,3 +52,12 @@ def test_it_explains_a_taken_or_invalid_slug_next_to_the_field(client, acme, dav
     bad = client.post("/teams/new/", {"name": "X", "slug": "Not A Slug"})
     assert "lowercase letters" in bad.content.decode()
     assert not Membership.objects.unscoped().filter(user=dave, team__slug="acme").exists()
+
+
+def test_the_slug_is_filled_from_the_name_by_a_static_script(client, alice):
+    client.force_login(alice)
+    body = client.get("/teams/new/").content.decode()
+    assert 'src="/static/teams/team-create.js"' in body
+    assert "data-from-name" in body
+    # No inline script (the page runs under a CSP that forbids them).
+    assert "<script>" not in body and "onload=" not in body

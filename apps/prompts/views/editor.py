@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.db import transaction
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.core import jsonshape
 from apps.core.errors import ServiceError
-from apps.core.web import errors_on, role_allows, team_url
+from apps.core.web import errors_on, team_url
 from apps.llm.chat import EDITOR_ROLES
 from apps.llm.selectors import providers_for_team
 from apps.prompts import selectors, services
@@ -20,13 +19,13 @@ from apps.prompts.forms import SERVICE_FIELDS, PromptEditor
 from apps.prompts.models import Kind
 from apps.prompts.rendering import PLACEHOLDER, RenderError, render_prompt
 from apps.teams.models import PERM_EDIT
+from apps.teams.refusals import require_role_for
 
 SAMPLE_PREFIX = "sample__"
 
 
 def prompt_create(request):
-    if not role_allows(request, PERM_EDIT):
-        raise Http404  # viewers do not see the form at all
+    require_role_for(request, PERM_EDIT, "create prompts")
     post = request.POST if request.method == "POST" else None
     editor = PromptEditor(post, new_prompt=True)
     if post is not None and editor.is_valid():
@@ -60,13 +59,7 @@ def version_new(request, prompt_name, version_number):
     """The editor: a new version starting from this one."""
     prompt = selectors.prompt_get(prompt_name)
     base = selectors.version_get(prompt, version_number)
-    if not role_allows(request, PERM_EDIT):
-        messages.error(request, "Viewers cannot write versions.")
-        return redirect(
-            team_url(
-                request, "prompts:version", prompt_name=prompt.name, version_number=base.number
-            )
-        )
+    require_role_for(request, PERM_EDIT, "save new versions")
     post = request.POST if request.method == "POST" else None
     editor = PromptEditor(post, base=base)
     if post is not None and editor.is_valid():
@@ -122,10 +115,17 @@ def editor_preview(request):
         error = next(iter(errors.values()))[0]
     posted_names = [k[len(SAMPLE_PREFIX) :] for k in request.POST if k.startswith(SAMPLE_PREFIX)]
     samples = {name: request.POST.get(f"{SAMPLE_PREFIX}{name}", "") for name in variables}
+    unfilled: list[str] = []
     if error is None:
+        histories = {m["name"] for m in fields["messages"] if m.get("role") == PLACEHOLDER}
+        values = _sample_values(variables, fields["variables_schema"], samples, histories)
+        # Nothing typed yet is not an error: the preview shows where each value goes.
+        unfilled = [name for name in variables if name not in values]
+        schema = fields["variables_schema"] or {}
+        for name in unfilled:
+            if (schema.get(name) or {}).get("type") in (None, "string"):
+                values[name] = f"[{name}]"
         try:
-            histories = {m["name"] for m in fields["messages"] if m.get("role") == PLACEHOLDER}
-            values = _sample_values(variables, fields["variables_schema"], samples, histories)
             output = render_prompt(
                 kind=fields["kind"],
                 template=fields["template"],
@@ -134,12 +134,14 @@ def editor_preview(request):
                 values=values,
             )
         except RenderError as exc:
-            error = exc.message
+            if not unfilled:
+                error = exc.message
     context = {
         "variables": variables,
         "samples": samples,
         "error": error,
         "output": output,
+        "unfilled": unfilled,
         "is_chat": fields["kind"] == Kind.CHAT,
         # Re-draw the sample inputs only when the variable set changed, so typing in a
         # sample field keeps its focus.
