@@ -295,17 +295,18 @@ def test_it_labels_variants_with_provider_and_model(client, lab, alice, demo_ech
 
 
 @pytest.mark.parametrize(
-    "params, says",
+    "schema, says",
     [
-        ('{"schema": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
-        ('{"schema": {"maxLength": ' + "9" * 5000 + "}}", "more than 4300 digits"),
-        ('{"schema": ' + '{"items": ' * 100 + "{}" + "}" * 100 + "}", "nested deeper than 64"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"maxLength": ' + "9" * 5000 + "}", "more than 4300 digits"),
+        ('{"items": ' * 100 + "{}" + "}" * 100, "nested deeper than 64"),
     ],
 )
-def test_it_refuses_hostile_evaluator_json_in_the_form(client, lab, alice, params, says):
+def test_it_refuses_hostile_evaluator_json_in_the_form(client, lab, alice, schema, says):
     client.force_login(alice)
     response = client.post(
-        url("evaluators"), {"name": "hostile", "kind": "json_schema", "params": params}
+        url("evaluators"),
+        {"name": "hostile", "kind": "json_schema", "json_schema__schema": schema},
     )
     assert response.status_code == 200
     assert says in response.content.decode()
