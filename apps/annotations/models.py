@@ -72,12 +72,17 @@ class QueueItem(TeamOwned):
         blank=True,
         related_name="annotation_items",
     )
+    # No database constraint: on PostgreSQL spans live in a partitioned table, whose keys
+    # must hold its partition key, so no foreign key can name a span by id alone. Django
+    # still nulls this when a span is deleted through the ORM, and retention nulls it
+    # before dropping a partition (apps/traces/partitions.py).
     span = models.ForeignKey(
         "traces.Span",
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="annotation_items",
+        db_constraint=False,
     )
     # Where the item came from, readable after its source is gone ("result:12", "span:…").
     source_ref = models.CharField(max_length=300, blank=True)

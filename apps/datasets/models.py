@@ -118,13 +118,18 @@ class Example(TeamOwned):
         indexes = [
             # "Rows at revision r": range on valid_from / valid_to within one dataset.
             models.Index(fields=["dataset", "valid_from", "valid_to"], name="example_rev_range"),
-            # Stable page order of any revision.
-            models.Index(fields=["dataset", "position"], name="example_position"),
-            # The current revision (most reads): live rows only, in page order.
+            # The table's pages (keyset on position) of any revision, team first like every
+            # tenant index; the range columns ride along so rows of other revisions are
+            # skipped in the index, not fetched.
             models.Index(
-                fields=["dataset", "position"],
-                condition=Q(valid_to__isnull=True),
-                name="example_live_position",
+                fields=["team", "dataset", "position"],
+                include=["valid_from", "valid_to"],
+                name="example_team_page",
+            ),
+            models.Index(
+                fields=["team", "dataset", "split", "position"],
+                include=["valid_from", "valid_to"],
+                name="example_team_split_page",
             ),
             models.Index(fields=["dataset", "example_id"], name="example_identity"),
             models.Index(fields=["dataset", "content_key"], name="example_content"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 from apps.core.errors import NotFound, ValidationFailed
+from apps.core.pagination import Count, KeysetPage, estimated_count, keyset_page
 from apps.datasets.models import Dataset, DatasetRevision, Example, PendingUpload
 
 CHOICES_MAX = 500
@@ -128,36 +129,7 @@ def example_at_revision(dataset: Dataset, example_id: Any, revision: int | None 
         raise NotFound("No such example in this revision.") from None
 
 
-class ExamplesPage:
-    """One page of a revision's table. Unfiltered, the total is the revision's row count:
-    no COUNT over a large dataset."""
-
-    def __init__(
-        self, queryset: QuerySet[Example], *, number: int, total: int, per_page: int
-    ) -> None:
-        self.total = total
-        self.num_pages = max(1, math.ceil(total / per_page))
-        self.number = min(max(1, number), self.num_pages)
-        offset = (self.number - 1) * per_page
-        self.rows = list(queryset[offset : offset + per_page])
-        self.start = offset + 1 if self.rows else 0
-        self.end = offset + len(self.rows)
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.num_pages
-
-    @property
-    def previous_page_number(self) -> int:
-        return self.number - 1
-
-    @property
-    def next_page_number(self) -> int:
-        return self.number + 1
+EXAMPLE_ORDER = ("position",)  # one row per position in any revision: a keyset by itself
 
 
 def examples_page(
@@ -165,13 +137,20 @@ def examples_page(
     *,
     split: str = "",
     search: str = "",
-    number: int = 1,
+    params: Mapping[str, Any] | None = None,
     per_page: int = 50,
-) -> ExamplesPage:
-    """Page `number` of the examples of `revision` (with its dataset loaded), filtered."""
+) -> KeysetPage:
+    """The page of the examples of `revision` (with its dataset loaded), filtered, that
+    `params` asks for (after=/before=/from= a position, last=1; see keyset_page).
+
+    Costs the page at any size: the rows are read through (team, dataset, position) from
+    the cursor on, and the total is the revision's kept row count, or the planner's
+    estimate when filtered (never a COUNT over the dataset)."""
     rows = examples_at_revision(revision.dataset, revision.number, split=split, search=search)
-    total = rows.count() if (split or search) else revision.row_count
-    return ExamplesPage(rows, number=number, total=total, per_page=per_page)
+    count = estimated_count(rows) if (split or search) else Count(revision.row_count)
+    return keyset_page(
+        rows, order=EXAMPLE_ORDER, params=params or {}, per_page=per_page, count=count
+    )
 
 
 def revision_get(dataset: Dataset, number: int | None = None) -> DatasetRevision:

@@ -218,8 +218,23 @@ class Result(TeamOwned):
             )
         ]
         indexes = [
-            models.Index(fields=["experiment", "position"], name="result_experiment_position"),
-            models.Index(fields=["experiment", "variant", "position"], name="result_variant"),
+            # The results table's keyset pages (and any read in dataset order), team first
+            # like every tenant index; the whole page order is in the key, so any page is a
+            # range read of 51 entries.
+            models.Index(
+                fields=["team", "experiment", "position", "variant", "repetition", "id"],
+                name="result_team_page",
+            ),
+            models.Index(
+                fields=["team", "experiment", "variant", "position", "repetition", "id"],
+                name="result_team_variant_page",
+            ),
+            # "Errors only": the few failed calls of a large run, without reading the others.
+            models.Index(
+                fields=["team", "experiment", "position", "variant", "repetition", "id"],
+                condition=~models.Q(error=""),
+                name="result_team_error_page",
+            ),
         ]
 
     def __str__(self):

@@ -5,16 +5,17 @@ report an unknown id the same way."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Avg, Count, Prefetch, Q, QuerySet, Sum
+from django.db.models import Avg, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
 from apps.core.errors import NotFound, ValidationFailed
+from apps.core.pagination import KeysetPage, keyset_page
 from apps.datasets.models import Dataset
 from apps.datasets.selectors import examples_at_revision
 from apps.experiments import stats
@@ -203,15 +204,39 @@ def results_of(
         Result.objects.filter(experiment=experiment)
         .select_related("variant")
         .prefetch_related(Prefetch("scores", queryset=Score.objects.order_by("id")))
-        .order_by("position", "variant__position", "repetition", "id")
+        # Variants are created in their position order, so their ids sort the same way,
+        # and the order is a key of the results' own index (no join to sort).
+        .order_by(*RESULT_ORDER)
     )
     if variant_id:
         qs = qs.filter(variant_id=variant_id)
     if errors_only:
         qs = qs.exclude(error="")
     if failed_only:
-        qs = qs.filter(scores__passed=False).distinct()
+        qs = qs.filter(Exists(Score.objects.filter(result=OuterRef("pk"), passed=False)))
     return qs
+
+
+RESULT_ORDER = ("position", "variant_id", "repetition", "id")
+
+
+def results_page(
+    experiment: Experiment,
+    *,
+    params: Mapping[str, Any],
+    variant_id: Any = None,
+    errors_only: bool = False,
+    failed_only: bool = False,
+    per_page: int = 50,
+) -> KeysetPage:
+    """A keyset page of the results table (after=/before=/from=/last=, see keyset_page):
+    read through (team, experiment, [variant,] position, variant, repetition, id), so the
+    last page of a large run costs what the first one does. No count: the summary above
+    the table has each variant's."""
+    qs = results_of(
+        experiment, variant_id=variant_id, errors_only=errors_only, failed_only=failed_only
+    )
+    return keyset_page(qs, order=RESULT_ORDER, params=params, per_page=per_page)
 
 
 def result_get(experiment: Experiment, result_id: Any) -> Result:

@@ -4,7 +4,7 @@ say why they are unscoped."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -13,8 +13,11 @@ from django.db.models import Case, F, IntegerField, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.core.distinct import team_distinct
 from apps.core.errors import NotFound
+from apps.core.pagination import KeysetPage, estimated_count, keyset_page
 from apps.teams.actors import Actor
+from apps.teams.audit import actor_label
 from apps.teams.models import (
     PERM_ADMIN,
     PERM_VIEW,
@@ -227,22 +230,51 @@ def audit_events(
     return events.order_by("-created_at", "-id")
 
 
-def audit_filter_choices(*, team: Team) -> dict[str, Any]:
-    """What the filter dropdowns offer: the verbs, target types and actors seen in this team."""
-    events = AuditEvent.objects.filter(team=team)
-    verbs = sorted(set(events.values_list("verb", flat=True).distinct()))
-    target_types = sorted(
-        t for t in set(events.values_list("target_type", flat=True).distinct()) if t
+AUDIT_ORDER = ("-created_at", "-id")
+AUDIT_CHOICES_MAX = 200
+
+
+def audit_page(
+    *,
+    team: Team,
+    actor: Actor,
+    filters: AuditFilters | None = None,
+    params: Mapping[str, Any],
+    per_page: int = 50,
+) -> KeysetPage:
+    """A keyset page of the trail, newest first (after=/before=/from=/last=, see
+    keyset_page): every filter but the free-text actor reads an index starting (team, …),
+    so the last page of years of events costs what the first does; the count is the
+    planner's estimate, exact when everything fits on the page."""
+    events = audit_events(team=team, actor=actor, filters=filters)
+    return keyset_page(
+        events, order=AUDIT_ORDER, params=params, per_page=per_page, count=estimated_count(events)
     )
-    users: dict[str, str] = {}
-    keys: dict[str, str] = {}
-    for user_id, key_id, label in events.values_list(
-        "actor_user_id", "actor_api_key_id", "actor_label"
-    ).distinct():
-        if key_id:
-            keys[f"key:{key_id}"] = label
-        elif user_id:
-            users[f"user:{user_id}"] = label
+
+
+def audit_filter_choices(*, team: Team) -> dict[str, Any]:
+    """What the filter dropdowns offer: the verbs, target types and actors seen in this team
+    (index hops over distinct values, not a read of the trail; see apps.core.distinct)."""
+    verbs = team_distinct(AuditEvent, "verb", team_id=team.pk, limit=AUDIT_CHOICES_MAX)
+    target_types = team_distinct(
+        AuditEvent, "target_type", team_id=team.pk, limit=AUDIT_CHOICES_MAX
+    )
+    user_ids = team_distinct(
+        AuditEvent, "actor_user", team_id=team.pk, limit=AUDIT_CHOICES_MAX, skip_blank=False
+    )
+    key_ids = team_distinct(
+        AuditEvent, "actor_api_key", team_id=team.pk, limit=AUDIT_CHOICES_MAX, skip_blank=False
+    )
+    # The labels events carry are these (apps.teams.audit.actor_label): read from the few
+    # actors, not from their events.
+    users = {
+        f"user:{pk}": email
+        for pk, email in User.objects.filter(pk__in=user_ids).values_list("pk", "email")
+    }
+    keys = {
+        f"key:{key.pk}": actor_label(key)
+        for key in ApiKey.objects.filter(team=team, pk__in=key_ids)
+    }
     actors = sorted(users.items(), key=lambda kv: kv[1]) + sorted(
         keys.items(), key=lambda kv: kv[1]
     )

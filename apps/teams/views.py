@@ -4,6 +4,7 @@ renders its page, or, for htmx requests, the part of the page that changed."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.core.errors import PermissionRefused, ServiceError
-from apps.core.pagination import paginate
+from apps.core.pagination import without_cursor
 from apps.core.web import errors_on, render_page, role_allows, team_url
 from apps.teams import selectors, services
 from apps.teams.forms import (
@@ -385,15 +386,15 @@ def audit(request):
     filters = selectors.AuditFilters()
     if form.is_valid():
         filters = selectors.AuditFilters(**form.cleaned_data)
-    events = selectors.audit_events(team=request.team, actor=request.user, filters=filters)
+    page = selectors.audit_page(
+        team=request.team, actor=request.user, filters=filters, params=request.GET
+    )
     context = _settings_context(request, "audit")
-    params = request.GET.copy()
-    params.pop("page", None)
     context.update(
         form=form,
         filters=filters,
-        page=paginate(request, events, per_page=50),
+        page=page,
         choices=selectors.audit_filter_choices(team=request.team),
-        query=params.urlencode(),
+        query=urlencode(without_cursor(request.GET)),
     )
     return render_page(request, "teams/audit.html", context, partial="audit_results")

@@ -44,17 +44,21 @@ class Trace(TeamOwned):
         constraints = [
             models.UniqueConstraint(fields=["team", "trace_id"], name="trace_unique_team_trace_id")
         ]
+        # The explorer's keyset pages (newest first) under each of its filters: team first,
+        # then the filter, then the whole page order, so a page is a range read of 51
+        # entries. The (team, name / model / prompt / function, …) ones also serve the
+        # filter suggestions' distinct values (apps.core.distinct).
         indexes = [
-            models.Index(fields=["team", "-start_time"], name="trace_team_time"),
-            models.Index(fields=["team", "name", "-start_time"], name="trace_team_name"),
-            models.Index(fields=["team", "status", "-start_time"], name="trace_team_status"),
-            models.Index(fields=["team", "model", "-start_time"], name="trace_team_model"),
+            models.Index(fields=["team", "-start_time", "-id"], name="trace_team_time"),
+            models.Index(fields=["team", "name", "-start_time", "-id"], name="trace_team_name"),
+            models.Index(fields=["team", "status", "-start_time", "-id"], name="trace_team_status"),
+            models.Index(fields=["team", "model", "-start_time", "-id"], name="trace_team_model"),
             models.Index(
-                fields=["team", "prompt_name", "prompt_version_number", "-start_time"],
+                fields=["team", "prompt_name", "prompt_version_number", "-start_time", "-id"],
                 name="trace_team_prompt",
             ),
             models.Index(
-                fields=["team", "function_name", "function_version", "-start_time"],
+                fields=["team", "function_name", "function_version", "-start_time", "-id"],
                 name="trace_team_function",
             ),
         ]
@@ -64,7 +68,19 @@ class Trace(TeamOwned):
 
 
 class Span(TeamOwned):
-    trace = models.ForeignKey(Trace, on_delete=models.CASCADE, related_name="spans")
+    """One span. On PostgreSQL the table is partitioned by week of `start_ns` (migration
+    0003, apps/traces/partitions.py): retention drops whole partitions, and its primary key
+    is (team, id, start_ns), since a key of a partitioned table must hold the partition key.
+    Django still addresses a span by `id` (unique: one sequence feeds every partition), and
+    every read here names the team, so each goes through an index that starts with it."""
+
+    # No index of their own: (team, trace, span_id, start_ns) below serves both, and the
+    # primary key starts with the team. A span never outlives its team or trace in a
+    # query that would need one (retention deletes by team and trace; see services).
+    team = models.ForeignKey(
+        "teams.Team", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    trace = models.ForeignKey(Trace, on_delete=models.CASCADE, related_name="spans", db_index=False)
     span_id = models.CharField(max_length=16)
     parent_span_id = models.CharField(max_length=16, blank=True)
     name = models.CharField(max_length=255, blank=True)
@@ -86,12 +102,14 @@ class Span(TeamOwned):
     prompt_name = models.CharField(max_length=200, blank=True)
     prompt_version_number = models.PositiveIntegerField(null=True, blank=True)
     # Resolved at ingest from (prompt_name, prompt_version_number) within the key's team.
+    # No index: versions are immutable and never deleted while spans name them.
     prompt_version = models.ForeignKey(
         "prompts.PromptVersion",
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
     )
     function_name = models.CharField(max_length=255, blank=True)
     function_version = models.CharField(max_length=64, blank=True)
@@ -99,14 +117,12 @@ class Span(TeamOwned):
     class Meta:
         ordering = ["start_ns", "id"]
         constraints = [
-            # A retried export must not store a span twice.
-            models.UniqueConstraint(fields=["trace", "span_id"], name="span_unique_trace_span_id")
-        ]
-        indexes = [
-            models.Index(fields=["team", "model"], name="span_team_model"),
-            models.Index(
-                fields=["team", "prompt_name", "prompt_version_number"], name="span_team_prompt"
-            ),
+            # A retried export must not store a span twice. A unique key of a partitioned
+            # table must hold its partition key (start_ns): a retry resends the same start,
+            # so it still conflicts. Also the trace page's index: (team, trace) then order.
+            models.UniqueConstraint(
+                fields=["team", "trace", "span_id", "start_ns"], name="span_unique_team_trace"
+            )
         ]
 
     def __str__(self):

@@ -12,7 +12,10 @@ from django.db.models import Avg, Count, Max, Min, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from apps.core.distinct import team_distinct
 from apps.core.errors import NotFound, ValidationFailed
+from apps.core.pagination import KeysetPage, estimated_count, keyset_page
+from apps.core.tenancy import TenancyError, current_team
 from apps.teams.actors import Actor
 from apps.teams.models import Team
 from apps.traces.hooks import SpanQueues
@@ -40,7 +43,6 @@ FILTER_KEYS = (
     "function_version",
     "q",
 )
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _aware(value: str | None) -> datetime | None:
@@ -91,73 +93,32 @@ def traces_filtered(params: Mapping[str, Any], *, now: datetime | None = None) -
     return qs.order_by("-start_time", "-id")
 
 
-def _cursor_of(trace: Trace) -> str:
-    micros = (trace.start_time - _EPOCH) // timedelta(microseconds=1)
-    return f"{micros}_{trace.pk}"
+TRACE_ORDER = ("-start_time", "-id")
 
 
-def _after_cursor(qs: QuerySet[Trace], cursor: str) -> QuerySet[Trace]:
-    try:
-        micros, pk = (int(part) for part in cursor.split("_", 1))
-    except (ValueError, AttributeError):
-        return qs
-    moment = _EPOCH + timedelta(microseconds=micros)
-    return qs.filter(Q(start_time__lt=moment) | Q(start_time=moment, pk__lt=pk))
-
-
-@dataclass
-class TracePage:
-    """A keyset page, shaped for components/pagination.html: the page "numbers" are cursors
-    (the newest page has the empty one), so its links carry `page=<cursor>`."""
-
-    traces: list[Trace]
-    next_cursor: str | None
-    is_first: bool
-
-    @property
-    def has_previous(self) -> bool:
-        return not self.is_first
-
-    @property
-    def previous_page_number(self) -> str:
-        return ""  # keyset pages go back to the newest, not one page up
-
-    @property
-    def has_next(self) -> bool:
-        return self.next_cursor is not None
-
-    @property
-    def next_page_number(self) -> str | None:
-        return self.next_cursor
-
-
-def traces_page(params: Mapping[str, Any], *, per_page: int = PAGE_SIZE) -> TracePage:
-    """Keyset pagination (newest first): no COUNT(*), no growing OFFSET."""
+def traces_page(params: Mapping[str, Any], *, per_page: int = PAGE_SIZE) -> KeysetPage:
+    """A keyset page of the explorer (newest first; after=/before=/from=/last=, see
+    keyset_page): every filter but the text search reads an index starting (team, …,
+    start_time, id), so an old page costs what the newest does. The count is the planner's
+    estimate. `page=<cursor>` is what the explorer's links carried before: "after"."""
     qs = traces_filtered(params).defer("input_preview", "output_preview")
-    # `before` is what the explorer's links carried until they took the shared component.
-    cursor = params.get("page") or params.get("before") or ""
-    if cursor:
-        qs = _after_cursor(qs, cursor)
-    rows = list(qs[: per_page + 1])
-    has_more = len(rows) > per_page
-    rows = rows[:per_page]
-    return TracePage(
-        traces=rows,
-        next_cursor=_cursor_of(rows[-1]) if has_more and rows else None,
-        is_first=not cursor,
+    params = dict(params.items())
+    if params.get("page") and not params.get("after"):
+        params["after"] = params["page"]
+    return keyset_page(
+        qs, order=TRACE_ORDER, params=params, per_page=per_page, count=estimated_count(qs)
     )
 
 
 def filter_choices(limit: int = 100) -> dict[str, list[str]]:
-    """Values for the filter inputs' suggestions (index-only DISTINCTs, capped)."""
+    """Values for the filter inputs' suggestions: hops over the distinct values of the
+    (team, name / model / prompt / function, …) indexes, not a read of the traces."""
+    team = current_team()
+    if team is None:
+        raise TenancyError("filter_choices() runs in a team scope")
 
     def distinct(field: str) -> list[str]:
-        return list(
-            Trace.objects.exclude(**{field: ""})
-            .order_by(field)
-            .values_list(field, flat=True)
-            .distinct()[:limit]
-        )
+        return team_distinct(Trace, field, team_id=team.pk, limit=limit)
 
     return {
         "names": distinct("name"),

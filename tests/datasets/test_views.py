@@ -62,11 +62,15 @@ def test_it_paginates_50_rows_and_filters_by_split_and_search(client, dataset, a
     client.force_login(alice)
     page1 = client.get(url("detail", dataset_id=dataset.pk))
     assert page1.status_code == 200
-    assert len(page1.context["page"].rows) == 50 and page1.context["page"].total == 75
-    page2 = client.get(url("detail", dataset_id=dataset.pk), {"page": 2})
+    assert len(page1.context["page"].rows) == 50 and page1.context["page"].count.value == 75
+    assert page1.context["page"].count.exact  # the revision's kept row count
+    page2 = client.get(
+        url("detail", dataset_id=dataset.pk) + "?" + page1.context["page"].next_query
+    )
     assert [r.input["ticket"] for r in page2.context["page"].rows][0] == "ticket 50"
+    assert len(page2.context["page"].rows) == 25 and not page2.context["page"].has_next
     test_split = client.get(url("detail", dataset_id=dataset.pk), {"split": "test"})
-    assert test_split.context["page"].total == 15
+    assert test_split.context["page"].count.value == 15
     search = client.get(
         url("detail", dataset_id=dataset.pk), {"q": "TICKET 7"}, HTTP_HX_REQUEST="true"
     )
@@ -74,6 +78,75 @@ def test_it_paginates_50_rows_and_filters_by_split_and_search(client, dataset, a
         f"ticket {i}" for i in range(70, 75)
     }
     assert b"<html" not in search.content  # the table partial only
+
+
+def _link(response, rel: str) -> str:
+    """The href of the pagination link `rel` (first, prev, next, last), unescaped."""
+    import re
+
+    match = re.search(rf'rel="{rel}" href="([^"]*)"', response.content.decode())
+    assert match, f"no {rel} link"
+    return match.group(1).replace("&amp;", "&")
+
+
+def _tickets(response) -> list[int]:
+    return [int(r.input["ticket"].split()[1]) for r in response.context["page"].rows]
+
+
+def test_it_pages_first_middle_last_by_keyset_keeping_the_filters(client, acme, alice):
+    """130 rows, 120 in split a: the links carry a cursor (the row's position) and the
+    filters, previous from the last page lands on the middle one, htmx gets the table."""
+    with team_scope(acme):
+        dataset = services.dataset_create(team=acme, actor=alice, name="keyset")
+        services.examples_bulk_create(
+            team=acme,
+            actor=alice,
+            dataset=dataset,
+            rows=[
+                {"input": {"ticket": f"ticket {i}"}, "split": "b" if i % 13 == 0 else "a"}
+                for i in range(130)
+            ],
+        )
+    expected = [i for i in range(130) if i % 13]
+    client.force_login(alice)
+    detail = url("detail", dataset_id=dataset.pk)
+    first = client.get(detail, {"split": "a"})
+    assert _tickets(first) == expected[:50]
+    assert not first.context["page"].has_previous and first.context["page"].has_next
+    next_href = _link(first, "next")
+    assert "split=a" in next_href and "after=" in next_href and "page=" not in next_href
+
+    middle = client.get(detail + next_href, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="dataset-table")
+    assert b"<html" not in middle.content and b'id="dataset-table"' in middle.content
+    assert _tickets(middle) == expected[50:100]
+    assert 'hx-target="#dataset-table"' in middle.content.decode()
+
+    last = client.get(detail + _link(middle, "last"))
+    assert _tickets(last) == expected[-50:]
+    assert last.context["page"].has_previous and not last.context["page"].has_next
+    assert "split=a" in _link(last, "prev")
+    back = client.get(detail + _link(last, "prev"))
+    assert _tickets(back) == expected[-100:-50]
+    assert _tickets(client.get(detail + _link(back, "first"))) == expected[:50]
+    # A hand-made cursor is ignored: the first page, never an error.
+    assert _tickets(client.get(detail, {"split": "a", "after": "x'; drop"})) == expected[:50]
+
+
+def test_it_keeps_the_page_on_show_after_an_inline_write(client, dataset, bob):
+    client.force_login(bob)
+    detail = url("detail", dataset_id=dataset.pk)
+    page2 = client.get(detail + "?" + client.get(detail).context["page"].next_query)
+    row = page2.context["page"].rows[3]
+    shown = page2.content.decode()
+    assert f'name="from" value="{row.position - 3}"' in shown  # the page's first row
+    saved = client.post(
+        url("example_edit", dataset_id=dataset.pk, example_id=row.example_id),
+        {"input": '{"ticket": "edited"}', "from": row.position - 3},
+        HTTP_HX_REQUEST="true",
+    )
+    assert saved.status_code == 200 and saved["HX-Retarget"] == "#dataset-table"
+    tickets = [r.input["ticket"] for r in saved.context["page"].rows]
+    assert tickets[0] == "ticket 50" and tickets[3] == "edited" and len(tickets) == 25
 
 
 def test_it_adds_edits_and_deletes_inline(client, dataset, bob):
@@ -84,7 +157,7 @@ def test_it_adds_edits_and_deletes_inline(client, dataset, bob):
         HTTP_HX_REQUEST="true",
     )
     assert added.status_code == 200 and added["HX-Retarget"] == "#dataset-table"
-    assert b"new one" in added.content or added.context["page"].total == 76
+    assert b"new one" in added.content or added.context["page"].count.value == 76
     with team_scope(dataset.team):
         dataset.refresh_from_db()
         row = selectors.examples_at_revision(dataset).get(input__ticket="new one")
@@ -134,9 +207,9 @@ def test_it_shows_an_old_revision_read_only(client, dataset, alice):
     old = client.get(url("detail", dataset_id=dataset.pk), {"revision": 1})
     assert old.context["revision"].number == 1 and not old.context["can_edit"]
     assert b"read-only" in old.content and b"Add an example" not in old.content
-    assert old.context["page"].total == 75
+    assert old.context["page"].count.value == 75
     current = client.get(url("detail", dataset_id=dataset.pk))
-    assert current.context["can_edit"] and current.context["page"].total == 74
+    assert current.context["can_edit"] and current.context["page"].count.value == 74
 
 
 def test_it_lists_revisions_with_their_counts(client, dataset, alice):
@@ -274,22 +347,30 @@ def test_it_renders_any_page_of_10000_rows_in_at_most_8_queries(
         )
     client.force_login(alice)
     client.get(url("detail", dataset_id=dataset.pk))  # warm the session
+    # Positions are 1..10,000: a cursor is the position of the row before (or after) a page.
     for params in (
         {},
-        {"page": 1},
-        {"page": 100},
-        {"page": 200},
-        {"page": 137, "revision": 1},
-        {"page": 3, "split": "a"},
-        {"page": 2, "q": "ticket 99"},
+        {"after": 50},
+        {"after": 5000},
+        {"last": 1},
+        {"before": 9951},
+        {"after": 6850, "revision": 1},
+        {"after": 100, "split": "a"},
+        {"after": 990, "q": "ticket 99"},
     ):
-        with django_assert_max_num_queries(8):
+        with django_assert_max_num_queries(8) as captured:
             response = client.get(url("detail", dataset_id=dataset.pk), params)
         assert response.status_code == 200
         assert len(response.context["page"].rows) > 0
+        sql = " ".join(q["sql"].upper() for q in captured.captured_queries)
+        assert "OFFSET" not in sql
+        if not ({"split", "q"} & set(params)):  # the revision keeps its count
+            assert "COUNT(" not in sql
     assert response.context["revision"].splits == ["a", "b", "c"]
-    last = client.get(url("detail", dataset_id=dataset.pk), {"page": 200})
+    last = client.get(url("detail", dataset_id=dataset.pk), {"last": 1})
     assert last.context["page"].rows[-1].input == {"ticket": "ticket 9999"}
+    middle = client.get(url("detail", dataset_id=dataset.pk), {"after": 5000})
+    assert middle.context["page"].rows[0].input == {"ticket": "ticket 5000"}
 
 
 def test_it_keeps_the_add_form_open_with_its_error(client, dataset, bob):

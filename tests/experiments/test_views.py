@@ -310,3 +310,63 @@ def test_it_refuses_hostile_evaluator_json_in_the_form(client, lab, alice, schem
     )
     assert response.status_code == 200
     assert says in response.content.decode()
+
+
+def _link(response, rel: str) -> str:
+    import re
+
+    match = re.search(rf'rel="{rel}" href="([^"]*)"', response.content.decode())
+    assert match, f"no {rel} link"
+    return match.group(1).replace("&amp;", "&")
+
+
+def _cells(response) -> list[tuple[int, str]]:
+    return [(r.position, r.variant.label) for r in response.context["page"].object_list]
+
+
+def test_it_pages_results_by_keyset_keeping_the_filter(
+    client, lab, alice, django_assert_max_num_queries
+):
+    """90 examples x 2 variants: pages in (position, variant) order through cursors, the
+    errors filter kept on every link, the table alone for htmx, a bounded query count."""
+    other = lab.version_with("Other: {{ q }}")
+    experiment = lab.experiment(versions=[lab.version, other])
+    with team_scope(lab.team):
+        a, b = experiment.variants.order_by("position")
+        Result.objects.bulk_create(
+            Result(
+                team=lab.team,
+                experiment=experiment,
+                variant=variant,
+                example_id=f"00000000-0000-0000-0000-{position:012d}",
+                position=position,
+                output=f"out {position}",
+                error="boom" if position % 3 == 0 else "",
+            )
+            for position in range(1, 91)
+            for variant in (b, a)  # stored out of order: the page sorts
+        )
+    every = [(p, v.label) for p in range(1, 91) for v in (a, b)]
+    errors = [cell for cell in every if cell[0] % 3 == 0]
+    client.force_login(alice)
+    detail = url("detail", experiment_id=experiment.pk)
+    with django_assert_max_num_queries(20) as captured:
+        first = client.get(detail)
+    assert not any("OFFSET" in q["sql"].upper() for q in captured.captured_queries)
+    assert _cells(first) == every[:50]
+    middle = client.get(detail + _link(first, "next"))
+    assert _cells(middle) == every[50:100]
+    last = client.get(detail + _link(middle, "last"))
+    assert _cells(last) == every[-50:] and not last.context["page"].has_next
+    assert _cells(client.get(detail + _link(last, "prev"))) == every[-100:-50]
+
+    failing = client.get(detail, {"errors": 1})
+    assert _cells(failing) == errors[:50]
+    assert "errors=1" in _link(failing, "next") and "after=" in _link(failing, "next")
+    fragment = client.get(
+        detail + _link(failing, "next"), HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results"
+    )
+    assert b"<html" not in fragment.content and b'id="results"' in fragment.content
+    assert _cells(fragment) == errors[50:]
+    only_b = client.get(detail, {"variant": b.pk, "last": 1})
+    assert _cells(only_b)[-1] == (90, b.label) and "variant=" in _link(only_b, "first")

@@ -35,11 +35,7 @@ def _table_context(request, dataset_id, params=None) -> dict:
     split = (params.get("split") or "").strip()
     search = (params.get("q") or "").strip()
     page = selectors.examples_page(
-        revision,
-        split=split,
-        search=search,
-        number=int_or_none(params.get("page")) or 1,
-        per_page=PER_PAGE,
+        revision, split=split, search=search, params=params, per_page=PER_PAGE
     )
     is_current = revision.number == dataset.current_revision
     filters = {k: v for k, v in (("q", search), ("split", split)) if v}

@@ -207,11 +207,12 @@ def experiment_detail(request, experiment_id):
         variant_id = None
     errors_only = request.GET.get("errors") == "1"
     failed_only = request.GET.get("failed") == "1"
-    page = paginate(
-        request,
-        selectors.results_of(
-            experiment, variant_id=variant_id, errors_only=errors_only, failed_only=failed_only
-        ),
+    page = selectors.results_page(
+        experiment,
+        params=request.GET,
+        variant_id=variant_id,
+        errors_only=errors_only,
+        failed_only=failed_only,
         per_page=PER_PAGE,
     )
     filters = {"errors": 1} if errors_only else {}

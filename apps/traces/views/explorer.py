@@ -36,7 +36,7 @@ def traces_list(request):
     page = selectors.traces_page(request.GET)
     filters = {k: request.GET.get(k, "") for k in selectors.FILTER_KEYS}
     active = {k: v for k, v in filters.items() if v}
-    next_url = "?" + urlencode({**active, "page": page.next_cursor}) if page.next_cursor else ""
+    next_url = "?" + urlencode({**active, "after": page.next_cursor}) if page.next_cursor else ""
     context = {
         "page": page,
         "filters": filters,
