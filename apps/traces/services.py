@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connection, models, transaction
+from django.db import DatabaseError, OperationalError, connection, models, transaction
 from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
@@ -22,7 +22,7 @@ from apps.teams.actors import Actor
 from apps.teams.audit import audit_record
 from apps.teams.models import PERM_EDIT, PERM_VIEW, ApiKeyScope, Team
 from apps.teams.permissions import require
-from apps.traces import semconv
+from apps.traces import partitions, semconv
 from apps.traces.cost import span_cost, team_prices
 from apps.traces.models import Span, Status, Trace
 from apps.traces.otlp import RawSpan
@@ -170,17 +170,35 @@ def _write(team: Team, raw_spans: list[RawSpan]) -> int:
             for span in group:
                 span.trace_id = pk
         _insert_spans(rows)
-        _fold(traces, by_trace)
+        _fold(team, traces, by_trace)
     return len(rows)
 
 
-def _fold(traces: dict[str, Trace], by_trace: dict[str, list[SimpleNamespace]]) -> None:
+def _span_window(
+    starts: list[datetime], ends: list[datetime], extra_ns: list[int] = ()
+) -> tuple[int, int]:
+    """start_ns bounds that hold every stored span of traces with these starts and ends (a
+    trace's are its spans' earliest start and latest end), and `extra_ns`: on PostgreSQL a
+    read bounded so touches only the weeks' partitions it covers. The margin covers the
+    microseconds a datetime rounds off."""
+    margin = 1_000_000  # 1 ms
+    low = min([partitions.to_ns(t) for t in starts] + list(extra_ns))
+    high = max([partitions.to_ns(t) for t in ends] + list(extra_ns))
+    return low - margin, high + margin
+
+
+def _fold(team: Team, traces: dict[str, Trace], by_trace: dict[str, list[SimpleNamespace]]):
     """Recompute each touched trace's totals from its stored spans (so a retried export
     never counts twice) and take names and previews from the spans just received."""
     pk_to_trace = {t.pk: t for t in traces.values()}
+    low, high = _span_window(
+        [t.start_time for t in traces.values()],
+        [t.end_time for t in traces.values()],
+        [s.start_ns for group in by_trace.values() for s in group],
+    )
     totals = (
         Span.objects.unscoped()  # the traces were just read for the explicit team
-        .filter(trace_id__in=list(pk_to_trace))
+        .filter(team=team, trace_id__in=list(pk_to_trace), start_ns__gte=low, start_ns__lte=high)
         .values("trace_id")
         .annotate(
             n=Count("id"),
@@ -389,28 +407,72 @@ def trace_add_to_dataset(
 # --- retention ---------------------------------------------------------------------------
 
 
-def traces_purge_team(*, team: Team, now: datetime | None = None) -> int:
-    """Delete the team's traces (and their spans) older than team.trace_retention_days.
-    A retention of 0 days keeps traces forever. Returns the number of traces deleted."""
+def _team_cutoff(team: Team, now: datetime) -> datetime | None:
+    """Where the team's retention ends: traces that started before it go. On PostgreSQL,
+    the start of the week holding the exact cutoff: a week's spans leave together (with
+    their partition, once no team keeps them), so traces are kept at least the team's
+    days and at most a week longer."""
     days = team.trace_retention_days
     if not days:
+        return None
+    cutoff = now - timedelta(days=days)
+    return partitions.week_start(cutoff) if partitions.is_partitioned() else cutoff
+
+
+def _spans_delete(team: Team, traces: list[tuple[int, datetime, datetime]]) -> None:
+    """Delete the spans of these traces of `team` (id, start, end), as Django's cascade
+    would, but naming the team and the weeks: every statement reads the (team, trace, …)
+    index of only the partitions that hold them. Rows naming a span (SET_NULL) are
+    cleared first."""
+    pks = [pk for pk, _, _ in traces]
+    low, high = _span_window([start for _, start, _ in traces], [end for _, _, end in traces])
+    spans = Span.objects.unscoped().filter(  # the traces were read for the explicit team
+        team=team, trace_id__in=pks, start_ns__gte=low, start_ns__lte=high
+    )
+    for rel in Span._meta.related_objects:  # QueueItem.span, SET_NULL (see partitions)
+        rel.related_model._base_manager.filter(
+            team=team, **{f"{rel.field.name}__in": spans.values("id")}
+        ).update(**{rel.field.name: None})
+    table = connection.ops.quote_name(Span._meta.db_table)
+    marks = ", ".join(["%s"] * len(pks))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE team_id = %s AND trace_id IN ({marks}) "
+            "AND start_ns >= %s AND start_ns <= %s",
+            [team.pk, *pks, low, high],
+        )
+        cursor.execute(
+            f"DELETE FROM {connection.ops.quote_name(Trace._meta.db_table)} "
+            f"WHERE team_id = %s AND id IN ({marks})",
+            [team.pk, *pks],
+        )
+
+
+def traces_purge_team(*, team: Team, now: datetime | None = None) -> int:
+    """Delete the team's traces (and their spans) older than team.trace_retention_days (on
+    PostgreSQL, from the start of that week: see _team_cutoff). A retention of 0 days keeps
+    traces forever. Returns the number of traces deleted.
+
+    Spans of weeks already dropped whole (traces_purge_expired) are simply gone; what is
+    deleted here row by row is this team's share of weeks another team still keeps, and
+    the few spans of old traces that ran into a newer week."""
+    cutoff = _team_cutoff(team, now or timezone.now())
+    if cutoff is None:
         return 0
-    cutoff = (now or timezone.now()) - timedelta(days=days)
     deleted = 0
     while True:
-        pks = list(
+        chunk = list(
             # Retention runs for every team from a worker, outside any scope: the team is explicit.
             Trace.objects.unscoped()
             .filter(team=team, start_time__lt=cutoff)
-            .values_list("pk", flat=True)[:PURGE_CHUNK]
+            .order_by("-start_time", "-id")
+            .values_list("pk", "start_time", "end_time")[:PURGE_CHUNK]
         )
-        if not pks:
+        if not chunk:
             break
         with transaction.atomic():
-            # The pks are the team's, read just above.
-            Span.objects.unscoped().filter(trace_id__in=pks).delete()
-            Trace.objects.unscoped().filter(pk__in=pks).delete()  # as above
-        deleted += len(pks)
+            _spans_delete(team, chunk)
+        deleted += len(chunk)
     if deleted:
         audit_record(
             team=team,
@@ -422,8 +484,44 @@ def traces_purge_team(*, team: Team, now: datetime | None = None) -> int:
     return deleted
 
 
+def traces_purge_partitions(*, now: datetime | None = None) -> list[str]:
+    """PostgreSQL: drop every week of spans that each team holding spans in it has let go
+    (its upper end at or before the team's cutoff); returns the partitions dropped. The
+    oldest weeks come first, and the scan stops at the first week the shortest retention
+    still keeps. A team whose retention is 0 (forever) keeps its weeks: other teams' rows
+    in them go row by row (traces_purge_team)."""
+    if not partitions.is_partitioned():
+        return []
+    now = now or timezone.now()
+    cutoffs = {team.pk: _team_cutoff(team, now) for team in Team.objects.all()}
+    latest = max((c for c in cutoffs.values() if c is not None), default=None)
+    dropped = []
+    for partition in partitions.partitions():
+        if latest is None or partition.upper > latest:
+            break
+        kept_by = [
+            pk
+            for pk in partitions.teams_in(partition)
+            # A team gone from the table has no spans left to keep.
+            if pk in cutoffs and (cutoffs[pk] is None or partition.upper > cutoffs[pk])
+        ]
+        if kept_by:
+            continue
+        try:
+            partitions.partition_drop(partition)
+        except OperationalError:  # lock_timeout: busy now, dropped on the next run
+            continue
+        dropped.append(partition.name)
+    return dropped
+
+
 def traces_purge_expired(*, now: datetime | None = None) -> dict[str, int]:
-    """Apply every team's retention; {team slug: traces deleted}."""
+    """Apply every team's retention; {team slug: traces deleted}. On PostgreSQL, first make
+    the coming weeks' partitions and drop the weeks no team keeps, whole."""
+    now = now or timezone.now()
+    if partitions.is_partitioned():
+        partitions.partitions_create(now=now)
+        traces_purge_partitions(now=now)
     result = {}
     for team in Team.objects.all().order_by("pk"):
         count = traces_purge_team(team=team, now=now)
