@@ -119,15 +119,18 @@ class Count:
     at_least: bool = False
 
 
-COUNT_CAP = 10_000
+COUNT_CAP = 10_000  # SQLite: counted up to here, "over N" beyond
+EXACT_BELOW = 1_000  # PostgreSQL: a list the planner thinks this small is counted
 
 
 def estimated_count(queryset: QuerySet[Any], *, cap: int = COUNT_CAP) -> Count:
     """The number of rows `queryset` would return, without reading them all.
 
     PostgreSQL: the planner's estimate for the query (EXPLAIN, no execution; statistics kept
-    by autovacuum). Other databases (the embedded SQLite of one machine): a COUNT over at
-    most `cap` + 1 rows, "over `cap`" beyond."""
+    by autovacuum). Where it expects fewer than EXACT_BELOW rows, a COUNT over at most that
+    many + 1 makes it exact (fresh tables have no statistics yet), an estimate again if more
+    turn up. Other databases (the embedded SQLite of one machine): a COUNT over at most
+    `cap` + 1 rows, "over `cap`" beyond. Either way the cost has a ceiling."""
     qs = queryset.order_by()
     connection = connections[qs.db]
     if connection.vendor != "postgresql":
@@ -139,7 +142,13 @@ def estimated_count(queryset: QuerySet[Any], *, cap: int = COUNT_CAP) -> Count:
         plan = cursor.fetchone()[0]
     if isinstance(plan, str):
         plan = json.loads(plan)
-    return Count(int(plan[0]["Plan"]["Plan Rows"]), exact=False)
+    estimate = int(plan[0]["Plan"]["Plan Rows"])
+    if estimate >= EXACT_BELOW:
+        return Count(estimate, exact=False)
+    counted = qs[: EXACT_BELOW + 1].count()
+    if counted > EXACT_BELOW:
+        return Count(EXACT_BELOW, exact=False, at_least=True)
+    return Count(counted)
 
 
 # --- keyset pages ---------------------------------------------------------------------------

@@ -109,11 +109,14 @@ def _default_has_rows(lower_ns: int, upper_ns: int) -> bool:
         return cursor.fetchone()[0]
 
 
-def _lock_timeout() -> None:
+def _before_ddl() -> None:
     """DDL on the table waits for its readers and writers; better to give up and try again
-    on the next run than to queue every ingest behind a long query."""
+    on the next run than to queue every ingest behind a long query. Deferred foreign-key
+    checks of rows this transaction wrote (none, but in tests) run now: PostgreSQL refuses
+    to drop or attach a table with checks pending."""
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL lock_timeout = '5s'")
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 def partition_create(monday: datetime) -> Partition:
@@ -122,7 +125,7 @@ def partition_create(monday: datetime) -> Partition:
     lower, upper = to_ns(monday), to_ns(monday + WEEK)
     name = week_name(monday)
     with transaction.atomic():
-        _lock_timeout()
+        _before_ddl()
         with connection.cursor() as cursor:
             cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
             if cursor.fetchone()[0]:
@@ -136,7 +139,7 @@ def partition_create(monday: datetime) -> Partition:
             # PostgreSQL refuses a new partition while the default one holds rows of its
             # range: take them out first, then attach (its CHECK makes the attach a lookup).
             cursor.execute(
-                f'CREATE TABLE "{name}" (LIKE "{TABLE}" INCLUDING DEFAULTS, '
+                f'CREATE TABLE "{name}" (LIKE "{TABLE}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS, '
                 f"CHECK (start_ns >= {lower} AND start_ns < {upper}))"
             )
             cursor.execute(
@@ -193,7 +196,7 @@ def partition_drop(partition: Partition) -> None:
     annotation item's `span`) are set to NULL first, as Django's SET_NULL would: each is
     found by (team, id) through the partition's primary key."""
     with transaction.atomic():
-        _lock_timeout()
+        _before_ddl()
         with connection.cursor() as cursor:
             for rel in _referrers():
                 qn = connection.ops.quote_name

@@ -18,6 +18,7 @@ from apps.core.pagination import KeysetPage, estimated_count, keyset_page
 from apps.core.tenancy import TenancyError, current_team
 from apps.teams.actors import Actor
 from apps.teams.models import Team
+from apps.traces import partitions
 from apps.traces.hooks import SpanQueues
 from apps.traces.models import Span, Status, Trace
 
@@ -135,8 +136,20 @@ def trace_get(trace_id: str) -> Trace:
     return trace
 
 
+def _spans_of(trace: Trace) -> QuerySet[Span]:
+    """The trace's spans, read within its time window: on PostgreSQL only the weeks'
+    partitions that hold them are searched (a trace's start and end are its spans' earliest
+    start and latest end; the margin covers the microseconds a datetime rounds off)."""
+    margin = 1_000_000
+    return Span.objects.filter(
+        trace=trace,
+        start_ns__gte=partitions.to_ns(trace.start_time) - margin,
+        start_ns__lte=partitions.to_ns(trace.end_time) + margin,
+    )
+
+
 def span_get(trace: Trace, span_id: str) -> Span:
-    span = Span.objects.filter(trace=trace, span_id=(span_id or "").lower()).first()
+    span = _spans_of(trace).filter(span_id=(span_id or "").lower()).first()
     if span is None:
         raise NotFound("No such span.")
     return span
@@ -164,7 +177,7 @@ TREE_FIELDS = (
 
 
 def trace_spans(trace: Trace) -> QuerySet[Span]:
-    return Span.objects.filter(trace=trace).order_by("start_ns", "id")
+    return _spans_of(trace).order_by("start_ns", "id")
 
 
 def tree_spans(trace: Trace) -> list[Span]:

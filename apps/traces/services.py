@@ -30,6 +30,7 @@ from apps.traces.otlp import RawSpan
 PREVIEW_CHARS = 2000
 SPAN_BATCH_SIZE = 1000
 PURGE_CHUNK = 500
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout
 
 
 class IngestBusy(Exception):
@@ -170,7 +171,7 @@ def _write(team: Team, raw_spans: list[RawSpan]) -> int:
             for span in group:
                 span.trace_id = pk
         _insert_spans(rows)
-        _fold(team, traces, by_trace)
+        _fold(traces, by_trace)
     return len(rows)
 
 
@@ -187,10 +188,11 @@ def _span_window(
     return low - margin, high + margin
 
 
-def _fold(team: Team, traces: dict[str, Trace], by_trace: dict[str, list[SimpleNamespace]]):
+def _fold(traces: dict[str, Trace], by_trace: dict[str, list[SimpleNamespace]]) -> None:
     """Recompute each touched trace's totals from its stored spans (so a retried export
     never counts twice) and take names and previews from the spans just received."""
     pk_to_trace = {t.pk: t for t in traces.values()}
+    team_id = next(iter(traces.values())).team_id  # one team's traces, read just before
     low, high = _span_window(
         [t.start_time for t in traces.values()],
         [t.end_time for t in traces.values()],
@@ -198,7 +200,8 @@ def _fold(team: Team, traces: dict[str, Trace], by_trace: dict[str, list[SimpleN
     )
     totals = (
         Span.objects.unscoped()  # the traces were just read for the explicit team
-        .filter(team=team, trace_id__in=list(pk_to_trace), start_ns__gte=low, start_ns__lte=high)
+        .filter(team_id=team_id, trace_id__in=list(pk_to_trace))
+        .filter(start_ns__gte=low, start_ns__lte=high)
         .values("trace_id")
         .annotate(
             n=Count("id"),
@@ -370,9 +373,11 @@ def trace_add_to_dataset(
     dataset has that input and output already (AddedExamples says which)."""
     require(actor, PERM_VIEW, team)
     if span is None:
+        low, high = _span_window([trace.start_time], [trace.end_time])
         span = (
             Span.objects.unscoped()  # the trace was found in the caller's team
-            .filter(trace=trace, parent_span_id="")
+            .filter(team=team, trace=trace, parent_span_id="")
+            .filter(start_ns__gte=low, start_ns__lte=high)  # its weeks' partitions only
             .order_by("start_ns", "id")
             .first()
         )
@@ -509,8 +514,10 @@ def traces_purge_partitions(*, now: datetime | None = None) -> list[str]:
             continue
         try:
             partitions.partition_drop(partition)
-        except OperationalError:  # lock_timeout: busy now, dropped on the next run
-            continue
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", "") != LOCK_NOT_AVAILABLE:
+                raise
+            continue  # lock_timeout: the table is busy now; dropped on the next run
         dropped.append(partition.name)
     return dropped
 
