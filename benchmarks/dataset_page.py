@@ -1,47 +1,94 @@
-"""Dataset page at 10,000 rows: queries and latency per page, import throughput, parse memory.
+"""Dataset page at 1,000,000 rows against the same pages at 10,000: the page costs the page.
 
 Run: ./scripts/with_postgres.sh .venv/bin/python benchmarks/dataset_page.py
-(without DATABASE_URL it uses a throwaway SQLite file).
 
-1. Imports a 10,000-row CSV through the real import path (streaming parse, one revision),
-   then edits one row (revision 2).
-2. Renders the dataset page in-process with Django's test client (session, middleware,
-   templates: everything but the socket) for pages 1, 50, 100 and 200, an old revision, a
-   split filter and a search; each ROUNDS times. Queries are counted per request.
-3. Parses a ~20 MB CSV file with tracemalloc on, to show the parse holds a window, not the file.
-Last line: dataset_page rows=… max_queries=… p50_ms=… p99_ms=… import_rows_per_s=… parse_peak_mb=… file_mb=…
+Two databases on the one PostgreSQL server: `big` holds a 1,000,000-row dataset, `small`
+a 10,000-row one (the baseline: a table of 10,000 rows, not a small dataset inside the
+big table). Both are loaded the same way (revision 1: the first 2,000 rows through the
+bulk service, the rest written by PostgreSQL as the service writes them, checked on a
+row; then one edited row through the service: revision 2), each is served by its own
+gunicorn (1 worker), and the benchmark asks both over HTTP with a signed-in session, as
+a browser would:
+
+  first page, a middle page (after=<position N/2>), the last page (last=1), and, reported
+  but not in the headline: revision 1 in the middle, split "dev" in the middle, a search.
+
+Rounds (BENCH_ROUNDS, at least 7) interleave the two servers, the order rotated; in each
+round every page is fetched BENCH_SAMPLES times and its p50 and p99 taken. Each figure is
+the median of its per-round values, printed with its min–max over the rounds.
+
+Also: the SQL queries of every page (in-process, big database; the headline's max_queries)
+and the EXPLAIN of the middle page at 1,000,000 rows (which index, how many buffers);
+import throughput through the real CSV import (10,000 rows, median of 3); the peak Python
+memory of parsing a ~20 MB file.
+
+Last line: dataset_page rows=… max_queries=… p50_ms=… p99_ms=… import_rows_per_s=…
+parse_peak_mb=… file_mb=… baseline_rows=… first_p99_ms=… middle_p99_ms=… last_p99_ms=…
+baseline_first_p99_ms=… baseline_middle_p99_ms=… baseline_last_p99_ms=… worst_ratio=…
+rounds=… load1=…
+(p50_ms / p99_ms: the median over rounds of the p50 / p99 of all pages at `rows`.)
 """
 
 from __future__ import annotations
 
+import json
 import os
-import statistics
+import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-if not os.environ.get("DATABASE_URL"):
-    os.environ["PROMPTYARD_VAR_DIR"] = tempfile.mkdtemp(prefix="promptyard-bench-")
 
-ROWS = int(os.environ.get("BENCH_ROWS", 10_000))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", 20))
+from benchmarks import web  # noqa: E402
+from benchmarks.honest import (  # noqa: E402
+    MIN_ROUNDS,
+    interleaved,
+    load_average,
+    log,
+    median,
+    percentile,
+    require_postgres,
+    spread,
+)
+
+ROWS = int(os.environ.get("BENCH_ROWS", 1_000_000))
+BASELINE_ROWS = int(os.environ.get("BENCH_BASELINE_ROWS", 10_000))
+ROUNDS = max(MIN_ROUNDS, int(os.environ.get("BENCH_ROUNDS", MIN_ROUNDS)))
+SAMPLES = int(os.environ.get("BENCH_SAMPLES", 20))
+IMPORT_ROWS = 10_000
+PYTHON = sys.executable
+HEADLINE = ("first", "middle", "last")
 
 
-def log(message: str) -> None:
-    print(f"== {message}", flush=True)
+def cases(rows: int) -> dict[str, dict]:
+    half = rows // 2
+    return {
+        "first": {},
+        "middle": {"after": half},
+        "last": {"last": 1},
+        "revision 1, middle": {"revision": 1, "after": int(rows * 0.685)},
+        "split dev, middle": {"split": "dev", "after": half},
+        "search": {"q": "invoice 7"},
+    }
 
 
-def main() -> None:
+# --- in a child process, one per database (--prepare ROWS) ---------------------------------
+
+
+def prepare(rows: int, with_checks: bool) -> None:
+    """Migrate, load `rows` examples (revision 1) and edit one (revision 2), sign a user
+    in; with_checks: count each page's queries and EXPLAIN the middle page; measure the
+    CSV import. Prints a JSON line."""
     import django
 
     django.setup()
     from django.conf import settings
-    from django.core.files.uploadedfile import SimpleUploadedFile
     from django.core.management import call_command
     from django.db import connection
     from django.test import Client
@@ -49,71 +96,149 @@ def main() -> None:
 
     from apps.accounts.models import User
     from apps.core.tenancy import team_scope
-    from apps.datasets import importing, parsing, selectors, services
+    from apps.datasets import selectors, services
     from apps.teams.services import team_create
 
-    setup_test_environment()
-    settings.ALLOWED_HOSTS = ["testserver", *settings.ALLOWED_HOSTS]
-    log(f"database: {connection.vendor}")
     call_command("migrate", "--noinput", verbosity=0)
-    stamp = str(int(time.time()))
-    user = User.objects.create_user(email=f"bench-{stamp}@example.test", password="x" * 20)
-    team = team_create(actor=user, name="Bench", slug=f"bench-{stamp}")
-
-    csv_text = "ticket,label,split\n" + "".join(
-        f"Ticket number {i} about invoice {i * 7},label {i % 5},{('train', 'dev', 'test')[i % 3]}\n"
-        for i in range(ROWS)
-    )
+    user = User.objects.create_user(email=f"bench-{rows}@example.test", password="x" * 20)
+    team = team_create(actor=user, name="Bench", slug=f"bench-{rows}")
+    started = time.perf_counter()
     with team_scope(team):
         dataset = services.dataset_create(team=team, actor=user, name="bench")
-        started = time.perf_counter()
-        importing.import_file(
+        services.examples_bulk_create(
             team=team,
             actor=user,
             dataset=dataset,
-            uploaded=SimpleUploadedFile("bench.csv", csv_text.encode()),
+            rows=(example(i) for i in range(min(rows, THROUGH_SERVICE))),
         )
-        import_seconds = time.perf_counter() - started
+        if rows > THROUGH_SERVICE:
+            load_rest(dataset, rows)
         first = selectors.examples_at_revision(dataset).first()
         services.example_update(
             team=team, actor=user, dataset=dataset, example_id=first.example_id, split="edited"
         )
-    log(f"imported {ROWS} rows in {import_seconds:.2f} s")
-
+    load_s = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE datasets_example")
+    setup_test_environment()
+    settings.ALLOWED_HOSTS = ["testserver", *settings.ALLOWED_HOSTS]
     client = Client()
     client.force_login(user)
-    base = f"/t/{team.slug}/datasets/{dataset.pk}/"
-    last_page = (ROWS + 49) // 50
-    cases = {
-        "page 1": {},
-        "page 50": {"page": 50},
-        "page 100": {"page": 100},
-        f"page {last_page}": {"page": last_page},
-        "revision 1, page 150": {"revision": 1, "page": 150},
-        "split dev, page 20": {"split": "dev", "page": 20},
-        "search": {"q": "invoice 7"},
+    path = f"/t/{team.slug}/datasets/{dataset.pk}/"
+    out = {
+        "session": web.signed_in_session(user),
+        "path": path,
+        "load_s": load_s,
     }
-    client.get(base)  # warm caches and the session
-    timings: list[float] = []
-    max_queries = 0
-    for name, params in cases.items():
-        samples = []
-        sql_ms = []
-        for _ in range(ROUNDS):
-            with CaptureQueriesContext(connection) as queries:
-                started = time.perf_counter()
-                response = client.get(base, params)
-                samples.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200, (name, response.status_code)
-            max_queries = max(max_queries, len(queries))
-            sql_ms.append(sum(float(q["time"]) for q in queries.captured_queries) * 1000)
-        timings.extend(samples)
-        log(
-            f"{name}: {len(queries)} queries, median {statistics.median(samples):.1f} ms "
-            f"(SQL {statistics.median(sql_ms):.1f} ms)"
-        )
+    if with_checks:
+        queries = {}
+        client.get(path)
+        for name, params in cases(rows).items():
+            with CaptureQueriesContext(connection) as captured:
+                response = client.get(path, params)
+            assert response.status_code == 200 and response.context["page"].rows, name
+            queries[name] = len(captured)
+            if name == "middle":
+                page_sql = next(
+                    q["sql"] for q in captured.captured_queries if "LIMIT 51" in q["sql"]
+                )
+                with connection.cursor() as cursor:
+                    cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + page_sql)
+                    out["explain"] = [row[0] for row in cursor.fetchall()]
+        out["queries"] = queries
+        out["import_rows_per_s"] = import_rate(team, user)
+    print(json.dumps(out))
 
-    # Streaming parse of a big file: peak Python memory versus the file size.
+
+THROUGH_SERVICE = 2_000  # rows through examples_bulk_create; the rest in SQL (same rows)
+
+
+def example(i: int) -> dict:
+    return {
+        "input": {"ticket": f"Ticket number {i} about invoice {i * 7}"},
+        "expected": f"label {i % 5}",
+        "split": ("train", "dev", "test")[i % 3],
+    }
+
+
+def load_rest(dataset, rows: int) -> None:
+    """Rows THROUGH_SERVICE.. of revision 1, written by PostgreSQL itself: the bulk service
+    runs at a few thousand rows a second on a busy 2-core machine, too slow for a million.
+    The rows are what the service writes (checked on one of them below), and revision 1's
+    counts are brought up to date as _close_revision would."""
+    from django.db import connection
+
+    from apps.datasets.fields import search_text_for
+    from apps.datasets.models import DatasetRevision, Example
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO datasets_example (team_id, dataset_id, example_id, position, input,
+                expected, metadata, split, source, source_ref, search_text, valid_from,
+                valid_to, created_at)
+            SELECT %s, %s, gen_random_uuid(), i + 1,
+                jsonb_build_object('ticket', 'Ticket number ' || i || ' about invoice ' || i * 7),
+                to_jsonb('label ' || i %% 5), '{}'::jsonb, (ARRAY['train', 'dev', 'test'])[i %% 3 + 1],
+                'upload', '', 'ticket number ' || i || ' about invoice ' || i * 7 || E'\n' ||
+                'label ' || i %% 5, 1, NULL, now()
+            FROM generate_series(%s, %s) AS i
+            """,
+            [dataset.team_id, dataset.pk, THROUGH_SERVICE, rows - 1],
+        )
+    dataset.next_position = rows + 1
+    dataset.example_count = rows
+    dataset.save(update_fields=["next_position", "example_count"])
+    DatasetRevision.objects.filter(dataset=dataset, number=1).update(added=rows, row_count=rows)
+    made = Example.objects.get(dataset=dataset, position=THROUGH_SERVICE + 1)
+    want = example(THROUGH_SERVICE)
+    assert made.input == want["input"] and made.expected == want["expected"], made.input
+    assert made.search_text == search_text_for(want["input"], want["expected"]), made.search_text
+    assert made.split == want["split"] and made.valid_from == 1 and made.valid_to is None
+
+
+def import_rate(team, user) -> float:
+    """Rows per second through the real import (streaming parse, one revision), median of 3."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from apps.core.tenancy import team_scope
+    from apps.datasets import importing, services
+
+    csv_text = "ticket,label,split\n" + "".join(
+        f"Ticket number {i} about invoice {i * 7},label {i % 5},{('train', 'dev', 'test')[i % 3]}\n"
+        for i in range(IMPORT_ROWS)
+    )
+    rates = []
+    with team_scope(team):
+        for attempt in range(3):
+            dataset = services.dataset_create(team=team, actor=user, name=f"import {attempt}")
+            started = time.perf_counter()
+            importing.import_file(
+                team=team,
+                actor=user,
+                dataset=dataset,
+                uploaded=SimpleUploadedFile("bench.csv", csv_text.encode()),
+            )
+            rates.append(IMPORT_ROWS / (time.perf_counter() - started))
+    return median(rates)
+
+
+# --- the benchmark ------------------------------------------------------------------------
+
+
+def get(url: str, session: str) -> float:
+    return web.get(url, session, expect=b'id="examples"')
+
+
+def parse_memory() -> tuple[float, float]:
+    """Peak Python memory of parsing a ~20 MB CSV: the parse holds a window, not the file."""
+    import tracemalloc
+
+    import django
+
+    django.setup()
+    from apps.datasets import parsing
+
     path = Path(tempfile.mkdtemp()) / "big.csv"
     with open(path, "w") as handle:
         handle.write("ticket,label\n")
@@ -130,16 +255,114 @@ def main() -> None:
     tracemalloc.stop()
     path.unlink()
     log(f"parsed {parsed} rows of a {file_mb:.1f} MB file, peak {peak / 1024 / 1024:.2f} MB")
+    return peak / 1024 / 1024, file_mb
 
-    timings.sort()
-    p50 = statistics.median(timings)
-    p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
+
+def main() -> None:
+    require_postgres()
+    log(load_average())
+    servers = {}
+    prepared = {}
+    for side, rows in (("big", ROWS), ("small", BASELINE_ROWS)):
+        name = f"bench_dataset_{side}"
+        subprocess.run(["psql", "-q", "-c", f"CREATE DATABASE {name}"], check=True)
+        env = web.env_for(os.environ, web.database_url(os.environ, name))
+        log(f"{side}: migrating and loading {rows:,} rows")
+        out = subprocess.run(
+            [PYTHON, __file__, "--prepare", str(rows), "--checks" if side == "big" else ""],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        prepared[side] = json.loads(out.stdout.strip().splitlines()[-1])
+        log(f"{side}: loaded in {prepared[side]['load_s']:.1f} s (bulk service)")
+        servers[side] = (env, web.free_port())
+    big = prepared["big"]
+    log(f"queries per page at {ROWS:,} rows: {big['queries']}")
+    log(f"EXPLAIN (ANALYZE, BUFFERS) of the middle page at {ROWS:,} rows:")
+    for line in big["explain"]:
+        print(f"   {line}")
+
+    processes = []
+    try:
+        bases = {}
+        for side, (env, port) in servers.items():
+            processes.append(
+                web.start_gunicorn(env, port, prepared[side]["path"], prepared[side]["session"])
+            )
+            bases[side] = f"http://127.0.0.1:{port}{prepared[side]['path']}"
+        for side in bases:  # warm each worker on every page once
+            for params in cases(ROWS if side == "big" else BASELINE_ROWS).values():
+                get(bases[side] + "?" + urllib.parse.urlencode(params), prepared[side]["session"])
+
+        def measure(side: str, rows: int):
+            def run() -> dict[str, tuple[float, float]]:
+                figures = {}
+                for name, params in cases(rows).items():
+                    url = bases[side] + "?" + urllib.parse.urlencode(params)
+                    samples = [get(url, prepared[side]["session"]) for _ in range(SAMPLES)]
+                    figures[name] = (percentile(samples, 50), percentile(samples, 99))
+                return figures
+
+            return run
+
+        def report(number: int, this_round: dict) -> None:
+            log(
+                f"round {number}: "
+                + "; ".join(
+                    f"{side} "
+                    + ", ".join(f"{page} p99 {this_round[side][page][1]:.1f}" for page in HEADLINE)
+                    for side in ("big", "small")
+                )
+            )
+
+        results = interleaved(
+            ROUNDS,
+            {"big": measure("big", ROWS), "small": measure("small", BASELINE_ROWS)},
+            report=report,
+        )
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=30)
+
+    peak_mb, file_mb = parse_memory()
+
+    def per_page(side: str, page: str, which: int) -> list[float]:
+        return [r[page][which] for r in results[side]]
+
+    log(f"{ROUNDS} rounds x {SAMPLES} requests per page, HTTP through gunicorn (1 worker each)")
+    for page in cases(ROWS):
+        for side, rows in (("big", ROWS), ("small", BASELINE_ROWS)):
+            log(
+                f"{page:>20} at {rows:>9,} rows: p50 {spread(per_page(side, page, 0), '{:.1f}')}"
+                f" ms; p99 {spread(per_page(side, page, 1), '{:.1f}')} ms"
+            )
+    p99 = {side: {p: median(per_page(side, p, 1)) for p in HEADLINE} for side in results}
+    ratios = {page: p99["big"][page] / p99["small"][page] for page in HEADLINE}
+    log(
+        f"p99 ratio {ROWS:,} / {BASELINE_ROWS:,} rows: "
+        + ", ".join(f"{p} {r:.2f}" for p, r in ratios.items())
+    )
+    all_p50 = median(median(r[page][0] for page in r) for r in results["big"])
+    all_p99 = median(max(r[page][1] for page in r) for r in results["big"])
+    log(load_average())
     print(
-        f"dataset_page rows={ROWS} max_queries={max_queries} p50_ms={p50:.1f} p99_ms={p99:.1f} "
-        f"import_rows_per_s={ROWS / import_seconds:.0f} parse_peak_mb={peak / 1024 / 1024:.2f} "
-        f"file_mb={file_mb:.1f}"
+        f"dataset_page rows={ROWS} max_queries={max(big['queries'].values())} "
+        f"p50_ms={all_p50:.1f} p99_ms={all_p99:.1f} "
+        f"import_rows_per_s={big['import_rows_per_s']:.0f} parse_peak_mb={peak_mb:.2f} "
+        f"file_mb={file_mb:.1f} baseline_rows={BASELINE_ROWS} "
+        + " ".join(f"{p}_p99_ms={p99['big'][p]:.1f}" for p in HEADLINE)
+        + " "
+        + " ".join(f"baseline_{p}_p99_ms={p99['small'][p]:.1f}" for p in HEADLINE)
+        + f" worst_ratio={max(ratios.values()):.2f} rounds={ROUNDS} load1={os.getloadavg()[0]:.2f}"
     )
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--prepare"]:
+        prepare(int(sys.argv[2]), "--checks" in sys.argv)
+    else:
+        main()

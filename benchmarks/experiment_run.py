@@ -7,8 +7,22 @@ PostgreSQL from DATABASE_URL. demo-echo runs as its own process. Rows per second
 measured over the run itself (the experiment's started_at -> finished_at, as recorded by
 the worker); the ideal is concurrency / latency = 32 / 0.05 s = 640 rows/s.
 
-A second run answers 20 % of calls with 429 (Retry-After: 1): every row must complete,
-and both wall times are printed before the last line.
+The baseline is the gateway alone: the same number of `acomplete` calls at the same
+concurrency against the same demo-echo, no database and no runner (what this machine and
+the openai SDK allow at best). ROUNDS (>= 7) rounds run the floor and a fresh experiment
+each, interleaved, the order rotated; each figure is its median over the rounds, printed
+with its min–max, and the load average before and after. `wall_s` is what a user waits
+for: from the worker process's start (Python and Django start-up included) to its exit
+with the experiment done.
+
+Then RATE_LIMITED_ROUNDS runs against a demo-echo that answers 20 % of calls with 429
+(Retry-After: 1): every row must complete; their median wall time is printed before the
+last line.
+
+Last line: experiment_run rows=… concurrency=… latency_ms=… rows_per_s=… ideal_rows_per_s=…
+efficiency=… floor_efficiency=… of_floor=… wall_s=… workers=… rounds=… load1=…
+(efficiency: the run's rows/s over the ideal; floor_efficiency: the gateway alone's; of_floor:
+the first over the second, per round, median.)
 """
 
 from __future__ import annotations
@@ -22,6 +36,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.honest import (  # noqa: E402
+    MIN_ROUNDS,
+    interleaved,
+    load_average,
+    log,
+    median,
+    require_postgres,
+    spread,
+)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
@@ -31,6 +56,9 @@ os.environ.setdefault("PROMPTYARD_PROVIDER_URL_ALLOWLIST", "127.0.0.0/8")
 ROWS = int(os.environ.get("BENCH_ROWS", 1000))
 CONCURRENCY = 32
 LATENCY_MS = 50
+ROUNDS = max(MIN_ROUNDS, int(os.environ.get("BENCH_ROUNDS", MIN_ROUNDS)))
+RATE_LIMITED_ROUNDS = int(os.environ.get("BENCH_429_ROUNDS", 3))
+IDEAL = CONCURRENCY / (LATENCY_MS / 1000)
 
 
 def free_port() -> int:
@@ -177,7 +205,7 @@ def run_once(label: str, world, base_url: str) -> dict:
     started = time.monotonic()
     worker_args = ["db_worker", "--batch", "--no-reload", "--no-startup-delay", "--interval", "0.1"]
     spy = os.environ.get("BENCH_PYSPY")  # e.g. /tmp/worker.txt: profile the clean run's worker
-    if spy and label == "clean":
+    if spy and label == "clean 1":
         worker = subprocess.Popen(
             [
                 str(Path(sys.executable).parent / "py-spy"),
@@ -222,56 +250,89 @@ def run_once(label: str, world, base_url: str) -> dict:
 
 
 def main() -> None:
+    require_postgres()
     import django
 
     django.setup()
     from django.core.management import call_command
-    from django.db import connection
 
-    if connection.vendor != "postgresql":
-        print("warning: not PostgreSQL; run through ./scripts/with_postgres.sh", file=sys.stderr)
+    log(load_average())
     call_command("migrate", verbosity=0)
     world = setup_world()
+    counter = iter(range(1, 1000))
 
     echo, url = start_demo_echo()
     try:
-        floor = gateway_floor(url)
-        echo_before = cpu_seconds(echo.pid)
-        clean = run_once("clean", world, url)
-        clean["echo_cpu_s"] = cpu_seconds(echo.pid) - echo_before
+
+        def floor() -> dict:
+            result = gateway_floor(url)
+            return {**result, "efficiency": result["rate"] / IDEAL}
+
+        def run() -> dict:
+            echo_before = cpu_seconds(echo.pid)
+            result = run_once(f"clean {next(counter)}", world, url)
+            result["echo_cpu_s"] = cpu_seconds(echo.pid) - echo_before
+            result["efficiency"] = result["rows_per_s"] / IDEAL
+            return result
+
+        def report(number: int, this_round: dict) -> None:
+            r, f = this_round["run"], this_round["floor"]
+            log(
+                f"round {number}: run {r['rows_per_s']:.0f} rows/s (efficiency "
+                f"{r['efficiency']:.2f}, wall {r['worker_wall_s']:.2f} s incl. worker start-up, "
+                f"worker CPU {r['worker_cpu_s'] / r['rows'] * 1000:.2f} ms/row); gateway alone "
+                f"{f['rate']:.0f} calls/s (efficiency {f['efficiency']:.2f}, "
+                f"{f['cpu_ms']:.2f} ms CPU/call)"
+            )
+
+        results = interleaved(ROUNDS, {"floor": floor, "run": run}, report=report)
     finally:
         echo.kill()
+    limited = []
     echo, url = start_demo_echo("--rate-429", "0.2", "--retry-after", "1", "--seed", "1")
     try:
-        limited = run_once("rate-limited", world, url)
+        for number in range(RATE_LIMITED_ROUNDS):
+            limited.append(run_once(f"rate-limited {number + 1}", world, url))
+            log(f"20% 429 run {number + 1}: {limited[-1]['run_s']:.2f} s; {limited[-1]['detail']}")
     finally:
         echo.kill()
 
+    runs, floors = results["run"], results["floor"]
+    of_floor = [r["efficiency"] / f["efficiency"] for r, f in zip(runs, floors, strict=True)]
+    log(f"{ROUNDS} rounds, interleaved:")
+    log(f"run rows/s: {spread([r['rows_per_s'] for r in runs], '{:.0f}')}")
+    log(f"run efficiency: {spread([r['efficiency'] for r in runs])}")
+    log(f"gateway alone efficiency: {spread([f['efficiency'] for f in floors])}")
+    log(f"run efficiency / gateway alone: {spread(of_floor)}")
+    log(
+        "gateway alone CPU per call (ms): "
+        + spread([f["cpu_ms"] for f in floors])
+        + "; worker CPU per row incl. start-up (ms): "
+        + spread([r["worker_cpu_s"] / r["rows"] * 1000 for r in runs])
+    )
+    log(
+        "wall time a user waits, worker start-up included (s): "
+        + spread([r["worker_wall_s"] for r in runs])
+    )
+    log(load_average())
+    clean_s = median(r["run_s"] for r in runs)
+    limited_s = median(r["run_s"] for r in limited) if limited else float("nan")
     print(
-        f"clean run: {clean['rows']} rows, {clean['errors']} errors, run {clean['run_s']:.2f} s "
-        f"(worker process wall {clean['worker_wall_s']:.2f} s, CPU {clean['worker_cpu_s']:.2f} s "
-        f"= {clean['worker_cpu_s'] / clean['rows'] * 1000:.2f} ms per row incl. start-up; "
-        f"demo-echo CPU {clean['echo_cpu_s']:.2f} s)"
+        f"20% 429 runs: {len(limited)}, rows {[r['rows'] for r in limited]}, errors "
+        f"{[r['errors'] for r in limited]}, median run {limited_s:.2f} s"
     )
     print(
-        f"gateway alone (acomplete, same demo-echo and concurrency, no database): "
-        f"{floor['rate']:.0f} calls/s, {floor['cpu_ms']:.2f} ms CPU per call "
-        f"(efficiency {floor['rate'] / (CONCURRENCY / (LATENCY_MS / 1000)):.2f})"
+        f"wall_time_clean_s={clean_s:.2f} wall_time_429_s={limited_s:.2f} "
+        f"all_rows_completed={all(r['rows'] == ROWS and r['errors'] == 0 for r in limited)}"
     )
-    print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    rate = median(r["rows_per_s"] for r in runs)
     print(
-        f"20% 429 run: {limited['rows']} rows, {limited['errors']} errors, run {limited['run_s']:.2f} s "
-        f"(worker process wall {limited['worker_wall_s']:.2f} s); {limited['detail']}"
-    )
-    print(
-        f"wall_time_clean_s={clean['run_s']:.2f} wall_time_429_s={limited['run_s']:.2f} "
-        f"all_rows_completed={limited['rows'] == ROWS and limited['errors'] == 0}"
-    )
-    ideal = CONCURRENCY / (LATENCY_MS / 1000)
-    rate = clean["rows_per_s"]
-    print(
-        f"experiment_run rows={clean['rows']} concurrency={CONCURRENCY} latency_ms={LATENCY_MS} "
-        f"rows_per_s={rate:.1f} ideal_rows_per_s={ideal:.0f} efficiency={rate / ideal:.2f}"
+        f"experiment_run rows={ROWS} concurrency={CONCURRENCY} latency_ms={LATENCY_MS} "
+        f"rows_per_s={rate:.1f} ideal_rows_per_s={IDEAL:.0f} "
+        f"efficiency={median(r['efficiency'] for r in runs):.2f} "
+        f"floor_efficiency={median(f['efficiency'] for f in floors):.2f} "
+        f"of_floor={median(of_floor):.2f} wall_s={median(r['worker_wall_s'] for r in runs):.2f} "
+        f"workers=1 rounds={ROUNDS} load1={os.getloadavg()[0]:.2f}"
     )
 
 

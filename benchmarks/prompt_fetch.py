@@ -9,8 +9,17 @@ from another process, in the same run and server:
   2. tagged fetches GET /api/v1/prompts/<name>/?tag=production (cache warm), rotating
      over the 200 prompts with a real API key,
   3. the same fetches with If-None-Match: 304 Not Modified.
-Each is measured ROUNDS times, interleaved; the round with the median ratio is reported.
+Each runs once per round for ROUNDS (>= 7) rounds, interleaved, the order rotated. Every
+figure is the median over the rounds of that figure (ratio: of each round's fetch rps
+over the same round's floor rps), printed with its min–max; the load average is printed
+before and after.
+
+A user's program also waits for its own start: a new Python process that imports the SDK
+and fetches one prompt (wall time, interpreter start included) is timed against a new
+process that fetches the bare view with httpx, interleaved over the same number of rounds.
+
 Last line: prompt_fetch rps=… baseline_rps=… ratio=… p50_ms=… p99_ms=… not_modified_rps=…
+ratio_min=… ratio_max=… cold_fetch_ms=… cold_baseline_ms=… rounds=… load1=…
 """
 
 from __future__ import annotations
@@ -28,16 +37,51 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.honest import (  # noqa: E402
+    MIN_ROUNDS,
+    interleaved,
+    load_average,
+    median,
+    require_postgres,
+    spread,
+    wall_of,
+)
+
 PYTHON = sys.executable
 PROMPTS = 200
 DURATION = int(os.environ.get("BENCH_DURATION", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
+ROUNDS = max(MIN_ROUNDS, int(os.environ.get("BENCH_ROUNDS", MIN_ROUNDS)))
 WORKERS = 2
 
 
 def log(message: str) -> None:
     print(f"== {message}", flush=True)
+
+
+COLD_FETCH = """
+import sys
+from promptyard import Promptyard
+prompt = Promptyard(api_key=sys.argv[1], base_url=sys.argv[2]).get_prompt("bench-000")
+assert prompt.version
+"""
+COLD_BASELINE = """
+import sys
+import httpx
+assert httpx.get(sys.argv[2] + "/__bench__/bare.json").status_code == 200
+"""
+
+
+def cold_starts(base: str, key: str) -> dict[str, list[float]]:
+    """Wall ms of a fresh process fetching one prompt through the SDK, and of one fetching
+    the bare view with httpx (the SDK's own HTTP client): interleaved rounds."""
+
+    def run(code: str):
+        return lambda: wall_of([PYTHON, "-c", code, key, base], cwd=ROOT) * 1000
+
+    return interleaved(ROUNDS, {"sdk": run(COLD_FETCH), "bare": run(COLD_BASELINE)})
 
 
 def ensure_wrk() -> str:
@@ -273,10 +317,8 @@ def run_wrk(wrk: str, url: str, script: Path) -> dict:
 
 
 def main() -> None:
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        raise SystemExit(
-            "Run against PostgreSQL: ./scripts/with_postgres.sh .venv/bin/python benchmarks/prompt_fetch.py"
-        )
+    require_postgres()
+    log(load_average())
     wrk = ensure_wrk()
     workdir = Path(tempfile.mkdtemp(prefix="promptyard-bench-"))
     env = {
@@ -303,41 +345,51 @@ def main() -> None:
             kind: lua_script(workdir, key, kind, etags)
             for kind in ("baseline", "fetch", "not_modified")
         }
-        results: dict[str, list[dict]] = {"baseline": [], "fetch": [], "not_modified": []}
-        for round_number in range(1, ROUNDS + 1):
-            kinds = ["baseline", "fetch", "not_modified"]
-            shift = (round_number - 1) % len(kinds)  # no kind always runs first or last
-            for kind in kinds[shift:] + kinds[:shift]:
-                results[kind].append(run_wrk(wrk, base, scripts[kind]))
+
+        def report(number: int, this_round: dict) -> None:
             log(
-                f"round {round_number}: "
+                f"round {number}: "
                 + ", ".join(
-                    f"{name} {runs[-1]['rps']:.0f} rps p50 {runs[-1]['p50']:.2f} ms "
-                    f"p99 {runs[-1]['p99']:.2f} ms"
-                    for name, runs in results.items()
+                    f"{name} {run['rps']:.0f} rps p50 {run['p50']:.2f} ms p99 {run['p99']:.2f} ms"
+                    for name, run in this_round.items()
                 )
             )
+
+        results = interleaved(
+            ROUNDS,
+            {kind: (lambda kind=kind: run_wrk(wrk, base, scripts[kind])) for kind in scripts},
+            report=report,
+        )
+        cold = cold_starts(base, key)
         check_invalidation(base, key, env)
     finally:
         server.terminate()
         server.wait(timeout=20)
         shutil.rmtree(workdir, ignore_errors=True)
 
-    # Other processes share this machine: a round pairs its runs back to back, and the
-    # round with the median ratio is reported (its own rps, baseline, latencies).
-    rounds = [
-        {name: runs[i] for name, runs in results.items()} for i in range(len(results["fetch"]))
-    ]
-    for r in rounds:
-        r["ratio"] = r["fetch"]["rps"] / r["baseline"]["rps"]
-    chosen = sorted(rounds, key=lambda r: r["ratio"])[len(rounds) // 2]
-    log(f"wrk -t2 -c{CONNECTIONS}, {DURATION} s per run, {ROUNDS} rounds; the median-ratio round:")
-    print(chosen["fetch"]["raw"].rstrip())
+    # Other processes share this machine: each figure is its median over the rounds, the
+    # ratio pairs each round's fetch rps with the same round's floor.
+    rps = {kind: [run["rps"] for run in runs] for kind, runs in results.items()}
+    ratios = [f / b for f, b in zip(rps["fetch"], rps["baseline"], strict=True)]
+    p50 = [run["p50"] for run in results["fetch"]]
+    p99 = [run["p99"] for run in results["fetch"]]
+    log(f"wrk -t2 -c{CONNECTIONS}, {DURATION} s per run, {ROUNDS} rounds, interleaved:")
+    log(f"floor (bare view) rps: {spread(rps['baseline'], '{:.0f}')}")
+    log(f"tagged fetch rps:      {spread(rps['fetch'], '{:.0f}')}")
+    log(f"304 Not Modified rps:  {spread(rps['not_modified'], '{:.0f}')}")
+    log(f"fetch / floor ratio:   {spread(ratios)}")
+    log(f"fetch p50 ms: {spread(p50)}; p99 ms: {spread(p99)}")
+    log(f"a new process fetching one prompt with the SDK: {spread(cold['sdk'], '{:.0f}')} ms")
+    log(f"a new process fetching the bare view (httpx): {spread(cold['bare'], '{:.0f}')} ms")
+    log(load_average())
     print(
-        f"prompt_fetch rps={chosen['fetch']['rps']:.0f} "
-        f"baseline_rps={chosen['baseline']['rps']:.0f} ratio={chosen['ratio']:.2f} "
-        f"p50_ms={chosen['fetch']['p50']:.2f} p99_ms={chosen['fetch']['p99']:.2f} "
-        f"not_modified_rps={chosen['not_modified']['rps']:.0f}"
+        f"prompt_fetch rps={median(rps['fetch']):.0f} "
+        f"baseline_rps={median(rps['baseline']):.0f} ratio={median(ratios):.2f} "
+        f"p50_ms={median(p50):.2f} p99_ms={median(p99):.2f} "
+        f"not_modified_rps={median(rps['not_modified']):.0f} "
+        f"ratio_min={min(ratios):.2f} ratio_max={max(ratios):.2f} "
+        f"cold_fetch_ms={median(cold['sdk']):.0f} cold_baseline_ms={median(cold['bare']):.0f} "
+        f"rounds={ROUNDS} load1={os.getloadavg()[0]:.2f}"
     )
 
 

@@ -1,19 +1,26 @@
-"""Trace ingestion throughput with the real OpenTelemetry exporter.
+"""Trace ingestion throughput with the real OpenTelemetry exporter, against its floor.
 
 Run: ./scripts/with_postgres.sh .venv/bin/python benchmarks/trace_ingest.py
 
-Migrates the PostgreSQL database from DATABASE_URL, creates a team and a traces:write
-key, starts the app under gunicorn (2 workers, 4 threads each) on loopback, then sends 50,000 spans
-in traces of 10 (one GenAI model call per trace, with messages and token usage) through
-opentelemetry-sdk's BatchSpanProcessor (batches of 512) and the real
-opentelemetry-exporter-otlp-proto-http exporter. PRODUCERS independent tracer providers
-run side by side, as that many application processes would.
+Migrates the PostgreSQL database from DATABASE_URL (spans partitioned by week), creates a
+team and a traces:write key, starts the app under gunicorn (2 workers, 4 threads each) on
+loopback, then sends spans in traces of 10 (one GenAI model call per trace, with messages
+and token usage) through opentelemetry-sdk's BatchSpanProcessor (batches of 512) and the
+real opentelemetry-exporter-otlp-proto-http exporter. PRODUCERS independent tracer
+providers run side by side, as that many application processes would.
+
+ROUNDS (>= 7) rounds, each sending BENCH_SPANS / ROUNDS spans twice, interleaved (the order
+rotated): to /v1/traces (the subject: authenticate, decode, store, fold into traces) and to
+/__bench__/v1/traces (the floor: the same exporters, HTTP and Django request cycle, which
+reads the body and keeps nothing; PROMPTYARD_BENCHMARK_VIEWS=1). The figures are the
+medians over the rounds, printed with their min–max, and the load average before and after.
 
 An export counts as acknowledged when the exporter reports success (HTTP 200 after any
-503/Retry-After retries); `stored` is the number of span rows in the database afterwards.
-The rate is acknowledged spans over the wall time from the first span to the last
-acknowledged export. Last line:
-trace_ingest spans=50000 acknowledged=<n> stored=<n> spans_per_s=<n>
+503/Retry-After retries); `stored` is the number of span rows in the database afterwards,
+over all rounds. A round's rate is its acknowledged spans over the wall time from its first
+span to its last acknowledged export. Last line:
+trace_ingest spans=<n> acknowledged=<n> stored=<n> spans_per_s=<median> baseline_spans_per_s=<median>
+ratio=<median> rate_min=… rate_max=… rounds=… load1=…
 """
 
 from __future__ import annotations
@@ -30,8 +37,20 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.honest import (  # noqa: E402
+    MIN_ROUNDS,
+    interleaved,
+    load_average,
+    median,
+    require_postgres,
+    spread,
+)
+
 PYTHON = sys.executable
-SPANS = int(os.environ.get("BENCH_SPANS", "50000"))
+SPANS = int(os.environ.get("BENCH_SPANS", "200000"))
+ROUNDS = max(MIN_ROUNDS, int(os.environ.get("BENCH_ROUNDS", MIN_ROUNDS)))
 TRACE_SIZE = 10
 BATCH = 512
 PRODUCERS = int(os.environ.get("BENCH_PRODUCERS", "4"))
@@ -193,13 +212,13 @@ def produce(tracer, traces: int, producer: int) -> None:
                 llm.set_attribute("promptyard.prompt.version", 3)
 
 
-def send(base: str, key: str) -> tuple[int, int, float]:
+def send(endpoint: str, key: str, spans: int) -> tuple[int, int, float]:
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    traces_total = SPANS // TRACE_SIZE
+    traces_total = spans // TRACE_SIZE
     shares = [
         traces_total // PRODUCERS + (1 if i < traces_total % PRODUCERS else 0)
         for i in range(PRODUCERS)
@@ -208,7 +227,7 @@ def send(base: str, key: str) -> tuple[int, int, float]:
     for i in range(PRODUCERS):
         exporter = Counting(
             OTLPSpanExporter(
-                endpoint=f"{base}/v1/traces",
+                endpoint=endpoint,
                 headers={"Authorization": f"Bearer {key}"},
                 timeout=60,
             )
@@ -220,7 +239,7 @@ def send(base: str, key: str) -> tuple[int, int, float]:
             BatchSpanProcessor(
                 exporter,
                 max_export_batch_size=BATCH,
-                max_queue_size=SPANS + BATCH,
+                max_queue_size=spans + BATCH,
                 schedule_delay_millis=100,
                 export_timeout_millis=120_000,
             )
@@ -248,8 +267,8 @@ def send(base: str, key: str) -> tuple[int, int, float]:
 
 
 def main() -> None:
-    if not os.environ.get("DATABASE_URL"):
-        raise SystemExit("Set DATABASE_URL (run through ./scripts/with_postgres.sh).")
+    require_postgres()
+    log(load_average())
     env = {
         **os.environ,
         "DEBUG": "0",
@@ -261,6 +280,7 @@ def main() -> None:
         "PROMPTYARD_TRACE_SPANS_RATE": "10000000/s",
         "PROMPTYARD_TRACE_BYTES_RATE": f"{1 << 32}/s",
         "PROMPTYARD_TRACE_TEAM_MAX_EXPORTS": "64",
+        "PROMPTYARD_BENCHMARK_VIEWS": "1",
     }
     log("migrating")
     subprocess.run(
@@ -268,21 +288,56 @@ def main() -> None:
     )
     key = json.loads(child("--load", env))["key"]
     port = free_port()
-    log(f"gunicorn ({WORKERS} workers x {THREADS} threads) on 127.0.0.1:{port}")
+    base = f"http://127.0.0.1:{port}"
+    per_round = SPANS // ROUNDS // TRACE_SIZE * TRACE_SIZE
+    log(f"gunicorn ({WORKERS} workers x {THREADS} threads) on {base}")
     server = start_gunicorn(env, port)
     try:
         log(
-            f"sending {SPANS} spans in traces of {TRACE_SIZE}, batches of {BATCH}, {PRODUCERS} producers"
+            f"{ROUNDS} rounds of {per_round} spans to each side, in traces of {TRACE_SIZE}, "
+            f"batches of {BATCH}, {PRODUCERS} producers"
         )
-        acknowledged, failed, seconds = send(f"http://127.0.0.1:{port}", key)
+
+        def side(path: str):
+            def run() -> dict:
+                acknowledged, failed, seconds = send(f"{base}{path}", key, per_round)
+                return {"ack": acknowledged, "failed": failed, "rate": acknowledged / seconds}
+
+            return run
+
+        def report(number: int, this_round: dict) -> None:
+            log(
+                f"round {number}: "
+                + ", ".join(
+                    f"{name} {r['rate']:.0f} spans/s ({r['failed']} failed)"
+                    for name, r in this_round.items()
+                )
+            )
+
+        results = interleaved(
+            ROUNDS,
+            {"ingest": side("/v1/traces"), "floor": side("/__bench__/v1/traces")},
+            report=report,
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)
     stored = int(child("--count", env))
-    rate = acknowledged / seconds
-    log(f"{seconds:.2f} s; failed exports: {failed} spans")
+    rates = [r["rate"] for r in results["ingest"]]
+    floors = [r["rate"] for r in results["floor"]]
+    ratios = [r / f for r, f in zip(rates, floors, strict=True)]
+    acknowledged = sum(r["ack"] for r in results["ingest"])
+    failed = sum(r["failed"] for r in results["ingest"])
+    log(f"ingest spans/s: {spread(rates, '{:.0f}')}")
+    log(f"floor spans/s (exporters + HTTP, nothing stored): {spread(floors, '{:.0f}')}")
+    log(f"ingest / floor: {spread(ratios)}")
+    log(f"failed exports: {failed} spans; stored {stored} of {acknowledged} acknowledged")
+    log(load_average())
     print(
-        f"trace_ingest spans={SPANS} acknowledged={acknowledged} stored={stored} spans_per_s={rate:.0f}"
+        f"trace_ingest spans={per_round * ROUNDS} acknowledged={acknowledged} stored={stored} "
+        f"spans_per_s={median(rates):.0f} baseline_spans_per_s={median(floors):.0f} "
+        f"ratio={median(ratios):.2f} rate_min={min(rates):.0f} rate_max={max(rates):.0f} "
+        f"rounds={ROUNDS} load1={os.getloadavg()[0]:.2f}"
     )
 
 

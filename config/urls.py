@@ -70,6 +70,7 @@ urlpatterns = [
 handler404 = "apps.core.errors.page_not_found"
 
 if settings.PROMPTYARD_BENCHMARK_VIEWS:
-    from config.benchmark_views import bare_json
+    from config.benchmark_views import bare_json, sink
 
     urlpatterns.append(path("__bench__/bare.json", bare_json))
+    urlpatterns.append(path("__bench__/v1/traces", sink))
