@@ -15,13 +15,15 @@ demo-echo model server (20 ms per answer). Two teams:
   one 50-row experiment (concurrency 8), timed from its start (queued_at) to its end
   (finished_at), both written by the server; the part spent waiting for a worker is shown.
 
-Each round measures B alone, then B under A's load (A's flood and runs are stopped and
-cancelled after); ROUNDS rounds, interleaved. Figures: the median over rounds of B's p99
+Each round measures B alone and B under A's load (A's flood and runs are stopped and
+cancelled after), which first alternating round by round; ROUNDS (>= 7) rounds. Figures
+(printed with their min–max over the rounds): the median over rounds of B's p99
 fetch and ingest latencies and of its experiment's wall time, alone and under load; each
 ratio is loaded / alone. a_429s counts A's requests refused with 429 (its excess, refused by
 a quota); A's other answers (200, 503, other errors) are printed before. The machine's load
 average is printed with each phase. Last line:
 noisy_neighbour b_fetch_p99_ratio=<x> b_ingest_p99_ratio=<x> b_experiment_ratio=<x> a_429s=<n>
+rounds=<n> load1=<x>
 """
 
 from __future__ import annotations
@@ -43,8 +45,12 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 PYTHON = sys.executable
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "4"))
+
+from benchmarks.honest import MIN_ROUNDS, spread  # noqa: E402
+
+ROUNDS = max(MIN_ROUNDS, int(os.environ.get("BENCH_ROUNDS", MIN_ROUNDS)))
 B_REQUESTS = int(os.environ.get("BENCH_B_REQUESTS", "300"))
 B_ROWS = 50
 A_ROWS = int(os.environ.get("BENCH_A_ROWS", "3000"))
@@ -456,10 +462,13 @@ def main() -> None:
     a_done = 0
     try:
         measure_b(port, b)  # warm: connections, caches, the first run's imports
-        for round_number in range(1, ROUNDS + 1):
+
+        def quiet_phase(round_number: int) -> None:
             alone.append(measure_b(port, b))
             log(f"round {round_number} alone:  {fmt(alone[-1])}; {load()}")
 
+        def loaded_phase(round_number: int) -> None:
+            nonlocal a_done
             flooder = subprocess.Popen(
                 [PYTHON, __file__, "--flood", str(port), a["traces_key"]],
                 cwd=ROOT,
@@ -478,6 +487,12 @@ def main() -> None:
             a_done += sum(run_state(pk)[3] for pk in runs)
             cancel_runs(a, runs)
             log(f"round {round_number} team A: answers {counts}")
+
+        for round_number in range(1, ROUNDS + 1):
+            # Alternate which phase comes first, so neither always follows a flood's tail.
+            phases = [quiet_phase, loaded_phase]
+            for phase in phases if round_number % 2 else phases[::-1]:
+                phase(round_number)
     finally:
         for process in processes:
             process.terminate()
@@ -496,6 +511,8 @@ def main() -> None:
     }
     for key, (quiet, noisy) in figures.items():
         log(f"B {key}: alone {quiet:.3f}, under A's load {noisy:.3f} (medians of {ROUNDS})")
+        log(f"   alone {spread([r[key] for r in alone], '{:.3f}')}")
+        log(f"   under A's load {spread([r[key] for r in loaded], '{:.3f}')}")
     refused = a_counts.get("429", 0)
     others = {k: v for k, v in a_counts.items() if k not in ("200", "429")}
     log(
@@ -507,7 +524,8 @@ def main() -> None:
     print(
         f"noisy_neighbour b_fetch_p99_ratio={ratio['fetch_p99']:.2f} "
         f"b_ingest_p99_ratio={ratio['ingest_p99']:.2f} "
-        f"b_experiment_ratio={ratio['experiment_s']:.2f} a_429s={refused}",
+        f"b_experiment_ratio={ratio['experiment_s']:.2f} a_429s={refused} "
+        f"rounds={ROUNDS} load1={os.getloadavg()[0]:.2f}",
         flush=True,
     )
 
