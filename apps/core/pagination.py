@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from django.core.exceptions import FieldDoesNotExist
 from django.core.paginator import Paginator
 from django.db import connections, models
 from django.db.models import Q, QuerySet
@@ -27,6 +28,7 @@ API_PAGE_SIZE = 50
 API_MAX_PAGE_SIZE = 500
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+BIGINT = 2**63
 CURSOR_PARAMS = ("after", "before", "from", "last", "page")
 
 
@@ -157,7 +159,7 @@ def estimated_count(queryset: QuerySet[Any], *, cap: int = COUNT_CAP) -> Count:
 def _is_datetime(model: type[models.Model], name: str) -> bool:
     try:
         return isinstance(model._meta.get_field(name), models.DateTimeField)
-    except Exception:  # "variant_id" and other attnames: integer columns
+    except FieldDoesNotExist:  # "variant_id" and other attnames: integer columns
         return False
 
 
@@ -177,6 +179,8 @@ def _decode(model: type[models.Model], names: Sequence[str], cursor: str) -> lis
         if not (digits.isascii() and digits.isdigit()) or len(digits) > 19:
             return None
         number = int(part)
+        if not -BIGINT <= number < BIGINT:  # what no column holds is no cursor
+            return None
         if _is_datetime(model, name):
             try:
                 values.append(_EPOCH + timedelta(microseconds=number))
@@ -276,7 +280,9 @@ def keyset_page(
     names = [key.lstrip("-") for key in order]
     descending = [key.startswith("-") for key in order]
     backwards = [not desc for desc in descending]
-    reverse = [f"-{name}" if back else name for name, back in zip(names, backwards, strict=True)]
+    backward_order = [
+        f"-{name}" if back else name for name, back in zip(names, backwards, strict=True)
+    ]
 
     def decode(key: str) -> list[Any] | None:
         return _decode(model, names, str(params.get(key) or ""))
@@ -293,7 +299,7 @@ def keyset_page(
         has_next, has_previous = len(rows) > per_page, True
         rows = rows[:per_page]
     elif before is not None or params.get("last"):
-        qs = queryset.order_by(*reverse)
+        qs = queryset.order_by(*backward_order)
         if before is not None:
             qs = qs.filter(_after(names, backwards, before, inclusive=False))
         rows = list(qs[: per_page + 1])
