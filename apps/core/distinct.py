@@ -14,6 +14,12 @@ from typing import Any
 from django.db import connections, models
 
 
+def column_of(model: type[models.Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field) and field.column, f"{name} is not a column"
+    return field.column
+
+
 def team_distinct(
     model: type[models.Model],
     field: str,
@@ -29,8 +35,8 @@ def team_distinct(
     connection = connections[using]
     qn = connection.ops.quote_name
     table = qn(model._meta.db_table)
-    column = qn(model._meta.get_field(field).column)
-    team = qn(model._meta.get_field("team").column)
+    column = qn(column_of(model, field))
+    team = qn(column_of(model, "team"))
     blank = f" AND {column} <> ''" if skip_blank else ""
     sql = f"""
         WITH RECURSIVE seen(value, n) AS (

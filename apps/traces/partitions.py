@@ -30,6 +30,8 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import connection, models, transaction
 
+from apps.core.distinct import column_of
+
 TABLE = "traces_span"
 DEFAULT = f"{TABLE}_default"
 WEEK = timedelta(days=7)
@@ -186,7 +188,7 @@ def _referrers() -> Iterable[models.ForeignObjectRel]:
         if rel.on_delete is not models.SET_NULL:
             raise RuntimeError(
                 f"{rel.related_model.__name__}.{rel.field.name} references spans with "
-                f"on_delete={rel.on_delete.__name__}: teach partition_drop to honour it"
+                f"on_delete={rel.on_delete}: teach partition_drop to honour it"
             )
         yield rel
 
@@ -200,9 +202,10 @@ def partition_drop(partition: Partition) -> None:
         with connection.cursor() as cursor:
             for rel in _referrers():
                 qn = connection.ops.quote_name
-                table = qn(rel.related_model._meta.db_table)
-                column = qn(rel.field.column)
-                team = qn(rel.related_model._meta.get_field("team").column)
+                model = rel.related_model
+                table = qn(model._meta.db_table)
+                column = qn(column_of(model, rel.field.name))
+                team = qn(column_of(model, "team"))
                 cursor.execute(
                     f"UPDATE {table} SET {column} = NULL WHERE {column} IS NOT NULL AND EXISTS "
                     f'(SELECT 1 FROM "{partition.name}" s '

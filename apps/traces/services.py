@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -176,7 +177,7 @@ def _write(team: Team, raw_spans: list[RawSpan]) -> int:
 
 
 def _span_window(
-    starts: list[datetime], ends: list[datetime], extra_ns: list[int] = ()
+    starts: list[datetime], ends: list[datetime], extra_ns: Sequence[int] = ()
 ) -> tuple[int, int]:
     """start_ns bounds that hold every stored span of traces with these starts and ends (a
     trace's are its spans' earliest start and latest end), and `extra_ns`: on PostgreSQL a
@@ -489,6 +490,11 @@ def traces_purge_team(*, team: Team, now: datetime | None = None) -> int:
     return deleted
 
 
+def _keeps(cutoff: datetime | None, partition: partitions.Partition) -> bool:
+    """Whether a team with this cutoff still keeps some of the partition's week."""
+    return cutoff is None or partition.upper > cutoff
+
+
 def traces_purge_partitions(*, now: datetime | None = None) -> list[str]:
     """PostgreSQL: drop every week of spans that each team holding spans in it has let go
     (its upper end at or before the team's cutoff); returns the partitions dropped. The
@@ -508,7 +514,7 @@ def traces_purge_partitions(*, now: datetime | None = None) -> list[str]:
             pk
             for pk in partitions.teams_in(partition)
             # A team gone from the table has no spans left to keep.
-            if pk in cutoffs and (cutoffs[pk] is None or partition.upper > cutoffs[pk])
+            if pk in cutoffs and _keeps(cutoffs[pk], partition)
         ]
         if kept_by:
             continue
