@@ -109,7 +109,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("traces", "0002_team_first_indexes"),
         # Its foreign key to spans goes first: none can point into a partitioned table.
-        ("annotations", "0002_queueitem_span_no_db_constraint"),
+        ("annotations", "0003_queueitem_span_no_db_constraint"),
     ]
 
     operations = [migrations.RunPython(partition, unpartition, elidable=False)]

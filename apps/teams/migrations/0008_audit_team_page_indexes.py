@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('teams', '0005_invite_constraints'),
+        ('teams', '0007_team_defaults'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

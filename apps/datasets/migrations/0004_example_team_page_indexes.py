@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('datasets', '0002_revision_splits'),
+        ('datasets', '0003_example_content_key'),
         ('teams', '0001_initial'),
     ]
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotations', '0001_initial'),
+        ('annotations', '0002_queue_fail_needs_reasoning'),
         ('traces', '0001_initial'),
     ]
 
