@@ -29,7 +29,7 @@ from apps.llm.demo_echo import answer as demo_echo_answer
 from apps.prompts.models import PromptVersion
 from apps.prompts.rendering import render_prompt
 from apps.traces import hooks
-from apps.traces.models import Span
+from apps.traces.models import Span, Trace
 from apps.traces.otlp import RawSpan
 from apps.traces.services import spans_ingest
 
@@ -212,12 +212,15 @@ def seed(team, users):
         }
         if len(versions) < 3:
             return  # the prompts demo is missing: nothing to trace
-        now = time.time_ns()
-        spans = []
-        for index, call in enumerate(CALLS):
-            version = versions[call[0].prompt_version]
-            spans.extend(_spans(index, call, version, now - call[3] * HOUR_NS))
-        spans_ingest(team=team, actor=users["alice"], spans=spans)
+        # Seeded once: a span's unique key holds its start time (the partition key), so the
+        # same demo seeded again later would be new spans.
+        if not Trace.objects.filter(trace_id__in=trace_ids()).exists():
+            now = time.time_ns()
+            spans = []
+            for index, call in enumerate(CALLS):
+                version = versions[call[0].prompt_version]
+                spans.extend(_spans(index, call, version, now - call[3] * HOUR_NS))
+            spans_ingest(team=team, actor=users["alice"], spans=spans)
         _run_demo_steps(team, users)
 
 

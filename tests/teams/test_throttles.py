@@ -153,7 +153,7 @@ def test_only_owners_change_limits_and_only_up_to_the_ceiling(
         format="json",
     )
     assert too_high.status_code == 400
-    assert "limit_serving_per_second" in too_high.json()
+    assert "limit_serving_per_second" in too_high.json()["errors"]
     done = api_client.patch(
         "/api/v1/t/acme/limits/", {"limit_serving_per_second": 9}, format="json"
     )

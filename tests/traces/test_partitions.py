@@ -161,4 +161,5 @@ def test_it_reads_a_trace_through_the_team_index_of_its_week_only(acme, alice):
         plan = "\n".join(row[0] for row in cursor.fetchall())
     touched = {p.name for p in partitions.partitions() if p.name in plan}
     assert touched == {partitions.week_name(_week(0.01))}, plan
-    assert "team_id_trace_id_span_id_start_ns" in plan, plan
+    # Whichever of the week's team-first indexes the planner prefers for a dozen rows.
+    assert "Index Cond: ((team_id = " in plan, plan
