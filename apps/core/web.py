@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -81,6 +83,26 @@ def errors_on(form, *, fields: Mapping[str, str] | None = None) -> Iterator[None
         yield
     except ServiceError as exc:
         add_service_error(form, exc, fields=fields)
+
+
+@dataclass
+class WriteOutcome:
+    refused: bool = False
+
+
+@contextmanager
+def refusal_as_message(request: HttpRequest) -> Iterator[WriteOutcome]:
+    """`with refusal_as_message(request): service(...); messages.success(...)`: a service's
+    refusal becomes the page's error message (`outcome.refused` tells the view); being
+    forbidden still raises, for ServiceErrorMiddleware's 403."""
+    outcome = WriteOutcome()
+    try:
+        yield outcome
+    except PermissionRefused:
+        raise
+    except ServiceError as exc:
+        outcome.refused = True
+        messages.error(request, exc.message)
 
 
 class ServiceErrorMiddleware:

@@ -12,9 +12,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.core.errors import PermissionRefused, ServiceError
+from apps.core.errors import ServiceError
 from apps.core.pagination import without_cursor
-from apps.core.web import errors_on, render_page, role_allows, team_url
+from apps.core.web import errors_on, refusal_as_message, render_page, role_allows, team_url
 from apps.teams import selectors, services
 from apps.teams.forms import (
     ApiKeyForm,
@@ -36,18 +36,6 @@ def _secret_page(response):
     session store, where the raw key would sit until the redirect is followed) and not cached."""
     response["Cache-Control"] = "no-store"
     return response
-
-
-def _report(request, write, success: str) -> None:
-    """Run `write`; its refusal (a 403 still raises) or `success` becomes the message."""
-    try:
-        write()
-    except PermissionRefused:
-        raise
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, success)
 
 
 def _settings_context(request, active: str) -> dict:
@@ -329,11 +317,9 @@ def _invites_page(request, *, form=None, link=None, created=None):
 @require_POST
 def invite_revoke(request, invite_id: int):
     invite = selectors.invite_get(invite_id)
-    _report(
-        request,
-        lambda: services.invite_revoke(team=request.team, actor=request.user, invite=invite),
-        "Invite revoked: its link no longer works.",
-    )
+    with refusal_as_message(request):
+        services.invite_revoke(team=request.team, actor=request.user, invite=invite)
+        messages.success(request, "Invite revoked: its link no longer works.")
     if request.htmx:
         return _invites_page(request)
     return redirect(team_url(request, "teams:invites"))
@@ -367,11 +353,9 @@ def _api_keys_page(request, *, form=None, secret=None):
 @require_POST
 def api_key_revoke(request, key_id: int):
     key = selectors.api_key_get(key_id)
-    _report(
-        request,
-        lambda: services.api_key_revoke(team=request.team, actor=request.user, key=key),
-        f"API key {key.name} revoked. Requests using it now get 401.",
-    )
+    with refusal_as_message(request):
+        services.api_key_revoke(team=request.team, actor=request.user, key=key)
+        messages.success(request, f"API key {key.name} revoked. Requests using it now get 401.")
     if request.htmx:
         return _api_keys_page(request)
     return redirect(team_url(request, "teams:api_keys"))

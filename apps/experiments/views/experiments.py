@@ -11,9 +11,9 @@ from django.shortcuts import redirect, render
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.core.errors import PermissionRefused, ServiceError
+from apps.core.errors import ServiceError
 from apps.core.pagination import paginate
-from apps.core.web import errors_on, render_page, role_allows, team_url
+from apps.core.web import errors_on, refusal_as_message, render_page, role_allows, team_url
 from apps.experiments import estimates, selectors, services
 from apps.experiments.forms import ExperimentForm, baseline_key
 from apps.experiments.models import Status
@@ -248,13 +248,8 @@ def experiment_progress(request, experiment_id):
 
 def _action(request, experiment_id, service, done_message: str, **extra):
     experiment = selectors.experiment_get(experiment_id)
-    try:
+    with refusal_as_message(request):
         service(team=request.team, actor=request.user, experiment=experiment, **extra)
-    except PermissionRefused:
-        raise  # ServiceErrorMiddleware answers 403
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
         messages.success(request, done_message)
     return redirect(team_url(request, "experiments:detail", experiment_id=experiment.pk))
 
@@ -286,12 +281,9 @@ def experiment_resume(request, experiment_id):
 @require_POST
 def experiment_delete(request, experiment_id):
     experiment = selectors.experiment_get(experiment_id)
-    try:
+    with refusal_as_message(request) as outcome:
         services.experiment_delete(team=request.team, actor=request.user, experiment=experiment)
-    except PermissionRefused:
-        raise  # ServiceErrorMiddleware answers 403
-    except ServiceError as exc:
-        messages.error(request, exc.message)
+    if outcome.refused:
         return redirect(team_url(request, "experiments:detail", experiment_id=experiment.pk))
     messages.success(request, f"Deleted experiment {experiment.name}.")
     return redirect(team_url(request, "experiments:list"))

@@ -9,8 +9,7 @@ from django.contrib import messages
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from apps.core.errors import PermissionRefused, ServiceError
-from apps.core.web import role_allows, team_url
+from apps.core.web import refusal_as_message, role_allows, team_url
 from apps.datasets.selectors import dataset_list
 from apps.experiments import gate, selectors, services
 from apps.experiments.comparison import DEFAULT_MARGIN
@@ -62,7 +61,7 @@ def prompt_policy(request, prompt_name):
     prompt = prompt_get(prompt_name)
     require_role_for(request, PERM_ADMIN, "set tag policies")
     tag_name = request.POST.get("tag_name", "")
-    try:
+    with refusal_as_message(request):
         if request.POST.get("action") == "delete":
             found = selectors.policy_for(prompt, tag_name)
             if found is not None:
@@ -82,25 +81,16 @@ def prompt_policy(request, prompt_name):
                 model=request.POST.get("model", ""),
             )
             messages.success(request, f"Policy of '{tag_name}' saved.")
-    except PermissionRefused:
-        raise  # ServiceErrorMiddleware answers 403
-    except ServiceError as exc:
-        messages.error(request, exc.message)
     return redirect(team_url(request, "prompts:settings", prompt_name=prompt.name))
 
 
 @require_POST
 def promotion_gate_run(request, promotion_id):
     promotion = promotion_get(promotion_id)
-    try:
+    with refusal_as_message(request):
         experiment = services.gating_experiment_run(
             team=request.team, actor=request.user, promotion=promotion
         )
-    except PermissionRefused:
-        raise  # ServiceErrorMiddleware answers 403
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
         messages.success(
             request,
             f"Gating experiment #{experiment.pk} queued and attached; this page shows its "
@@ -113,14 +103,9 @@ def promotion_gate_run(request, promotion_id):
 def promotion_evidence_add(request, promotion_id):
     promotion = promotion_get(promotion_id)
     experiment = selectors.experiment_or_none(request.POST.get("experiment"))
-    try:
+    with refusal_as_message(request):
         services.promotion_evidence_add(
             team=request.team, actor=request.user, promotion=promotion, experiment=experiment
         )
-    except PermissionRefused:
-        raise  # ServiceErrorMiddleware answers 403
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
         messages.success(request, f"Experiment #{experiment.pk} attached.")
     return redirect(team_url(request, "prompts:promotion", promotion_id=promotion.pk))

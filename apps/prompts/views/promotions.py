@@ -8,8 +8,8 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.core.errors import PermissionRefused, ServiceError, ValidationFailed
-from apps.core.web import role_allows, team_url
+from apps.core.errors import ServiceError, ValidationFailed
+from apps.core.web import refusal_as_message, role_allows, team_url
 from apps.prompts import gates, selectors, services
 from apps.prompts.diffing import version_diff
 from apps.prompts.models import PromotionStatus
@@ -143,7 +143,7 @@ def promotion_detail(request, promotion_id):
 def promotion_ask(request, promotion_id):
     """Ask a named reviewer to look at the request (inbox mark and an email)."""
     promotion = selectors.promotion_get(promotion_id)
-    try:
+    with refusal_as_message(request):
         reviewer = selectors.user_for_field(request.POST.get("reviewer"), field="reviewer")
         services.promotion_reviewer_assign(
             team=request.team,
@@ -154,11 +154,6 @@ def promotion_ask(request, promotion_id):
                 team_url(request, "prompts:promotion", promotion_id=promotion.pk)
             ),
         )
-    except PermissionRefused:
-        raise  # ServiceErrorMiddleware answers 403
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
         messages.success(
             request, f"Asked {reviewer.name or reviewer.email} to review: it is in their inbox."
         )
