@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
 from typing import Any
+
+# The same bound the SDK puts on a template's variables; one implementation for both.
+from promptyard.render_budget import shape_problem
+
+__all__ = ["JSONInputError", "loads", "shape_problem"]
 
 
 class JSONInputError(ValueError):
@@ -28,28 +32,3 @@ def loads(text: str | bytes) -> Any:
     except ValueError:
         limit = sys.get_int_max_str_digits()
         raise JSONInputError(f"a number in the JSON has more than {limit} digits") from None
-
-
-def shape_problem(value: Any, *, max_depth: int, max_values: int | None = None) -> str | None:
-    """None when `value` is within the bounds, else what is wrong with it, e.g. "is nested
-    deeper than 32 levels". A container counts one level ({} and [] are depth 1); every
-    value (dict values, list items, scalars and the document itself) counts towards
-    `max_values`. Stops at the first excess, so the cost is bounded by the limits."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    values = 0
-    while stack:
-        item, depth = stack.pop()
-        values += 1
-        if max_values is not None and values > max_values:
-            return f"holds more than {max_values} values"
-        children: Iterable[Any]
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, (list, tuple)):
-            children = item
-        else:
-            continue
-        if depth > max_depth:
-            return f"is nested deeper than {max_depth} levels"
-        stack.extend((child, depth + 1) for child in children)
-    return None

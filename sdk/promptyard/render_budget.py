@@ -86,16 +86,20 @@ class Budget:
             )
 
 
-def shape_problem(value: Any, *, max_depth: int, max_values: int) -> str | None:
+def shape_problem(value: Any, *, max_depth: int, max_values: int | None = None) -> str | None:
     """None when JSON-like `value` nests at most `max_depth` containers deep and holds at
-    most `max_values` values, else what is wrong; measured without recursion, so a
-    900-level document is a message, not a RecursionError."""
+    most `max_values` values (None: any number), else what is wrong, e.g. "is nested deeper
+    than 32 levels"; measured without recursion, so a 900-level document is a message, not
+    a RecursionError. A container counts one level ({} and [] are depth 1); every value
+    (dict values, list items, scalars and the document itself) counts towards `max_values`.
+    Stops at the first excess, so the cost is bounded by the limits. The server uses it
+    too (apps.core.jsonshape)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     count = 0
     while stack:
         item, depth = stack.pop()
         count += 1
-        if count > max_values:
+        if max_values is not None and count > max_values:
             return f"holds more than {max_values} values"
         children: Iterable[Any]
         if isinstance(item, dict):
