@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -261,24 +260,11 @@ def parse_memory() -> tuple[float, float]:
 def main() -> None:
     require_postgres()
     log(load_average())
-    servers = {}
-    prepared = {}
-    for side, rows in (("big", ROWS), ("small", BASELINE_ROWS)):
-        name = f"bench_dataset_{side}"
-        subprocess.run(["psql", "-q", "-c", f"CREATE DATABASE {name}"], check=True)
-        env = web.env_for(os.environ, web.database_url(os.environ, name))
-        log(f"{side}: migrating and loading {rows:,} rows")
-        out = subprocess.run(
-            [PYTHON, __file__, "--prepare", str(rows), "--checks" if side == "big" else ""],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        prepared[side] = json.loads(out.stdout.strip().splitlines()[-1])
-        log(f"{side}: loaded in {prepared[side]['load_s']:.1f} s (bulk service)")
-        servers[side] = (env, web.free_port())
+    prepared, servers = web.prepare_databases(
+        __file__, "bench_dataset", {"big": ROWS, "small": BASELINE_ROWS}, "rows"
+    )
+    for side, figures in prepared.items():
+        log(f"{side}: loaded in {figures['load_s']:.1f} s (bulk service)")
     big = prepared["big"]
     log(f"queries per page at {ROWS:,} rows: {big['queries']}")
     log(f"EXPLAIN (ANALYZE, BUFFERS) of the middle page at {ROWS:,} rows:")

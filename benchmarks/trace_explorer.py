@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -238,23 +237,11 @@ def prepare(spans: int, with_checks: bool) -> None:
 def main() -> None:
     require_postgres()
     log(load_average())
-    prepared, servers = {}, {}
-    for side, spans in (("big", SPANS), ("small", BASELINE_SPANS)):
-        name = f"bench_traces_{side}"
-        subprocess.run(["psql", "-q", "-c", f"CREATE DATABASE {name}"], check=True)
-        env = web.env_for(os.environ, web.database_url(os.environ, name))
-        log(f"{side}: migrating and filling {spans:,} spans (+{spans // 20:,} of another team)")
-        out = subprocess.run(
-            [PYTHON, __file__, "--prepare", str(spans), "--checks" if side == "big" else ""],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        prepared[side] = json.loads(out.stdout.strip().splitlines()[-1])
-        log(f"{side}: filled in {prepared[side]['load_s']:.0f} s; {prepared[side]['sizes']}")
-        servers[side] = (env, web.free_port())
+    prepared, servers = web.prepare_databases(
+        __file__, "bench_traces", {"big": SPANS, "small": BASELINE_SPANS}, "spans"
+    )
+    for side, figures in prepared.items():
+        log(f"{side}: filled in {figures['load_s']:.0f} s; {figures['sizes']}")
     big = prepared["big"]
     log(f"queries per page at {SPANS:,} spans: {big['queries']}")
     for name, lines in big["explains"].items():

@@ -3,6 +3,8 @@ timed GETs of whole pages (what a browser waits for, minus the browser)."""
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -10,6 +12,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from benchmarks.honest import log
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -36,6 +40,32 @@ def env_for(environ: dict, database_url: str) -> dict:
 
 def database_url(environ: dict, name: str) -> str:
     return environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + name
+
+
+def prepare_databases(
+    script: str, prefix: str, sizes: dict[str, int], unit: str
+) -> tuple[dict[str, dict], dict[str, tuple[dict, int]]]:
+    """For each side ("big", "small") a fresh database `<prefix>_<side>` filled by running
+    `script --prepare <size>` in it ("--checks" on the big side: its query counts and
+    EXPLAINs). Returns what each prepare printed last (JSON) and each side's (env, port)
+    for its server."""
+    prepared, servers = {}, {}
+    for side, size in sizes.items():
+        name = f"{prefix}_{side}"
+        subprocess.run(["psql", "-q", "-c", f"CREATE DATABASE {name}"], check=True)
+        env = env_for(os.environ, database_url(os.environ, name))
+        log(f"{side}: migrating and filling {size:,} {unit}")
+        out = subprocess.run(
+            [PYTHON, script, "--prepare", str(size), "--checks" if side == "big" else ""],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        prepared[side] = json.loads(out.stdout.strip().splitlines()[-1])
+        servers[side] = (env, free_port())
+    return prepared, servers
 
 
 def signed_in_session(user) -> str:
