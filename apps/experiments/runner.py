@@ -917,11 +917,18 @@ def run_turn(ticket_experiment_id: int) -> dict:
     return _run_claimed(experiment, turn_seconds=scheduling.turn_seconds())
 
 
+def team_slot_lock(team_id: int) -> None:
+    """The team's row is the lock on its run slots: two workers cannot both take its last
+    free slot. FOR NO KEY UPDATE, not FOR UPDATE: the foreign-key checks of the team's own
+    writes (FOR KEY SHARE of the same row, at their commit) must not wait behind it, or a
+    run being started waits on a worker that waits on that run's row: a deadlock."""
+    Team.objects.select_for_update(no_key=True).filter(pk=team_id).first()
+
+
 def _claim_fairest() -> Experiment | None:
     for experiment_id, team_id in scheduling.fair_order():
         with transaction.atomic():
-            # The team's row is the lock: two workers cannot both take its last free slot.
-            Team.objects.select_for_update().filter(pk=team_id).first()
+            team_slot_lock(team_id)
             experiment = _claim(experiment_id) if scheduling.below_cap(team_id) else None
         if experiment is not None:
             return experiment

@@ -294,7 +294,7 @@ def team_defaults_set(
                 f"Name the model {provider.name} should run by default.", field="model"
             )
     given = team
-    team = Team.objects.select_for_update().get(pk=team.pk)
+    team = Team.objects.select_for_update(no_key=True).get(pk=team.pk)
     before = _team_defaults_state(team)
     for row in (team, given):  # the caller's instance reads the new defaults too
         row.default_provider = provider

@@ -170,7 +170,7 @@ def team_set_protected_tags(*, team: Team, actor: Actor, tags: list[str]) -> Tea
     for tag in cleaned:
         validate_tag_name(tag, field="protected_tags")
     before = {"protected_tags": team.protected_tags}
-    team = Team.objects.select_for_update().get(pk=team.pk)
+    team = Team.objects.select_for_update(no_key=True).get(pk=team.pk)
     team.protected_tags = cleaned
     team.save(update_fields=["protected_tags"])
     audit_record(
@@ -199,7 +199,7 @@ def team_set_trace_retention(*, team: Team, actor: Actor, days: int) -> Team:
             f"Keep traces between 1 and {TRACE_RETENTION_MAX_DAYS} days.",
             field="trace_retention_days",
         )
-    team = Team.objects.select_for_update().get(pk=team.pk)
+    team = Team.objects.select_for_update(no_key=True).get(pk=team.pk)
     before = {"trace_retention_days": team.trace_retention_days}
     if before["trace_retention_days"] == days:
         return team
@@ -242,7 +242,7 @@ def team_set_limits(*, team: Team, actor: Actor, limits: Mapping[str, object]) -
                 field=field,
             )
         cleaned[field] = number
-    team = Team.objects.select_for_update().get(pk=team.pk)
+    team = Team.objects.select_for_update(no_key=True).get(pk=team.pk)
     before = {field: getattr(team, field) for field in cleaned}
     if before == cleaned:
         return team
