@@ -121,6 +121,10 @@ def tags_of(prompt: Prompt) -> list[Tag]:
     return list(Tag.objects.select_related("version").filter(prompt=prompt).order_by("name"))
 
 
+def tag_is_frozen(prompt: Prompt, tag_name: str) -> bool:
+    return Tag.objects.filter(prompt=prompt, name=tag_name, immutable=True).exists()
+
+
 def tags_by_version(prompt: Prompt) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     for tag in Tag.objects.filter(prompt=prompt).values("name", "version_id"):

@@ -99,6 +99,7 @@ class TagSerializer(serializers.Serializer):
     name = serializers.CharField()
     version = serializers.IntegerField(source="version.number")
     protected = serializers.SerializerMethodField()
+    immutable = serializers.BooleanField(help_text="A frozen release label: it never moves.")
     updated_at = serializers.DateTimeField()
 
     def get_protected(self, tag) -> bool:
@@ -108,6 +109,15 @@ class TagSerializer(serializers.Serializer):
 class TagMoveSerializer(serializers.Serializer):
     version = serializers.IntegerField(help_text="Version number to point the tag at.")
     reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class TagCreateSerializer(TagMoveSerializer):
+    immutable = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Create the tag as a frozen release label: once it points at this version "
+        "it never moves (only a new tag can be created frozen).",
+    )
 
 
 class TagEventSerializer(serializers.ModelSerializer):

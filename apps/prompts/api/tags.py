@@ -10,7 +10,12 @@ from rest_framework.response import Response
 
 from apps.prompts import selectors, services
 from apps.prompts.api.base import HubAPIView, validated
-from apps.prompts.api.serializers import TagEventSerializer, TagMoveSerializer, TagSerializer
+from apps.prompts.api.serializers import (
+    TagCreateSerializer,
+    TagEventSerializer,
+    TagMoveSerializer,
+    TagSerializer,
+)
 from apps.prompts.models import Prompt, PromptVersion, TagEvent
 from apps.teams.actors import Actor
 from apps.teams.models import Team
@@ -51,9 +56,14 @@ class _TagChangeView(HubAPIView):
 
     @extend_schema(request=TagMoveSerializer, responses={201: TagEventSerializer})
     def post(self, request, prompt_name: str, tag_name: str):
+        return self.change(request, prompt_name, tag_name, TagMoveSerializer)
+
+    def change(self, request, prompt_name: str, tag_name: str, shape, **extra) -> Response:
         prompt = selectors.prompt_get(prompt_name)
-        data = validated(TagMoveSerializer, request)
+        data = validated(shape, request)
         version = selectors.version_for_field(prompt, data["version"], field="version")
+        if "immutable" in data:
+            extra["immutable"] = data["immutable"]
         event = self.tag_service(
             team=self.team,
             actor=self.actor,
@@ -61,14 +71,20 @@ class _TagChangeView(HubAPIView):
             tag_name=tag_name,
             version=version,
             reason=data["reason"],
+            **extra,
         )
         return Response(TagEventSerializer(event).data, status=status.HTTP_201_CREATED)
 
 
 class TagMoveView(_TagChangeView):
-    """Move an unprotected tag. Protected tags answer 403: request a promotion."""
+    """Move an unprotected tag, or create it (`immutable`: as a frozen release label).
+    Protected tags answer 403: request a promotion. A frozen tag answers 409."""
 
     tag_service = staticmethod(services.tag_move)
+
+    @extend_schema(request=TagCreateSerializer, responses={201: TagEventSerializer})
+    def post(self, request, prompt_name: str, tag_name: str):
+        return self.change(request, prompt_name, tag_name, TagCreateSerializer)
 
 
 class TagRollbackView(_TagChangeView):

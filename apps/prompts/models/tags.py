@@ -18,6 +18,9 @@ class Tag(TeamOwned):
     name = models.CharField(max_length=36, validators=[tag_name_validator])
     version = models.ForeignKey(PromptVersion, on_delete=models.CASCADE, related_name="tags")
     updated_at = models.DateTimeField(default=timezone.now)
+    # A frozen release label (e.g. `prod-v1.2` quoted in a bug report): set when the tag is
+    # created, and from then on it never moves.
+    immutable = models.BooleanField(default=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["prompt", "name"], name="tag_unique_name")]

@@ -25,6 +25,7 @@ from apps.prompts.services.tags import (
     _key,
     _lock_prompt,
     _locked_tag,
+    _refuse_frozen,
     _refuse_latest,
     _refuse_same_version,
     _tag_target,
@@ -54,6 +55,7 @@ def promotion_request_create(
         raise ValidationFailed("Evidence is a list of experiment ids.", field="evidence")
     gates.evidence_check(team, evidence)
     tag = Tag.objects.filter(prompt=prompt, name=tag_name).first()
+    _refuse_frozen(tag)
     _refuse_same_version(tag, tag_name, candidate)
     duplicate = PromotionRequest.objects.filter(
         prompt=prompt, tag_name=tag_name, candidate=candidate, status=PromotionStatus.OPEN

@@ -45,17 +45,24 @@ def _apply_move(
     is_rollback: bool = False,
     is_emergency: bool = False,
     tag: Tag | None = None,
+    immutable: bool = False,
 ) -> TagEvent:
     """Point the tag at `version` and record the move. Caller holds the transaction."""
     if tag is None:
         tag = _locked_tag(prompt, tag_name)
+    _refuse_frozen(tag)
     from_version = tag.version if tag is not None else None
     now = timezone.now()
     if tag is None:
         try:
             with transaction.atomic():
                 Tag.objects.create(
-                    team=team, prompt=prompt, name=tag_name, version=version, updated_at=now
+                    team=team,
+                    prompt=prompt,
+                    name=tag_name,
+                    version=version,
+                    updated_at=now,
+                    immutable=immutable,
                 )
         except IntegrityError:
             raise Conflict(f"Tag {tag_name!r} was just created by someone else; try again.")
@@ -116,6 +123,16 @@ def _locked_tag(prompt: Prompt, tag_name: str) -> Tag | None:
     return Tag.objects.select_for_update().filter(prompt=prompt, name=tag_name).first()
 
 
+def _refuse_frozen(tag: Tag | None) -> None:
+    """A frozen release label never moves, whoever asks and however (move, rollback,
+    promotion, rollout)."""
+    if tag is not None and tag.immutable:
+        raise Conflict(
+            f"'{tag.name}' is a frozen release label: it points at v{tag.version.number} for "
+            "good and never moves. Create a new tag instead."
+        )
+
+
 def _refuse_same_version(tag: Tag | None, tag_name: str, version: PromptVersion) -> None:
     if tag is not None and tag.version_id == version.pk:
         raise Conflict(f"'{tag_name}' already points at v{version.number}.")
@@ -136,7 +153,10 @@ def tag_move(
     tag_name: str,
     version: PromptVersion,
     reason: str = "",
+    immutable: bool = False,
 ) -> TagEvent:
+    """Move an unprotected tag, or create it; `immutable` creates a frozen release label
+    (only a new tag can be created frozen)."""
     require(actor, PERM_EDIT, team, scope=WRITE)
     _tag_target(prompt, tag_name, version)
     _refuse_latest(tag_name)
@@ -146,6 +166,12 @@ def tag_move(
         )
     _lock_prompt(prompt)
     tag = _locked_tag(prompt, tag_name)
+    _refuse_frozen(tag)
+    if immutable and tag is not None:
+        raise ValidationFailed(
+            f"'{tag_name}' already exists: only a new tag can be created frozen.",
+            field="immutable",
+        )
     _refuse_same_version(tag, tag_name, version)
     before = {"version": tag.version.number} if tag is not None else None
     event = _apply_move(
@@ -156,14 +182,18 @@ def tag_move(
         version=version,
         reason=(reason or "").strip(),
         tag=tag,
+        immutable=immutable,
     )
+    after = {"prompt": prompt.name, "tag": tag_name, "version": version.number}
+    if immutable:
+        after["immutable"] = True
     audit_record(
         team=team,
         actor=actor,
         verb="prompt.tag_move",
         target=event,
         before=before,
-        after={"prompt": prompt.name, "tag": tag_name, "version": version.number},
+        after=after,
     )
     return event
 
@@ -203,6 +233,7 @@ def tag_rollback(
     tag = _locked_tag(prompt, tag_name)
     if tag is None:
         raise ValidationFailed(f"'{tag_name}' has never pointed anywhere.", field="tag_name")
+    _refuse_frozen(tag)
     _refuse_same_version(tag, tag_name, version)
     if version.pk not in previous_version_ids(prompt, tag_name):
         raise ValidationFailed(

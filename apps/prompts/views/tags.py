@@ -32,7 +32,9 @@ def tag_detail(request, prompt_name, tag_name):
     if current is None and not page.object_list:
         raise Http404("No such tag.")
     protected = request.team.is_protected_tag(tag_name)
+    frozen = selectors.tag_is_frozen(prompt, tag_name)
     context = {
+        "frozen": frozen,
         "prompt": prompt,
         "page": page,
         "tag_name": tag_name,
@@ -40,14 +42,14 @@ def tag_detail(request, prompt_name, tag_name):
         "protected": protected,
         "is_latest": tag_name == LATEST_TAG,
         "rollback_targets": selectors.rollback_targets(prompt, tag_name)
-        if tag_name != LATEST_TAG
+        if tag_name != LATEST_TAG and not frozen
         else [],
         "can_rollback": role_allows(request, PERM_ADMIN if protected else PERM_EDIT),
     }
     return render(request, "prompts/history.html", context)
 
 
-def _change_tag(request, prompt, tag_name, tag_service, success) -> None:
+def _change_tag(request, prompt, tag_name, tag_service, success, **extra) -> None:
     """Point the tag at the posted version through `tag_service`; the outcome is a message
     (`success(version)` when it worked)."""
     version = selectors.version_for_value(prompt, request.POST.get("version"))
@@ -59,6 +61,7 @@ def _change_tag(request, prompt, tag_name, tag_service, success) -> None:
             tag_name=tag_name,
             version=version,
             reason=request.POST.get("reason", ""),
+            **extra,
         )
     except ServiceError as exc:
         messages.error(request, exc.message)
@@ -69,12 +72,17 @@ def _change_tag(request, prompt, tag_name, tag_service, success) -> None:
 @require_POST
 def tag_move(request, prompt_name, tag_name):
     prompt = selectors.prompt_get(prompt_name)
+    frozen = request.POST.get("immutable") in ("on", "true", "1")
     _change_tag(
         request,
         prompt,
         tag_name,
         services.tag_move,
-        lambda version: f"'{tag_name}' now points at v{version.number}.",
+        lambda version: (
+            f"'{tag_name}' now points at v{version.number}"
+            + (" for good (frozen)." if frozen else ".")
+        ),
+        immutable=frozen,
     )
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
