@@ -89,6 +89,11 @@ def _prompts(world, team, alice, bob):
             candidate=v2,
             description="ship it",
         )
+    if hasattr(services, "rollout_start"):
+        services.tag_move(team=team, actor=alice, prompt=prompt, tag_name="beta", version=v1)
+        world.objects["rollout"] = services.rollout_start(
+            team=team, actor=alice, prompt=prompt, tag_name="beta", candidate=v2, percent=10
+        )
 
 
 def _datasets(world, team, alice, bob):
@@ -255,6 +260,7 @@ KWARG_SOURCES = {
     "tag_name": lambda w: "production",
     "promotion_id": lambda w: _get(w, "promotion").pk,
     "request_id": lambda w: _get(w, "promotion").pk,
+    "rollout_id": lambda w: _get(w, "rollout").pk,
     "dataset_id": lambda w: _get(w, "dataset").pk,
     "example_id": lambda w: _get(w, "example").example_id,
     "revision": lambda w: 1,

@@ -1,6 +1,6 @@
 from django.urls import path  # noqa: F401
 
-from apps.prompts.api import promotions, tags, versions
+from apps.prompts.api import promotions, rollouts, tags, versions
 from apps.prompts.api.serving import PromptCollectionView, PromptServeView
 
 urlpatterns: list = [
@@ -36,6 +36,23 @@ urlpatterns: list = [
         "prompts/<slug:prompt_name>/tags/<str:tag_name>/rollback/",
         tags.TagRollbackView.as_view(),
         name="prompt-tag-rollback",
+    ),
+    path(
+        "prompts/<slug:prompt_name>/tags/<str:tag_name>/rollout/",
+        rollouts.RolloutStartView.as_view(),
+        name="prompt-tag-rollout",
+    ),
+    path("rollouts/", rollouts.RolloutListView.as_view(), name="rollouts"),
+    path("rollouts/<int:rollout_id>/", rollouts.RolloutDetailView.as_view(), name="rollout"),
+    path(
+        "rollouts/<int:rollout_id>/step/",
+        rollouts.RolloutStepView.as_view(),
+        name="rollout-step",
+    ),
+    path(
+        "rollouts/<int:rollout_id>/abort/",
+        rollouts.RolloutAbortView.as_view(),
+        name="rollout-abort",
     ),
     path("promotions/", promotions.PromotionListCreateView.as_view(), name="promotions"),
     path(

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from apps.prompts.models import FetchStat, Prompt, Tag
+from apps.prompts.models import FetchStat, Prompt, Rollout, RolloutStatus, Tag
 
 SILENT_AFTER = timedelta(
     seconds=float(os.environ.get("PROMPTYARD_FETCH_SILENT_AFTER_SECONDS", "3600"))
@@ -51,7 +51,7 @@ class EnvironmentRow:
 
 
 def environment_rows(*, prompt_name: str = "", now: datetime | None = None) -> list[EnvironmentRow]:
-    """Rows per (prompt, tag, environment), in 2 queries, inside the team scope."""
+    """Rows per (prompt, tag, environment), in 3 queries, inside the team scope."""
     now = now or timezone.now()
     stats = FetchStat.objects.select_related("prompt", "api_key").order_by(
         "prompt__name", "tag", "environment"
@@ -62,6 +62,13 @@ def environment_rows(*, prompt_name: str = "", now: datetime | None = None) -> l
         (tag.prompt_id, tag.name): tag.version.number
         for tag in Tag.objects.select_related("version").only(
             "id", "prompt_id", "name", "team_id", "version__id", "version__number"
+        )
+    }
+    # Under a rollout a key that fetched the candidate serves what the tag asks of it.
+    candidates = {
+        (r["prompt_id"], r["tag_name"]): r["candidate__number"]
+        for r in Rollout.objects.filter(status=RolloutStatus.ACTIVE).values(
+            "prompt_id", "tag_name", "candidate__number"
         )
     }
     rows: dict[tuple, EnvironmentRow] = {}
@@ -91,9 +98,10 @@ def environment_rows(*, prompt_name: str = "", now: datetime | None = None) -> l
         row.silent = now - row.last_fetched_at > SILENT_AFTER
         if row.tag and row.current_version is not None:
             # A key that went silent is flagged as such, not as holding a version.
+            serving = {row.current_version, candidates.get((row.prompt.pk, row.tag))}
             row.behind = [
                 k
                 for k in row.keys.values()
-                if k.version != row.current_version and now - k.last_fetched_at <= SILENT_AFTER
+                if k.version not in serving and now - k.last_fetched_at <= SILENT_AFTER
             ]
     return list(rows.values())

@@ -5,7 +5,7 @@ reviewer's rights on the prompt. Predicates only; the services enforce them."""
 from __future__ import annotations
 
 from apps.prompts.models import PERM_APPROVE_PROMOTION, PromotionRequest, Prompt
-from apps.teams.models import PERM_ADMIN, PERM_VIEW
+from apps.teams.models import PERM_ADMIN, PERM_EDIT, PERM_VIEW
 from apps.teams.permissions import actor_can, actor_person_id, is_api_key
 
 # API-key scopes of the Hub: reading prompts, and every write to them.
@@ -64,3 +64,22 @@ def review_blockers(actor, request: PromotionRequest) -> list[str]:
             "Only team owners and admins, or people granted approval on this prompt, may review."
         )
     return reasons
+
+
+def rollout_steer_blocker(actor, team, prompt: Prompt, tag_name: str) -> str | None:
+    """Why `actor` may not step up or abort a rollout of the tag (None: they may). On a
+    protected tag: owners, admins and people granted approval on the prompt (API keys:
+    the admin scope); on others, editors."""
+    if not team.is_protected_tag(tag_name):
+        if actor_can(actor, PERM_EDIT, team, scope=WRITE):
+            return None
+        return "Only editors may steer a rollout."
+    if is_api_key(actor):
+        if actor_can(actor, PERM_ADMIN, team):
+            return None
+    elif can_review_prompt(actor, team, prompt):
+        return None
+    return (
+        f"'{tag_name}' is protected: only owners, admins and people granted approval on "
+        "this prompt may steer its rollout."
+    )

@@ -13,10 +13,14 @@ from django.core.signals import request_finished
 from django.db.models.signals import post_delete, post_save
 
 from apps.prompts import serving, telemetry
-from apps.prompts.signals import tag_moved
+from apps.prompts.signals import rollout_changed, tag_moved
 
 
 def _on_tag_moved(sender, team_id, prompt_name, tag_name, **kwargs):
+    serving.invalidate_team(team_id)
+
+
+def _on_rollout_changed(sender, team_id, **kwargs):
     serving.invalidate_team(team_id)
 
 
@@ -28,6 +32,7 @@ def _on_prompt_row_change(sender, instance, **kwargs):
 
 def connect() -> None:
     tag_moved.connect(_on_tag_moved, dispatch_uid="serving_tag_moved")
+    rollout_changed.connect(_on_rollout_changed, dispatch_uid="serving_rollout_changed")
     for model in ("prompts.Tag", "prompts.Prompt"):
         post_save.connect(_on_prompt_row_change, sender=model, dispatch_uid=f"serving_save_{model}")
         post_delete.connect(

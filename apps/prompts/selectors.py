@@ -19,6 +19,8 @@ from apps.prompts.models import (
     PromotionStatus,
     Prompt,
     PromptVersion,
+    Rollout,
+    RolloutStatus,
     Tag,
     TagEvent,
 )
@@ -142,8 +144,11 @@ def tag_history(prompt: Prompt, tag_name: str | None = None) -> QuerySet[TagEven
 
 
 def previous_version_ids(prompt: Prompt, tag_name: str) -> set[int]:
-    """Versions this tag pointed at before (from its recorded history)."""
-    events = TagEvent.objects.filter(prompt=prompt, tag_name=tag_name)
+    """Versions this tag pointed at before (from its recorded history). Rollout steps
+    served a share of traffic without moving the tag: they are no positions."""
+    events = TagEvent.objects.filter(prompt=prompt, tag_name=tag_name).exclude(
+        rollout_percent__lt=100
+    )
     ids = set(events.values_list("to_version_id", flat=True))
     ids |= {i for i in events.values_list("from_version_id", flat=True) if i}
     return ids
@@ -323,3 +328,34 @@ def people_in(team: Team, who: str) -> list[Person]:
         Person(m.user.pk, m.user.name or m.user.email, m.user.email, m.role)
         for m in (members_in_roles(team, roles) if roles else [])
     ]
+
+
+# --- rollouts --------------------------------------------------------------------------
+
+
+def rollouts(*, prompt: Prompt | None = None, status: str | None = None) -> QuerySet[Rollout]:
+    qs = Rollout.objects.select_related("prompt", "base", "candidate", "promotion")
+    if prompt is not None:
+        qs = qs.filter(prompt=prompt)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-created_at", "-id")
+
+
+def rollouts_active(*, prompt: Prompt | None = None) -> list[Rollout]:
+    return list(rollouts(prompt=prompt, status=RolloutStatus.ACTIVE))
+
+
+def rollout_get(pk: int) -> Rollout:
+    rollout = rollouts().filter(pk=pk).first()
+    if rollout is None:
+        raise NotFound("No such rollout.")
+    return rollout
+
+
+def rollout_events(rollout: Rollout) -> QuerySet[TagEvent]:
+    return (
+        TagEvent.objects.select_related("from_version", "to_version", "approver")
+        .filter(rollout=rollout)
+        .order_by("-created_at", "-id")
+    )

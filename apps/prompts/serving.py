@@ -38,9 +38,10 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.db import transaction
 from django.utils.http import parse_etags
+from promptyard.rollouts import ARM_CANDIDATE, arm_for
 
 from apps.core.errors import NotFound, ValidationFailed
-from apps.prompts.models import Prompt, PromptVersion, Tag
+from apps.prompts.models import Prompt, PromptVersion, Rollout, RolloutStatus, Tag
 from apps.prompts.validators import TAG_NAME_RE
 from apps.teams.keys import forget_all_api_keys
 
@@ -62,6 +63,8 @@ class Served:
     etag: str
     # (prompt_id, version_number) of every prompt in the answer.
     served: tuple[tuple[int, int], ...]
+    # A tag under a rollout: the answers of its two arms, for a fetch with a caller key.
+    arms: Arms | None = None
 
     def matches(self, if_none_match: str | None) -> bool:
         if not if_none_match:
@@ -71,6 +74,22 @@ class Served:
         # If-None-Match uses the weak comparison (RFC 9110 13.1.2).
         etags = {e.removeprefix("W/") for e in parse_etags(if_none_match)}
         return self.etag in etags
+
+
+@dataclass(frozen=True)
+class Arms:
+    """The two answers of a tag under rollout: which one a caller key gets is
+    promptyard.rollouts.arm_for(prompt, rollout_id, percent, key), as in the SDK."""
+
+    prompt_name: str
+    rollout_id: int
+    percent: int
+    current: Served
+    candidate: Served
+
+    def pick(self, key: str | None) -> Served:
+        arm = arm_for(self.prompt_name, self.rollout_id, self.percent, key)
+        return self.candidate if arm == ARM_CANDIDATE else self.current
 
 
 # --- generations ---------------------------------------------------------------------
@@ -221,6 +240,59 @@ def _dumps(data) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def _rollout_of(rollout: Rollout) -> dict:
+    """The rollout definition a tagged fetch carries: both versions and the split."""
+    return {
+        "id": rollout.pk,
+        "percent": rollout.percent,
+        "current_version": rollout.base.number,
+        "candidate": _payload(rollout.prompt.name, rollout.candidate, rollout.tag_name),
+    }
+
+
+def rollout_etag(etag: str, rollout: Rollout, arm: str | None = None) -> str:
+    suffix = f".r{rollout.pk}-{rollout.percent}" + (f"-{arm}" if arm else "")
+    return etag[:-1] + suffix + '"'
+
+
+def _active_rollouts(tag: str, prompt_ids) -> dict[int, Rollout]:
+    rows = Rollout.objects.select_related("prompt", "base", "candidate").filter(
+        tag_name=tag, status=RolloutStatus.ACTIVE, prompt_id__in=prompt_ids
+    )
+    return {r.prompt_id: r for r in rows}
+
+
+def _tagged_answer(name: str, row: Tag, rollout: Rollout | None) -> Served:
+    found = row.version
+    payload = _payload(name, found, row.name)
+    etag = prompt_etag(found, row.name)
+    if rollout is None:
+        return Served(body=_dumps(payload), etag=etag, served=((found.prompt_id, found.number),))
+
+    def arm(version: PromptVersion, which: str) -> Served:
+        body = _payload(name, version, row.name)
+        body["rollout"] = {"id": rollout.pk, "percent": rollout.percent, "arm": which}
+        return Served(
+            body=_dumps(body),
+            etag=rollout_etag(prompt_etag(version, row.name), rollout, which),
+            served=((version.prompt_id, version.number),),
+        )
+
+    payload["rollout"] = _rollout_of(rollout)
+    return Served(
+        body=_dumps(payload),
+        etag=rollout_etag(etag, rollout),
+        served=((found.prompt_id, found.number),),
+        arms=Arms(
+            prompt_name=name,
+            rollout_id=rollout.pk,
+            percent=rollout.percent,
+            current=arm(rollout.base, "current"),
+            candidate=arm(rollout.candidate, ARM_CANDIDATE),
+        ),
+    )
+
+
 def _load_prompt(name: str, tag: str | None, version: int | None) -> Served:
     if version is not None:
         found = (
@@ -236,7 +308,8 @@ def _load_prompt(name: str, tag: str | None, version: int | None) -> Served:
             if not Prompt.objects.filter(name=name).exists():
                 raise NotFound(f"No prompt named {name!r}.")
             raise NotFound(f"Prompt {name!r} has no tag {tag!r}.")
-        found = row.version
+        rollout = _active_rollouts(tag, [row.prompt_id]).get(row.prompt_id)
+        return _tagged_answer(name, row, rollout)
     return Served(
         body=_dumps(_payload(name, found, tag)),
         etag=prompt_etag(found, tag),
@@ -244,9 +317,25 @@ def _load_prompt(name: str, tag: str | None, version: int | None) -> Served:
     )
 
 
-def serve_prompt(*, team, name: str, tag: str | None = None, version: int | None = None) -> Served:
+def serve_prompt(
+    *,
+    team,
+    name: str,
+    tag: str | None = None,
+    version: int | None = None,
+    key: str | None = None,
+) -> Served:
     """The answer for one prompt at a tag (default production) or a pinned version.
+    Under a rollout the tagged answer carries its definition; with a caller `key` it is
+    instead the answer of the key's arm (the same arm the SDK picks for that key).
     Runs inside the team's scope; raises NotFound / ValidationFailed."""
+    served = _serve_prompt(team=team, name=name, tag=tag, version=version)
+    if key is not None and served.arms is not None:
+        return served.arms.pick(key)
+    return served
+
+
+def _serve_prompt(*, team, name: str, tag: str | None, version: int | None) -> Served:
     if version is not None and version < 1:
         raise ValidationFailed("version must be a positive integer.", field="version")
     tag = None if version is not None else _check_tag(tag or DEFAULT_TAG)
@@ -266,11 +355,18 @@ def serve_snapshot(*, team, tag: str | None = None) -> Served:
 
 
 def _load_snapshot(tag: str) -> Served:
-    rows = Tag.objects.select_related("prompt", "version").filter(name=tag).order_by("prompt__name")
+    rows = list(
+        Tag.objects.select_related("prompt", "version").filter(name=tag).order_by("prompt__name")
+    )
+    rollouts = _active_rollouts(tag, [row.prompt_id for row in rows]) if rows else {}
     items = []
     for row in rows:
         item = _payload(row.prompt.name, row.version, tag)
         item["etag"] = prompt_etag(row.version, tag)
+        rollout = rollouts.get(row.prompt_id)
+        if rollout is not None:
+            item["rollout"] = _rollout_of(rollout)
+            item["etag"] = rollout_etag(item["etag"], rollout)
         items.append(item)
     digest = hashlib.sha256("\n".join(i["etag"] for i in items).encode()).hexdigest()
     return Served(

@@ -1,6 +1,14 @@
 from django.urls import path
 
-from apps.prompts.views import editor, environments, promotions, prompts, tags, versions
+from apps.prompts.views import (
+    editor,
+    environments,
+    promotions,
+    prompts,
+    rollouts,
+    tags,
+    versions,
+)
 
 app_name = "prompts"
 urlpatterns = [
@@ -23,6 +31,9 @@ urlpatterns = [
         "requests/<int:promotion_id>/cancel/", promotions.promotion_cancel, name="promotion_cancel"
     ),
     path("requests/<int:promotion_id>/ask/", promotions.promotion_ask, name="promotion_ask"),
+    path("rollouts/<int:rollout_id>/", rollouts.rollout_detail, name="rollout"),
+    path("rollouts/<int:rollout_id>/step/", rollouts.rollout_step, name="rollout_step"),
+    path("rollouts/<int:rollout_id>/abort/", rollouts.rollout_abort, name="rollout_abort"),
     path("<slug:prompt_name>/", prompts.prompt_detail, name="detail"),
     path("<slug:prompt_name>/settings/", prompts.prompt_settings, name="settings"),
     path("<slug:prompt_name>/settings/approvers/", prompts.prompt_approvers, name="approvers"),
@@ -30,6 +41,11 @@ urlpatterns = [
     path("<slug:prompt_name>/move-tag/", tags.tag_move_new, name="tag_move_new"),
     path("<slug:prompt_name>/tags/<str:tag_name>/", tags.tag_detail, name="tag"),
     path("<slug:prompt_name>/tags/<str:tag_name>/move/", tags.tag_move, name="tag_move"),
+    path(
+        "<slug:prompt_name>/tags/<str:tag_name>/rollout/",
+        rollouts.rollout_start,
+        name="rollout_start",
+    ),
     path(
         "<slug:prompt_name>/tags/<str:tag_name>/rollback/",
         tags.tag_rollback,

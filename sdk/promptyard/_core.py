@@ -397,7 +397,10 @@ def note_fetch(prompt: Prompt) -> None:
     try:
         from promptyard.tracing import record_prompt_fetch
 
-        record_prompt_fetch(prompt.name, prompt.version or None)
+        rollout_id = prompt.rollout.id if prompt.rollout is not None else None
+        record_prompt_fetch(
+            prompt.name, prompt.version or None, arm=prompt.arm, rollout_id=rollout_id
+        )
     except Exception:  # tracing must never break a fetch
         logger.debug("promptyard: could not record the prompt fetch on the span", exc_info=True)
 

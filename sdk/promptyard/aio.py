@@ -54,9 +54,10 @@ class AsyncPromptyard(FetchSteps):
         version: int | None = None,
         fallback: Any = None,
         cache_ttl: float | None = None,
+        key: Any = None,
     ) -> Prompt:
         """See `Promptyard.get_prompt`: same caching, revalidation and fallback rules."""
-        prompt = await self._get_prompt(name, tag, version, fallback, cache_ttl)
+        prompt = (await self._get_prompt(name, tag, version, fallback, cache_ttl)).for_key(key)
         note_fetch(prompt)
         return prompt
 

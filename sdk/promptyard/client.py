@@ -145,14 +145,20 @@ class Promptyard(FetchSteps):
         version: int | None = None,
         fallback: Any = None,
         cache_ttl: float | None = None,
+        key: Any = None,
     ) -> Prompt:
         """The prompt at `tag` (or the pinned `version`).
 
         Fresh cached copy: returned without a request. Expired copy: returned at once and
         revalidated in the background (If-None-Match). `cache_ttl=0`: revalidated before
         returning. Raises only when neither a cached copy, a disk copy nor `fallback` exists.
+
+        Under a rollout of the tag, the answer carries both versions and the split: `key`
+        (a user or session id) picks the caller's arm locally, sticky per key and the same
+        as the server's; without a key each call draws an arm at random. The cache holds
+        the rollout, so stepping or aborting it reaches callers with the next refresh.
         """
-        prompt = self._get_prompt(name, tag, version, fallback, cache_ttl)
+        prompt = (self._get_prompt(name, tag, version, fallback, cache_ttl)).for_key(key)
         note_fetch(prompt)
         return prompt
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from copy import deepcopy
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from promptyard.rendering import KIND_CHAT, KIND_TEXT, render_prompt
+from promptyard.rollouts import ARM_CANDIDATE, ARM_CURRENT, arm_for
 
 # Model settings passed through to `openai.chat.completions.create` when set.
 OPENAI_SETTINGS = (
@@ -25,6 +27,40 @@ REQUIRED_FIELDS = ("name", "version", "kind", "content_hash")
 
 
 @dataclass(frozen=True)
+class RolloutDef:
+    """A tag under rollout: `candidate` is served to `percent` % of caller keys (sticky,
+    promptyard.rollouts), the prompt carrying this to the rest."""
+
+    id: int
+    percent: int
+    current_version: int
+    candidate: Prompt
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "percent": self.percent,
+            "current_version": self.current_version,
+            "candidate": self.candidate.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str) -> RolloutDef | None:
+        """None when `data` names only an arm (a keyed answer of the server)."""
+        if not isinstance(data, dict) or "candidate" not in data:
+            return None
+        rollout_id, percent = data.get("id"), data.get("percent")
+        if not isinstance(rollout_id, int) or not isinstance(percent, (int, float)):
+            raise ValueError("rollout lacks its id or percent")
+        return cls(
+            id=rollout_id,
+            percent=int(percent),
+            current_version=int(data.get("current_version") or 0),
+            candidate=Prompt.from_dict(data["candidate"], source=source),
+        )
+
+
+@dataclass(frozen=True)
 class Prompt:
     name: str
     version: int
@@ -40,6 +76,31 @@ class Prompt:
     source: str = "server"
     # True when served past its TTL (a refresh is under way or the server is unreachable).
     stale: bool = False
+    # The tag's rollout, when one is under way (both versions and the split).
+    rollout: RolloutDef | None = None
+    # Under a rollout: the arm this copy is ("current" or "candidate"); None otherwise.
+    arm: str | None = None
+
+    def for_key(self, key: Any = None) -> Prompt:
+        """Under a rollout, the version of `key`'s arm (sticky per key: the same function
+        as the server's); without a key a random arm. Without a rollout: itself."""
+        rollout = self.rollout
+        if rollout is None:
+            return self
+        arm = arm_for(self.name, rollout.id, rollout.percent, None if key is None else str(key))
+        if arm == ARM_CANDIDATE:
+            chosen = rollout.candidate
+            return Prompt(
+                **{
+                    **chosen.__dict__,
+                    "tag": self.tag,
+                    "source": self.source,
+                    "stale": self.stale,
+                    "rollout": rollout,
+                    "arm": ARM_CANDIDATE,
+                }
+            )
+        return replace(self, arm=ARM_CURRENT)
 
     @property
     def is_fallback(self) -> bool:
@@ -72,9 +133,10 @@ class Prompt:
         return kwargs
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("source")
-        data.pop("stale")
+        skip = ("source", "stale", "rollout", "arm")
+        data = {f.name: deepcopy(getattr(self, f.name)) for f in fields(self) if f.name not in skip}
+        if self.rollout is not None:
+            data["rollout"] = self.rollout.to_dict()
         return data
 
     @classmethod
@@ -103,6 +165,8 @@ class Prompt:
             content_hash=str(data["content_hash"]),
             tag=data.get("tag"),
             source=source,
+            rollout=RolloutDef.from_dict(data.get("rollout"), source=source),
+            arm=_arm_of(data.get("rollout")),
         )
 
     @classmethod
@@ -124,3 +188,9 @@ class Prompt:
         raise TypeError(
             "fallback must be a template string, a list of messages, a dict or a Prompt"
         )
+
+
+def _arm_of(rollout: Any) -> str | None:
+    if isinstance(rollout, dict) and rollout.get("arm") in (ARM_CURRENT, ARM_CANDIDATE):
+        return str(rollout["arm"])
+    return None

@@ -46,6 +46,9 @@ ATTR_FUNCTION_NAME = "promptyard.function.name"
 ATTR_FUNCTION_VERSION = "promptyard.function.version"
 ATTR_PROMPT_NAME = "promptyard.prompt.name"
 ATTR_PROMPT_VERSION = "promptyard.prompt.version"
+# Under a rollout: which rollout and which arm served the version above.
+ATTR_ROLLOUT_ID = "promptyard.rollout.id"
+ATTR_ROLLOUT_ARM = "promptyard.rollout.arm"
 # OpenInference's names, which the server (and other tools) read as the span's input/output.
 ATTR_INPUT = "input.value"
 ATTR_OUTPUT = "output.value"
@@ -143,8 +146,11 @@ def _tracer() -> Tracer | None:
     return tracer
 
 
-def record_prompt_fetch(name: str, version: int | None) -> None:
-    """Called by get_prompt: the current span used this prompt version."""
+def record_prompt_fetch(
+    name: str, version: int | None, *, arm: str | None = None, rollout_id: int | None = None
+) -> None:
+    """Called by get_prompt: the current span used this prompt version (under a rollout,
+    the version of the caller's arm, with the rollout and the arm)."""
     otel_trace = _otel()
     if otel_trace is None:
         return
@@ -154,6 +160,9 @@ def record_prompt_fetch(name: str, version: int | None) -> None:
     span.set_attribute(ATTR_PROMPT_NAME, str(name))
     if version:
         span.set_attribute(ATTR_PROMPT_VERSION, int(version))
+    if rollout_id is not None and arm:
+        span.set_attribute(ATTR_ROLLOUT_ID, int(rollout_id))
+        span.set_attribute(ATTR_ROLLOUT_ARM, str(arm))
 
 
 # --- values --------------------------------------------------------------------------

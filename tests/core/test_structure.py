@@ -60,6 +60,8 @@ WRITE_VERBS = (
     "run",
     "record",
     "flush",
+    "step",
+    "abort",
 )
 
 WRITE_NAME = re.compile(r"_(" + "|".join(WRITE_VERBS) + r")(_|$)")

@@ -49,6 +49,7 @@ class PromotionListCreateView(HubAPIView):
             candidate=candidate,
             description=data["description"],
             evidence=data["evidence"],
+            rollout_percent=data["rollout_percent"],
         )
         return Response(PromotionSerializer(promotion).data, status=status.HTTP_201_CREATED)
 

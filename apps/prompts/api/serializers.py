@@ -7,7 +7,14 @@ from rest_framework import serializers
 
 from apps.prompts import selectors
 from apps.prompts.gates import approval_blockers
-from apps.prompts.models import Kind, PromotionRequest, PromotionStatus, PromptVersion, TagEvent
+from apps.prompts.models import (
+    Kind,
+    PromotionRequest,
+    PromotionStatus,
+    PromptVersion,
+    Rollout,
+    TagEvent,
+)
 from apps.prompts.validators import PROMPT_NAME_RE, PROMPT_NAME_RULE
 
 
@@ -139,6 +146,8 @@ class TagEventSerializer(serializers.ModelSerializer):
             "reason",
             "is_rollback",
             "is_emergency",
+            "rollout",
+            "rollout_percent",
             "created_at",
         ]
         read_only_fields = fields
@@ -170,6 +179,7 @@ class PromotionSerializer(serializers.ModelSerializer):
             "current_version",
             "description",
             "evidence",
+            "rollout_percent",
             "status",
             "requester",
             "reviewer",
@@ -198,7 +208,65 @@ class PromotionCreateSerializer(serializers.Serializer):
     evidence = serializers.ListField(
         child=serializers.IntegerField(), required=False, default=list, help_text="Experiment ids."
     )
+    rollout_percent = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Ask for a rollout instead of a move: serve the candidate to this share of "
+        "traffic (1-99 %), stepped up later; 100 % completes the move.",
+    )
 
 
 class ReviewSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class RolloutSerializer(serializers.ModelSerializer):
+    prompt = serializers.CharField(source="prompt.name")
+    current_version = serializers.IntegerField(source="base.number")
+    candidate = serializers.IntegerField(source="candidate.number")
+    current_percent = serializers.IntegerField(source="base_percent")
+    status = serializers.CharField()
+
+    class Meta:
+        model = Rollout
+        fields = [
+            "id",
+            "prompt",
+            "tag_name",
+            "current_version",
+            "candidate",
+            "percent",
+            "current_percent",
+            "status",
+            "promotion",
+            "started_by_label",
+            "guardrail_margin",
+            "created_at",
+            "updated_at",
+            "ended_at",
+            "end_reason",
+        ]
+        read_only_fields = fields
+
+
+class RolloutStartSerializer(serializers.Serializer):
+    candidate = serializers.IntegerField(help_text="Candidate version number.")
+    percent = serializers.IntegerField(help_text="Share of traffic for the candidate, 1-99.")
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    guardrail_margin = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        default=0.02,
+        help_text="Abort by itself when the candidate's error rate is worse by more than this "
+        "fraction, with significance; null: no guardrail.",
+    )
+
+
+class RolloutStepSerializer(serializers.Serializer):
+    percent = serializers.IntegerField(help_text="The new share, above the current; 100 moves.")
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class RolloutAbortSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")

@@ -1,6 +1,7 @@
 """The serving API: what applications (the SDK) call at run time.
 
 GET /api/v1/prompts/<name>/?tag=production | ?version=N  -> one prompt version
+    (under a rollout: with its definition; with &key=<caller key>: the key's arm)
 GET /api/v1/prompts/?tag=production                        -> every prompt at that tag
 
 Both answer with a strong ETag and honour If-None-Match with 304 and no body. The same
@@ -87,6 +88,12 @@ PROMPT_SCHEMA = inline_serializer(
         "variables_schema": serializers.DictField(),
         "model_settings": serializers.DictField(),
         "content_hash": serializers.CharField(),
+        "rollout": serializers.DictField(
+            required=False,
+            help_text="Only under a rollout of the tag: {id, percent, current_version, "
+            "candidate: <the candidate served like this prompt>}; with `key`: {id, percent, "
+            "arm} of the arm this answer is.",
+        ),
     },
 )
 SNAPSHOT_SCHEMA = inline_serializer(
@@ -239,6 +246,12 @@ class PromptServeView(_ServingView):
         parameters=[
             TAG_PARAM,
             OpenApiParameter("version", OpenApiTypes.INT, description="A pinned version."),
+            OpenApiParameter(
+                "key",
+                {"type": "string", "maxLength": 200},
+                description="A caller key (user or session id): under a rollout, answer with "
+                "the version of the key's arm (sticky; the SDK picks the same arm).",
+            ),
         ],
         responses={200: PROMPT_SCHEMA, 304: None},
     )
@@ -250,7 +263,12 @@ class PromptServeView(_ServingView):
         tag = params.get("tag")
         if version is not None and tag:
             raise ValidationFailed("Ask for a tag or a version, not both.", field="version")
-        served = serving.serve_prompt(team=self.team, name=prompt_name, tag=tag, version=version)
+        key = params.get("key")
+        if key is not None and len(key) > 200:
+            raise ValidationFailed("key is at most 200 characters.", field="key")
+        served = serving.serve_prompt(
+            team=self.team, name=prompt_name, tag=tag, version=version, key=key
+        )
         telemetry.record(
             api_key=self.api_key,
             tag=None if version is not None else (tag or serving.DEFAULT_TAG),

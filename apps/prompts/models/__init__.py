@@ -10,6 +10,7 @@ from apps.prompts.models.prompts import (
     prompt_name_validator,
     tag_name_validator,
 )
+from apps.prompts.models.rollouts import Rollout, RolloutStatus
 from apps.prompts.models.tags import Tag, TagEvent
 from apps.prompts.models.telemetry import FetchStat
 from apps.prompts.models.versions import (
@@ -33,6 +34,8 @@ __all__ = [
     "PromptUserObjectPermission",
     "PromptVersion",
     "PromptVersionManager",
+    "Rollout",
+    "RolloutStatus",
     "Tag",
     "TagEvent",
     "TagPolicy",

@@ -30,6 +30,8 @@ class PromotionRequest(TeamOwned):
         PromptVersion, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
     description = models.TextField(blank=True)
+    # Asks for a rollout at this share of traffic (1-99 %) instead of a move; null: a move.
+    rollout_percent = models.PositiveSmallIntegerField(null=True, blank=True)
     # Experiment ids comparing candidate and current; the experiments app may replace
     # this with a relation.
     evidence = models.JSONField(default=list, blank=True)

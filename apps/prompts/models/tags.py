@@ -53,6 +53,12 @@ class TagEvent(TeamOwned):
         "PromotionRequest", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     reason = models.TextField(blank=True)
+    # Rollout steps are recorded here too: start and steps (from base to candidate at
+    # `rollout_percent`), abort (back to base, 0) and completion (the move, 100).
+    rollout = models.ForeignKey(
+        "Rollout", on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+    )
+    rollout_percent = models.PositiveSmallIntegerField(null=True, blank=True)
     is_rollback = models.BooleanField(default=False)
     is_emergency = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -63,3 +69,8 @@ class TagEvent(TeamOwned):
 
     def __str__(self):
         return f"{self.tag_name}: {self.from_version_id} -> {self.to_version_id}"
+
+    @property
+    def is_rollout_step(self) -> bool:
+        """A step of a rollout that did not move the tag (start, step up, abort)."""
+        return self.rollout_percent is not None and self.rollout_percent < 100

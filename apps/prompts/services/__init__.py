@@ -11,6 +11,12 @@ from apps.prompts.services.promotions import (
     promotion_reviewer_assign,
 )
 from apps.prompts.services.prompts import prompt_create, prompt_update
+from apps.prompts.services.rollouts import (
+    rollout_abort,
+    rollout_abort_by_guardrail,
+    rollout_start,
+    rollout_step,
+)
 from apps.prompts.services.tags import tag_move, tag_rollback
 from apps.prompts.services.versions import version_create
 
@@ -24,6 +30,10 @@ __all__ = [
     "promotion_reviewer_assign",
     "prompt_create",
     "prompt_update",
+    "rollout_abort",
+    "rollout_abort_by_guardrail",
+    "rollout_start",
+    "rollout_step",
     "tag_move",
     "tag_rollback",
     "version_create",

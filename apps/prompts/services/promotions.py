@@ -20,6 +20,11 @@ from apps.prompts.models import (
 )
 from apps.prompts.permissions import WRITE, is_requester, review_blockers
 from apps.prompts.selectors import promotion_reviewers
+from apps.prompts.services.rollouts import (
+    _open_rollout,
+    _rollout_percent_checked,
+    _rollout_start_checked,
+)
 from apps.prompts.services.tags import (
     _apply_move,
     _key,
@@ -46,8 +51,14 @@ def promotion_request_create(
     candidate: PromptVersion,
     description: str = "",
     evidence: list[int] | None = None,
+    rollout_percent: int | None = None,
 ) -> PromotionRequest:
+    """Ask to move `tag_name` to `candidate`; with `rollout_percent` (1-99), ask instead to
+    serve the candidate to that share of traffic (a rollout, stepped up later)."""
     require(actor, PERM_EDIT, team, scope=WRITE)
+    if rollout_percent is not None:
+        rollout_percent = _rollout_percent_checked(rollout_percent)
+        _rollout_start_checked(prompt, tag_name, candidate)
     _tag_target(prompt, tag_name, candidate)
     _refuse_latest(tag_name)
     evidence = list(evidence or [])
@@ -72,6 +83,7 @@ def promotion_request_create(
         current_version=tag.version if tag is not None else None,
         description=(description or "").strip(),
         evidence=evidence,
+        rollout_percent=rollout_percent,
         # The person, by session or by key, and the key if one was used: four eyes
         # compares persons (apps.prompts.permissions.is_requester).
         requester=actor_person(actor),
@@ -88,6 +100,7 @@ def promotion_request_create(
             "tag": tag_name,
             "candidate": candidate.number,
             "current": tag.version.number if tag is not None else None,
+            "rollout_percent": rollout_percent,
         },
     )
     return request
@@ -150,6 +163,10 @@ def _close_or_supersede(
     request.status = PromotionStatus.APPROVED
     request.save()
     requester = request.requester_api_key or request.requester
+    if request.rollout_percent:
+        return request, _approve_rollout(
+            team=team, actor=actor, request=request, requester=requester, comment=comment
+        )
     event = _apply_move(
         team=team,
         actor=requester,
@@ -176,6 +193,40 @@ def _close_or_supersede(
         },
     )
     return request, event
+
+
+def _approve_rollout(
+    *, team: Team, actor: Actor, request: PromotionRequest, requester, comment: str
+) -> TagEvent:
+    """The approved request asked for a rollout: the tag stays, a share of its traffic
+    goes to the candidate. Caller holds the prompt lock and the transaction."""
+    tag = _rollout_start_checked(request.prompt, request.tag_name, request.candidate)
+    rollout = _open_rollout(
+        team=team,
+        actor=requester,
+        prompt=request.prompt,
+        tag=tag,
+        candidate=request.candidate,
+        percent=request.rollout_percent,
+        reason=request.description or f"Promotion request #{request.pk}",
+        promotion=request,
+        approver=_reviewer(actor),
+    )
+    audit_record(
+        team=team,
+        actor=actor,
+        verb="prompt.promotion_approve",
+        target=request,
+        after={
+            "prompt": request.prompt.name,
+            "tag": request.tag_name,
+            "version": request.candidate.number,
+            "comment": comment,
+            "rollout": rollout.pk,
+            "rollout_percent": rollout.percent,
+        },
+    )
+    return rollout.events.get()
 
 
 def promotion_approve(

@@ -15,6 +15,8 @@ from apps.prompts.models import (
     PromotionStatus,
     Prompt,
     PromptVersion,
+    Rollout,
+    RolloutStatus,
     Tag,
     TagEvent,
 )
@@ -46,8 +48,11 @@ def _apply_move(
     is_emergency: bool = False,
     tag: Tag | None = None,
     immutable: bool = False,
+    completing: Rollout | None = None,
 ) -> TagEvent:
-    """Point the tag at `version` and record the move. Caller holds the transaction."""
+    """Point the tag at `version` and record the move. Caller holds the transaction.
+    `completing`: the rollout whose 100 % step this move is (any other rollout under way
+    on the tag ends: the tag's traffic is wherever the move put it)."""
     if tag is None:
         tag = _locked_tag(prompt, tag_name)
     _refuse_frozen(tag)
@@ -85,6 +90,11 @@ def _apply_move(
         is_rollback=is_rollback,
         is_emergency=is_emergency,
         created_at=now,
+        rollout=completing,
+        rollout_percent=100 if completing is not None else None,
+    )
+    _end_rollouts_by_move(
+        team=team, actor=actor, prompt=prompt, tag_name=tag_name, version=version, now=now
     )
     # Requests made against the old position can no longer be approved as they stand.
     stale = PromotionRequest.objects.filter(
@@ -106,6 +116,30 @@ def _apply_move(
             )
     transaction.on_commit(partial(send_tag_moved, team.pk, prompt.name, tag_name))
     return event
+
+
+def _end_rollouts_by_move(
+    *, team: Team, actor: Actor | None, prompt: Prompt, tag_name: str, version, now
+) -> None:
+    """A move of the tag (a rollback, an approved plain promotion) ends a rollout under
+    way on it: superseded, at 0 %. Caller holds the prompt lock."""
+    active = Rollout.objects.select_for_update().filter(
+        prompt=prompt, tag_name=tag_name, status=RolloutStatus.ACTIVE
+    )
+    for rollout in active:
+        rollout.status = RolloutStatus.SUPERSEDED
+        rollout.percent = 0
+        rollout.updated_at = now
+        rollout.ended_at = now
+        rollout.end_reason = f"{tag_name} moved to v{version.number}"
+        rollout.save()
+        audit_record(
+            team=team,
+            actor=actor,
+            verb="prompt.rollout_supersede",
+            target=rollout,
+            after={"reason": rollout.end_reason},
+        )
 
 
 def _lock_prompt(prompt: Prompt) -> Prompt:

@@ -4,7 +4,7 @@ often and when, with drift flags (apps.prompts.environments)."""
 from __future__ import annotations
 
 from apps.core.web import render_page
-from apps.prompts import telemetry
+from apps.prompts import selectors, telemetry
 from apps.prompts.environments import SILENT_AFTER, EnvironmentRow, environment_rows
 
 
@@ -28,9 +28,9 @@ def environments(request):
         "prompt_name": prompt_name,
         "only_problems": only_problems,
         "silent_after": SILENT_AFTER,
+        "rollouts": selectors.rollouts_active(),
     }
     # Only the filter form's requests swap the rows; other htmx requests get the page.
-    rows_only = getattr(request, "htmx", False) and request.htmx.target == "environment-rows"
-    return render_page(
-        request, "prompts/environments.html", context, partial="rows" if rows_only else None
-    )
+    target = getattr(request, "htmx", False) and request.htmx.target
+    partial = {"environment-rows": "rows", "rollouts-live": "rollouts"}.get(target or "")
+    return render_page(request, "prompts/environments.html", context, partial=partial)

@@ -25,6 +25,7 @@ def promotion_create(request, prompt_name, version_number):
     require_role_for(request, PERM_EDIT, "request promotions")
     tag_name = request.POST.get("tag_name") or request.GET.get("tag") or "production"
     error = None
+    rollout_raw = (request.POST.get("rollout_percent") or "").strip().rstrip("%").strip()
     if request.method == "POST":
         try:
             promotion = services.promotion_request_create(
@@ -35,6 +36,7 @@ def promotion_create(request, prompt_name, version_number):
                 candidate=candidate,
                 description=request.POST.get("description", ""),
                 evidence=_evidence(request.POST.get("evidence", "")),
+                rollout_percent=_rollout_percent(rollout_raw),
             )
         except ServiceError as exc:
             error = exc.message
@@ -53,9 +55,22 @@ def promotion_create(request, prompt_name, version_number):
         "error": error,
         "description": request.POST.get("description", ""),
         "evidence": request.POST.get("evidence", ""),
+        "rollout_percent": rollout_raw,
         "mode": "unified",
     }
     return render(request, "prompts/promotion_create.html", context)
+
+
+def _rollout_percent(raw: str) -> int | None:
+    """Empty: a move; else the share of traffic the rollout starts at."""
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValidationFailed(
+            f"Rollout: {raw!r} is not a whole percentage.", field="rollout_percent"
+        ) from None
 
 
 def _evidence(raw: str) -> list[int]:
@@ -169,6 +184,18 @@ def promotion_decide(request, promotion_id, decision):
             services.promotion_approve(
                 team=request.team, actor=request.user, promotion=promotion, comment=comment
             )
+            if promotion.rollout_percent:
+                rollout = next(
+                    r
+                    for r in selectors.rollouts_active(prompt=promotion.prompt)
+                    if r.tag_name == promotion.tag_name
+                )
+                messages.success(
+                    request,
+                    f"Approved: v{promotion.candidate.number} serves {rollout.percent} % of "
+                    f"'{promotion.tag_name}' traffic.",
+                )
+                return redirect(team_url(request, "prompts:rollout", rollout_id=rollout.pk))
             messages.success(
                 request,
                 f"Approved: '{promotion.tag_name}' now points at v{promotion.candidate.number}.",

@@ -40,6 +40,7 @@ def prompt_detail(request, prompt_name):
         # The compare picker offers every version, not just this page's (numbers, one query).
         "version_numbers": selectors.version_numbers(prompt),
         "tags": selectors.tags_of(prompt),
+        "rollouts": selectors.rollouts_active(prompt=prompt),
         "protected_tags": request.team.protected_tags or [],
         "open_promotions": selectors.promotions(prompt=prompt, status=PromotionStatus.OPEN),
         "recent_events": selectors.tag_history(prompt)[:5],

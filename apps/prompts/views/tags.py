@@ -33,8 +33,24 @@ def tag_detail(request, prompt_name, tag_name):
         raise Http404("No such tag.")
     protected = request.team.is_protected_tag(tag_name)
     frozen = selectors.tag_is_frozen(prompt, tag_name)
+    rollout = next(
+        (r for r in selectors.rollouts_active(prompt=prompt) if r.tag_name == tag_name), None
+    )
+    can_start_rollout = (
+        rollout is None
+        and current is not None
+        and not protected
+        and not frozen
+        and tag_name != LATEST_TAG
+        and role_allows(request, PERM_EDIT)
+    )
     context = {
         "frozen": frozen,
+        "rollout": rollout,
+        "can_start_rollout": can_start_rollout,
+        "rollout_candidates": [n for n in selectors.version_numbers(prompt) if n != current.number]
+        if can_start_rollout
+        else [],
         "prompt": prompt,
         "page": page,
         "tag_name": tag_name,
