@@ -307,3 +307,76 @@ def flakiness(outcomes_by_example: Mapping[Any, Sequence[float]]) -> Flakiness:
         deviations.append(stdev([float(v) for v in values]) or 0.0)
     spread = sum(deviations) / len(deviations) if deviations else None
     return Flakiness(len(outcomes_by_example), flaky, spread)
+
+
+# --- two independent samples (online comparisons: one trace is one observation) ---------
+
+
+@dataclass(frozen=True)
+class TwoSampleDifference:
+    """Candidate minus baseline over two independent samples."""
+
+    baseline_n: int
+    candidate_n: int
+    difference: float
+    low: float  # 95 % interval, two-sided
+    high: float
+    p_value: float  # two-sided, H0: no difference
+    std_error: float
+
+
+def two_proportion_difference(
+    baseline_hits: int, baseline_n: int, candidate_hits: int, candidate_n: int, *, z: float = Z_95
+) -> TwoSampleDifference:
+    """Difference of two independent proportions (say error rates of two rollout arms):
+    the Agresti-Caffo interval (one success and one failure added to each sample; Agresti &
+    Caffo, 2000) and the pooled two-proportion z-test's two-sided p-value."""
+    if baseline_n <= 0 or candidate_n <= 0:
+        return TwoSampleDifference(baseline_n, candidate_n, 0.0, -1.0, 1.0, 1.0, math.inf)
+    for hits, n in ((baseline_hits, baseline_n), (candidate_hits, candidate_n)):
+        if not 0 <= hits <= n:
+            raise ValueError("hits must lie between 0 and n")
+    p_b, p_c = baseline_hits / baseline_n, candidate_hits / candidate_n
+    a_b = (baseline_hits + 1) / (baseline_n + 2)
+    a_c = (candidate_hits + 1) / (candidate_n + 2)
+    se_adj = math.sqrt(a_b * (1 - a_b) / (baseline_n + 2) + a_c * (1 - a_c) / (candidate_n + 2))
+    pooled = (baseline_hits + candidate_hits) / (baseline_n + candidate_n)
+    se_pooled = math.sqrt(pooled * (1 - pooled) * (1 / baseline_n + 1 / candidate_n))
+    diff = p_c - p_b
+    p_value = 1.0 if se_pooled == 0 else 2 * (1 - _NORMAL.cdf(abs(diff) / se_pooled))
+    return TwoSampleDifference(
+        baseline_n=baseline_n,
+        candidate_n=candidate_n,
+        difference=diff,
+        low=max(-1.0, (a_c - a_b) - z * se_adj),
+        high=min(1.0, (a_c - a_b) + z * se_adj),
+        p_value=min(1.0, p_value),
+        std_error=se_adj,
+    )
+
+
+def worse_beyond_margin_p(diff: TwoSampleDifference, margin: float) -> float:
+    """One-sided p-value of H0 "the candidate's rate exceeds the baseline's by at most
+    `margin`" (for error rates: small p = shown worse beyond the margin)."""
+    if diff.baseline_n <= 0 or diff.candidate_n <= 0 or not math.isfinite(diff.std_error):
+        return 1.0
+    centre = (diff.low + diff.high) / 2
+    return 1.0 - _NORMAL.cdf((centre - margin) / diff.std_error)
+
+
+def welch_difference(
+    baseline: Sequence[float], candidate: Sequence[float], *, z: float = Z_95
+) -> TwoSampleDifference | None:
+    """Difference of two independent means (latency, cost per call): Welch's standard
+    error, a normal 95 % interval and two-sided p (fine at the sizes online data comes in;
+    None below two observations a side)."""
+    nb, nc = len(baseline), len(candidate)
+    if nb < 2 or nc < 2:
+        return None
+    mb, mc = sum(baseline) / nb, sum(candidate) / nc
+    vb = sum((x - mb) ** 2 for x in baseline) / (nb - 1)
+    vc = sum((x - mc) ** 2 for x in candidate) / (nc - 1)
+    se = math.sqrt(vb / nb + vc / nc)
+    diff = mc - mb
+    p_value = 1.0 if se == 0 else 2 * (1 - _NORMAL.cdf(abs(diff) / se))
+    return TwoSampleDifference(nb, nc, diff, diff - z * se, diff + z * se, min(1.0, p_value), se)

@@ -16,9 +16,11 @@ from django.utils import timezone
 
 from apps.core import jsonshape
 from apps.core.errors import ValidationFailed
+from apps.core.tenancy import team_scope
 from apps.datasets.models import Dataset
 from apps.datasets.services import AddedExamples, examples_add_unique
-from apps.prompts.models import PromptVersion
+from apps.prompts.models import PromptVersion, Rollout, RolloutStatus
+from apps.prompts.services import rollout_abort_by_guardrail
 from apps.teams.actors import Actor
 from apps.teams.audit import audit_record
 from apps.teams.models import PERM_EDIT, PERM_VIEW, ApiKeyScope, Team
@@ -27,6 +29,7 @@ from apps.traces import partitions, semconv
 from apps.traces.cost import span_cost, team_prices
 from apps.traces.models import Span, Status, Trace
 from apps.traces.otlp import RawSpan
+from apps.traces.rollouts import rollout_comparison
 
 PREVIEW_CHARS = 2000
 SPAN_BATCH_SIZE = 1000
@@ -541,3 +544,26 @@ def traces_purge_expired(*, now: datetime | None = None) -> dict[str, int]:
         if count:
             result[team.slug] = count
     return result
+
+
+def rollout_guardrails_run() -> dict[str, int]:
+    """Check every running rollout with a guardrail, in every team: abort those whose
+    candidate errs more than the current arm beyond the margin, with significance (the
+    reason goes into the tag history and the audit trail). Run by a worker on a schedule
+    (apps.traces.tasks.rollout_guardrails_check)."""
+    checked = aborted = 0
+    # reason: the guardrail runs for every team; each rollout is then judged in its team.
+    running = Rollout.objects.unscoped().filter(
+        status=RolloutStatus.ACTIVE, guardrail_margin__isnull=False
+    )
+    running = running.select_related("team", "prompt", "base", "candidate")
+    for rollout in running:
+        with team_scope(rollout.team):
+            checked += 1
+            verdict = rollout_comparison(rollout).guardrail
+            if verdict.abort:
+                done = rollout_abort_by_guardrail(
+                    team=rollout.team, rollout=rollout, reason=verdict.reason
+                )
+                aborted += done is not None
+    return {"checked": checked, "aborted": aborted}

@@ -1,8 +1,12 @@
-"""Background work for traces: retention.
+"""Background work for traces: retention, and the guardrails of rollouts.
 
 `traces_purge_expired` deletes, for every team, the traces (and spans) older than the
 team's `trace_retention_days`. Run it periodically: the worker loop enqueues it (say
 hourly) with `traces_purge_expired.enqueue()`, or cron runs `manage.py purge_traces`.
+
+`rollout_guardrails_check` aborts running rollouts whose candidate errs more than the
+current version beyond the rollout's margin, with significance; the worker loop enqueues
+it every minute (apps.teams.management.commands.run_all.PERIODIC_TASKS).
 """
 
 from __future__ import annotations
@@ -15,3 +19,8 @@ from apps.traces import services
 @task()
 def traces_purge_expired() -> dict:
     return services.traces_purge_expired()
+
+
+@task()
+def rollout_guardrails_check() -> dict:
+    return services.rollout_guardrails_run()

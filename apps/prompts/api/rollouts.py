@@ -8,10 +8,11 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from apps.core.query import query_params
-from apps.prompts import selectors, services
+from apps.prompts import rollout_measures, selectors, services
 from apps.prompts.api.base import HubAPIView, validated
 from apps.prompts.api.serializers import (
     RolloutAbortSerializer,
+    RolloutDetailSerializer,
     RolloutSerializer,
     RolloutStartSerializer,
     RolloutStepSerializer,
@@ -67,11 +68,17 @@ class RolloutStartView(HubAPIView):
 
 
 class RolloutDetailView(HubAPIView):
+    """The rollout, and under `comparison` how its arms compare in production (counts,
+    error rates with intervals, latency p50/p95, cost per call, the guardrail's state)."""
+
     serializer_class = RolloutSerializer
 
-    @extend_schema(responses=RolloutSerializer)
+    @extend_schema(responses=RolloutDetailSerializer)
     def get(self, request, rollout_id: int):
-        return Response(RolloutSerializer(selectors.rollout_get(rollout_id)).data)
+        rollout = selectors.rollout_get(rollout_id)
+        data = dict(RolloutSerializer(rollout).data)
+        data["comparison"] = rollout_measures.comparison(rollout)
+        return Response(data)
 
 
 class RolloutStepView(HubAPIView):

@@ -250,6 +250,20 @@ class RolloutSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class RolloutDetailSerializer(RolloutSerializer):
+    comparison = serializers.DictField(
+        allow_null=True,
+        read_only=True,
+        help_text="The arms measured from production traces (null when no measure is "
+        "installed): arms, error_rate_difference, latency_difference_ms, cost_difference, "
+        "error_verdict, guardrail.",
+    )
+
+    class Meta(RolloutSerializer.Meta):
+        fields = [*RolloutSerializer.Meta.fields, "comparison"]
+        read_only_fields = fields
+
+
 class RolloutStartSerializer(serializers.Serializer):
     candidate = serializers.IntegerField(help_text="Candidate version number.")
     percent = serializers.IntegerField(help_text="Share of traffic for the candidate, 1-99.")

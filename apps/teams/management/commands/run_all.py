@@ -28,7 +28,10 @@ STABLE_SECONDS = 60.0  # a child that ran this long has its backoff reset
 MAX_QUICK_FAILURES = 6  # failures in a row, each within STABLE_SECONDS of its start
 # Periodic housekeeping is enqueued for the worker rather than run here, so it happens
 # once however many web processes there are, and in the worker's retry/log machinery.
-PERIODIC_TASKS = [("apps.traces.tasks.traces_purge_expired", 3600)]
+PERIODIC_TASKS = [
+    ("apps.traces.tasks.traces_purge_expired", 3600),
+    ("apps.traces.tasks.rollout_guardrails_check", 60),
+]
 
 
 def _enqueue_due(due: dict[str, float], now: float, out) -> None:
