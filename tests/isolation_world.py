@@ -89,10 +89,15 @@ def _prompts(world, team, alice, bob):
             candidate=v2,
             description="ship it",
         )
+    if hasattr(services, "webhook_endpoint_create"):
+        endpoint, _ = services.webhook_endpoint_create(
+            team=team, actor=alice, url="https://hooks.example.com/acme", events=["tag.moved"]
+        )
+        world.objects["webhook"] = endpoint
     if hasattr(services, "rollout_start"):
-        services.tag_move(team=team, actor=alice, prompt=prompt, tag_name="beta", version=v1)
+        services.tag_move(team=team, actor=alice, prompt=prompt, tag_name="canary", version=v1)
         world.objects["rollout"] = services.rollout_start(
-            team=team, actor=alice, prompt=prompt, tag_name="beta", candidate=v2, percent=10
+            team=team, actor=alice, prompt=prompt, tag_name="canary", candidate=v2, percent=10
         )
 
 
@@ -261,6 +266,7 @@ KWARG_SOURCES = {
     "promotion_id": lambda w: _get(w, "promotion").pk,
     "request_id": lambda w: _get(w, "promotion").pk,
     "rollout_id": lambda w: _get(w, "rollout").pk,
+    "endpoint_id": lambda w: _get(w, "webhook").pk,
     "dataset_id": lambda w: _get(w, "dataset").pk,
     "example_id": lambda w: _get(w, "example").example_id,
     "revision": lambda w: 1,

@@ -1,6 +1,6 @@
 from django.urls import path  # noqa: F401
 
-from apps.prompts.api import promotions, rollouts, tags, versions
+from apps.prompts.api import promotions, rollouts, tags, versions, webhooks
 from apps.prompts.api.serving import PromptCollectionView, PromptServeView
 
 urlpatterns: list = [
@@ -41,6 +41,16 @@ urlpatterns: list = [
         "prompts/<slug:prompt_name>/tags/<str:tag_name>/rollout/",
         rollouts.RolloutStartView.as_view(),
         name="prompt-tag-rollout",
+    ),
+    path("webhooks/", webhooks.WebhookListCreateView.as_view(), name="webhooks"),
+    path("webhooks/<int:endpoint_id>/", webhooks.WebhookDetailView.as_view(), name="webhook"),
+    path(
+        "webhooks/<int:endpoint_id>/deliveries/",
+        webhooks.WebhookDeliveryListView.as_view(),
+        name="webhook-deliveries",
+    ),
+    path(
+        "webhooks/<int:endpoint_id>/test/", webhooks.WebhookTestView.as_view(), name="webhook-test"
     ),
     path("rollouts/", rollouts.RolloutListView.as_view(), name="rollouts"),
     path("rollouts/<int:rollout_id>/", rollouts.RolloutDetailView.as_view(), name="rollout"),

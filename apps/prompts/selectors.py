@@ -23,6 +23,8 @@ from apps.prompts.models import (
     RolloutStatus,
     Tag,
     TagEvent,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 from apps.teams.actors import Actor
 from apps.teams.models import PERM_ADMIN, Membership, Role, Team
@@ -359,3 +361,21 @@ def rollout_events(rollout: Rollout) -> QuerySet[TagEvent]:
         .filter(rollout=rollout)
         .order_by("-created_at", "-id")
     )
+
+
+# --- webhooks --------------------------------------------------------------------------
+
+
+def webhook_endpoints() -> list[WebhookEndpoint]:
+    return list(WebhookEndpoint.objects.order_by("-created_at", "-id"))
+
+
+def webhook_endpoint_get(pk: int) -> WebhookEndpoint:
+    endpoint = WebhookEndpoint.objects.filter(pk=pk).first()
+    if endpoint is None:
+        raise NotFound("No such webhook endpoint.")
+    return endpoint
+
+
+def webhook_deliveries(endpoint: WebhookEndpoint) -> QuerySet[WebhookDelivery]:
+    return WebhookDelivery.objects.filter(endpoint=endpoint).order_by("-created_at", "-id")

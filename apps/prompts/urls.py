@@ -8,6 +8,7 @@ from apps.prompts.views import (
     rollouts,
     tags,
     versions,
+    webhooks,
 )
 
 app_name = "prompts"
@@ -31,6 +32,10 @@ urlpatterns = [
         "requests/<int:promotion_id>/cancel/", promotions.promotion_cancel, name="promotion_cancel"
     ),
     path("requests/<int:promotion_id>/ask/", promotions.promotion_ask, name="promotion_ask"),
+    path("webhooks/", webhooks.webhooks, name="webhooks"),
+    path("webhooks/<int:endpoint_id>/", webhooks.webhook_detail, name="webhook"),
+    path("webhooks/<int:endpoint_id>/test/", webhooks.webhook_test, name="webhook_test"),
+    path("webhooks/<int:endpoint_id>/delete/", webhooks.webhook_delete, name="webhook_delete"),
     path("rollouts/<int:rollout_id>/", rollouts.rollout_detail, name="rollout"),
     path("rollouts/<int:rollout_id>/step/", rollouts.rollout_step, name="rollout_step"),
     path("rollouts/<int:rollout_id>/abort/", rollouts.rollout_abort, name="rollout_abort"),

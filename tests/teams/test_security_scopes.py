@@ -30,6 +30,8 @@ AREAS = {
     "limits": "admin",
     "prompts": "prompts",
     "promotions": "prompts",
+    "rollouts": "prompts",
+    "webhooks": "admin",
     "playground": "prompts",
     "datasets": "datasets",
     "experiments": "experiments",

@@ -20,8 +20,20 @@ from apps.prompts.models.versions import (
     PromptVersion,
     PromptVersionManager,
 )
+from apps.prompts.models.webhooks import (
+    TEST_EVENT,
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 __all__ = [
+    "TEST_EVENT",
+    "DeliveryStatus",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "PERM_APPROVE_PROMOTION",
     "FetchStat",
     "ImmutableQuerySet",

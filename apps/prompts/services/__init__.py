@@ -19,6 +19,13 @@ from apps.prompts.services.rollouts import (
 )
 from apps.prompts.services.tags import tag_move, tag_rollback
 from apps.prompts.services.versions import version_create
+from apps.prompts.services.webhooks import (
+    webhook_deliveries_create,
+    webhook_delivery_run,
+    webhook_endpoint_create,
+    webhook_endpoint_delete,
+    webhook_test_event_create,
+)
 
 __all__ = [
     "approver_grant",
@@ -37,4 +44,9 @@ __all__ = [
     "tag_move",
     "tag_rollback",
     "version_create",
+    "webhook_deliveries_create",
+    "webhook_delivery_run",
+    "webhook_endpoint_create",
+    "webhook_endpoint_delete",
+    "webhook_test_event_create",
 ]
