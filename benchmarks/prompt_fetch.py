@@ -8,7 +8,10 @@ from another process, in the same run and server:
   1. the bare JSON view (/__bench__/bare.json, PROMPTYARD_BENCHMARK_VIEWS=1): the floor,
   2. tagged fetches GET /api/v1/prompts/<name>/?tag=production (cache warm), rotating
      over the 200 prompts with a real API key,
-  3. the same fetches with If-None-Match: 304 Not Modified.
+  3. the same fetches with If-None-Match: 304 Not Modified,
+  4. tagged fetches of 200 other prompts, each under a 50 % rollout on production, with a
+     caller key (GET /api/v1/prompts/<name>/?tag=production&key=user-<n>): the server
+     picks each key's arm (the SDK's sticky hash) from the cached answer.
 Each runs once per round for ROUNDS (>= 7) rounds, interleaved, the order rotated. Every
 figure is the median over the rounds of that figure (ratio: of each round's fetch rps
 over the same round's floor rps), printed with its min–max; the load average is printed
@@ -20,6 +23,7 @@ process that fetches the bare view with httpx, interleaved over the same number 
 
 Last line: prompt_fetch rps=… baseline_rps=… ratio=… p50_ms=… p99_ms=… not_modified_rps=…
 ratio_min=… ratio_max=… cold_fetch_ms=… cold_baseline_ms=… rounds=… load1=…
+rollout_rps=… rollout_ratio=… rollout_ratio_min=…
 """
 
 from __future__ import annotations
@@ -136,6 +140,7 @@ def load_into_database() -> None:
     if team is None:
         team = team_create(actor=user, name="Bench", slug="bench", protected_tags=["locked"])
     with team_scope(team):
+        load_rollouts(team, user)
         for i in range(PROMPTS):
             name = f"bench-{i:03d}"
             if Prompt.objects.filter(name=name).exists():
@@ -163,6 +168,37 @@ def load_into_database() -> None:
             team=team, actor=user, name="bench", scopes=["prompts:read"], environment="production"
         )
     print(json.dumps({"key": raw}))
+
+
+def load_rollouts(team, user) -> None:
+    """roll-000…199: v1 at production, v2 served to 50 % of keys by a rollout."""
+    from apps.prompts import services
+    from apps.prompts.models import Prompt
+
+    for i in range(PROMPTS):
+        name = f"roll-{i:03d}"
+        if Prompt.objects.filter(name=name).exists():
+            continue
+        prompt = services.prompt_create(team=team, actor=user, name=name)
+        v1, v2 = (
+            services.version_create(
+                team=team,
+                actor=user,
+                prompt=prompt,
+                kind="chat",
+                messages=[
+                    {"role": "system", "content": f"{tone} agent #{i} for {{{{ company }}}}."},
+                    {"role": "user", "content": "{{ question }}"},
+                ],
+                model_settings={"model": "demo-echo", "temperature": 0.2, "max_tokens": 256},
+                commit_message=f"{tone} benchmark prompt",
+            )
+            for tone in ("You are a support", "You are a warm, brief support")
+        )
+        services.tag_move(team=team, actor=user, prompt=prompt, tag_name="production", version=v1)
+        services.rollout_start(
+            team=team, actor=user, prompt=prompt, tag_name="production", candidate=v2, percent=50
+        )
 
 
 def move_production_tag() -> None:
@@ -265,25 +301,38 @@ def warm(base: str, key: str) -> list[str]:
     )
     if status != 304 or body:
         raise SystemExit(f"conditional fetch answered {status}, expected an empty 304")
+    versions = set()
+    for i in range(PROMPTS):
+        url = f"{base}/api/v1/prompts/roll-{i:03d}/?tag=production&key=user-{i}"
+        for _ in range(2 * WORKERS):
+            status, _, body = fetch(url, auth)
+            if status != 200:
+                raise SystemExit(f"warm-up rollout fetch answered {status}: {body[:200]!r}")
+        versions.add(json.loads(body)["version"])
+    if versions != {1, 2}:
+        raise SystemExit(f"a 50 % rollout served only {versions} to 200 keys")
     return etags
 
 
 def lua_script(directory: Path, key: str, kind: str, etags: list[str]) -> Path:
     """wrk request generators. The baseline goes through the same Lua rotation with the
     same headers, so both sides pay the same load-generator cost."""
-    names = ", ".join(f'"bench-{i:03d}"' for i in range(PROMPTS))
+    prefix = "roll" if kind == "rollout" else "bench"
+    names = ", ".join(f'"{prefix}-{i:03d}"' for i in range(PROMPTS))
     tags = ", ".join(json.dumps(e) for e in etags) if kind == "not_modified" else ""
-    path_expr = (
-        '"/__bench__/bare.json"'
-        if kind == "baseline"
-        else '"/api/v1/prompts/" .. names[i] .. "/?tag=production"'
-    )
+    path_expr = {
+        "baseline": '"/__bench__/bare.json"',
+        # A different caller on every request: the server hashes each key to its arm.
+        "rollout": '"/api/v1/prompts/" .. names[i] .. "/?tag=production&key=user-" .. n',
+    }.get(kind, '"/api/v1/prompts/" .. names[i] .. "/?tag=production"')
     script = f"""
 local names = {{{names}}}
 local etags = {{{tags}}}
 local i = 0
+local n = 0
 request = function()
   i = i % #names + 1
+  n = n + 1
   local headers = {{["Authorization"] = "Bearer {key}"}}
   if #etags > 0 then headers["If-None-Match"] = etags[i] end
   return wrk.format("GET", {path_expr}, headers)
@@ -343,7 +392,7 @@ def main() -> None:
         etags = warm(base, key)
         scripts = {
             kind: lua_script(workdir, key, kind, etags)
-            for kind in ("baseline", "fetch", "not_modified")
+            for kind in ("baseline", "fetch", "not_modified", "rollout")
         }
 
         def report(number: int, this_round: dict) -> None:
@@ -371,6 +420,7 @@ def main() -> None:
     # ratio pairs each round's fetch rps with the same round's floor.
     rps = {kind: [run["rps"] for run in runs] for kind, runs in results.items()}
     ratios = [f / b for f, b in zip(rps["fetch"], rps["baseline"], strict=True)]
+    rollout_ratios = [r / b for r, b in zip(rps["rollout"], rps["baseline"], strict=True)]
     p50 = [run["p50"] for run in results["fetch"]]
     p99 = [run["p99"] for run in results["fetch"]]
     log(f"wrk -t2 -c{CONNECTIONS}, {DURATION} s per run, {ROUNDS} rounds, interleaved:")
@@ -378,6 +428,8 @@ def main() -> None:
     log(f"tagged fetch rps:      {spread(rps['fetch'], '{:.0f}')}")
     log(f"304 Not Modified rps:  {spread(rps['not_modified'], '{:.0f}')}")
     log(f"fetch / floor ratio:   {spread(ratios)}")
+    log(f"rollout fetch (keyed) rps: {spread(rps['rollout'], '{:.0f}')}")
+    log(f"rollout / floor ratio: {spread(rollout_ratios)}")
     log(f"fetch p50 ms: {spread(p50)}; p99 ms: {spread(p99)}")
     log(f"a new process fetching one prompt with the SDK: {spread(cold['sdk'], '{:.0f}')} ms")
     log(f"a new process fetching the bare view (httpx): {spread(cold['bare'], '{:.0f}')} ms")
@@ -389,7 +441,9 @@ def main() -> None:
         f"not_modified_rps={median(rps['not_modified']):.0f} "
         f"ratio_min={min(ratios):.2f} ratio_max={max(ratios):.2f} "
         f"cold_fetch_ms={median(cold['sdk']):.0f} cold_baseline_ms={median(cold['bare']):.0f} "
-        f"rounds={ROUNDS} load1={os.getloadavg()[0]:.2f}"
+        f"rounds={ROUNDS} load1={os.getloadavg()[0]:.2f} "
+        f"rollout_rps={median(rps['rollout']):.0f} rollout_ratio={median(rollout_ratios):.2f} "
+        f"rollout_ratio_min={min(rollout_ratios):.2f}"
     )
 
 
