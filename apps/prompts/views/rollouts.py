@@ -8,11 +8,9 @@ from django.contrib import messages
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from apps.core.errors import ServiceError
-from apps.core.web import render_page, role_allows, team_url
+from apps.core.web import refusal_as_message, render_page, team_url
 from apps.prompts import rollout_measures, selectors, services
 from apps.prompts.permissions import rollout_steer_blocker
-from apps.teams.models import PERM_EDIT
 
 # The steps the page offers (any percent above the current one is allowed).
 STEPS = (5, 10, 25, 50, 75, 100)
@@ -46,7 +44,7 @@ def _percent(raw) -> int | None:
 def rollout_step(request, rollout_id):
     rollout = selectors.rollout_get(rollout_id)
     percent = _percent(request.POST.get("percent"))
-    try:
+    with refusal_as_message(request):
         services.rollout_step(
             team=request.team,
             actor=request.user,
@@ -54,9 +52,6 @@ def rollout_step(request, rollout_id):
             percent=percent,  # type: ignore[arg-type]  # the service refuses None
             reason=request.POST.get("reason", ""),
         )
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
         if percent == 100:
             messages.success(
                 request,
@@ -72,16 +67,13 @@ def rollout_step(request, rollout_id):
 @require_POST
 def rollout_abort(request, rollout_id):
     rollout = selectors.rollout_get(rollout_id)
-    try:
+    with refusal_as_message(request):
         services.rollout_abort(
             team=request.team,
             actor=request.user,
             rollout=rollout,
             reason=request.POST.get("reason", ""),
         )
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
         messages.success(
             request,
             f"Rollout aborted: all traffic is back on v{rollout.base.number}.",
@@ -93,12 +85,8 @@ def rollout_abort(request, rollout_id):
 def rollout_start(request, prompt_name, tag_name):
     """The tag page's "Roll out gradually" form (unprotected tags)."""
     prompt = selectors.prompt_get(prompt_name)
-    back = team_url(request, "prompts:tag", prompt_name=prompt.name, tag_name=tag_name)
-    if not role_allows(request, PERM_EDIT):
-        messages.error(request, "Only editors may start a rollout.")
-        return redirect(back)
-    try:
-        candidate = selectors.version_for_value(prompt, request.POST.get("candidate"))
+    candidate = selectors.version_for_value(prompt, request.POST.get("candidate"))
+    with refusal_as_message(request) as outcome:
         rollout = services.rollout_start(
             team=request.team,
             actor=request.user,
@@ -108,10 +96,11 @@ def rollout_start(request, prompt_name, tag_name):
             percent=_percent(request.POST.get("percent")),  # type: ignore[arg-type]
             reason=request.POST.get("reason", ""),
         )
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-        return redirect(back)
-    messages.success(
-        request, f"Rollout started: v{candidate.number} serves {rollout.percent} % of traffic."
-    )
+        messages.success(
+            request, f"Rollout started: v{candidate.number} serves {rollout.percent} % of traffic."
+        )
+    if outcome.refused:
+        return redirect(
+            team_url(request, "prompts:tag", prompt_name=prompt.name, tag_name=tag_name)
+        )
     return redirect(team_url(request, "prompts:rollout", rollout_id=rollout.pk))

@@ -7,9 +7,9 @@ from django.contrib import messages
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from apps.core.errors import ServiceError
+from apps.core.errors import PermissionRefused, ServiceError
 from apps.core.pagination import paginate
-from apps.core.web import render_page, role_allows, team_url
+from apps.core.web import refusal_as_message, render_page, role_allows, team_url
 from apps.prompts import selectors, services
 from apps.prompts.models import WebhookEvent
 from apps.teams.models import PERM_ADMIN
@@ -32,6 +32,8 @@ def webhooks(request):
                 events=events,
                 description=request.POST.get("description", ""),
             )
+        except PermissionRefused:
+            raise  # ServiceErrorMiddleware answers 403
         except ServiceError as exc:
             context["error"] = exc.message
             context["error_field"] = exc.field
@@ -63,11 +65,8 @@ def webhook_detail(request, endpoint_id):
 @require_POST
 def webhook_test(request, endpoint_id):
     endpoint = selectors.webhook_endpoint_get(endpoint_id)
-    try:
+    with refusal_as_message(request):
         services.webhook_test_event_create(team=request.team, actor=request.user, endpoint=endpoint)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
         messages.success(request, "Test event queued: its delivery shows below.")
     return redirect(team_url(request, "prompts:webhook", endpoint_id=endpoint.pk))
 
@@ -75,10 +74,6 @@ def webhook_test(request, endpoint_id):
 @require_POST
 def webhook_delete(request, endpoint_id):
     endpoint = selectors.webhook_endpoint_get(endpoint_id)
-    try:
-        services.webhook_endpoint_delete(team=request.team, actor=request.user, endpoint=endpoint)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-        return redirect(team_url(request, "prompts:webhook", endpoint_id=endpoint.pk))
+    services.webhook_endpoint_delete(team=request.team, actor=request.user, endpoint=endpoint)
     messages.success(request, "Webhook endpoint deleted.")
     return redirect(team_url(request, "prompts:webhooks"))
