@@ -308,7 +308,7 @@ def _load_prompt(name: str, tag: str | None, version: int | None) -> Served:
             if not Prompt.objects.filter(name=name).exists():
                 raise NotFound(f"No prompt named {name!r}.")
             raise NotFound(f"Prompt {name!r} has no tag {tag!r}.")
-        rollout = _active_rollouts(tag, [row.prompt_id]).get(row.prompt_id)
+        rollout = _active_rollouts(row.name, [row.prompt_id]).get(row.prompt_id)
         return _tagged_answer(name, row, rollout)
     return Served(
         body=_dumps(_payload(name, found, tag)),

@@ -165,7 +165,12 @@ def _close_or_supersede(
     requester = request.requester_api_key or request.requester
     if request.rollout_percent:
         return request, _approve_rollout(
-            team=team, actor=actor, request=request, requester=requester, comment=comment
+            team=team,
+            actor=actor,
+            request=request,
+            requester=requester,
+            percent=request.rollout_percent,
+            comment=comment,
         )
     event = _apply_move(
         team=team,
@@ -196,7 +201,13 @@ def _close_or_supersede(
 
 
 def _approve_rollout(
-    *, team: Team, actor: Actor, request: PromotionRequest, requester, comment: str
+    *,
+    team: Team,
+    actor: Actor,
+    request: PromotionRequest,
+    requester: Actor | None,
+    percent: int,
+    comment: str,
 ) -> TagEvent:
     """The approved request asked for a rollout: the tag stays, a share of its traffic
     goes to the candidate. Caller holds the prompt lock and the transaction."""
@@ -207,7 +218,7 @@ def _approve_rollout(
         prompt=request.prompt,
         tag=tag,
         candidate=request.candidate,
-        percent=request.rollout_percent,
+        percent=percent,
         reason=request.description or f"Promotion request #{request.pk}",
         promotion=request,
         approver=_reviewer(actor),

@@ -43,7 +43,7 @@ from apps.teams.models import PERM_EDIT, Team
 from apps.teams.permissions import actor_person, actor_user, require
 
 
-def _rollout_percent_checked(percent, *, field: str = "rollout_percent") -> int:
+def _rollout_percent_checked(percent: object, *, field: str = "rollout_percent") -> int:
     """A rollout serves the candidate to 1-99 % of traffic (100 % is a move)."""
     if isinstance(percent, bool) or not isinstance(percent, int) or not 1 <= percent <= 99:
         raise ValidationFailed(
@@ -121,7 +121,7 @@ def _announce(team: Team, rollout: Rollout) -> None:
 def _open_rollout(
     *,
     team: Team,
-    actor: Actor,
+    actor: Actor | None,
     prompt: Prompt,
     tag: Tag,
     candidate: PromptVersion,
@@ -179,7 +179,7 @@ def _open_rollout(
     return rollout
 
 
-def _guardrail_margin_check(margin) -> float | None:
+def _guardrail_margin_check(margin: object) -> float | None:
     if margin is None:
         return None
     if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin < 1:
@@ -211,9 +211,8 @@ def rollout_start(
         raise PermissionRefused(
             f"'{tag_name}' is protected: request a promotion with a rollout and have it approved."
         )
-    _lock_prompt(prompt)
-    _rollout_start_checked(prompt, tag_name, candidate)
-    tag = _locked_tag(prompt, tag_name)
+    _lock_prompt(prompt)  # every tag move takes it first: the tag stays as checked
+    tag = _rollout_start_checked(prompt, tag_name, candidate)
     return _open_rollout(
         team=team,
         actor=actor,

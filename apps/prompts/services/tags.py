@@ -3,6 +3,7 @@ approved promotions move protected tags), each move recorded as a TagEvent."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import partial
 
 from django.db import IntegrityError, transaction
@@ -119,7 +120,13 @@ def _apply_move(
 
 
 def _end_rollouts_by_move(
-    *, team: Team, actor: Actor | None, prompt: Prompt, tag_name: str, version, now
+    *,
+    team: Team,
+    actor: Actor | None,
+    prompt: Prompt,
+    tag_name: str,
+    version: PromptVersion,
+    now: datetime,
 ) -> None:
     """A move of the tag (a rollback, an approved plain promotion) ends a rollout under
     way on it: superseded, at 0 %. Caller holds the prompt lock."""

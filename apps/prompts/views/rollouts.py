@@ -49,7 +49,7 @@ def rollout_step(request, rollout_id):
             team=request.team,
             actor=request.user,
             rollout=rollout,
-            percent=percent,  # type: ignore[arg-type]  # the service refuses None
+            percent=percent,  # the service refuses None
             reason=request.POST.get("reason", ""),
         )
         if percent == 100:
@@ -93,7 +93,7 @@ def rollout_start(request, prompt_name, tag_name):
             prompt=prompt,
             tag_name=tag_name,
             candidate=candidate,
-            percent=_percent(request.POST.get("percent")),  # type: ignore[arg-type]
+            percent=_percent(request.POST.get("percent")),
             reason=request.POST.get("reason", ""),
         )
         messages.success(
