@@ -228,7 +228,9 @@ def rollout_start(
 def _locked_active(rollout: Rollout) -> Rollout:
     _lock_prompt(rollout.prompt)
     locked = (
-        Rollout.objects.select_for_update()
+        # Only the rollout's row: `promotion` is nullable (an outer join, which PostgreSQL
+        # cannot lock) and the prompt is already locked above.
+        Rollout.objects.select_for_update(of=("self",))
         .select_related("prompt", "base", "candidate", "promotion")
         .get(pk=rollout.pk)
     )
