@@ -8,7 +8,7 @@ api_exception_handler` renders), so that clients and the schema fuzz test
 - 400 when the operation takes input (a body, query parameters) or writes;
 - 401 and 403 when authentication applies (401 without credentials, 403 refused);
 - 404 when the path names something (an id, a name, a team) or the list is paged (a page
-  past the end);
+  past the end), or the body names objects (`not_found_methods`);
 - 415 when it takes a body (in a media type it does not read);
 - 409 for the methods a view lists in `conflict_methods` (its service raises `Conflict`);
 - 429, with Retry-After, wherever the view is throttled.
@@ -107,7 +107,9 @@ class PromptyardAutoSchema(AutoSchema):
             statuses.append("400")
         if self._authentication_applies():
             statuses += ["401", "403"]
-        if "{" in self.path or query & PAGE_PARAMETERS:
+        # A view lists in `not_found_methods` the methods that look up ids from their body.
+        looks_up = {m.upper() for m in getattr(self.view, "not_found_methods", ())}
+        if "{" in self.path or query & PAGE_PARAMETERS or self.method in looks_up:
             statuses.append("404")
         conflicts = {m.upper() for m in getattr(self.view, "conflict_methods", ())}
         if self.method in conflicts:

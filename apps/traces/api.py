@@ -102,6 +102,13 @@ class TraceFilters(serializers.Serializer):
     q = serializers.CharField(
         required=False, allow_blank=True, help_text="Search in input and output."
     )
+    score = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=300,
+        help_text="Has a score: name, name=value (true/false, a number, a category) or "
+        "name<, <=, >, >= a number.",
+    )
 
 
 def _as_params(filters: dict) -> dict[str, str]:

@@ -7,6 +7,7 @@ Span rows hold everything an exporter sent, with the GenAI fields lifted into co
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -131,3 +132,85 @@ class Span(TeamOwned):
     @property
     def is_error(self) -> bool:
         return self.status_code == Status.ERROR
+
+
+class ScoreKind(models.TextChoices):
+    BOOLEAN = "boolean", "Boolean"
+    NUMBER = "number", "Number"
+    CATEGORY = "category", "Category"
+
+
+class ScoreSource(models.TextChoices):
+    API = "api", "API"
+    SDK = "sdk", "SDK"
+    HUMAN = "human", "Human"
+    LLM = "llm", "LLM judge"
+    RULE = "rule", "Rule"
+
+
+class TraceScore(TeamOwned):
+    """A score on a trace, or on one of its spans: user feedback, a human verdict, an online
+    evaluator's judgement. General on purpose (trace and span by their OTLP ids, a name, a
+    typed value), so other features read it without knowing who wrote it.
+
+    `value` holds every kind as a number (a boolean as 1.0 / 0.0, a category as None), so a
+    mean or a pass rate is one aggregate; `category` holds a category's label. `client_id`
+    makes a write idempotent: the same id again updates the same row."""
+
+    trace = models.ForeignKey(Trace, on_delete=models.CASCADE, related_name="scores")
+    trace_hex = models.CharField(max_length=32)  # the OTLP trace id, as the trace has it
+    span_hex = models.CharField(max_length=16, blank=True)  # '' scores the whole trace
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=8, choices=ScoreKind.choices)
+    value = models.FloatField(null=True, blank=True)
+    category = models.CharField(max_length=200, blank=True)
+    comment = models.TextField(blank=True)
+    source = models.CharField(max_length=6, choices=ScoreSource.choices, default=ScoreSource.API)
+    # Who gave it, as the client names them (an end user's id, a reviewer's email); the
+    # person behind the key or session that sent it is `created_by`.
+    author = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    client_id = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "client_id"],
+                condition=~models.Q(client_id=""),
+                name="trace_score_unique_client_id",
+            )
+        ]
+        indexes = [
+            # A trace's scores (the trace page, the explorer's columns and filters).
+            models.Index(fields=["team", "trace", "name"], name="trace_score_team_trace"),
+            # Scores by name over time (filters "has score X", exports, the dashboard).
+            models.Index(fields=["team", "name", "-created_at"], name="trace_score_team_name"),
+        ]
+
+    def __str__(self):
+        return f"{self.name}={self.display_value} on {self.trace_hex}"
+
+    @property
+    def display_value(self) -> str:
+        if self.kind == ScoreKind.BOOLEAN:
+            return "true" if self.value else "false"
+        if self.kind == ScoreKind.CATEGORY:
+            return self.category
+        return f"{self.value:g}" if self.value is not None else ""
+
+    @property
+    def json_value(self):
+        if self.kind == ScoreKind.BOOLEAN:
+            return bool(self.value)
+        if self.kind == ScoreKind.CATEGORY:
+            return self.category
+        return self.value

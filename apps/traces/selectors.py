@@ -21,6 +21,7 @@ from apps.teams.models import Team
 from apps.traces import partitions
 from apps.traces.hooks import SpanQueues
 from apps.traces.models import Span, Status, Trace
+from apps.traces.scores import selectors as score_selectors
 
 PAGE_SIZE = 50
 QUEUE_CHOICES_MAX = 500
@@ -43,6 +44,7 @@ FILTER_KEYS = (
     "function",
     "function_version",
     "q",
+    "score",
 )
 
 
@@ -61,7 +63,8 @@ def _aware(value: str | None) -> datetime | None:
 def traces_filtered(params: Mapping[str, Any], *, now: datetime | None = None) -> QuerySet[Trace]:
     """Traces matching the list filters; every filter has an index starting (team, …).
 
-    `params` is a QueryDict or dict of FILTER_KEYS. Unknown or empty values are ignored."""
+    `params` is a QueryDict or dict of FILTER_KEYS. Unknown or empty values are ignored; a
+    `score` filter that cannot be read is a ValidationFailed naming it."""
     get: Callable[[str], Any] = params.get
     qs = Trace.objects.all()
     now = now or timezone.now()
@@ -91,6 +94,9 @@ def traces_filtered(params: Mapping[str, Any], *, now: datetime | None = None) -
     q = (get("q") or "").strip()
     if q:
         qs = qs.filter(Q(input_preview__icontains=q) | Q(output_preview__icontains=q))
+    wanted = score_selectors.score_filter_parse(get("score"))
+    if wanted is not None:
+        qs = score_selectors.traces_with_score(qs, wanted)
     return qs.order_by("-start_time", "-id")
 
 

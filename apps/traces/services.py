@@ -27,9 +27,10 @@ from apps.teams.models import PERM_EDIT, PERM_VIEW, ApiKeyScope, Team
 from apps.teams.permissions import require
 from apps.traces import partitions, semconv
 from apps.traces.cost import span_cost, team_prices
-from apps.traces.models import Span, Status, Trace
+from apps.traces.models import Span, Status, Trace, TraceScore
 from apps.traces.otlp import RawSpan
 from apps.traces.rollouts import rollout_comparison
+from apps.traces.scores.services import SCORE_EVENT, span_scores_ingest
 
 PREVIEW_CHARS = 2000
 SPAN_BATCH_SIZE = 1000
@@ -176,6 +177,8 @@ def _write(team: Team, raw_spans: list[RawSpan]) -> int:
                 span.trace_id = pk
         _insert_spans(rows)
         _fold(traces, by_trace)
+        if any(event.get("name") == SCORE_EVENT for raw in raw_spans for event in raw.events):
+            span_scores_ingest(team=team, traces=traces, raw_spans=raw_spans)
     return len(rows)
 
 
@@ -442,6 +445,9 @@ def _spans_delete(team: Team, traces: list[tuple[int, datetime, datetime]]) -> N
         rel.related_model._base_manager.filter(
             team=team, **{f"{rel.field.name}__in": spans.values("id")}
         ).update(**{rel.field.name: None})
+    # Scores name their trace (a real foreign key: traces are not partitioned); the raw
+    # DELETE of traces below would not cascade to them.
+    TraceScore.objects.unscoped().filter(team=team, trace_id__in=pks).delete()  # explicit team
     table = connection.ops.quote_name(Span._meta.db_table)
     marks = ", ".join(["%s"] * len(pks))
     with connection.cursor() as cursor:

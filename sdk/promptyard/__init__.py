@@ -9,10 +9,19 @@ from promptyard.errors import (
     FetchError,
     PromptNotFound,
     PromptyardError,
+    ScoreRejected,
 )
 from promptyard.prompt import Prompt
 from promptyard.rendering import RenderError, render_prompt, template_variables
-from promptyard.tracing import configure_tracing, flush_tracing, record_prompt_fetch, trace  # noqa: F401
+from promptyard.tracing import (  # noqa: F401
+    configure_tracing,
+    current_span_id,
+    current_trace_id,
+    flush_tracing,
+    record_prompt_fetch,
+    score_current_span,
+    trace,
+)
 
 __all__ = [
     "AsyncPromptyard",
@@ -24,7 +33,11 @@ __all__ = [
     "Promptyard",
     "PromptyardError",
     "RenderError",
+    "ScoreRejected",
     "__version__",
+    "current_span_id",
+    "current_trace_id",
     "render_prompt",
+    "score_current_span",
     "template_variables",
 ]

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,13 @@ from urllib.parse import quote
 
 import httpx
 
-from promptyard.errors import AuthenticationError, ConfigurationError, FetchError, PromptNotFound
+from promptyard.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    FetchError,
+    PromptNotFound,
+    ScoreRejected,
+)
 from promptyard.prompt import Prompt
 
 logger = logging.getLogger("promptyard")
@@ -149,6 +156,63 @@ class ClientCore:
     @property
     def snapshot_url(self) -> str:
         return f"{self.base_url}/api/v1/prompts/"
+
+    @property
+    def scores_url(self) -> str:
+        return f"{self.base_url}/api/v1/scores/"
+
+    @staticmethod
+    def score_body(
+        *,
+        trace_id: str,
+        name: str,
+        value: bool | int | float | str,
+        span_id: str | None = None,
+        comment: str | None = None,
+        author: str | None = None,
+        score_id: str | None = None,
+    ) -> dict[str, Any]:
+        """The body of one score. Without an id one is made here, so a retry after a lost
+        answer updates the same score instead of adding a second."""
+        body: dict[str, Any] = {
+            "id": score_id or uuid.uuid4().hex,
+            "trace_id": trace_id,
+            "name": name,
+            "value": value,
+            "source": "sdk",
+        }
+        if span_id:
+            body["span_id"] = span_id
+        if comment:
+            body["comment"] = comment
+        if author:
+            body["author"] = author
+        return body
+
+    @staticmethod
+    def score_answer(response: httpx.Response) -> dict[str, Any]:
+        """The stored score, or raise: a refusal is final, a 5xx or 429 is retried."""
+        status = response.status_code
+        if status in (200, 201):
+            try:
+                body: dict[str, Any] = response.json()
+            except ValueError:
+                raise _Retryable("server sent a body that is not JSON", status=status) from None
+            return body
+        if status in (401, 403):
+            raise AuthenticationError(_detail(response), status=status)
+        if status in (400, 404, 409):
+            field = None
+            try:
+                errors = response.json().get("errors") or {}
+                field = next(iter(errors), None)
+            except (ValueError, AttributeError):
+                pass
+            raise ScoreRejected(_detail(response), status=status, field=field)
+        if status in RETRYABLE_STATUS or status >= 500:
+            after = retry_after_seconds(response)
+            raise _Retryable(f"server answered {status}", status=status, retry_after=after)
+        raise FetchError(f"unexpected answer {status}: {_detail(response)}", status=status)
 
     @staticmethod
     def prompt_params(tag: str | None, version: int | None) -> dict[str, str | None]:

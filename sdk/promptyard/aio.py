@@ -100,6 +100,43 @@ class AsyncPromptyard(FetchSteps):
             return self.snapshot_offline(tag, exc)
         return self.snapshot_answer(tag, not_modified, body, etag)
 
+    async def score(
+        self,
+        *,
+        trace_id: str,
+        name: str,
+        value: bool | int | float | str,
+        span_id: str | None = None,
+        comment: str | None = None,
+        author: str | None = None,
+        score_id: str | None = None,
+    ) -> dict[str, Any]:
+        """See `Promptyard.score`."""
+        body = self.score_body(
+            trace_id=trace_id,
+            name=name,
+            value=value,
+            span_id=span_id,
+            comment=comment,
+            author=author,
+            score_id=score_id,
+        )
+        last: BaseException | None = None
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = await self._http.post(self.scores_url, json=body, headers=self.headers)
+                return self.score_answer(response)
+            except Exception as exc:
+                if not self.is_retryable(exc):
+                    raise
+                last = exc
+            delay = self.retry_delay(attempt, last)
+            if delay is None:
+                break
+            await asyncio.sleep(delay)
+        assert last is not None
+        raise self.as_fetch_error(last) from last
+
     async def wait_for_refreshes(self) -> None:
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)

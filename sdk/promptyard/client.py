@@ -206,6 +206,47 @@ class Promptyard(FetchSteps):
             return self.snapshot_offline(tag, exc)
         return self.snapshot_answer(tag, not_modified, body, etag)
 
+    def score(
+        self,
+        *,
+        trace_id: str,
+        name: str,
+        value: bool | int | float | str,
+        span_id: str | None = None,
+        comment: str | None = None,
+        author: str | None = None,
+        score_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Attach a score to a trace (or one of its spans) by its OTLP ids: user feedback
+        (`name="thumbs", value=True`), a rating, a category. Returns the stored score.
+        Retried on connection errors and 5xx under one id, so it is stored once. Raises
+        ScoreRejected when the server refuses it (404: the trace's spans have not arrived
+        yet; flush them first). Needs a key with traces:write."""
+        body = self.score_body(
+            trace_id=trace_id,
+            name=name,
+            value=value,
+            span_id=span_id,
+            comment=comment,
+            author=author,
+            score_id=score_id,
+        )
+        last: BaseException | None = None
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = self._http.post(self.scores_url, json=body, headers=self.headers)
+                return self.score_answer(response)
+            except Exception as exc:
+                if not self.is_retryable(exc):
+                    raise
+                last = exc
+            delay = self.retry_delay(attempt, last)
+            if delay is None:
+                break
+            time.sleep(delay)
+        assert last is not None
+        raise self.as_fetch_error(last) from last
+
     def close(self) -> None:
         for thread in list(self._threads):
             thread.join(timeout=self.timeout * (self.max_retries + 1) + 1)

@@ -26,3 +26,13 @@ class AuthenticationError(FetchError):
 
 class PromptNotFound(FetchError):
     """No such prompt, tag or version for this key's team (404)."""
+
+
+class ScoreRejected(FetchError):
+    """The server refused a score: invalid (400), no such trace or span in the key's team
+    yet (404: send the trace's spans first, e.g. `flush_tracing()`), or its id already
+    scores something else (409). `field` names the input at fault."""
+
+    def __init__(self, message: str, *, status: int | None = None, field: str | None = None):
+        super().__init__(message, status=status)
+        self.field = field

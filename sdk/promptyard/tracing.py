@@ -165,6 +165,61 @@ def record_prompt_fetch(
         span.set_attribute(ATTR_ROLLOUT_ARM, str(arm))
 
 
+def current_trace_id() -> str | None:
+    """The current span's trace id as the server spells it (32 hex), or None outside a
+    span: keep it to score the trace later (`client.score(trace_id=...)`)."""
+    otel_trace = _otel()
+    if otel_trace is None:
+        return None
+    context = otel_trace.get_current_span().get_span_context()
+    return f"{context.trace_id:032x}" if context.is_valid else None
+
+
+def current_span_id() -> str | None:
+    """The current span's id (16 hex), or None outside a span."""
+    otel_trace = _otel()
+    if otel_trace is None:
+        return None
+    context = otel_trace.get_current_span().get_span_context()
+    return f"{context.span_id:016x}" if context.is_valid else None
+
+
+SCORE_EVENT = "promptyard.score"
+
+
+def score_current_span(
+    name: str,
+    value: bool | int | float | str,
+    *,
+    comment: str | None = None,
+    author: str | None = None,
+    score_id: str | None = None,
+) -> bool:
+    """Score the span being run (inside `@trace` or `with trace(...)`): the score travels
+    with the span as a `promptyard.score` event, so it arrives with it and needs no call
+    of its own. Returns False (and does nothing) outside a recording span."""
+    otel_trace = _otel()
+    if otel_trace is None:
+        return False
+    span = otel_trace.get_current_span()
+    if not span.is_recording():
+        return False
+    if not isinstance(value, (bool, int, float, str)):
+        raise TypeError("a score's value is a bool, a number or a category (str)")
+    attributes: dict[str, Any] = {
+        "promptyard.score.name": str(name),
+        "promptyard.score.value": value,
+    }
+    if comment:
+        attributes["promptyard.score.comment"] = str(comment)
+    if author:
+        attributes["promptyard.score.author"] = str(author)
+    if score_id:
+        attributes["promptyard.score.id"] = str(score_id)
+    span.add_event(SCORE_EVENT, attributes=attributes)
+    return True
+
+
 # --- values --------------------------------------------------------------------------
 
 

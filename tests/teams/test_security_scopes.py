@@ -39,6 +39,7 @@ AREAS = {
     "ci": "experiments",
     "providers": "providers",
     "traces": "traces",
+    "scores": "traces",
     "annotation-queues": "annotations",
     "annotation-items": "annotations",
     "annotations": "annotations",

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import csv
+import itertools
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
 from apps.core.errors import ServiceError
+from apps.core.tenancy import team_scope
 from apps.core.web import role_allows, team_url
 from apps.datasets import selectors as dataset_selectors
 from apps.teams.models import PERM_EDIT
 from apps.traces import hooks, selectors, services
+from apps.traces.scores import selectors as score_selectors
 
 
 def prompt_version_url(team, name: str, number) -> str:
@@ -32,9 +37,22 @@ def prompt_version_url(team, name: str, number) -> str:
     return ""
 
 
+def _list_params(request):
+    """The explorer's filters; a score filter that cannot be read is said and dropped."""
+    params = request.GET.copy()
+    try:
+        score_selectors.score_filter_parse(params.get("score"))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        params.pop("score", None)
+    return params
+
+
 def traces_list(request):
-    page = selectors.traces_page(request.GET)
-    filters = {k: request.GET.get(k, "") for k in selectors.FILTER_KEYS}
+    params = _list_params(request)
+    page = selectors.traces_page(params)
+    score_selectors.scores_attach(page.rows)
+    filters = {k: params.get(k, "") for k in selectors.FILTER_KEYS}
     active = {k: v for k, v in filters.items() if v}
     next_url = "?" + urlencode({**active, "after": page.next_cursor}) if page.next_cursor else ""
     context = {
@@ -43,13 +61,38 @@ def traces_list(request):
         "is_filtered": bool(active),
         "query": urlencode(active),
         "next_url": next_url,
-        "choices": selectors.filter_choices(),
+        "choices": {**selectors.filter_choices(), "scores": score_selectors.score_names()},
         "statuses": ["ok", "error", "unset"],
         "ranges": list(selectors.RANGES),
     }
     if request.htmx and request.htmx.target == "trace-results":
         return render(request, "traces/list.html#results", context)
     return render(request, "traces/list.html", context)
+
+
+def scores_export(request):
+    """The scores of the traces the explorer's filters select, as CSV (streamed)."""
+    params = _list_params(request)
+    team = request.team
+    writer = csv.writer(_Echo())
+
+    def stream():
+        # The body is produced after the view returns, outside the middleware's scope.
+        with team_scope(team):
+            rows = score_selectors.score_export_rows(
+                selectors.traces_filtered(params), limit=score_selectors.EXPORT_MAX
+            )
+            for line in itertools.chain([score_selectors.EXPORT_COLUMNS], rows):
+                yield writer.writerow(line)
+
+    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="trace-scores.csv"'
+    return response
+
+
+class _Echo:
+    def write(self, value):
+        return value
 
 
 def functions_list(request):
@@ -91,6 +134,7 @@ def trace_detail(request, trace_id):
         selected = selectors.span_get(trace, selected.span_id)
     context = {
         **_span_context(request, trace, selected),
+        "scores": score_selectors.trace_scores(trace),
         "rows": rows,
         "span_url_prefix": team_url(request, "traces:detail", trace_id=trace.trace_id) + "spans/",
         "expand_all": request.GET.get("expand") == "all",
