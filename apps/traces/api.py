@@ -102,6 +102,11 @@ class TraceFilters(serializers.Serializer):
     q = serializers.CharField(
         required=False, allow_blank=True, help_text="Search in input and output."
     )
+    review = serializers.ChoiceField(
+        choices=["annotated", "not_yet", "failed"],
+        required=False,
+        help_text="Human review: with a verdict, without one, or failed by a person.",
+    )
     score = serializers.CharField(
         required=False,
         allow_blank=True,

@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from apps.core.hooks import hook_register
+
 
 class TracesConfig(AppConfig):
     name = "apps.traces"
@@ -9,8 +11,11 @@ class TracesConfig(AppConfig):
         # reason: these modules import models, which wait until the app registry is ready.
         from apps.prompts.rollout_measures import RolloutMeasure, register_rollout_measure
         from apps.traces import rollouts
+        from apps.traces.scores import services as score_services
 
         # prompts' rollout page shows how the arms compare in production (traces sit above).
         register_rollout_measure(
             RolloutMeasure(page_context=rollouts.page_context, as_dict=rollouts.comparison_as_dict)
         )
+        # A queue's verdict on a span shows on its trace (see apps/traces/hooks.py).
+        hook_register("annotations.verdict_saved", score_services.queue_verdict_record)

@@ -4,6 +4,8 @@ AppConfig.ready(), and traces reads them here.
 
 - `traces.span_queues`: sending spans to an annotation queue, registered as a mapping with
   the fields of `SpanQueues`.
+- `annotations.verdict_saved` (the other way): traces registers a listener that mirrors a
+  queue's verdict on a span onto its trace as a human score.
 - `traces.demo_steps`: `step(team, users, spans)`, run by the traces demo once its traces
   are stored, with their model-call spans (the annotations demo queues them for review).
 """

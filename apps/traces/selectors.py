@@ -45,6 +45,7 @@ FILTER_KEYS = (
     "function_version",
     "q",
     "score",
+    "review",
 )
 
 
@@ -94,6 +95,9 @@ def traces_filtered(params: Mapping[str, Any], *, now: datetime | None = None) -
     q = (get("q") or "").strip()
     if q:
         qs = qs.filter(Q(input_preview__icontains=q) | Q(output_preview__icontains=q))
+    review = get("review")
+    if review in score_selectors.REVIEW_STATES:
+        qs = score_selectors.traces_reviewed(qs, review)
     wanted = score_selectors.score_filter_parse(get("score"))
     if wanted is not None:
         qs = score_selectors.traces_with_score(qs, wanted)

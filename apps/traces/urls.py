@@ -11,4 +11,5 @@ urlpatterns = [
     path("<str:trace_id>/spans/<str:span_id>/", explorer.span_detail, name="span"),
     path("<str:trace_id>/add-to-dataset/", explorer.trace_add_to_dataset, name="add_to_dataset"),
     path("<str:trace_id>/send-to-queue/", explorer.trace_send_to_queue, name="send_to_queue"),
+    path("<str:trace_id>/verdict/", explorer.trace_verdict, name="verdict"),
 ]

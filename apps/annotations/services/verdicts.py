@@ -20,11 +20,16 @@ from apps.annotations.models import (
 from apps.annotations.permissions import require_annotate, require_own
 from apps.annotations.selectors import item_for
 from apps.core.errors import Conflict, ValidationFailed
+from apps.core.hooks import hook_implementations
 from apps.experiments.models import Score
 from apps.teams.actors import Actor
 from apps.teams.audit import audit_record
 from apps.teams.models import Team
 from apps.teams.permissions import actor_user
+
+# Listeners `(*, team, actor, item, annotation)` called after each verdict is saved, in its
+# transaction (registered by apps that show verdicts elsewhere, e.g. traces).
+VERDICT_SAVED = "annotations.verdict_saved"
 
 # Human scores have no Evaluator row; comparisons group them under this name.
 HUMAN_EVALUATOR_NAME = "Human"
@@ -129,6 +134,9 @@ def annotation_save(
     if item.locked_by_id is not None and item.locked_by_id == getattr(user, "pk", None):
         item.locked_by, item.locked_until = None, None
         item.save(update_fields=["locked_by", "locked_until"])
+    # Apps that show verdicts elsewhere (traces: on the span's trace) hear of each one.
+    for listener in hook_implementations(VERDICT_SAVED):
+        listener(team=team, actor=actor, item=item, annotation=annotation)
     audit_record(
         team=team,
         actor=actor,

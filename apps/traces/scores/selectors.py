@@ -14,7 +14,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from apps.core.distinct import team_distinct
 from apps.core.errors import ValidationFailed
 from apps.core.tenancy import TenancyError, current_team
-from apps.traces.models import ScoreKind, Trace, TraceScore
+from apps.traces.models import ScoreKind, ScoreSource, Trace, TraceScore
 
 # "thumbs" (has a thumbs score), "thumbs=false", "thumbs:good", "rating>=4", "rating<0.5".
 SCORE_FILTER = re.compile(
@@ -95,6 +95,26 @@ def traces_with_score(qs: QuerySet[Trace], wanted: ScoreFilter) -> QuerySet[Trac
             )
         )
     )
+
+
+REVIEW_STATES = {
+    "annotated": "Annotated",
+    "not_yet": "Not yet annotated",
+    "failed": "Failed by a person",
+}
+
+
+def traces_reviewed(qs: QuerySet[Trace], state: str) -> QuerySet[Trace]:
+    """Traces by human review: with a person's verdict (on the page or from a queue),
+    without one, or with a Fail among them."""
+    human = TraceScore.objects.filter(
+        team_id=OuterRef("team_id"), trace=OuterRef("pk"), source=ScoreSource.HUMAN
+    )
+    if state == "annotated":
+        return qs.filter(Exists(human))
+    if state == "not_yet":
+        return qs.filter(~Exists(human))
+    return qs.filter(Exists(human.filter(kind=ScoreKind.BOOLEAN, value=0.0)))
 
 
 def trace_scores(trace: Trace) -> list[TraceScore]:

@@ -12,11 +12,12 @@ from django.utils import timezone
 
 from apps.core.errors import Conflict, NotFound, ValidationFailed
 from apps.teams.actors import Actor
-from apps.teams.audit import audit_record
-from apps.teams.models import PERM_EDIT, ApiKeyScope, Team
+from apps.teams.audit import actor_label, audit_record
+from apps.teams.models import PERM_ANNOTATE, PERM_EDIT, ApiKeyScope, Team
 from apps.teams.permissions import actor_person_id, require
 from apps.traces import partitions
-from apps.traces.models import Span, Trace, TraceScore
+from apps.traces.models import ScoreKind, ScoreSource, Span, Trace, TraceScore
+from apps.traces.scores import fields
 from apps.traces.scores.fields import ScoreIn, score_parse
 
 
@@ -199,3 +200,90 @@ def span_scores_ingest(*, team: Team, traces: dict[str, Trace], raw_spans: list)
         # Ingestion names its team; a resent event meets its own client id and is skipped.
         TraceScore.objects.unscoped().bulk_create(rows, ignore_conflicts=True)
     return len(rows)
+
+
+# --- human verdicts: on the trace page, and from annotation queues -----------------------
+
+VERDICT_NAME = "verdict"
+QUEUE_VERDICT_PREFIX = "queue: "
+
+
+def _passed(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value or "").strip().lower()
+    if text in {"pass", "passed", "true", "1", "yes", "p"}:
+        return True
+    if text in {"fail", "failed", "false", "0", "no", "f"}:
+        return False
+    raise ValidationFailed("Choose pass or fail.", field="passed")
+
+
+def verdict_save(
+    *,
+    team: Team,
+    actor: Actor,
+    trace: Trace,
+    span_hex: str = "",
+    passed,
+    reasoning: str = "",
+) -> TraceScore:
+    """A person's pass/fail verdict on a trace or one of its spans, read where it is: a
+    human score named "verdict", one per person and target (saving again revises it).
+    As in a queue that asks for it (the default), a Fail needs reasoning."""
+    require(actor, PERM_ANNOTATE, team, scope=ApiKeyScope.ANNOTATIONS_WRITE)
+    verdict = _passed(passed)
+    reasoning = (reasoning or "").strip()
+    if not verdict and not reasoning:
+        raise ValidationFailed("Say why it fails: a Fail needs reasoning.", field="reasoning")
+    if len(reasoning) > fields.COMMENT_MAX:
+        raise ValidationFailed("The reasoning is too long.", field="reasoning")
+    item = ScoreIn(
+        trace_hex=trace.trace_id,
+        span_hex=(span_hex or "").lower(),
+        name=VERDICT_NAME,
+        kind=ScoreKind.BOOLEAN,
+        value=1.0 if verdict else 0.0,
+        category="",
+        comment=reasoning,
+        source=ScoreSource.HUMAN,
+        author=actor_label(actor)[: fields.AUTHOR_MAX],
+        client_id=f"verdict:{actor_person_id(actor)}:{trace.trace_id}:{span_hex}",
+        where="",
+    )
+    return scores_record(team=team, actor=actor, items=[item], check_permission=False)[0].score
+
+
+def queue_verdict_record(*, team: Team, actor: Actor, item, annotation) -> None:
+    """Mirror an annotation queue's verdict on a span onto its trace, as a human score
+    named after the queue (one per annotation; a revised verdict updates it). Called by
+    the annotations app when a verdict is saved (see apps/traces/hooks.py); an item that
+    is not a span, or whose span is gone, is left alone."""
+    span_pk = getattr(item, "span_id", None)
+    if span_pk is None:
+        return
+    span = (
+        # The item was read in the team's scope by annotations; the team is explicit here.
+        Span.objects.unscoped()
+        .filter(team=team, pk=span_pk)
+        .select_related("trace")
+        .only("span_id", "trace__trace_id", "trace__start_time", "trace__end_time")
+        .first()
+    )
+    if span is None:
+        return
+    queue_name = getattr(getattr(item, "queue", None), "name", "") or "queue"
+    score = ScoreIn(
+        trace_hex=span.trace.trace_id,
+        span_hex=span.span_id,
+        name=(QUEUE_VERDICT_PREFIX + queue_name)[: fields.NAME_MAX],
+        kind=ScoreKind.BOOLEAN,
+        value=1.0 if annotation.passed else 0.0,
+        category="",
+        comment=annotation.reasoning or "",
+        source=ScoreSource.HUMAN,
+        author=(annotation.author_label or "")[: fields.AUTHOR_MAX],
+        client_id=f"annotation:{annotation.pk}",
+        where="",
+    )
+    scores_record(team=team, actor=actor, items=[score], check_permission=False)

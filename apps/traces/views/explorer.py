@@ -16,9 +16,10 @@ from apps.core.errors import ServiceError
 from apps.core.tenancy import team_scope
 from apps.core.web import role_allows, team_url
 from apps.datasets import selectors as dataset_selectors
-from apps.teams.models import PERM_EDIT
+from apps.teams.models import PERM_ANNOTATE, PERM_EDIT
 from apps.traces import hooks, selectors, services
 from apps.traces.scores import selectors as score_selectors
+from apps.traces.scores import services as score_services
 
 
 def prompt_version_url(team, name: str, number) -> str:
@@ -64,6 +65,7 @@ def traces_list(request):
         "choices": {**selectors.filter_choices(), "scores": score_selectors.score_names()},
         "statuses": ["ok", "error", "unset"],
         "ranges": list(selectors.RANGES),
+        "review_states": score_selectors.REVIEW_STATES,
     }
     if request.htmx and request.htmx.target == "trace-results":
         return render(request, "traces/list.html#results", context)
@@ -106,6 +108,7 @@ def functions_list(request):
 
 def _span_context(request, trace, span):
     return {
+        "can_annotate": role_allows(request, PERM_ANNOTATE),
         "datasets": dataset_selectors.dataset_choices()
         if role_allows(request, PERM_EDIT)
         else None,
@@ -208,3 +211,32 @@ def trace_send_to_queue(request, trace_id):
     else:
         messages.success(request, f"Sent {len(items)} span(s) to the queue {queue.name}.")
     return _back(request, trace, span)
+
+
+@require_POST
+def trace_verdict(request, trace_id):
+    """A pass/fail verdict with reasoning on the trace or the chosen span, from its page."""
+    trace = selectors.trace_get(trace_id)
+    span = _chosen_span(trace, request)
+    context = {"trace": trace, "can_annotate": True}
+    try:
+        score_services.verdict_save(
+            team=request.team,
+            actor=request.user,
+            trace=trace,
+            span_hex=span.span_id if span else "",
+            passed=request.POST.get("passed"),
+            reasoning=request.POST.get("reasoning", ""),
+        )
+    except ServiceError as exc:
+        if not request.htmx:
+            messages.error(request, exc.message)
+            return _back(request, trace, span)
+        context["verdict_error"] = exc.message
+    else:
+        if not request.htmx:
+            messages.success(request, "Verdict saved.")
+            return _back(request, trace, span)
+        context["verdict_saved"] = True
+    context["scores"] = score_selectors.trace_scores(trace)
+    return render(request, "traces/scores/_section.html", context)
