@@ -233,7 +233,7 @@ def _traces(world, team, alice, bob):
         end_ns=1_700_000_000_500_000_000,
         status_code="ok",
         status_message="",
-        attributes={"input.value": "acme secret"},
+        attributes={"input.value": "acme secret", "session.id": "acme-session"},
         events=[],
     )
     services.spans_ingest(team=team, actor=alice, spans=[span])
@@ -280,4 +280,5 @@ KWARG_SOURCES = {
     "annotation_id": lambda w: _get(w, "annotation").pk,
     "trace_id": lambda w: _get(w, "trace").trace_id,
     "span_id": lambda w: _get(w, "span").span_id,
+    "session_id": lambda w: _get(w, "trace").session_id or "acme-session",
 }

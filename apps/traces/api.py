@@ -37,6 +37,8 @@ class TraceSerializer(serializers.ModelSerializer):
             "input_tokens",
             "output_tokens",
             "cost",
+            "session_id",
+            "user_id",
         ]
 
 
@@ -102,6 +104,10 @@ class TraceFilters(serializers.Serializer):
     q = serializers.CharField(
         required=False, allow_blank=True, help_text="Search in input and output."
     )
+    session = serializers.CharField(
+        required=False, allow_blank=True, help_text="Session id (`session.id`)."
+    )
+    user = serializers.CharField(required=False, allow_blank=True, help_text="User id (`user.id`).")
     review = serializers.ChoiceField(
         choices=["annotated", "not_yet", "failed"],
         required=False,

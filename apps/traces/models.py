@@ -38,6 +38,10 @@ class Trace(TeamOwned):
     input_tokens = models.PositiveBigIntegerField(default=0)
     output_tokens = models.PositiveBigIntegerField(default=0)
     cost = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True)
+    # The conversation and the end user the trace belongs to (`session.id`, `user.id`:
+    # OpenInference; also the OTel GenAI conversation id and `enduser.id`).
+    session_id = models.CharField(max_length=255, blank=True)
+    user_id = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -62,6 +66,11 @@ class Trace(TeamOwned):
                 fields=["team", "function_name", "function_version", "-start_time", "-id"],
                 name="trace_team_function",
             ),
+            # A session's traces in order (its page reads it forwards, the explorer back).
+            models.Index(
+                fields=["team", "session_id", "start_time", "id"], name="trace_team_session"
+            ),
+            models.Index(fields=["team", "user_id", "-start_time", "-id"], name="trace_team_user"),
         ]
 
     def __str__(self):

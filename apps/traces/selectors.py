@@ -46,6 +46,8 @@ FILTER_KEYS = (
     "q",
     "score",
     "review",
+    "session",
+    "user",
 )
 
 
@@ -95,6 +97,10 @@ def traces_filtered(params: Mapping[str, Any], *, now: datetime | None = None) -
     q = (get("q") or "").strip()
     if q:
         qs = qs.filter(Q(input_preview__icontains=q) | Q(output_preview__icontains=q))
+    if get("session"):
+        qs = qs.filter(session_id=get("session").strip())
+    if get("user"):
+        qs = qs.filter(user_id=get("user").strip())
     review = get("review")
     if review in score_selectors.REVIEW_STATES:
         qs = score_selectors.traces_reviewed(qs, review)
@@ -121,6 +127,22 @@ def traces_page(params: Mapping[str, Any], *, per_page: int = PAGE_SIZE) -> Keys
     )
 
 
+SESSION_ORDER = ("start_time", "id")
+
+
+def session_page(
+    session_id: str, params: Mapping[str, Any], *, per_page: int = PAGE_SIZE
+) -> KeysetPage:
+    """A session's traces in the order they happened (a keyset page through the (team,
+    session, start, id) index); NotFound when the team has no trace in that session."""
+    session_id = (session_id or "").strip()
+    qs = Trace.objects.filter(session_id=session_id) if session_id else Trace.objects.none()
+    page = keyset_page(qs, order=SESSION_ORDER, params=params, per_page=per_page)
+    if not page.rows and not any(params.get(k) for k in ("after", "before", "from", "last")):
+        raise NotFound("No such session.")
+    return page
+
+
 def filter_choices(limit: int = 100) -> dict[str, list[str]]:
     """Values for the filter inputs' suggestions: hops over the distinct values of the
     (team, name / model / prompt / function, …) indexes, not a read of the traces."""
@@ -136,6 +158,7 @@ def filter_choices(limit: int = 100) -> dict[str, list[str]]:
         "models": distinct("model"),
         "prompts": distinct("prompt_name"),
         "functions": distinct("function_name"),
+        "users": distinct("user_id"),
     }
 
 

@@ -32,6 +32,11 @@ OUTPUT_TOKEN_KEYS = (
     "gen_ai.usage.completion_tokens",
     "llm.token_count.completion",
 )
+# A conversation's id and the end user's: OpenInference (`session.id`, `user.id`), the OTel
+# GenAI conversation id and older `enduser.id`, and Langfuse's names.
+SESSION_KEYS = ("session.id", "gen_ai.conversation.id", "langfuse.session.id")
+USER_KEYS = ("user.id", "enduser.id", "langfuse.user.id")
+ID_MAX = 255
 SYSTEM_KEYS = ("gen_ai.system", "gen_ai.provider.name", "llm.system", "llm.provider")
 
 _INDEXED = re.compile(r"^(gen_ai\.(?:prompt|completion))\.(\d+)\.(role|content)$")
@@ -52,6 +57,8 @@ class GenAIFields:
     prompt_version_number: int | None = None
     function_name: str = ""
     function_version: str = ""
+    session_id: str = ""
+    user_id: str = ""
 
 
 def _first(attrs: dict, keys):
@@ -224,4 +231,6 @@ def extract(attrs: dict, events: list) -> GenAIFields:
         fields.prompt_version_number = None
     fields.function_name = str(attrs.get("promptyard.function.name") or "")[:255]
     fields.function_version = str(attrs.get("promptyard.function.version") or "")[:64]
+    fields.session_id = str(_first(attrs, SESSION_KEYS) or "").strip()[:ID_MAX]
+    fields.user_id = str(_first(attrs, USER_KEYS) or "").strip()[:ID_MAX]
     return fields

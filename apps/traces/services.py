@@ -133,6 +133,8 @@ def _write(team: Team, raw_spans: list[RawSpan]) -> int:
             function_name=fields.function_name,
             function_version=fields.function_version,
         )
+        # Not Span columns: folded into the trace's summary (see _fold).
+        span.session_key, span.user_key = fields.session_id, fields.user_id
         if span.prompt_name and span.prompt_version_number:
             prompt_pairs.add((span.prompt_name, span.prompt_version_number))
         rows.append(span)
@@ -259,6 +261,10 @@ def _fold(traces: dict[str, Trace], by_trace: dict[str, list[SimpleNamespace]]) 
                 trace.input_preview = span.input_text[:PREVIEW_CHARS]
             if not trace.output_preview and span.output_text:
                 trace.output_preview = span.output_text[:PREVIEW_CHARS]
+            if not trace.session_id and span.session_key:
+                trace.session_id = span.session_key
+            if not trace.user_id and span.user_key:
+                trace.user_id = span.user_key
     _update_traces(list(traces.values()))
 
 
@@ -279,6 +285,8 @@ TRACE_FOLD_FIELDS = (
     "input_tokens",
     "output_tokens",
     "cost",
+    "session_id",
+    "user_id",
 )
 
 

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", explorer.traces_list, name="list"),
     path("functions/", explorer.functions_list, name="functions"),
     path("export/scores.csv", explorer.scores_export, name="scores_export"),
+    path("sessions/<str:session_id>/", explorer.session_detail, name="session"),
     path("<str:trace_id>/", explorer.trace_detail, name="detail"),
     path("<str:trace_id>/spans/<str:span_id>/", explorer.span_detail, name="span"),
     path("<str:trace_id>/add-to-dataset/", explorer.trace_add_to_dataset, name="add_to_dataset"),

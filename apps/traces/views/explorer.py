@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from apps.core.errors import ServiceError
 from apps.core.tenancy import team_scope
-from apps.core.web import role_allows, team_url
+from apps.core.web import render_page, role_allows, team_url
 from apps.datasets import selectors as dataset_selectors
 from apps.teams.models import PERM_ANNOTATE, PERM_EDIT
 from apps.traces import hooks, selectors, services
@@ -95,6 +95,19 @@ def scores_export(request):
 class _Echo:
     def write(self, value):
         return value
+
+
+def session_detail(request, session_id):
+    """A session's traces in order, as the conversation they were."""
+    page = selectors.session_page(session_id, request.GET)
+    score_selectors.scores_attach(page.rows)
+    context = {
+        "session_id": session_id,
+        "page": page,
+        "query": "",
+        "users": sorted({t.user_id for t in page.rows if t.user_id}),
+    }
+    return render_page(request, "traces/session.html", context, partial="turns")
 
 
 def functions_list(request):
