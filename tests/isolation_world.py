@@ -280,5 +280,6 @@ KWARG_SOURCES = {
     "annotation_id": lambda w: _get(w, "annotation").pk,
     "trace_id": lambda w: _get(w, "trace").trace_id,
     "span_id": lambda w: _get(w, "span").span_id,
+    "function_name": lambda w: "acme.only_function",
     "session_id": lambda w: _get(w, "trace").session_id or "acme-session",
 }

@@ -223,3 +223,96 @@ class TraceScore(TeamOwned):
         if self.kind == ScoreKind.CATEGORY:
             return self.category
         return self.value
+
+
+class Period(models.TextChoices):
+    HOUR = "h", "Hour"
+    DAY = "d", "Day"
+
+
+class TraceBucket(TeamOwned):
+    """The traces of one hour (or day) of one prompt version and function version, summed:
+    what the dashboard charts, so a page reads buckets, never spans or traces. Rebuilt by
+    the worker from the traces of each hour that ingestion or a score marked (BucketMark);
+    a day is the sum of its hours. `latency` is a histogram of trace durations over
+    geometric bins (apps/traces/dashboard/buckets.py) from which p50/p95 are read."""
+
+    period = models.CharField(max_length=1, choices=Period.choices)
+    start = models.DateTimeField()  # the hour's or day's start (UTC)
+    prompt_name = models.CharField(max_length=200, blank=True)
+    prompt_version_number = models.PositiveIntegerField(default=0)  # 0: no prompt version
+    function_name = models.CharField(max_length=255, blank=True)
+    function_version = models.CharField(max_length=64, blank=True)
+    traces = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    duration_ms_sum = models.FloatField(default=0)
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=18, decimal_places=8, default=0)
+    latency = models.JSONField(default=dict)  # {bin index: traces}
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "team",
+                    "period",
+                    "start",
+                    "prompt_name",
+                    "prompt_version_number",
+                    "function_name",
+                    "function_version",
+                ],
+                name="trace_bucket_unique_key",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["team", "period", "start"], name="trace_bucket_team_time"),
+            models.Index(
+                fields=["team", "period", "prompt_name", "start"], name="trace_bucket_team_prompt"
+            ),
+            models.Index(
+                fields=["team", "period", "function_name", "start"],
+                name="trace_bucket_team_function",
+            ),
+        ]
+
+
+class ScoreBucket(TeamOwned):
+    """The boolean and numeric scores of one hour's (or day's) traces of one prompt version
+    and function version, per score name: `count` and `total` give a mean, or for a
+    boolean the pass rate."""
+
+    period = models.CharField(max_length=1, choices=Period.choices)
+    start = models.DateTimeField()
+    prompt_name = models.CharField(max_length=200, blank=True)
+    prompt_version_number = models.PositiveIntegerField(default=0)
+    function_name = models.CharField(max_length=255, blank=True)
+    function_version = models.CharField(max_length=64, blank=True)
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=8, choices=ScoreKind.choices)
+    count = models.PositiveIntegerField(default=0)
+    total = models.FloatField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["team", "period", "start"], name="score_bucket_team_time"),
+            models.Index(
+                fields=["team", "period", "prompt_name", "start"], name="score_bucket_team_prompt"
+            ),
+            models.Index(
+                fields=["team", "period", "function_name", "start"],
+                name="score_bucket_team_function",
+            ),
+        ]
+
+
+class BucketMark(TeamOwned):
+    """An hour of a team whose buckets are stale: appended (never updated, so writers never
+    wait on each other) by ingestion and score writes in their own transaction, drained by
+    the worker for every team (apps/traces/dashboard/buckets.py)."""
+
+    hour = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.team_id} {self.hour:%Y-%m-%d %H}:00"

@@ -27,6 +27,7 @@ from apps.teams.models import PERM_EDIT, PERM_VIEW, ApiKeyScope, Team
 from apps.teams.permissions import require
 from apps.traces import partitions, semconv
 from apps.traces.cost import span_cost, team_prices
+from apps.traces.dashboard.services import bucket_marks_record
 from apps.traces.models import Span, Status, Trace, TraceScore
 from apps.traces.otlp import RawSpan
 from apps.traces.rollouts import rollout_comparison
@@ -177,8 +178,12 @@ def _write(team: Team, raw_spans: list[RawSpan]) -> int:
             pk = traces[trace_id].pk
             for span in group:
                 span.trace_id = pk
+        # The dashboard's hours before and after the fold (an earlier span moves a start).
+        moments = [t.start_time for t in traces.values()]
         _insert_spans(rows)
         _fold(traces, by_trace)
+        moments += [t.start_time for t in traces.values()]
+        bucket_marks_record(team_id=team.pk, moments=moments)
         if any(event.get("name") == SCORE_EVENT for raw in raw_spans for event in raw.events):
             span_scores_ingest(team=team, traces=traces, raw_spans=raw_spans)
     return len(rows)

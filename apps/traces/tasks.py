@@ -24,3 +24,11 @@ def traces_purge_expired() -> dict:
 @task()
 def rollout_guardrails_check() -> dict:
     return services.rollout_guardrails_run()
+
+
+@task()
+def trace_buckets_flush() -> int:
+    """Rebuild the dashboard's stale hours (enqueued every 30 s by run_all)."""
+    from apps.traces.dashboard.services import buckets_flush
+
+    return buckets_flush()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.traces.views import explorer
+from apps.traces.views import dashboard, explorer
 
 app_name = "traces"
 urlpatterns = [
@@ -8,6 +8,15 @@ urlpatterns = [
     path("functions/", explorer.functions_list, name="functions"),
     path("export/scores.csv", explorer.scores_export, name="scores_export"),
     path("sessions/<str:session_id>/", explorer.session_detail, name="session"),
+    path("dashboard/", dashboard.dashboard_team, name="dashboard"),
+    path(
+        "dashboard/prompts/<str:prompt_name>/", dashboard.dashboard_prompt, name="dashboard_prompt"
+    ),
+    path(
+        "dashboard/functions/<str:function_name>/",
+        dashboard.dashboard_function,
+        name="dashboard_function",
+    ),
     path("<str:trace_id>/", explorer.trace_detail, name="detail"),
     path("<str:trace_id>/spans/<str:span_id>/", explorer.span_detail, name="span"),
     path("<str:trace_id>/add-to-dataset/", explorer.trace_add_to_dataset, name="add_to_dataset"),

@@ -16,6 +16,7 @@ from apps.teams.audit import actor_label, audit_record
 from apps.teams.models import PERM_ANNOTATE, PERM_EDIT, ApiKeyScope, Team
 from apps.teams.permissions import actor_person_id, require
 from apps.traces import partitions
+from apps.traces.dashboard.services import bucket_marks_record
 from apps.traces.models import ScoreKind, ScoreSource, Span, Trace, TraceScore
 from apps.traces.scores import fields
 from apps.traces.scores.fields import ScoreIn, score_parse
@@ -138,6 +139,7 @@ def scores_record(
         except IntegrityError:
             # Another request stored one of these ids between our read and our write.
             raise Conflict("A score with one of these ids was just stored; send again.") from None
+    bucket_marks_record(team_id=team.pk, moments=[t.start_time for t in traces.values()])
     audit_record(
         team=team,
         actor=actor,

@@ -31,6 +31,7 @@ MAX_QUICK_FAILURES = 6  # failures in a row, each within STABLE_SECONDS of its s
 PERIODIC_TASKS = [
     ("apps.traces.tasks.traces_purge_expired", 3600),
     ("apps.traces.tasks.rollout_guardrails_check", 60),
+    ("apps.traces.tasks.trace_buckets_flush", 30),  # the dashboard's stale hours
 ]
 
 
