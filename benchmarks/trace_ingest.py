@@ -20,7 +20,13 @@ An export counts as acknowledged when the exporter reports success (HTTP 200 aft
 over all rounds. A round's rate is its acknowledged spans over the wall time from its first
 span to its last acknowledged export. Last line:
 trace_ingest spans=<n> acknowledged=<n> stored=<n> spans_per_s=<median> baseline_spans_per_s=<median>
-ratio=<median> rate_min=… rate_max=… rounds=… load1=…
+ratio=<median> rate_min=… rate_max=… rounds=… load1=… online_scored=<n>
+
+Throughout, an online rule is active (a built-in length check on 10 % of the traces,
+BENCH_ONLINE_SAMPLE_RATE) and a worker process runs beside gunicorn doing what the real
+worker does for traces, once a second: the rules' pass and the dashboard's bucket rebuild.
+Ingestion never evaluates anything; `online_scored` is how many traces the rule scored,
+counted after a final pass once the traffic stops.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ SPANS = int(os.environ.get("BENCH_SPANS", "200000"))
 ROUNDS = max(MIN_ROUNDS, int(os.environ.get("BENCH_ROUNDS", MIN_ROUNDS)))
 TRACE_SIZE = 10
 BATCH = 512
+ONLINE_SAMPLE_RATE = float(os.environ.get("BENCH_ONLINE_SAMPLE_RATE", "0.1"))
 PRODUCERS = int(os.environ.get("BENCH_PRODUCERS", "4"))
 WORKERS = 2
 # Threads per worker: a request spends much of its time waiting on PostgreSQL (COPY,
@@ -110,7 +117,73 @@ def load_into_database() -> None:
         except ImportError:
             pass
         _, raw = api_key_create(team=team, actor=user, name="bench", scopes=["traces:write"])
+        # An online rule is active throughout: the worker (--online-worker) scores a sample
+        # of the traces while they are sent, off the ingestion path.
+        from apps.experiments.models import Evaluator
+        from apps.traces.models import OnlineRule
+        from apps.traces.online.services import online_rule_create
+
+        evaluator = Evaluator.objects.filter(name="bench length").first()
+        if evaluator is None:
+            from apps.experiments.services import evaluator_create
+
+            evaluator = evaluator_create(
+                team=team,
+                actor=user,
+                name="bench length",
+                kind="length",
+                params={"max_length": 2000},
+            )
+        if not OnlineRule.objects.filter(name="bench length").exists():
+            online_rule_create(
+                team=team,
+                actor=user,
+                name="bench length",
+                evaluator=evaluator,
+                sample_rate=ONLINE_SAMPLE_RATE,
+                daily_calls=10_000_000,
+            )
     print(json.dumps({"key": raw}))
+
+
+def online_worker() -> None:
+    """--online-worker: what `manage.py worker` runs for traces, in a loop until stopped:
+    the online rules' pass and the dashboard's bucket rebuild, once a second."""
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from apps.traces.dashboard.services import buckets_flush
+    from apps.traces.online.services import online_rules_run
+
+    while True:
+        online_rules_run()
+        buckets_flush()
+        time.sleep(1)
+
+
+def online_drain() -> None:
+    """--online-drain: finish the rule's pass over everything sent (as the worker would once
+    the traces settle) and print how many traces it scored, of how many it sampled."""
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.teams.models import Team
+    from apps.traces.models import OnlineRule, TraceScore
+    from apps.traces.online.services import online_rules_run
+
+    later = timezone.now() + timedelta(minutes=1)
+    while any(online_rules_run(now=later, limit=2000).values()):
+        pass
+    team = Team.objects.get(slug="bench-traces")
+    rule = OnlineRule.objects.unscoped().get(team=team, name="bench length")  # the bench's team
+    scored = TraceScore.objects.unscoped().filter(team=team, name=rule.name).count()  # same
+    print(json.dumps({"scored": scored, "matched": rule.matched, "sampled": rule.sampled}))
 
 
 def count_stored() -> None:
@@ -292,6 +365,10 @@ def main() -> None:
     per_round = SPANS // ROUNDS // TRACE_SIZE * TRACE_SIZE
     log(f"gunicorn ({WORKERS} workers x {THREADS} threads) on {base}")
     server = start_gunicorn(env, port)
+    log(f"an online rule is active (sampling {ONLINE_SAMPLE_RATE:.0%}); its worker runs alongside")
+    online = subprocess.Popen(
+        [PYTHON, __file__, "--online-worker"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL
+    )
     try:
         log(
             f"{ROUNDS} rounds of {per_round} spans to each side, in traces of {TRACE_SIZE}, "
@@ -322,7 +399,10 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        online.terminate()
+        online.wait(timeout=30)
     stored = int(child("--count", env))
+    drained = json.loads(child("--online-drain", env))
     rates = [r["rate"] for r in results["ingest"]]
     floors = [r["rate"] for r in results["floor"]]
     ratios = [r / f for r, f in zip(rates, floors, strict=True)]
@@ -332,18 +412,26 @@ def main() -> None:
     log(f"floor spans/s (exporters + HTTP, nothing stored): {spread(floors, '{:.0f}')}")
     log(f"ingest / floor: {spread(ratios)}")
     log(f"failed exports: {failed} spans; stored {stored} of {acknowledged} acknowledged")
+    log(
+        f"online rule: scored {drained['scored']} traces of {drained['matched']} matched "
+        f"({drained['sampled']} sampled at {ONLINE_SAMPLE_RATE:.0%})"
+    )
     log(load_average())
     print(
         f"trace_ingest spans={per_round * ROUNDS} acknowledged={acknowledged} stored={stored} "
         f"spans_per_s={median(rates):.0f} baseline_spans_per_s={median(floors):.0f} "
         f"ratio={median(ratios):.2f} rate_min={min(rates):.0f} rate_max={max(rates):.0f} "
-        f"rounds={ROUNDS} load1={os.getloadavg()[0]:.2f}"
+        f"rounds={ROUNDS} load1={os.getloadavg()[0]:.2f} online_scored={drained['scored']}"
     )
 
 
 if __name__ == "__main__":
     if "--load" in sys.argv:
         load_into_database()
+    elif "--online-worker" in sys.argv:
+        online_worker()
+    elif "--online-drain" in sys.argv:
+        online_drain()
     elif "--count" in sys.argv:
         count_stored()
     else:

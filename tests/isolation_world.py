@@ -239,6 +239,12 @@ def _traces(world, team, alice, bob):
     services.spans_ingest(team=team, actor=alice, spans=[span])
     world.objects["span"] = Span.objects.get(span_id=span.span_id)
     world.objects["trace"] = world.objects["span"].trace
+    online = _optional("apps.traces.online.services")
+    evaluator = world.objects.get("evaluator")
+    if online is not None and evaluator is not None:
+        world.objects["online_rule"] = online.online_rule_create(
+            team=team, actor=alice, name="acme-only-rule", evaluator=evaluator
+        )
 
 
 def _get(world, name):
@@ -281,5 +287,6 @@ KWARG_SOURCES = {
     "trace_id": lambda w: _get(w, "trace").trace_id,
     "span_id": lambda w: _get(w, "span").span_id,
     "function_name": lambda w: "acme.only_function",
+    "rule_id": lambda w: _get(w, "online_rule").pk,
     "session_id": lambda w: _get(w, "trace").session_id or "acme-session",
 }

@@ -316,3 +316,72 @@ class BucketMark(TeamOwned):
 
     def __str__(self):
         return f"{self.team_id} {self.hour:%Y-%m-%d %H}:00"
+
+
+class OnlineRule(TeamOwned):
+    """An evaluator run on live traffic: which traces (filters on the trace's summary and
+    its root span's attributes), how many of them (a sampling rate, decided by a hash of
+    the trace id so a trace is in or out for good), which evaluator (the team's named one:
+    a built-in check or an LLM judge from a Hub version), and what it may spend per day.
+
+    The worker evaluates traces after ingestion (apps/traces/online/services.py), never on
+    the ingestion path, reading traces after `cursor` in the order they were created."""
+
+    name = models.CharField(max_length=100)
+    evaluator = models.ForeignKey(
+        "experiments.Evaluator", on_delete=models.PROTECT, related_name="online_rules"
+    )
+    prompt_name = models.CharField(max_length=200, blank=True)
+    prompt_version_number = models.PositiveIntegerField(null=True, blank=True)
+    function_name = models.CharField(max_length=255, blank=True)
+    function_version = models.CharField(max_length=64, blank=True)
+    trace_name = models.CharField(max_length=255, blank=True)  # the root span's name
+    attributes = models.JSONField(default=dict, blank=True)  # root span attribute == value
+    sample_rate = models.FloatField(default=1.0)
+    daily_calls = models.PositiveIntegerField(default=1000)
+    daily_cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    paused = models.BooleanField(default=False)
+    cursor = models.BigIntegerField(default=0)  # the last trace pk looked at
+    matched = models.PositiveBigIntegerField(default=0)
+    sampled = models.PositiveBigIntegerField(default=0)
+    scored = models.PositiveBigIntegerField(default=0)
+    errors = models.PositiveBigIntegerField(default=0)
+    last_errors = models.JSONField(default=list, blank=True)  # newest first, a few
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "name"], name="online_rule_unique_name")
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def coverage(self) -> float | None:
+        """Of the traces the filters matched, the share that got a score."""
+        return self.scored / self.matched if self.matched else None
+
+
+class OnlineRuleDay(TeamOwned):
+    """A rule's spending on one day (UTC): calls made and their cost, plus what is reserved
+    by calls in flight. A call reserves its worst case here before it starts, so the day's
+    budget holds across workers."""
+
+    rule = models.ForeignKey(OnlineRule, on_delete=models.CASCADE, related_name="days")
+    day = models.DateField()
+    calls = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=8, default=0)
+    budget_stops = models.PositiveIntegerField(default=0)  # traces left unjudged by the budget
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "day"], name="online_rule_day_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.rule_id} {self.day}"

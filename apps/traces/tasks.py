@@ -32,3 +32,11 @@ def trace_buckets_flush() -> int:
     from apps.traces.dashboard.services import buckets_flush
 
     return buckets_flush()
+
+
+@task()
+def online_rules_run() -> dict:
+    """Evaluate new traces with the teams' online rules (enqueued every 15 s by run_all)."""
+    from apps.traces.online.services import online_rules_run as run
+
+    return {str(k): v for k, v in run().items()}

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.traces.views import dashboard, explorer
+from apps.traces.views import dashboard, explorer, online
 
 app_name = "traces"
 urlpatterns = [
@@ -9,6 +9,8 @@ urlpatterns = [
     path("export/scores.csv", explorer.scores_export, name="scores_export"),
     path("sessions/<str:session_id>/", explorer.session_detail, name="session"),
     path("dashboard/", dashboard.dashboard_team, name="dashboard"),
+    path("online/", online.online_rules, name="online"),
+    path("online/<int:rule_id>/pause/", online.online_rule_pause, name="online_pause"),
     path(
         "dashboard/prompts/<str:prompt_name>/", dashboard.dashboard_prompt, name="dashboard_prompt"
     ),

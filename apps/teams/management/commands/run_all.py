@@ -32,6 +32,7 @@ PERIODIC_TASKS = [
     ("apps.traces.tasks.traces_purge_expired", 3600),
     ("apps.traces.tasks.rollout_guardrails_check", 60),
     ("apps.traces.tasks.trace_buckets_flush", 30),  # the dashboard's stale hours
+    ("apps.traces.tasks.online_rules_run", 15),  # online evaluators, after ingestion
 ]
 
 

@@ -1,0 +1,1 @@
+"""Online evaluators: rules that score live traces from the worker, after ingestion."""

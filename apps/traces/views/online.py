@@ -1,0 +1,89 @@
+"""Online evaluators: the rules, what they covered and spent today, their last errors; a
+form to add one; pause and resume."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.shortcuts import redirect
+from django.views.decorators.http import require_POST
+
+from apps.core.errors import ServiceError, ValidationFailed
+from apps.core.web import render_page, role_allows, team_url
+from apps.teams.models import PERM_EDIT
+from apps.traces.online import selectors, services
+
+FIELDS = (
+    "name",
+    "evaluator",
+    "prompt_name",
+    "prompt_version_number",
+    "function_name",
+    "function_version",
+    "trace_name",
+    "attributes",
+    "sample_rate",
+    "daily_calls",
+    "daily_cost",
+)
+
+
+def _page(request, *, values=None, error=None, error_field=None, status=200):
+    context = {
+        "rules": selectors.rules_with_today(),
+        "can_edit": role_allows(request, PERM_EDIT),
+        "evaluators": selectors.evaluator_choices(),
+        "values": values or {"sample_rate": "0.1", "daily_calls": "1000"},
+        "error": error,
+        "error_field": error_field,
+    }
+    return render_page(request, "traces/online.html", context, status=status)
+
+
+def online_rules(request):
+    if request.method != "POST":
+        return _page(request)
+    values = {k: request.POST.get(k, "") for k in FIELDS}
+    try:
+        evaluator = selectors.evaluator_for_field(values["evaluator"])
+        try:
+            attributes = json.loads(values["attributes"]) if values["attributes"].strip() else {}
+        except ValueError:
+            raise ValidationFailed(
+                'Attribute filters are JSON: {"name": "value"}.', field="attributes"
+            ) from None
+        rule = services.online_rule_create(
+            team=request.team,
+            actor=request.user,
+            name=values["name"],
+            evaluator=evaluator,
+            prompt_name=values["prompt_name"],
+            prompt_version_number=values["prompt_version_number"],
+            function_name=values["function_name"],
+            function_version=values["function_version"],
+            trace_name=values["trace_name"],
+            attributes=attributes,
+            sample_rate=values["sample_rate"],
+            daily_calls=values["daily_calls"],
+            daily_cost=values["daily_cost"],
+        )
+    except ServiceError as exc:
+        return _page(request, values=values, error=exc.message, error_field=exc.field)
+    messages.success(request, f"Rule {rule.name} scores new traces from now on.")
+    return redirect(team_url(request, "traces:online"))
+
+
+@require_POST
+def online_rule_pause(request, rule_id):
+    rule = selectors.rule_get(rule_id)
+    paused = request.POST.get("paused") != "0"
+    try:
+        services.online_rule_set_paused(
+            team=request.team, actor=request.user, rule=rule, paused=paused
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Rule {rule.name} {'paused' if paused else 'resumed'}.")
+    return redirect(team_url(request, "traces:online"))
