@@ -35,8 +35,10 @@ from apps.teams.actors import Actor
 from apps.teams.audit import audit_record
 from apps.teams.models import PERM_EDIT, Team
 from apps.teams.permissions import actor_person_id, require
-from apps.traces import partitions
+from apps.traces import hooks, partitions
+from apps.traces import selectors as trace_selectors
 from apps.traces.models import OnlineRule, OnlineRuleDay, ScoreKind, ScoreSource, Span, Trace
+from apps.traces.online.selectors import judged_unreviewed_traces
 from apps.traces.scores.fields import NAME_MAX, ScoreIn
 from apps.traces.scores.services import scores_record
 
@@ -399,3 +401,37 @@ def online_rules_run(*, now: datetime | None = None, limit: int = BATCH) -> dict
         with team_scope(rule.team):
             out[rule.pk] = _run_rule(rule, now, limit)
     return out
+
+
+SAMPLE_MAX = 200
+
+
+def judged_sample_add(*, team: Team, actor: Actor, rule: OnlineRule, queue, count: Any) -> int:
+    """Send `count` traces the rule's judge scored, and no person has, to an annotation
+    queue (their model calls, or their root span): the human verdicts that come back are
+    what the judge's calibration is measured on. Returns the items added."""
+    require(actor, PERM_EDIT, team)
+    try:
+        count = int(count)
+    except (TypeError, ValueError):
+        raise ValidationFailed("How many traces? A whole number.", field="count") from None
+    if not 1 <= count <= SAMPLE_MAX:
+        raise ValidationFailed(f"Send 1 to {SAMPLE_MAX} traces at a time.", field="count")
+    sender = hooks.span_queues()
+    if sender is None:
+        raise ValidationFailed("Annotation queues are not available.", field="queue_id")
+    traces = judged_unreviewed_traces(rule, count)
+    if not traces:
+        raise ValidationFailed(
+            "Every trace this judge scored lately has a person's verdict already.", field="count"
+        )
+    spans = [span for trace in traces for span in trace_selectors.spans_to_annotate(trace, None)]
+    items = sender.send(team=team, actor=actor, queue=queue, spans=spans)
+    audit_record(
+        team=team,
+        actor=actor,
+        verb="online_rule.sample_to_queue",
+        target=rule,
+        after={"traces": len(traces), "items": len(items), "queue": getattr(queue, "name", "")},
+    )
+    return len(items)

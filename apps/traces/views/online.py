@@ -12,6 +12,9 @@ from django.views.decorators.http import require_POST
 from apps.core.errors import ServiceError, ValidationFailed
 from apps.core.web import render_page, role_allows, team_url
 from apps.teams.models import PERM_EDIT
+from apps.traces import hooks
+from apps.traces import selectors as trace_selectors
+from apps.traces.dashboard import charts
 from apps.traces.online import selectors, services
 
 FIELDS = (
@@ -87,3 +90,51 @@ def online_rule_pause(request, rule_id):
     else:
         messages.success(request, f"Rule {rule.name} {'paused' if paused else 'resumed'}.")
     return redirect(team_url(request, "traces:online"))
+
+
+def online_rule_detail(request, rule_id):
+    """A rule: its judge's calibration against people over time, and a sample of its
+    judged traces to send to a queue."""
+    rule = selectors.rule_get(rule_id)
+    calibration = selectors.judge_calibration(rule)
+    chart = charts.line_chart(
+        title="Agreement with people",
+        starts=[d.day for d in calibration.days],
+        series={
+            "agreement": [d.agreement for d in calibration.days],
+            "kappa": [max(d.kappa, 0.0) if d.kappa is not None else None for d in calibration.days],
+        },
+        fmt=lambda v: f"{v:.2f}",
+        time_format="%m-%d",
+    )
+    queues = trace_selectors.queue_choices(
+        hooks.span_queues(), team=request.team, actor=request.user
+    )
+    context = {
+        "rule": rule,
+        "calibration": calibration,
+        "chart": chart if calibration.days else None,
+        "queues": queues if role_allows(request, PERM_EDIT) else None,
+    }
+    return render_page(request, "traces/online_rule.html", context)
+
+
+@require_POST
+def online_rule_sample(request, rule_id):
+    rule = selectors.rule_get(rule_id)
+    try:
+        queue = trace_selectors.queue_for_field(
+            hooks.span_queues(), request.POST.get("queue_id"), team=request.team, actor=request.user
+        )
+        added = services.judged_sample_add(
+            team=request.team,
+            actor=request.user,
+            rule=rule,
+            queue=queue,
+            count=request.POST.get("count"),
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Sent {added} item(s) to the queue {queue.name}.")
+    return redirect(team_url(request, "traces:online_rule", rule_id=rule.pk))
