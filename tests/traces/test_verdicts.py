@@ -76,7 +76,7 @@ def test_a_viewer_cannot_give_a_verdict(client, acme, alice, carol):
     client.force_login(carol)
     assert "Save verdict" not in client.get(f"/t/acme/traces/{trace_id}/").content.decode()
     response = client.post(f"/t/acme/traces/{trace_id}/verdict/", {"passed": "pass"})
-    assert response.status_code == 302 and _verdicts(acme) == []
+    assert response.status_code == 403 and _verdicts(acme) == []
 
 
 def test_a_queue_verdict_shows_on_the_trace(client, acme, alice):

@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
-from apps.core.errors import ServiceError
+from apps.core.errors import PermissionRefused, ServiceError
 from apps.core.tenancy import team_scope
 from apps.core.web import render_page, role_allows, team_url
 from apps.datasets import selectors as dataset_selectors
@@ -241,6 +241,8 @@ def trace_verdict(request, trace_id):
             passed=request.POST.get("passed"),
             reasoning=request.POST.get("reasoning", ""),
         )
+    except PermissionRefused:
+        raise  # a 403, from ServiceErrorMiddleware
     except ServiceError as exc:
         if not request.htmx:
             messages.error(request, exc.message)

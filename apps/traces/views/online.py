@@ -10,7 +10,7 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from apps.core.errors import ServiceError, ValidationFailed
-from apps.core.web import render_page, role_allows, team_url
+from apps.core.web import refusal_as_message, render_page, role_allows, team_url
 from apps.teams.models import PERM_EDIT
 from apps.traces import hooks
 from apps.traces import selectors as trace_selectors
@@ -81,13 +81,10 @@ def online_rules(request):
 def online_rule_pause(request, rule_id):
     rule = selectors.rule_get(rule_id)
     paused = request.POST.get("paused") != "0"
-    try:
+    with refusal_as_message(request):
         services.online_rule_set_paused(
             team=request.team, actor=request.user, rule=rule, paused=paused
         )
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
         messages.success(request, f"Rule {rule.name} {'paused' if paused else 'resumed'}.")
     return redirect(team_url(request, "traces:online"))
 
@@ -122,7 +119,7 @@ def online_rule_detail(request, rule_id):
 @require_POST
 def online_rule_sample(request, rule_id):
     rule = selectors.rule_get(rule_id)
-    try:
+    with refusal_as_message(request):
         queue = trace_selectors.queue_for_field(
             hooks.span_queues(), request.POST.get("queue_id"), team=request.team, actor=request.user
         )
@@ -133,8 +130,5 @@ def online_rule_sample(request, rule_id):
             queue=queue,
             count=request.POST.get("count"),
         )
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
         messages.success(request, f"Sent {added} item(s) to the queue {queue.name}.")
     return redirect(team_url(request, "traces:online_rule", rule_id=rule.pk))
