@@ -162,6 +162,14 @@ def test_a_pause_during_a_run_stops_before_the_next_trace(acme, alice, monkeypat
     assert len(calls) == 1
 
 
+def test_an_environment_filter_reads_the_resource(acme, alice):
+    rule = _rule(acme, alice, _evaluator(acme, alice), attributes={"service.name": "tests"})
+    _traces(acme, alice, 3)
+    online_rules_run(now=_later())
+    rule.refresh_from_db()
+    assert rule.matched == 3  # raw_span's resource is {"service.name": "tests"}
+
+
 def test_attribute_filters_read_the_root_span(acme, alice):
     rule = _rule(
         acme, alice, _evaluator(acme, alice), attributes={"deployment.environment": "production"}

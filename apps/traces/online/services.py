@@ -247,7 +247,7 @@ def _root(trace: Trace) -> Span | None:
             start_ns__lte=partitions.to_ns(trace.end_time) + margin,
         )
         .order_by("start_ns", "id")
-        .only("parent_span_id", "attributes", "input_text", "output_text", "span_id")
+        .only("parent_span_id", "attributes", "resource", "input_text", "output_text", "span_id")
         .first()
     )
 
@@ -255,7 +255,8 @@ def _root(trace: Trace) -> Span | None:
 def _attributes_match(rule: OnlineRule, root: Span | None) -> bool:
     if not rule.attributes:
         return True
-    attrs = (root.attributes if root is not None else None) or {}
+    # The span's own attributes, over its resource's (deployment.environment, service.name).
+    attrs = {**(root.resource or {}), **(root.attributes or {})} if root is not None else {}
     return all(attrs.get(key) == value for key, value in rule.attributes.items())
 
 
