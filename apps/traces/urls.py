@@ -7,17 +7,17 @@ urlpatterns = [
     path("", explorer.traces_list, name="list"),
     path("functions/", explorer.functions_list, name="functions"),
     path("export/scores.csv", explorer.scores_export, name="scores_export"),
-    path("sessions/<str:session_id>/", explorer.session_detail, name="session"),
+    path("sessions/<path:session_id>/", explorer.session_detail, name="session"),
     path("dashboard/", dashboard.dashboard_team, name="dashboard"),
     path("online/", online.online_rules, name="online"),
     path("online/<int:rule_id>/", online.online_rule_detail, name="online_rule"),
     path("online/<int:rule_id>/pause/", online.online_rule_pause, name="online_pause"),
     path("online/<int:rule_id>/sample/", online.online_rule_sample, name="online_sample"),
     path(
-        "dashboard/prompts/<str:prompt_name>/", dashboard.dashboard_prompt, name="dashboard_prompt"
+        "dashboard/prompts/<path:prompt_name>/", dashboard.dashboard_prompt, name="dashboard_prompt"
     ),
     path(
-        "dashboard/functions/<str:function_name>/",
+        "dashboard/functions/<path:function_name>/",
         dashboard.dashboard_function,
         name="dashboard_function",
     ),

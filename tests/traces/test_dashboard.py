@@ -218,3 +218,23 @@ def test_latency_percentiles_are_within_half_a_bin():
     exact = sorted(durations)[int(0.95 * len(durations)) - 1]
     assert abs(latency.percentile(histogram, 95) - exact) / exact < 0.13
     assert latency.percentile({}, 50) is None
+
+
+def test_names_with_slashes_link_from_the_overview(client, acme, alice):
+    ingest(
+        acme,
+        alice,
+        [
+            raw_span(
+                hex_id(1, 16),
+                hex_id(1, 8),
+                attrs={"promptyard.function.name": "svc/handler.<locals>.run"},
+            )
+        ],
+    )
+    buckets_flush()
+    client.force_login(alice)
+    overview = client.get("/t/acme/traces/dashboard/").content.decode()
+    assert "/t/acme/traces/dashboard/functions/svc/handler.%3Clocals%3E.run/" in overview
+    page = client.get("/t/acme/traces/dashboard/functions/svc/handler.%3Clocals%3E.run/")
+    assert page.status_code == 200

@@ -109,3 +109,13 @@ def test_an_outsider_never_sees_a_session(client, acme, alice, dave):
     client.force_login(dave)
     assert client.get("/t/acme/traces/sessions/s-1/").status_code == 404
     assert client.get("/t/globex/traces/sessions/s-1/").status_code == 404
+
+
+def test_ids_with_slashes_and_odd_characters_still_link(client, acme, alice):
+    _turn(acme, alice, 1, session="org/42 chat?x=1", user="u/1", question="q", answer="a")
+    client.force_login(alice)
+    detail = client.get(f"/t/acme/traces/{hex_id(1, 16)}/").content.decode()
+    assert "/t/acme/traces/sessions/org/42%20chat%3Fx=1/" in detail
+    page = client.get("/t/acme/traces/sessions/org/42%20chat%3Fx%3D1/")
+    assert page.status_code == 200 and hex_id(1, 16) in page.content.decode()
+    assert client.get("/t/acme/traces/").status_code == 200
