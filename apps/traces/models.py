@@ -328,8 +328,12 @@ class OnlineRule(TeamOwned):
     the ingestion path, reading traces after `cursor` in the order they were created."""
 
     name = models.CharField(max_length=100)
+    # Deleting the evaluator leaves the rule, idle (the worker skips a rule without one).
     evaluator = models.ForeignKey(
-        "experiments.Evaluator", on_delete=models.PROTECT, related_name="online_rules"
+        "experiments.Evaluator",
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="online_rules",
     )
     prompt_name = models.CharField(max_length=200, blank=True)
     prompt_version_number = models.PositiveIntegerField(null=True, blank=True)

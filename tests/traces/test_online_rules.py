@@ -260,3 +260,17 @@ def test_the_page_lists_rules_and_pauses_them(client, acme, alice, carol):
     )
     rule.refresh_from_db()
     assert rule.paused  # a viewer cannot resume it
+
+
+def test_deleting_its_evaluator_leaves_the_rule_idle(client, acme, alice):
+    from apps.experiments.services import evaluator_delete
+
+    evaluator = _evaluator(acme, alice)
+    rule = _rule(acme, alice, evaluator)
+    _traces(acme, alice, 2)
+    with team_scope(acme):
+        evaluator_delete(team=acme, actor=alice, evaluator=evaluator)
+    assert online_rules_run(now=_later()) == {}
+    client.force_login(alice)
+    assert "evaluator deleted" in client.get("/t/acme/traces/online/").content.decode()
+    assert client.get(f"/t/acme/traces/online/{rule.pk}/").status_code == 200

@@ -394,7 +394,7 @@ def online_rules_run(*, now: datetime | None = None, limit: int = BATCH) -> dict
     rules = (
         # The worker runs every team's rules; each is then read and written in its team's scope.
         OnlineRule.objects.unscoped()
-        .filter(paused=False)
+        .filter(paused=False, evaluator__isnull=False)
         .select_related("team", "evaluator")
         .order_by("pk")
     )
