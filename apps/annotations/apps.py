@@ -23,6 +23,7 @@ class AnnotationsConfig(AppConfig):
                 "queues": selectors.visible_queues,
                 "queue_get": selectors.queue_for,
                 "send": services.queue_add_spans,
+                "verdict": services.span_annotation_save,
             },
         )
         hook_register("traces.demo_steps", demo.fill_from_spans)

@@ -28,6 +28,8 @@ class SpanQueues:
     queues: Callable[..., Iterable]  # (*, team, actor): the queues to choose from
     queue_get: Callable[..., Any]  # (*, team, actor, queue_id): the queue, or NotFound
     send: Callable[..., list]  # (*, team, actor, queue, spans): the items added
+    # (*, team, actor, queue, span, passed, reasoning): a verdict under the queue's rules
+    verdict: Callable[..., Any] | None = None
 
 
 def span_queues() -> SpanQueues | None:

@@ -121,3 +121,31 @@ def test_the_explorer_filters_by_review(client, acme, alice):
     assert names("not_yet") == ["run-3"]
     assert names("failed") == ["run-2"]
     assert names("") == ["run-1", "run-2", "run-3"]
+
+
+def test_a_verdict_under_a_queues_rules_lands_in_the_queue(client, acme, alice):
+    from apps.annotations.models import Annotation
+    from apps.annotations.services import queue_create
+
+    trace_id = _trace(acme, alice, 1)
+    with team_scope(acme):
+        lenient = queue_create(team=acme, actor=alice, name="Lenient", fail_needs_reasoning=False)
+        strict = queue_create(team=acme, actor=alice, name="Strict")
+    client.force_login(alice)
+    page = client.get(f"/t/acme/traces/{trace_id}/").content.decode()
+    assert "Queue Lenient (Fail without reasoning allowed)" in page
+    url = f"/t/acme/traces/{trace_id}/verdict/"
+    refused = client.post(
+        url, {"passed": "fail", "queue_id": strict.pk}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "asks for reasoning with every Fail" in refused and "Verdict saved" not in refused
+    saved = client.post(
+        url,
+        {"passed": "fail", "queue_id": lenient.pk, "span_id": hex_id(101, 8)},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert "Verdict saved" in saved and "queue: Lenient: false" in saved
+    with team_scope(acme):
+        (annotation,) = Annotation.objects.select_related("item__span")
+        assert annotation.item.queue_id == lenient.pk
+        assert annotation.item.span.span_id == hex_id(101, 8) and not annotation.passed

@@ -23,7 +23,12 @@ from apps.annotations.services.queues import (
     queue_delete,
     queue_update,
 )
-from apps.annotations.services.verdicts import HUMAN_EVALUATOR_NAME, annotation_save, item_decide
+from apps.annotations.services.verdicts import (
+    HUMAN_EVALUATOR_NAME,
+    annotation_save,
+    item_decide,
+    span_annotation_save,
+)
 
 __all__ = [
     "ASSIGN_MODES",
@@ -44,4 +49,5 @@ __all__ = [
     "queue_delete",
     "queue_fill_from_experiment",
     "queue_update",
+    "span_annotation_save",
 ]

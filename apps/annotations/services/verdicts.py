@@ -19,6 +19,7 @@ from apps.annotations.models import (
 )
 from apps.annotations.permissions import require_annotate, require_own
 from apps.annotations.selectors import item_for
+from apps.annotations.services.filling import queue_add_spans
 from apps.core.errors import Conflict, ValidationFailed
 from apps.core.hooks import hook_implementations
 from apps.experiments.models import Score
@@ -217,3 +218,18 @@ def item_decide(
         after={"passed": passed, "reasoning": item.final_reasoning[:500]},
     )
     return item
+
+
+@transaction.atomic
+def span_annotation_save(
+    *, team: Team, actor: Actor, queue: AnnotationQueue, span: Any, passed: Any, reasoning: str = ""
+) -> Annotation:
+    """A verdict on a trace's span given where the trace is read, under a queue's rules:
+    the span becomes the queue's item if it is not one yet (which takes the right to fill
+    the queue), then the actor's verdict is saved on it as in the queue itself (its
+    reasoning rule, its number of annotators, its locks)."""
+    item = QueueItem.objects.filter(queue=queue, span_id=span.pk).first()
+    if item is None:
+        added = queue_add_spans(team=team, actor=actor, queue=queue, spans=[span])
+        item = added[0] if added else QueueItem.objects.get(queue=queue, span_id=span.pk)
+    return annotation_save(team=team, actor=actor, item=item, passed=passed, reasoning=reasoning)

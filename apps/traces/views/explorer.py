@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
-from apps.core.errors import PermissionRefused, ServiceError
+from apps.core.errors import PermissionRefused, ServiceError, ValidationFailed
 from apps.core.tenancy import team_scope
 from apps.core.web import render_page, role_allows, team_url
 from apps.datasets import selectors as dataset_selectors
@@ -228,19 +228,41 @@ def trace_send_to_queue(request, trace_id):
 
 @require_POST
 def trace_verdict(request, trace_id):
-    """A pass/fail verdict with reasoning on the trace or the chosen span, from its page."""
+    """A pass/fail verdict with reasoning on the trace or the chosen span, from its page:
+    a verdict of its own, or, when a queue is chosen, one in that queue under its rules
+    (the span, or the trace's root span, becomes the queue's item)."""
     trace = selectors.trace_get(trace_id)
     span = _chosen_span(trace, request)
-    context = {"trace": trace, "can_annotate": True}
+    sender = hooks.span_queues()
+    context = {
+        "trace": trace,
+        "can_annotate": True,
+        "queues": selectors.queue_choices(sender, team=request.team, actor=request.user),
+    }
     try:
-        score_services.verdict_save(
-            team=request.team,
-            actor=request.user,
-            trace=trace,
-            span_hex=span.span_id if span else "",
-            passed=request.POST.get("passed"),
-            reasoning=request.POST.get("reasoning", ""),
-        )
+        if request.POST.get("queue_id"):
+            queue = selectors.queue_for_field(
+                sender, request.POST.get("queue_id"), team=request.team, actor=request.user
+            )
+            if sender.verdict is None:
+                raise ValidationFailed("Queues cannot take verdicts here.", field="queue_id")
+            sender.verdict(
+                team=request.team,
+                actor=request.user,
+                queue=queue,
+                span=span or selectors.root_span(list(selectors.trace_spans(trace))),
+                passed=request.POST.get("passed"),
+                reasoning=request.POST.get("reasoning", ""),
+            )
+        else:
+            score_services.verdict_save(
+                team=request.team,
+                actor=request.user,
+                trace=trace,
+                span_hex=span.span_id if span else "",
+                passed=request.POST.get("passed"),
+                reasoning=request.POST.get("reasoning", ""),
+            )
     except PermissionRefused:
         raise  # a 403, from ServiceErrorMiddleware
     except ServiceError as exc:
