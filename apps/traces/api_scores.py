@@ -60,12 +60,15 @@ class ScoreInSerializer(serializers.Serializer):
     value = serializers.JSONField(help_text="true/false, a number, or a category (string).")
     kind = serializers.ChoiceField(choices=ScoreKind.values, required=False)
     comment = serializers.CharField(required=False, allow_blank=True, max_length=fields.COMMENT_MAX)
-    source = serializers.ChoiceField(choices=ScoreSource.values, required=False)
+    # The body's field is called source, a name DRF's Field also uses (its stubs object).
+    source = serializers.ChoiceField(choices=ScoreSource.values, required=False)  # type: ignore[assignment]
     author = serializers.CharField(required=False, allow_blank=True, max_length=fields.AUTHOR_MAX)
 
 
 class ScoreBatchInSerializer(serializers.Serializer):
-    scores = ScoreInSerializer(many=True, max_length=fields.BATCH_MAX, min_length=1)
+    scores = serializers.ListField(
+        child=ScoreInSerializer(), min_length=1, max_length=fields.BATCH_MAX
+    )
 
 
 class ScoreBatchOutSerializer(serializers.Serializer):
@@ -76,7 +79,7 @@ class ScoreBatchOutSerializer(serializers.Serializer):
 
 class ScoreFilters(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True)
-    source = serializers.ChoiceField(choices=ScoreSource.values, required=False)
+    source = serializers.ChoiceField(choices=ScoreSource.values, required=False)  # type: ignore[assignment]
     trace_id = serializers.RegexField(r"^[0-9a-fA-F]{32}$", required=False)
     since = serializers.DateTimeField(required=False)
 

@@ -4,7 +4,7 @@ dashed rule where a version first appears. Every text is escaped."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -21,9 +21,9 @@ def color(index: int) -> str:
 def line_chart(
     *,
     title: str,
-    starts: Sequence[datetime],
+    starts: Sequence[date],
     series: dict[str, list[float | None]],
-    markers: Sequence[tuple[datetime, str]] = (),
+    markers: Sequence[tuple[date, str]] = (),
     fmt: Callable[[float], str] = lambda v: f"{v:,.0f}",
     time_format: str = "%m-%d %H:%M",
 ) -> SafeString:
@@ -59,9 +59,10 @@ def line_chart(
             )
     index = {moment: i for i, moment in enumerate(starts)}
     for moment, label in markers:
-        i = index.get(moment)
-        if i is None:
+        found = index.get(moment)
+        if found is None:
             continue
+        i = found
         parts.append(
             f'<g class="version-change"><line x1="{x(i):.1f}" y1="{TOP}" x2="{x(i):.1f}" '
             f'y2="{TOP + plot_h}" stroke="#6b7280" stroke-dasharray="3 3"/>'

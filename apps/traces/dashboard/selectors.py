@@ -23,7 +23,8 @@ RANGES: dict[str, tuple[timedelta, str]] = {
     "30d": (timedelta(days=30), Period.DAY),
 }
 DEFAULT_RANGE = "7d"
-WIDTH = {Period.HOUR: timedelta(hours=1), Period.DAY: timedelta(days=1)}
+WIDTH: dict[str, timedelta] = {Period.HOUR: timedelta(hours=1), Period.DAY: timedelta(days=1)}
+Key = tuple[str, int, str, str]  # prompt name, prompt version, function name, version
 
 
 @dataclass
@@ -86,10 +87,10 @@ class Series:
     """One line of the charts: a prompt version or a function version."""
 
     label: str
-    key: tuple
+    key: Key
+    first_seen: datetime
     points: dict[datetime, Totals] = field(default_factory=lambda: defaultdict(Totals))
     totals: Totals = field(default_factory=Totals)
-    first_seen: datetime | None = None
 
 
 @dataclass
@@ -126,7 +127,7 @@ def _starts(start: datetime, end: datetime, period: str) -> list[datetime]:
     return out
 
 
-def _label(kind: str, key: tuple) -> str:
+def _label(kind: str, key: Key) -> str:
     prompt_name, version, function_name, function_version = key
     if kind == "prompt":
         return f"v{version}" if version else "(no version)"
@@ -156,17 +157,16 @@ def dashboard(
         buckets, scores = buckets.filter(prompt_name=name), scores.filter(prompt_name=name)
     elif kind == "function":
         buckets, scores = buckets.filter(function_name=name), scores.filter(function_name=name)
-    fields = ("prompt_name", "prompt_version_number", "function_name", "function_version")
 
-    def key_of(bucket) -> tuple:
-        full = tuple(getattr(bucket, f) for f in fields)
+    def key_of(bucket: TraceBucket | ScoreBucket) -> Key:
         if kind == "prompt":
-            return ("", full[1], "", "")
+            return ("", bucket.prompt_version_number, "", "")
         if kind == "function":
-            return ("", 0, "", full[3])
-        return (full[0], 0, "" if full[0] else full[2], "")
+            return ("", 0, "", bucket.function_version)
+        prompt = bucket.prompt_name
+        return (prompt, 0, "" if prompt else bucket.function_name, "")
 
-    series: dict[tuple, Series] = {}
+    series: dict[Key, Series] = {}
     totals = Totals()
     for bucket in buckets.order_by("start"):
         key = key_of(bucket)
@@ -179,16 +179,16 @@ def dashboard(
     if kind != "team" and not series and not _exists(kind, name):
         raise NotFound(f"No traces of this {kind} yet.")
     names: set[str] = set()
-    for bucket in scores:
-        line = series.get(key_of(bucket))
-        if line is None:
+    for score in scores:
+        scored_line = series.get(key_of(score))
+        if scored_line is None:
             continue
-        line.points[bucket.start].add_score(bucket)
-        line.totals.add_score(bucket)
-        totals.add_score(bucket)
-        names.add(bucket.name)
+        scored_line.points[score.start].add_score(score)
+        scored_line.totals.add_score(score)
+        totals.add_score(score)
+        names.add(score.name)
     ordered = sorted(series.values(), key=lambda s: (s.first_seen, s.label))
-    markers = []
+    markers: list[tuple[datetime, str]] = []
     if kind in ("prompt", "function"):
         markers = [(s.first_seen, s.label) for s in ordered[1:] if s.first_seen > start]
     return Dashboard(

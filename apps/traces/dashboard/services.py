@@ -66,7 +66,15 @@ def buckets_flush(*, limit: int = FLUSH_MARKS) -> int:
     return len(hours)
 
 
-def _key(prompt_name, version, function_name, function_version) -> tuple:
+Key = tuple[str, int, str, str]
+
+
+def _key(
+    prompt_name: str | None,
+    version: int | None,
+    function_name: str | None,
+    function_version: str | None,
+) -> Key:
     return (prompt_name or "", version or 0, function_name or "", function_version or "")
 
 
@@ -84,7 +92,7 @@ def _rebuild_hour(team_id: int, hour: datetime) -> None:
         .filter(team_id=team_id, start_time__gte=hour, start_time__lt=end)
         .values_list(*KEY_FIELDS, "status", "duration_ms", "input_tokens", "output_tokens", "cost")
     )
-    buckets: dict[tuple, TraceBucket] = {}
+    buckets: dict[Key, TraceBucket] = {}
     for name, version, fn, fv, status, duration, tokens_in, tokens_out, cost in rows.iterator(
         chunk_size=2000
     ):
@@ -142,7 +150,7 @@ def _rebuild_day(team_id: int, day: datetime) -> None:
     TraceBucket.objects.unscoped().filter(team_id=team_id, period=Period.DAY, start=day).delete()
     # The worker's rebuild names the mark's team (no scope is entered).
     ScoreBucket.objects.unscoped().filter(team_id=team_id, period=Period.DAY, start=day).delete()
-    days: dict[tuple, TraceBucket] = {}
+    days: dict[Key, TraceBucket] = {}
     hours = TraceBucket.objects.unscoped().filter(  # the mark's team (see _rebuild_hour)
         team_id=team_id, period=Period.HOUR, start__gte=day, start__lt=end
     )
@@ -166,22 +174,26 @@ def _rebuild_day(team_id: int, day: datetime) -> None:
         bucket.cost += hour.cost
         bucket.latency = latency.merge([bucket.latency, hour.latency])
     TraceBucket.objects.unscoped().bulk_create(days.values())  # each names its team
-    score_days: dict[tuple, ScoreBucket] = {}
+    score_days: dict[tuple[str, int, str, str, str, str], ScoreBucket] = {}
     score_hours = ScoreBucket.objects.unscoped().filter(  # the mark's team, as above
         team_id=team_id, period=Period.HOUR, start__gte=day, start__lt=end
     )
-    for hour in score_hours:
-        key = (*_key(*(getattr(hour, f) for f in KEY_FIELDS)), hour.name, hour.kind)
-        bucket = score_days.get(key)
-        if bucket is None:
-            bucket = score_days[key] = ScoreBucket(
+    for score_hour in score_hours:
+        score_key = (
+            *_key(*(getattr(score_hour, f) for f in KEY_FIELDS)),
+            score_hour.name,
+            score_hour.kind,
+        )
+        score_day = score_days.get(score_key)
+        if score_day is None:
+            score_day = score_days[score_key] = ScoreBucket(
                 team_id=team_id,
                 period=Period.DAY,
                 start=day,
-                **dict(zip(KEY_FIELDS, key[:4], strict=True)),
-                name=hour.name,
-                kind=hour.kind,
+                **dict(zip(KEY_FIELDS, score_key[:4], strict=True)),
+                name=score_hour.name,
+                kind=score_hour.kind,
             )
-        bucket.count += hour.count
-        bucket.total += hour.total
+        score_day.count += score_hour.count
+        score_day.total += score_hour.total
     ScoreBucket.objects.unscoped().bulk_create(score_days.values())  # each names its team

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -32,12 +32,13 @@ def rules_with_today() -> list[OnlineRule]:
         )
     }
     for rule in rules:
-        rule.today = days.get(rule.pk)
+        rule.today = days.get(rule.pk)  # type: ignore[attr-defined]
     return rules
 
 
-def rule_get(rule_id) -> OnlineRule:
-    rule = OnlineRule.objects.filter(pk=rule_id).first() if str(rule_id).isdigit() else None
+def rule_get(rule_id: object) -> OnlineRule:
+    text = str(rule_id)
+    rule = OnlineRule.objects.filter(pk=int(text)).first() if text.isdigit() else None
     if rule is None:
         raise NotFound("No such rule.")
     return rule
@@ -47,7 +48,7 @@ def evaluator_choices() -> list[Evaluator]:
     return list(Evaluator.objects.order_by("name")[:500])
 
 
-def evaluator_for_field(value, *, field: str = "evaluator") -> Evaluator:
+def evaluator_for_field(value: object, *, field: str = "evaluator") -> Evaluator:
     text = str(value or "")
     evaluator = Evaluator.objects.filter(pk=int(text)).first() if text.isdigit() else None
     if evaluator is None:
@@ -81,7 +82,9 @@ class Calibration:
     unreviewed: int  # of those, on traces no person has judged yet
 
 
-def judge_calibration(rule: OnlineRule, *, now=None, days: int = CALIBRATION_DAYS) -> Calibration:
+def judge_calibration(
+    rule: OnlineRule, *, now: datetime | None = None, days: int = CALIBRATION_DAYS
+) -> Calibration:
     """Agreement (percent) and Cohen's kappa of the rule's pass/fail verdicts against human
     verdicts (a person's verdict on the trace page or from a queue, on the trace or any of
     its spans; the latest when a trace has several) on the same traces. Two queries."""
@@ -95,7 +98,7 @@ def judge_calibration(rule: OnlineRule, *, now=None, days: int = CALIBRATION_DAY
             created_at__gte=since,
         ).values_list("trace_id", "value", "created_at")
     }
-    human: dict[int, float] = {}
+    human: dict[int, float | None] = {}
     for trace_pk, value in (
         TraceScore.objects.filter(
             trace_id__in=list(judged), source=ScoreSource.HUMAN, kind=ScoreKind.BOOLEAN
@@ -104,7 +107,7 @@ def judge_calibration(rule: OnlineRule, *, now=None, days: int = CALIBRATION_DAY
         .values_list("trace_id", "value")
     ):
         human[trace_pk] = value  # the latest wins
-    by_day: dict[date, list[tuple[bool, bool]]] = defaultdict(list)
+    by_day: dict[date, list[tuple[object, object]]] = defaultdict(list)
     for trace_pk, (passed, day) in judged.items():
         if trace_pk in human:
             by_day[day].append((bool(passed), bool(human[trace_pk])))

@@ -25,7 +25,14 @@ from django.utils import timezone
 
 from apps.core.errors import ValidationFailed
 from apps.core.tenancy import team_scope
-from apps.experiments.evaluators import SOURCE_LLM, EvalContext, evaluate, get_kind
+from apps.experiments.evaluators import (
+    SOURCE_LLM,
+    BoundJudge,
+    EvalContext,
+    EvalOutcome,
+    evaluate,
+    get_kind,
+)
 from apps.experiments.evaluators.judge import render_judge_messages, resolve_judge
 from apps.experiments.ledger import CAPPED_OUTPUT_TOKENS, CostLedger
 from apps.experiments.models import Evaluator
@@ -294,9 +301,12 @@ def _record_error(rule: OnlineRule, trace: Trace, message: str, now: datetime) -
     )
 
 
-def _evaluate(rule: OnlineRule, judge, ctx: EvalContext, day: OnlineRuleDay):
+def _evaluate(
+    rule: OnlineRule, judge: BoundJudge | None, ctx: EvalContext, day: OnlineRuleDay
+) -> tuple[EvalOutcome, float, float] | None:
     """(outcome, reserved, cost) of one evaluation; None when the budget stops it."""
     evaluator = rule.evaluator
+    assert evaluator is not None  # the worker runs rules that have one
     if judge is None:
         if not _reserve(rule, day, 0.0):
             return None
@@ -330,8 +340,10 @@ def _run_rule(rule: OnlineRule, now: datetime, limit: int) -> int:
     if not traces:
         return 0
     evaluator = rule.evaluator
+    if evaluator is None:  # deleted since the pass began
+        return 0
     is_judge = get_kind(evaluator.kind).source == SOURCE_LLM
-    judge = None
+    judge: BoundJudge | None = None
     if is_judge:
         try:
             judge = resolve_judge(evaluator.params)
@@ -407,7 +419,7 @@ def online_rules_run(*, now: datetime | None = None, limit: int = BATCH) -> dict
 SAMPLE_MAX = 200
 
 
-def judged_sample_add(*, team: Team, actor: Actor, rule: OnlineRule, queue, count: Any) -> int:
+def judged_sample_add(*, team: Team, actor: Actor, rule: OnlineRule, queue: Any, count: Any) -> int:
     """Send `count` traces the rule's judge scored, and no person has, to an annotation
     queue (their model calls, or their root span): the human verdicts that come back are
     what the judge's calibration is measured on. Returns the items added."""

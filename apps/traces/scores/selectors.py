@@ -142,7 +142,7 @@ def scores_attach(traces: list[Trace]) -> None:
     """Give each trace of a page its scores as `score_list` (one query for the page)."""
     found = scores_by_trace(traces)
     for trace in traces:
-        trace.score_list = found.get(trace.pk, [])
+        trace.score_list = found.get(trace.pk, [])  # type: ignore[attr-defined]
 
 
 def score_names(limit: int = 100) -> list[str]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -18,6 +20,7 @@ from apps.teams.permissions import actor_person_id, require
 from apps.traces import partitions
 from apps.traces.dashboard.services import bucket_marks_record
 from apps.traces.models import ScoreKind, ScoreSource, Span, Trace, TraceScore
+from apps.traces.otlp import RawSpan
 from apps.traces.scores import fields
 from apps.traces.scores.fields import ScoreIn, score_parse
 
@@ -66,7 +69,7 @@ def _check_spans(team: Team, items: list[ScoreIn], traces: dict[str, Trace]) -> 
             )
 
 
-def _apply(score: TraceScore, item: ScoreIn, now) -> None:
+def _apply(score: TraceScore, item: ScoreIn, now: datetime) -> None:
     score.kind = item.kind
     score.value = item.value
     score.category = item.category
@@ -160,7 +163,7 @@ SCORE_EVENT = "promptyard.score"
 EVENT_PREFIX = "promptyard.score."
 
 
-def span_scores_ingest(*, team: Team, traces: dict[str, Trace], raw_spans: list) -> int:
+def span_scores_ingest(*, team: Team, traces: dict[str, Trace], raw_spans: list[RawSpan]) -> int:
     """Store the scores carried by received spans' `promptyard.score` events (source sdk),
     inside the ingestion's transaction. A retried export stores nothing twice (each event's
     id is its client id); an event that is not a valid score is skipped, never the
@@ -210,7 +213,7 @@ VERDICT_NAME = "verdict"
 QUEUE_VERDICT_PREFIX = "queue: "
 
 
-def _passed(value) -> bool:
+def _passed(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value or "").strip().lower()
@@ -227,7 +230,7 @@ def verdict_save(
     actor: Actor,
     trace: Trace,
     span_hex: str = "",
-    passed,
+    passed: Any,
     reasoning: str = "",
 ) -> TraceScore:
     """A person's pass/fail verdict on a trace or one of its spans, read where it is: a
@@ -256,7 +259,7 @@ def verdict_save(
     return scores_record(team=team, actor=actor, items=[item], check_permission=False)[0].score
 
 
-def queue_verdict_record(*, team: Team, actor: Actor, item, annotation) -> None:
+def queue_verdict_record(*, team: Team, actor: Actor, item: Any, annotation: Any) -> None:
     """Mirror an annotation queue's verdict on a span onto its trace, as a human score
     named after the queue (one per annotation; a revised verdict updates it). Called by
     the annotations app when a verdict is saved (see apps/traces/hooks.py); an item that
