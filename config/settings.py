@@ -358,6 +358,15 @@ PROMPTYARD_TEAM_MAX_RUNNING_EXPERIMENTS = int(
     os.environ.get("PROMPTYARD_TEAM_MAX_RUNNING_EXPERIMENTS", 1)
 )
 PROMPTYARD_EXPERIMENT_TURN_SECONDS = float(os.environ.get("PROMPTYARD_EXPERIMENT_TURN_SECONDS", 5))
+# One run's cells are split into shards of about this many cells, which several worker
+# processes (on several machines with one PostgreSQL) claim and run at once; a claim is a
+# lease renewed with the worker's heartbeat, and a shard whose lease runs out (its worker
+# died) is run by another. At most PROMPTYARD_EXPERIMENT_MAX_WORKERS workers join one run.
+PROMPTYARD_EXPERIMENT_SHARD_CELLS = int(os.environ.get("PROMPTYARD_EXPERIMENT_SHARD_CELLS", 100))
+PROMPTYARD_EXPERIMENT_SHARD_LEASE_SECONDS = float(
+    os.environ.get("PROMPTYARD_EXPERIMENT_SHARD_LEASE_SECONDS", 10)
+)
+PROMPTYARD_EXPERIMENT_MAX_WORKERS = int(os.environ.get("PROMPTYARD_EXPERIMENT_MAX_WORKERS", 8))
 # Provider base URLs reach public addresses only, unless the operator opens more
 # (apps/llm/urlcheck.py): loopback and private ranges at once, or listed hosts/networks with
 # an optional port ("127.0.0.1:8765,10.0.0.0/8,llm.internal"). `make run` lists demo-echo.

@@ -297,3 +297,43 @@ class Score(TeamOwned):
     @property
     def is_error(self) -> bool:
         return self.label == "error"
+
+
+class ShardState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+
+
+class Shard(TeamOwned):
+    """A slice of a run's cells (a range of example positions, every variant and repetition)
+    that one worker process claims at a time, so several workers (on several machines with
+    one PostgreSQL) run one experiment at once (apps/experiments/sharding.py).
+
+    Claims are `SELECT … FOR UPDATE SKIP LOCKED`, then a compare-and-set; a claim is a lease
+    the worker renews with its heartbeat. A shard whose lease ran out (its worker died) is
+    claimed again by another. Work state only: results stay unique per cell by their own
+    constraint, whoever stores them.
+    """
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="shards")
+    number = models.PositiveIntegerField()
+    position_from = models.BigIntegerField()
+    position_to = models.BigIntegerField()  # inclusive
+    state = models.CharField(max_length=10, choices=ShardState.choices, default=ShardState.PENDING)
+    worker = models.CharField(max_length=200, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    claims = models.PositiveIntegerField(default=0)  # > 1: picked up again after a lease ran out
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "number"], name="shard_unique_number")
+        ]
+        indexes = [
+            models.Index(fields=["team", "experiment", "state", "number"], name="shard_team_claim")
+        ]
+
+    def __str__(self):
+        return f"shard {self.number} of {self.experiment_id} ({self.state})"

@@ -7,8 +7,16 @@ STORE_WINDOW (one INSERT of results returning ids, one of scores), so a worker k
 any moment loses only calls in flight or finished within the window, and a resumed run
 skips every stored cell.
 
-Concurrency is adaptive (AIMD): it starts at the experiment's `concurrency`, halves on a
-rate limit (at most once per cool-down), and grows back by one per window of successes.
+Several workers run one experiment at once: its cells are split into shards (ranges of
+example positions) that each worker claims under a lease (apps/experiments/sharding.py).
+The database thread claims a shard, hands its missing cells to the lanes, claims the next
+before they run dry, renews its leases with the heartbeat and marks a shard done once all
+its cells are stored. A worker that finds no shard left ends its part; the last one to
+finish a shard completes the run.
+
+Concurrency is adaptive (AIMD): it starts at the experiment's `concurrency`, is cut on a
+rate limit (at most once per cool-down) and grows back per window of successes; see
+`AdaptiveLimiter`.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -39,7 +48,7 @@ from apps.core.worker import (
     worker_retries_supported,
 )
 from apps.datasets.selectors import examples_at_revision
-from apps.experiments import scheduling
+from apps.experiments import scheduling, sharding
 from apps.experiments.evaluators import (
     REGISTRY,
     SOURCE_CODE,
@@ -56,6 +65,7 @@ from apps.experiments.models import (
     ExperimentEvaluator,
     Result,
     Score,
+    Shard,
     Status,
     Variant,
 )
@@ -174,6 +184,7 @@ class Cell:
     repetition: int
     input: dict
     expected: Any
+    shard: int | None = None  # the shard (id) it was claimed with
 
 
 @dataclass
@@ -287,12 +298,22 @@ class ExperimentRunner:
         self.cell_timeout = float(settings.PROMPTYARD_CELL_TIMEOUT_SECONDS)
         self.judge_timeout = float(settings.PROMPTYARD_EVALUATOR_TIMEOUT_SECONDS)
         self.calls = 0
+        self.requests = 0  # model calls made, retries included
         self.rate_limited = 0
         self.limiter: AdaptiveLimiter | None = None
+        # Shards: who this worker is in leases, the cells handed to the lanes and not yet
+        # started (the loop takes from the left), and per shard held the cells not stored.
+        self.worker = sharding.worker_label()
+        self.shards_claimed = 0
+        self._pending: deque[Cell] = deque()
+        self._feed_closed = threading.Event()
+        self._more: asyncio.Event | None = None
+        self._outstanding: dict[int, int] = {}
 
     # --- planning (database thread) ----------------------------------------------------
 
-    def plan(self) -> list[Cell]:
+    def prepare(self) -> None:
+        """What every shard needs: the variants, evaluators, ledger and the run's size."""
         experiment = self.experiment
         self.variants = {}
         for variant in Variant.objects.filter(experiment=experiment).select_related(
@@ -322,26 +343,8 @@ class ExperimentRunner:
                 plan.judge = ValueError(f"Unknown evaluator kind '{link.kind}'.")
             self.evaluators.append(plan)
 
-        examples = list(
-            examples_at_revision(
-                experiment.dataset, experiment.dataset_revision, split=experiment.split or None
-            ).values_list("example_id", "position", "input", "expected")
-        )
-        done = set(
-            Result.objects.filter(experiment=experiment).values_list(
-                "variant_id", "example_id", "repetition"
-            )
-        )
-        cells = []
-        for example_id, position, input_, expected in examples:
-            for variant_id in self.variants:
-                for repetition in range(experiment.repetitions):
-                    if (variant_id, example_id, repetition) in done:
-                        continue
-                    cells.append(
-                        Cell(variant_id, example_id, position, repetition, input_, expected)
-                    )
-        total = len(examples) * len(self.variants) * experiment.repetitions
+        examples = self._examples().count()
+        total = examples * len(self.variants) * experiment.repetitions
         spent = Result.objects.filter(experiment=experiment).aggregate(s=Sum("cost"))["s"]
         cap = experiment.cost_cap
         self.ledger = CostLedger(cap=None if cap is None else float(cap), spent=float(spent or 0))
@@ -356,7 +359,87 @@ class ExperimentRunner:
             # reason: the run this worker claimed, by its primary key.
             Experiment.objects.unscoped().filter(pk=experiment.pk).update(total_cells=total)
             experiment.total_cells = total
+
+    def _examples(self):
+        experiment = self.experiment
+        return examples_at_revision(
+            experiment.dataset, experiment.dataset_revision, split=experiment.split or None
+        )
+
+    def cells_for(self, shard: Shard) -> list[Cell]:
+        """The shard's cells that have no stored result (a resumed or re-claimed shard runs
+        only what is missing)."""
+        span = {"position__gte": shard.position_from, "position__lte": shard.position_to}
+        done = set(
+            Result.objects.filter(experiment=self.experiment, **span).values_list(
+                "variant_id", "example_id", "repetition"
+            )
+        )
+        cells = []
+        for example_id, position, input_, expected in (
+            self._examples()
+            .filter(**span)
+            .values_list("example_id", "position", "input", "expected")
+        ):
+            for variant_id in self.variants:
+                for repetition in range(self.experiment.repetitions):
+                    if (variant_id, example_id, repetition) in done:
+                        continue
+                    cells.append(
+                        Cell(
+                            variant_id, example_id, position, repetition, input_, expected, shard.pk
+                        )
+                    )
         return cells
+
+    # --- shards (database thread) --------------------------------------------------------
+
+    def _fill(self) -> None:
+        """Claim shards while fewer than `concurrency` cells wait for a lane: the next shard
+        is held before the current one runs dry, so lanes never idle between shards."""
+        while (
+            not self._feed_closed.is_set()
+            and not self._stop.is_set()
+            and len(self._pending) < max(1, self.experiment.concurrency)
+        ):
+            if self._cap_reached():
+                return
+            shard = sharding.shard_claim(self.experiment, self.worker)
+            if shard is None:
+                self._close_feed()  # nothing left to claim: the lanes end when idle
+                return
+            self.shards_claimed += 1
+            cells = self.cells_for(shard)
+            if not cells:
+                sharding.shard_finish(shard.pk)
+                continue
+            self._outstanding[shard.pk] = len(cells)
+            self._pending.extend(cells)
+            self._wake()
+
+    def _settle_shards(self, batch: list[Finished]) -> None:
+        """Count stored cells against their shards; a shard with all stored is done."""
+        for item in batch:
+            shard_id = item.cell.shard
+            if shard_id is None or shard_id not in self._outstanding:
+                continue
+            self._outstanding[shard_id] -= 1
+            if self._outstanding[shard_id] <= 0:
+                del self._outstanding[shard_id]
+                sharding.shard_finish(shard_id)
+
+    def _wake(self) -> None:
+        loop, more = self._loop, self._more
+        if loop is None or more is None:
+            return  # the lanes have not started: they will find the cells
+        try:
+            loop.call_soon_threadsafe(more.set)
+        except RuntimeError:
+            pass  # the loop has closed
+
+    def _close_feed(self) -> None:
+        self._feed_closed.set()
+        self._wake()
 
     # --- the event loop side -----------------------------------------------------------
 
@@ -368,11 +451,12 @@ class ExperimentRunner:
         cap = self.ledger.cap
         return self.ledger.capped or (cap is not None and self.ledger.spent >= cap)
 
-    async def _amain(self, cells: list[Cell]) -> None:
+    async def _amain(self) -> None:
+        self._more = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self.limiter = AdaptiveLimiter(self.experiment.concurrency)
         self._judges = asyncio.Semaphore(self.experiment.concurrency)
-        pending = iter(cells)  # shared by the lanes: each cell is taken once
+        pending = self._pending  # shared by the lanes: each cell is taken once
         # The async clients need this loop; create them before the lanes start rather
         # than inside the first call.
         for plan in self.variants.values():
@@ -382,17 +466,28 @@ class ExperimentRunner:
         async def lane() -> None:
             # One of `concurrency` lanes, each running cells one after another: the next
             # cell starts as soon as the last is scored, in the same task, without a round
-            # trip through a semaphore and a new task per cell on a busy loop.
-            for cell in pending:
+            # trip through a semaphore and a new task per cell on a busy loop. The database
+            # thread adds each claimed shard's cells to `pending` and wakes idle lanes.
+            more = self._more
+            assert more is not None
+            while True:
                 if self._stop.is_set():
                     return
                 if self._cap_reached():
                     self.stop_reason = self.stop_reason or "capped"
                     return
+                try:
+                    cell = pending.popleft()
+                except IndexError:
+                    if self._feed_closed.is_set():
+                        return
+                    more.clear()
+                    await more.wait()
+                    continue
                 await self._cell(cell)
 
         try:
-            for _ in range(min(self.experiment.concurrency, len(cells))):
+            for _ in range(max(1, self.experiment.concurrency)):
                 task = asyncio.create_task(lane())
                 self._live_tasks.add(task)
                 task.add_done_callback(self._live_tasks.discard)
@@ -412,6 +507,7 @@ class ExperimentRunner:
         if self.stop_reason is None:
             self.stop_reason = reason
         self._stop.set()
+        self._close_feed()
         if reason == "cancelled" and self._loop is not None and not self._loop.is_closed():
             try:
                 self._loop.call_soon_threadsafe(self._cancel_in_flight)
@@ -427,6 +523,7 @@ class ExperimentRunner:
         while True:
             attempts += 1
             await limiter.acquire()
+            self.requests += 1
             try:
                 completion = await acomplete(
                     plan.provider,
@@ -564,9 +661,9 @@ class ExperimentRunner:
         finished.extra_cost += cost or 0.0
         return outcome
 
-    def _loop_thread(self, cells: list[Cell]) -> None:
+    def _loop_thread(self) -> None:
         try:
-            asyncio.run(self._amain(cells))
+            asyncio.run(self._amain())
         except BaseException as exc:  # noqa: BLE001 - re-raised in the database thread
             self._async_error = exc
         finally:
@@ -772,15 +869,16 @@ class ExperimentRunner:
         return flags is None or flags[0] or flags[1] == Status.CANCELLED
 
     def run(self) -> str:
-        """Run every missing cell; returns "completed", "cancelled" or "capped"."""
-        cells = self.plan()
+        """Run the missing cells of every shard this worker can claim; returns "completed",
+        "cancelled", "capped", "yielded" or "left" (no shard left to claim, others are
+        finishing theirs)."""
+        self.prepare()
         self.refresh_counters()
-        if cells and self._cap_reached():
+        if self._cap_reached() and self.experiment.done_count < self.experiment.total_cells:
             self.stop_reason = "capped"
             return "capped"
-        thread = threading.Thread(
-            target=self._loop_thread, args=(cells,), name=f"experiment-{self.experiment.pk}"
-        )
+        self._fill()
+        thread = threading.Thread(target=self._loop_thread, name=f"experiment-{self.experiment.pk}")
         thread.start()
         last_progress = turn_started = time.monotonic()
         try:
@@ -788,8 +886,13 @@ class ExperimentRunner:
                 batch = self._drain(timeout=0.05, window=STORE_WINDOW)
                 if batch:
                     self._store(batch)
+                    self._settle_shards(batch)
+                if self.stop_reason is not None and not self._feed_closed.is_set():
+                    self._close_feed()  # the lanes stopped on the cap: claim no more
+                self._fill()
                 if time.monotonic() - last_progress >= PROGRESS_EVERY:
                     last_progress = time.monotonic()
+                    sharding.shards_renew(self._outstanding, self.worker)
                     if self.refresh_counters():
                         self.request_stop("cancelled")
                     elif self._turn_over(last_progress - turn_started):
@@ -801,29 +904,31 @@ class ExperimentRunner:
             # The database side failed (or the worker is shutting down): stop the calls.
             self.request_stop("cancelled")
             thread.join(timeout=30)
+            try:
+                sharding.shards_release(self._outstanding, self.worker)
+            except DB_ERRORS:
+                pass  # the leases run out on their own
             raise
-        leftovers = self._drain(timeout=0)
-        if leftovers:
-            self._store(leftovers)
-        thread.join()  # the loop closes its clients meanwhile
-        leftovers = self._drain(timeout=0)
-        if leftovers:
-            self._store(leftovers)
+        for wait in (False, True):
+            if wait:
+                thread.join()  # the loop closes its clients meanwhile
+            leftovers = self._drain(timeout=0)
+            if leftovers:
+                self._store(leftovers)
+                self._settle_shards(leftovers)
+        # Shards with cells not run (a stop, the cap, a turn over) go back for any worker.
+        sharding.shards_release(self._outstanding, self.worker)
         cancelled = self.refresh_counters()
         if self._async_error is not None:
             raise self._async_error
         if cancelled or self.stop_reason == "cancelled":
             return "cancelled"
-        if (
-            self.stop_reason == "yielded"
-            and self.experiment.done_count < self.experiment.total_cells
-        ):
+        done = sharding.all_done(self.experiment)
+        if self.stop_reason == "yielded" and not done:
             return "yielded"
-        if self.stop_reason == "capped" or (
-            self._cap_reached() and self.experiment.done_count < self.experiment.total_cells
-        ):
+        if self.stop_reason == "capped" or (self._cap_reached() and not done):
             return "capped"
-        return "completed"
+        return "completed" if done else "left"
 
     def _turn_over(self, elapsed: float) -> bool:
         return (
@@ -881,6 +986,35 @@ def _claim(experiment_id: int) -> Experiment | None:
         experiment.started_at = experiment.started_at or now
         experiment.heartbeat_at = now
         experiment.save(update_fields=["status", "started_at", "heartbeat_at"])
+        # A fresh set of shards for this turn of the run (the stored results say which
+        # cells are left): shards of an earlier turn or of a dead worker start over.
+        with team_scope(experiment.team):
+            per_example = (
+                experiment.repetitions * Variant.objects.filter(experiment=experiment).count()
+            )
+            sharding.shards_create(experiment, cells_per_example=per_example)
+        return experiment
+
+
+def _join(experiment_id: int) -> Experiment | None:
+    """A running run this worker may help with (not cancelled, no cost cap), locked while
+    checked; None if it is no longer one."""
+    with transaction.atomic():
+        experiment = (
+            # reason: a worker has no team until it has read the run it was given.
+            Experiment.objects.unscoped()
+            .select_for_update()
+            .select_related("team", "dataset")
+            .filter(pk=experiment_id)
+            .first()
+        )
+        if (
+            experiment is None
+            or experiment.status != Status.RUNNING
+            or experiment.cancel_requested
+            or experiment.cost_cap is not None
+        ):
+            return None
         return experiment
 
 
@@ -906,15 +1040,21 @@ def run_turn(ticket_experiment_id: int) -> dict:
     that is fairest now (apps/experiments/scheduling.py), which may be another team's."""
     warm_up()
     experiment = _claim_fairest()
-    if experiment is None:
-        if not scheduling.queued_exists():
-            return {"experiment": ticket_experiment_id, "status": "skipped"}
-        # Every queued run belongs to a team at its cap: look again shortly.
-        if worker_retries_supported():
-            raise RetryLater(DEFER_SECONDS, "every queued run's team is at its cap")
-        _enqueue_ticket(ticket_experiment_id, delay=DEFER_SECONDS)
-        return {"experiment": ticket_experiment_id, "status": "deferred"}
-    return _run_claimed(experiment, turn_seconds=scheduling.turn_seconds())
+    if experiment is not None:
+        _enqueue_helpers(experiment)
+        return _run_claimed(experiment, turn_seconds=scheduling.turn_seconds())
+    # No queued run may start: help a running one with shards left, if any.
+    for experiment_id, _team_id in scheduling.help_order():
+        experiment = _join(experiment_id)
+        if experiment is not None:
+            return _run_claimed(experiment, turn_seconds=scheduling.turn_seconds())
+    if not scheduling.queued_exists():
+        return {"experiment": ticket_experiment_id, "status": "skipped"}
+    # Every queued run belongs to a team at its cap: look again shortly.
+    if worker_retries_supported():
+        raise RetryLater(DEFER_SECONDS, "every queued run's team is at its cap")
+    _enqueue_ticket(ticket_experiment_id, delay=DEFER_SECONDS)
+    return {"experiment": ticket_experiment_id, "status": "deferred"}
 
 
 def team_slot_lock(team_id: int) -> None:
@@ -935,15 +1075,28 @@ def _claim_fairest() -> Experiment | None:
     return None
 
 
-def _enqueue_ticket(experiment_id: int, *, delay: float = 0.0) -> None:
+def _enqueue_ticket(experiment_id: int, *, delay: float = 0.0, helper: bool = False) -> None:
     from apps.experiments.tasks import run_experiment  # noqa: PLC0415 - tasks imports us
 
     task = run_experiment
     if delay:
         task = task.using(run_after=timezone.now() + timedelta(seconds=delay))
     result = task.enqueue(experiment_id)
+    if not helper:  # the run's own ticket is the one its page shows
+        # reason: the run this worker claimed, by its primary key.
+        Experiment.objects.unscoped().filter(pk=experiment_id).update(task_id=str(result.id)[:64])
+
+
+def _enqueue_helpers(experiment: Experiment) -> None:
+    """Tickets for other workers to join a run just claimed: one per shard beyond the
+    first, at most PROMPTYARD_EXPERIMENT_MAX_WORKERS - 1 (a run with a cost cap keeps one
+    worker). A ticket no worker needs ends at once ("skipped")."""
+    if experiment.cost_cap is not None:
+        return
     # reason: the run this worker claimed, by its primary key.
-    Experiment.objects.unscoped().filter(pk=experiment_id).update(task_id=str(result.id)[:64])
+    shards = Shard.objects.unscoped().filter(experiment=experiment).count()
+    for _ in range(min(shards, sharding.max_workers()) - 1):
+        _enqueue_ticket(experiment.pk, helper=True)
 
 
 def _requeue_after_transient(experiment_id: int, exc: BaseException) -> bool:
@@ -991,23 +1144,44 @@ def _run_claimed(experiment: Experiment, *, turn_seconds: float | None = None) -
             )
             raise
         experiment.refresh_from_db()
+        summary = {
+            "experiment": experiment_id,
+            "status": outcome,
+            "calls": runner.calls,
+            "requests": runner.requests,
+            "rate_limited": runner.rate_limited,
+            "lowest_concurrency": runner.limiter.lowest if runner.limiter else None,
+            "shards": runner.shards_claimed,
+            "worker": runner.worker,
+        }
         if outcome == "yielded":
-            # reason: the run this worker claimed, by its primary key.
-            Experiment.objects.unscoped().filter(pk=experiment_id).update(
-                status=Status.QUEUED,
-                status_detail=(
-                    f"Waiting for its next turn: {experiment.done_count} of "
-                    f"{experiment.total_cells} cells done; other runs are taking theirs."
-                ),
-                heartbeat_at=timezone.now(),
-            )
-            _enqueue_ticket(experiment_id)
-            return {
-                "experiment": experiment_id,
-                "status": outcome,
-                "calls": runner.calls,
-                "seconds": round(time.monotonic() - started, 3),
-            }
+            with transaction.atomic():
+                # The run's row is the lock: of workers stepping aside at once, the last to
+                # go (no one else holding a shard) puts the run back in the queue.
+                # reason: the run this worker claimed, by its primary key.
+                Experiment.objects.unscoped().select_for_update().filter(pk=experiment_id).first()
+                alone = sharding.others_hold_until(experiment, runner.worker) is None
+                if alone:
+                    # reason: the run this worker claimed, by its primary key.
+                    Experiment.objects.unscoped().filter(
+                        pk=experiment_id, status=Status.RUNNING
+                    ).update(
+                        status=Status.QUEUED,
+                        status_detail=(
+                            f"Waiting for its next turn: {experiment.done_count} of "
+                            f"{experiment.total_cells} cells done; other runs are taking theirs."
+                        ),
+                        heartbeat_at=timezone.now(),
+                    )
+            _enqueue_ticket(experiment_id, helper=not alone)
+            return {**summary, "seconds": round(time.monotonic() - started, 3)}
+        if outcome == "left":
+            # Other workers hold the rest of the shards. Should one of them die, its lease
+            # runs out: a ticket then lets a worker run what it left.
+            until = sharding.others_hold_until(experiment, runner.worker)
+            delay = 0.0 if until is None else (until - timezone.now()).total_seconds() + 0.5
+            _enqueue_ticket(experiment_id, delay=max(0.0, delay), helper=True)
+            return {**summary, "seconds": round(time.monotonic() - started, 3)}
         detail = ""
         if outcome == "capped":
             detail = (
@@ -1020,12 +1194,18 @@ def _run_claimed(experiment: Experiment, *, turn_seconds: float | None = None) -
             detail = detail.rstrip("…") or "Cancelled."
             detail += f" {experiment.done_count} of {experiment.total_cells} cells done."
         elif runner.rate_limited:
+            share = runner.rate_limited / max(1, runner.requests)
             detail = (
-                f"{runner.rate_limited} rate-limited calls were retried; concurrency went down "
+                f"{runner.rate_limited} rate-limited calls ({share:.1%} of this worker's "
+                "calls) were retried; concurrency went down "
                 f"to {runner.limiter.lowest if runner.limiter else experiment.concurrency}."
             )
+        finished = Experiment.objects.unscoped().filter(pk=experiment_id)
+        if outcome == "completed":
+            # Two workers finishing the last shards at once may both see the run done.
+            finished = finished.filter(status=Status.RUNNING)
         # reason: the run this worker claimed, by its primary key.
-        Experiment.objects.unscoped().filter(pk=experiment_id).update(
+        finished.update(
             status={"capped": Status.CAPPED, "cancelled": Status.CANCELLED}.get(
                 outcome, Status.COMPLETED
             ),
@@ -1033,10 +1213,4 @@ def _run_claimed(experiment: Experiment, *, turn_seconds: float | None = None) -
             status_detail=detail,
             heartbeat_at=timezone.now(),
         )
-    return {
-        "experiment": experiment_id,
-        "status": outcome,
-        "calls": runner.calls,
-        "rate_limited": runner.rate_limited,
-        "seconds": round(time.monotonic() - started, 3),
-    }
+    return {**summary, "seconds": round(time.monotonic() - started, 3)}

@@ -13,6 +13,12 @@ when another run is waiting that could take its place: it stores what is finishe
 to the queue with a new ticket and resumes later where it stopped (a run is resumable per
 cell). So a small run of one team waits at most about one turn behind another team's huge
 run, even with a single worker, and not at all when a worker is free.
+
+A worker whose ticket finds no queued run it may start joins a running one instead: a run's
+cells are split into shards that several workers run at once (apps/experiments/sharding.py).
+Queued runs always go first (a worker joins only when none can start), and among the runs
+with shards left, the team with the fewest shards being worked on goes first
+(`help_order`), so free workers spread over the teams' runs rather than pile onto one.
 """
 
 from __future__ import annotations
@@ -23,8 +29,9 @@ from django.conf import settings
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
-from apps.experiments.models import Experiment, Status
+from apps.experiments.models import Experiment, Shard, ShardState, Status
 from apps.experiments.selectors import stale_after
+from apps.experiments.sharding import claimable
 
 
 def team_cap() -> int:
@@ -118,3 +125,32 @@ def others_waiting(experiment: Experiment) -> bool:
     running = running_by_team(waiting)
     cap = team_cap()
     return any(running.get(team_id, 0) < cap for team_id in waiting)
+
+
+def help_order() -> list[tuple[int, int]]:
+    """(run, team) of the running runs another worker may join (shards pending, or leases
+    run out), the team with the fewest live shards first, then the run with the fewest.
+    A run with a cost cap is left to its one worker (its cap lives in that worker)."""
+    now = timezone.now()
+    # reason: the scheduler weighs every team's runs; each run then executes in its scope.
+    shards = Shard.objects.unscoped().filter(
+        experiment__status=Status.RUNNING,
+        experiment__cancel_requested=False,
+        experiment__cost_cap__isnull=True,
+    )
+    open_runs = set(shards.filter(claimable(now)).values_list("experiment_id", "team_id"))
+    if not open_runs:
+        return []
+    live = list(
+        # reason: as above; leases of every team weigh in the order.
+        Shard.objects.unscoped()
+        .filter(state=ShardState.RUNNING, lease_until__gte=now)
+        .values("experiment_id", "team_id")
+        .annotate(n=Count("id"))
+    )
+    by_team: dict[int, int] = {}
+    by_run: dict[int, int] = {}
+    for row in live:
+        by_team[row["team_id"]] = by_team.get(row["team_id"], 0) + row["n"]
+        by_run[row["experiment_id"]] = row["n"]
+    return sorted(open_runs, key=lambda run: (by_team.get(run[1], 0), by_run.get(run[0], 0), run))

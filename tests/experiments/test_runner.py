@@ -266,10 +266,10 @@ def test_it_keeps_cells_another_worker_stored_meanwhile(lab, monkeypatch):
     # is stored again skipping those, and every result still gets exactly one score.
     experiment = lab.experiment(evaluators=[lab.evaluator()], concurrency=2)
     start(lab, experiment)
-    plan = runner_module.ExperimentRunner.plan
+    cells_for = runner_module.ExperimentRunner.cells_for
 
-    def plan_then_race(self):
-        cells = plan(self)
+    def plan_then_race(self, shard):
+        cells = cells_for(self, shard)
         for cell in cells[:2]:
             Result.objects.create(
                 team=lab.team,
@@ -283,7 +283,7 @@ def test_it_keeps_cells_another_worker_stored_meanwhile(lab, monkeypatch):
             )
         return cells
 
-    monkeypatch.setattr(runner_module.ExperimentRunner, "plan", plan_then_race)
+    monkeypatch.setattr(runner_module.ExperimentRunner, "cells_for", plan_then_race)
     assert execute(experiment.pk)["status"] == "completed"
     assert results(experiment).count() == 6
     assert results(experiment).filter(output="stored by another worker").count() == 2

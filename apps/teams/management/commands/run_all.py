@@ -126,9 +126,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--workers",
             type=int,
-            default=2,
-            help="Task worker processes (two: one team's run cannot hold the only worker, "
-            "as a team runs one experiment at a time by default).",
+            default=int(os.environ.get("PROMPTYARD_WORKERS", 0)) or max(2, os.cpu_count() or 1),
+            help="Task worker processes (default: one per core, at least two, so one team's "
+            "run never holds the only worker; one experiment's shards run on all of them).",
         )
 
     def handle(self, *args, **options):
