@@ -24,7 +24,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import queue
+import random
 import threading
 import time
 from collections import deque
@@ -97,9 +99,8 @@ PROGRESS_EVERY = 0.5  # seconds between counter/heartbeat writes and cancel chec
 # event loop's thread more CPU (the GIL) than the model calls. A kill loses at most the
 # cells finished within the window; a resume runs them again.
 STORE_WINDOW = 0.05
-RATE_LIMIT_ATTEMPTS = 12  # a cell keeps waiting its turn through this many 429s
-RETRY_CUT_COOLDOWN = 0.5  # at least this long between multiplicative decreases
-MAX_CUT_COOLDOWN = 5.0
+RATE_LIMIT_ATTEMPTS = 40  # a cell keeps waiting its turn through this many 429s
+MAX_CUT_COOLDOWN = 5.0  # a Retry-After longer than this does not hold cuts longer
 
 
 # PostgreSQL's multi-row INSERTs (see ExperimentRunner._store_pg): one statement per
@@ -133,7 +134,23 @@ class _NoReturnedIds(Exception):
 
 
 class AdaptiveLimiter:
-    """An AIMD limit on calls in flight: halve on a rate limit, +1 per window of successes."""
+    """AIMD on calls in flight that finds a provider's rate limit instead of collapsing.
+
+    A provider limits a rate (requests or tokens per second), so the calls in flight it
+    sustains are its accepted rate times the round trip. On a 429 (at most once per
+    cool-down: a cut shows in the answers only after the calls in flight return, about two
+    round trips, or the server's Retry-After when that is longer) the limit goes down to
+    that: the successes of the last few round trips times the round trip, but never below
+    half the current limit (one noisy window cannot crash it) nor above 0.9 of it.
+    Growth is additive: +1 per round trip of successes while no 429 came for HOLD seconds
+    (finding the limit fast), and +1 per PROBE_SECONDS near a limit met lately (a provider's
+    burst allowance absorbs the small overshoot, so 429s stay few). Each lane honours its
+    own Retry-After (`ExperimentRunner._call`); the other lanes go on.
+    """
+
+    HOLD = 10.0  # seconds after a 429 during which growth is cautious
+    PROBE_SECONDS = 1.0  # near a limit met lately: +1 at most this often
+    MIN_COOLDOWN = 0.05
 
     def __init__(self, limit: int, *, minimum: int = 1):
         self.maximum = max(1, limit)
@@ -142,12 +159,20 @@ class AdaptiveLimiter:
         self.in_flight = 0
         self.cuts = 0
         self.lowest = self.maximum
+        self.srtt: float | None = None  # smoothed round trip of a successful call (s)
         self._last_cut = -1e9
+        self._last_limit = -1e9  # the last 429
+        self._last_probe = -1e9
+        self._successes: deque[float] = deque()  # when recent successes returned
         self._cond = asyncio.Condition()
 
     @property
     def current(self) -> int:
         return max(self.minimum, int(self.limit))
+
+    @property
+    def round_trip(self) -> float:
+        return self.srtt if self.srtt is not None else 0.1
 
     async def acquire(self) -> None:
         async with self._cond:
@@ -159,21 +184,65 @@ class AdaptiveLimiter:
             self.in_flight -= 1
             self._cond.notify_all()
 
-    def on_success(self) -> None:
-        if self.limit < self.maximum:
+    def set_maximum(self, maximum: int) -> None:
+        """The run's concurrency share of this worker changed (another worker joined or
+        left). A larger share is taken at once unless a 429 came lately."""
+        self.maximum = max(1, maximum)
+        if self.limit > self.maximum or time.monotonic() - self._last_limit >= self.HOLD:
+            self.limit = float(self.maximum)
+
+    def _window(self) -> float:
+        return min(2.0, max(0.1, 4 * self.round_trip))
+
+    def on_success(self, seconds: float | None = None) -> None:
+        now = time.monotonic()
+        if seconds is not None and seconds > 0:
+            self.srtt = seconds if self.srtt is None else 0.875 * self.srtt + 0.125 * seconds
+        self._successes.append(now)
+        horizon = now - self._window()
+        while self._successes and self._successes[0] < horizon:
+            self._successes.popleft()
+        if self.limit >= self.maximum:
+            return
+        if now - self._last_limit >= self.HOLD:
             self.limit = min(self.maximum, self.limit + 1.0 / self.limit)
+        elif now - self._last_probe >= self.PROBE_SECONDS and now - self._last_cut >= (
+            self.PROBE_SECONDS
+        ):
+            self._last_probe = now
+            self.limit = min(float(self.maximum), self.limit + 1.0)
+
+    def accepted_in_flight(self) -> float | None:
+        """Calls in flight the provider's accepted rate sustains (None: too few answers)."""
+        now = time.monotonic()
+        window = self._window()
+        recent = sum(1 for t in self._successes if t >= now - window)
+        if recent < 3 or self.srtt is None:
+            return None
+        return recent / window * self.srtt
 
     def on_rate_limit(self, retry_after: float | None = None) -> None:
-        # One cut per burst: 429s answered while the server's Retry-After window is still
-        # open report the same overload, not a new one.
         now = time.monotonic()
-        cooldown = max(RETRY_CUT_COOLDOWN, min(retry_after or 0.0, MAX_CUT_COOLDOWN))
+        self._last_limit = now
+        cooldown = max(
+            self.MIN_COOLDOWN, 2 * self.round_trip, min(retry_after or 0.0, MAX_CUT_COOLDOWN)
+        )
         if now - self._last_cut < cooldown:
-            return
+            return  # the same overload, answered before the last cut could show
         self._last_cut = now
-        self.limit = max(float(self.minimum), self.limit / 2)
+        target = self.accepted_in_flight()
+        cut = self.limit * 0.5 if target is None else min(self.limit * 0.9, target)
+        self.limit = max(float(self.minimum), self.limit * 0.5, cut)
         self.cuts += 1
         self.lowest = min(self.lowest, self.current)
+
+    def wait_after_rate_limit(self, retry_after: float | None, attempt: int) -> float:
+        """How long one lane waits before asking again: the server's Retry-After (never
+        less), at least a round trip (a 429 comes back at once; asking again sooner only
+        draws another), jittered so waiting lanes do not return together."""
+        floor = self.round_trip * min(attempt, 4)
+        wait = max(retry_after if retry_after is not None else 0.0, floor)
+        return wait + random.uniform(0, max(self.round_trip, 0.1 * wait))
 
 
 @dataclass
@@ -309,6 +378,7 @@ class ExperimentRunner:
         self._feed_closed = threading.Event()
         self._more: asyncio.Event | None = None
         self._outstanding: dict[int, int] = {}
+        self._share = experiment.concurrency  # this worker's share of the run's concurrency
 
     # --- planning (database thread) ----------------------------------------------------
 
@@ -428,6 +498,20 @@ class ExperimentRunner:
                 del self._outstanding[shard_id]
                 sharding.shard_finish(shard_id)
 
+    def _share_concurrency(self) -> None:
+        """The run's concurrency is shared by the workers on it: take this one's share."""
+        if not self._outstanding:
+            return
+        workers = max(1, sharding.workers_on(self.experiment))
+        share = max(1, math.ceil(self.experiment.concurrency / workers))
+        limiter, loop = self.limiter, self._loop
+        if limiter is None or loop is None or share == limiter.maximum:
+            return
+        try:
+            loop.call_soon_threadsafe(limiter.set_maximum, share)
+        except RuntimeError:
+            pass  # the loop has closed
+
     def _wake(self) -> None:
         loop, more = self._loop, self._more
         if loop is None or more is None:
@@ -454,7 +538,7 @@ class ExperimentRunner:
     async def _amain(self) -> None:
         self._more = asyncio.Event()
         self._loop = asyncio.get_running_loop()
-        self.limiter = AdaptiveLimiter(self.experiment.concurrency)
+        self.limiter = AdaptiveLimiter(self._share)
         self._judges = asyncio.Semaphore(self.experiment.concurrency)
         pending = self._pending  # shared by the lanes: each cell is taken once
         # The async clients need this loop; create them before the lanes start rather
@@ -525,13 +609,14 @@ class ExperimentRunner:
             await limiter.acquire()
             self.requests += 1
             try:
+                sent = time.monotonic()
                 completion = await acomplete(
                     plan.provider,
                     settings=plan.settings,
                     messages=messages,
                     max_retries=0,  # retries happen here, where the limit can adapt
                 )
-                limiter.on_success()
+                limiter.on_success(time.monotonic() - sent)
                 return completion, None, attempts
             except GatewayError as exc:
                 failure = exc
@@ -542,8 +627,8 @@ class ExperimentRunner:
                 limiter.on_rate_limit(failure.retry_after)
                 if attempts >= RATE_LIMIT_ATTEMPTS:
                     return None, failure, attempts
-                wait = failure.retry_after if failure.retry_after is not None else None
-                await asyncio.sleep(backoff_delay(min(attempts, 6), wait))
+                # This lane waits its Retry-After; the others go on within the new limit.
+                await asyncio.sleep(limiter.wait_after_rate_limit(failure.retry_after, attempts))
                 continue
             other_failures += 1
             if failure.kind not in RETRYABLE or other_failures > retries:
@@ -878,6 +963,9 @@ class ExperimentRunner:
             self.stop_reason = "capped"
             return "capped"
         self._fill()
+        if self._outstanding:  # the others on the run are known: start at this one's share
+            workers = max(1, sharding.workers_on(self.experiment))
+            self._share = max(1, math.ceil(self.experiment.concurrency / workers))
         thread = threading.Thread(target=self._loop_thread, name=f"experiment-{self.experiment.pk}")
         thread.start()
         last_progress = turn_started = time.monotonic()
@@ -893,6 +981,7 @@ class ExperimentRunner:
                 if time.monotonic() - last_progress >= PROGRESS_EVERY:
                     last_progress = time.monotonic()
                     sharding.shards_renew(self._outstanding, self.worker)
+                    self._share_concurrency()
                     if self.refresh_counters():
                         self.request_stop("cancelled")
                     elif self._turn_over(last_progress - turn_started):

@@ -15,7 +15,10 @@ shard is done once every cell it had to run is stored; the run is complete when 
 shard is done. Results stay unique per cell by their own constraint whoever stores them,
 so even a worker that outlived its lease (a long pause) cannot store a cell twice.
 
-A run with a cost cap keeps one worker: the cap is enforced by one process's ledger.
+The run's `concurrency` is the calls in flight of the whole run: each worker takes an
+equal share of it (`workers_on`, read with every heartbeat), so a run on four workers asks a
+provider no more at once than on one. A run with a cost cap keeps one worker: the cap is
+enforced by one process's ledger.
 """
 
 from __future__ import annotations
@@ -156,4 +159,16 @@ def others_hold_until(experiment: Experiment, worker: str) -> datetime | None:
         )
         .exclude(worker=worker)
         .aggregate(until=Max("lease_until"))["until"]
+    )
+
+
+def workers_on(experiment: Experiment) -> int:
+    """How many workers hold a live lease on the run now."""
+    return (
+        Shard.objects.filter(
+            experiment=experiment, state=ShardState.RUNNING, lease_until__gte=timezone.now()
+        )
+        .values("worker")
+        .distinct()
+        .count()
     )

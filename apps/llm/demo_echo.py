@@ -59,6 +59,13 @@ Faults (for testing retries and error handling), chosen per chat request:
   `retry-after-ms` headers from `retry_after`; a timeout sleeps `timeout_sleep` seconds
   (past any sensible client timeout) before answering.
 - `latency_ms` delays every chat answer; `chunk_delay_ms` spaces streamed chunks.
+
+A rate limit (off by default), as providers enforce one: token buckets of `limit_rps`
+requests per second (holding up to `limit_burst`, default one second's worth) and
+`limit_tpm` tokens per minute (prompt and completion words, holding a minute's worth). A
+chat request that finds either bucket short is answered at once with 429, `Retry-After`
+(whole seconds, rounded up) and `retry-after-ms` saying when the buckets will hold it, and
+is not counted against the limit; the random faults apply to the requests let through.
 - `api_key`: when set, requests without `Authorization: Bearer <api_key>` get 401.
 
 Run it with `manage.py demo_echo --port 8765`, or in-process with `start_demo_echo()`.
@@ -95,8 +102,16 @@ class DemoEchoOptions:
     seed: int = 0
     api_key: str | None = None
     script: list[str] = field(default_factory=list)
+    limit_rps: float = 0.0  # requests per second; 0: no limit
+    limit_burst: float | None = None  # requests the bucket holds; default limit_rps (1 s)
+    limit_tpm: float = 0.0  # tokens per minute; 0: no limit
 
     def __post_init__(self):
+        for name in ("limit_rps", "limit_tpm"):
+            if float(getattr(self, name)) < 0:
+                raise ValueError(f"{name} must be 0 (no limit) or more")
+        if self.limit_burst is not None and self.limit_burst < 1:
+            raise ValueError("limit_burst must be at least 1")
         for name in ("rate_429", "rate_500", "rate_timeout"):
             value = float(getattr(self, name))
             if not 0.0 <= value <= 1.0:
@@ -258,6 +273,70 @@ def _pieces(text: str) -> list[str]:
     return pieces
 
 
+# --- rate limit ---------------------------------------------------------------------
+
+
+class TokenBucket:
+    """`rate` tokens a second, holding at most `capacity` (it starts full)."""
+
+    def __init__(self, rate: float, capacity: float, clock=time.monotonic):
+        self.rate = float(rate)
+        self.capacity = max(1.0, float(capacity))
+        self.tokens = self.capacity
+        self.clock = clock
+        self.stamp = clock()
+
+    def wait_for(self, amount: float) -> float:
+        """Seconds until `amount` tokens are there (0: now); refills first. A request
+        larger than the bucket waits for a full bucket."""
+        now = self.clock()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        amount = min(amount, self.capacity)
+        return 0.0 if self.tokens >= amount else (amount - self.tokens) / self.rate
+
+    def take(self, amount: float) -> None:
+        self.tokens -= min(amount, self.capacity)
+
+
+class RateLimit:
+    """The requests-per-second and tokens-per-minute buckets of one server."""
+
+    def __init__(self, options: DemoEchoOptions, clock=time.monotonic):
+        self.requests = None
+        self.tokens = None
+        if options.limit_rps:
+            burst = options.limit_burst or options.limit_rps
+            self.requests = TokenBucket(options.limit_rps, burst, clock)
+        if options.limit_tpm:
+            self.tokens = TokenBucket(options.limit_tpm / 60.0, options.limit_tpm, clock)
+        self._lock = threading.Lock()
+        self.limited = 0  # requests answered 429 by the limit
+        self.admitted = 0
+
+    @property
+    def active(self) -> bool:
+        return self.requests is not None or self.tokens is not None
+
+    def admit(self, tokens: int) -> float:
+        """0 if the request may go (its share is taken), else seconds to wait."""
+        with self._lock:
+            wait = 0.0
+            if self.requests is not None:
+                wait = max(wait, self.requests.wait_for(1))
+            if self.tokens is not None:
+                wait = max(wait, self.tokens.wait_for(tokens))
+            if wait > 0:
+                self.limited += 1
+                return wait
+            if self.requests is not None:
+                self.requests.take(1)
+            if self.tokens is not None:
+                self.tokens.take(tokens)
+            self.admitted += 1
+            return 0.0
+
+
 # --- server -------------------------------------------------------------------------
 
 
@@ -271,6 +350,7 @@ class DemoEchoServer(ThreadingHTTPServer):
         self._lock = threading.Lock()
         self._rng = random.Random(options.seed)
         self._script = list(options.script)
+        self.rate_limit = RateLimit(options)
         self.chat_requests = 0
         self.outcomes: list[str] = []  # one per chat request, in order
         self.stopping = threading.Event()
@@ -300,6 +380,12 @@ class DemoEchoServer(ThreadingHTTPServer):
                     outcome = "ok"
             self.outcomes.append(outcome)
             return outcome
+
+    def record_limited(self) -> None:
+        """A chat request the rate limit answered (no fault was drawn for it)."""
+        with self._lock:
+            self.chat_requests += 1
+            self.outcomes.append("limited")
 
     def script(self, *outcomes: str) -> None:
         """Queue outcomes for the next chat requests (tests)."""
@@ -343,6 +429,18 @@ class DemoEchoHandler(BaseHTTPRequestHandler):
             status,
             {"error": {"message": message, "type": kind, "param": None, "code": code}},
             headers,
+        )
+
+    def _too_many(self, wait: float, message: str) -> None:
+        self._error(
+            429,
+            message,
+            "rate_limit_exceeded",
+            "rate_limit_exceeded",
+            headers={
+                "Retry-After": str(math.ceil(wait)),
+                "retry-after-ms": str(math.ceil(wait * 1000)),
+            },
         )
 
     def _authorized(self) -> bool:
@@ -408,32 +506,35 @@ class DemoEchoHandler(BaseHTTPRequestHandler):
             return self._error(400, "'model' is required.", "invalid_request_error")
 
         options = self.server.options
-        outcome = self.server.next_outcome()
-        if options.latency_ms:
-            time.sleep(options.latency_ms / 1000)
-        if outcome == "429":
-            wait = max(float(options.retry_after), 0.0)
-            return self._error(
-                429,
-                "Rate limit reached for demo-echo (injected fault).",
-                "rate_limit_exceeded",
-                "rate_limit_exceeded",
-                headers={
-                    "Retry-After": str(math.ceil(wait)),
-                    "retry-after-ms": str(int(wait * 1000)),
-                },
-            )
-        if outcome == "500":
-            return self._error(500, "demo-echo injected a server error.", "server_error")
-        if outcome == "timeout":
-            self.server.stopping.wait(options.timeout_sleep)
-
         text, finish_reason = answer(body)
         usage = {
             "prompt_tokens": prompt_tokens(body),
             "completion_tokens": word_count(text),
         }
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        limit = self.server.rate_limit
+        if limit.active:
+            wait = limit.admit(usage["total_tokens"])
+            if wait > 0:
+                self.server.record_limited()
+                return self._too_many(
+                    wait,
+                    "Rate limit reached for demo-echo: "
+                    f"{options.limit_rps:g} requests/s, {options.limit_tpm:g} tokens/min.",
+                )
+        outcome = self.server.next_outcome()
+        if options.latency_ms:
+            time.sleep(options.latency_ms / 1000)
+        if outcome == "429":
+            return self._too_many(
+                max(float(options.retry_after), 0.0),
+                "Rate limit reached for demo-echo (injected fault).",
+            )
+        if outcome == "500":
+            return self._error(500, "demo-echo injected a server error.", "server_error")
+        if outcome == "timeout":
+            self.server.stopping.wait(options.timeout_sleep)
+
         ident = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         model = body["model"]

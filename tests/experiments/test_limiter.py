@@ -4,37 +4,101 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from apps.experiments import runner
 from apps.experiments.runner import AdaptiveLimiter
 from tests.async_helper import run_async
 
 
-def test_it_halves_on_a_rate_limit_once_per_retry_after_window(monkeypatch):
+@pytest.fixture
+def clock(monkeypatch):
     now = [100.0]
     monkeypatch.setattr(runner.time, "monotonic", lambda: now[0])
+    return now
+
+
+def _answers(limiter, clock, *, rate, seconds, latency=0.05):
+    """Successful answers at `rate` a second for `seconds`, each taking `latency`."""
+    for _ in range(int(rate * seconds)):
+        clock[0] += 1 / rate
+        limiter.on_success(latency)
+
+
+def test_it_cuts_to_the_calls_in_flight_the_provider_accepts(clock):
+    limiter = AdaptiveLimiter(32)
+    limiter.on_rate_limit(retry_after=0.001)
+    assert limiter.current == 16  # nothing measured yet: halve
+    limiter.on_rate_limit(retry_after=0.001)  # the same overload: no second cut
+    assert limiter.current == 16 and limiter.cuts == 1
+    # The provider accepts 200 calls/s answered in 50 ms: 10 in flight is what it takes.
+    _answers(limiter, clock, rate=200, seconds=0.5)
+    limiter.on_rate_limit(retry_after=0.001)
+    assert limiter.current == 10 and limiter.cuts == 2 and limiter.lowest == 10
+
+
+def test_one_cut_takes_at_most_half_and_never_below_one_call(clock):
+    limiter = AdaptiveLimiter(32)
+    _answers(limiter, clock, rate=20, seconds=1)  # far fewer than the limit in flight
+    limiter.on_rate_limit()
+    assert limiter.current == 16
+    for _ in range(10):
+        clock[0] += 10
+        limiter.on_rate_limit()
+    assert limiter.current == 1
+
+
+def test_a_long_retry_after_holds_the_next_cut_that_long(clock):
     limiter = AdaptiveLimiter(32)
     limiter.on_rate_limit(retry_after=1.0)
-    assert limiter.current == 16
-    limiter.on_rate_limit(retry_after=1.0)  # same burst: no second cut
-    assert limiter.current == 16
-    now[0] += 1.1
+    clock[0] += 0.5
     limiter.on_rate_limit(retry_after=1.0)
-    assert limiter.current == 8 and limiter.cuts == 2 and limiter.lowest == 8
-    for _ in range(10):
-        now[0] += 10
-        limiter.on_rate_limit()
-    assert limiter.current == 1  # never below one call in flight
+    assert limiter.cuts == 1
+    clock[0] += 0.6
+    limiter.on_rate_limit(retry_after=1.0)
+    assert limiter.cuts == 2 and limiter.current == 8
 
 
-def test_it_grows_back_by_about_one_per_window_of_successes():
+def test_it_grows_by_one_per_window_of_successes_until_a_limit_is_met(clock):
     limiter = AdaptiveLimiter(8)
     limiter.limit = 2.0
     for _ in range(2):
-        limiter.on_success()
+        limiter.on_success(0.05)
     assert limiter.current == 2  # 2 + 1/2 + 1/2.5 < 3
     for _ in range(200):
-        limiter.on_success()
+        limiter.on_success(0.05)
     assert limiter.current == 8  # capped at the configured concurrency
+
+
+def test_near_a_limit_met_lately_it_probes_one_call_a_second(clock):
+    limiter = AdaptiveLimiter(32)
+    limiter.on_rate_limit()
+    assert limiter.current == 16
+    _answers(limiter, clock, rate=200, seconds=3.1)  # three seconds of successes and a bit
+    assert limiter.current == 16 + 3
+    clock[0] += AdaptiveLimiter.HOLD
+    _answers(limiter, clock, rate=200, seconds=2)  # no 429 for a while: fast again
+    assert limiter.current == 32
+
+
+def test_a_lane_waits_at_least_its_retry_after_and_a_round_trip(clock):
+    limiter = AdaptiveLimiter(8)
+    limiter.on_success(0.05)
+    assert 2.0 <= limiter.wait_after_rate_limit(2.0, attempt=1) <= 2.25
+    assert 0.05 <= limiter.wait_after_rate_limit(0.001, attempt=1) <= 0.101
+    assert limiter.wait_after_rate_limit(None, attempt=3) >= 0.15
+
+
+def test_its_share_of_the_run_follows_the_workers_on_it(clock):
+    limiter = AdaptiveLimiter(32)
+    limiter.set_maximum(16)  # a second worker joined
+    assert limiter.current == 16
+    limiter.set_maximum(32)  # it left, and no 429 came lately: the whole share at once
+    assert limiter.current == 32
+    limiter.on_rate_limit()
+    limiter.set_maximum(11)
+    limiter.set_maximum(32)  # a 429 came lately: grow back by probing
+    assert limiter.current == 11 and limiter.maximum == 32
 
 
 def test_it_holds_calls_beyond_the_current_limit():

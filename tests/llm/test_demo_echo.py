@@ -270,3 +270,54 @@ def test_it_streams_and_counts_an_instruction_answer(demo_echo):
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
     assert text == "Yes it ships."
     assert chunks[-1]["usage"] == {"prompt_tokens": 8, "completion_tokens": 3, "total_tokens": 11}
+
+
+def test_its_token_bucket_refills_at_the_rate_and_holds_its_burst():
+    from apps.llm.demo_echo import TokenBucket
+
+    now = [0.0]
+    bucket = TokenBucket(rate=10, capacity=3, clock=lambda: now[0])
+    for _ in range(3):
+        assert bucket.wait_for(1) == 0
+        bucket.take(1)
+    assert bucket.wait_for(1) == pytest.approx(0.1)
+    now[0] += 0.25
+    assert bucket.wait_for(2) == 0  # 2.5 tokens back
+    now[0] += 100
+    assert bucket.wait_for(1) == 0
+    assert bucket.tokens == 3  # never more than the burst
+    bucket.take(1)
+    assert bucket.wait_for(50) == pytest.approx(0.1)  # bigger than the bucket: a full one
+
+
+def test_a_rate_limit_answers_429_with_when_to_come_back(demo_echo_server):
+    server = demo_echo_server(limit_rps=5, limit_burst=2)
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
+    for _ in range(2):
+        assert _post(server.base_url, body).status == 200
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        _post(server.base_url, body)
+    assert caught.value.code == 429
+    assert caught.value.headers["Retry-After"] == "1"
+    assert 0 < int(caught.value.headers["retry-after-ms"]) <= 200  # a token every 200 ms
+    assert "5 requests/s" in json.loads(caught.value.read())["error"]["message"]
+    assert server.outcomes == ["ok", "ok", "limited"]  # no fault drawn for the refused one
+
+
+def test_a_token_limit_counts_prompt_and_answer(demo_echo_server):
+    # 60 tokens a minute, one a second; "x" costs 1 prompt + 2 answer tokens ("echo: x").
+    server = demo_echo_server(limit_tpm=60)
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
+    for _ in range(20):
+        assert _post(server.base_url, body).status == 200
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        _post(server.base_url, body)
+    assert caught.value.code == 429
+    assert 2000 <= int(caught.value.headers["retry-after-ms"]) <= 3000
+
+
+def test_rate_limit_options_are_checked():
+    with pytest.raises(ValueError, match="limit_rps"):
+        DemoEchoOptions(limit_rps=-1)
+    with pytest.raises(ValueError, match="limit_burst"):
+        DemoEchoOptions(limit_rps=5, limit_burst=0.5)

@@ -8,7 +8,7 @@ from apps.llm.demo_echo import DemoEchoOptions, DemoEchoServer
 class Command(BaseCommand):
     help = (
         "Serve demo-echo, a deterministic OpenAI-compatible test server (not an LLM), "
-        "with optional latency and injected faults."
+        "with optional latency, injected faults and a rate limit."
     )
 
     def add_arguments(self, parser):
@@ -32,6 +32,21 @@ class Command(BaseCommand):
         parser.add_argument(
             "--timeout-sleep", type=float, default=120.0, help="how long a 'timeout' hangs"
         )
+        parser.add_argument(
+            "--limit-rps",
+            type=float,
+            default=0.0,
+            help="rate limit: requests per second (token bucket; 429 with Retry-After)",
+        )
+        parser.add_argument(
+            "--limit-burst",
+            type=float,
+            default=None,
+            help="requests the bucket holds (default: one second's worth)",
+        )
+        parser.add_argument(
+            "--limit-tpm", type=float, default=0.0, help="rate limit: tokens per minute"
+        )
         parser.add_argument("--seed", type=int, default=0, help="seed of the fault draws")
         parser.add_argument("--api-key", default=None, help="require this bearer key")
 
@@ -46,6 +61,9 @@ class Command(BaseCommand):
             timeout_sleep=opts["timeout_sleep"],
             seed=opts["seed"],
             api_key=opts["api_key"],
+            limit_rps=opts["limit_rps"],
+            limit_burst=opts["limit_burst"],
+            limit_tpm=opts["limit_tpm"],
         )
         server = DemoEchoServer((opts["host"], opts["port"]), options)
         self.stdout.write(
