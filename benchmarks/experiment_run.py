@@ -2,27 +2,34 @@
 
 Run: ./scripts/with_postgres.sh .venv/bin/python benchmarks/experiment_run.py
 
-One variant, one built-in evaluator (exact match), one `manage.py db_worker` process,
-PostgreSQL from DATABASE_URL. demo-echo runs as its own process. Rows per second are
-measured over the run itself (the experiment's started_at -> finished_at, as recorded by
-the worker); the ideal is concurrency / latency = 32 / 0.05 s = 640 rows/s.
+One variant, one built-in evaluator (exact match), WORKERS (default 2, BENCH_WORKERS)
+`manage.py worker` processes sharing the run's shards (apps/experiments/sharding.py) and its
+concurrency (32 in flight in all, split between them), PostgreSQL from DATABASE_URL.
+demo-echo runs as its own process. Rows per second are measured over the run itself (the
+experiment's started_at -> finished_at, as recorded by the workers); the ideal is
+concurrency / latency = 32 / 0.05 s = 640 rows/s.
 
 The baseline is the gateway alone: the same number of `acomplete` calls at the same
 concurrency against the same demo-echo, no database and no runner (what this machine and
 the openai SDK allow at best). ROUNDS (>= 7) rounds run the floor and a fresh experiment
 each, interleaved, the order rotated; each figure is its median over the rounds, printed
 with its min–max, and the load average before and after. `wall_s` is what a user waits
-for: from the worker process's start (Python and Django start-up included) to its exit
-with the experiment done.
+for: from the worker processes' start (Python and Django start-up included) to the
+experiment done.
 
-Then RATE_LIMITED_ROUNDS runs against a demo-echo that answers 20 % of calls with 429
-(Retry-After: 1): every row must complete; their median wall time is printed before the
-last line.
+The rate-limited figure (a real rate limit, not random 429s) is
+benchmarks/experiment_rate_limited.py.
+
+Then RATE_LIMITED_ROUNDS (BENCH_429_ROUNDS, default 1) runs against a demo-echo that
+answers 20 % of calls with 429 (Retry-After: 1) at random: every row must complete; their
+median wall time is printed before the last line.
 
 Last line: experiment_run rows=… concurrency=… latency_ms=… rows_per_s=… ideal_rows_per_s=…
-efficiency=… floor_efficiency=… of_floor=… wall_s=… workers=… rounds=… load1=…
-(efficiency: the run's rows/s over the ideal; floor_efficiency: the gateway alone's; of_floor:
-the first over the second, per round, median.)
+efficiency=… floor_efficiency=… of_floor=… per_worker_of_floor=… wall_s=… workers=… rounds=…
+load1=…
+(efficiency: the run's rows/s over the ideal; floor_efficiency: the gateway alone's in one
+process; of_floor: the first over the second, per round, median; per_worker_of_floor: the
+run's rows/s per worker over the one-process gateway's rate, per round, median.)
 """
 
 from __future__ import annotations
@@ -57,7 +64,8 @@ ROWS = int(os.environ.get("BENCH_ROWS", 1000))
 CONCURRENCY = 32
 LATENCY_MS = 50
 ROUNDS = max(MIN_ROUNDS, int(os.environ.get("BENCH_ROUNDS", MIN_ROUNDS)))
-RATE_LIMITED_ROUNDS = int(os.environ.get("BENCH_429_ROUNDS", 3))
+RATE_LIMITED_ROUNDS = int(os.environ.get("BENCH_429_ROUNDS", 1))
+WORKERS = int(os.environ.get("BENCH_WORKERS", 2))
 IDEAL = CONCURRENCY / (LATENCY_MS / 1000)
 
 
@@ -167,9 +175,24 @@ def setup_world():
     return user, team, prompt, dataset, evaluator
 
 
-def run_once(label: str, world, base_url: str) -> dict:
+def run_once(
+    label: str,
+    world,
+    base_url: str,
+    *,
+    workers: int = WORKERS,
+    concurrency: int = CONCURRENCY,
+    rows: int = ROWS,
+) -> dict:
+    """One experiment run by `workers` fresh `manage.py worker` processes (start-up
+    included in `worker_wall_s`), which are stopped once the run is done."""
+    import signal
+    from collections import Counter
+
+    from django_tasks_db.models import DBTaskResult
+
     from apps.core.tenancy import team_scope
-    from apps.experiments.models import Experiment, Result, Status
+    from apps.experiments.models import Experiment, Result, Shard, Status
     from apps.experiments.services import VariantSpec, experiment_create, experiment_start
     from apps.llm.models import ProviderConfig
     from apps.prompts.services import version_create
@@ -199,52 +222,83 @@ def run_once(label: str, world, base_url: str) -> dict:
             dataset=dataset,
             variants=[VariantSpec(prompt_version=version)],
             evaluators=[evaluator],
-            concurrency=CONCURRENCY,
+            concurrency=concurrency,
         )
         experiment_start(team=team, actor=user, experiment=experiment)  # enqueued on commit
+    log_path = Path(f"/tmp/bench-workers-{os.getpid()}.log")
     started = time.monotonic()
-    worker_args = ["db_worker", "--batch", "--no-reload", "--no-startup-delay", "--interval", "0.1"]
-    spy = os.environ.get("BENCH_PYSPY")  # e.g. /tmp/worker.txt: profile the clean run's worker
-    if spy and label == "clean 1":
-        worker = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "py-spy"),
-                "record",
-                "-r",
-                "250",
-                "-t",
-                "--format",
-                "raw",
-                "-o",
-                spy,
-                "--",
-                sys.executable,
-                str(ROOT / "manage.py"),
-                *worker_args,
-            ],
-            cwd=ROOT,
+    procs = [
+        manage(
+            "worker",
+            "--queue-name",
+            "*",
+            "--no-reload",
+            "--no-startup-delay",
+            "--interval",
+            "0.05",
+            stdout=log_path.open("ab"),
+            stderr=subprocess.STDOUT,
         )
-    else:
-        worker = manage(*worker_args)
-    _, _, usage = os.wait4(worker.pid, 0)
-    worker.returncode = 0
-    wall = time.monotonic() - started
-    cpu = usage.ru_utime + usage.ru_stime
-    experiment = Experiment.objects.unscoped().get(pk=experiment.pk)
-    rows = Result.objects.unscoped().filter(experiment=experiment).count()
-    errors = Result.objects.unscoped().filter(experiment=experiment).exclude(error="").count()
-    if experiment.status != Status.COMPLETED or rows != ROWS:
+        for _ in range(workers)
+    ]
+    runs = Experiment.objects.unscoped().filter(pk=experiment.pk)
+    cpu = 0.0
+    try:
+        deadline = started + 900
+        while runs.values_list("status", flat=True).first() in (Status.QUEUED, Status.RUNNING):
+            if any(p.poll() is not None for p in procs):
+                raise SystemExit(f"{label}: a worker exited; see {log_path}")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{label}: not done after 900 s; see {log_path}")
+            time.sleep(0.02)
+        wall = time.monotonic() - started
+        # The workers record their tasks' summaries just after the run is done.
+        # (A ticket gives a turn to whichever run is fairest: not always its own.)
+        settle = time.monotonic() + 10
+        running = DBTaskResult.objects.filter(status="RUNNING")
+        while running.exists() and time.monotonic() < settle:
+            time.sleep(0.02)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            _, _, usage = os.wait4(p.pid, 0)
+            p.returncode = 0
+            cpu += usage.ru_utime + usage.ru_stime
+    experiment = runs.get()
+    results = Result.objects.unscoped().filter(experiment=experiment)
+    stored = results.count()
+    errors = results.exclude(error="").count()
+    if experiment.status != Status.COMPLETED or stored != rows:
         raise SystemExit(
-            f"{label}: status {experiment.status}, {rows} rows, error {experiment.error!r}"
+            f"{label}: status {experiment.status}, {stored} rows, error {experiment.error!r}"
         )
+    summaries = [
+        t.return_value
+        for t in DBTaskResult.objects.filter(return_value__experiment=experiment.pk)
+        if isinstance(t.return_value, dict) and t.return_value.get("calls")
+    ]
+    lowest = [s["lowest_concurrency"] for s in summaries if s.get("lowest_concurrency")]
     run_seconds = (experiment.finished_at - experiment.started_at).total_seconds()
     return {
-        "rows": rows,
+        "rows": stored,
         "errors": errors,
         "run_s": run_seconds,
         "worker_wall_s": wall,
         "worker_cpu_s": cpu,
-        "rows_per_s": rows / run_seconds,
+        "rows_per_s": stored / run_seconds,
+        "requests": sum(s.get("requests", 0) for s in summaries),
+        "rate_limited": sum(s.get("rate_limited", 0) for s in summaries),
+        "lowest_concurrency": min(lowest) if lowest else None,
+        "shards": dict(
+            Counter(
+                w.split(":")[1]
+                for w in Shard.objects.unscoped()
+                .filter(experiment=experiment)
+                .values_list("worker", flat=True)
+            )
+        ),
         "detail": experiment.status_detail,
     }
 
@@ -256,7 +310,7 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    log(load_average())
+    log(f"{load_average()}; {WORKERS} worker processes")
     call_command("migrate", verbosity=0)
     world = setup_world()
     counter = iter(range(1, 1000))
@@ -280,7 +334,8 @@ def main() -> None:
             log(
                 f"round {number}: run {r['rows_per_s']:.0f} rows/s (efficiency "
                 f"{r['efficiency']:.2f}, wall {r['worker_wall_s']:.2f} s incl. worker start-up, "
-                f"worker CPU {r['worker_cpu_s'] / r['rows'] * 1000:.2f} ms/row); gateway alone "
+                f"workers' CPU {r['worker_cpu_s'] / r['rows'] * 1000:.2f} ms/row, shards by "
+                f"worker {r['shards']}); gateway alone "
                 f"{f['rate']:.0f} calls/s (efficiency {f['efficiency']:.2f}, "
                 f"{f['cpu_ms']:.2f} ms CPU/call)"
             )
@@ -299,11 +354,13 @@ def main() -> None:
 
     runs, floors = results["run"], results["floor"]
     of_floor = [r["efficiency"] / f["efficiency"] for r, f in zip(runs, floors, strict=True)]
+    per_worker = [r["rows_per_s"] / WORKERS / f["rate"] for r, f in zip(runs, floors, strict=True)]
     log(f"{ROUNDS} rounds, interleaved:")
     log(f"run rows/s: {spread([r['rows_per_s'] for r in runs], '{:.0f}')}")
     log(f"run efficiency: {spread([r['efficiency'] for r in runs])}")
     log(f"gateway alone efficiency: {spread([f['efficiency'] for f in floors])}")
     log(f"run efficiency / gateway alone: {spread(of_floor)}")
+    log(f"run rows/s per worker / gateway alone in one process: {spread(per_worker)}")
     log(
         "gateway alone CPU per call (ms): "
         + spread([f["cpu_ms"] for f in floors])
@@ -331,8 +388,9 @@ def main() -> None:
         f"rows_per_s={rate:.1f} ideal_rows_per_s={IDEAL:.0f} "
         f"efficiency={median(r['efficiency'] for r in runs):.2f} "
         f"floor_efficiency={median(f['efficiency'] for f in floors):.2f} "
-        f"of_floor={median(of_floor):.2f} wall_s={median(r['worker_wall_s'] for r in runs):.2f} "
-        f"workers=1 rounds={ROUNDS} load1={os.getloadavg()[0]:.2f}"
+        f"of_floor={median(of_floor):.2f} per_worker_of_floor={median(per_worker):.2f} "
+        f"wall_s={median(r['worker_wall_s'] for r in runs):.2f} "
+        f"workers={WORKERS} rounds={ROUNDS} load1={os.getloadavg()[0]:.2f}"
     )
 
 

@@ -362,7 +362,7 @@ PROMPTYARD_EXPERIMENT_TURN_SECONDS = float(os.environ.get("PROMPTYARD_EXPERIMENT
 # processes (on several machines with one PostgreSQL) claim and run at once; a claim is a
 # lease renewed with the worker's heartbeat, and a shard whose lease runs out (its worker
 # died) is run by another. At most PROMPTYARD_EXPERIMENT_MAX_WORKERS workers join one run.
-PROMPTYARD_EXPERIMENT_SHARD_CELLS = int(os.environ.get("PROMPTYARD_EXPERIMENT_SHARD_CELLS", 100))
+PROMPTYARD_EXPERIMENT_SHARD_CELLS = int(os.environ.get("PROMPTYARD_EXPERIMENT_SHARD_CELLS", 50))
 PROMPTYARD_EXPERIMENT_SHARD_LEASE_SECONDS = float(
     os.environ.get("PROMPTYARD_EXPERIMENT_SHARD_LEASE_SECONDS", 10)
 )

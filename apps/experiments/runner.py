@@ -145,7 +145,8 @@ class AdaptiveLimiter:
     Growth is additive: +1 per round trip of successes while no 429 came for HOLD seconds
     (finding the limit fast), and +1 per PROBE_SECONDS near a limit met lately (a provider's
     burst allowance absorbs the small overshoot, so 429s stay few). Each lane honours its
-    own Retry-After (`ExperimentRunner._call`); the other lanes go on.
+    own Retry-After (`ExperimentRunner._call`) holding its slot, so the wait is not spent
+    by another lane drawing the next 429 at once; the other lanes go on with theirs.
     """
 
     HOLD = 10.0  # seconds after a 429 during which growth is cautious
@@ -186,10 +187,14 @@ class AdaptiveLimiter:
 
     def set_maximum(self, maximum: int) -> None:
         """The run's concurrency share of this worker changed (another worker joined or
-        left). A larger share is taken at once unless a 429 came lately."""
-        self.maximum = max(1, maximum)
-        if self.limit > self.maximum or time.monotonic() - self._last_limit >= self.HOLD:
+        left). Without a 429 lately the limit is the new share; else the limit found is
+        scaled by it (the provider's capacity is now shared by more or fewer workers)."""
+        before, self.maximum = self.maximum, max(1, maximum)
+        if time.monotonic() - self._last_limit >= self.HOLD:
             self.limit = float(self.maximum)
+        else:  # a limit met lately is shared too: this worker's part of it scales
+            scaled = self.limit * self.maximum / before
+            self.limit = min(float(self.maximum), max(float(self.minimum), scaled))
 
     def _window(self) -> float:
         return min(2.0, max(0.1, 4 * self.round_trip))
@@ -465,12 +470,13 @@ class ExperimentRunner:
     # --- shards (database thread) --------------------------------------------------------
 
     def _fill(self) -> None:
-        """Claim shards while fewer than `concurrency` cells wait for a lane: the next shard
-        is held before the current one runs dry, so lanes never idle between shards."""
+        """Claim shards while fewer cells wait for a lane than this worker has lanes: the
+        next shard is held before the current one runs dry, so lanes never idle between
+        shards, and no more than that is held from the other workers."""
         while (
             not self._feed_closed.is_set()
             and not self._stop.is_set()
-            and len(self._pending) < max(1, self.experiment.concurrency)
+            and len(self._pending) < max(1, self._share)
         ):
             if self._cap_reached():
                 return
@@ -620,16 +626,20 @@ class ExperimentRunner:
                 return completion, None, attempts
             except GatewayError as exc:
                 failure = exc
+                if failure.kind == "rate_limit":
+                    self.rate_limited += 1
+                    limiter.on_rate_limit(failure.retry_after)
+                    if attempts >= RATE_LIMIT_ATTEMPTS:
+                        return None, failure, attempts
+                    # This lane waits its Retry-After holding its slot (another lane
+                    # taking the slot at once would only draw the next 429); the other
+                    # lanes go on with theirs, within the new limit.
+                    await asyncio.sleep(
+                        limiter.wait_after_rate_limit(failure.retry_after, attempts)
+                    )
+                    continue
             finally:
                 await limiter.release()
-            if failure.kind == "rate_limit":
-                self.rate_limited += 1
-                limiter.on_rate_limit(failure.retry_after)
-                if attempts >= RATE_LIMIT_ATTEMPTS:
-                    return None, failure, attempts
-                # This lane waits its Retry-After; the others go on within the new limit.
-                await asyncio.sleep(limiter.wait_after_rate_limit(failure.retry_after, attempts))
-                continue
             other_failures += 1
             if failure.kind not in RETRYABLE or other_failures > retries:
                 return None, failure, attempts

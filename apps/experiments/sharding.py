@@ -40,7 +40,7 @@ from apps.experiments.models import Experiment, Shard, ShardState
 
 
 def shard_cells() -> int:
-    return max(1, int(getattr(settings, "PROMPTYARD_EXPERIMENT_SHARD_CELLS", 100)))
+    return max(1, int(getattr(settings, "PROMPTYARD_EXPERIMENT_SHARD_CELLS", 50)))
 
 
 def lease_seconds() -> float:

@@ -66,6 +66,8 @@ requests per second (holding up to `limit_burst`, default one second's worth) an
 chat request that finds either bucket short is answered at once with 429, `Retry-After`
 (whole seconds, rounded up) and `retry-after-ms` saying when the buckets will hold it, and
 is not counted against the limit; the random faults apply to the requests let through.
+`GET /v1/stats` says how many chat requests came and how each was answered ("ok", "429",
+"500", "timeout", "limited").
 - `api_key`: when set, requests without `Authorization: Bearer <api_key>` get 401.
 
 Run it with `manage.py demo_echo --port 8765`, or in-process with `start_demo_echo()`.
@@ -381,6 +383,14 @@ class DemoEchoServer(ThreadingHTTPServer):
             self.outcomes.append(outcome)
             return outcome
 
+    def stats(self) -> dict:
+        """What `GET /v1/stats` answers: chat requests so far and how each was answered."""
+        with self._lock:
+            counts: dict[str, int] = {}
+            for outcome in self.outcomes:
+                counts[outcome] = counts.get(outcome, 0) + 1
+            return {"chat_requests": self.chat_requests, "outcomes": counts}
+
     def record_limited(self) -> None:
         """A chat request the rate limit answered (no fault was drawn for it)."""
         with self._lock:
@@ -483,6 +493,8 @@ class DemoEchoHandler(BaseHTTPRequestHandler):
                     ],
                 },
             )
+        if path in ("/stats", "/v1/stats"):
+            return self._send_json(200, self.server.stats())
         if path in ("", "/health", "/v1"):
             return self._send_json(200, {"name": MODEL_NAME, "status": "ok"})
         return self._error(404, f"Unknown path {path}", "invalid_request_error", "not_found")

@@ -96,9 +96,11 @@ def test_its_share_of_the_run_follows_the_workers_on_it(clock):
     limiter.set_maximum(32)  # it left, and no 429 came lately: the whole share at once
     assert limiter.current == 32
     limiter.on_rate_limit()
-    limiter.set_maximum(11)
-    limiter.set_maximum(32)  # a 429 came lately: grow back by probing
-    assert limiter.current == 11 and limiter.maximum == 32
+    assert limiter.current == 16  # the limit found alone
+    limiter.set_maximum(8)  # three more workers share the provider now: a quarter of it
+    assert limiter.current == 4
+    limiter.set_maximum(32)  # they left: the whole of what was found
+    assert limiter.current == 16 and limiter.maximum == 32
 
 
 def test_it_holds_calls_beyond_the_current_limit():

@@ -321,3 +321,13 @@ def test_rate_limit_options_are_checked():
         DemoEchoOptions(limit_rps=-1)
     with pytest.raises(ValueError, match="limit_burst"):
         DemoEchoOptions(limit_rps=5, limit_burst=0.5)
+
+
+def test_it_counts_how_each_request_was_answered(demo_echo_server):
+    server = demo_echo_server(limit_rps=1, limit_burst=1)
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
+    _post(server.base_url, body)
+    with pytest.raises(urllib.error.HTTPError):
+        _post(server.base_url, body)
+    stats = json.loads(urllib.request.urlopen(f"{server.base_url}/stats", timeout=5).read())
+    assert stats == {"chat_requests": 2, "outcomes": {"ok": 1, "limited": 1}}
