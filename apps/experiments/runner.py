@@ -145,8 +145,10 @@ class AdaptiveLimiter:
     Growth is additive: +1 per round trip of successes while no 429 came for HOLD seconds
     (finding the limit fast), and +1 per PROBE_SECONDS near a limit met lately (a provider's
     burst allowance absorbs the small overshoot, so 429s stay few). Each lane honours its
-    own Retry-After (`ExperimentRunner._call`) holding its slot, so the wait is not spent
-    by another lane drawing the next 429 at once; the other lanes go on with theirs.
+    own Retry-After (`ExperimentRunner._call`), holding its slot when the wait is short, so
+    it is not spent by another lane drawing the next 429 at once; the other lanes go on.
+    A 429 while the provider answers about as many calls as are in flight is no overload
+    signal (a random fault, another client's burst): no cut.
     """
 
     HOLD = 10.0  # seconds after a 429 during which growth is cautious
@@ -165,6 +167,7 @@ class AdaptiveLimiter:
         self._last_limit = -1e9  # the last 429
         self._last_probe = -1e9
         self._successes: deque[float] = deque()  # when recent successes returned
+        self._busy: deque[int] = deque()  # calls in flight as each of those returned
         self._cond = asyncio.Condition()
 
     @property
@@ -204,9 +207,11 @@ class AdaptiveLimiter:
         if seconds is not None and seconds > 0:
             self.srtt = seconds if self.srtt is None else 0.875 * self.srtt + 0.125 * seconds
         self._successes.append(now)
+        self._busy.append(self.in_flight)
         horizon = now - self._window()
         while self._successes and self._successes[0] < horizon:
             self._successes.popleft()
+            self._busy.popleft()
         if self.limit >= self.maximum:
             return
         if now - self._last_limit >= self.HOLD:
@@ -234,12 +239,26 @@ class AdaptiveLimiter:
         )
         if now - self._last_cut < cooldown:
             return  # the same overload, answered before the last cut could show
-        self._last_cut = now
         target = self.accepted_in_flight()
-        cut = self.limit * 0.5 if target is None else min(self.limit * 0.9, target)
+        used = sum(self._busy) / len(self._busy) if self._busy else float(self.limit)
+        if target is not None and target >= 0.9 * min(used, self.limit):
+            # The provider answers about as many calls as are in flight: these 429s are
+            # not an overload of ours (random faults, another client's burst).
+            return
+        self._last_cut = now
+        if target is None:  # too few answers to measure: halve at the start, else less
+            cut = self.limit * (0.5 if self.srtt is None else 0.75)
+        else:
+            cut = min(self.limit * 0.9, target)
         self.limit = max(float(self.minimum), self.limit * 0.5, cut)
         self.cuts += 1
         self.lowest = min(self.lowest, self.current)
+
+    def holds_slot(self, wait: float) -> bool:
+        """Does a lane waiting `wait` keep its slot? Yes for a short wait (the server says
+        "soon": letting another lane in at once only draws the next 429); no for a long
+        one (the other lanes should not lose a slot for a second or more)."""
+        return wait <= 4 * self.round_trip
 
     def wait_after_rate_limit(self, retry_after: float | None, attempt: int) -> float:
         """How long one lane waits before asking again: the server's Retry-After (never
@@ -631,15 +650,18 @@ class ExperimentRunner:
                     limiter.on_rate_limit(failure.retry_after)
                     if attempts >= RATE_LIMIT_ATTEMPTS:
                         return None, failure, attempts
-                    # This lane waits its Retry-After holding its slot (another lane
-                    # taking the slot at once would only draw the next 429); the other
-                    # lanes go on with theirs, within the new limit.
-                    await asyncio.sleep(
-                        limiter.wait_after_rate_limit(failure.retry_after, attempts)
-                    )
-                    continue
+                    # This lane waits its Retry-After; the other lanes go on with theirs,
+                    # within the new limit. A short wait keeps the slot (see holds_slot).
+                    wait = limiter.wait_after_rate_limit(failure.retry_after, attempts)
+                    if limiter.holds_slot(wait):
+                        await asyncio.sleep(wait)
+                        wait = 0.0
             finally:
                 await limiter.release()
+            if failure.kind == "rate_limit":
+                if wait:
+                    await asyncio.sleep(wait)
+                continue
             other_failures += 1
             if failure.kind not in RETRYABLE or other_failures > retries:
                 return None, failure, attempts

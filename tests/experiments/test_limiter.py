@@ -18,11 +18,14 @@ def clock(monkeypatch):
     return now
 
 
-def _answers(limiter, clock, *, rate, seconds, latency=0.05):
-    """Successful answers at `rate` a second for `seconds`, each taking `latency`."""
+def _answers(limiter, clock, *, rate, seconds, latency=0.05, in_flight=None):
+    """Successful answers at `rate` a second for `seconds`, each taking `latency`, with
+    `in_flight` calls out (default: as many as the limit lets out)."""
     for _ in range(int(rate * seconds)):
         clock[0] += 1 / rate
+        limiter.in_flight = limiter.current if in_flight is None else in_flight
         limiter.on_success(latency)
+    limiter.in_flight = 0
 
 
 def test_it_cuts_to_the_calls_in_flight_the_provider_accepts(clock):
@@ -39,7 +42,7 @@ def test_it_cuts_to_the_calls_in_flight_the_provider_accepts(clock):
 
 def test_one_cut_takes_at_most_half_and_never_below_one_call(clock):
     limiter = AdaptiveLimiter(32)
-    _answers(limiter, clock, rate=20, seconds=1)  # far fewer than the limit in flight
+    _answers(limiter, clock, rate=20, seconds=1)  # one call in flight answered, of 32 out
     limiter.on_rate_limit()
     assert limiter.current == 16
     for _ in range(10):
@@ -116,3 +119,23 @@ def test_it_holds_calls_beyond_the_current_limit():
         assert limiter.in_flight == 2
 
     run_async(scenario)
+
+
+def test_429s_while_the_provider_answers_what_the_limit_lets_out_are_no_overload(clock):
+    limiter = AdaptiveLimiter(16)
+    # 16 calls in flight, 50 ms each, all answered: 320 a second.
+    _answers(limiter, clock, rate=320, seconds=0.5)
+    limiter.on_rate_limit(retry_after=1.0)  # a random fault, not this limit's doing
+    assert limiter.current == 16 and limiter.cuts == 0
+    # Lanes asleep on long Retry-Afters: 4 calls out, 80 answers a second, all accepted.
+    clock[0] += 2
+    _answers(limiter, clock, rate=80, seconds=0.5, in_flight=4)
+    limiter.on_rate_limit(retry_after=1.0)
+    assert limiter.current == 16 and limiter.cuts == 0
+
+
+def test_a_lane_keeps_its_slot_only_through_a_short_wait(clock):
+    limiter = AdaptiveLimiter(8)
+    limiter.on_success(0.05)
+    assert limiter.holds_slot(0.06)  # "soon": another lane would only draw the next 429
+    assert not limiter.holds_slot(1.0)  # a second: the slot goes to another lane
