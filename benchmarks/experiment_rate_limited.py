@@ -7,7 +7,8 @@ default one second's worth, full at the start of each round as a provider's woul
 a pause); past it, 429 at once with Retry-After. The experiment asks for concurrency 32
 (640 calls/s at 50 ms, more than three times the limit), ROWS rows (default 2,000: ten
 seconds at the limit), one exact-match evaluator, WORKERS (default 2) `manage.py worker`
-processes sharing the run, PostgreSQL from DATABASE_URL.
+processes sharing the run (started before the rounds, as `make run` keeps them),
+PostgreSQL from DATABASE_URL.
 
 The baseline is the limit itself: what a client that knew it could achieve at best. The
 run's achieved rate counts every row over the run (started_at -> finished_at), so the
@@ -35,7 +36,12 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("BENCH_ROWS", "2000")
 
 from benchmarks.experiment_run import run_once as run_experiment  # noqa: E402
-from benchmarks.experiment_run import setup_world, start_demo_echo  # noqa: E402
+from benchmarks.experiment_run import (  # noqa: E402
+    setup_world,
+    start_demo_echo,
+    start_workers,
+    stop_workers,
+)
 from benchmarks.honest import (  # noqa: E402
     MIN_ROUNDS,
     load_average,
@@ -64,12 +70,16 @@ def main() -> None:
     log(f"{load_average()}; {WORKERS} worker processes")
     call_command("migrate", verbosity=0)
     world = setup_world()
+    running, startup = start_workers(WORKERS)
+    log(f"{WORKERS} workers started before the rounds (as make run keeps them) in {startup:.2f} s")
     rounds = []
     for number in range(1, ROUNDS + 1):
         # A fresh demo-echo each round: its bucket full, as after a pause.
         echo, url = start_demo_echo("--limit-rps", f"{LIMIT_RPS:g}", "--limit-burst", f"{BURST:g}")
         try:
-            r = run_experiment(f"limited {number}", world, url, workers=WORKERS, rows=ROWS)
+            r = run_experiment(
+                f"limited {number}", world, url, workers=WORKERS, rows=ROWS, running=running
+            )
             with urllib.request.urlopen(f"{url}/stats", timeout=5) as answer:
                 stats = json.load(answer)
         finally:
@@ -87,6 +97,7 @@ def main() -> None:
             f"of {r['requests']}), lowest concurrency "
             f"{r['lowest_concurrency']}, errors {r['errors']}, shards by worker {r['shards']}"
         )
+    stop_workers(running)
     log(f"{ROUNDS} rounds:")
     log(f"achieved rows/s: {spread([r['achieved_rps'] for r in rounds], '{:.0f}')}")
     log(f"429 share: {spread([r['share_429'] for r in rounds], '{:.3f}')}")

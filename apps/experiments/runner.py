@@ -22,6 +22,7 @@ rate limit (at most once per cool-down) and grows back per window of successes; 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 import logging
 import math
@@ -147,13 +148,16 @@ class AdaptiveLimiter:
     burst allowance absorbs the small overshoot, so 429s stay few). Each lane honours its
     own Retry-After (`ExperimentRunner._call`), holding its slot when the wait is short, so
     it is not spent by another lane drawing the next 429 at once; the other lanes go on.
-    A 429 while the provider answers about as many calls as are in flight is no overload
-    signal (a random fault, another client's burst): no cut.
+    A 429 while the provider answers three quarters or more of the calls in flight (by
+    call-seconds, over the same span) is no overload signal (a random fault, another
+    client's burst): no cut.
     """
 
     HOLD = 10.0  # seconds after a 429 during which growth is cautious
     PROBE_SECONDS = 1.0  # near a limit met lately: +1 at most this often
     MIN_COOLDOWN = 0.05
+    MIN_ANSWERS = 8  # a measure of the accepted rate counts at least this many answers
+    HISTORY = 2.0  # seconds of answers kept to measure it
 
     def __init__(self, limit: int, *, minimum: int = 1):
         self.maximum = max(1, limit)
@@ -167,7 +171,15 @@ class AdaptiveLimiter:
         self._last_limit = -1e9  # the last 429
         self._last_probe = -1e9
         self._successes: deque[float] = deque()  # when recent successes returned
-        self._busy: deque[int] = deque()  # calls in flight as each of those returned
+        # Calls in flight integrated over time (call-seconds), and its value as each of
+        # those successes returned: the mean calls in flight over any recent span.
+        self._area = 0.0
+        self._area_at = time.monotonic()
+        self._busy: deque[float] = deque()
+        # Seconds of answered calls, summed, as each success returned: the calls in flight
+        # that were answered, over the same spans.
+        self._answered = 0.0
+        self._answered_at: deque[float] = deque()
         self._cond = asyncio.Condition()
 
     @property
@@ -178,13 +190,20 @@ class AdaptiveLimiter:
     def round_trip(self) -> float:
         return self.srtt if self.srtt is not None else 0.1
 
+    def _integrate(self, now: float) -> float:
+        self._area += self.in_flight * max(0.0, now - self._area_at)
+        self._area_at = now
+        return self._area
+
     async def acquire(self) -> None:
         async with self._cond:
             await self._cond.wait_for(lambda: self.in_flight < self.current)
+            self._integrate(time.monotonic())
             self.in_flight += 1
 
     async def release(self) -> None:
         async with self._cond:
+            self._integrate(time.monotonic())
             self.in_flight -= 1
             self._cond.notify_all()
 
@@ -206,12 +225,15 @@ class AdaptiveLimiter:
         now = time.monotonic()
         if seconds is not None and seconds > 0:
             self.srtt = seconds if self.srtt is None else 0.875 * self.srtt + 0.125 * seconds
+        self._answered += seconds if seconds is not None and seconds > 0 else self.round_trip
         self._successes.append(now)
-        self._busy.append(self.in_flight)
-        horizon = now - self._window()
+        self._busy.append(self._integrate(now))
+        self._answered_at.append(self._answered)
+        horizon = now - self.HISTORY
         while self._successes and self._successes[0] < horizon:
             self._successes.popleft()
             self._busy.popleft()
+            self._answered_at.popleft()
         if self.limit >= self.maximum:
             return
         if now - self._last_limit >= self.HOLD:
@@ -222,14 +244,34 @@ class AdaptiveLimiter:
             self._last_probe = now
             self.limit = min(float(self.maximum), self.limit + 1.0)
 
-    def accepted_in_flight(self) -> float | None:
-        """Calls in flight the provider's accepted rate sustains (None: too few answers)."""
+    def measured(self) -> tuple[float, float] | None:
+        """(calls in flight the provider's accepted rate sustains, calls that were in flight
+        meanwhile) over the last few round trips, or as far back as it takes to count
+        MIN_ANSWERS answers (up to HISTORY seconds); None: too few answers."""
+        if self.srtt is None or not self._successes:
+            return None
         now = time.monotonic()
         window = self._window()
-        recent = sum(1 for t in self._successes if t >= now - window)
-        if recent < 3 or self.srtt is None:
+        times, busy, answered = list(self._successes), list(self._busy), list(self._answered_at)
+        first = bisect.bisect_left(times, now - window)
+        if len(times) - first < self.MIN_ANSWERS:
+            first = max(0, len(times) - self.MIN_ANSWERS)
+            window = now - times[first]
+        count = len(times) - first
+        if count < 3 or window <= 0:
             return None
-        return recent / window * self.srtt
+        span = now - times[first]
+        if span <= 0:
+            return None
+        # Both over the same span: answered call-seconds and call-seconds in flight.
+        accepted = (self._answered - answered[first]) / span
+        used = (self._integrate(now) - busy[first]) / span
+        return accepted, used
+
+    def accepted_in_flight(self) -> float | None:
+        """Calls in flight the provider's accepted rate sustains (None: too few answers)."""
+        measured = self.measured()
+        return None if measured is None else measured[0]
 
     def on_rate_limit(self, retry_after: float | None = None) -> None:
         now = time.monotonic()
@@ -239,11 +281,12 @@ class AdaptiveLimiter:
         )
         if now - self._last_cut < cooldown:
             return  # the same overload, answered before the last cut could show
-        target = self.accepted_in_flight()
-        used = sum(self._busy) / len(self._busy) if self._busy else float(self.limit)
-        if target is not None and target >= 0.9 * min(used, self.limit):
-            # The provider answers about as many calls as are in flight: these 429s are
-            # not an overload of ours (random faults, another client's burst).
+        measured = self.measured()
+        target, used = measured if measured is not None else (None, float(self.limit))
+        if target is not None and target >= 0.75 * min(used, self.limit):
+            # The provider answers most of the calls in flight (by call-seconds: a 429
+            # past a limit comes back at once, a held slot counts as in flight): these
+            # 429s are no overload of ours (random faults, another client's burst).
             return
         self._last_cut = now
         if target is None:  # too few answers to measure: halve at the start, else less

@@ -21,10 +21,12 @@ def clock(monkeypatch):
 def _answers(limiter, clock, *, rate, seconds, latency=0.05, in_flight=None):
     """Successful answers at `rate` a second for `seconds`, each taking `latency`, with
     `in_flight` calls out (default: as many as the limit lets out)."""
+    limiter._integrate(clock[0])
+    limiter.in_flight = limiter.current if in_flight is None else in_flight
     for _ in range(int(rate * seconds)):
         clock[0] += 1 / rate
-        limiter.in_flight = limiter.current if in_flight is None else in_flight
         limiter.on_success(latency)
+    limiter._integrate(clock[0])
     limiter.in_flight = 0
 
 
