@@ -1364,11 +1364,11 @@ def _run_claimed(experiment: Experiment, *, turn_seconds: float | None = None) -
                 "calls) were retried; concurrency went down "
                 f"to {runner.limiter.lowest if runner.limiter else experiment.concurrency}."
             )
+        # reason: the run this worker claimed, by its primary key.
         finished = Experiment.objects.unscoped().filter(pk=experiment_id)
         if outcome == "completed":
             # Two workers finishing the last shards at once may both see the run done.
             finished = finished.filter(status=Status.RUNNING)
-        # reason: the run this worker claimed, by its primary key.
         finished.update(
             status={"capped": Status.CAPPED, "cancelled": Status.CANCELLED}.get(
                 outcome, Status.COMPLETED

@@ -70,7 +70,7 @@ def shards_create(experiment: Experiment, *, cells_per_example: int) -> int:
         ).values_list("position", flat=True)
     )
     per = max(1, math.ceil(shard_cells() / max(1, cells_per_example)))
-    shards = []
+    shards: list[Shard] = []
     start = 0
     while start < len(positions):
         end = min(len(positions), start + per)
