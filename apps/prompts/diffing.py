@@ -1,10 +1,22 @@
-"""Line diffs between two versions: unified and side by side (difflib)."""
+"""Diffs between two versions: unified and side by side, word by word (difflib).
+
+Lines are matched first; inside a changed line the words that changed are marked, and a
+change that is only whitespace (a space, a tab, an empty line, the last newline) is shown
+with a visible marker, since a blank on a blank would show nothing. Every part carries
+plain text: the templates escape it, nothing here builds HTML.
+"""
 
 from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+
+CONTEXT = 3
+_WORDS = re.compile(r"\s+|[^\s\w]|\w+")  # whitespace runs, punctuation marks, words
+_MARKERS = str.maketrans({" ": "·", "\t": "→", "\r": "␍", "\f": "␌", "\v": "␋"})
+EMPTY_LINE = "↵"
 
 
 def content_text(version) -> str:
@@ -38,9 +50,25 @@ def settings_text(version) -> str:
 
 
 @dataclass
+class Part:
+    """A run of one line: unchanged ("equal"), removed ("del") or added ("add")."""
+
+    text: str
+    kind: str
+    marked: bool = False  # a whitespace-only change, shown with visible markers
+
+    @property
+    def shown(self) -> str:
+        if not self.marked:
+            return self.text
+        return self.text.translate(_MARKERS) or EMPTY_LINE
+
+
+@dataclass
 class UnifiedLine:
     text: str
     kind: str  # "add", "del", "hunk", "context"
+    parts: list[Part] = field(default_factory=list)
 
 
 @dataclass
@@ -50,49 +78,130 @@ class SideRow:
     right_no: int | None
     right: str | None
     kind: str  # "equal", "replace", "delete", "insert"
+    left_parts: list[Part] = field(default_factory=list)
+    right_parts: list[Part] = field(default_factory=list)
+
+
+def _lines(text: str) -> list[str]:
+    """Lines split on "\\n" only: a final newline is an empty last line, so adding or
+    removing it shows as a change (splitlines() would hide it)."""
+    return text.split("\n") if text else []
+
+
+def _whole(line: str, kind: str) -> list[Part]:
+    if kind == "equal":
+        return [Part(line, kind)]
+    return [Part(line, kind, marked=line == "" or line.isspace())]
+
+
+def word_parts(old: str, new: str) -> tuple[list[Part], list[Part]]:
+    """(old line's parts, new line's parts): the words each side lost or gained marked."""
+    a, b = _WORDS.findall(old), _WORDS.findall(new)
+    left: list[Part] = []
+    right: list[Part] = []
+
+    def put(side: list[Part], text: str, kind: str) -> None:
+        if not text:
+            return
+        marked = kind != "equal" and text.isspace()
+        if side and side[-1].kind == kind and side[-1].marked == marked:
+            side[-1].text += text
+        else:
+            side.append(Part(text, kind, marked))
+
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "equal":
+            put(left, "".join(a[i1:i2]), "equal")
+            put(right, "".join(b[j1:j2]), "equal")
+            continue
+        put(left, "".join(a[i1:i2]), "del")
+        put(right, "".join(b[j1:j2]), "add")
+    if old == "" and new != "":
+        left = _whole(old, "del")
+    if new == "" and old != "":
+        right = _whole(new, "add")
+    return left, right
+
+
+def _paired(a: list[str], b: list[str], i1: int, i2: int, j1: int, j2: int):
+    """The lines of one changed block, paired by position: (i, old, j, new), None if absent."""
+    for k in range(max(i2 - i1, j2 - j1)):
+        i, j = i1 + k, j1 + k
+        yield (
+            i if i < i2 else None,
+            a[i] if i < i2 else None,
+            j if j < j2 else None,
+            b[j] if j < j2 else None,
+        )
+
+
+def _changed_parts(left: str | None, right: str | None) -> tuple[list[Part], list[Part]]:
+    if left is not None and right is not None:
+        return word_parts(left, right)
+    return (
+        _whole(left, "del") if left is not None else [],
+        _whole(right, "add") if right is not None else [],
+    )
 
 
 def unified(old: str, new: str, *, old_name: str, new_name: str) -> list[UnifiedLine]:
-    lines = difflib.unified_diff(
-        old.splitlines(), new.splitlines(), fromfile=old_name, tofile=new_name, lineterm="", n=3
-    )
-    out = []
-    for line in lines:
-        if line.startswith(("---", "+++")):
-            continue
-        if line.startswith("@@"):
-            kind = "hunk"
-        elif line.startswith("+"):
-            kind = "add"
-        elif line.startswith("-"):
-            kind = "del"
-        else:
-            kind = "context"
-        out.append(UnifiedLine(line, kind))
+    a, b = _lines(old), _lines(new)
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    out: list[UnifiedLine] = []
+    for group in matcher.get_grouped_opcodes(CONTEXT):
+        first, last = group[0], group[-1]
+        out.append(
+            UnifiedLine(
+                f"@@ -{first[1] + 1},{last[2] - first[1]} +{first[3] + 1},{last[4] - first[3]} @@",
+                "hunk",
+            )
+        )
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                out.extend(
+                    UnifiedLine(" " + line, "context", [Part(line, "equal")]) for line in a[i1:i2]
+                )
+                continue
+            dels, adds = [], []
+            for _i, left, _j, right in _paired(a, b, i1, i2, j1, j2):
+                left_parts, right_parts = _changed_parts(left, right)
+                if left is not None:
+                    dels.append(UnifiedLine("-" + left, "del", left_parts))
+                if right is not None:
+                    adds.append(UnifiedLine("+" + right, "add", right_parts))
+            out.extend(dels + adds)
     return out
 
 
 def side_by_side(old: str, new: str) -> list[SideRow]:
-    a, b = old.splitlines(), new.splitlines()
+    a, b = _lines(old), _lines(new)
     rows: list[SideRow] = []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if tag == "equal":
             rows.extend(
-                SideRow(i1 + k + 1, a[i1 + k], j1 + k + 1, b[j1 + k], "equal")
+                SideRow(
+                    i1 + k + 1,
+                    a[i1 + k],
+                    j1 + k + 1,
+                    b[j1 + k],
+                    "equal",
+                    [Part(a[i1 + k], "equal")],
+                    [Part(b[j1 + k], "equal")],
+                )
                 for k in range(i2 - i1)
             )
             continue
-        span = max(i2 - i1, j2 - j1)
-        for k in range(span):
-            left = a[i1 + k] if i1 + k < i2 else None
-            right = b[j1 + k] if j1 + k < j2 else None
+        for i, left, j, right in _paired(a, b, i1, i2, j1, j2):
+            left_parts, right_parts = _changed_parts(left, right)
             rows.append(
                 SideRow(
-                    i1 + k + 1 if left is not None else None,
+                    i + 1 if i is not None else None,
                     left,
-                    j1 + k + 1 if right is not None else None,
+                    j + 1 if j is not None else None,
                     right,
                     tag,
+                    left_parts,
+                    right_parts,
                 )
             )
     return rows

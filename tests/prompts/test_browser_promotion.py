@@ -57,9 +57,9 @@ def test_it_reviews_approves_and_rolls_back_a_promotion(new_page, greeter, alice
     # The diff against production's v1.
     assert (
         "Hello {{ name }}, welcome to {{ place }}!"
-        in alice_page.locator(".diff-add").first.inner_text()
+        in alice_page.locator(".diff-line-add").first.inner_text()
     )
-    assert "Hi {{ name }}." in alice_page.locator(".diff-del").first.inner_text()
+    assert "Hi {{ name }}." in alice_page.locator(".diff-line-del").first.inner_text()
     alice_page.fill("#id_comment", "Looks good")
     alice_page.click("text=Approve and move production")
     alice_page.wait_for_selector("#promotion-status:has-text('Approved')")
