@@ -1,9 +1,12 @@
 """alice opens a version in the playground, fills its variables, watches the answer stream
-in, adds a second variant, runs both at once and saves the second as a new version."""
+in, adds a second variant, runs both at once and saves the second as a new version. The
+answers come first: at the top of each variant, lined up across the columns, with the model
+settings folded into a one-line summary; on a phone the variants are a swipeable row."""
 
 from playwright.sync_api import expect
 
 from apps.core.tenancy import team_scope
+from tests.phone_width import PHONE
 
 # Counts how many times the output changed while streaming, so the test can tell a
 # streamed answer from one that arrived all at once.
@@ -64,7 +67,7 @@ def test_it_runs_variants_side_by_side_and_saves_one(new_page, acme, alice, demo
     # --- a second variant with different text, both run at once ----------------------
     page.get_by_role("button", name="Add variant").click()
     variant_b = page.locator("[data-variant]").nth(1)
-    expect(variant_b.locator("legend")).to_have_text("Variant B")
+    expect(variant_b.locator(".variant-title")).to_have_text("Variant B")
     # The variables form follows the templates and keeps what was typed.
     with page.expect_response(lambda r: "/playground/variables/" in r.url):
         variant_b.locator("textarea[data-field=template]").fill(
@@ -76,6 +79,14 @@ def test_it_runs_variants_side_by_side_and_saves_one(new_page, acme, alice, demo
     expect(variant_b.locator("[data-output]")).to_have_text(
         "echo: Greet Ada <img src=x onerror=window.__xss=1> plain"
     )
+    # Outputs first: each answer sits above its prompt, and the two answers start on the
+    # same line and have the same height (the columns share their rows).
+    out_a = variant_a.locator("[data-output]").bounding_box()
+    out_b = variant_b.locator("[data-output]").bounding_box()
+    template_a = variant_a.locator("textarea[data-field=template]").bounding_box()
+    assert out_a["y"] + out_a["height"] <= template_a["y"]
+    assert out_b["x"] > out_a["x"] + out_a["width"]  # side by side
+    assert abs(out_a["y"] - out_b["y"]) < 1 and abs(out_a["height"] - out_b["height"]) < 1
     # Model output is text, never markup.
     assert variant_b.locator("[data-output] img").count() == 0
     assert page.evaluate("window.__xss") is None
@@ -128,3 +139,54 @@ def test_it_runs_and_saves_when_the_team_has_datasets(new_page, acme, alice, gre
     variant_a.locator("[data-save-field=commit_message]").fill("from the dataset")
     variant_a.get_by_role("button", name="Save new version").click()
     expect(variant_a.locator("[data-save-result]")).to_contain_text("Saved as greeting v2")
+
+
+def test_it_folds_settings_into_a_summary_and_swipes_variants_on_a_phone(
+    new_page, acme, alice, greeting
+):
+    page = new_page(alice)
+    page.set_viewport_size(PHONE)
+    page.goto(f"/t/acme/playground/?version={greeting.pk}")
+    variant_a = page.locator("[data-variant]").nth(0)
+    settings = variant_a.locator("details.variant-settings")
+    summary = settings.locator("summary")
+    # Closed, one line; opens on a click and follows what is typed.
+    expect(summary).to_have_text("Model settings: demo-echo")
+    expect(variant_a.locator("[data-field=temperature]")).to_be_hidden()
+    summary.click()
+    variant_a.locator("[data-field=temperature]").fill("0.2")
+    variant_a.locator("[data-field=max_tokens]").fill("256")
+    expect(variant_a.locator("[data-settings-summary]")).to_have_text("demo-echo · t=0.2 · 256 tok")
+    summary.click()
+    expect(variant_a.locator("[data-field=temperature]")).to_be_hidden()
+
+    page.fill("#var-name", "Ada")
+    page.get_by_role("button", name="Add variant").click()
+    variant_b = page.locator("[data-variant]").nth(1)
+    expect(variant_b.locator("[data-settings-summary]")).to_have_text("demo-echo · t=0.2 · 256 tok")
+    page.get_by_role("button", name="Run all variants").click()
+    output_a = variant_a.locator("[data-output]")
+    expect(output_a).to_contain_text("Say hello to Ada")
+    expect(variant_b.locator("[data-output]")).to_contain_text("Say hello to Ada")
+
+    # The answer is on the screen without the user scrolling: the run brought it there.
+    box = output_a.bounding_box()
+    assert 0 <= box["y"] and box["y"] + min(box["height"], 60) <= PHONE["height"], box
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
+    # Variant B waits to the right in a row that swipes and snaps; the page itself does
+    # not scroll sideways.
+    row = page.evaluate(
+        """() => {
+          const row = document.getElementById('variants');
+          const style = getComputedStyle(row);
+          return {snap: style.scrollSnapType, scroll: row.scrollWidth, width: row.clientWidth,
+                  page: document.documentElement.scrollWidth,
+                  view: document.documentElement.clientWidth};
+        }"""
+    )
+    assert row["snap"].startswith("x"), row
+    assert row["scroll"] > row["width"], row
+    assert row["page"] <= row["view"], row
+    assert variant_b.bounding_box()["x"] >= PHONE["width"] * 0.8
+    variant_b.scroll_into_view_if_needed()
+    expect(variant_b.locator("[data-output]")).to_be_in_viewport()

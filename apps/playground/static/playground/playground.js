@@ -31,6 +31,7 @@
       variants().forEach(function (el, index) {
         const label = LABELS[index];
         el.querySelector("[data-label-text]").textContent = label;
+        el.setAttribute("aria-label", "Variant " + label);
         el.querySelectorAll("[data-field]").forEach(function (field) {
           field.name = "v" + index + "-" + field.dataset.field;
           if (field.dataset.field === "label") field.value = label;
@@ -56,6 +57,23 @@
       el.querySelector("[data-json-schema]").hidden = fmt !== "json_schema";
     }
 
+    // The closed settings' one-line summary: "demo-echo · t=0.2 · 256 tok".
+    function summarize(el) {
+      const value = function (name) {
+        const field = el.querySelector('[data-field="' + name + '"]');
+        return field ? field.value.trim() : "";
+      };
+      const chosen = value("provider_model").split("::").slice(1).join("::");
+      const parts = [value("model_override") || chosen || "no model"];
+      if (value("temperature")) parts.push("t=" + value("temperature"));
+      if (value("max_tokens")) parts.push(value("max_tokens") + " tok");
+      if (value("top_p")) parts.push("top_p=" + value("top_p"));
+      if (value("response_format") && value("response_format") !== "text") {
+        parts.push(value("response_format"));
+      }
+      el.querySelector("[data-settings-summary]").textContent = parts.join(" · ");
+    }
+
     function addMessage(el, role) {
       const row = rowTemplate.content.firstElementChild.cloneNode(true);
       if (role) row.querySelector('[data-field="msg_role"]').value = role;
@@ -67,12 +85,15 @@
     variantsBox.addEventListener("input", function (event) {
       const field = event.target.dataset.field;
       if (["template", "msg_content", "msg_role", "kind"].includes(field)) templatesChanged();
+      const el = event.target.closest("[data-variant]");
+      if (el && event.target.closest(".variant-settings")) summarize(el);
     });
     variantsBox.addEventListener("change", function (event) {
       const el = event.target.closest("[data-variant]");
       if (!el) return;
       const field = event.target.dataset.field;
       if (field === "kind" || field === "response_format") showKind(el);
+      if (event.target.closest(".variant-settings")) summarize(el);
       if (field === "kind") {
         if (event.target.value === "chat" && !el.querySelector("[data-message-row]")) {
           // Start the chat from the text template, so switching keeps the prompt.
@@ -168,6 +189,14 @@
 
     function runVariants(list) {
       const batch = crypto.randomUUID ? crypto.randomUUID() : "";
+      // Bring the answers into view (on a phone they sit below the variables).
+      const top = list[0] && list[0].querySelector(".variant-answer");
+      if (top) {
+        const box = top.getBoundingClientRect();
+        if (box.top < 0 || box.bottom > window.innerHeight) {
+          list[0].scrollIntoView({ block: "start", behavior: "instant" });
+        }
+      }
       list.forEach(function (el) {
         runOne(el, batch);
       });
@@ -272,6 +301,7 @@
     }
 
     variants().forEach(showKind);
+    variants().forEach(summarize);
     renumber();
   });
 })();
