@@ -52,6 +52,14 @@
     });
   });
 
+  // <details open data-collapse-narrow> (a filter form): closed at first on a phone, so the
+  // results come first; a "Filters" summary opens it. Open elsewhere and without script.
+  if (window.matchMedia && window.matchMedia("(max-width: 720px)").matches) {
+    document.querySelectorAll("details[data-collapse-narrow]").forEach(function (box) {
+      box.open = false;
+    });
+  }
+
   // The phone-width menu closes after a choice.
   document.addEventListener("click", function (event) {
     if (event.target.closest(".mainnav a")) {
