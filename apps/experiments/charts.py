@@ -21,8 +21,11 @@ def pass_rate_chart(summary) -> str:
     rows = [r for r in summary.rows if r.judged]
     if not rows:
         return ""
-    label_w, bar_w, row_h, gap = 180, 320, 22, 10
     groups = summary.evaluators
+    # Room for the longest label in full (about 6.5 px a character at 11 px): no label is
+    # cut; on a narrow screen the whole chart scales down with its viewBox.
+    longest = max(len(f"{r.evaluator} · {r.label}") for r in rows)
+    label_w, bar_w, row_h, gap = max(120, min(420, int(longest * 6.5) + 12)), 320, 22, 10
     height = 30 + len(rows) * row_h + len(groups) * gap + 24
     width = label_w + bar_w + 90
     variant_index = {v.pk: i for i, v in enumerate(summary.variants)}
@@ -56,10 +59,12 @@ def pass_rate_chart(summary) -> str:
             lo, hi = label_w + bar_w * (r.ci_low or 0), label_w + bar_w * (r.ci_high or 0)
             mid = y + row_h / 2
             label = f"{name} · {r.label}"
-            if len(label) > 30:
-                label = label[:29] + "…"
+            if len(label) > 62:  # beyond the widest label column; the hover title is whole
+                label = label[:61] + "…"
+            value = f"{label}: {_pct(r.rate)} (95 % interval {_pct(r.ci_low)} to {_pct(r.ci_high)})"
             parts.append(
-                f'<g class="bar"><text x="{label_w - 6}" y="{mid + 4:.1f}" font-size="11" '
+                f'<g class="bar"><title>{escape(value)}</title>'
+                f'<text x="{label_w - 6}" y="{mid + 4:.1f}" font-size="11" '
                 f'text-anchor="end">{escape(label)}</text>'
                 f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" fill="{color}" '
                 f'opacity="0.8"/>'
