@@ -123,16 +123,63 @@ def word_parts(old: str, new: str) -> tuple[list[Part], list[Part]]:
     return left, right
 
 
+PAIR_AT = 0.5  # lines at least this alike are shown as one changed line
+MAX_ALIGN = 60  # a changed block larger than this (either side) is paired by position
+
+
 def _paired(a: list[str], b: list[str], i1: int, i2: int, j1: int, j2: int):
-    """The lines of one changed block, paired by position: (i, old, j, new), None if absent."""
-    for k in range(max(i2 - i1, j2 - j1)):
-        i, j = i1 + k, j1 + k
-        yield (
-            i if i < i2 else None,
-            a[i] if i < i2 else None,
-            j if j < j2 else None,
-            b[j] if j < j2 else None,
-        )
+    """The lines of one changed block as (i, old, j, new), None where a side has no line.
+
+    Lines alike enough are paired so their words can be compared; the pairing keeps the
+    order of both sides and pairs the most alike lines (a small edit-distance alignment
+    where pairing two lines costs how unlike they are and a line on its own costs 1)."""
+    n, m = i2 - i1, j2 - j1
+    if n > MAX_ALIGN or m > MAX_ALIGN:
+        for k in range(max(n, m)):
+            i, j = i1 + k, j1 + k
+            yield (
+                i if i < i2 else None,
+                a[i] if i < i2 else None,
+                j if j < j2 else None,
+                b[j] if j < j2 else None,
+            )
+        return
+    like = [
+        [
+            difflib.SequenceMatcher(None, a[i1 + x], b[j1 + y], autojunk=False).ratio()
+            for y in range(m)
+        ]
+        for x in range(n)
+    ]
+    cost = [[0.0] * (m + 1) for _ in range(n + 1)]
+    for x in range(n + 1):
+        for y in range(m + 1):
+            if x == 0 or y == 0:
+                cost[x][y] = float(x + y)
+                continue
+            best = min(cost[x - 1][y], cost[x][y - 1]) + 1
+            if like[x - 1][y - 1] >= PAIR_AT:
+                best = min(best, cost[x - 1][y - 1] + 2 * (1 - like[x - 1][y - 1]))
+            cost[x][y] = best
+    steps = []
+    x, y = n, m
+    while x or y:
+        if (
+            x
+            and y
+            and like[x - 1][y - 1] >= PAIR_AT
+            and (cost[x][y] == cost[x - 1][y - 1] + 2 * (1 - like[x - 1][y - 1]))
+        ):
+            steps.append((i1 + x - 1, j1 + y - 1))
+            x, y = x - 1, y - 1
+        elif x and (not y or cost[x][y] == cost[x - 1][y] + 1):
+            steps.append((i1 + x - 1, None))
+            x -= 1
+        else:
+            steps.append((None, j1 + y - 1))
+            y -= 1
+    for i, j in reversed(steps):
+        yield (i, a[i] if i is not None else None, j, b[j] if j is not None else None)
 
 
 def _changed_parts(left: str | None, right: str | None) -> tuple[list[Part], list[Part]]:

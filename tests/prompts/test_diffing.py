@@ -70,3 +70,13 @@ def test_it_renders_word_changes_escaped(client, alice, hub, mode):
     # v2 is "Hello {{ name }}!": the space became a tab, the markup was added after it.
     assert '<ins class="diff-add"> &lt;script&gt;alert(1)&lt;/script&gt;</ins>' in body
     assert '<ins class="diff-add ws-mark" title="whitespace added">→</ins>' in body
+
+
+def test_it_pairs_a_changed_line_with_its_likeliest_counterpart():
+    rows = side_by_side("Be brief.\nSign as {{ name }}.", "Be brief.\n\nSign as {{ name }} today.")
+    changed_rows = [(r.left_no, r.right_no) for r in rows if r.kind != "equal"]
+    # The inserted empty line stands alone; the sign-off is paired with its edit.
+    assert changed_rows == [(None, 2), (2, 3)]
+    signoff = rows[-1]
+    assert changed(signoff.left_parts, "del") == []
+    assert changed(signoff.right_parts, "add") == [(" today", False)]
