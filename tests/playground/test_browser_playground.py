@@ -87,6 +87,8 @@ def test_it_runs_variants_side_by_side_and_saves_one(new_page, acme, alice, demo
     assert out_a["y"] + out_a["height"] <= template_a["y"]
     assert out_b["x"] > out_a["x"] + out_a["width"]  # side by side
     assert abs(out_a["y"] - out_b["y"]) < 1 and abs(out_a["height"] - out_b["height"]) < 1
+    template_b = variant_b.locator("textarea[data-field=template]").bounding_box()
+    assert abs(template_a["y"] - template_b["y"]) < 1
     # Model output is text, never markup.
     assert variant_b.locator("[data-output] img").count() == 0
     assert page.evaluate("window.__xss") is None
@@ -188,5 +190,15 @@ def test_it_folds_settings_into_a_summary_and_swipes_variants_on_a_phone(
     assert row["scroll"] > row["width"], row
     assert row["page"] <= row["view"], row
     assert variant_b.bounding_box()["x"] >= PHONE["width"] * 0.8
+    # A longer answer in B: both answer boxes grow together, the prompts stay in line.
+    page.set_viewport_size({"width": 1280, "height": 800})
+    variant_b.locator("textarea[data-field=template]").fill("Say hello to {{ name }}\n" * 12)
+    page.get_by_role("button", name="Run all variants").click()
+    expect(variant_b.locator("[data-output]")).to_contain_text("Say hello to Ada\nSay hello")
+    out_a, out_b = (v.locator("[data-output]").bounding_box() for v in (variant_a, variant_b))
+    assert out_b["height"] > 100 and abs(out_a["height"] - out_b["height"]) < 1
+    prompts = [v.locator("[data-field=kind]").bounding_box()["y"] for v in (variant_a, variant_b)]
+    assert abs(prompts[0] - prompts[1]) < 1
+    page.set_viewport_size(PHONE)
     variant_b.scroll_into_view_if_needed()
     expect(variant_b.locator("[data-output]")).to_be_in_viewport()
