@@ -161,7 +161,7 @@ def _paired(a: list[str], b: list[str], i1: int, i2: int, j1: int, j2: int):
             if like[x - 1][y - 1] >= PAIR_AT:
                 best = min(best, cost[x - 1][y - 1] + 2 * (1 - like[x - 1][y - 1]))
             cost[x][y] = best
-    steps = []
+    steps: list[tuple[int | None, int | None]] = []
     x, y = n, m
     while x or y:
         if (
@@ -178,8 +178,13 @@ def _paired(a: list[str], b: list[str], i1: int, i2: int, j1: int, j2: int):
         else:
             steps.append((None, j1 + y - 1))
             y -= 1
-    for i, j in reversed(steps):
-        yield (i, a[i] if i is not None else None, j, b[j] if j is not None else None)
+    for left, right in reversed(steps):
+        yield (
+            left,
+            a[left] if left is not None else None,
+            right,
+            b[right] if right is not None else None,
+        )
 
 
 def _changed_parts(left: str | None, right: str | None) -> tuple[list[Part], list[Part]]:
