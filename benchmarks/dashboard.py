@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -230,29 +229,18 @@ def prepare(spans: int) -> None:
 def main() -> None:
     require_postgres()
     log(load_average())
-    name = "bench_dashboard"
-    subprocess.run(["psql", "-q", "-c", f"CREATE DATABASE {name}"], check=True)
-    env = web.env_for(os.environ, web.database_url(os.environ, name))
-    log(
-        f"migrating and filling {SPANS:,} spans over {DAYS} days (+{SPANS // 20:,} of another team)"
+    log(f"{SPANS:,} spans over {DAYS} days (+{SPANS // 20:,} of another team)")
+    prepared_by_side, servers = web.prepare_databases(
+        __file__, "bench_dashboard", {"big": SPANS}, "spans"
     )
-    out = subprocess.run(
-        [PYTHON, __file__, "--prepare", str(SPANS)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if out.returncode:
-        raise SystemExit(f"preparing failed:\n{out.stderr[-3000:]}")
-    prepared = json.loads(out.stdout.strip().splitlines()[-1])
+    prepared = prepared_by_side["big"]
+    env, port = servers["big"]
     log(
         f"filled in {prepared['load_s']:.0f} s: {prepared['spans']:,} spans of the bench team; "
         f"{prepared['marks']:,} stale hours rebuilt by the worker in {prepared['rebuild_s']:.1f} s "
         f"into {prepared['buckets']:,} hour and day buckets of the bench team"
     )
     log(f"queries per page: {prepared['queries']}")
-    port = web.free_port()
     session = prepared["session"]
     process = web.start_gunicorn(env, port, prepared["pages"]["overview 7d"], session)
     base = f"http://127.0.0.1:{port}"

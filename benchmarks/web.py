@@ -55,14 +55,16 @@ def prepare_databases(
         subprocess.run(["psql", "-q", "-c", f"CREATE DATABASE {name}"], check=True)
         env = env_for(os.environ, database_url(os.environ, name))
         log(f"{side}: migrating and filling {size:,} {unit}")
+        checks = ["--checks"] if side == "big" else []
         out = subprocess.run(
-            [PYTHON, script, "--prepare", str(size), "--checks" if side == "big" else ""],
+            [PYTHON, script, "--prepare", str(size), *checks],
             cwd=ROOT,
             env=env,
-            check=True,
             capture_output=True,
             text=True,
         )
+        if out.returncode:
+            raise SystemExit(f"preparing {name} failed:\n{out.stderr[-3000:]}")
         prepared[side] = json.loads(out.stdout.strip().splitlines()[-1])
         servers[side] = (env, free_port())
     return prepared, servers
