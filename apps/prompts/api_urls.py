@@ -64,6 +64,11 @@ urlpatterns: list = [
         rollouts.RolloutAbortView.as_view(),
         name="rollout-abort",
     ),
+    path(
+        "rollouts/<int:rollout_id>/guardrail/",
+        rollouts.RolloutGuardrailView.as_view(),
+        name="rollout-guardrail",
+    ),
     path("promotions/", promotions.PromotionListCreateView.as_view(), name="promotions"),
     path(
         "promotions/<int:promotion_id>/", promotions.PromotionDetailView.as_view(), name="promotion"

@@ -39,6 +39,11 @@ urlpatterns = [
     path("rollouts/<int:rollout_id>/", rollouts.rollout_detail, name="rollout"),
     path("rollouts/<int:rollout_id>/step/", rollouts.rollout_step, name="rollout_step"),
     path("rollouts/<int:rollout_id>/abort/", rollouts.rollout_abort, name="rollout_abort"),
+    path(
+        "rollouts/<int:rollout_id>/guardrail/",
+        rollouts.rollout_guardrail,
+        name="rollout_guardrail",
+    ),
     path("<slug:prompt_name>/", prompts.prompt_detail, name="detail"),
     path("<slug:prompt_name>/settings/", prompts.prompt_settings, name="settings"),
     path("<slug:prompt_name>/settings/approvers/", prompts.prompt_approvers, name="approvers"),

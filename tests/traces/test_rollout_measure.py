@@ -16,7 +16,8 @@ from apps.core.tenancy import team_scope
 from apps.prompts import services
 from apps.prompts.models import RolloutStatus, TagEvent
 from apps.teams.models import AuditEvent
-from apps.traces.models import Status, Trace
+from apps.traces.models import ScoreSource, Status, Trace, TraceScore
+from apps.traces.rollouts import rollout_comparison
 from tests.conftest import bearer
 from tests.isolation_world import text_prompt
 
@@ -120,3 +121,127 @@ def test_the_page_and_the_api_compare_the_arms(
     assert candidate["cost_per_call"] == pytest.approx(0.002)
     assert body["comparison"]["latency_difference_ms"]["difference"] == pytest.approx(200, abs=1)
     assert body["comparison"]["guardrail"]["abort"] is False
+
+
+def score(team, version: int, name: str, values: list[float], *, kind="boolean"):
+    """One score per trace on `values[i]` of the arm's traces (oldest first)."""
+    with team_scope(team):
+        traces = list(
+            Trace.objects.filter(prompt_name="support", prompt_version_number=version).order_by(
+                "start_time", "id"
+            )[: len(values)]
+        )
+        TraceScore.objects.bulk_create(
+            TraceScore(
+                team=team, trace=t, trace_hex=t.trace_id, name=name, kind=kind, value=v,
+                source=ScoreSource.API,
+            )
+            for t, v in zip(traces, values, strict=True)
+        )  # fmt: skip
+
+
+def test_it_compares_the_arms_scores_on_the_page_and_the_api(
+    client, api_client, acme, alice, rollout, api_key_for
+):
+    inject(acme, 1, 100, 0)
+    inject(acme, 2, 100, 0)
+    score(acme, 1, "thumbs", [1.0] * 80 + [0.0] * 20)  # 80 % on the current version
+    score(acme, 2, "thumbs", [1.0] * 40 + [0.0] * 10)  # 80 % on 50 candidate traces
+    score(acme, 1, "relevance", [0.5, 0.7, 0.6], kind="number")
+    score(acme, 2, "relevance", [0.9, 0.8], kind="number")
+    key = api_key_for(acme, alice, scopes=["prompts:read"])
+    body = api_client.get(reverse("api:rollout", kwargs={"rollout_id": rollout.pk}),
+                          **bearer(key)).json()  # fmt: skip
+    scores = {s["name"]: s for s in body["comparison"]["scores"]}
+    thumbs = scores["thumbs"]
+    assert thumbs["kind"] == "boolean"
+    assert (thumbs["current"]["traces"], thumbs["candidate"]["traces"]) == (100, 50)
+    assert thumbs["current"]["mean"] == pytest.approx(0.8)
+    assert thumbs["difference"]["difference"] == pytest.approx(0.0)
+    assert thumbs["verdict"] == "no detectable difference at this sample size"
+    relevance = scores["relevance"]
+    assert relevance["kind"] == "number"
+    assert relevance["candidate"]["mean"] == pytest.approx(0.85)
+    assert relevance["difference"]["difference"] == pytest.approx(0.85 - 0.6)
+
+    client.force_login(alice)
+    html = client.get(
+        reverse("prompts:rollout", kwargs={"team_slug": "acme", "rollout_id": rollout.pk})
+    ).content.decode()
+    assert 'id="rollout-scores"' in html and 'data-score="thumbs"' in html
+    assert "80 %" in html and "(50 traces)" in html
+
+
+def test_it_scores_a_trace_once_as_the_mean_of_its_values(acme, rollout):
+    inject(acme, 1, 3, 0)
+    inject(acme, 2, 3, 0)
+    score(acme, 2, "thumbs", [1.0, 1.0, 1.0])
+    score(acme, 2, "thumbs", [0.0])  # a second verdict on the first trace
+    with team_scope(acme):
+        figures = {f.name: f for f in rollout_comparison(rollout).scores}
+    assert figures["thumbs"].candidate_n == 3
+    assert figures["thumbs"].candidate_mean == pytest.approx((0.5 + 1 + 1) / 3)
+
+
+def test_the_guardrail_aborts_on_a_score_worse_beyond_the_margin(
+    api_client, acme, alice, rollout, api_key_for, settings
+):
+    inject(acme, 1, 200, 0)
+    inject(acme, 2, 200, 0)
+    score(acme, 1, "thumbs", [1.0] * 180 + [0.0] * 20)  # 90 % liked
+    score(acme, 2, "thumbs", [1.0] * 100 + [0.0] * 100)  # 50 % liked
+    assert run_guardrails(settings)["aborted"] == 0  # errors alike, score not watched
+
+    key = api_key_for(acme, alice, scopes=["prompts:write"])
+    url = reverse("api:rollout-guardrail", kwargs={"rollout_id": rollout.pk})
+    refused = api_client.post(url, {"guardrail_margin": 2}, format="json", **bearer(key))
+    assert refused.status_code == 400 and "guardrail_margin" in refused.content.decode()
+    answer = api_client.post(
+        url, {"guardrail_margin": 0.05, "guardrail_score": "thumbs"}, format="json", **bearer(key)
+    )
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["guardrail_score"] == "thumbs"
+    assert AuditEvent.objects.unscoped().filter(verb="prompt.rollout_guardrail").exists()
+
+    assert run_guardrails(settings) == {"checked": 1, "aborted": 1}
+    rollout.refresh_from_db()
+    assert rollout.status == RolloutStatus.ABORTED
+    assert "'thumbs' averages 50 on v2 (200 traces) against 90 on v1" in rollout.end_reason
+
+
+def test_the_score_guardrail_waits_for_enough_scored_traces(acme, alice, rollout, settings):
+    inject(acme, 1, 100, 0)
+    inject(acme, 2, 100, 0)
+    score(acme, 1, "thumbs", [1.0] * 10)
+    score(acme, 2, "thumbs", [0.0] * 10)
+    with team_scope(acme):
+        services.rollout_guardrail_set(
+            team=acme, actor=alice, rollout=rollout, margin=0.02, score="thumbs"
+        )
+    assert run_guardrails(settings)["aborted"] == 0
+    rollout.refresh_from_db()
+    with team_scope(acme):
+        reason = rollout_comparison(rollout).guardrail.reason
+    assert "Waiting for 30 traces scored 'thumbs' on each arm." in reason
+
+
+def test_it_sets_the_guardrail_from_the_page_and_refuses_a_viewer(
+    client, acme, alice, carol, rollout
+):
+    url = reverse(
+        "prompts:rollout_guardrail", kwargs={"team_slug": "acme", "rollout_id": rollout.pk}
+    )
+    client.force_login(carol)
+    client.post(url, {"margin": "5", "score": "thumbs"})
+    rollout.refresh_from_db()
+    assert rollout.guardrail_score == ""
+    client.force_login(alice)
+    page = client.post(url, {"margin": "five", "score": "thumbs"}, follow=True).content.decode()
+    assert "Margin: &#x27;five&#x27; is not a number of points." in page
+    client.post(url, {"margin": "5", "score": "thumbs"})
+    rollout.refresh_from_db()
+    assert (rollout.guardrail_margin, rollout.guardrail_score) == (0.05, "thumbs")
+    page = client.get(
+        reverse("prompts:rollout", kwargs={"team_slug": "acme", "rollout_id": rollout.pk})
+    ).content.decode()
+    assert 'id="guardrail-form"' in page and 'or its <span class="mono">thumbs</span>' in page

@@ -13,6 +13,7 @@ from apps.prompts.api.base import HubAPIView, validated
 from apps.prompts.api.serializers import (
     RolloutAbortSerializer,
     RolloutDetailSerializer,
+    RolloutGuardrailSerializer,
     RolloutSerializer,
     RolloutStartSerializer,
     RolloutStepSerializer,
@@ -60,6 +61,7 @@ class RolloutStartView(HubAPIView):
             percent=data["percent"],
             reason=data["reason"],
             guardrail_margin=data["guardrail_margin"],
+            guardrail_score=data["guardrail_score"],
         )
         return Response(
             RolloutSerializer(selectors.rollout_get(rollout.pk)).data,
@@ -113,5 +115,26 @@ class RolloutAbortView(HubAPIView):
         data = validated(RolloutAbortSerializer, request)
         services.rollout_abort(
             team=self.team, actor=self.actor, rollout=rollout, reason=data["reason"]
+        )
+        return Response(RolloutSerializer(selectors.rollout_get(rollout_id)).data)
+
+
+class RolloutGuardrailView(HubAPIView):
+    """Change a running rollout's guardrail: its margin (null: none) and the score of the
+    arms' traces it watches besides the error rate. Whoever may steer the rollout may."""
+
+    serializer_class = RolloutSerializer
+    conflict_methods = ("post",)
+
+    @extend_schema(request=RolloutGuardrailSerializer, responses=RolloutSerializer)
+    def post(self, request, rollout_id: int):
+        rollout = selectors.rollout_get(rollout_id)
+        data = validated(RolloutGuardrailSerializer, request)
+        services.rollout_guardrail_set(
+            team=self.team,
+            actor=self.actor,
+            rollout=rollout,
+            margin=data["guardrail_margin"],
+            score=data["guardrail_score"],
         )
         return Response(RolloutSerializer(selectors.rollout_get(rollout_id)).data)

@@ -242,6 +242,7 @@ class RolloutSerializer(serializers.ModelSerializer):
             "promotion",
             "started_by_label",
             "guardrail_margin",
+            "guardrail_score",
             "created_at",
             "updated_at",
             "ended_at",
@@ -274,6 +275,24 @@ class RolloutStartSerializer(serializers.Serializer):
         default=0.02,
         help_text="Abort by itself when the candidate's error rate is worse by more than this "
         "fraction, with significance; null: no guardrail.",
+    )
+    guardrail_score = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=100,
+        help_text="A score name on the arms' traces the guardrail also watches: abort when "
+        "the candidate's pass rate (boolean) or mean (number) is lower beyond the margin.",
+    )
+
+
+class RolloutGuardrailSerializer(serializers.Serializer):
+    guardrail_margin = serializers.FloatField(
+        allow_null=True,
+        help_text="Fraction (0.02 = two points of an error or pass rate); null: no guardrail.",
+    )
+    guardrail_score = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=100
     )
 
 

@@ -43,6 +43,10 @@ class Rollout(TeamOwned):
     # rate is worse than the current arm's by more than this margin (a fraction), with
     # significance. Null: no guardrail.
     guardrail_margin = models.FloatField(null=True, blank=True, default=0.02)
+    # Optionally a score of the arms' traces too (feedback, online evaluators): abort when
+    # the candidate's pass rate (boolean) or mean (number) is lower beyond the same margin
+    # (points of a pass rate; the score's own units for a number). '' checks errors only.
+    guardrail_score = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)

@@ -14,6 +14,7 @@ from apps.prompts.services.prompts import prompt_create, prompt_update
 from apps.prompts.services.rollouts import (
     rollout_abort,
     rollout_abort_by_guardrail,
+    rollout_guardrail_set,
     rollout_start,
     rollout_step,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "prompt_update",
     "rollout_abort",
     "rollout_abort_by_guardrail",
+    "rollout_guardrail_set",
     "rollout_start",
     "rollout_step",
     "tag_move",

@@ -130,6 +130,7 @@ def _open_rollout(
     promotion: PromotionRequest | None = None,
     approver: User | None = None,
     guardrail_margin: float | None = 0.02,
+    guardrail_score: str = "",
 ) -> Rollout:
     """Create the rollout (caller holds the prompt lock and checked everything)."""
     now = timezone.now()
@@ -146,6 +147,7 @@ def _open_rollout(
                 started_by=actor_person(actor),
                 started_by_label=actor_label(actor),
                 guardrail_margin=guardrail_margin,
+                guardrail_score=guardrail_score,
                 created_at=now,
                 updated_at=now,
             )
@@ -190,6 +192,16 @@ def _guardrail_margin_check(margin: object) -> float | None:
     return float(margin)
 
 
+def _guardrail_score_check(name: object) -> str:
+    name = (name or "").strip() if isinstance(name, str) or name is None else name
+    if not isinstance(name, str) or len(name) > 100:
+        raise ValidationFailed(
+            "The guardrail score is a score name of at most 100 characters.",
+            field="guardrail_score",
+        )
+    return name
+
+
 @transaction.atomic
 def rollout_start(
     *,
@@ -201,12 +213,14 @@ def rollout_start(
     percent: int,
     reason: str = "",
     guardrail_margin: float | None = 0.02,
+    guardrail_score: str = "",
 ) -> Rollout:
     """Start a rollout on an unprotected tag. A protected tag answers 403: request a
     promotion that asks for a rollout, and have it approved."""
     require(actor, PERM_EDIT, team, scope=WRITE)
     percent = _rollout_percent_checked(percent, field="percent")
     guardrail_margin = _guardrail_margin_check(guardrail_margin)
+    guardrail_score = _guardrail_score_check(guardrail_score)
     if team.is_protected_tag(tag_name):
         raise PermissionRefused(
             f"'{tag_name}' is protected: request a promotion with a rollout and have it approved."
@@ -222,7 +236,42 @@ def rollout_start(
         percent=percent,
         reason=(reason or "").strip(),
         guardrail_margin=guardrail_margin,
+        guardrail_score=guardrail_score,
     )
+
+
+@transaction.atomic
+def rollout_guardrail_set(
+    *,
+    team: Team,
+    actor: Actor,
+    rollout: Rollout,
+    margin: float | None,
+    score: str = "",
+) -> Rollout:
+    """Change a running rollout's guardrail (the margin, null for none, and the score it
+    also watches): whoever may steer the rollout may, and the audit trail says so."""
+    margin = _guardrail_margin_check(margin)
+    score = _guardrail_score_check(score)
+    rollout = _locked_active(rollout)
+    _require_steer(actor, team, rollout)
+    before = {
+        "guardrail_margin": rollout.guardrail_margin,
+        "guardrail_score": rollout.guardrail_score,
+    }
+    rollout.guardrail_margin = margin
+    rollout.guardrail_score = score
+    rollout.updated_at = timezone.now()
+    rollout.save(update_fields=["guardrail_margin", "guardrail_score", "updated_at"])
+    audit_record(
+        team=team,
+        actor=actor,
+        verb="prompt.rollout_guardrail",
+        target=rollout,
+        before=before,
+        after={"guardrail_margin": margin, "guardrail_score": score},
+    )
+    return rollout
 
 
 def _locked_active(rollout: Rollout) -> Rollout:

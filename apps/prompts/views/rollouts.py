@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
+from apps.core.errors import ValidationFailed
 from apps.core.web import refusal_as_message, render_page, team_url
 from apps.prompts import rollout_measures, selectors, services
 from apps.prompts.permissions import rollout_steer_blocker
@@ -78,6 +79,32 @@ def rollout_abort(request, rollout_id):
             request,
             f"Rollout aborted: all traffic is back on v{rollout.base.number}.",
         )
+    return redirect(team_url(request, "prompts:rollout", rollout_id=rollout.pk))
+
+
+def _margin_points(raw) -> float | None:
+    """The form speaks in points (2 = 0.02); blank is no guardrail."""
+    text = str(raw or "").strip().rstrip("%").strip()
+    if not text:
+        return None
+    try:
+        return float(text) / 100
+    except ValueError:
+        raise ValidationFailed(f"Margin: {text!r} is not a number of points.", field="margin")
+
+
+@require_POST
+def rollout_guardrail(request, rollout_id):
+    rollout = selectors.rollout_get(rollout_id)
+    with refusal_as_message(request):
+        services.rollout_guardrail_set(
+            team=request.team,
+            actor=request.user,
+            rollout=rollout,
+            margin=_margin_points(request.POST.get("margin")),
+            score=request.POST.get("score", ""),
+        )
+        messages.success(request, "Guardrail saved.")
     return redirect(team_url(request, "prompts:rollout", rollout_id=rollout.pk))
 
 
