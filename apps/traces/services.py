@@ -28,7 +28,7 @@ from apps.teams.permissions import require
 from apps.traces import partitions, semconv
 from apps.traces.cost import span_cost, team_prices
 from apps.traces.dashboard.services import bucket_marks_record
-from apps.traces.models import Span, Status, Trace, TraceScore
+from apps.traces.models import Period, ScoreBucket, Span, Status, Trace, TraceBucket, TraceScore
 from apps.traces.otlp import RawSpan
 from apps.traces.rollouts import rollout_comparison
 from apps.traces.scores.services import SCORE_EVENT, span_scores_ingest
@@ -501,6 +501,7 @@ def traces_purge_team(*, team: Team, now: datetime | None = None) -> int:
         with transaction.atomic():
             _spans_delete(team, chunk)
         deleted += len(chunk)
+    _buckets_delete(team, cutoff)
     if deleted:
         audit_record(
             team=team,
@@ -510,6 +511,18 @@ def traces_purge_team(*, team: Team, now: datetime | None = None) -> int:
             after={"deleted": deleted, "older_than": cutoff.isoformat()},
         )
     return deleted
+
+
+def _buckets_delete(team: Team, cutoff: datetime) -> None:
+    """The dashboard's sums of what retention removed go too: an hour or a day whose
+    whole window is before the cutoff (a straddling day keeps its sum of what remains and
+    went, until it is past)."""
+    for period, width in ((Period.HOUR, timedelta(hours=1)), (Period.DAY, timedelta(days=1))):
+        for model in (TraceBucket, ScoreBucket):
+            # Retention runs for every team from a worker: the team is explicit.
+            model.objects.unscoped().filter(
+                team=team, period=period, start__lte=cutoff - width
+            ).delete()
 
 
 def _keeps(cutoff: datetime | None, partition: partitions.Partition) -> bool:

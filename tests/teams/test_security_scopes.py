@@ -40,6 +40,8 @@ AREAS = {
     "providers": "providers",
     "traces": "traces",
     "scores": "traces",
+    "dashboard": "traces",
+    "online-rules": "online",
     "annotation-queues": "annotations",
     "annotation-items": "annotations",
     "annotations": "annotations",
@@ -53,6 +55,9 @@ AREA_SCOPES = {
     "traces": ("traces:read", "traces:write"),
     "annotations": ("annotations:read", "annotations:write"),
     "providers": ("experiments:read", "admin"),
+    # Online rules are read with the traces and defined by who may run (and pay for)
+    # evaluators: an application's ingest key (traces:write) cannot.
+    "online": ("traces:read", "experiments:write"),
     "admin": ("admin", "admin"),
 }
 # What a key holding only one scope may do, written out (not derived from the code under
