@@ -1,5 +1,7 @@
-"""Line charts drawn on the server as SVG (no script, no CDN): one line per version, a
-dashed rule where a version first appears. Every text is escaped."""
+"""Line charts drawn on the server as SVG (no script, no CDN): one line per version, each
+with its own colour, dash and marker shape (apps.core.chart_marks), a dashed rule where a
+version first appears, value ticks with their units, and every point focusable with its
+value. Every text is escaped."""
 
 from __future__ import annotations
 
@@ -9,13 +11,15 @@ from datetime import date
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from apps.core.chart_marks import mark, marker, swatch
+
 WIDTH, HEIGHT = 640, 170
-LEFT, RIGHT, TOP, BOTTOM = 52, 12, 12, 24
-PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563", "#ca8a04")
+LEFT, RIGHT, TOP, BOTTOM = 64, 12, 12, 24
 
 
-def color(index: int) -> str:
-    return PALETTE[index % len(PALETTE)]
+def legend_mark(index: int) -> SafeString:
+    """The series' line and marker as drawn in the charts, for the totals table."""
+    return mark_safe(swatch(mark(index)))  # noqa: S308 - colours and numbers only
 
 
 def line_chart(
@@ -43,13 +47,15 @@ def line_chart(
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
-        f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - RIGHT}" y2="{TOP + plot_h}" '
-        'stroke="#d1d5db"/>',
-        f'<text x="{LEFT - 4}" y="{TOP + 8}" text-anchor="end" font-size="10" fill="#6b7280">'
-        f"{escape(fmt(top))}</text>",
-        f'<text x="{LEFT - 4}" y="{TOP + plot_h}" text-anchor="end" font-size="10" '
-        'fill="#6b7280">0</text>',
     ]
+    for share in (0.0, 0.5, 1.0):  # gridlines with their values, units included
+        gy = TOP + plot_h * (1 - share)
+        parts.append(
+            f'<line x1="{LEFT}" y1="{gy:.1f}" x2="{WIDTH - RIGHT}" y2="{gy:.1f}" '
+            f'stroke="{"#d1d5db" if share == 0 else "#eef0f3"}"/>'
+            f'<text x="{LEFT - 4}" y="{gy + (8 if share == 1 else 3):.1f}" text-anchor="end" '
+            f'font-size="10" fill="#6b7280">{escape(fmt(top * share))}</text>'
+        )
     if starts:
         for i in sorted({0, n // 2, n - 1}):
             anchor = "start" if i == 0 else "end" if i == n - 1 else "middle"
@@ -70,26 +76,25 @@ def line_chart(
             f"{escape(label)}</text></g>"
         )
     for number, (label, line) in enumerate(series.items()):
-        stroke = color(number)
-        runs: list[list[tuple[float, float, float]]] = [[]]
+        look = mark(number)
+        runs: list[list[tuple[float, float, float, int]]] = [[]]
         for i, value in enumerate(line):
             if value is None:
                 if runs[-1]:
                     runs.append([])
                 continue
-            runs[-1].append((x(i), y(value), value))
+            runs[-1].append((x(i), y(value), value, i))
         parts.append(f'<g class="series" data-series="{escape(label)}">')
         for run in runs:
             if len(run) > 1:
-                points = " ".join(f"{px:.1f},{py:.1f}" for px, py, _ in run)
+                points = " ".join(f"{px:.1f},{py:.1f}" for px, py, _, _ in run)
                 parts.append(
-                    f'<polyline fill="none" stroke="{stroke}" stroke-width="1.5" points="{points}"/>'
+                    f'<polyline fill="none" stroke="{look.color}" stroke-width="1.5"'
+                    f'{look.dash_attr} points="{points}"/>'
                 )
-            for px, py, value in run:
-                parts.append(
-                    f'<circle cx="{px:.1f}" cy="{py:.1f}" r="2" fill="{stroke}">'
-                    f"<title>{escape(label)}: {escape(fmt(value))}</title></circle>"
-                )
+            for px, py, value, i in run:
+                when = starts[i].strftime(time_format) if starts else ""
+                parts.append(marker(look, px, py, size=2.5, title=f"{label}, {when}: {fmt(value)}"))
         parts.append("</g>")
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every text above went through escape()

@@ -54,7 +54,7 @@ def _charts(dash: selectors.Dashboard) -> list[dict]:
 
 
 def _render(request, dash: selectors.Dashboard, kind: str):
-    legend = [(charts.color(i), line) for i, line in enumerate(dash.series)]
+    legend = [(charts.legend_mark(i), line) for i, line in enumerate(dash.series)]
     context = {
         "dash": dash,
         "kind": kind,
