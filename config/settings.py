@@ -347,6 +347,10 @@ PROMPTYARD_TRACE_BURST_SECONDS = int(os.environ.get("PROMPTYARD_TRACE_BURST_SECO
 # Trace exports one team may have in progress at once in a process (read, parsed and
 # written): the rest of the request threads stay free for the other teams.
 PROMPTYARD_TRACE_TEAM_MAX_EXPORTS = int(os.environ.get("PROMPTYARD_TRACE_TEAM_MAX_EXPORTS", "2"))
+# Task workers lower their own CPU priority by this much (os.nice) on start: background
+# work (experiments, online rules, buckets) yields the CPU to requests people and
+# applications are waiting on, whichever team the work belongs to. 0 keeps it level.
+PROMPTYARD_WORKER_NICE = int(os.environ.get("PROMPTYARD_WORKER_NICE", "5"))
 # How far above the deployment's default a team owner may set the team's own limits.
 PROMPTYARD_TEAM_LIMIT_MAX_FACTOR = int(os.environ.get("PROMPTYARD_TEAM_LIMIT_MAX_FACTOR", "10"))
 # Where the bundled deterministic model server listens (make run starts it).

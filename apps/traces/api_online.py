@@ -232,6 +232,7 @@ class DashboardAPI(TeamGenericAPIView):
 
     read_scope = ApiKeyScope.TRACES_READ
     serializer_class = DashboardSerializer
+    not_found_methods = ("get",)  # a prompt or function with no traces at all
 
     @extend_schema(parameters=[DashboardFilters], responses=DashboardSerializer)
     def get(self, request):

@@ -7,7 +7,9 @@ import binascii
 import json
 import math
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
@@ -211,59 +213,108 @@ def decode_spans(message: ExportTraceServiceRequest) -> Decoded:
         resource = attributes(resource_spans.resource.attributes)
         for scope_spans in resource_spans.scope_spans:
             scope = scope_spans.scope
-            span_resource = resource
-            if scope.name:
-                span_resource = {**resource, "otel.scope.name": clean_text(scope.name)}
-                if scope.version:
-                    span_resource["otel.scope.version"] = clean_text(scope.version)
+            span_resource = scoped_resource(resource, scope.name, scope.version)
             for span in scope_spans.spans:
-                trace_id, span_id = span.trace_id, span.span_id
-                if len(trace_id) != 16 or trace_id == _ZERO_TRACE:
-                    result.rejected += 1
-                    result.reasons.append(f"span {span.name!r}: invalid trace id")
-                    continue
-                if len(span_id) != 8 or span_id == _ZERO_SPAN:
-                    result.rejected += 1
-                    result.reasons.append(f"span {span.name!r}: invalid span id")
-                    continue
-                if (trace_id, span_id) in seen:
-                    continue  # sent twice in one request: stored once
-                seen.add((trace_id, span_id))
-                parent = span.parent_span_id
-                start = span.start_time_unix_nano
-                end = max(span.end_time_unix_nano, start)
-                if end > MAX_TIME_NS or any(e.time_unix_nano > MAX_TIME_NS for e in span.events):
-                    result.rejected += 1
-                    result.reasons.append(
-                        f"span {span.name[:100]!r}: a time past {MAX_TIME_NS} ns (year 2262)"
-                    )
-                    continue
-                result.spans.append(
-                    RawSpan(
-                        trace_id=trace_id.hex(),
-                        span_id=span_id.hex(),
-                        parent_span_id=parent.hex()
-                        if len(parent) == 8 and parent != _ZERO_SPAN
-                        else "",
-                        name=clean_text(span.name[:255]),
-                        kind=KINDS.get(span.kind, ""),
-                        start_ns=start,
-                        end_ns=end,
-                        status_code=STATUS.get(span.status.code, "unset"),
-                        status_message=clean_text(span.status.message),
-                        attributes=attributes(span.attributes),
+                span_accept(
+                    result,
+                    seen,
+                    SpanFields(
+                        trace_id=span.trace_id,
+                        span_id=span.span_id,
+                        parent=span.parent_span_id,
+                        name=span.name,
+                        kind=span.kind,
+                        start=span.start_time_unix_nano,
+                        end=span.end_time_unix_nano,
+                        status_code=span.status.code,
+                        status_message=span.status.message,
+                        attributes=lambda span=span: attributes(span.attributes),
                         events=[
-                            {
-                                "name": clean_text(event.name),
-                                "time_ns": event.time_unix_nano,
-                                "attributes": attributes(event.attributes),
-                            }
+                            (event.name, event.time_unix_nano, event.attributes)
                             for event in span.events
                         ],
-                        resource=span_resource,
-                    )
+                        event_attributes=attributes,
+                    ),
+                    span_resource,
                 )
     return result
+
+
+def scoped_resource(resource: dict, scope_name: str, scope_version: str) -> dict:
+    if not scope_name:
+        return resource
+    out = {**resource, "otel.scope.name": clean_text(scope_name)}
+    if scope_version:
+        out["otel.scope.version"] = clean_text(scope_version)
+    return out
+
+
+@dataclass
+class SpanFields:
+    """One span as either encoding gives it (ids as bytes, times as integers); its
+    attributes are decoded only once the span is known to be kept."""
+
+    trace_id: bytes
+    span_id: bytes
+    parent: bytes
+    name: str
+    kind: int
+    start: int
+    end: int
+    status_code: int
+    status_message: str
+    attributes: Callable[[], dict]
+    events: list[tuple[str, int, Any]]  # (name, time, raw attributes)
+    event_attributes: Callable[[Any], dict]
+
+
+def span_accept(
+    result: Decoded, seen: set[tuple[bytes, bytes]], span: SpanFields, resource: dict
+) -> None:
+    """The checks every span passes, whatever its encoding: valid ids (else rejected with
+    a reason), once per request, times that fit int64."""
+    trace_id, span_id = span.trace_id, span.span_id
+    if len(trace_id) != 16 or trace_id == _ZERO_TRACE:
+        result.rejected += 1
+        result.reasons.append(f"span {span.name!r}: invalid trace id")
+        return
+    if len(span_id) != 8 or span_id == _ZERO_SPAN:
+        result.rejected += 1
+        result.reasons.append(f"span {span.name!r}: invalid span id")
+        return
+    if (trace_id, span_id) in seen:
+        return  # sent twice in one request: stored once
+    seen.add((trace_id, span_id))
+    start = span.start
+    end = max(span.end, start)
+    if end > MAX_TIME_NS or any(time_ns > MAX_TIME_NS for _, time_ns, _ in span.events):
+        result.rejected += 1
+        result.reasons.append(f"span {span.name[:100]!r}: a time past {MAX_TIME_NS} ns (year 2262)")
+        return
+    parent = span.parent
+    result.spans.append(
+        RawSpan(
+            trace_id=trace_id.hex(),
+            span_id=span_id.hex(),
+            parent_span_id=parent.hex() if len(parent) == 8 and parent != _ZERO_SPAN else "",
+            name=clean_text(span.name[:255]),
+            kind=KINDS.get(span.kind, ""),
+            start_ns=start,
+            end_ns=end,
+            status_code=STATUS.get(span.status_code, "unset"),
+            status_message=clean_text(span.status_message),
+            attributes=span.attributes(),
+            events=[
+                {
+                    "name": clean_text(name),
+                    "time_ns": time_ns,
+                    "attributes": span.event_attributes(raw),
+                }
+                for name, time_ns, raw in span.events
+            ],
+            resource=resource,
+        )
+    )
 
 
 def encode_response(content_type: str, *, rejected: int = 0, error_message: str = "") -> bytes:

@@ -222,3 +222,21 @@ def test_a_worker_process_outlives_a_locked_database(tmp_path):
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+def test_the_worker_yields_the_cpu_to_requests(monkeypatch, settings):
+    """Background work runs niced: another team's heavy experiment cannot take the CPU
+    from the requests people and applications wait on."""
+    from django.core.management import call_command
+
+    from apps.core import worker as worker_module
+
+    niced = []
+    monkeypatch.setattr("os.nice", lambda n: niced.append(n) or n)
+    monkeypatch.setattr(worker_module.ResilientWorker, "run", lambda self: None)
+    monkeypatch.setattr(worker_module.ResilientWorker, "configure_signals", lambda self: None)
+    settings.PROMPTYARD_WORKER_NICE = 5
+    call_command("worker", "--max-tasks", "1")
+    settings.PROMPTYARD_WORKER_NICE = 0
+    call_command("worker", "--max-tasks", "1")
+    assert niced == [5]

@@ -17,7 +17,7 @@ from apps.core.errors import PermissionRefused
 from apps.core.tenancy import team_scope
 from apps.teams.authentication import ApiKeyAuthentication
 from apps.teams.models import ApiKeyScope
-from apps.traces import otlp, quotas
+from apps.traces import otlp, otlp_json, quotas
 from apps.traces.services import IngestBusy, spans_ingest
 
 # google.rpc.Code values
@@ -125,8 +125,10 @@ def _ingest(request, key, team, limit: int) -> HttpResponse:
         if len(body) > limit:
             raise otlp.BodyTooLarge(f"The body exceeds {limit} bytes; send smaller batches.")
         body = otlp.decompress(body, request.headers.get("Content-Encoding", ""), limit=limit)
-        message = otlp.parse_request(body, content_type)
-        decoded = otlp.decode_spans(message)
+        if otlp.media_type(content_type) == otlp.JSON:
+            decoded = otlp_json.decode_json(body)
+        else:
+            decoded = otlp.decode_spans(otlp.parse_request(body, content_type))
     except otlp.BodyTooLarge as exc:
         return _failure(request, 413, RESOURCE_EXHAUSTED, str(exc))
     except otlp.UnsupportedEncoding as exc:

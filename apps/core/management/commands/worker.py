@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+from django.conf import settings
 from django.core.management.base import CommandError
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV, run_with_reloader
 from django_tasks_db.management.commands import db_worker
@@ -31,6 +32,8 @@ class Command(db_worker.Command):
         **options,
     ):
         self.configure_logging(verbosity)
+        if settings.PROMPTYARD_WORKER_NICE > 0 and hasattr(os, "nice"):
+            os.nice(settings.PROMPTYARD_WORKER_NICE)  # see the setting: requests come first
         queue_names = queue_name.split(",")
         excluded = exclude_queues.split(",") if exclude_queues else []
         if excluded and "*" not in queue_names:
