@@ -191,7 +191,7 @@ class DashboardPointSerializer(serializers.Serializer):
 
 
 class DashboardSeriesSerializer(serializers.Serializer):
-    label = serializers.CharField()
+    name = serializers.CharField(help_text="The line's name on the charts (v3, a prompt…).")
     prompt_name = serializers.CharField()
     prompt_version = serializers.IntegerField()
     function_name = serializers.CharField()
@@ -248,7 +248,7 @@ class DashboardAPI(TeamGenericAPIView):
         )
         series = [
             {
-                "label": line.label,
+                "name": line.label,
                 "prompt_name": line.key[0] or (name if kind == "prompt" else ""),
                 "prompt_version": line.key[1],
                 "function_name": line.key[2] or (name if kind == "function" else ""),

@@ -9,6 +9,7 @@ import math
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from google.protobuf import json_format
@@ -228,7 +229,7 @@ def decode_spans(message: ExportTraceServiceRequest) -> Decoded:
                         end=span.end_time_unix_nano,
                         status_code=span.status.code,
                         status_message=span.status.message,
-                        attributes=lambda span=span: attributes(span.attributes),
+                        attributes=partial(attributes, span.attributes),
                         events=[
                             (event.name, event.time_unix_nano, event.attributes)
                             for event in span.events

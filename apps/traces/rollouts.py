@@ -158,6 +158,8 @@ def _score_values(rollout: Rollout, version: int) -> dict[str, tuple[bool, dict[
     sums: dict[str, dict[int, list[float]]] = {}
     boolean: dict[str, bool] = {}
     for name, kind, trace_id, value in rows:
+        if value is None:  # filtered out above; the type checker cannot know
+            continue
         sums.setdefault(name, {}).setdefault(trace_id, []).append(float(value))
         boolean[name] = boolean.get(name, True) and kind == ScoreKind.BOOLEAN
     return {

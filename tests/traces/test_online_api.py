@@ -101,7 +101,7 @@ def test_the_dashboard_api_answers_the_charts_numbers(api_client, acme, alice, a
     prompt = api_client.get(
         reverse("api:dashboard"), {"prompt": "reply", "range": "7d"}, **bearer(key)
     ).json()
-    assert [s["label"] for s in prompt["series"]] == ["v1", "v2"]
+    assert [s["name"] for s in prompt["series"]] == ["v1", "v2"]
     assert sum(s["totals"]["traces"] for s in prompt["series"]) == 60
     assert sum(p["traces"] for s in prompt["series"] for p in s["points"]) == 60
     assert [c["label"] for c in prompt["version_changes"]] == ["v2"]
