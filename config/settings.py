@@ -347,6 +347,10 @@ PROMPTYARD_TRACE_BURST_SECONDS = int(os.environ.get("PROMPTYARD_TRACE_BURST_SECO
 # Trace exports one team may have in progress at once in a process (read, parsed and
 # written): the rest of the request threads stay free for the other teams.
 PROMPTYARD_TRACE_TEAM_MAX_EXPORTS = int(os.environ.get("PROMPTYARD_TRACE_TEAM_MAX_EXPORTS", "2"))
+# OTLP exports this large or larger (decompressed) are accepted with 200 and decoded and
+# written by a task worker (apps.traces.exports); smaller ones (the OpenTelemetry SDK's
+# 512-span batches) are written before the answer. 0 writes every export at once.
+PROMPTYARD_TRACE_DEFER_BYTES = int(os.environ.get("PROMPTYARD_TRACE_DEFER_BYTES", str(1024 * 1024)))
 # Task workers lower their own CPU priority by this much (os.nice) on start: background
 # work (experiments, online rules, buckets) yields the CPU to requests people and
 # applications are waiting on, whichever team the work belongs to. 0 keeps it level.

@@ -389,3 +389,20 @@ class OnlineRuleDay(TeamOwned):
 
     def __str__(self):
         return f"{self.rule_id} {self.day}"
+
+
+class TraceExport(TeamOwned):
+    """A big OTLP export (PROMPTYARD_TRACE_DEFER_BYTES or more, decompressed) accepted with
+    200 and kept whole until a task worker decodes and writes it
+    (apps.traces.exports): the web process only reads it and counts its spans for the
+    team's quota, so one team's big batches never hold the request threads' CPU that other
+    teams' requests need. Written and deleted in one transaction: stored exactly once."""
+
+    body = models.BinaryField()
+    content_type = models.CharField(max_length=100)
+    spans = models.PositiveIntegerField()  # as counted and charged when accepted
+    received_at = models.DateTimeField(default=timezone.now)
+    api_key_label = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["received_at", "id"]

@@ -98,6 +98,15 @@ def spans_ingest(*, team: Team, actor: Actor, spans: list[RawSpan]) -> int:
         _writers.release()
 
 
+def traces_write(*, team: Team, spans: list[RawSpan]) -> int:
+    """Store spans of an export accepted earlier (apps.traces.exports: its sender's key
+    was checked then), in the caller's transaction; DatabaseError propagates for the
+    task's retry."""
+    if not spans:
+        return 0
+    return _write(team, spans)
+
+
 def _write(team: Team, raw_spans: list[RawSpan]) -> int:
     prices = team_prices(team)
     rows: list[SimpleNamespace] = []

@@ -40,3 +40,11 @@ def online_rules_run() -> dict:
     from apps.traces.online.services import online_rules_run as run
 
     return {str(k): v for k, v in run().items()}
+
+
+@task()
+def trace_export_write(export_id: int) -> int:
+    """Decode and store a big OTLP export the web process accepted (apps.traces.exports)."""
+    from apps.traces.exports import trace_export_write as write
+
+    return write(export_id=export_id)

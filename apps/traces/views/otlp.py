@@ -9,6 +9,7 @@ OpenTelemetry exporters honour, and nothing of the batch is stored.
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
@@ -17,7 +18,7 @@ from apps.core.errors import PermissionRefused
 from apps.core.tenancy import team_scope
 from apps.teams.authentication import ApiKeyAuthentication
 from apps.teams.models import ApiKeyScope
-from apps.traces import otlp, otlp_json, quotas
+from apps.traces import exports, otlp, otlp_json, quotas
 from apps.traces.services import IngestBusy, spans_ingest
 
 # google.rpc.Code values
@@ -118,6 +119,29 @@ def otlp_traces(request):
         return _ingest(request, key, team, limit)
 
 
+def _defer(request, key, team, body: bytes, content_type: str) -> HttpResponse:
+    """A big export: counted and charged now, decoded and written by a worker."""
+    spans = exports.span_count(body, content_type)  # MalformedBody (protobuf): the caller's 400
+    charge = quotas.quota_charge(team=team, spans=spans, size=len(body))
+    if isinstance(charge, quotas.Refusal):
+        return _refused(request, charge)
+    try:
+        with team_scope(team):
+            exports.trace_export_accept(
+                team=team, actor=key, body=body, content_type=content_type, spans=spans
+            )
+    except PermissionRefused as exc:
+        charge.refund()
+        return _failure(request, 403, PERMISSION_DENIED, exc.message)
+    except DatabaseError:
+        charge.refund()
+        return _failure(
+            request, 503, UNAVAILABLE, "The trace store could not take the export.", Retry_After="1"
+        )
+    media = otlp.JSON if otlp.media_type(content_type) == otlp.JSON else otlp.PROTOBUF
+    return HttpResponse(otlp.encode_response(content_type), status=200, content_type=media)
+
+
 def _ingest(request, key, team, limit: int) -> HttpResponse:
     content_type = request.content_type or ""
     try:
@@ -125,6 +149,9 @@ def _ingest(request, key, team, limit: int) -> HttpResponse:
         if len(body) > limit:
             raise otlp.BodyTooLarge(f"The body exceeds {limit} bytes; send smaller batches.")
         body = otlp.decompress(body, request.headers.get("Content-Encoding", ""), limit=limit)
+        defer = settings.PROMPTYARD_TRACE_DEFER_BYTES
+        if defer and len(body) >= defer:
+            return _defer(request, key, team, body, content_type)
         if otlp.media_type(content_type) == otlp.JSON:
             decoded = otlp_json.decode_json(body)
         else:
