@@ -147,13 +147,11 @@ class OnlineRulePauseAPI(TeamGenericAPIView):
 
     @extend_schema(request=OnlineRulePauseSerializer, responses=OnlineRuleSerializer)
     def post(self, request, rule_id: int):
+        rule = selectors.rule_get(rule_id)  # another team's rule: 404 before the body
         body = OnlineRulePauseSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         rule = services.online_rule_set_paused(
-            team=self.team,
-            actor=self.actor,
-            rule=selectors.rule_get(rule_id),
-            paused=body.validated_data["paused"],
+            team=self.team, actor=self.actor, rule=rule, paused=body.validated_data["paused"]
         )
         return Response(OnlineRuleSerializer(_with_today(rule)).data)
 

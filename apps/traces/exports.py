@@ -26,7 +26,7 @@ from apps.teams.models import PERM_EDIT, ApiKeyScope, Team
 from apps.teams.permissions import require
 from apps.traces import otlp, otlp_json
 from apps.traces.models import TraceExport
-from apps.traces.services import traces_write
+from apps.traces.services import spans_record
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def trace_export_write(*, export_id: int) -> int:
             locked = TraceExport.objects.select_for_update(skip_locked=True).filter(pk=export.pk)
             if not locked.exists():
                 return 0
-            stored = traces_write(team=team, spans=decoded.spans)
+            stored = spans_record(team=team, spans=decoded.spans)
             locked.delete()
         if decoded.rejected:
             _said(

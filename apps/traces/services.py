@@ -98,7 +98,7 @@ def spans_ingest(*, team: Team, actor: Actor, spans: list[RawSpan]) -> int:
         _writers.release()
 
 
-def traces_write(*, team: Team, spans: list[RawSpan]) -> int:
+def spans_record(*, team: Team, spans: list[RawSpan]) -> int:
     """Store spans of an export accepted earlier (apps.traces.exports: its sender's key
     was checked then), in the caller's transaction; DatabaseError propagates for the
     task's retry."""
