@@ -18,6 +18,11 @@ urlpatterns: list = [
         versions.VersionDetailView.as_view(),
         name="prompt-version",
     ),
+    path(
+        "prompts/<slug:prompt_name>/diff/",
+        versions.VersionDiffView.as_view(),
+        name="prompt-version-diff",
+    ),
     path("prompts/<slug:prompt_name>/tags/", tags.TagListView.as_view(), name="prompt-tags"),
     path(
         "prompts/<slug:prompt_name>/history/", tags.TagHistoryView.as_view(), name="prompt-history"

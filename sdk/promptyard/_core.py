@@ -25,16 +25,18 @@ import time
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import quote
 
 import httpx
 
+from promptyard._calls import Operations
 from promptyard.errors import (
     AuthenticationError,
     ConfigurationError,
     FetchError,
     PromptNotFound,
+    PromptyardError,
     ScoreRejected,
 )
 from promptyard.prompt import Prompt
@@ -45,6 +47,8 @@ __version__ = "0.1.0"
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 DEFAULT_TAG = "production"
 DEFAULT_TIMEOUT = 2.0
+# The API calls of the client's areas (uploads, experiments) may take longer than a fetch.
+DEFAULT_API_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_BACKOFF = 0.2
 # The longest Retry-After a fetch waits out before retrying (seconds).
@@ -115,6 +119,7 @@ class ClientCore:
         backoff: float = DEFAULT_BACKOFF,
         cache_dir: str | os.PathLike[str] | None = None,
         default_cache_ttl: float = 60.0,
+        api_timeout: float = DEFAULT_API_TIMEOUT,
     ):
         self.api_key = api_key or os.environ.get("PROMPTYARD_API_KEY") or ""
         if not self.api_key:
@@ -129,6 +134,8 @@ class ClientCore:
         self.max_retries = max(0, int(max_retries))
         self.backoff = backoff
         self.default_cache_ttl = default_cache_ttl
+        self.api_timeout = api_timeout
+        self._ops = Operations(self.base_url)
         cache_dir = cache_dir or os.environ.get("PROMPTYARD_CACHE_DIR") or None
         self._disk: Path | None = None
         if cache_dir:
@@ -149,6 +156,10 @@ class ClientCore:
             "Accept": "application/json",
             "User-Agent": f"promptyard-python/{__version__}",
         }
+
+    @property
+    def api_headers(self) -> dict[str, str]:
+        return self.headers
 
     def prompt_url(self, name: str) -> str:
         return f"{self.base_url}/api/v1/prompts/{quote(name, safe='')}/"
@@ -451,6 +462,14 @@ class ClientCore:
                 )
             return prompt
         raise self.as_fetch_error(exc) from exc
+
+
+def raise_api_error(exc: BaseException) -> NoReturn:
+    """What an API call raises after its last attempt: the typed error as it is; a
+    connection failure or timeout as a FetchError."""
+    if isinstance(exc, httpx.HTTPError) and not isinstance(exc, PromptyardError):
+        raise ClientCore.as_fetch_error(exc) from exc
+    raise exc
 
 
 def note_fetch(prompt: Prompt) -> None:

@@ -10,19 +10,59 @@ import asyncio
 import os
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from promptyard._core import DEFAULT_TAG, Entry, Key, logger, note_fetch
+from promptyard._aio_namespaces import (
+    Annotations,
+    Datasets,
+    Experiments,
+    Prompts,
+    Scores,
+    Tags,
+    Traces,
+)
+from promptyard._calls import (
+    Call,
+    PagedCall,
+    Request,
+    next_page,
+    page_items,
+    read_answer,
+    worth_retrying,
+)
+from promptyard._core import (
+    DEFAULT_API_TIMEOUT,
+    DEFAULT_TAG,
+    Entry,
+    Key,
+    logger,
+    note_fetch,
+    raise_api_error,
+)
 from promptyard.client import FetchSteps, Parse
 from promptyard.prompt import Prompt
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+T = TypeVar("T")
+
 
 class AsyncPromptyard(FetchSteps):
+    """The asyncio client: `get_prompt`, `load_snapshot`, `score` and the areas
+    (`prompts`, `tags`, `datasets`, `experiments`, `scores`, `annotations`, `traces`) of
+    `Promptyard`, awaited. `async with AsyncPromptyard() as client:` closes it."""
+
+    prompts: Prompts
+    tags: Tags
+    datasets: Datasets
+    experiments: Experiments
+    scores: Scores
+    annotations: Annotations
+    traces: Traces
+
     def __init__(
         self,
         api_key: str | None = None,
@@ -34,6 +74,7 @@ class AsyncPromptyard(FetchSteps):
         cache_dir: str | os.PathLike[str] | None = None,
         default_cache_ttl: float = 60.0,
         http_client: httpx.AsyncClient | None = None,
+        api_timeout: float = DEFAULT_API_TIMEOUT,
     ):
         super().__init__(
             api_key,
@@ -43,9 +84,17 @@ class AsyncPromptyard(FetchSteps):
             backoff=backoff,
             cache_dir=cache_dir,
             default_cache_ttl=default_cache_ttl,
+            api_timeout=api_timeout,
         )
         self._http = http_client or httpx.AsyncClient(timeout=timeout)
         self._tasks: set[asyncio.Task[None]] = set()
+        self.prompts = Prompts(self)
+        self.tags = Tags(self)
+        self.datasets = Datasets(self)
+        self.experiments = Experiments(self)
+        self.scores = Scores(self)
+        self.annotations = Annotations(self)
+        self.traces = Traces(self)
 
     async def get_prompt(
         self,
@@ -150,6 +199,47 @@ class AsyncPromptyard(FetchSteps):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+    async def _send(self, request: Request) -> Any:
+        """See `Promptyard._send`."""
+        last: BaseException | None = None
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = await self._http.request(
+                    request.method,
+                    request.url,
+                    params=request.params or None,
+                    json=request.json,
+                    data=request.data,
+                    files=request.files,
+                    headers=self.api_headers,
+                    timeout=self.api_timeout,
+                )
+                return read_answer(response)
+            except Exception as exc:
+                if not worth_retrying(request, exc):
+                    raise_api_error(exc)
+                last = exc
+            delay = self.retry_delay(attempt, last)
+            if delay is None:
+                break
+            await asyncio.sleep(delay)
+        assert last is not None
+        raise_api_error(last)
+
+    async def _run(self, call: Call[T]) -> T:
+        return call.parse(await self._send(call.request))
+
+    async def _run_all(self, call: PagedCall[T]) -> list[T]:
+        items: list[T] = []
+        request: Request | None = call.request
+        while request is not None:
+            answer = await self._send(request)
+            items.extend(call.item(item) for item in page_items(answer))
+            if call.limit is not None and len(items) >= call.limit:
+                return items[: call.limit]
+            request = next_page(request, answer)
+        return items
 
     async def _request(
         self,

@@ -13,23 +13,45 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
+from promptyard._calls import (
+    Call,
+    PagedCall,
+    Request,
+    next_page,
+    page_items,
+    read_answer,
+    worth_retrying,
+)
 from promptyard._core import (
+    DEFAULT_API_TIMEOUT,
     DEFAULT_TAG,
     ClientCore,
     Entry,
     Key,
     logger,
     note_fetch,
+    raise_api_error,
+)
+from promptyard._namespaces import (
+    Annotations,
+    Datasets,
+    Experiments,
+    Prompts,
+    Scores,
+    Tags,
+    Traces,
 )
 from promptyard.errors import FetchError
 from promptyard.prompt import Prompt
 
 if TYPE_CHECKING:
     from typing_extensions import Self
+
+T = TypeVar("T")
 
 # A check of a decoded body that raises when it is not what was asked for.
 Parse = Callable[[Any], Any]
@@ -110,7 +132,21 @@ class FetchSteps(ClientCore):
 
 class Promptyard(FetchSteps):
     """Fetch prompts by tag, with a memory cache, stale-while-revalidate, retries, an
-    optional disk cache and fallbacks. Thread-safe; share one instance per process."""
+    optional disk cache and fallbacks. Thread-safe; share one instance per process.
+
+    The rest of the API is grouped by area, each a typed, documented namespace:
+    `prompts`, `tags`, `datasets`, `experiments`, `scores`, `annotations`, `traces`.
+    Their calls wait up to `api_timeout` seconds (uploads, experiment creation) and raise
+    the typed errors of `promptyard.errors`.
+    """
+
+    prompts: Prompts
+    tags: Tags
+    datasets: Datasets
+    experiments: Experiments
+    scores: Scores
+    annotations: Annotations
+    traces: Traces
 
     def __init__(
         self,
@@ -123,6 +159,7 @@ class Promptyard(FetchSteps):
         cache_dir: str | os.PathLike[str] | None = None,
         default_cache_ttl: float = 60.0,
         http_client: httpx.Client | None = None,
+        api_timeout: float = DEFAULT_API_TIMEOUT,
     ):
         super().__init__(
             api_key,
@@ -132,9 +169,17 @@ class Promptyard(FetchSteps):
             backoff=backoff,
             cache_dir=cache_dir,
             default_cache_ttl=default_cache_ttl,
+            api_timeout=api_timeout,
         )
         self._http = http_client or httpx.Client(timeout=timeout)
         self._threads: list[threading.Thread] = []
+        self.prompts = Prompts(self)
+        self.tags = Tags(self)
+        self.datasets = Datasets(self)
+        self.experiments = Experiments(self)
+        self.scores = Scores(self)
+        self.annotations = Annotations(self)
+        self.traces = Traces(self)
 
     # --- public API ------------------------------------------------------------------
 
@@ -259,6 +304,47 @@ class Promptyard(FetchSteps):
         self.close()
 
     # --- internals -------------------------------------------------------------------
+
+    def _send(self, request: Request) -> Any:
+        """One API call, retried (with backoff, or after Retry-After) when worth it."""
+        last: BaseException | None = None
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = self._http.request(
+                    request.method,
+                    request.url,
+                    params=request.params or None,
+                    json=request.json,
+                    data=request.data,
+                    files=request.files,
+                    headers=self.api_headers,
+                    timeout=self.api_timeout,
+                )
+                return read_answer(response)
+            except Exception as exc:
+                if not worth_retrying(request, exc):
+                    raise_api_error(exc)
+                last = exc
+            delay = self.retry_delay(attempt, last)
+            if delay is None:
+                break
+            time.sleep(delay)
+        assert last is not None
+        raise_api_error(last)
+
+    def _run(self, call: Call[T]) -> T:
+        return call.parse(self._send(call.request))
+
+    def _run_all(self, call: PagedCall[T]) -> list[T]:
+        items: list[T] = []
+        request: Request | None = call.request
+        while request is not None:
+            answer = self._send(request)
+            items.extend(call.item(item) for item in page_items(answer))
+            if call.limit is not None and len(items) >= call.limit:
+                return items[: call.limit]
+            request = next_page(request, answer)
+        return items
 
     def _request(
         self,

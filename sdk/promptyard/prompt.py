@@ -90,7 +90,7 @@ class Prompt:
         arm = arm_for(self.name, rollout.id, rollout.percent, None if key is None else str(key))
         if arm == ARM_CANDIDATE:
             chosen = rollout.candidate
-            return Prompt(
+            return type(chosen)(
                 **{
                     **chosen.__dict__,
                     "tag": self.tag,
@@ -153,7 +153,7 @@ class Prompt:
         version = data["version"]
         if not isinstance(version, int) or isinstance(version, bool):
             raise ValueError("prompt version is not an integer")
-        return cls(
+        return _class_of(kind)(
             name=str(data["name"]),
             version=version,
             kind=kind,
@@ -174,13 +174,15 @@ class Prompt:
         """A prompt from what the caller shipped with the code: a template string, a list
         of chat messages, a prompt-shaped dict, or a Prompt."""
         if isinstance(fallback, Prompt):
-            return cls(**{**fallback.__dict__, "source": "fallback", "stale": False})
+            return _class_of(fallback.kind)(
+                **{**fallback.__dict__, "source": "fallback", "stale": False}
+            )
         if isinstance(fallback, str):
-            return cls(name=name, version=0, kind=KIND_TEXT, template=fallback, tag=tag,
-                       source="fallback")  # fmt: skip
+            return TextPrompt(name=name, version=0, kind=KIND_TEXT, template=fallback, tag=tag,
+                              source="fallback")  # fmt: skip
         if isinstance(fallback, list):
-            return cls(name=name, version=0, kind=KIND_CHAT, messages=fallback, tag=tag,
-                       source="fallback")  # fmt: skip
+            return ChatPrompt(name=name, version=0, kind=KIND_CHAT, messages=fallback, tag=tag,
+                              source="fallback")  # fmt: skip
         if isinstance(fallback, dict):
             data = {"name": name, "version": 0, "content_hash": "", "tag": tag, **fallback}
             data.setdefault("kind", KIND_CHAT if data.get("messages") else KIND_TEXT)
@@ -188,6 +190,41 @@ class Prompt:
         raise TypeError(
             "fallback must be a template string, a list of messages, a dict or a Prompt"
         )
+
+
+@dataclass(frozen=True)
+class TextPrompt(Prompt):
+    """A text prompt: `render()` returns the text.
+
+    `get_prompt` returns a TextPrompt or a ChatPrompt; `isinstance` narrows `render()`:
+
+        prompt = client.get_prompt("summary")
+        if isinstance(prompt, TextPrompt):
+            text: str = prompt.render(doc=doc)
+    """
+
+    kind: str = KIND_TEXT
+
+    def render(self, **variables: Any) -> str:
+        rendered = super().render(**variables)
+        assert isinstance(rendered, str)
+        return rendered
+
+
+@dataclass(frozen=True)
+class ChatPrompt(Prompt):
+    """A chat prompt: `render()` returns the list of messages (`{"role", "content"}`)."""
+
+    kind: str = KIND_CHAT
+
+    def render(self, **variables: Any) -> list[dict[str, Any]]:
+        rendered = super().render(**variables)
+        assert isinstance(rendered, list)
+        return rendered
+
+
+def _class_of(kind: str) -> type[Prompt]:
+    return ChatPrompt if kind == KIND_CHAT else TextPrompt
 
 
 def _arm_of(rollout: Any) -> str | None:

@@ -88,6 +88,19 @@ class VersionSerializer(serializers.ModelSerializer):
         return version.parent.number if version.parent_id else None
 
 
+class DiffSectionSerializer(serializers.Serializer):
+    title = serializers.CharField(help_text="Prompt (the content) or Settings (the model's).")
+    same = serializers.BooleanField()
+    unified = serializers.CharField(help_text="A unified diff (empty when the same).")
+
+
+class VersionDiffSerializer(serializers.Serializer):
+    prompt = serializers.CharField()
+    from_version = serializers.IntegerField()
+    to_version = serializers.IntegerField()
+    sections = DiffSectionSerializer(many=True)
+
+
 class VersionCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Kind.choices, default=Kind.TEXT)
     template = serializers.CharField(

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from apps.core.errors import ValidationFailed
+from apps.core.query import query_integer
 from apps.prompts import selectors, services
 from apps.prompts.api.base import HubAPIView, validated
-from apps.prompts.api.serializers import VersionCreateSerializer, VersionSerializer
+from apps.prompts.api.serializers import (
+    VersionCreateSerializer,
+    VersionDiffSerializer,
+    VersionSerializer,
+)
+from apps.prompts.diffing import version_diff
 
 
 class VersionListCreateView(HubAPIView):
@@ -44,3 +51,55 @@ class VersionDetailView(HubAPIView):
     def get(self, request, prompt_name: str, version_number: int):
         prompt = selectors.prompt_get(prompt_name)
         return Response(VersionSerializer(selectors.version_get(prompt, version_number)).data)
+
+
+def _version_number(request, name: str) -> int:
+    number = query_integer(request.query_params, name, minimum=1, maximum=2**31 - 1)
+    if number is None:
+        raise ValidationFailed(f"{name} is required: a version number.", field=name)
+    return number
+
+
+def _unified_text(section: dict, old: int, new: int) -> str:
+    if section["same"]:
+        return ""
+    lines = [f"--- {section['title']} v{old}", f"+++ {section['title']} v{new}"]
+    lines += [line.text for line in section["unified"]]
+    return "\n".join(lines) + "\n"
+
+
+class VersionDiffView(HubAPIView):
+    """What changed from one version to another, as the diff page shows it: the content
+    and the model settings, each a unified diff."""
+
+    serializer_class = VersionDiffSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                name, {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}, required=True
+            )
+            for name in ("from", "to")
+        ],
+        responses=VersionDiffSerializer,
+    )
+    def get(self, request, prompt_name: str):
+        prompt = selectors.prompt_get(prompt_name)
+        old = selectors.version_get(prompt, _version_number(request, "from"))
+        new = selectors.version_get(prompt, _version_number(request, "to"))
+        diff = version_diff(old, new)
+        return Response(
+            {
+                "prompt": prompt.name,
+                "from_version": old.number,
+                "to_version": new.number,
+                "sections": [
+                    {
+                        "title": section["title"],
+                        "same": section["same"],
+                        "unified": _unified_text(section, old.number, new.number),
+                    }
+                    for section in diff["sections"]
+                ],
+            }
+        )
