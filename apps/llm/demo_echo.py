@@ -81,6 +81,7 @@ import random
 import threading
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -90,6 +91,7 @@ from apps.llm import demo_instructions
 MODEL_NAME = "demo-echo"
 PREFIX = "echo: "
 OUTCOMES = ("ok", "429", "500", "timeout")
+RECEIVED_KEPT = 100  # chat request bodies kept in DemoEchoServer.received
 
 
 @dataclass
@@ -355,6 +357,8 @@ class DemoEchoServer(ThreadingHTTPServer):
         self.rate_limit = RateLimit(options)
         self.chat_requests = 0
         self.outcomes: list[str] = []  # one per chat request, in order
+        # The bodies of the latest chat requests, as received: tests check what was sent.
+        self.received: deque[dict] = deque(maxlen=RECEIVED_KEPT)
         self.stopping = threading.Event()
         super().__init__(address, DemoEchoHandler)
 
@@ -517,6 +521,7 @@ class DemoEchoHandler(BaseHTTPRequestHandler):
         if not isinstance(body.get("model"), str) or not body["model"]:
             return self._error(400, "'model' is required.", "invalid_request_error")
 
+        self.server.received.append(body)
         options = self.server.options
         text, finish_reason = answer(body)
         usage = {

@@ -9,7 +9,7 @@ module knows the keys, their limits and how each reaches the provider.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -57,6 +57,116 @@ def _number(settings: Mapping, key: str, *, low: float, high: float, integer: bo
     return number
 
 
+# --- open settings: any other Chat Completions parameter ------------------------------------
+# https://platform.openai.com/docs/api-reference/chat/create. Each is checked for its JSON
+# type (and range or choices) and sent as is. Not here on purpose: `messages` and `model`
+# (the version holds them), `stream`/`stream_options` (the gateway decides), and the
+# deprecated `functions`/`function_call` (use tools).
+
+
+def _check_number(low: float, high: float, *, integer: bool = False) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        kind = "a whole number" if integer else "a number"
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"must be {kind}"
+        if integer and not (isinstance(value, int) or float(value).is_integer()):
+            return "must be a whole number"
+        if not low <= value <= high:
+            return f"must be {kind} between {low:g} and {high:g}"
+        return ""
+
+    return check
+
+
+def _check_choice(*choices: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        return "" if value in choices else f"must be one of {', '.join(choices)}"
+
+    return check
+
+
+def _check_bool(value: Any) -> str:
+    return "" if isinstance(value, bool) else "must be true or false"
+
+
+def _check_text(value: Any) -> str:
+    return "" if isinstance(value, str) and len(value) <= 512 else "must be text (512 at most)"
+
+
+def _check_object(value: Any) -> str:
+    return "" if isinstance(value, dict) else "must be a JSON object"
+
+
+def _check_logit_bias(value: Any) -> str:
+    message = "must map token ids to numbers from -100 to 100"
+    if not isinstance(value, dict) or len(value) > 300:
+        return message
+    for token, bias in value.items():
+        if not str(token).isdigit() or _check_number(-100, 100)(bias):
+            return message
+    return ""
+
+
+def _check_metadata(value: Any) -> str:
+    ok = isinstance(value, dict) and len(value) <= 16
+    ok = ok and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    return "" if ok else "must map up to 16 keys to text"
+
+
+def _check_texts(value: Any) -> str:
+    ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return "" if ok else "must be a list of text"
+
+
+def _check_tool_choice(value: Any) -> str:
+    if value in ("none", "auto", "required") or isinstance(value, dict):
+        return ""
+    return "must be none, auto, required or a tool object"
+
+
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high")
+OPEN_SETTINGS: dict[str, Callable[[Any], str]] = {
+    "frequency_penalty": _check_number(-2, 2),
+    "presence_penalty": _check_number(-2, 2),
+    "seed": _check_number(-(2**63), 2**63 - 1, integer=True),
+    "max_completion_tokens": _check_number(1, 1_000_000, integer=True),
+    "n": _check_number(1, 128, integer=True),
+    "logprobs": _check_bool,
+    "top_logprobs": _check_number(0, 20, integer=True),
+    "logit_bias": _check_logit_bias,
+    "parallel_tool_calls": _check_bool,
+    "tool_choice": _check_tool_choice,
+    "reasoning_effort": _check_choice(*REASONING_EFFORTS),
+    "verbosity": _check_choice("low", "medium", "high"),
+    "service_tier": _check_choice("auto", "default", "flex", "scale", "priority"),
+    "store": _check_bool,
+    "metadata": _check_metadata,
+    "modalities": _check_texts,
+    "audio": _check_object,
+    "prediction": _check_object,
+    "web_search_options": _check_object,
+    "user": _check_text,
+    "safety_identifier": _check_text,
+    "prompt_cache_key": _check_text,
+}
+# Every key a version's model settings may hold.
+ALL_SETTINGS_KEYS = (*SETTINGS_KEYS, *OPEN_SETTINGS)
+
+
+def _open_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The checked open settings of `settings` (unset values dropped), in table order."""
+    values: dict[str, Any] = {}
+    for key, check in OPEN_SETTINGS.items():
+        value = settings.get(key)
+        if value is None or value == "":
+            continue
+        problem = check(value)
+        if problem:
+            raise ValidationFailed(f"{key} {problem}.", field=f"{FIELD}.{key}")
+        values[key] = value
+    return values
+
+
 @dataclass(frozen=True)
 class ModelSettings:
     """Which model to call and how. Unset values are None (or empty) and are not sent.
@@ -74,6 +184,8 @@ class ModelSettings:
     stop: tuple[str, ...] = ()
     response_format: dict[str, Any] | None = None
     tools: tuple[dict[str, Any], ...] = ()
+    # Any other Chat Completions parameter (OPEN_SETTINGS), sent as is: {"seed": 7, ...}.
+    extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         stop: Any = self.stop
@@ -95,11 +207,12 @@ class ModelSettings:
             settings = dict(settings or {})
         except (TypeError, ValueError):
             raise ValidationFailed("Model settings must be an object.", field=FIELD) from None
-        unknown = sorted(set(settings) - set(SETTINGS_KEYS))
+        unknown = sorted(set(settings) - set(ALL_SETTINGS_KEYS))
         if unknown:
             raise ValidationFailed(
-                f"Unknown model setting {unknown[0]!r}; use {', '.join(SETTINGS_KEYS)}.",
-                field=FIELD,
+                f"Unknown model setting {unknown[0]!r}: not a Chat Completions parameter "
+                "a version can hold.",
+                field=f"{FIELD}.{unknown[0]}",
             )
         values: dict[str, Any] = {}
         if settings.get("provider_id") not in (None, ""):
@@ -149,6 +262,7 @@ class ModelSettings:
                     "tools must be a list of tool objects.", field=f"{FIELD}.tools"
                 )
             values["tools"] = tools
+        values["extra"] = _open_settings(settings)
         return cls(**values)
 
     @classmethod
@@ -166,6 +280,7 @@ class ModelSettings:
             stop=settings.get("stop") or (),
             response_format=settings.get("response_format") or None,
             tools=settings.get("tools") or (),
+            extra={k: v for k, v in settings.items() if k in OPEN_SETTINGS and v is not None},
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -185,6 +300,7 @@ class ModelSettings:
             out["response_format"] = self.response_format
         if self.tools:
             out["tools"] = list(self.tools)
+        out.update(self.extra)
         return out
 
     # --- derived settings -------------------------------------------------------------
@@ -225,4 +341,4 @@ class ModelSettings:
             "response_format": self.response_format or None,
             "tools": list(self.tools) or None,
         }
-        return {k: v for k, v in optional.items() if v is not None}
+        return {**{k: v for k, v in optional.items() if v is not None}, **self.extra}

@@ -21,15 +21,25 @@ from django.http import QueryDict
 from apps.core import jsonshape
 from apps.core.errors import ValidationFailed
 from apps.llm.chat import EDITOR_ROLES
-from apps.llm.model_settings import SETTINGS_KEYS
+from apps.llm.model_settings import OPEN_SETTINGS, REASONING_EFFORTS, SETTINGS_KEYS
 from apps.prompts.content import normalize_model_settings
 from apps.prompts.models import Kind, PromptVersion
 from apps.prompts.rendering import PLACEHOLDER
 
 # Typed as text in the editor; the rest of the model settings have fields of their own.
 TEXT_SETTINGS = ("provider_id", "model", "temperature", "max_tokens", "top_p")
-# A service error about `model_settings.<key>` is shown next to the field for that key.
-SERVICE_FIELDS = {f"model_settings.{key}": key for key in SETTINGS_KEYS}
+# Open settings (any Chat Completions parameter) with a field of their own; the others are
+# typed as one JSON object, "extra settings". Numbers are typed as text and parsed here.
+WHOLE_SETTINGS = ("seed", "max_completion_tokens")
+DECIMAL_SETTINGS = ("frequency_penalty", "presence_penalty")
+FRIENDLY_SETTINGS = (*WHOLE_SETTINGS, *DECIMAL_SETTINGS, "reasoning_effort", "parallel_tool_calls")
+EXTRA_BOX = "extra_settings"
+# A service error about `model_settings.<key>` is shown next to the field for that key;
+# about any other key, next to the extra settings box.
+SERVICE_FIELDS = {
+    **{f"model_settings.{key}": EXTRA_BOX for key in OPEN_SETTINGS},
+    **{f"model_settings.{key}": key for key in (*SETTINGS_KEYS, *FRIENDLY_SETTINGS)},
+}
 # Where the page shows errors; any other goes to the top of the form ("form").
 ERROR_SLOTS = frozenset(
     {
@@ -40,8 +50,23 @@ ERROR_SLOTS = frozenset(
         "commit_message",
         "json_schema",
         *SETTINGS_KEYS,
+        *FRIENDLY_SETTINGS,
+        EXTRA_BOX,
     }
 )
+
+
+def _parsed_number(text: str, *, whole: bool):
+    """A typed number as a number; anything else as typed (the settings check names it)."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return int(text) if whole else float(text)
+    except ValueError:
+        return text
+
+
 MESSAGES_PREFIX = "messages"
 
 
@@ -65,6 +90,13 @@ class VersionForm(forms.Form):
     response_format = _text(strip=False)
     json_schema = _text(strip=False)
     tools = _text(strip=False)
+    seed = _text()
+    max_completion_tokens = _text()
+    frequency_penalty = _text()
+    presence_penalty = _text()
+    reasoning_effort = _text()
+    parallel_tool_calls = _text()
+    extra_settings = _text(strip=False)
     commit_message = _text(strip=False)
 
     def __init__(self, *args, check_settings: bool = True, **kwargs):
@@ -102,6 +134,27 @@ class VersionForm(forms.Form):
     def clean_tools(self):
         return self._json("tools", None)
 
+    def clean_extra_settings(self) -> dict:
+        extra = self._json(EXTRA_BOX, {})
+        if not isinstance(extra, dict):
+            raise forms.ValidationError(
+                'Extra settings must be a JSON object, e.g. {"logit_bias": {"50256": -100}}.'
+            )
+        own = sorted(set(extra) & {*SETTINGS_KEYS, *FRIENDLY_SETTINGS})
+        if own:
+            raise forms.ValidationError(f"{own[0]} has a field of its own above.")
+        return extra
+
+    def _open_settings(self, data: dict) -> dict:
+        values: dict = {}
+        for key in (*WHOLE_SETTINGS, *DECIMAL_SETTINGS):
+            values[key] = _parsed_number(data.get(key) or "", whole=key in WHOLE_SETTINGS)
+        values["reasoning_effort"] = (data.get("reasoning_effort") or "").strip() or None
+        parallel = (data.get("parallel_tool_calls") or "").strip()
+        values["parallel_tool_calls"] = {"true": True, "false": False}.get(parallel, parallel)
+        values.update(data.get(EXTRA_BOX) or {})
+        return {k: v for k, v in values.items() if v not in (None, "")}
+
     def clean_stop(self) -> list[str]:
         return [s for s in (self.cleaned_data.get("stop") or "").splitlines() if s]
 
@@ -118,6 +171,7 @@ class VersionForm(forms.Form):
             ),
             tools=data.get("tools"),
         )
+        settings.update(self._open_settings(data))
         if self.check_settings:
             try:
                 settings = normalize_model_settings(settings)
@@ -195,6 +249,7 @@ def _initial(base: PromptVersion | None) -> dict:
     settings = dict(base.model_settings) if base is not None else {}
     fmt = settings.get("response_format") or {}
     schema = base.variables_schema if base is not None else None
+    extra = {k: v for k, v in settings.items() if k in OPEN_SETTINGS and k not in FRIENDLY_SETTINGS}
     return {
         "kind": base.kind if base is not None else Kind.TEXT,
         "template": base.template if base is not None else "",
@@ -204,10 +259,21 @@ def _initial(base: PromptVersion | None) -> dict:
         "response_format": fmt.get("type", "text"),
         "json_schema": json.dumps(fmt["json_schema"], indent=2) if fmt.get("json_schema") else "",
         "tools": json.dumps(settings["tools"], indent=2) if settings.get("tools") else "",
+        **{key: _shown(settings.get(key)) for key in FRIENDLY_SETTINGS},
+        EXTRA_BOX: json.dumps(extra, indent=2) if extra else "",
         "commit_message": "",
         "name": "",
         "description": "",
     }
+
+
+def _shown(value) -> str:
+    """A setting as its field shows it (true/false for a flag)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _texts(errors: ErrorList) -> list[str]:
@@ -306,11 +372,13 @@ class PromptEditor:
 
     @property
     def settings(self) -> dict:
-        names = (*TEXT_SETTINGS, "stop", "json_schema", "tools")
+        names = (*TEXT_SETTINGS, "stop", "json_schema", "tools", *FRIENDLY_SETTINGS, EXTRA_BOX)
         return {
             **{name: self.value(name) for name in names},
             "response_format": self.value("response_format", "text"),
         }
+
+    reasoning_efforts = REASONING_EFFORTS
 
     @property
     def messages(self) -> list[dict]:

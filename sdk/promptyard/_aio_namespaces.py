@@ -390,7 +390,7 @@ class Annotations(_Area):
         candidate_variant: str | None = None,
     ) -> QueueFill:
         """Add an experiment's results to a queue for people to review (`mode`: all,
-        failures, sample, regressions, ...)."""
+        failed, sample or regressions)."""
         call = self._ops.queue_fill(
             queue_id,
             experiment_id=experiment_id,

@@ -9,7 +9,10 @@ from typing import Any
 from promptyard.rendering import KIND_CHAT, KIND_TEXT, render_prompt
 from promptyard.rollouts import ARM_CANDIDATE, ARM_CURRENT, arm_for
 
-# Model settings passed through to `openai.chat.completions.create` when set.
+# Model settings that are Promptyard's, not the provider's: never sent.
+NOT_SENT = ("provider_id", "model")
+# The settings the editor has always had fields for; `openai_kwargs` passes these and every
+# other Chat Completions parameter a version holds (seed, reasoning_effort, logit_bias...).
 OPENAI_SETTINGS = (
     "temperature",
     "max_tokens",
@@ -117,16 +120,17 @@ class Prompt:
         )
 
     def openai_kwargs(self, **variables: Any) -> dict[str, Any]:
-        """Keyword arguments for `openai_client.chat.completions.create(**kwargs)`."""
+        """Keyword arguments for `openai_client.chat.completions.create(**kwargs)`: the
+        messages, the model and every model setting the version holds (the server checked
+        they are Chat Completions parameters)."""
         rendered = self.render(**variables)
         messages = rendered if self.kind == KIND_CHAT else [{"role": "user", "content": rendered}]
         settings = self.model_settings or {}
         kwargs: dict[str, Any] = {"messages": messages}
         if settings.get("model"):
             kwargs["model"] = settings["model"]
-        for key in OPENAI_SETTINGS:
-            value = settings.get(key)
-            if value not in (None, "", []):
+        for key, value in settings.items():
+            if key not in NOT_SENT and value not in (None, "", []):
                 kwargs[key] = value
         if isinstance(kwargs.get("response_format"), str):
             kwargs["response_format"] = {"type": kwargs["response_format"]}

@@ -51,7 +51,34 @@ def test_it_leaves_out_empty_values_and_the_text_format():
 @pytest.mark.parametrize(
     "given, field, message",
     [
-        ({"seed": 1}, "model_settings", "Unknown model setting 'seed'; use provider_id, model,"),
+        (
+            {"colour": 1},
+            "model_settings.colour",
+            "Unknown model setting 'colour': not a Chat Completions parameter",
+        ),
+        ({"stream": True}, "model_settings.stream", "Unknown model setting 'stream'"),
+        ({"seed": "seven"}, "model_settings.seed", "seed must be a whole number."),
+        ({"seed": 1.5}, "model_settings.seed", "seed must be a whole number."),
+        (
+            {"reasoning_effort": "max"},
+            "model_settings.reasoning_effort",
+            "reasoning_effort must be one of none, minimal, low, medium, high.",
+        ),
+        (
+            {"parallel_tool_calls": "yes"},
+            "model_settings.parallel_tool_calls",
+            "parallel_tool_calls must be true or false.",
+        ),
+        (
+            {"logit_bias": {"abc": 1}},
+            "model_settings.logit_bias",
+            "logit_bias must map token ids to numbers from -100 to 100.",
+        ),
+        (
+            {"frequency_penalty": 3},
+            "model_settings.frequency_penalty",
+            "frequency_penalty must be a number between -2 and 2.",
+        ),
         ({"temperature": 3}, "model_settings.temperature", "temperature must be between 0 and 2."),
         ({"temperature": True}, "model_settings.temperature", "temperature must be a number."),
         ({"max_tokens": 2.5}, "model_settings.max_tokens", "max_tokens must be a whole number."),
@@ -107,3 +134,26 @@ def test_it_builds_the_request_body():
     assert ModelSettings(model="m").request_body(messages) == {"model": "m", "messages": messages}
     assert settings.wants_json and not ModelSettings().wants_json
     assert settings.replace(tools=()).request_body(messages).get("tools") is None
+
+
+def test_it_holds_and_sends_any_chat_completions_parameter():
+    given = {
+        "model": "m",
+        "seed": 7,
+        "reasoning_effort": "low",
+        "logit_bias": {"50256": -100},
+        "parallel_tool_calls": False,
+        "frequency_penalty": 0.5,
+        "max_completion_tokens": 64,
+        "verbosity": "high",
+    }
+    settings = ModelSettings.from_json(given)
+    assert settings.to_json() == given
+    assert ModelSettings.from_stored(settings.to_json()) == settings
+    body = settings.request_body([{"role": "user", "content": "hi"}])
+    assert {k: body[k] for k in given if k != "model"} == {
+        k: v for k, v in given.items() if k != "model"
+    }
+    # An override reaches the open settings too; None clears one.
+    merged = settings.with_overrides({"seed": 8, "verbosity": None})
+    assert merged.extra["seed"] == 8 and "verbosity" not in merged.to_json()
