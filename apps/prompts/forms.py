@@ -56,6 +56,16 @@ ERROR_SLOTS = frozenset(
 )
 
 
+def _slot_of(field: str | None) -> str | None:
+    """The editor field a settings error belongs to: its own field, the extra settings box
+    for any other key (an unknown one too), else the top of the form."""
+    if field in SERVICE_FIELDS:
+        return SERVICE_FIELDS[field]
+    if field and field.startswith("model_settings."):
+        return EXTRA_BOX
+    return None
+
+
 def _parsed_number(text: str, *, whole: bool):
     """A typed number as a number; anything else as typed (the settings check names it)."""
     text = text.strip()
@@ -176,8 +186,7 @@ class VersionForm(forms.Form):
             try:
                 settings = normalize_model_settings(settings)
             except ValidationFailed as exc:
-                field = SERVICE_FIELDS.get(exc.field or "")
-                self.add_error(field, exc.message)
+                self.add_error(_slot_of(exc.field), exc.message)
         data["model_settings"] = settings
         return data
 

@@ -136,3 +136,30 @@ def test_it_sends_open_settings_to_the_provider(acme, alice, demo_echo_server):
         assert {key: received[key] for key in OPEN} == OPEN
         assert received["max_tokens"] == 5
     assert streamed["stream"] is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_experiment_sends_a_versions_open_settings_and_overrides(acme, alice, demo_echo_server):
+    from apps.experiments.runner import execute
+    from apps.experiments.services import VariantSpec
+    from tests.experiments.conftest import make_lab
+
+    server = demo_echo_server()
+    lab = make_lab(acme, alice, server.base_url)
+    version = lab.version_with("Q: {{ q }}", **OPEN)
+    from apps.experiments.services import experiment_create, experiment_start
+
+    with team_scope(acme):
+        experiment = experiment_create(
+            team=acme,
+            actor=alice,
+            name="open",
+            dataset=lab.dataset,
+            variants=[VariantSpec(prompt_version=version, overrides={"seed": 8})],
+            evaluators=[],
+        )
+        experiment_start(team=acme, actor=alice, experiment=experiment, enqueue=False)
+    execute(experiment.pk)
+    assert len(server.received) == 6
+    for received in server.received:
+        assert {key: received[key] for key in OPEN} == {**OPEN, "seed": 8}
