@@ -150,7 +150,7 @@ class ClientCore:
     # --- HTTP pieces ---------------------------------------------------------------
 
     @property
-    def headers(self) -> dict[str, str]:
+    def _headers(self) -> dict[str, str]:
         return {
             "Authorization": f"Bearer {self.api_key}",
             "Accept": "application/json",
@@ -158,22 +158,22 @@ class ClientCore:
         }
 
     @property
-    def api_headers(self) -> dict[str, str]:
-        return self.headers
+    def _api_headers(self) -> dict[str, str]:
+        return self._headers
 
-    def prompt_url(self, name: str) -> str:
+    def _prompt_url(self, name: str) -> str:
         return f"{self.base_url}/api/v1/prompts/{quote(name, safe='')}/"
 
     @property
-    def snapshot_url(self) -> str:
+    def _snapshot_url(self) -> str:
         return f"{self.base_url}/api/v1/prompts/"
 
     @property
-    def scores_url(self) -> str:
+    def _scores_url(self) -> str:
         return f"{self.base_url}/api/v1/scores/"
 
     @staticmethod
-    def score_body(
+    def _score_body(
         *,
         trace_id: str,
         name: str,
@@ -201,7 +201,7 @@ class ClientCore:
         return body
 
     @staticmethod
-    def score_answer(response: httpx.Response) -> dict[str, Any]:
+    def _score_answer(response: httpx.Response) -> dict[str, Any]:
         """The stored score, or raise: a refusal is final, a 5xx or 429 is retried."""
         status = response.status_code
         if status in (200, 201):
@@ -226,15 +226,15 @@ class ClientCore:
         raise FetchError(f"unexpected answer {status}: {_detail(response)}", status=status)
 
     @staticmethod
-    def prompt_params(tag: str | None, version: int | None) -> dict[str, str | None]:
+    def _prompt_params(tag: str | None, version: int | None) -> dict[str, str | None]:
         return {"version": str(version)} if version is not None else {"tag": tag}
 
-    def sleep_before_retry(self, attempt: int) -> float:
+    def _sleep_before_retry(self, attempt: int) -> float:
         """Exponential backoff with jitter: 0.2 s, 0.4 s, 0.8 s … (± half)."""
         base: float = self.backoff * (2**attempt)
         return base * (0.5 + random.random())
 
-    def retry_delay(self, attempt: int, exc: BaseException) -> float | None:
+    def _retry_delay(self, attempt: int, exc: BaseException) -> float | None:
         """Seconds to wait before retrying after failed attempt `attempt` (0-based), or
         None to stop: no retries left, or a Retry-After longer than max_retry_wait."""
         if attempt >= self.max_retries:
@@ -242,10 +242,10 @@ class ClientCore:
         after = getattr(exc, "retry_after", None)
         if after is not None:
             return after if after <= self.max_retry_wait else None
-        return self.sleep_before_retry(attempt)
+        return self._sleep_before_retry(attempt)
 
     @staticmethod
-    def judge(response: httpx.Response) -> tuple[bool, Any, str | None]:
+    def _judge(response: httpx.Response) -> tuple[bool, Any, str | None]:
         """(not_modified, body, etag) for a usable answer; raises otherwise."""
         status = response.status_code
         if status == 304:
@@ -270,11 +270,11 @@ class ClientCore:
         return False, body, response.headers.get("etag")
 
     @staticmethod
-    def is_retryable(exc: BaseException) -> bool:
+    def _is_retryable(exc: BaseException) -> bool:
         return isinstance(exc, (_Retryable, httpx.TransportError, httpx.DecodingError))
 
     @staticmethod
-    def as_fetch_error(exc: BaseException) -> FetchError:
+    def _as_fetch_error(exc: BaseException) -> FetchError:
         if isinstance(exc, FetchError):
             return exc
         if isinstance(exc, httpx.TimeoutException):
@@ -286,24 +286,24 @@ class ClientCore:
     # --- memory cache --------------------------------------------------------------
 
     @staticmethod
-    def key(name: str, tag: str | None, version: int | None) -> Key:
+    def _key(name: str, tag: str | None, version: int | None) -> Key:
         if version is not None:
             return (name, None, int(version))
         return (name, tag or DEFAULT_TAG, None)
 
-    def cached(self, key: Key) -> Entry | None:
+    def _cached(self, key: Key) -> Entry | None:
         with self._lock:
             return self._entries.get(key)
 
-    def store(self, key: Key, prompt: Prompt, etag: str | None, *, persist: bool = True) -> Entry:
+    def _store(self, key: Key, prompt: Prompt, etag: str | None, *, persist: bool = True) -> Entry:
         entry = Entry(prompt=prompt, etag=etag, fetched_at=time.monotonic())
         with self._lock:
             self._entries[key] = entry
         if persist and prompt.source == "server":
-            self.disk_write(key, prompt, etag)
+            self._disk_write(key, prompt, etag)
         return entry
 
-    def touch(self, key: Key) -> None:
+    def _touch(self, key: Key) -> None:
         """The server confirmed the cached copy (304)."""
         with self._lock:
             entry = self._entries.get(key)
@@ -311,13 +311,13 @@ class ClientCore:
                 entry.fetched_at = time.monotonic()
                 entry.retry_at = 0.0
 
-    def note_failure(self, key: Key, exc: BaseException | None = None) -> None:
+    def _note_failure(self, key: Key, exc: BaseException | None = None) -> None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
                 entry.retry_at = time.monotonic() + pause_after(exc)
 
-    def claim_refresh(self, key: Key) -> bool:
+    def _claim_refresh(self, key: Key) -> bool:
         """True for the one caller that should refresh this key now."""
         now = time.monotonic()
         with self._lock:
@@ -327,16 +327,16 @@ class ClientCore:
             self._refreshing.add(key)
             return True
 
-    def release_refresh(self, key: Key) -> None:
+    def _release_refresh(self, key: Key) -> None:
         with self._lock:
             self._refreshing.discard(key)
 
     @staticmethod
-    def served(entry: Entry, *, stale: bool) -> Prompt:
+    def _served(entry: Entry, *, stale: bool) -> Prompt:
         source = entry.prompt.source if entry.prompt.source != "server" else "cache"
         return replace(entry.prompt, source=source, stale=stale)
 
-    def parse_prompt(self, body: Any, *, tag: str | None) -> Prompt:
+    def _parse_prompt(self, body: Any, *, tag: str | None) -> Prompt:
         try:
             prompt = Prompt.from_dict(body)
         except (ValueError, TypeError) as exc:
@@ -345,30 +345,30 @@ class ClientCore:
             prompt = replace(prompt, tag=tag)
         return prompt
 
-    def check_snapshot(self, body: Any) -> dict[str, Any]:
+    def _check_snapshot(self, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict) or not isinstance(body.get("prompts"), list):
             raise _Retryable("server sent something that is not a snapshot")
         for item in body["prompts"]:
-            self.parse_prompt(item, tag=None)
+            self._parse_prompt(item, tag=None)
         return body
 
-    def apply_snapshot(self, tag: str, body: Any, etag: str | None) -> dict[str, Prompt]:
+    def _apply_snapshot(self, tag: str, body: Any, etag: str | None) -> dict[str, Prompt]:
         prompts: dict[str, Prompt] = {}
         for item in body["prompts"]:
-            prompt = self.parse_prompt(item, tag=tag)
-            self.store(self.key(prompt.name, tag, None), prompt, item.get("etag"))
+            prompt = self._parse_prompt(item, tag=tag)
+            self._store(self._key(prompt.name, tag, None), prompt, item.get("etag"))
             prompts[prompt.name] = prompt
         if etag:
             self._snapshot_etags[tag] = etag
-        self.disk_write_snapshot(tag, body, etag)
+        self._disk_write_snapshot(tag, body, etag)
         return prompts
 
-    def snapshot_from_memory(self, tag: str) -> dict[str, Prompt]:
+    def _snapshot_from_memory(self, tag: str) -> dict[str, Prompt]:
         with self._lock:
             items = [(k, e) for k, e in self._entries.items() if k[1] == tag and k[2] is None]
         for key, _ in items:
-            self.touch(key)
-        return {k[0]: self.served(e, stale=False) for k, e in items}
+            self._touch(key)
+        return {k[0]: self._served(e, stale=False) for k, e in items}
 
     # --- disk cache ------------------------------------------------------------------
 
@@ -398,12 +398,12 @@ class ClientCore:
             return None
         return data if isinstance(data, dict) else None
 
-    def disk_write(self, key: Key, prompt: Prompt, etag: str | None) -> None:
+    def _disk_write(self, key: Key, prompt: Prompt, etag: str | None) -> None:
         path = self._disk_path("prompt", *key)
         if path is not None:
             self._write_json(path, {"etag": etag, "prompt": prompt.to_dict()})
 
-    def disk_read(self, key: Key) -> Entry | None:
+    def _disk_read(self, key: Key) -> Entry | None:
         data = self._read_json(self._disk_path("prompt", *key))
         if data is None:
             return None
@@ -413,12 +413,12 @@ class ClientCore:
             return None
         return Entry(prompt=prompt, etag=data.get("etag"), fetched_at=0.0)
 
-    def disk_write_snapshot(self, tag: str, body: dict[str, Any], etag: str | None) -> None:
+    def _disk_write_snapshot(self, tag: str, body: dict[str, Any], etag: str | None) -> None:
         path = self._disk_path("snapshot", tag)
         if path is not None:
             self._write_json(path, {"etag": etag, "body": body})
 
-    def disk_read_snapshot(self, tag: str) -> dict[str, Prompt] | None:
+    def _disk_read_snapshot(self, tag: str) -> dict[str, Prompt] | None:
         data = self._read_json(self._disk_path("snapshot", tag))
         if data is None or not isinstance(data.get("body"), dict):
             return None
@@ -428,7 +428,7 @@ class ClientCore:
                 prompt = replace(Prompt.from_dict(item, source="disk"), stale=True)
             except (ValueError, TypeError):
                 continue
-            key = self.key(prompt.name, tag, None)
+            key = self._key(prompt.name, tag, None)
             with self._lock:
                 # Keep a copy the server confirmed in this process; otherwise use the disk's,
                 # to be refreshed in the background on the next get_prompt.
@@ -440,9 +440,9 @@ class ClientCore:
 
     # --- the decision shared by both clients ------------------------------------------
 
-    def recover(self, key: Key, name: str, fallback: Any, exc: BaseException) -> Prompt:
+    def _recover(self, key: Key, name: str, fallback: Any, exc: BaseException) -> Prompt:
         """After a failed cold fetch: the disk copy, else the fallback, else raise."""
-        entry = self.disk_read(key)
+        entry = self._disk_read(key)
         if entry is not None:
             logger.warning("promptyard: serving %s from the disk cache (%s)", name, exc)
             entry.retry_at = time.monotonic() + pause_after(exc)
@@ -461,14 +461,14 @@ class ClientCore:
                     retry_at=time.monotonic() + pause_after(exc),
                 )
             return prompt
-        raise self.as_fetch_error(exc) from exc
+        raise self._as_fetch_error(exc) from exc
 
 
 def raise_api_error(exc: BaseException) -> NoReturn:
     """What an API call raises after its last attempt: the typed error as it is; a
     connection failure or timeout as a FetchError."""
     if isinstance(exc, httpx.HTTPError) and not isinstance(exc, PromptyardError):
-        raise ClientCore.as_fetch_error(exc) from exc
+        raise ClientCore._as_fetch_error(exc) from exc
     raise exc
 
 

@@ -119,35 +119,35 @@ class AsyncPromptyard(FetchSteps):
         cache_ttl: float | None,
     ) -> Prompt:
         ttl = self.default_cache_ttl if cache_ttl is None else cache_ttl
-        key = self.key(name, tag, version)
-        entry = self.cached(key)
+        key = self._key(name, tag, version)
+        entry = self._cached(key)
         if entry is not None:
             if entry.fresh(key, ttl, time.monotonic()):
-                return self.served(entry, stale=False)
+                return self._served(entry, stale=False)
             if ttl > 0:
                 self._refresh_in_background(key, entry)
-                return self.served(entry, stale=True)
+                return self._served(entry, stale=True)
             try:
                 return await self._revalidate(key, entry)
             except Exception as exc:
-                return self.keep_cached(key, entry, exc)
+                return self._keep_cached(key, entry, exc)
         try:
             prompt, etag = await self._fetch(key, etag=None)
-            prompt = self.require_body(prompt)
+            prompt = self._require_body(prompt)
         except Exception as exc:
-            return self.recover(key, name, fallback, exc)
-        self.store(key, prompt, etag)
+            return self._recover(key, name, fallback, exc)
+        self._store(key, prompt, etag)
         return prompt
 
     async def load_snapshot(self, tag: str = DEFAULT_TAG) -> dict[str, Prompt]:
-        headers = self.conditional_headers(self._snapshot_etags.get(tag))
+        headers = self._conditional_headers(self._snapshot_etags.get(tag))
         try:
             not_modified, body, etag = await self._request(
-                self.snapshot_url, {"tag": tag}, headers, parse=self.check_snapshot
+                self._snapshot_url, {"tag": tag}, headers, parse=self._check_snapshot
             )
         except Exception as exc:
-            return self.snapshot_offline(tag, exc)
-        return self.snapshot_answer(tag, not_modified, body, etag)
+            return self._snapshot_offline(tag, exc)
+        return self._snapshot_answer(tag, not_modified, body, etag)
 
     async def score(
         self,
@@ -161,7 +161,7 @@ class AsyncPromptyard(FetchSteps):
         score_id: str | None = None,
     ) -> dict[str, Any]:
         """See `Promptyard.score`."""
-        body = self.score_body(
+        body = self._score_body(
             trace_id=trace_id,
             name=name,
             value=value,
@@ -173,18 +173,18 @@ class AsyncPromptyard(FetchSteps):
         last: BaseException | None = None
         for attempt in range(self.max_retries + 1):
             try:
-                response = await self._http.post(self.scores_url, json=body, headers=self.headers)
-                return self.score_answer(response)
+                response = await self._http.post(self._scores_url, json=body, headers=self._headers)
+                return self._score_answer(response)
             except Exception as exc:
-                if not self.is_retryable(exc):
+                if not self._is_retryable(exc):
                     raise
                 last = exc
-            delay = self.retry_delay(attempt, last)
+            delay = self._retry_delay(attempt, last)
             if delay is None:
                 break
             await asyncio.sleep(delay)
         assert last is not None
-        raise self.as_fetch_error(last) from last
+        raise self._as_fetch_error(last) from last
 
     async def wait_for_refreshes(self) -> None:
         if self._tasks:
@@ -212,7 +212,7 @@ class AsyncPromptyard(FetchSteps):
                     json=request.json,
                     data=request.data,
                     files=request.files,
-                    headers=self.api_headers,
+                    headers=self._api_headers,
                     timeout=self.api_timeout,
                 )
                 return read_answer(response)
@@ -220,7 +220,7 @@ class AsyncPromptyard(FetchSteps):
                 if not worth_retrying(request, exc):
                     raise_api_error(exc)
                 last = exc
-            delay = self.retry_delay(attempt, last)
+            delay = self._retry_delay(attempt, last)
             if delay is None:
                 break
             await asyncio.sleep(delay)
@@ -252,12 +252,12 @@ class AsyncPromptyard(FetchSteps):
         for attempt in range(self.max_retries + 1):
             try:
                 response = await self._http.get(url, params=params, headers=headers)
-                return self.read_answer(response, parse)
+                return self._read_answer(response, parse)
             except Exception as exc:
-                if not self.is_retryable(exc):
+                if not self._is_retryable(exc):
                     raise
                 last = exc
-            delay = self.retry_delay(attempt, last)
+            delay = self._retry_delay(attempt, last)
             if delay is None:
                 break
             await asyncio.sleep(delay)
@@ -265,14 +265,14 @@ class AsyncPromptyard(FetchSteps):
         raise last
 
     async def _fetch(self, key: Key, *, etag: str | None) -> tuple[Prompt | None, str | None]:
-        url, params, headers, parse = self.prompt_request(key, etag)
-        return self.fetched(*await self._request(url, params, headers, parse=parse), etag)
+        url, params, headers, parse = self._prompt_request(key, etag)
+        return self._fetched(*await self._request(url, params, headers, parse=parse), etag)
 
     async def _revalidate(self, key: Key, entry: Entry) -> Prompt:
-        return self.revalidated(key, entry, *await self._fetch(key, etag=entry.etag))
+        return self._revalidated(key, entry, *await self._fetch(key, etag=entry.etag))
 
     def _refresh_in_background(self, key: Key, entry: Entry) -> None:
-        if not self.claim_refresh(key):
+        if not self._claim_refresh(key):
             return
 
         async def run() -> None:
@@ -280,9 +280,9 @@ class AsyncPromptyard(FetchSteps):
                 await self._revalidate(key, entry)
             except Exception as exc:
                 logger.warning("promptyard: background refresh of %s failed: %s", key, exc)
-                self.note_failure(key, exc)
+                self._note_failure(key, exc)
             finally:
-                self.release_refresh(key)
+                self._release_refresh(key)
 
         task = asyncio.get_running_loop().create_task(run())
         self._tasks.add(task)  # a reference, so the task is not garbage-collected mid-flight

@@ -61,33 +61,33 @@ class FetchSteps(ClientCore):
     """The steps of a fetch that do no I/O, shared by `Promptyard` and `AsyncPromptyard`:
     each client keeps only the calls that block (or are awaited) around them."""
 
-    def conditional_headers(self, etag: str | None) -> dict[str, str]:
-        headers = dict(self.headers)
+    def _conditional_headers(self, etag: str | None) -> dict[str, str]:
+        headers = dict(self._headers)
         if etag:
             headers["If-None-Match"] = etag
         return headers
 
-    def read_answer(
+    def _read_answer(
         self, response: httpx.Response, parse: Parse | None = None
     ) -> tuple[bool, Any, str | None]:
-        not_modified, body, etag = self.judge(response)
+        not_modified, body, etag = self._judge(response)
         # A body that is not what was asked for is retried like a 5xx.
         return not_modified, (parse(body) if parse and not not_modified else body), etag
 
-    def prompt_request(
+    def _prompt_request(
         self, key: Key, etag: str | None
     ) -> tuple[str, dict[str, str | None], dict[str, str], Parse]:
         """(url, params, headers, parse) of the GET for one prompt."""
         name, tag, version = key
         return (
-            self.prompt_url(name),
-            self.prompt_params(tag, version),
-            self.conditional_headers(etag),
-            lambda body: self.parse_prompt(body, tag=tag),
+            self._prompt_url(name),
+            self._prompt_params(tag, version),
+            self._conditional_headers(etag),
+            lambda body: self._parse_prompt(body, tag=tag),
         )
 
     @staticmethod
-    def fetched(
+    def _fetched(
         not_modified: bool, prompt: Prompt | None, new_etag: str | None, etag: str | None
     ) -> tuple[Prompt | None, str | None]:
         if not_modified:
@@ -95,38 +95,38 @@ class FetchSteps(ClientCore):
         return prompt, new_etag
 
     @staticmethod
-    def require_body(prompt: Prompt | None) -> Prompt:
+    def _require_body(prompt: Prompt | None) -> Prompt:
         if prompt is None:
             raise FetchError("the server answered 304 to an unconditional request")
         return prompt
 
-    def keep_cached(self, key: Key, entry: Entry, exc: BaseException) -> Prompt:
+    def _keep_cached(self, key: Key, entry: Entry, exc: BaseException) -> Prompt:
         """A revalidation before returning failed: never raise with a copy in hand."""
         logger.warning("promptyard: keeping the cached %s (%s)", key[0], exc)
-        self.note_failure(key, exc)
-        return self.served(entry, stale=True)
+        self._note_failure(key, exc)
+        return self._served(entry, stale=True)
 
-    def snapshot_offline(self, tag: str, exc: BaseException) -> dict[str, Prompt]:
-        prompts = self.disk_read_snapshot(tag)
+    def _snapshot_offline(self, tag: str, exc: BaseException) -> dict[str, Prompt]:
+        prompts = self._disk_read_snapshot(tag)
         if prompts is None:
-            raise self.as_fetch_error(exc) from exc
+            raise self._as_fetch_error(exc) from exc
         logger.warning("promptyard: snapshot %s from the disk cache (%s)", tag, exc)
         return prompts
 
-    def snapshot_answer(
+    def _snapshot_answer(
         self, tag: str, not_modified: bool, body: Any, etag: str | None
     ) -> dict[str, Prompt]:
         if not_modified:
-            return self.snapshot_from_memory(tag)
-        return self.apply_snapshot(tag, body, etag)
+            return self._snapshot_from_memory(tag)
+        return self._apply_snapshot(tag, body, etag)
 
-    def revalidated(
+    def _revalidated(
         self, key: Key, entry: Entry, prompt: Prompt | None, etag: str | None
     ) -> Prompt:
         if prompt is None:
-            self.touch(key)
-            return self.served(entry, stale=False)
-        self.store(key, prompt, etag)
+            self._touch(key)
+            return self._served(entry, stale=False)
+        self._store(key, prompt, etag)
         return prompt
 
 
@@ -216,24 +216,24 @@ class Promptyard(FetchSteps):
         cache_ttl: float | None,
     ) -> Prompt:
         ttl = self.default_cache_ttl if cache_ttl is None else cache_ttl
-        key = self.key(name, tag, version)
-        entry = self.cached(key)
+        key = self._key(name, tag, version)
+        entry = self._cached(key)
         if entry is not None:
             if entry.fresh(key, ttl, time.monotonic()):
-                return self.served(entry, stale=False)
+                return self._served(entry, stale=False)
             if ttl > 0:
                 self._refresh_in_background(key, entry)
-                return self.served(entry, stale=True)
+                return self._served(entry, stale=True)
             try:
                 return self._revalidate(key, entry)
             except Exception as exc:
-                return self.keep_cached(key, entry, exc)
+                return self._keep_cached(key, entry, exc)
         try:
             prompt, etag = self._fetch(key, etag=None)
-            prompt = self.require_body(prompt)
+            prompt = self._require_body(prompt)
         except Exception as exc:
-            return self.recover(key, name, fallback, exc)
-        self.store(key, prompt, etag)
+            return self._recover(key, name, fallback, exc)
+        self._store(key, prompt, etag)
         return prompt
 
     def load_snapshot(self, tag: str = DEFAULT_TAG) -> dict[str, Prompt]:
@@ -242,14 +242,14 @@ class Promptyard(FetchSteps):
         Later get_prompt(name, tag) calls are served from memory. Offline, the disk
         snapshot is used; raises only when there is none.
         """
-        headers = self.conditional_headers(self._snapshot_etags.get(tag))
+        headers = self._conditional_headers(self._snapshot_etags.get(tag))
         try:
             not_modified, body, etag = self._request(
-                self.snapshot_url, {"tag": tag}, headers, parse=self.check_snapshot
+                self._snapshot_url, {"tag": tag}, headers, parse=self._check_snapshot
             )
         except Exception as exc:
-            return self.snapshot_offline(tag, exc)
-        return self.snapshot_answer(tag, not_modified, body, etag)
+            return self._snapshot_offline(tag, exc)
+        return self._snapshot_answer(tag, not_modified, body, etag)
 
     def score(
         self,
@@ -267,7 +267,7 @@ class Promptyard(FetchSteps):
         Retried on connection errors and 5xx under one id, so it is stored once. Raises
         ScoreRejected when the server refuses it (404: the trace's spans have not arrived
         yet; flush them first). Needs a key with traces:write."""
-        body = self.score_body(
+        body = self._score_body(
             trace_id=trace_id,
             name=name,
             value=value,
@@ -279,18 +279,18 @@ class Promptyard(FetchSteps):
         last: BaseException | None = None
         for attempt in range(self.max_retries + 1):
             try:
-                response = self._http.post(self.scores_url, json=body, headers=self.headers)
-                return self.score_answer(response)
+                response = self._http.post(self._scores_url, json=body, headers=self._headers)
+                return self._score_answer(response)
             except Exception as exc:
-                if not self.is_retryable(exc):
+                if not self._is_retryable(exc):
                     raise
                 last = exc
-            delay = self.retry_delay(attempt, last)
+            delay = self._retry_delay(attempt, last)
             if delay is None:
                 break
             time.sleep(delay)
         assert last is not None
-        raise self.as_fetch_error(last) from last
+        raise self._as_fetch_error(last) from last
 
     def close(self) -> None:
         for thread in list(self._threads):
@@ -317,7 +317,7 @@ class Promptyard(FetchSteps):
                     json=request.json,
                     data=request.data,
                     files=request.files,
-                    headers=self.api_headers,
+                    headers=self._api_headers,
                     timeout=self.api_timeout,
                 )
                 return read_answer(response)
@@ -325,7 +325,7 @@ class Promptyard(FetchSteps):
                 if not worth_retrying(request, exc):
                     raise_api_error(exc)
                 last = exc
-            delay = self.retry_delay(attempt, last)
+            delay = self._retry_delay(attempt, last)
             if delay is None:
                 break
             time.sleep(delay)
@@ -359,12 +359,12 @@ class Promptyard(FetchSteps):
         for attempt in range(self.max_retries + 1):
             try:
                 response = self._http.get(url, params=params, headers=headers)
-                return self.read_answer(response, parse)
+                return self._read_answer(response, parse)
             except Exception as exc:
-                if not self.is_retryable(exc):
+                if not self._is_retryable(exc):
                     raise
                 last = exc
-            delay = self.retry_delay(attempt, last)
+            delay = self._retry_delay(attempt, last)
             if delay is None:
                 break
             time.sleep(delay)
@@ -372,14 +372,14 @@ class Promptyard(FetchSteps):
         raise last
 
     def _fetch(self, key: Key, *, etag: str | None) -> tuple[Prompt | None, str | None]:
-        url, params, headers, parse = self.prompt_request(key, etag)
-        return self.fetched(*self._request(url, params, headers, parse=parse), etag)
+        url, params, headers, parse = self._prompt_request(key, etag)
+        return self._fetched(*self._request(url, params, headers, parse=parse), etag)
 
     def _revalidate(self, key: Key, entry: Entry) -> Prompt:
-        return self.revalidated(key, entry, *self._fetch(key, etag=entry.etag))
+        return self._revalidated(key, entry, *self._fetch(key, etag=entry.etag))
 
     def _refresh_in_background(self, key: Key, entry: Entry) -> None:
-        if not self.claim_refresh(key):
+        if not self._claim_refresh(key):
             return
 
         def run() -> None:
@@ -389,9 +389,9 @@ class Promptyard(FetchSteps):
                 logger.log(
                     logging.WARNING, "promptyard: background refresh of %s failed: %s", key, exc
                 )
-                self.note_failure(key, exc)
+                self._note_failure(key, exc)
             finally:
-                self.release_refresh(key)
+                self._release_refresh(key)
                 try:
                     self._threads.remove(threading.current_thread())
                 except ValueError:

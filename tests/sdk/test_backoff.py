@@ -27,7 +27,7 @@ def stub():
 def _recording(client, *, advance=None):
     """Record the waits the client chooses; with `advance`, wait by moving that clock."""
     waits: list[float] = []
-    choose = client.retry_delay
+    choose = client._retry_delay
 
     def retry_delay(attempt, exc):
         delay = choose(attempt, exc)
@@ -38,7 +38,7 @@ def _recording(client, *, advance=None):
                 return 0.0
         return delay
 
-    client.retry_delay = retry_delay
+    client._retry_delay = retry_delay
     return waits
 
 
