@@ -31,6 +31,7 @@ from urllib.parse import quote
 import httpx
 
 from promptyard._calls import Operations
+from promptyard._endpoints import ENDPOINTS
 from promptyard.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -161,16 +162,18 @@ class ClientCore:
     def _api_headers(self) -> dict[str, str]:
         return self._headers
 
+    # The fetch and score paths come from the endpoint table too (the schema test's).
     def _prompt_url(self, name: str) -> str:
-        return f"{self.base_url}/api/v1/prompts/{quote(name, safe='')}/"
+        path = ENDPOINTS["prompts.serve"].path.format(prompt_name=quote(name, safe=""))
+        return self.base_url + path
 
     @property
     def _snapshot_url(self) -> str:
-        return f"{self.base_url}/api/v1/prompts/"
+        return self.base_url + ENDPOINTS["prompts.snapshot"].path
 
     @property
     def _scores_url(self) -> str:
-        return f"{self.base_url}/api/v1/scores/"
+        return self.base_url + ENDPOINTS["scores.create"].path
 
     @staticmethod
     def _score_body(
