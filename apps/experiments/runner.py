@@ -488,7 +488,8 @@ class ExperimentRunner:
         if cap is not None:
             # An unbounded answer has no worst case: bound it so the cap can hold.
             for variant_plan in self.variants.values():
-                if variant_plan.settings.max_tokens is None:
+                # max_completion_tokens bounds it too (sending both is refused by some).
+                if variant_plan.settings.output_token_limit is None:
                     variant_plan.settings = variant_plan.settings.replace(
                         max_tokens=CAPPED_OUTPUT_TOKENS
                     )
@@ -760,7 +761,7 @@ class ExperimentRunner:
             plan.provider,
             plan.settings,
             messages,
-            output_tokens=plan.settings.max_tokens or CAPPED_OUTPUT_TOKENS,
+            output_tokens=plan.settings.output_token_limit or CAPPED_OUTPUT_TOKENS,
         )
         reserved = await self.ledger.reserve(bound)
         if reserved is None:

@@ -316,6 +316,15 @@ class ModelSettings:
         return dataclasses.replace(self, **changes)
 
     @property
+    def output_token_limit(self) -> int | None:
+        """The most tokens an answer may have: `max_tokens`, else `max_completion_tokens`
+        (its newer name, the one reasoning models take); None when unbounded."""
+        limit = self.max_tokens
+        if limit is None:
+            limit = self.extra.get("max_completion_tokens")
+        return None if limit is None else int(limit)
+
+    @property
     def response_format_type(self) -> str:
         return (self.response_format or {}).get("type", "text")
 

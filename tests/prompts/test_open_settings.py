@@ -163,3 +163,22 @@ def test_an_experiment_sends_a_versions_open_settings_and_overrides(acme, alice,
     assert len(server.received) == 6
     for received in server.received:
         assert {key: received[key] for key in OPEN} == {**OPEN, "seed": 8}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_capped_run_takes_max_completion_tokens_as_the_bound(acme, alice, demo_echo_server):
+    """Under a cost cap an unbounded answer gets max_tokens; max_completion_tokens is a
+    bound already, so none is added (providers refuse both)."""
+    from apps.experiments.runner import execute
+    from apps.experiments.services import experiment_start
+    from tests.experiments.conftest import make_lab
+
+    server = demo_echo_server()
+    lab = make_lab(acme, alice, server.base_url)
+    version = lab.version_with("Q: {{ q }}", max_completion_tokens=5)
+    experiment = lab.experiment(versions=[version], cost_cap=100)
+    with team_scope(acme):
+        experiment_start(team=acme, actor=alice, experiment=experiment, enqueue=False)
+    execute(experiment.pk)
+    assert len(server.received) == 6
+    assert all(b["max_completion_tokens"] == 5 and "max_tokens" not in b for b in server.received)
