@@ -270,6 +270,14 @@ def test_the_async_client_has_the_same_areas(live_server, raw, acme, alice, demo
                 await client.prompts.get_version("qa", 9)
             except NotFound as exc:
                 missing = exc
+            seen = []
+
+            async def progress(e):  # an async callback is awaited
+                seen.append(e.status)
+
+            with pytest.raises(TimeoutError):
+                await client.experiments.wait(experiment.id, timeout=0, on_progress=progress)
+            assert seen == ["draft"]
             return version, diff, rows, revision, experiment, missing
 
     version, diff, rows, revision, experiment, missing = run_async(scenario)
