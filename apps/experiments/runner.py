@@ -1212,7 +1212,7 @@ def run_turn(ticket_experiment_id: int) -> dict:
     for experiment_id, _team_id in scheduling.help_order():
         experiment = _join(experiment_id)
         if experiment is not None:
-            return _run_claimed(experiment, turn_seconds=scheduling.turn_seconds())
+            return _run_claimed(experiment, turn_seconds=scheduling.helper_turn_seconds())
     if not scheduling.queued_exists():
         return {"experiment": ticket_experiment_id, "status": "skipped"}
     # Every queued run belongs to a team at its cap: look again shortly.

@@ -11,7 +11,8 @@ takes a ticket does not run the ticket's own experiment but the run that is fair
 A run given its turn (`runner.run_turn`) steps aside after PROMPTYARD_EXPERIMENT_TURN_SECONDS
 when another run is waiting that could take its place: it stores what is finished, goes back
 to the queue with a new ticket and resumes later where it stopped (a run is resumable per
-cell). So a small run of one team waits at most about one turn behind another team's huge
+cell). A worker that only joined a run (below) steps aside after
+PROMPTYARD_EXPERIMENT_HELPER_TURN_SECONDS instead. So a small run of one team waits at most about one turn behind another team's huge
 run, even with a single worker, and not at all when a worker is free.
 
 A worker whose ticket finds no queued run it may start joins a running one instead: a run's
@@ -40,6 +41,11 @@ def team_cap() -> int:
 
 def turn_seconds() -> float:
     return float(getattr(settings, "PROMPTYARD_EXPERIMENT_TURN_SECONDS", 5.0))
+
+
+def helper_turn_seconds() -> float:
+    """The turn of a worker that joined a running run: help gives way before turns do."""
+    return float(getattr(settings, "PROMPTYARD_EXPERIMENT_HELPER_TURN_SECONDS", 0.5))
 
 
 def _runs():

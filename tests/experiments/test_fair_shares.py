@@ -174,3 +174,25 @@ def test_it_holds_the_team_slot_without_holding_up_the_teams_writes(acme, alice)
         writer.start()
         writer.join(timeout=30)
     assert not writer.is_alive() and failures == []
+
+
+def test_a_worker_that_joined_a_run_gives_way_before_turns_do(monkeypatch, settings):
+    """Help gives way first: a worker that joined another run's shards steps aside after
+    the (short) helper turn once a queued run could start; the run's own worker keeps the
+    full turn. So one big run holding every worker delays another team's run ~a second."""
+    from apps.experiments import runner, scheduling
+
+    settings.PROMPTYARD_EXPERIMENT_TURN_SECONDS = 5
+    settings.PROMPTYARD_EXPERIMENT_HELPER_TURN_SECONDS = 0.5
+    turns = []
+    monkeypatch.setattr(runner, "warm_up", lambda: None)
+    monkeypatch.setattr(runner, "_enqueue_helpers", lambda experiment: None)
+    monkeypatch.setattr(runner, "_run_claimed", lambda e, turn_seconds: turns.append(turn_seconds))
+    big = object()
+    monkeypatch.setattr(runner, "_claim_fairest", lambda: big)
+    runner.run_turn(1)  # its own turn
+    monkeypatch.setattr(runner, "_claim_fairest", lambda: None)
+    monkeypatch.setattr(scheduling, "help_order", lambda: [(7, 1)])
+    monkeypatch.setattr(runner, "_join", lambda experiment_id: big)
+    runner.run_turn(1)  # joined as help
+    assert turns == [5.0, 0.5]
