@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "apps.experiments",
     "apps.playground",
     "apps.annotations",
+    "apps.optimisation",
     "apps.traces",
 ]
 

@@ -47,6 +47,12 @@ no "echo: " prefix, applying the rules in this order:
 9. "bullet points" / "bulleted list" / "as bullets": one "- " line per sentence.
 10. "uppercase" / "all caps" / "in capitals": upper case; "lowercase": lower case.
 11. "in JSON" / "as JSON" / "with JSON" / "JSON object": `{"answer": "<reply>"}`.
+Reflection (a test-server stand-in for an optimizer's reflection model, see
+apps/llm/demo_reflection.py): a last user message containing "new instructions within ```
+blocks" (GEPA's reflection prompt) is answered by fixed rules: each feedback line `expected
+<field> "<value>"` adds "Always include the <field> word for word." to the instructions in
+its first ``` block, each `missing literal "<text>"` adds 'End with "<text>".'; the reply is a
+line saying what changed and why, then the new instructions in a ``` block.
 A `response_format` answer (above) ignores the instructions; `stop` and `max_tokens` apply
 to the built reply as to the echo.
 
@@ -86,7 +92,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from apps.llm import demo_instructions
+from apps.llm import demo_instructions, demo_reflection
 
 MODEL_NAME = "demo-echo"
 PREFIX = "echo: "
@@ -243,9 +249,12 @@ def answer(body: dict) -> tuple[str, str]:
         spec = response_format.get("json_schema") or {}
         schema = spec.get("schema") if isinstance(spec, dict) else None
         return json.dumps(value_for_schema(schema or {"type": "object"}, said)), "stop"
-    instructions, text_prompt = instructions_of(messages)
-    followed = demo_instructions.follow(instructions, said, text_prompt=text_prompt)
-    text = PREFIX + said if followed is None else followed
+    if demo_reflection.is_reflection_request(said):
+        text = demo_reflection.propose(said)
+    else:
+        instructions, text_prompt = instructions_of(messages)
+        followed = demo_instructions.follow(instructions, said, text_prompt=text_prompt)
+        text = PREFIX + said if followed is None else followed
     stop = body.get("stop")
     for marker in [stop] if isinstance(stop, str) else stop or []:
         if marker and marker in text:

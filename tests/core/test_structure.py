@@ -25,6 +25,7 @@ LAYERS = {
     "playground": 5,
     "annotations": 5,
     "traces": 5,
+    "optimisation": 6,
 }
 
 # Public names in a services module are writes: <noun>_<verb>[_<what>] with one of these verbs.
