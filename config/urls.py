@@ -22,6 +22,7 @@ team_patterns = [
     path("playground/", include("apps.playground.urls")),
     path("annotations/", include("apps.annotations.urls")),
     path("traces/", include("apps.traces.urls")),
+    path("optimisation/", include("apps.optimisation.urls")),
 ]
 
 # The API is mounted twice: team from the API key (/api/v1/...) or from the URL

@@ -31,7 +31,15 @@ def build_world(acme, alice, bob) -> World:
     world = World(team=acme, owner=alice)
     with team_scope(acme):
         _teams(world, acme, alice, bob)
-        for builder in (_prompts, _datasets, _llm, _experiments, _annotations, _traces):
+        for builder in (
+            _prompts,
+            _datasets,
+            _llm,
+            _experiments,
+            _annotations,
+            _traces,
+            _optimisation,
+        ):
             builder(world, acme, alice, bob)
     return world
 
@@ -247,6 +255,26 @@ def _traces(world, team, alice, bob):
         )
 
 
+def _optimisation(world, team, alice, bob):
+    models = _optional("apps.optimisation.models")
+    if models is None or "evaluator" not in world.objects:
+        return
+    dataset = world.objects["dataset"]
+    run = models.OptimisationRun.objects.create(
+        team=team,
+        name="acme-only-optimisation",
+        prompt_version=world.objects["version"],
+        dataset=dataset,
+        dataset_revision=dataset.current_revision,
+        train_ids=[str(world.objects["example"].example_id)],
+        validation_ids=[],
+        status=models.RunStatus.SUCCEEDED,
+        created_by=alice,
+    )
+    run.evaluators.set([world.objects["evaluator"]])
+    world.objects["optimisation"] = run
+
+
 def _get(world, name):
     obj = world.objects.get(name)
     if obj is None:
@@ -289,4 +317,5 @@ KWARG_SOURCES = {
     "function_name": lambda w: "acme.only_function",
     "rule_id": lambda w: _get(w, "online_rule").pk,
     "session_id": lambda w: _get(w, "trace").session_id or "acme-session",
+    "optimisation_id": lambda w: _get(w, "optimisation").pk,
 }

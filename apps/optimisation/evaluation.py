@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import SimpleNamespace
@@ -180,12 +181,23 @@ class Evaluator:
         self.ledger = CostLedger(
             cap=None if run.max_cost is None else float(run.max_cost), spent=spent
         )
+        # The model calls run on an event loop of their own thread: the caller's thread may
+        # have a loop running already (a browser test's), and keeps the ORM synchronous.
         self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="optimisation-calls", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
     def close(self) -> None:
         try:
-            self.loop.run_until_complete(gateway.aclose_loop_clients())
+            self._run(gateway.aclose_loop_clients())
         finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(5)
             self.loop.close()
 
     def _annotator_reasoning(self) -> dict[str, list[str]]:
@@ -237,9 +249,7 @@ class Evaluator:
         missing = [i for i in dict.fromkeys(example_ids) if i not in stored]
         if missing:
             prepared = PreparedPrompt(candidate_prompt(self.version, components))
-            outcomes, stop = self.loop.run_until_complete(
-                self._evaluate_all(prepared, missing, final=final)
-            )
+            outcomes, stop = self._run(self._evaluate_all(prepared, missing, final=final))
             stored.update(self._store(key, outcomes))
             if stop is not None:
                 raise stop
@@ -374,7 +384,7 @@ class Evaluator:
         if self.reflection_provider is None or not self.reflection_settings.model:
             raise BudgetExhausted("no reflection model: choose a provider and model")
         messages = [{"role": "user", "content": prompt}]
-        answer, cost = self.loop.run_until_complete(self._reflect(messages))
+        answer, cost = self._run(self._reflect(messages))
         Reflection.objects.get_or_create(
             run=self.run,
             key=key,

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from apps.core.errors import NotFound
+from apps.core.errors import NotFound, ValidationFailed
 from apps.optimisation.models import ACTIVE, Candidate, OptimisationRun, Round
 from apps.prompts.models import PromptVersion
 
@@ -45,3 +45,21 @@ def run_rounds(run: OptimisationRun) -> list[Round]:
 
 def running_count(request: HttpRequest) -> int:
     return OptimisationRun.objects.filter(status__in=ACTIVE).count()
+
+
+def version_for_field(raw: Any, *, field: str = "prompt_version") -> PromptVersion:
+    """The team's prompt version by id, else a refusal naming the field."""
+    text = str(raw or "")
+    version = (
+        PromptVersion.objects.select_related("prompt").filter(pk=text).first()
+        if text.isdigit()
+        else None
+    )
+    if version is None:
+        raise ValidationFailed("Choose a prompt version of this team.", field=field)
+    return version
+
+
+def start_train_score(run: OptimisationRun) -> float | None:
+    start = Candidate.objects.filter(run=run, index=0).values_list("train_score", flat=True)
+    return start.first()
