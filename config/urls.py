@@ -36,6 +36,7 @@ api_patterns = [
     path("", include("apps.playground.api_urls")),
     path("", include("apps.annotations.api_urls")),
     path("", include("apps.traces.api_urls")),
+    path("", include("apps.optimisation.api_urls")),
 ]
 
 urlpatterns = [

@@ -28,7 +28,7 @@ from apps.prompts.models import PromotionRequest, PromptVersion
 from apps.teams.actors import Actor
 from apps.teams.audit import audit_record
 from apps.teams.models import PERM_EDIT, ApiKeyScope, Team
-from apps.teams.permissions import actor_user, require
+from apps.teams.permissions import actor_person, require
 
 WRITE = ApiKeyScope.EXPERIMENTS_WRITE
 MAX_ROUNDS = 50
@@ -257,7 +257,7 @@ def optimisation_run_create(
         ),
         margin=margin_value,
         seed=seed,
-        created_by=actor_user(actor),
+        created_by=actor_person(actor),  # a key acts for its person; the worker too
     )
     run.full_clean()
     run.save()
