@@ -37,6 +37,8 @@ from apps.optimisation.evaluation import (
 )
 from apps.optimisation.models import Candidate, OptimisationRun, Round, RunStatus
 from apps.prompts import services as prompt_services
+from apps.prompts.content import content_hash
+from apps.prompts.models import PromptVersion
 
 log = logging.getLogger(__name__)
 FENCE = re.compile(r"```[^\n]*\n.*?```", re.DOTALL)
@@ -105,8 +107,11 @@ class _Stop:
         self.run = run
         self.evaluator = evaluator
         self.reason = ""
+        self.recorder: _Recorder | None = None
 
     def __call__(self, state) -> bool:
+        if self.recorder is not None and self.recorder.error is not None:
+            raise self.recorder.error
         if state.i + 1 >= self.run.max_rounds:
             self.reason = f"the cap of {self.run.max_rounds} rounds"
             return True
@@ -143,6 +148,7 @@ class _Recorder:
         self.evaluator = evaluator
         self.rationales: dict[str, str] = {}
         self.proposed: list[str] = []
+        self.error: Exception | None = None
         self._candidate(0, seed, None, 0, "The starting version.")
 
     @transaction.atomic
@@ -153,22 +159,7 @@ class _Recorder:
             return found
         version = self.run.prompt_version
         if index > 0:
-            prompt = candidate_prompt(version, components)
-            if self.run.created_by is None:
-                raise RuntimeError("The run's author has left: nobody to save versions as.")
-            why = rationale or "Rewritten from the evaluators' feedback."
-            version = prompt_services.version_create(
-                team=self.run.team,
-                actor=self.run.created_by,
-                prompt=version.prompt,
-                kind=version.kind,
-                template=prompt.template,
-                messages=prompt.messages if version.kind == "chat" else None,
-                variables_schema=version.variables_schema,
-                model_settings=version.model_settings,
-                commit_message=(f"Optimisation #{self.run.pk}, round {number}: {why}")[:500],
-                parent=version,
-            )
+            version = self._version(components, number, rationale)
         return Candidate.objects.create(
             team=self.run.team,
             run=self.run,
@@ -181,12 +172,56 @@ class _Recorder:
             rationale=rationale,
         )
 
+    def _version(self, components, number, rationale) -> PromptVersion:
+        """The candidate as a Hub version: a new one, or the prompt's version that already
+        says exactly this (an earlier run may have found the same text)."""
+        start = self.run.prompt_version
+        prompt = candidate_prompt(start, components)
+        messages = prompt.messages if start.kind == "chat" else []
+        digest = content_hash(
+            kind=start.kind,
+            template=prompt.template if start.kind != "chat" else "",
+            messages=messages,
+            variables_schema=start.variables_schema or {},
+            model_settings=start.model_settings or {},
+        )
+        same = (
+            PromptVersion.objects.filter(prompt_id=start.prompt_id, content_hash=digest)
+            .order_by("number")
+            .first()
+        )
+        if same is not None:
+            return same
+        if self.run.created_by is None:
+            raise RuntimeError("The run's author has left: nobody to save versions as.")
+        why = rationale or "Rewritten from the evaluators' feedback."
+        return prompt_services.version_create(
+            team=self.run.team,
+            actor=self.run.created_by,
+            prompt=start.prompt,
+            kind=start.kind,
+            template=prompt.template,
+            messages=messages or None,
+            variables_schema=start.variables_schema,
+            model_settings=start.model_settings,
+            commit_message=(f"Optimisation #{self.run.pk}, round {number}: {why}")[:500],
+            parent=start,
+        )
+
     def on_proposal_end(self, event) -> None:
         for name, text in (event.get("new_instructions") or {}).items():
             self.rationales[text] = _rationale((event.get("raw_lm_outputs") or {}).get(name, ""))
         self.proposed.append(candidate_key(dict(event.get("new_instructions") or {})))
 
     def on_iteration_end(self, event) -> None:
+        # GEPA logs and swallows a callback's exception; keep it, so the run stops and
+        # fails with it instead of going on without its records.
+        try:
+            self._record_round(event)
+        except Exception as exc:  # noqa: BLE001 - re-raised by the stop condition's caller
+            self.error = exc
+
+    def _record_round(self, event) -> None:
         state = event["state"]
         number = event["iteration"]
         for index, components in enumerate(state.program_candidates):
@@ -272,11 +307,13 @@ def _execute(run: OptimisationRun) -> dict:
     evaluator = Evaluator(run, holdback_calls=len(run.validation_ids))
     stop = _Stop(run, evaluator)
     recorder = _Recorder(run, evaluator, seed)
+    stop.recorder = recorder
     adapter = PromptyardAdapter(evaluator)
     detail = ""
     try:
-        # The start on validation first: the comparison's reference, whatever happens next.
-        evaluator.evaluate(seed, list(run.validation_ids))
+        # The start on validation (the comparison's reference, whatever happens next) and on
+        # train (GEPA's first measurement, then read back) in one batch: one wait, not two.
+        evaluator.evaluate(seed, [*run.validation_ids, *run.train_ids])
         options: dict[str, Any] = dict(
             seed_candidate=seed,
             trainset=list(run.train_ids),
@@ -293,6 +330,8 @@ def _execute(run: OptimisationRun) -> dict:
             logger=_QuietLogger(),
         )
         result = gepa.optimize(**options)
+        if recorder.error is not None:  # the last round's records failed
+            raise recorder.error
         best_index = result.best_idx
         detail = f"Stopped at {stop.reason}." if stop.reason else "Finished."
     except BudgetExhausted as exc:

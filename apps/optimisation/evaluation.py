@@ -19,7 +19,6 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
 from apps.annotations.models import Annotation
@@ -256,9 +255,9 @@ class Evaluator:
         return stored
 
     def _store(self, key: str, outcomes: dict[str, Outcome]) -> dict[str, Evaluation]:
-        saved = {}
-        for example_id, outcome in outcomes.items():
-            row = Evaluation(
+        """One insert for the batch; a row another worker stored first is kept (theirs)."""
+        rows = [
+            Evaluation(
                 team=self.run.team,
                 run=self.run,
                 candidate_key=key,
@@ -270,13 +269,15 @@ class Evaluator:
                 verdicts=[v.__dict__ for v in outcome.verdicts],
                 cost=None if outcome.cost is None else Decimal(str(round(outcome.cost, 8))),
             )
-            try:
-                with transaction.atomic():
-                    row.save()
-            except IntegrityError:  # another worker stored it first: keep theirs
-                row = Evaluation.objects.get(run=self.run, candidate_key=key, example_id=example_id)
-            saved[example_id] = row
-        return saved
+            for example_id, outcome in outcomes.items()
+        ]
+        Evaluation.objects.bulk_create(rows, ignore_conflicts=True)
+        return {
+            str(e.example_id): e
+            for e in Evaluation.objects.filter(
+                run=self.run, candidate_key=key, example_id__in=list(outcomes)
+            )
+        }
 
     async def _evaluate_all(self, prepared, example_ids, *, final: bool):
         gate = asyncio.Semaphore(max(1, self.run.concurrency))

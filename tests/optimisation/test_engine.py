@@ -36,3 +36,21 @@ def test_it_improves_the_demo_prompts_validation_pass_rate(demo_world):
         keys = list(Evaluation.objects.filter(run=run).values_list("candidate_key", "example_id"))
         assert len(keys) == len(set(keys)) == run.calls_used - 1
         assert Candidate.objects.filter(run=run).count() == 2
+
+
+def test_it_reuses_the_version_an_earlier_run_found(demo_world):
+    runs = []
+    for seed in (0, 1):
+        run = demo_world.run(seed=seed)
+        with team_scope(demo_world.team):
+            optimisation_run_start(
+                team=demo_world.team, actor=demo_world.alice, run=run, enqueue=False
+            )
+        execute(run.pk)
+        with team_scope(demo_world.team):
+            run.refresh_from_db()
+        assert run.status == RunStatus.SUCCEEDED, run.error
+        runs.append(run)
+    with team_scope(demo_world.team):
+        assert runs[0].best_candidate.version == runs[1].best_candidate.version
+        assert runs[1].rounds_done == 3  # every round recorded
