@@ -47,11 +47,16 @@ def score_curve(start: float | None, rounds: list) -> SafeString | str:
             f'<text x="{x(n):.1f}" y="{top + plot_h + 16}" font-size="10" '
             f'text-anchor="middle" fill="#64748b">{n}</text>'
         )
+    parts.append(
+        f'<text x="{left + plot_w / 2:.1f}" y="{height - 2}" font-size="10" '
+        'text-anchor="middle" fill="#64748b">round</text>'
+    )
     line = " ".join(f"{x(n):.1f},{y(v):.1f}" for n, v in points)
     parts.append(f'<polyline points="{line}" fill="none" stroke="#2563eb" stroke-width="2"/>')
     for n, v in points:
         parts.append(
-            f'<circle cx="{x(n):.1f}" cy="{y(v):.1f}" r="3.5" fill="#2563eb">'
+            f'<circle cx="{x(n):.1f}" cy="{y(v):.1f}" r="3.5" fill="#2563eb" tabindex="0" '
+            f'aria-label="{escape(f"round {n}: {_pct(v)}")}">'
             f"<title>{escape(f'round {n}: {_pct(v)}')}</title></circle>"
         )
     parts.append("</svg>")
