@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.experiments.api import ci_evaluation, comparison, evaluators, experiments
+from apps.experiments.api import ci_evaluation, code_runs, comparison, evaluators, experiments
 
 urlpatterns = [
     path("experiments/", experiments.ExperimentListCreateView.as_view(), name="experiment-list"),
@@ -8,6 +8,22 @@ urlpatterns = [
         "experiments/estimate/",
         experiments.ExperimentEstimateView.as_view(),
         name="experiment-estimate",
+    ),
+    path("experiments/code-runs/", code_runs.CodeRunOpenView.as_view(), name="code-run-open"),
+    path(
+        "experiments/<int:experiment_id>/cells/",
+        code_runs.CodeRunCellsView.as_view(),
+        name="code-run-cells",
+    ),
+    path(
+        "experiments/<int:experiment_id>/records/",
+        code_runs.CodeRunRecordsView.as_view(),
+        name="code-run-records",
+    ),
+    path(
+        "experiments/<int:experiment_id>/finish/",
+        code_runs.CodeRunFinishView.as_view(),
+        name="code-run-finish",
     ),
     path(
         "experiments/<int:experiment_id>/",

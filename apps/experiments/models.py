@@ -65,8 +65,17 @@ ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
 RESUMABLE_STATUSES = (Status.CANCELLED, Status.FAILED, Status.CAPPED, Status.COMPLETED)
 
 
+class ExperimentKind(models.TextChoices):
+    # The worker calls a stored prompt version through a provider.
+    PROMPT = "prompt", "Prompt"
+    # The team's own code ran each example (promptyard.run_experiment) and the SDK recorded
+    # the results; the worker only runs the server-side evaluators on them.
+    CODE = "code", "Code"
+
+
 class Experiment(TeamOwned):
     name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=10, choices=ExperimentKind.choices, default="prompt")
     description = models.TextField(blank=True)
     dataset = models.ForeignKey(
         "datasets.Dataset", on_delete=models.CASCADE, related_name="experiments"
@@ -110,6 +119,14 @@ class Experiment(TeamOwned):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["team", "status"], name="experiment_team_status")]
+        constraints = [
+            # Re-running `run_experiment` with the same name resumes the same experiment.
+            models.UniqueConstraint(
+                fields=["team", "name"],
+                condition=Q(kind="code"),
+                name="experiment_unique_code_name",
+            )
+        ]
 
     def __str__(self):
         return self.name
@@ -117,6 +134,10 @@ class Experiment(TeamOwned):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def is_code(self) -> bool:
+        return self.kind == ExperimentKind.CODE
 
     @property
     def progress_percent(self) -> int:
@@ -160,11 +181,15 @@ class ExperimentEvaluator(TeamOwned):
 
 
 class Variant(TeamOwned):
-    """A prompt version plus model-settings overrides; a model swap is just another variant."""
+    """A prompt version plus model-settings overrides; a model swap is just another variant.
+
+    In a code experiment a variant is a configuration of the team's task; it names the prompt
+    version the task used when there is one (so it counts as promotion evidence), or none.
+    """
 
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="variants")
     prompt_version = models.ForeignKey(
-        "prompts.PromptVersion", on_delete=models.CASCADE, related_name="+"
+        "prompts.PromptVersion", on_delete=models.CASCADE, related_name="+", null=True, blank=True
     )
     overrides = models.JSONField(default=dict, blank=True)
     # The version's model settings with the overrides applied, pinned at creation.
@@ -249,6 +274,8 @@ class ScoreSource(models.TextChoices):
     CODE = "code", "Code"
     LLM = "llm", "LLM judge"
     HUMAN = "human", "Human"
+    # A Python function of the team's run in the SDK (promptyard.run_experiment).
+    SDK = "sdk", "Code (SDK)"
 
 
 class Score(TeamOwned):
@@ -285,7 +312,13 @@ class Score(TeamOwned):
                 fields=["result", "evaluator"],
                 condition=Q(source__in=["code", "llm"]),
                 name="score_unique_automatic",
-            )
+            ),
+            # An SDK evaluator has no Evaluator row: its name identifies it.
+            models.UniqueConstraint(
+                fields=["result", "evaluator_name"],
+                condition=Q(source="sdk"),
+                name="score_unique_sdk",
+            ),
         ]
         indexes = [
             models.Index(fields=["experiment", "evaluator"], name="score_experiment_evaluator"),

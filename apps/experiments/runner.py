@@ -73,6 +73,7 @@ from apps.experiments.models import (
     Variant,
 )
 from apps.experiments.selectors import is_stale
+from apps.experiments.services.code_runs import code_experiment_score
 
 # Imported here, not on the first call: the openai SDK takes ~0.5 s to import, which
 # would otherwise be spent inside the first run a worker makes, on the event loop.
@@ -1135,8 +1136,8 @@ def _claim(experiment_id: int) -> Experiment | None:
             .filter(pk=experiment_id)
             .first()
         )
-        if experiment is None:
-            return None
+        if experiment is None or experiment.is_code:
+            return None  # a code experiment's cells are run by the team's own client
         if experiment.cancel_requested and experiment.status in (Status.QUEUED, Status.RUNNING):
             experiment.status = Status.CANCELLED
             experiment.finished_at = timezone.now()
@@ -1175,6 +1176,7 @@ def _join(experiment_id: int) -> Experiment | None:
         )
         if (
             experiment is None
+            or experiment.is_code
             or experiment.status != Status.RUNNING
             or experiment.cancel_requested
             or experiment.cost_cap is not None
@@ -1194,6 +1196,19 @@ def execute(experiment_id: int) -> dict:
     if experiment is None:
         return {"experiment": experiment_id, "status": "skipped"}
     return _run_claimed(experiment)
+
+
+def score_code_run(experiment_id: int) -> dict:
+    """Score a code experiment's recorded outputs with its server-side evaluators."""
+    # reason: a worker has no team until it has read the run it was given.
+    experiment = (
+        Experiment.objects.unscoped().select_related("team").filter(pk=experiment_id).first()
+    )
+    if experiment is None or not experiment.is_code:
+        return {"experiment": experiment_id, "status": "skipped"}
+    with team_scope(experiment.team):
+        written = code_experiment_score(experiment=experiment)
+    return {"experiment": experiment_id, "status": "scored", "scores": written}
 
 
 # Seconds before a ticket that found only runs of teams at their cap looks again.

@@ -93,13 +93,15 @@ def stale_after() -> timedelta:
 
 def is_stale(experiment: Experiment) -> bool:
     """A running experiment whose worker stopped reporting (killed, crashed)."""
-    if experiment.status != Status.RUNNING:
+    if experiment.status != Status.RUNNING or experiment.is_code:
         return False
     beat = experiment.heartbeat_at or experiment.started_at or experiment.queued_at
     return beat is None or timezone.now() - beat > stale_after()
 
 
 def can_resume(experiment: Experiment) -> bool:
+    if experiment.is_code:
+        return False  # resumed by running the client again with the same name
     if experiment.status in (Status.CANCELLED, Status.FAILED, Status.CAPPED):
         return True
     if experiment.status == Status.COMPLETED:
@@ -400,3 +402,42 @@ def policy_evaluators(policy: TagPolicy) -> list[Evaluator]:
     """The policy's evaluators that still exist, in the policy's order."""
     by_id = {e.pk: e for e in Evaluator.objects.filter(pk__in=policy.evaluators or [])}
     return [by_id[i] for i in policy.evaluators or [] if i in by_id]
+
+
+CELLS_PAGE = 500
+
+
+def code_experiment_cells(
+    experiment: Experiment, *, after: int | None = None, limit: int = CELLS_PAGE
+) -> tuple[list[dict[str, Any]], int | None]:
+    """One page of a code experiment's examples (its pinned revision, position order) with
+    the cells already recorded for each, so a resumed client runs only the others. Returns
+    (rows, the position to ask after next or None at the end)."""
+    limit = max(1, min(limit, CELLS_PAGE))
+    qs = examples_at_revision(
+        experiment.dataset, experiment.dataset_revision, split=experiment.split or None
+    )
+    if after is not None:
+        qs = qs.filter(position__gt=after)
+    examples = list(qs.values("example_id", "position", "input", "expected")[: limit + 1])
+    more = len(examples) > limit
+    examples = examples[:limit]
+    done: dict[str, list[list[int]]] = {}
+    if examples:
+        for variant_id, example_id, repetition in Result.objects.filter(
+            experiment=experiment,
+            position__gte=examples[0]["position"],
+            position__lte=examples[-1]["position"],
+        ).values_list("variant_id", "example_id", "repetition"):
+            done.setdefault(str(example_id), []).append([variant_id, repetition])
+    rows = [
+        {
+            "example_id": str(ex["example_id"]),
+            "position": ex["position"],
+            "input": ex["input"],
+            "expected": ex["expected"],
+            "done": done.get(str(ex["example_id"]), []),
+        }
+        for ex in examples
+    ]
+    return rows, (examples[-1]["position"] if more else None)

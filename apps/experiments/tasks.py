@@ -16,3 +16,11 @@ def run_experiment(experiment_id: int) -> dict:
     from apps.experiments.runner import run_turn
 
     return run_turn(experiment_id)
+
+
+@task()
+def score_code_experiment(experiment_id: int) -> dict:
+    """Run the server-side evaluators of a code experiment on its recorded outputs."""
+    from apps.experiments.runner import score_code_run
+
+    return score_code_run(experiment_id)

@@ -18,6 +18,14 @@ from promptyard.errors import (
     ServerError,
     ValidationError,
 )
+from promptyard.experiment_run import (
+    Example,
+    ExperimentRun,
+    Retryable,
+    Variant,
+    arun_experiment,
+    run_experiment,
+)
 from promptyard.prompt import ChatPrompt, Prompt, TextPrompt
 from promptyard.rendering import RenderError, render_prompt, template_variables
 from promptyard.tracing import (  # noqa: F401
@@ -55,6 +63,12 @@ __all__ = [
     "AuthenticationError",
     "ChatPrompt",
     "Comparison",
+    "Example",
+    "ExperimentRun",
+    "Retryable",
+    "Variant",
+    "arun_experiment",
+    "run_experiment",
     "ConfigurationError",
     "Conflict",
     "Dataset",

@@ -57,7 +57,25 @@ def wait_before_retry(seconds: float) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--prompt", required=True, help="prompt name")
+    parser.add_argument("--prompt", help="prompt name (required without --task)")
+    parser.add_argument(
+        "--task",
+        help="module:function of your application, run locally on every example "
+        "(promptyard.run_experiment); with --prompt it is called as task(example, variant) "
+        "for the version at --baseline-tag and the --candidate-version",
+    )
+    parser.add_argument(
+        "--baseline-task", help="module:function to compare --task with (instead of --prompt)"
+    )
+    parser.add_argument(
+        "--sdk-evaluator",
+        action="append",
+        default=[],
+        help="module:function of a Python evaluator for --task (repeatable)",
+    )
+    parser.add_argument("--name", help="experiment name for --task (the same name resumes)")
+    parser.add_argument("--concurrency", type=int, default=8, help="tasks at once (--task)")
+    parser.add_argument("--repetitions", type=int, default=1, help="runs per example (--task)")
     candidate = parser.add_mutually_exclusive_group()
     candidate.add_argument("--candidate-version", type=int, help="version number to evaluate")
     candidate.add_argument(
@@ -259,10 +277,16 @@ def write_junit(
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "task", None):
+        from promptyard.eval_task import run_task
+
+        return run_task(args)
     api = None
     try:
         if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
             raise EvalError("--threshold must be between 0 and 1")
+        if not args.prompt:
+            raise EvalError("give --prompt (or --task for your application)")
         if not (args.candidate_file or args.candidate_version or args.model):
             raise EvalError("give --candidate-version, --candidate-file or --model")
         body: dict[str, Any] = {
@@ -317,12 +341,7 @@ def run(args: argparse.Namespace) -> int:
             raise EvalError(
                 f"experiment #{experiment_id} ended {experiment['status']}. {why}".strip()
             )
-        rule = args.rule.replace("-", "_")
-        params: list[tuple[str, Any]] = [("rule", rule)]
-        if args.threshold is not None:
-            params.append(("threshold", args.threshold))
-        params += [("evaluator", e) for e in args.evaluator]
-        summary = api.call("GET", f"experiments/{experiment_id}/comparison/", params=params)
+        summary = comparison_of(api, args, experiment_id)
     except EvalError as exc:
         print(f"promptyard: error: {exc}", file=sys.stderr)
         if getattr(args, "junit", None):
@@ -353,6 +372,16 @@ def run(args: argparse.Namespace) -> int:
             f"beyond a threshold of {margin:g} (the weaker rule)."
         )
     return EXIT_OK
+
+
+def comparison_of(api: Api, args: argparse.Namespace, experiment_id: int) -> dict[str, Any]:
+    """The comparison summary with the gate under the command's rule and margin."""
+    rule = args.rule.replace("-", "_")
+    params: list[tuple[str, Any]] = [("rule", rule)]
+    if args.threshold is not None:
+        params.append(("threshold", args.threshold))
+    params += [("evaluator", e) for e in args.evaluator]
+    return api.call("GET", f"experiments/{experiment_id}/comparison/", params=params)
 
 
 def format_estimate(estimate: dict[str, Any] | None) -> str:

@@ -79,8 +79,8 @@ class ExperimentResultSerializer(serializers.ModelSerializer):
 
 
 class ExperimentVariantSerializer(serializers.ModelSerializer):
-    prompt = serializers.CharField(source="prompt_version.prompt.name")
-    version = serializers.IntegerField(source="prompt_version.number")
+    prompt = serializers.CharField(source="prompt_version.prompt.name", allow_null=True)
+    version = serializers.IntegerField(source="prompt_version.number", allow_null=True)
     overrides = serializers.JSONField()
     settings = serializers.JSONField()
 
@@ -120,6 +120,7 @@ class ExperimentSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "name",
+            "kind",
             "description",
             "status",
             "status_detail",

@@ -315,7 +315,8 @@ def experiment_cancel(*, team: Team, actor: Actor, experiment: Experiment) -> Ex
         raise Conflict(f"The experiment is {experiment.get_status_display().lower()}, not running.")
     who = actor_label(actor)
     experiment.cancel_requested = True
-    if experiment.status == Status.QUEUED or is_stale(experiment):
+    # A code experiment's client learns it at its next upload (refused): nothing to wait for.
+    if experiment.status == Status.QUEUED or experiment.is_code or is_stale(experiment):
         experiment.status = Status.CANCELLED
         experiment.finished_at = timezone.now()
         experiment.status_detail = f"Cancelled by {who}."
