@@ -137,6 +137,8 @@ class ExperimentRun:
     duplicates: int = 0  # refused by the server as already recorded
     retries: int = 0
     seconds: float = 0.0
+    # Wall seconds of each phase: open, run (tasks and uploads), finish.
+    phases: dict[str, float] = field(default_factory=dict)
     status: str = ""
     experiment: dict[str, Any] = field(default_factory=dict)
 
@@ -368,6 +370,11 @@ class _Runner:
         self.in_flight: list[concurrent.futures.Future[Any]] = []
         self.upload_error: BaseException | None = None
         self.counts = threading.Lock()  # upload threads add to the run's counters
+        self.stopped = False  # the loop has ended: the cell feeder stops
+        self.keep_last = False  # leave the last rows for the finishing call
+        self.first_cell_at: float | None = None
+        self.last_task_at: float | None = None
+        self._wants: dict[int, tuple[bool, bool]] = {}  # id(task) -> (takes variant, async)
 
     # cells ---------------------------------------------------------------------------
 
@@ -425,9 +432,10 @@ class _Runner:
 
     def _args(self, cell: _Cell) -> tuple[Callable[..., Any], tuple[Any, ...]]:
         task = cell.variant.task or self.task
-        args: tuple[Any, ...] = (
-            (cell.example, cell.variant) if _wants_variant(task) else (cell.example,)
-        )
+        wants = self._wants.get(id(task))
+        if wants is None:
+            wants = self._wants[id(task)] = (_wants_variant(task), _is_async(task))
+        args: tuple[Any, ...] = (cell.example, cell.variant) if wants[0] else (cell.example,)
         return task, args
 
     def _call_sync(self, cell: _Cell) -> tuple[Any, str, float, int]:
@@ -489,7 +497,7 @@ class _Runner:
 
     async def _cell(self, cell: _Cell, loop: asyncio.AbstractEventLoop) -> None:
         task, _ = self._args(cell)
-        if _is_async(task):
+        if self._wants[id(task)][1]:
             output, error, ms, retries = await self._call_async(cell)
         else:
             context = contextvars.copy_context()
@@ -515,19 +523,24 @@ class _Runner:
         self.run.ran += 1
         self.run.retries += retries
         self.pending.append(row)
-        if len(self.pending) >= self.batch_size:
-            self._flush()
+        self._flush()
         if self.on_progress is not None:
             self.on_progress(self.run, self.run.ran)
 
     # uploads ---------------------------------------------------------------------------
 
-    def _flush(self) -> None:
+    def _flush(self, *, force: bool = False) -> None:
+        """Upload what is pending when a batch is full, or at once when no upload is in
+        flight: rows never wait long, and the run's tail has little left to send."""
         if not self.pending:
             return
-        batch, self.pending = self.pending, []
         self.in_flight = [f for f in self.in_flight if not f.done()]
+        if not force and self.in_flight and len(self.pending) < self.batch_size:
+            return
+        batch, self.pending = self.pending[: self.batch_size], self.pending[self.batch_size :]
         self.in_flight.append(self.uploads.submit(self._upload, batch))
+        if self.pending and force:
+            self._flush(force=True)
 
     def _upload(self, batch: list[dict[str, Any]]) -> None:
         try:
@@ -544,22 +557,51 @@ class _Runner:
     async def _ticker(self) -> None:
         while True:
             await asyncio.sleep(UPLOAD_INTERVAL)
-            self._flush()
+            self._flush(force=True)
 
     # the run ---------------------------------------------------------------------------
 
+    def _feed(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any]) -> None:
+        """In a thread: page through the cells while the tasks run (the next page is read
+        before the lanes run dry), handing them to the loop."""
+
+        def hand(item: Any) -> bool:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop has ended (the run failed): stop reading
+                return False
+            return not self.stopped
+
+        try:
+            for cell in self.cells():
+                if not hand(cell):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - raised in the loop
+            hand(exc)
+            return
+        hand(None)
+
     async def main(self) -> None:
+        completed = False
         loop = asyncio.get_running_loop()
         ticker = asyncio.create_task(self._ticker())
         running: set[asyncio.Task[None]] = set()
-        cells = self.cells()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        feeder = threading.Thread(
+            target=self._feed, args=(loop, queue), name="promptyard-cells", daemon=True
+        )
+        feeder.start()
         try:
             while True:
                 if self.upload_error is not None:
                     raise ExperimentError(f"an upload failed: {self.upload_error}")
-                cell = await loop.run_in_executor(None, next, cells, None)
+                cell = await queue.get()
                 if cell is None:
                     break
+                if isinstance(cell, BaseException):
+                    raise cell
+                if self.first_cell_at is None:
+                    self.first_cell_at = time.perf_counter()
                 while len(running) >= self.concurrency:
                     done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                     for finished in done:
@@ -568,11 +610,17 @@ class _Runner:
             if running:
                 for finished in (await asyncio.wait(running))[0]:
                     finished.result()
+            self.last_task_at = time.perf_counter()
+            completed = True
         finally:
+            self.stopped = True
             ticker.cancel()
             for pending in running:
                 pending.cancel()
-            self._flush()
+            # A run that ends well keeps its last rows for the finishing upload (one round
+            # trip less); an interrupted one stores what it has.
+            if not (completed and self.keep_last) or len(self.pending) > self.batch_size:
+                self._flush(force=True)
             for future in list(self.in_flight):
                 future.exception()  # wait for it; an error is raised below
             self.pool.shutdown(wait=False, cancel_futures=True)
@@ -678,6 +726,7 @@ def run_experiment(
         if dataset_revision is not None:
             body["dataset_revision"] = dataset_revision
         opened = api.call("POST", "experiments/code-runs/", json=body)
+        opened_at = time.perf_counter()
         experiment = opened["experiment"]
         if not variants and experiment["variants"]:
             # Resumed under the label the first run gave its task.
@@ -707,13 +756,31 @@ def run_experiment(
             run=run,
             on_progress=on_progress,
         )
+        runner.keep_last = finish
         _run_loop(runner.main())
+        ran_at = time.perf_counter()
+        run.phases = {"open": opened_at - started, "run": ran_at - opened_at}
+        if runner.first_cell_at is not None and runner.last_task_at is not None:
+            # Waiting for the first examples, running tasks, uploading the last rows.
+            run.phases["first_examples"] = runner.first_cell_at - opened_at
+            run.phases["tasks"] = runner.last_task_at - runner.first_cell_at
+            run.phases["last_upload"] = ran_at - runner.last_task_at
         if finish:
-            experiment = api.call("POST", f"experiments/{run.experiment_id}/finish/")
+            # The last rows and the finish in one request.
+            answer = api.call(
+                "POST",
+                f"experiments/{run.experiment_id}/records/",
+                json={"rows": runner.pending, "finish": True},
+            )
+            run.stored += int(answer.get("stored", 0))
+            run.duplicates += int(answer.get("duplicates", 0))
+            runner.pending = []
+            experiment = answer["experiment"]
         else:
             experiment = api.call("GET", f"experiments/{run.experiment_id}/")
         run.experiment = experiment
         run.status = experiment.get("status", "")
+        run.phases["finish"] = time.perf_counter() - ran_at
     finally:
         api.close()
         _flush_spans()

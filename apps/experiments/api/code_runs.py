@@ -125,12 +125,18 @@ class RecordBatchSerializer(serializers.Serializer):
     rows = serializers.ListField(
         child=serializers.DictField(), max_length=MAX_BATCH, help_text="RecordRow objects."
     )
+    finish = serializers.BooleanField(
+        required=False, default=False, help_text="These are the last rows: finish the run."
+    )
 
 
 class RecordOutcomeSerializer(serializers.Serializer):
     stored = serializers.IntegerField()
     duplicates = serializers.IntegerField(help_text="Cells already recorded (not stored again).")
     scores = serializers.IntegerField()
+    experiment = ExperimentDetailSerializer(
+        required=False, allow_null=True, help_text="With finish: the finished experiment."
+    )
 
 
 def _variant_spec(spec: dict) -> CodeVariantSpec:
@@ -213,7 +219,18 @@ class CodeRunRecordsView(TeamGenericAPIView):
             experiment=experiment,
             rows=serializer.validated_data["rows"],
         )
-        return Response(RecordOutcomeSerializer(outcome).data)
+        body = {
+            "stored": outcome.stored,
+            "duplicates": outcome.duplicates,
+            "scores": outcome.scores,
+            "experiment": None,
+        }
+        if serializer.validated_data.get("finish"):
+            code_experiment_finish(team=self.team, actor=self.actor, experiment=experiment)
+            body["experiment"] = ExperimentDetailSerializer(
+                selectors.experiment_get(experiment.pk)
+            ).data
+        return Response(body)
 
 
 class CodeRunFinishView(TeamGenericAPIView):

@@ -24,7 +24,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from apps.core.errors import Conflict, ValidationFailed
@@ -423,9 +423,16 @@ def code_results_record(
                     "Not an SDK evaluator of this experiment.", field=f"{where}.scores[{j}].name"
                 )
         scores_by_key[(variant_id, str(example_id), repetition)] = scores
-    before = Result.objects.filter(experiment=experiment).count()
-    Result.objects.bulk_create(results, ignore_conflicts=True)
-    stored = Result.objects.filter(experiment=experiment).count() - before
+    # The experiment's row is locked: no other upload of it stores a cell meanwhile, so
+    # what exists now is exactly what the constraint would refuse.
+    existing = set(
+        Result.objects.filter(experiment=experiment, example_id__in={key[1] for key in wanted})
+        .values_list("variant_id", "example_id", "repetition")
+        .order_by()
+    )
+    fresh = [r for r in results if (r.variant_id, r.example_id, r.repetition) not in existing]
+    Result.objects.bulk_create(fresh, ignore_conflicts=True)
+    stored = len(fresh)
     # New and old cells alike: a score already stored is kept (its constraint).
     ids = {
         (v, str(e), r): pk
@@ -459,7 +466,14 @@ def code_results_record(
                 )
             )
     Score.objects.bulk_create(score_rows, ignore_conflicts=True)
-    _refresh_counters(experiment)
+    # Counters move by what this batch stored (finish recounts them from the rows).
+    Experiment.objects.filter(pk=experiment.pk).update(
+        done_count=F("done_count") + stored,
+        error_count=F("error_count") + sum(1 for r in fresh if r.error),
+        input_tokens_total=F("input_tokens_total") + sum(r.input_tokens or 0 for r in fresh),
+        output_tokens_total=F("output_tokens_total") + sum(r.output_tokens or 0 for r in fresh),
+        cost_total=F("cost_total") + sum((r.cost or Decimal(0) for r in fresh), Decimal(0)),
+    )
     return RecordOutcome(stored=stored, duplicates=len(results) - stored, scores=len(score_rows))
 
 
