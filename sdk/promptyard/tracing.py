@@ -21,16 +21,16 @@ change shows in the explorer next to a prompt change. Needs the `otel` extra:
 from __future__ import annotations
 
 import functools
-import hashlib
 import inspect
 import json
 import os
-import textwrap
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
+
+from promptyard.versioning import closure_hash, closure_source
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -44,6 +44,10 @@ TRACER_NAME = "promptyard"
 
 ATTR_FUNCTION_NAME = "promptyard.function.name"
 ATTR_FUNCTION_VERSION = "promptyard.function.version"
+# The code the version covers (the function and its same-package callees), bounded, and
+# the settings given to @trace(settings=...): the server numbers versions from these.
+ATTR_FUNCTION_SOURCE = "promptyard.function.source"
+ATTR_FUNCTION_SETTINGS = "promptyard.function.settings"
 ATTR_PROMPT_NAME = "promptyard.prompt.name"
 ATTR_PROMPT_VERSION = "promptyard.prompt.version"
 # Under a rollout: which rollout and which arm served the version above.
@@ -55,6 +59,8 @@ ATTR_OUTPUT = "output.value"
 
 _lock = threading.Lock()
 _provider: TracerProvider | None = None
+# configure_tracing(redact=...): applied to every recorded argument and return value.
+_redact: Callable[[Any], Any] | None = None
 
 
 def _otel() -> ModuleType | None:
@@ -75,11 +81,17 @@ def configure_tracing(
     max_queue_size: int = 8_192,
     exporter: SpanExporter | None = None,
     set_global: bool = False,
+    redact: Callable[[Any], Any] | None = None,
 ) -> TracerProvider:
     """Send spans to Promptyard: a TracerProvider with OTLPSpanExporter and a
     BatchSpanProcessor. Defaults come from PROMPTYARD_API_KEY / PROMPTYARD_BASE_URL.
-    Calling it again replaces (and flushes) the previous configuration."""
-    global _provider
+    Calling it again replaces (and flushes) the previous configuration.
+
+    `redact(value) -> value` is applied to every argument mapping and return value @trace
+    records, before it is cut to size (e.g. to mask e-mail addresses); if it raises, the
+    value is recorded as "[redaction failed]", never as it was."""
+    global _provider, _redact
+    _redact = redact
     try:
         from opentelemetry import trace as otel_trace
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -254,14 +266,22 @@ def to_json(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
 
 
 def function_version(func: Callable[..., Any]) -> str:
-    """A short hash of the function's source (its bytecode if the source is unavailable)."""
-    func = inspect.unwrap(func)
+    """A short hash of the function's code and of the same-package functions it calls
+    (promptyard.versioning.closure): a change to a callee changes it too."""
+    return closure_hash(func)
+
+
+REDACTION_FAILED = "[redaction failed]"
+
+
+def _redacted(value: Any) -> Any:
+    redact = _redact
+    if redact is None:
+        return value
     try:
-        source = textwrap.dedent(inspect.getsource(func)).encode()
-    except (OSError, TypeError):
-        code = getattr(func, "__code__", None)
-        source = (code.co_code + repr(code.co_consts).encode()) if code else repr(func).encode()
-    return hashlib.sha256(source).hexdigest()[:12]
+        return redact(value)
+    except Exception:  # noqa: BLE001 - never record the value unredacted
+        return REDACTION_FAILED
 
 
 def _arguments(
@@ -287,11 +307,13 @@ class _Trace:
         capture_input: bool = True,
         capture_output: bool = True,
         attributes: Mapping[str, Any] | None = None,
+        settings: Mapping[str, Any] | None = None,
     ) -> None:
         self.name = name
         self.capture_input = capture_input
         self.capture_output = capture_output
         self.attributes = dict(attributes or {})
+        self.settings = dict(settings or {})
         self._stack = threading.local()
 
     # context manager
@@ -332,7 +354,18 @@ class _Trace:
             capture_input=self.capture_input,
             capture_output=self.capture_output,
             attributes=self.attributes,
+            settings=self.settings,
         )
+
+
+MAX_CHUNKS_KEPT = 10_000  # a generator's chunks kept for its recorded output
+
+
+def _chunks_output(chunks: list[Any]) -> Any:
+    """A generator's output: its text chunks joined, else its last chunk."""
+    if chunks and all(isinstance(chunk, str) for chunk in chunks):
+        return "".join(chunks)
+    return chunks[-1] if chunks else None
 
 
 def _decorate(
@@ -342,35 +375,140 @@ def _decorate(
     capture_input: bool = True,
     capture_output: bool = True,
     attributes: Mapping[str, Any] | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> F:
     qualified = f"{func.__module__}.{func.__qualname__}"
     span_name = name or func.__qualname__
-    static = {
-        **(attributes or {}),
-        ATTR_FUNCTION_NAME: qualified,
-        ATTR_FUNCTION_VERSION: function_version(func),
-    }
+    base = {**(attributes or {}), ATTR_FUNCTION_NAME: qualified}
+    if settings:
+        base[ATTR_FUNCTION_SETTINGS] = to_json(dict(settings))
+    static: dict[str, Any] = {}
     try:
         signature = inspect.signature(func)
     except (TypeError, ValueError):
         signature = None
 
+    def version_attributes() -> dict[str, Any]:
+        # At the first call, not at decoration: callees defined below the function in its
+        # module exist only once the module has run.
+        if not static:
+            static.update(
+                base,
+                **{
+                    ATTR_FUNCTION_VERSION: function_version(func),
+                    ATTR_FUNCTION_SOURCE: closure_source(func),
+                },
+            )
+        return static
+
+    def attributes_for(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        attrs = dict(version_attributes())
+        if capture_input:
+            values = _arguments(signature, args, kwargs) if signature else {"args": list(args)}
+            attrs[ATTR_INPUT] = to_json(_redacted(values))
+            attrs["input.mime_type"] = "application/json"
+        return attrs
+
     def start(args: tuple[Any, ...], kwargs: dict[str, Any]) -> AbstractContextManager[Span] | None:
         tracer = _tracer()
         if tracer is None:
             return None
-        attrs = dict(static)
-        if capture_input:
-            values = _arguments(signature, args, kwargs) if signature else {"args": list(args)}
-            attrs[ATTR_INPUT] = to_json(values)
-            attrs["input.mime_type"] = "application/json"
-        return tracer.start_as_current_span(span_name, attributes=attrs)
+        return tracer.start_as_current_span(span_name, attributes=attributes_for(args, kwargs))
 
     def finish(span: Span | None, result: Any) -> None:
         if capture_output and span is not None and span.is_recording():
+            result = _redacted(result)
             span.set_attribute(ATTR_OUTPUT, to_json(result))
             if not isinstance(result, str):
                 span.set_attribute("output.mime_type", "application/json")
+
+    if inspect.isasyncgenfunction(func):
+
+        @functools.wraps(func)
+        async def async_gen_wrapper(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+            tracer = _tracer()
+            if tracer is None:
+                async for item in func(*args, **kwargs):
+                    yield item
+                return
+            otel_trace = _otel()
+            assert otel_trace is not None  # a tracer means OpenTelemetry is there
+            # Not the current span between chunks (the caller runs then): current only
+            # while the generator's own code runs, so its calls nest under it.
+            span = tracer.start_span(span_name, attributes=attributes_for(args, kwargs))
+            generator = func(*args, **kwargs)
+            chunks: list[Any] = []
+            try:
+                while True:
+                    with otel_trace.use_span(
+                        span,
+                        end_on_exit=False,
+                        record_exception=False,
+                        set_status_on_exception=False,
+                    ):
+                        try:
+                            item = await generator.__anext__()
+                        except StopAsyncIteration:
+                            break
+                    if len(chunks) < MAX_CHUNKS_KEPT:
+                        chunks.append(item)
+                    yield item
+                finish(span, _chunks_output(chunks))
+            except BaseException as exc:
+                if isinstance(exc, Exception):
+                    span.record_exception(exc)
+                    span.set_status(otel_trace.Status(otel_trace.StatusCode.ERROR, str(exc)))
+                elif chunks:
+                    finish(span, _chunks_output(chunks))  # the caller stopped early
+                raise
+            finally:
+                await generator.aclose()
+                span.end()
+
+        return cast(F, async_gen_wrapper)
+
+    if inspect.isgeneratorfunction(func):
+
+        @functools.wraps(func)
+        def gen_wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            tracer = _tracer()
+            if tracer is None:
+                return (yield from func(*args, **kwargs))
+            otel_trace = _otel()
+            assert otel_trace is not None
+            span = tracer.start_span(span_name, attributes=attributes_for(args, kwargs))
+            generator = func(*args, **kwargs)
+            chunks: list[Any] = []
+            try:
+                while True:
+                    with otel_trace.use_span(
+                        span,
+                        end_on_exit=False,
+                        record_exception=False,
+                        set_status_on_exception=False,
+                    ):
+                        try:
+                            item = next(generator)
+                        except StopIteration as stop:
+                            returned = stop.value
+                            break
+                    if len(chunks) < MAX_CHUNKS_KEPT:
+                        chunks.append(item)
+                    yield item
+                finish(span, _chunks_output(chunks))
+                return returned
+            except BaseException as exc:
+                if isinstance(exc, Exception):
+                    span.record_exception(exc)
+                    span.set_status(otel_trace.Status(otel_trace.StatusCode.ERROR, str(exc)))
+                elif chunks:
+                    finish(span, _chunks_output(chunks))  # the caller stopped early
+                raise
+            finally:
+                generator.close()
+                span.end()
+
+        return cast(F, gen_wrapper)
 
     if inspect.iscoroutinefunction(func):
 
@@ -408,6 +546,7 @@ def trace(
     capture_input: bool = True,
     capture_output: bool = True,
     attributes: Mapping[str, Any] | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> F: ...
 
 
@@ -420,6 +559,7 @@ def trace(
     capture_input: bool = True,
     capture_output: bool = True,
     attributes: Mapping[str, Any] | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> _Trace: ...
 
 
@@ -431,8 +571,15 @@ def trace(
     capture_input: bool = True,
     capture_output: bool = True,
     attributes: Mapping[str, Any] | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> Callable[..., Any] | _Trace:
-    """`@trace`, `@trace(name="…")`, `@trace("…")` or `with trace("…") as span:`."""
+    """`@trace`, `@trace(name="…")`, `@trace("…")` or `with trace("…") as span:`.
+
+    A decorated function's span carries its version (a hash of its code and the
+    same-package functions it calls), that code, and `settings` (what a re-run needs, e.g.
+    the model): the server numbers the versions per function (v1, v2, …). Generators and
+    async generators are traced until their iteration ends; their output is the joined
+    text chunks, or the last chunk."""
     if callable(func_or_name):
         return _decorate(
             func_or_name,
@@ -440,10 +587,12 @@ def trace(
             capture_input=capture_input,
             capture_output=capture_output,
             attributes=attributes,
+            settings=settings,
         )
     return _Trace(
         name or func_or_name,
         capture_input=capture_input,
         capture_output=capture_output,
         attributes=attributes,
+        settings=settings,
     )
