@@ -241,7 +241,14 @@ def _traces(world, team, alice, bob):
         end_ns=1_700_000_000_500_000_000,
         status_code="ok",
         status_message="",
-        attributes={"input.value": "acme secret", "session.id": "acme-session"},
+        attributes={
+            "input.value": "acme secret",
+            "session.id": "acme-session",
+            # A traced function's first span: its code becomes acme's function version v1.
+            "promptyard.function.name": "acme.only_function",
+            "promptyard.function.version": "acme0000hash",
+            "promptyard.function.source": "def only_function():\n    return 'acme secret'\n",
+        },
         events=[],
     )
     services.spans_ingest(team=team, actor=alice, spans=[span])
@@ -315,6 +322,7 @@ KWARG_SOURCES = {
     "trace_id": lambda w: _get(w, "trace").trace_id,
     "span_id": lambda w: _get(w, "span").span_id,
     "function_name": lambda w: "acme.only_function",
+    "number": lambda w: 1,  # acme.only_function's v1
     "rule_id": lambda w: _get(w, "online_rule").pk,
     "session_id": lambda w: _get(w, "trace").session_id or "acme-session",
     "optimisation_id": lambda w: _get(w, "optimisation").pk,

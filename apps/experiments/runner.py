@@ -73,7 +73,7 @@ from apps.experiments.models import (
     Variant,
 )
 from apps.experiments.selectors import is_stale
-from apps.experiments.services.code_runs import code_experiment_score
+from apps.experiments.services.code_runs import code_evaluators_run
 
 # Imported here, not on the first call: the openai SDK takes ~0.5 s to import, which
 # would otherwise be spent inside the first run a worker makes, on the event loop.
@@ -1200,14 +1200,14 @@ def execute(experiment_id: int) -> dict:
 
 def score_code_run(experiment_id: int) -> dict:
     """Score a code experiment's recorded outputs with its server-side evaluators."""
-    # reason: a worker has no team until it has read the run it was given.
     experiment = (
+        # reason: a worker has no team until it has read the run it was given.
         Experiment.objects.unscoped().select_related("team").filter(pk=experiment_id).first()
     )
     if experiment is None or not experiment.is_code:
         return {"experiment": experiment_id, "status": "skipped"}
     with team_scope(experiment.team):
-        written = code_experiment_score(experiment=experiment)
+        written = code_evaluators_run(experiment=experiment)
     return {"experiment": experiment_id, "status": "scored", "scores": written}
 
 

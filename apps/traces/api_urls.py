@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.traces import api, api_online, api_scores
+from apps.traces import api, api_functions, api_online, api_scores
 
 urlpatterns = [
     path("traces/", api.TraceListAPI.as_view(), name="traces-list"),
@@ -18,4 +18,14 @@ urlpatterns = [
         name="online-rule-pause",
     ),
     path("dashboard/", api_online.DashboardAPI.as_view(), name="dashboard"),
+    path(
+        "functions/<path:function_name>/versions/",
+        api_functions.FunctionVersionListAPI.as_view(),
+        name="function-versions",
+    ),
+    path(
+        "functions/<path:function_name>/versions/<int:number>/",
+        api_functions.FunctionVersionDetailAPI.as_view(),
+        name="function-version-detail",
+    ),
 ]

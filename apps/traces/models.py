@@ -406,3 +406,34 @@ class TraceExport(TeamOwned):
 
     class Meta:
         ordering = ["received_at", "id"]
+
+
+class FunctionVersion(TeamOwned):
+    """A version of a traced function: numbered per function per team (v1, v2, …) the first
+    time a span arrives with a new version hash and the code it covers (the function and
+    the same-package functions it calls, as the SDK's @trace sends them)."""
+
+    name = models.CharField(max_length=255)  # promptyard.function.name (module.qualname)
+    number = models.PositiveIntegerField()
+    version_hash = models.CharField(max_length=64)
+    source = models.TextField(blank=True)
+    settings = models.JSONField(default=dict, blank=True)
+    first_seen = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "name", "version_hash"], name="function_version_unique_hash"
+            ),
+            models.UniqueConstraint(
+                fields=["team", "name", "number"], name="function_version_unique_number"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} v{self.number}"
+
+    @property
+    def short_name(self) -> str:
+        return self.name.rsplit(".", 1)[-1]

@@ -28,6 +28,9 @@ from apps.teams.permissions import require
 from apps.traces import partitions, semconv
 from apps.traces.cost import span_cost, team_prices
 from apps.traces.dashboard.services import bucket_marks_record
+from apps.traces.functions.fields import ATTR_SOURCE as FUNCTION_SOURCE
+from apps.traces.functions.fields import Seen, function_seen
+from apps.traces.functions.services import function_versions_record
 from apps.traces.models import Period, ScoreBucket, Span, Status, Trace, TraceBucket, TraceScore
 from apps.traces.otlp import RawSpan
 from apps.traces.rollouts import rollout_comparison
@@ -112,8 +115,17 @@ def _write(team: Team, raw_spans: list[RawSpan]) -> int:
     rows: list[SimpleNamespace] = []
     by_trace: dict[str, list[SimpleNamespace]] = {}
     prompt_pairs: set[tuple[str, int]] = set()
+    functions: Seen = {}
     for raw in raw_spans:
         fields = semconv.extract(raw.attributes, raw.events)
+        function_seen(
+            functions,
+            name=fields.function_name,
+            version_hash=fields.function_version,
+            attributes=raw.attributes,
+        )
+        # The code is kept once, as the function version, not again on every span.
+        raw.attributes.pop(FUNCTION_SOURCE, None)
         # Plain rows, not model instances: at thousands of spans a second, Model.__init__
         # is a visible share of the time. Their names are Span's attnames.
         span = SimpleNamespace(
@@ -193,6 +205,7 @@ def _write(team: Team, raw_spans: list[RawSpan]) -> int:
         _fold(traces, by_trace)
         moments += [t.start_time for t in traces.values()]
         bucket_marks_record(team_id=team.pk, moments=moments)
+        function_versions_record(team=team, seen=functions)
         if any(event.get("name") == SCORE_EVENT for raw in raw_spans for event in raw.events):
             span_scores_ingest(team=team, traces=traces, raw_spans=raw_spans)
     return len(rows)

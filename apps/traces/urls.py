@@ -1,11 +1,16 @@
 from django.urls import path
 
-from apps.traces.views import dashboard, explorer, online
+from apps.traces.views import dashboard, explorer, functions, online
 
 app_name = "traces"
 urlpatterns = [
     path("", explorer.traces_list, name="list"),
     path("functions/", explorer.functions_list, name="functions"),
+    path(
+        "functions/<path:function_name>/versions/",
+        functions.function_versions_page,
+        name="function_versions",
+    ),
     path("export/scores.csv", explorer.scores_export, name="scores_export"),
     path("sessions/<path:session_id>/", explorer.session_detail, name="session"),
     path("dashboard/", dashboard.dashboard_team, name="dashboard"),

@@ -26,6 +26,7 @@ from promptyard.experiment_run import (
     arun_experiment,
     run_experiment,
 )
+from promptyard.functions import FunctionVersion, FunctionVersionNotFound, function_version
 from promptyard.prompt import ChatPrompt, Prompt, TextPrompt
 from promptyard.rendering import RenderError, render_prompt, template_variables
 from promptyard.tracing import (  # noqa: F401
@@ -64,6 +65,9 @@ __all__ = [
     "ChatPrompt",
     "Comparison",
     "Example",
+    "FunctionVersion",
+    "FunctionVersionNotFound",
+    "function_version",
     "ExperimentRun",
     "Retryable",
     "Variant",

@@ -390,15 +390,11 @@ def _decorate(
 
     def version_attributes() -> dict[str, Any]:
         # At the first call, not at decoration: callees defined below the function in its
-        # module exist only once the module has run.
+        # module exist only once the module has run. The code goes with the first span
+        # only: the server keeps it as the version, once.
         if not static:
-            static.update(
-                base,
-                **{
-                    ATTR_FUNCTION_VERSION: function_version(func),
-                    ATTR_FUNCTION_SOURCE: closure_source(func),
-                },
-            )
+            static.update(base, **{ATTR_FUNCTION_VERSION: function_version(func)})
+            return {**static, ATTR_FUNCTION_SOURCE: closure_source(func)}
         return static
 
     def attributes_for(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:

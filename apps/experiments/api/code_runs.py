@@ -20,9 +20,9 @@ from apps.experiments.services.code_runs import (
     MAX_BATCH,
     CodeVariantSpec,
     SdkEvaluatorSpec,
-    code_experiment_finish,
-    code_experiment_open,
+    code_experiment_start,
     code_results_record,
+    code_run_record_end,
 )
 from apps.teams.api_base import TeamGenericAPIView
 
@@ -163,7 +163,7 @@ class CodeRunOpenView(TeamGenericAPIView):
         serializer = CodeRunOpenSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        experiment, created = code_experiment_open(
+        experiment, created = code_experiment_start(
             team=self.team,
             actor=self.actor,
             name=data["name"],
@@ -226,7 +226,7 @@ class CodeRunRecordsView(TeamGenericAPIView):
             "experiment": None,
         }
         if serializer.validated_data.get("finish"):
-            code_experiment_finish(team=self.team, actor=self.actor, experiment=experiment)
+            code_run_record_end(team=self.team, actor=self.actor, experiment=experiment)
             body["experiment"] = ExperimentDetailSerializer(
                 selectors.experiment_get(experiment.pk)
             ).data
@@ -240,7 +240,7 @@ class CodeRunFinishView(TeamGenericAPIView):
 
     @extend_schema(request=None, responses=ExperimentDetailSerializer)
     def post(self, request, experiment_id):
-        experiment = code_experiment_finish(
+        experiment = code_run_record_end(
             team=self.team, actor=self.actor, experiment=selectors.experiment_get(experiment_id)
         )
         return Response(ExperimentDetailSerializer(selectors.experiment_get(experiment.pk)).data)

@@ -5,14 +5,14 @@ A code experiment is an Experiment like any other (kind "code"): variants, resul
 scores are the same rows, so the comparison page, statistics, promotion evidence and tag
 policies read it unchanged. What differs is who fills it:
 
-- `code_experiment_open` is idempotent by name: re-running with the same name returns the
+- `code_experiment_start` is idempotent by name: re-running with the same name returns the
   same experiment, and the SDK skips the cells already recorded (resume).
 - `code_results_record` stores a bounded batch atomically. The result's unique constraint
   (experiment, variant, example, repetition) refuses a cell stored twice: a retried upload or
   a resumed run stores no duplicate. Inputs and expected values are the server's (the
   pinned revision), never the client's copy.
-- `code_experiment_finish` counts what is stored and, when the experiment names server-side
-  evaluators, hands their scoring to the worker (`code_experiment_score`); else it completes.
+- `code_run_record_end` counts what is stored and, when the experiment names server-side
+  evaluators, hands their scoring to the worker (`code_evaluators_run`); else it completes.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def _clean_label(value: Any, *, field_name: str) -> str:
 
 
 @transaction.atomic
-def code_experiment_open(
+def code_experiment_start(
     *,
     team: Team,
     actor: Actor,
@@ -506,7 +506,7 @@ def _server_evaluators(experiment: Experiment) -> list[ExperimentEvaluator]:
 
 
 @transaction.atomic
-def code_experiment_finish(
+def code_run_record_end(
     *, team: Team, actor: Actor, experiment: Experiment, enqueue: bool = True
 ) -> Experiment:
     """The client ran every cell it was going to: complete the experiment, or hand it to
@@ -549,7 +549,7 @@ def _enqueue_scoring(experiment_id: int) -> None:
     score_code_experiment.enqueue(experiment_id)
 
 
-def code_experiment_score(*, experiment: Experiment, batch_size: int = 500) -> int:
+def code_evaluators_run(*, experiment: Experiment, batch_size: int = 500) -> int:
     """The worker's part: run the server-side evaluators on every recorded result that has
     no score of theirs yet, then complete the experiment. Resumable: a rerun scores only
     what is missing. Returns the number of scores written."""
