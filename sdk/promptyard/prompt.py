@@ -6,6 +6,7 @@ from copy import deepcopy
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from promptyard.llm_capture import note_rendered
 from promptyard.rendering import KIND_CHAT, KIND_TEXT, render_prompt
 from promptyard.rollouts import ARM_CANDIDATE, ARM_CURRENT, arm_for
 
@@ -111,13 +112,16 @@ class Prompt:
 
     def render(self, **variables: Any) -> str | list[dict[str, Any]]:
         """The text (text prompts) or the messages (chat prompts), exactly as the server renders."""
-        return render_prompt(
+        rendered = render_prompt(
             kind=self.kind,
             template=self.template,
             messages=self.messages,
             variables_schema=self.variables_schema,
             values=variables,
         )
+        # An instrumented LLM call sending this text names this version (llm_capture).
+        note_rendered(self.name, self.version, rendered)
+        return rendered
 
     def openai_kwargs(self, **variables: Any) -> dict[str, Any]:
         """Keyword arguments for `openai_client.chat.completions.create(**kwargs)`: the

@@ -30,6 +30,7 @@ from contextlib import AbstractContextManager
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
+from promptyard import llm_capture
 from promptyard.versioning import closure_hash, closure_source
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ def configure_tracing(
     exporter: SpanExporter | None = None,
     set_global: bool = False,
     redact: Callable[[Any], Any] | None = None,
+    instrument_openai: bool = False,
 ) -> TracerProvider:
     """Send spans to Promptyard: a TracerProvider with OTLPSpanExporter and a
     BatchSpanProcessor. Defaults come from PROMPTYARD_API_KEY / PROMPTYARD_BASE_URL.
@@ -89,7 +91,11 @@ def configure_tracing(
 
     `redact(value) -> value` is applied to every argument mapping and return value @trace
     records, before it is cut to size (e.g. to mask e-mail addresses); if it raises, the
-    value is recorded as "[redaction failed]", never as it was."""
+    value is recorded as "[redaction failed]", never as it was.
+
+    `instrument_openai=True` turns on the OpenInference instrumentation of the `openai`
+    client: every call becomes a child span with its model, tokens and messages, naming the
+    prompt version its messages were rendered from (promptyard.llm_capture)."""
     global _provider, _redact
     _redact = redact
     try:
@@ -116,6 +122,8 @@ def configure_tracing(
         {"service.name": service_name or os.environ.get("OTEL_SERVICE_NAME") or "promptyard-app"}
     )
     provider = TracerProvider(resource=resource)
+    if instrument_openai:
+        exporter = cast("SpanExporter", llm_capture.PromptLinkExporter(exporter))
     provider.add_span_processor(
         BatchSpanProcessor(
             exporter,
@@ -130,6 +138,10 @@ def configure_tracing(
         previous.shutdown()
     if set_global:
         otel_trace.set_tracer_provider(provider)
+    if instrument_openai:
+        llm_capture.instrument_openai(provider)
+    else:
+        llm_capture.uninstrument_openai()
     return provider
 
 
@@ -141,6 +153,7 @@ def flush_tracing(timeout_millis: int = 30_000) -> bool:
 
 def shutdown_tracing() -> None:
     global _provider
+    llm_capture.uninstrument_openai()
     with _lock:
         provider, _provider = _provider, None
     if provider is not None:
