@@ -83,6 +83,9 @@ class Experiment(TeamOwned):
     # The dataset as it was when the experiment was made: rerunning sees the same rows.
     dataset_revision = models.PositiveIntegerField()
     split = models.CharField(max_length=40, blank=True)
+    # A seeded random sample of the rows (example ids, in position order); empty: every row.
+    # Pinned at creation like the revision, so a rerun or resume sees the same rows.
+    sample = models.JSONField(default=list, blank=True)
     repetitions = models.PositiveSmallIntegerField(default=1)
     concurrency = models.PositiveSmallIntegerField(default=8)
     # USD; null means no cap.

@@ -50,7 +50,6 @@ from apps.core.worker import (
     reset_connections,
     worker_retries_supported,
 )
-from apps.datasets.selectors import examples_at_revision
 from apps.experiments import scheduling, sharding
 from apps.experiments.evaluators import (
     REGISTRY,
@@ -72,7 +71,7 @@ from apps.experiments.models import (
     Status,
     Variant,
 )
-from apps.experiments.selectors import is_stale
+from apps.experiments.selectors import experiment_examples, is_stale
 from apps.experiments.services.code_runs import code_evaluators_run
 
 # Imported here, not on the first call: the openai SDK takes ~0.5 s to import, which
@@ -500,10 +499,7 @@ class ExperimentRunner:
             experiment.total_cells = total
 
     def _examples(self):
-        experiment = self.experiment
-        return examples_at_revision(
-            experiment.dataset, experiment.dataset_revision, split=experiment.split or None
-        )
+        return experiment_examples(self.experiment)
 
     def cells_for(self, shard: Shard) -> list[Cell]:
         """The shard's cells that have no stored result (a resumed or re-claimed shard runs

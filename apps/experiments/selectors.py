@@ -5,6 +5,7 @@ report an unknown id the same way."""
 from __future__ import annotations
 
 import dataclasses
+import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from apps.core.errors import NotFound, ValidationFailed
 from apps.core.pagination import KeysetPage, keyset_page
-from apps.datasets.models import Dataset
+from apps.datasets.models import Dataset, Example
 from apps.datasets.selectors import examples_at_revision
 from apps.experiments import stats
 from apps.experiments.models import (
@@ -32,6 +33,33 @@ from apps.llm.models import ProviderConfig
 from apps.prompts.models import Prompt, PromptVersion, TagPolicy
 from apps.prompts.selectors import prompt_get, version_at_tag
 from apps.teams.models import Team
+
+
+def experiment_examples(experiment: Experiment) -> QuerySet[Example]:
+    """The rows an experiment runs: its pinned revision and split, and its sample if any."""
+    examples = examples_at_revision(
+        experiment.dataset, experiment.dataset_revision, split=experiment.split or None
+    )
+    if experiment.sample:
+        examples = examples.filter(example_id__in=experiment.sample)
+    return examples
+
+
+def sample_example_ids(
+    dataset: Dataset, revision: int, *, split: str, size: int, seed: int
+) -> list[str]:
+    """A seeded random sample of `size` rows (their example ids in position order): the
+    same seed on the same revision picks the same rows."""
+    ids = [
+        str(example_id)
+        for example_id in examples_at_revision(dataset, revision, split=split or None)
+        .order_by("position")
+        .values_list("example_id", flat=True)
+    ]
+    if size >= len(ids):
+        return ids
+    chosen = set(random.Random(seed).sample(range(len(ids)), size))
+    return [example_id for index, example_id in enumerate(ids) if index in chosen]
 
 
 def evaluator_list() -> QuerySet[Evaluator]:

@@ -35,8 +35,8 @@ from django.db import transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
-from apps.datasets.selectors import examples_at_revision
 from apps.experiments.models import Experiment, Shard, ShardState
+from apps.experiments.selectors import experiment_examples
 
 
 def shard_cells() -> int:
@@ -64,11 +64,7 @@ def claimable(now: datetime | None = None) -> Q:
 def shards_create(experiment: Experiment, *, cells_per_example: int) -> int:
     """Cut the run's examples into shards (replacing any earlier ones, in one transaction:
     no reader sees the run without shards). Returns how many."""
-    positions = list(
-        examples_at_revision(
-            experiment.dataset, experiment.dataset_revision, split=experiment.split or None
-        ).values_list("position", flat=True)
-    )
+    positions = list(experiment_examples(experiment).values_list("position", flat=True))
     per = max(1, math.ceil(shard_cells() / max(1, cells_per_example)))
     shards: list[Shard] = []
     start = 0

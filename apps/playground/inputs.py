@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from apps.core import jsonshape
-from apps.core.errors import ValidationFailed
+from apps.core.errors import ServiceError, ValidationFailed
 from apps.llm.chat import EDITOR_ROLES, PLACEHOLDER
 from apps.llm.model_settings import ModelSettings
 from apps.playground.variants import Variant
@@ -83,6 +83,27 @@ def parse_variant(post) -> Variant:
         settings=settings,
         label=(post.get("label") or "")[:20],
     )
+
+
+def variants_from_post(post, *, strict: bool = False) -> list[Variant]:
+    """Every variant of the page form (fields prefixed v0-, v1-, …); one that does not
+    parse is left out, or with `strict` refused (naming its field)."""
+    variants: list[Variant] = []
+    for index in range(MAX_VARIANTS):
+        prefix = f"v{index}-"
+        if f"{prefix}kind" not in post:
+            continue
+        sub = post.__class__(mutable=True)
+        for key in post:
+            if key.startswith(prefix):
+                sub.setlist(key[len(prefix) :], post.getlist(key))
+        try:
+            variants.append(parse_variant(sub))
+        except ServiceError:
+            if strict:
+                raise
+            continue
+    return variants
 
 
 def parse_schema(post) -> dict:

@@ -114,6 +114,11 @@ class ExperimentSerializer(serializers.ModelSerializer):
     cost_total = serializers.FloatField()
     progress_percent = serializers.IntegerField()
     variants = ExperimentVariantSerializer(many=True, read_only=True)
+    sample = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Example ids of the seeded sample the run is limited to; empty: every row.",
+    )
 
     class Meta:
         model = Experiment
@@ -129,6 +134,7 @@ class ExperimentSerializer(serializers.ModelSerializer):
             "dataset_name",
             "dataset_revision",
             "split",
+            "sample",
             "repetitions",
             "concurrency",
             "cost_cap",
@@ -201,6 +207,13 @@ class ExperimentCreateSerializer(serializers.Serializer):
     dataset_name = serializers.CharField(required=False)
     dataset_revision = serializers.IntegerField(required=False, allow_null=True, min_value=0)
     split = serializers.CharField(required=False, allow_blank=True, default="")
+    sample_size = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Run a seeded random sample of this many rows (empty: every row).",
+    )
+    sample_seed = serializers.IntegerField(required=False, default=0)
     variants = ExperimentVariantWriteSerializer(many=True)
     evaluators = serializers.ListField(
         child=serializers.CharField(),
@@ -322,6 +335,8 @@ class ExperimentListCreateView(TeamGenericAPIView):
             concurrency=data["concurrency"],
             cost_cap=data.get("cost_cap"),
             allow_unpriced=data.get("allow_unpriced", False),
+            sample_size=data.get("sample_size"),
+            sample_seed=data.get("sample_seed", 0),
         )
         if data.get("start", True):
             experiment = services.experiment_start(

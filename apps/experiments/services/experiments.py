@@ -20,7 +20,7 @@ from apps.experiments.models import (
     Status,
     Variant,
 )
-from apps.experiments.selectors import can_resume, is_stale
+from apps.experiments.selectors import can_resume, is_stale, sample_example_ids
 from apps.experiments.tasks import run_experiment
 from apps.experiments.variants import VariantSpec, effective_settings, unique_specs
 from apps.llm.models import ProviderConfig
@@ -34,6 +34,7 @@ WRITE = ApiKeyScope.EXPERIMENTS_WRITE
 MAX_VARIANTS = 10
 MAX_REPETITIONS = 20
 MAX_CONCURRENCY = 256
+MAX_SAMPLE = 10_000
 
 
 def _decimal(value: Any, *, field_name: str) -> Decimal | None:
@@ -100,9 +101,12 @@ def experiment_create(
     cost_cap: Any = None,
     description: str = "",
     allow_unpriced: bool = False,
+    sample_size: int | str | None = None,
+    sample_seed: int | str = 0,
 ) -> Experiment:
     """A draft experiment. With a cost cap, every variant's model must have a price (else
-    its spending cannot be counted and the cap cannot hold) unless `allow_unpriced`."""
+    its spending cannot be counted and the cap cannot hold) unless `allow_unpriced`. With
+    `sample_size`, a seeded random sample of that many rows is pinned and run."""
     require(actor, PERM_EDIT, team, scope=WRITE)
     name = (name or "").strip()
     if not name:
@@ -137,6 +141,15 @@ def experiment_create(
             f"Dataset {dataset.name} has no examples at revision {revision}{where}.",
             field="dataset",
         )
+    sample: list[str] = []
+    if sample_size not in (None, ""):
+        size = _int(
+            sample_size, field_name="sample_size", low=1, high=MAX_SAMPLE, label="The sample size"
+        )
+        seed = _int(sample_seed, field_name="sample_seed", low=0, high=2**31 - 1, label="The seed")
+        if size < example_count:
+            sample = sample_example_ids(dataset, revision, split=split, size=size, seed=seed)
+            example_count = len(sample)
 
     experiment = Experiment(
         team=team,
@@ -145,6 +158,7 @@ def experiment_create(
         dataset=dataset,
         dataset_revision=revision,
         split=split,
+        sample=sample,
         repetitions=repetitions,
         concurrency=concurrency,
         cost_cap=cap,
@@ -217,6 +231,7 @@ def experiment_create(
             "dataset": dataset.name,
             "revision": revision,
             "split": split,
+            "sample": len(sample) or None,
             "variants": sorted(labels),
             "evaluators": [e.name for e in evaluators or []],
             "cells": experiment.total_cells,

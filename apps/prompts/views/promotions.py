@@ -54,7 +54,8 @@ def promotion_create(request, prompt_name, version_number):
         "diff": version_diff(current, candidate),
         "error": error,
         "description": request.POST.get("description", ""),
-        "evidence": request.POST.get("evidence", ""),
+        # A link may pre-fill the evidence (the playground's evaluation run).
+        "evidence": request.POST.get("evidence", request.GET.get("evidence", "")),
         "rollout_percent": rollout_raw,
         "mode": "unified",
     }

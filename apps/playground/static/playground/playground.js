@@ -1,4 +1,4 @@
-// Playground: variants side by side, streamed runs, save as a new version.
+// Playground: variants side by side, streamed runs, save as a new version (and tag).
 // Model output is untrusted text: it is only ever written with textContent.
 (function () {
   "use strict";
@@ -276,6 +276,9 @@
       el.querySelectorAll("[data-save-field]").forEach(function (field) {
         data.append(field.dataset.saveField, field.value);
       });
+      // The last evaluation on the page is the evidence a promotion request cites.
+      const evaluated = document.querySelector("[data-evaluation-id]");
+      if (evaluated) data.append("evidence", evaluated.getAttribute("data-evaluation-id"));
       result.textContent = "Saving…";
       result.className = "";
       try {
@@ -293,6 +296,15 @@
           link.href = body.url;
           link.textContent = " Open it";
           result.appendChild(link);
+        }
+        if (body.ok && body.promotion_url) {
+          const promote = document.createElement("a");
+          promote.href = body.promotion_url;
+          promote.className = "btn btn-small";
+          promote.setAttribute("data-promotion-link", "");
+          promote.textContent = "Request promotion";
+          result.appendChild(document.createTextNode(" "));
+          result.appendChild(promote);
         }
       } catch (exc) {
         result.textContent = "Saving failed: " + exc.message;

@@ -1,4 +1,4 @@
-"""Running a playground variant (streamed, recorded) and saving one as a new prompt version."""
+"""Running a playground variant: streamed, and recorded as a PlaygroundRun."""
 
 from __future__ import annotations
 
@@ -8,20 +8,16 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
-
-from apps.core.errors import NotFound, ValidationFailed
+from apps.core.errors import NotFound
 from apps.core.tenancy import team_scope
 from apps.llm import gateway
 from apps.llm.models import ProviderConfig
 from apps.llm.selectors import provider_get
 from apps.playground.models import PlaygroundRun, RunStatus
 from apps.playground.variants import Variant
-from apps.prompts.models import Prompt, PromptVersion
+from apps.prompts.models import PromptVersion
 from apps.prompts.rendering import RenderError
-from apps.prompts.services import version_create
 from apps.teams.actors import Actor
-from apps.teams.audit import audit_record
 from apps.teams.models import PERM_EDIT, Team
 from apps.teams.permissions import actor_user, require
 
@@ -162,41 +158,3 @@ def _stream_events(
             "model": completion.model,
         },
     )
-
-
-@transaction.atomic
-def playground_save_version(
-    *,
-    team: Team,
-    actor: Actor,
-    prompt: Prompt,
-    variant: Variant,
-    variables_schema: dict[str, Any],
-    commit_message: str,
-    parent: PromptVersion | None = None,
-) -> PromptVersion:
-    """Save a variant as a new version of `prompt` through the Hub (never overwrites)."""
-    if parent is not None and parent.prompt_id != prompt.pk:
-        parent = None
-    if variant.kind == "chat" and not variant.messages:
-        raise ValidationFailed("Add at least one message.", field="messages")
-    version = version_create(
-        team=team,
-        actor=actor,
-        prompt=prompt,
-        kind=variant.kind,
-        template=variant.template,
-        messages=variant.messages,
-        variables_schema=variables_schema,
-        model_settings=variant.settings.to_json(),
-        commit_message=commit_message,
-        parent=parent,
-    )
-    audit_record(
-        team=team,
-        actor=actor,
-        verb="playground.save_version",
-        target=version,
-        after={"prompt": prompt.name, "number": version.number},
-    )
-    return version

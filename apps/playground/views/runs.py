@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse, StreamingHttpResponse
@@ -20,6 +21,7 @@ from apps.datasets.selectors import (
     example_at_revision,
     examples_at_revision,
 )
+from apps.experiments.selectors import evaluator_list
 from apps.llm.chat import EDITOR_ROLES
 from apps.llm.defaults import team_defaults
 from apps.llm.models import ProviderConfig
@@ -32,6 +34,7 @@ from apps.playground.inputs import (
     parse_values,
     parse_variant,
     placeholder_names,
+    variants_from_post,
 )
 from apps.playground.variants import Variant
 from apps.prompts.rendering import RenderError, template_variables
@@ -39,6 +42,7 @@ from apps.teams.models import PERM_EDIT
 from apps.teams.refusals import refusal
 
 DATASET_CHOICES = 100  # datasets offered to fill variables from, and examples of one
+EVALUATOR_CHOICES = 100  # evaluators offered to attach to an evaluation
 
 
 ProviderChoices = list[tuple[ProviderConfig, list[str]]]
@@ -114,24 +118,6 @@ def variable_fields(variants: list[Variant], schema: dict, values: dict) -> list
     return fields
 
 
-def _variants_from_post(post) -> list[Variant]:
-    """Every variant of the page form (fields prefixed v0-, v1-, …)."""
-    variants = []
-    for index in range(MAX_VARIANTS):
-        prefix = f"v{index}-"
-        if f"{prefix}kind" not in post:
-            continue
-        sub = post.__class__(mutable=True)
-        for key in post:
-            if key.startswith(prefix):
-                sub.setlist(key[len(prefix) :], post.getlist(key))
-        try:
-            variants.append(parse_variant(sub))
-        except ServiceError:
-            continue
-    return variants
-
-
 def _raw_values(post) -> dict:
     return {k[4:]: v for k, v in post.items() if k.startswith("var-")}
 
@@ -164,6 +150,7 @@ def playground(request):
         "fields": variable_fields(variants, schema, values),
         "prompts": selectors.prompt_choices(),
         "datasets": list(dataset_list()[:DATASET_CHOICES]),
+        "evaluators": list(evaluator_list()[:EVALUATOR_CHOICES]),
         "can_run": role_allows(request, PERM_EDIT),
         "max_variants": MAX_VARIANTS,
         "roles": EDITOR_ROLES,
@@ -179,7 +166,7 @@ def variables(request):
     """The variables fieldset for the page's current templates, optionally filled from an
     example (`fill_example` = "<dataset_id>:<example_id>")."""
     schema = parse_schema(request.POST)
-    variants = _variants_from_post(request.POST)
+    variants = variants_from_post(request.POST)
     values = _raw_values(request.POST)
     error = ""
     fill = request.POST.get("example_choice", "") if request.POST.get("fill") else ""
@@ -261,35 +248,56 @@ def run(request):
 
 @require_POST
 def save(request):
-    """Save one variant as a new version of a prompt: JSON {ok, message, url}."""
+    """Save one variant as a version of a prompt and, in the same step, point an optional
+    unprotected tag at it: JSON {ok, message, url}. A protected tag answers with the
+    promotion request to open (`promotion_url`), with the evaluation run as evidence."""
     version = selectors.version_named(request.POST.get("version_id"))
     try:
         prompt = selectors.prompt_for_field(request.POST.get("prompt_id"), field="prompt_id")
         variant = parse_variant(request.POST)
-        new_version = services.playground_save_version(
+        saved = services.playground_version_save(
             team=request.team,
             actor=request.user,
             prompt=prompt,
             variant=variant,
             variables_schema=parse_schema(request.POST),
             commit_message=request.POST.get("commit_message", ""),
+            tag_name=request.POST.get("tag_name", ""),
             parent=version,
         )
     except ServiceError as exc:
         return JsonResponse(
             {"ok": False, "message": exc.message, "field": exc.field}, status=exc.http_status
         )
+    new_version = saved.version
     url = team_url(
         request, "prompts:version", prompt_name=prompt.name, version_number=new_version.number
     )
-    return JsonResponse(
-        {
-            "ok": True,
-            "message": f"Saved as {prompt.name} v{new_version.number}.",
-            "url": url,
-            "version_id": new_version.pk,
-        }
-    )
+    if saved.created:
+        message = f"Saved as {prompt.name} v{new_version.number}."
+    else:
+        message = f"Already saved as {prompt.name} v{new_version.number} (same content)."
+    if saved.tagged:
+        message += f" Tag {saved.tagged} now points at it."
+    body = {"ok": True, "message": message, "url": url, "version_id": new_version.pk}
+    if saved.needs_promotion:
+        query = urlencode(
+            {"tag": saved.needs_promotion, "evidence": request.POST.get("evidence", "").strip()}
+        )
+        body["promotion_url"] = (
+            team_url(
+                request,
+                "prompts:promotion_create",
+                prompt_name=prompt.name,
+                version_number=new_version.number,
+            )
+            + "?"
+            + query
+        )
+        body["message"] += (
+            f" {saved.needs_promotion} is protected: request its promotion for review."
+        )
+    return JsonResponse(body)
 
 
 def history(request):
