@@ -154,6 +154,18 @@ def _llm(world, team, alice, bob):
             model="m",
             output="acme-only output",
         )
+    if playground is not None and hasattr(playground, "RefineConversation"):
+        conversation = playground.RefineConversation.objects.create(
+            team=team, user=alice, provider_name="acme-provider", model="m"
+        )
+        world.objects["refine_message"] = playground.RefineMessage.objects.create(
+            team=team,
+            conversation=conversation,
+            role="assistant",
+            content="acme-only answer",
+            template="acme-only template",
+            has_proposal=True,
+        )
 
 
 def _experiments(world, team, alice, bob):
@@ -316,6 +328,7 @@ KWARG_SOURCES = {
     "experiment_id": lambda w: _get(w, "experiment").pk,
     "evaluator_id": lambda w: _get(w, "evaluator").pk,
     "playground_run_id": lambda w: _get(w, "playground_run").pk,
+    "refine_message_id": lambda w: _get(w, "refine_message").pk,
     "queue_id": lambda w: _get(w, "annotation_queue").pk,
     "queue_item_id": lambda w: _get(w, "queue_item").pk,
     "annotation_id": lambda w: _get(w, "annotation").pk,

@@ -53,6 +53,10 @@ blocks" (GEPA's reflection prompt) is answered by fixed rules: each feedback lin
 <field> "<value>"` adds "Always include the <field> word for word." to the instructions in
 its first ``` block, each `missing literal "<text>"` adds 'End with "<text>".'; the reply is a
 line saying what changed and why, then the new instructions in a ``` block.
+Refine assistant (test-server behaviour, apps/llm/demo_refine.py): a system message naming
+the "refine assistant" and a user message with the current template in a ```template block
+and a `Request:` line get a deterministic proposal (the request appended to the template as
+a sentence, in a ```template block) or, for a question, an explanation with no edit.
 A `response_format` answer (above) ignores the instructions; `stop` and `max_tokens` apply
 to the built reply as to the echo.
 
@@ -92,7 +96,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from apps.llm import demo_instructions, demo_reflection
+from apps.llm import demo_instructions, demo_refine, demo_reflection
 
 MODEL_NAME = "demo-echo"
 PREFIX = "echo: "
@@ -249,10 +253,13 @@ def answer(body: dict) -> tuple[str, str]:
         spec = response_format.get("json_schema") or {}
         schema = spec.get("schema") if isinstance(spec, dict) else None
         return json.dumps(value_for_schema(schema or {"type": "object"}, said)), "stop"
-    if demo_reflection.is_reflection_request(said):
+    instructions, text_prompt = instructions_of(messages)
+    refined = None if text_prompt else demo_refine.propose(instructions, said)
+    if refined is not None:  # the refine assistant's test-server rule (demo_refine.py)
+        text = refined
+    elif demo_reflection.is_reflection_request(said):
         text = demo_reflection.propose(said)
     else:
-        instructions, text_prompt = instructions_of(messages)
         followed = demo_instructions.follow(instructions, said, text_prompt=text_prompt)
         text = PREFIX + said if followed is None else followed
     stop = body.get("stop")

@@ -11,6 +11,10 @@ urlpatterns = [
     path("save/", views.save, name="save"),
     path("evaluate/", views.evaluate, name="evaluate"),
     path("evaluations/<int:experiment_id>/", views.evaluation, name="evaluation"),
+    path("refine/", views.refine_panel, name="refine_panel"),
+    path("refine/ask/", views.refine_ask, name="refine_ask"),
+    path("refine/answers/<int:refine_message_id>/save/", views.refine_save, name="refine_save"),
+    path("refine/conversations/", views.refine_conversations, name="refine_conversations"),
     path("history/", views.history, name="history"),
     path("runs/<int:playground_run_id>/", views.run_detail, name="run_detail"),
 ]

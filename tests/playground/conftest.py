@@ -36,3 +36,28 @@ def greeting(acme, alice, echo_provider):
             model_settings={"provider_id": echo_provider.pk, "model": "demo-echo"},
             commit_message="first",
         )
+
+
+@pytest.fixture
+def people(acme, alice, greeting):
+    """Dataset `people` (4 rows) and a `contains` evaluator looking for "warm"."""
+    from apps.core.tenancy import team_scope
+    from apps.datasets.services import dataset_create, examples_bulk_create
+    from apps.experiments.services import evaluator_create
+
+    with team_scope(acme):
+        dataset = dataset_create(team=acme, actor=alice, name="people")
+        examples_bulk_create(
+            team=acme,
+            actor=alice,
+            dataset=dataset,
+            rows=[
+                {"input": {"name": n, "tone": t}}
+                for n, t in [("Ada", "warm"), ("Bo", "plain"), ("Cy", "warm"), ("Di", "plain")]
+            ],
+        )
+        dataset.refresh_from_db()
+        evaluator = evaluator_create(
+            team=acme, actor=alice, name="is-warm", kind="contains", params={"values": ["warm"]}
+        )
+    return dataset, evaluator

@@ -1,6 +1,13 @@
-"""The playground's pages: the editor and its runs, and evaluations on a dataset."""
+"""The playground's pages: the editor and its runs, evaluations on a dataset, and the
+refine assistant."""
 
 from apps.playground.views.evaluations import evaluate, evaluation
+from apps.playground.views.refine import (
+    refine_ask,
+    refine_conversations,
+    refine_panel,
+    refine_save,
+)
 from apps.playground.views.runs import (
     examples,
     history,
@@ -16,6 +23,10 @@ __all__ = [
     "evaluation",
     "examples",
     "history",
+    "refine_ask",
+    "refine_conversations",
+    "refine_panel",
+    "refine_save",
     "playground",
     "run",
     "run_detail",

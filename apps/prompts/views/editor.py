@@ -17,6 +17,7 @@ from apps.prompts import selectors, services
 from apps.prompts.content import check_content
 from apps.prompts.forms import SERVICE_FIELDS, PromptEditor
 from apps.prompts.models import Kind
+from apps.prompts.panels import editor_panels
 from apps.prompts.rendering import PLACEHOLDER, RenderError, render_prompt
 from apps.teams.models import PERM_EDIT
 from apps.teams.refusals import require_role_for
@@ -85,6 +86,7 @@ def version_new(request, prompt_name, version_number):
         "base": base,
         "editor": editor,
         "errors": editor.errors,
+        "panels": editor_panels(request, prompt=prompt, base=base),
         "action": request.path,
         **_provider_context(),
         **_sample_context(post, base.variables),
