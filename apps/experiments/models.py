@@ -86,6 +86,8 @@ class Experiment(TeamOwned):
     # A seeded random sample of the rows (example ids, in position order); empty: every row.
     # Pinned at creation like the revision, so a rerun or resume sees the same rows.
     sample = models.JSONField(default=list, blank=True)
+    # Chains: score every step's output with the evaluators too (as "<evaluator> · <step>").
+    score_steps = models.BooleanField(default=False)
     repetitions = models.PositiveSmallIntegerField(default=1)
     concurrency = models.PositiveSmallIntegerField(default=8)
     # USD; null means no cap.
@@ -228,6 +230,9 @@ class Result(TeamOwned):
     input = models.JSONField(default=dict, blank=True)
     expected = models.JSONField(null=True, blank=True)
     output = models.TextField(blank=True)
+    # A chain's steps as they ran: [{name, output, error, latency_ms, tokens, cost}]; null
+    # for a single prompt. `output` is the last step's.
+    steps = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
     # Gateway error kind (rate_limit, timeout, ...) or "render" for a template failure.
     error_kind = models.CharField(max_length=20, blank=True)

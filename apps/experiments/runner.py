@@ -41,6 +41,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from apps.core.errors import ValidationFailed
 from apps.core.tenancy import team_scope
 from apps.core.worker import (
     DB_ERRORS,
@@ -73,6 +74,7 @@ from apps.experiments.models import (
 )
 from apps.experiments.selectors import experiment_examples, is_stale
 from apps.experiments.services.code_runs import code_evaluators_run
+from apps.experiments.variants import effective_settings
 
 # Imported here, not on the first call: the openai SDK takes ~0.5 s to import, which
 # would otherwise be spent inside the first run a worker makes, on the event loop.
@@ -88,7 +90,8 @@ from apps.llm.gateway import (
 )
 from apps.llm.model_settings import ModelSettings
 from apps.llm.models import ProviderConfig
-from apps.prompts import rendering
+from apps.prompts import chains, rendering
+from apps.prompts.models import Kind
 from apps.prompts.rendering import RenderError, render_prompt
 from apps.teams.models import Team
 
@@ -112,10 +115,10 @@ MAX_CUT_COOLDOWN = 5.0  # a Retry-After longer than this does not hold cuts long
 _PG_INSERT_RESULTS = (
     f"INSERT INTO {Result._meta.db_table} (team_id, experiment_id, created_at, variant_id, "
     "example_id, position, repetition, input, expected, output, error, error_kind, "
-    "latency_ms, input_tokens, output_tokens, cost) "
+    "latency_ms, input_tokens, output_tokens, cost, steps) "
     "SELECT %s, %s, %s, t.* FROM unnest(%s::integer[], %s::uuid[], %s::bigint[], "
     "%s::integer[], %s::jsonb[], %s::jsonb[], %s::text[], %s::text[], %s::text[], "
-    "%s::integer[], %s::integer[], %s::integer[], %s::numeric[]) AS t "
+    "%s::integer[], %s::integer[], %s::integer[], %s::numeric[], %s::jsonb[]) AS t "
     "ON CONFLICT (experiment_id, variant_id, example_id, repetition) DO NOTHING "
     "RETURNING id, variant_id, example_id, repetition"
 )
@@ -324,11 +327,35 @@ class Cell:
 
 
 @dataclass
+class StepPlan:
+    """One step of a chain variant: its resolved version, model and compiled prompt."""
+
+    step: chains.ResolvedStep
+    provider: Any
+    settings: ModelSettings
+    prompt: PreparedPrompt
+
+
+@dataclass
 class VariantPlan:
     variant: Variant
     provider: Any
     settings: ModelSettings
     prompt: PreparedPrompt
+    steps: list[StepPlan] | None = None  # a chain's steps, in order
+    chain_error: str = ""  # a chain whose steps do not resolve: every cell reports it
+
+
+@dataclass(frozen=True)
+class StepLink:
+    """An evaluator applied to one step of a chain: scored like the evaluator, stored
+    under "<evaluator> · <step>" with no evaluator id (one score per result and name)."""
+
+    kind: str
+    params: dict
+    name: str
+    evaluator_version: int
+    evaluator_id: None = None
 
 
 @dataclass
@@ -462,12 +489,15 @@ class ExperimentRunner:
                 if settings_.provider_id is not None
                 else None  # no provider chosen: the cells report it
             )
-            self.variants[variant.pk] = VariantPlan(
+            variant_plan = VariantPlan(
                 variant=variant,
                 provider=provider,
                 settings=settings_,
                 prompt=PreparedPrompt(variant.prompt_version),
             )
+            if variant.prompt_version is not None and variant.prompt_version.kind == Kind.CHAIN:
+                self._plan_chain(variant_plan)
+            self.variants[variant.pk] = variant_plan
         self.evaluators = []
         for link in ExperimentEvaluator.objects.filter(experiment=experiment):
             plan = EvaluatorPlan(link=link)
@@ -489,14 +519,39 @@ class ExperimentRunner:
             # An unbounded answer has no worst case: bound it so the cap can hold.
             for variant_plan in self.variants.values():
                 # max_completion_tokens bounds it too (sending both is refused by some).
-                if variant_plan.settings.output_token_limit is None:
-                    variant_plan.settings = variant_plan.settings.replace(
-                        max_tokens=CAPPED_OUTPUT_TOKENS
-                    )
+                call_plans: list[VariantPlan | StepPlan] = [variant_plan]
+                call_plans.extend(variant_plan.steps or [])
+                for call_plan in call_plans:
+                    if call_plan.settings.output_token_limit is None:
+                        call_plan.settings = call_plan.settings.replace(
+                            max_tokens=CAPPED_OUTPUT_TOKENS
+                        )
         if total != experiment.total_cells:
             # reason: the run this worker claimed, by its primary key.
             Experiment.objects.unscoped().filter(pk=experiment.pk).update(total_cells=total)
             experiment.total_cells = total
+
+    def _plan_chain(self, plan: VariantPlan) -> None:
+        """A chain variant's steps, resolved when the run starts (tags read now), each on
+        its version's own model (else the team default)."""
+        version = plan.variant.prompt_version
+        assert version is not None, "only a prompt version is a chain"
+        try:
+            resolved = chains.resolve_steps(version)
+        except ValidationFailed as exc:
+            plan.chain_error = exc.message
+            return
+        plan.steps = []
+        for step in resolved:
+            settings_ = ModelSettings.from_stored(
+                effective_settings(step.version, {}, team=self.team)
+            )
+            provider = (
+                ProviderConfig.objects.filter(pk=settings_.provider_id).first()
+                if settings_.provider_id is not None
+                else None
+            )
+            plan.steps.append(StepPlan(step, provider, settings_, PreparedPrompt(step.version)))
 
     def _examples(self):
         return experiment_examples(self.experiment)
@@ -664,7 +719,7 @@ class ExperimentRunner:
             except RuntimeError:
                 pass
 
-    async def _call(self, plan: VariantPlan, messages: list[dict]):
+    async def _call(self, plan: VariantPlan | StepPlan, messages: list[dict]):
         attempts = 0
         other_failures = 0
         retries = getattr(plan.provider, "max_retries", 3)
@@ -739,21 +794,9 @@ class ExperimentRunner:
                 )
             )
 
-    async def _run_cell(self, cell: Cell) -> Finished | None:
-        plan = self.variants[cell.variant_id]
-        values = cell.input if isinstance(cell.input, dict) else {"input": cell.input}
-        if plan.provider is None:
-            return Finished(
-                cell,
-                {"error": "The variant's model provider no longer exists.", "error_kind": "config"},
-            )
-        try:
-            messages = plan.prompt.render(values)
-        except RenderError as exc:
-            return Finished(
-                cell,
-                {"error": f"The prompt failed to render: {exc.message}", "error_kind": "render"},
-            )
+    async def _reserved_call(self, plan: VariantPlan | StepPlan, messages: list[dict]):
+        """One model call with its worst case reserved first: (completion, failure), or
+        None when the reservation would cross the cost cap (the call is not made)."""
         bound = cost_bound(
             plan.provider,
             plan.settings,
@@ -778,6 +821,147 @@ class ExperimentRunner:
                 reserved if abandoned else (completion.cost if completion is not None else None)
             )
             self.ledger.settle(reserved, actual)
+        return completion, failure
+
+    async def _run_chain(self, cell: Cell, plan: VariantPlan, values: dict) -> Finished | None:
+        """A chain cell: its steps in order, each fed the chain's values and the earlier
+        outputs; the last output is the cell's, scored like any; with `score_steps` every
+        step's output is scored too."""
+        if plan.chain_error or not plan.steps:
+            return Finished(
+                cell, {"error": plan.chain_error or "No steps.", "error_kind": "config"}
+            )
+        records: list[dict] = []
+        outputs: dict[str, str] = {}
+        for step_plan in plan.steps:
+            name = step_plan.step.name
+            if step_plan.provider is None:
+                return Finished(
+                    cell,
+                    {
+                        "error": f"Step {name}: its model provider no longer exists.",
+                        "error_kind": "config",
+                        "steps": records,
+                    },
+                )
+            try:
+                messages = step_plan.prompt.render(
+                    chains.step_values(step_plan.step, values, outputs)
+                )
+            except RenderError as exc:
+                return Finished(
+                    cell,
+                    {
+                        "error": f"Step {name}: the prompt failed to render: {exc.message}",
+                        "error_kind": "render",
+                        "steps": records,
+                    },
+                )
+            called = await self._reserved_call(step_plan, messages)
+            if called is None:
+                if not records:
+                    return None  # not started: its worst case would cross the cost cap
+                return Finished(
+                    cell,
+                    {
+                        "error": f"Step {name}: not run, the cost cap was reached.",
+                        "error_kind": "capped",
+                        "steps": records,
+                    },
+                )
+            completion, failure = called
+            if failure is not None:
+                records.append({"name": name, "error": failure.message})
+                return Finished(
+                    cell,
+                    {
+                        "error": f"Step {name}: {failure.message}",
+                        "error_kind": failure.kind,
+                        "steps": records,
+                    },
+                )
+            records.append(
+                {
+                    "name": name,
+                    "prompt": step_plan.step.version.prompt.name,
+                    "version": step_plan.step.version.number,
+                    "output": completion.text,
+                    "latency_ms": completion.latency_ms,
+                    "input_tokens": completion.input_tokens,
+                    "output_tokens": completion.output_tokens,
+                    "cost": completion.cost,
+                }
+            )
+            outputs[name] = completion.text
+        costs = [r["cost"] for r in records]
+        fields = {
+            "output": records[-1]["output"],
+            "latency_ms": sum(r["latency_ms"] or 0 for r in records),
+            "input_tokens": sum(r["input_tokens"] or 0 for r in records),
+            "output_tokens": sum(r["output_tokens"] or 0 for r in records),
+            "cost": None if any(c is None for c in costs) else sum(costs),
+            "steps": records,
+        }
+        finished = Finished(cell, fields)
+        ctx = EvalContext(
+            output=fields["output"],
+            expected=cell.expected,
+            input=values,
+            latency_ms=fields["latency_ms"],
+            cost=fields["cost"],
+            input_tokens=fields["input_tokens"],
+            output_tokens=fields["output_tokens"],
+        )
+        for evaluator in self.evaluators:
+            finished.scores.append((evaluator, await self._score(evaluator, ctx, finished)))
+        if self.experiment.score_steps:
+            for record in records:
+                step_ctx = EvalContext(
+                    output=record["output"],
+                    expected=cell.expected,
+                    input=values,
+                    latency_ms=record["latency_ms"],
+                    cost=record["cost"],
+                    input_tokens=record["input_tokens"],
+                    output_tokens=record["output_tokens"],
+                )
+                for evaluator in self.evaluators:
+                    link = evaluator.link
+                    per_step = EvaluatorPlan(
+                        link=StepLink(  # type: ignore[arg-type]  # scored like the link
+                            kind=link.kind,
+                            params=link.params,
+                            name=f"{link.name} · {record['name']}"[:100],
+                            evaluator_version=link.evaluator_version,
+                        ),
+                        judge=evaluator.judge,
+                    )
+                    finished.scores.append(
+                        (per_step, await self._score(per_step, step_ctx, finished))
+                    )
+        return finished
+
+    async def _run_cell(self, cell: Cell) -> Finished | None:
+        plan = self.variants[cell.variant_id]
+        values = cell.input if isinstance(cell.input, dict) else {"input": cell.input}
+        if plan.steps is not None or plan.chain_error:
+            return await self._run_chain(cell, plan, values)
+        if plan.provider is None:
+            return Finished(
+                cell,
+                {"error": "The variant's model provider no longer exists.", "error_kind": "config"},
+            )
+        try:
+            messages = plan.prompt.render(values)
+        except RenderError as exc:
+            return Finished(
+                cell,
+                {"error": f"The prompt failed to render: {exc.message}", "error_kind": "render"},
+            )
+        called = await self._reserved_call(plan, messages)
+        if called is None:
+            return None
+        completion, failure = called
         if failure is not None:
             return Finished(cell, {"error": failure.message, "error_kind": failure.kind})
         output = completion.text
@@ -897,6 +1081,7 @@ class ExperimentRunner:
                     get("input_tokens"),
                     get("output_tokens"),
                     None if cost is None else Decimal(str(cost)),
+                    None if get("steps") is None else Jsonb(get("steps")),
                 )
             )
         head: list[int | datetime] = [team_id, experiment_id, now]

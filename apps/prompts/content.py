@@ -15,17 +15,27 @@ from apps.prompts.rendering import RenderError, template_variables, validate_sch
 
 
 def content_hash(
-    *, kind: str, template: str, messages: list, variables_schema: dict, model_settings: dict
+    *,
+    kind: str,
+    template: str,
+    messages: list,
+    variables_schema: dict,
+    model_settings: dict,
+    steps: list | None = None,
 ) -> str:
-    """sha256 of a canonical JSON of everything that changes what a version produces."""
+    """sha256 of a canonical JSON of everything that changes what a version produces (a
+    chain's steps only when it has them, so other versions keep their hashes)."""
+    content: dict = {
+        "kind": kind,
+        "template": template,
+        "messages": messages,
+        "schema": variables_schema,
+        "settings": model_settings,
+    }
+    if steps:
+        content["steps"] = steps
     canonical = json.dumps(
-        {
-            "kind": kind,
-            "template": template,
-            "messages": messages,
-            "schema": variables_schema,
-            "settings": model_settings,
-        },
+        content,
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,

@@ -224,6 +224,8 @@ def _payload(name: str, version: PromptVersion, tag: str | None) -> dict:
         "kind": version.kind,
         "template": version.template,
         "messages": version.messages,
+        # A chain's steps ([] for text and chat): each names the prompt version it runs.
+        "steps": version.steps,
         "variables": version.variables,
         "variables_schema": version.variables_schema,
         "model_settings": version.model_settings,

@@ -28,6 +28,7 @@ OPENAI_SETTINGS = (
 )
 
 REQUIRED_FIELDS = ("name", "version", "kind", "content_hash")
+KIND_CHAIN = "chain"  # steps, each another prompt's version (promptyard.chain)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ class Prompt:
     rollout: RolloutDef | None = None
     # Under a rollout: the arm this copy is ("current" or "candidate"); None otherwise.
     arm: str | None = None
+    # A chain's steps (kind "chain"): see promptyard.chain.ChainPrompt; [] otherwise.
+    steps: list[dict[str, Any]] = field(default_factory=list)
 
     def for_key(self, key: Any = None) -> Prompt:
         """Under a rollout, the version of `key`'s arm (sticky per key: the same function
@@ -156,7 +159,7 @@ class Prompt:
         if missing:
             raise ValueError(f"prompt payload lacks {missing[0]!r}")
         kind = data["kind"]
-        if kind not in (KIND_TEXT, KIND_CHAT):
+        if kind not in (KIND_TEXT, KIND_CHAT, KIND_CHAIN):
             raise ValueError(f"unknown prompt kind {kind!r}")
         version = data["version"]
         if not isinstance(version, int) or isinstance(version, bool):
@@ -175,6 +178,7 @@ class Prompt:
             source=source,
             rollout=RolloutDef.from_dict(data.get("rollout"), source=source),
             arm=_arm_of(data.get("rollout")),
+            steps=list(data.get("steps") or []),
         )
 
     @classmethod

@@ -124,3 +124,13 @@ def test_it_refuses_a_version_identical_to_the_newest(hub, alice):
             template="Hello {{ name }}!",
             commit_message="same",
         )
+
+
+def test_it_refuses_raw_sql_updates_of_a_chains_steps(hub):
+    with pytest.raises(Exception) as excinfo, transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE prompts_promptversion SET steps = %s WHERE id = %s",
+                ["[]", hub["v1"].pk],
+            )
+    assert "immutable" in str(excinfo.value)

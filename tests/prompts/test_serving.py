@@ -37,6 +37,7 @@ def test_it_serves_the_production_version_by_default(api_client, served):
         "kind": "text",
         "template": "Hello {{ name }}",
         "messages": [],
+        "steps": [],
         "variables": ["name"],
         "variables_schema": {},
         "model_settings": v1.model_settings,

@@ -54,6 +54,13 @@ class ExperimentResultSerializer(serializers.ModelSerializer):
     expected = serializers.JSONField(allow_null=True)
     scores = ExperimentScoreSerializer(many=True, read_only=True)
     cost = serializers.FloatField(allow_null=True)
+    steps = serializers.ListField(
+        child=serializers.DictField(),
+        allow_null=True,
+        read_only=True,
+        help_text="A chain's steps as they ran (name, output, error, tokens, cost); null "
+        "for a single prompt.",
+    )
 
     class Meta:
         model = Result
@@ -66,6 +73,7 @@ class ExperimentResultSerializer(serializers.ModelSerializer):
             "input",
             "expected",
             "output",
+            "steps",
             "error",
             "error_kind",
             "latency_ms",
@@ -135,6 +143,7 @@ class ExperimentSerializer(serializers.ModelSerializer):
             "dataset_revision",
             "split",
             "sample",
+            "score_steps",
             "repetitions",
             "concurrency",
             "cost_cap",
@@ -214,6 +223,11 @@ class ExperimentCreateSerializer(serializers.Serializer):
         help_text="Run a seeded random sample of this many rows (empty: every row).",
     )
     sample_seed = serializers.IntegerField(required=False, default=0)
+    score_steps = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Chains: score every step's output with the evaluators too.",
+    )
     variants = ExperimentVariantWriteSerializer(many=True)
     evaluators = serializers.ListField(
         child=serializers.CharField(),
@@ -337,6 +351,7 @@ class ExperimentListCreateView(TeamGenericAPIView):
             allow_unpriced=data.get("allow_unpriced", False),
             sample_size=data.get("sample_size"),
             sample_seed=data.get("sample_seed", 0),
+            score_steps=data.get("score_steps", False),
         )
         if data.get("start", True):
             experiment = services.experiment_start(

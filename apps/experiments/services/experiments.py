@@ -24,7 +24,8 @@ from apps.experiments.selectors import can_resume, is_stale, sample_example_ids
 from apps.experiments.tasks import run_experiment
 from apps.experiments.variants import VariantSpec, effective_settings, unique_specs
 from apps.llm.models import ProviderConfig
-from apps.prompts.models import PromptVersion
+from apps.prompts import chains
+from apps.prompts.models import Kind, PromptVersion
 from apps.teams.actors import Actor
 from apps.teams.audit import actor_label, audit_record
 from apps.teams.models import PERM_EDIT, ApiKeyScope, Team
@@ -103,6 +104,7 @@ def experiment_create(
     allow_unpriced: bool = False,
     sample_size: int | str | None = None,
     sample_seed: int | str = 0,
+    score_steps: bool = False,
 ) -> Experiment:
     """A draft experiment. With a cost cap, every variant's model must have a price (else
     its spending cannot be counted and the cap cannot hold) unless `allow_unpriced`. With
@@ -159,6 +161,7 @@ def experiment_create(
         dataset_revision=revision,
         split=split,
         sample=sample,
+        score_steps=bool(score_steps),
         repetitions=repetitions,
         concurrency=concurrency,
         cost_cap=cap,
@@ -182,18 +185,31 @@ def experiment_create(
             label = f"{label} ({position + 1})"
         labels.add(label)
         settings_ = effective_settings(version, overrides, team=team)
-        provider = _provider_for(settings_, label)
-        if (
-            cap is not None
-            and not allow_unpriced
-            and provider.price_for(settings_["model"]) is None
-        ):
-            raise ValidationFailed(
-                f"Variant {label}: model {settings_['model']} has no price on provider "
-                f"{provider.name}, so its cost cannot be counted against the cap. Set its "
-                "price on the provider, or confirm running it with its cost unknown.",
-                field="cost_cap",
-            )
+        # A chain's calls are its steps', each on its own version's model.
+        calls = [(label, settings_)]
+        if version.kind == Kind.CHAIN:
+            try:
+                steps = chains.resolve_steps(version)
+            except ValidationFailed as exc:
+                raise ValidationFailed(f"Variant {label}: {exc.message}", field="variants")
+            calls = [
+                (f"{label}, step {s.name}", effective_settings(s.version, {}, team=team))
+                for s in steps
+            ]
+        for call_label, call_settings in calls:
+            provider = _provider_for(call_settings, call_label)
+            if (
+                cap is not None
+                and not allow_unpriced
+                and provider.price_for(call_settings["model"]) is None
+            ):
+                raise ValidationFailed(
+                    f"Variant {call_label}: model {call_settings['model']} has no price on "
+                    f"provider {provider.name}, so its cost cannot be counted against the cap. "
+                    "Set its price on the provider, or confirm running it with its cost "
+                    "unknown.",
+                    field="cost_cap",
+                )
         Variant.objects.create(
             team=team,
             experiment=experiment,

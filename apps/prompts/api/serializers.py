@@ -64,6 +64,7 @@ class VersionSerializer(serializers.ModelSerializer):
     # A field named like Field.parent, which the stubs type as the parent serializer.
     parent = serializers.SerializerMethodField()  # type: ignore[assignment]
     messages = serializers.ListField(child=MessageField())
+    steps = serializers.ListField(child=serializers.DictField(), read_only=True)
 
     class Meta:
         model = PromptVersion
@@ -73,6 +74,7 @@ class VersionSerializer(serializers.ModelSerializer):
             "kind",
             "template",
             "messages",
+            "steps",
             "variables",
             "variables_schema",
             "model_settings",
@@ -107,6 +109,12 @@ class VersionCreateSerializer(serializers.Serializer):
         required=False, allow_blank=True, default="", trim_whitespace=False
     )
     messages = serializers.ListField(child=MessageField(), required=False, default=list)
+    steps = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        default=list,
+        help_text="A chain's steps: {name, prompt, version | tag, inputs: {variable: template}}.",
+    )
     variables_schema = serializers.DictField(required=False, default=dict)
     model_settings = serializers.DictField(required=False, default=dict)
     commit_message = serializers.CharField(max_length=500)

@@ -19,6 +19,8 @@ class ImmutableRowError(RuntimeError):
 class Kind(models.TextChoices):
     TEXT = "text", "Text"
     CHAT = "chat", "Chat"
+    # An ordered list of steps, each another prompt's version (apps/prompts/chains.py).
+    CHAIN = "chain", "Chain"
 
 
 class ImmutableQuerySet(models.QuerySet):
@@ -51,6 +53,8 @@ class PromptVersion(TeamOwned):
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.TEXT)
     template = models.TextField(blank=True)
     messages = models.JSONField(default=list, blank=True)
+    # A chain's steps: [{name, prompt, version | tag, inputs: {variable: template}}].
+    steps = models.JSONField(default=list, blank=True)
     variables = models.JSONField(default=list, blank=True)
     variables_schema = models.JSONField(default=dict, blank=True)
     model_settings = models.JSONField(default=dict, blank=True)

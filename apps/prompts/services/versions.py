@@ -9,6 +9,7 @@ from django.db.models import Max
 
 from apps.core.errors import ValidationFailed
 from apps.llm.selectors import provider_id_check
+from apps.prompts import chains
 from apps.prompts.content import check_content, content_hash, normalize_model_settings
 from apps.prompts.models import Kind, Prompt, PromptVersion
 from apps.prompts.permissions import WRITE
@@ -33,7 +34,10 @@ def version_create(
     model_settings: dict[str, Any] | None = None,
     commit_message: str,
     parent: PromptVersion | None = None,
+    steps: list[dict[str, Any]] | None = None,
 ) -> PromptVersion:
+    """The next version of `prompt`; a `chain` version takes `steps` instead of a template
+    (apps/prompts/chains.py)."""
     require(actor, PERM_EDIT, team, scope=WRITE)
     commit_message = (commit_message or "").strip()
     if not commit_message:
@@ -51,9 +55,21 @@ def version_create(
         if not messages:
             raise ValidationFailed("A chat prompt needs at least one message.", field="messages")
     variables_schema = dict(variables_schema or {})
-    variables = check_content(
-        kind=kind, template=template, messages=messages, variables_schema=variables_schema
-    )
+    if kind == Kind.CHAIN:
+        template, messages = "", []
+        steps = chains.clean_steps(steps, chain_prompt=prompt)
+        variables = chains.chain_variables(steps, chain_prompt=prompt)
+        extra = sorted(set(variables_schema) - set(variables))
+        if extra:
+            raise ValidationFailed(
+                f"The variables schema names {extra[0]!r}, which the chain does not use.",
+                field="variables_schema",
+            )
+    else:
+        steps = []
+        variables = check_content(
+            kind=kind, template=template, messages=messages, variables_schema=variables_schema
+        )
     model_settings = normalize_model_settings(model_settings)
     if parent is not None and parent.prompt_id != prompt.pk:
         raise ValidationFailed("The parent version belongs to another prompt.", field="parent")
@@ -67,6 +83,7 @@ def version_create(
         messages=messages,
         variables_schema=variables_schema,
         model_settings=model_settings,
+        steps=steps,
     )
     provider_id = model_settings.get("provider_id")
     carried = newest is not None and newest.model_settings.get("provider_id") == provider_id
@@ -87,6 +104,7 @@ def version_create(
         kind=kind,
         template=template,
         messages=messages,
+        steps=steps,
         variables=variables,
         variables_schema=variables_schema,
         model_settings=model_settings,
