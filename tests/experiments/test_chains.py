@@ -197,3 +197,11 @@ def test_it_shows_a_chains_steps_on_its_version_page(client, lab, chain):
     body = client.get(url).content.decode()
     assert "Steps" in body and "summarise</strong>" in body and "at tag" in body
     assert "{{ steps.summarise.output }}" in body
+
+
+def test_it_says_the_playground_does_not_run_chains_yet(client, lab, chain):
+    client.force_login(lab.actor)
+    url = reverse("playground:index", kwargs={"team_slug": "acme"}) + f"?version={chain.pk}"
+    body = client.get(url).content.decode()
+    assert 'id="chain-note"' in body and "summarise → answer" in body
+    assert "The playground does not run chains yet" in body
