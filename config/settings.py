@@ -319,6 +319,7 @@ SPECTACULAR_SETTINGS = {
         "ExampleSourceInputEnum": ["manual", "upload", "experiment", "trace", "annotation"],
         "ExperimentStatusEnum": "apps.experiments.models.Status",
         "SpanStatusEnum": "apps.traces.models.Status",
+        "ExperimentKindEnum": "apps.experiments.models.ExperimentKind",
         "EvaluatorKindEnum": "apps.experiments.api.evaluators.evaluator_kinds",
     },
 }
