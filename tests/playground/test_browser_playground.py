@@ -17,6 +17,12 @@ WATCH_OUTPUT = """
   window.__updates[index] = 0;
   new MutationObserver(() => { window.__updates[index] += 1; })
     .observe(out, {childList: true, characterData: true, subtree: true});
+  // And what the status line said while the answer streamed in.
+  const stats = document.querySelectorAll('[data-variant] [data-stats]')[index];
+  window.__said = window.__said || {};
+  window.__said[index] = [];
+  new MutationObserver(() => { window.__said[index].push(stats.textContent); })
+    .observe(stats, {childList: true, characterData: true, subtree: true});
 }
 """
 
@@ -63,6 +69,8 @@ def test_it_runs_variants_side_by_side_and_saves_one(new_page, acme, alice, demo
     expect(variant_a.locator("[data-stats]")).to_contain_text("7 in / 8 out tokens")
     expect(variant_a.locator("[data-stats]")).to_contain_text("$0.000023")
     assert page.evaluate("window.__updates[0]") > 1
+    said = page.evaluate("window.__said[0]")
+    assert any(text.startswith("Streaming… 2 chunks in ") for text in said), said
 
     # --- a second variant with different text, both run at once ----------------------
     page.get_by_role("button", name="Add variant").click()

@@ -211,6 +211,8 @@
       error.textContent = "";
       stats.textContent = "Running…";
       el.setAttribute("aria-busy", "true");
+      el.dataset.chunks = "0";
+      el.dataset.started = String(performance.now());
       const data = variantData(el);
       if (batch) data.append("batch", batch);
       try {
@@ -259,7 +261,12 @@
       const payload = JSON.parse(lines.join("\n"));
       if (event === "chunk") {
         output.textContent += payload.text;
-        stats.textContent = "Streaming…";
+        // Live progress, so streaming is seen (and told apart from a stall).
+        const chunks = Number(el.dataset.chunks || 0) + 1;
+        el.dataset.chunks = String(chunks);
+        const seconds = (performance.now() - Number(el.dataset.started || 0)) / 1000;
+        stats.textContent = "Streaming… " + chunks + " chunk" + (chunks === 1 ? "" : "s") +
+          " in " + seconds.toFixed(1) + " s";
       } else if (event === "done") {
         stats.textContent = formatStats(payload);
         el.dataset.runId = payload.run_id;
