@@ -41,6 +41,8 @@ AREAS = {
     "traces": "traces",
     "scores": "traces",
     "dashboard": "traces",
+    "functions": "traces",
+    "optimisations": "experiments",
     "online-rules": "online",
     "annotation-queues": "annotations",
     "annotation-items": "annotations",

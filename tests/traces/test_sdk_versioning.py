@@ -15,6 +15,8 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from promptyard import tracing
 from promptyard.versioning import closure, closure_source
 
+from tests.async_helper import run_async
+
 
 class Memory(SpanExporter):
     def __init__(self):
@@ -180,7 +182,7 @@ def test_an_async_generator_is_traced_until_its_iteration_ends(memory):
     async def consume():
         return [chunk async for chunk in astream(3)]
 
-    assert asyncio.run(consume()) == ["t0", "t1", "t2"]
+    assert run_async(consume) == ["t0", "t1", "t2"]
     span = _by_name(memory)["astream"]
     assert span.attributes["output.value"] == "t0t1t2"
     assert span.attributes["input.value"] == '{"n": 3}'
