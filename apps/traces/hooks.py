@@ -28,7 +28,8 @@ class SpanQueues:
     queues: Callable[..., Iterable]  # (*, team, actor): the queues to choose from
     queue_get: Callable[..., Any]  # (*, team, actor, queue_id): the queue, or NotFound
     send: Callable[..., list]  # (*, team, actor, queue, spans): the items added
-    # (*, team, actor, queue, span, passed, reasoning): a verdict under the queue's rules
+    # (*, team, actor, queue, span, passed, reasoning, fields): a verdict under the queue's
+    # rules; `fields` are the values of its extra fields (queue.form_fields) by name
     verdict: Callable[..., Any] | None = None
 
 

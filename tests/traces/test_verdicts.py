@@ -149,3 +149,41 @@ def test_a_verdict_under_a_queues_rules_lands_in_the_queue(client, acme, alice):
         (annotation,) = Annotation.objects.select_related("item__span")
         assert annotation.item.queue_id == lenient.pk
         assert annotation.item.span.span_id == hex_id(101, 8) and not annotation.passed
+
+
+def test_a_queues_extra_fields_are_offered_and_kept_from_the_trace_page(client, acme, alice):
+    """Same form as in the queue: the chosen queue's extra fields are on the trace page,
+    checked by the queue's rules and stored with the verdict."""
+    from apps.annotations.models import Annotation
+    from apps.annotations.services import queue_create
+
+    trace_id = _trace(acme, alice, 1)
+    fields = [
+        {"name": "tone", "kind": "label", "choices": ["polite", "rude"], "required": True},
+        {"name": "stars", "kind": "number", "min": 1, "max": 5},
+    ]
+    with team_scope(acme):
+        queue = queue_create(team=acme, actor=alice, name="Tone", form_fields=fields)
+    client.force_login(alice)
+    page = client.get(f"/t/acme/traces/{trace_id}/").content.decode()
+    assert f'name="q{queue.pk}_tone"' in page and '<option value="rude">rude</option>' in page
+    assert f'name="q{queue.pk}_stars"' in page and 'min="1.0" max="5.0"' in page
+    url = f"/t/acme/traces/{trace_id}/verdict/"
+    base = {"passed": "fail", "reasoning": "curt", "queue_id": queue.pk}
+    missing = client.post(url, base, HTTP_HX_REQUEST="true").content.decode()
+    assert "Tone: this field is required." in missing
+    wrong = client.post(
+        url,
+        {**base, f"q{queue.pk}_tone": "rude", f"q{queue.pk}_stars": "9"},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert "Stars: at most 5." in wrong
+    saved = client.post(
+        url,
+        {**base, f"q{queue.pk}_tone": "rude", f"q{queue.pk}_stars": "2"},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert "Verdict saved" in saved
+    with team_scope(acme):
+        (annotation,) = Annotation.objects.all()
+        assert annotation.fields == {"tone": "rude", "stars": 2}

@@ -222,14 +222,23 @@ def item_decide(
 
 @transaction.atomic
 def span_annotation_save(
-    *, team: Team, actor: Actor, queue: AnnotationQueue, span: Any, passed: Any, reasoning: str = ""
+    *,
+    team: Team,
+    actor: Actor,
+    queue: AnnotationQueue,
+    span: Any,
+    passed: Any,
+    reasoning: str = "",
+    fields: Any = None,
 ) -> Annotation:
     """A verdict on a trace's span given where the trace is read, under a queue's rules:
     the span becomes the queue's item if it is not one yet (which takes the right to fill
     the queue), then the actor's verdict is saved on it as in the queue itself (its
-    reasoning rule, its number of annotators, its locks)."""
+    reasoning rule, its extra fields, its number of annotators, its locks)."""
     item = QueueItem.objects.filter(queue=queue, span_id=span.pk).first()
     if item is None:
         added = queue_add_spans(team=team, actor=actor, queue=queue, spans=[span])
         item = added[0] if added else QueueItem.objects.get(queue=queue, span_id=span.pk)
-    return annotation_save(team=team, actor=actor, item=item, passed=passed, reasoning=reasoning)
+    return annotation_save(
+        team=team, actor=actor, item=item, passed=passed, reasoning=reasoning, fields=fields
+    )

@@ -226,6 +226,17 @@ def trace_send_to_queue(request, trace_id):
     return _back(request, trace, span)
 
 
+def _queue_field_values(post, queue) -> dict:
+    """The chosen queue's extra verdict fields, as the form names them (q<queue>_<field>:
+    every queue's fields are on the page, only the chosen one's are read)."""
+    values = {}
+    for spec in getattr(queue, "form_fields", None) or []:
+        value = post.get(f"q{queue.pk}_{spec['name']}", "")
+        if value != "":
+            values[spec["name"]] = value
+    return values
+
+
 @require_POST
 def trace_verdict(request, trace_id):
     """A pass/fail verdict with reasoning on the trace or the chosen span, from its page:
@@ -253,6 +264,7 @@ def trace_verdict(request, trace_id):
                 span=span or selectors.root_span(list(selectors.trace_spans(trace))),
                 passed=request.POST.get("passed"),
                 reasoning=request.POST.get("reasoning", ""),
+                fields=_queue_field_values(request.POST, queue),
             )
         else:
             score_services.verdict_save(
