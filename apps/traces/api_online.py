@@ -88,10 +88,6 @@ class OnlineRulePauseSerializer(serializers.Serializer):
     paused = serializers.BooleanField()
 
 
-def _with_today(rule: OnlineRule) -> OnlineRule:
-    return next(r for r in selectors.rules_with_today() if r.pk == rule.pk)
-
-
 class OnlineRuleListAPI(TeamGenericAPIView):
     read_scope = ApiKeyScope.TRACES_READ
     write_scope = ApiKeyScope.EXPERIMENTS_WRITE
@@ -123,7 +119,8 @@ class OnlineRuleListAPI(TeamGenericAPIView):
             daily_cost=data["daily_cost"],
         )
         return Response(
-            OnlineRuleSerializer(_with_today(rule)).data, status=status.HTTP_201_CREATED
+            OnlineRuleSerializer(selectors.rule_with_today(rule)).data,
+            status=status.HTTP_201_CREATED,
         )
 
 
@@ -134,7 +131,9 @@ class OnlineRuleDetailAPI(TeamGenericAPIView):
 
     @extend_schema(responses=OnlineRuleSerializer)
     def get(self, request, rule_id: int):
-        return Response(OnlineRuleSerializer(_with_today(selectors.rule_get(rule_id))).data)
+        return Response(
+            OnlineRuleSerializer(selectors.rule_with_today(selectors.rule_get(rule_id))).data
+        )
 
 
 class OnlineRulePauseAPI(TeamGenericAPIView):
@@ -153,7 +152,7 @@ class OnlineRulePauseAPI(TeamGenericAPIView):
         rule = services.online_rule_set_paused(
             team=self.team, actor=self.actor, rule=rule, paused=body.validated_data["paused"]
         )
-        return Response(OnlineRuleSerializer(_with_today(rule)).data)
+        return Response(OnlineRuleSerializer(selectors.rule_with_today(rule)).data)
 
 
 # --- the dashboard ----------------------------------------------------------------------

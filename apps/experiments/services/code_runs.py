@@ -44,7 +44,13 @@ from apps.experiments.models import (
     Status,
     Variant,
 )
-from apps.experiments.services.experiments import MAX_REPETITIONS, MAX_VARIANTS, WRITE, _int
+from apps.experiments.services.experiments import (
+    MAX_REPETITIONS,
+    MAX_VARIANTS,
+    WRITE,
+    _evaluators_link,
+    _int,
+)
 from apps.experiments.tasks import score_code_experiment
 from apps.prompts.models import PromptVersion
 from apps.teams.actors import Actor
@@ -187,25 +193,7 @@ def code_experiment_start(
             is_baseline=spec.is_baseline or (not has_baseline and position == 0),
             position=position,
         )
-    position = 0
-    seen: set[int] = set()
-    for evaluator in evaluators or []:
-        if evaluator.team_id != team.pk:
-            raise ValidationFailed("Unknown evaluator.", field="evaluators")
-        if evaluator.pk in seen:
-            continue
-        seen.add(evaluator.pk)
-        ExperimentEvaluator.objects.create(
-            team=team,
-            experiment=experiment,
-            evaluator=evaluator,
-            name=evaluator.name,
-            kind=evaluator.kind,
-            params=evaluator.params,
-            evaluator_version=evaluator.version,
-            position=position,
-        )
-        position += 1
+    position = _evaluators_link(team, experiment, evaluators)
     names = {link_name for link_name in (e.name for e in evaluators or [])}
     for sdk in sdk_evaluators or []:
         label = _clean_label(sdk.name, field_name="sdk_evaluators")

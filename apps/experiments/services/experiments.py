@@ -3,6 +3,7 @@ start, resume, cancel, delete. The worker runs them (apps.experiments.runner).""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -221,23 +222,7 @@ def experiment_create(
             position=position,
         )
 
-    seen = set()
-    for position, evaluator in enumerate(evaluators or []):
-        if evaluator.team_id != team.pk:
-            raise ValidationFailed("Unknown evaluator.", field="evaluators")
-        if evaluator.pk in seen:
-            continue
-        seen.add(evaluator.pk)
-        ExperimentEvaluator.objects.create(
-            team=team,
-            experiment=experiment,
-            evaluator=evaluator,
-            name=evaluator.name,
-            kind=evaluator.kind,
-            params=evaluator.params,
-            evaluator_version=evaluator.version,
-            position=position,
-        )
+    _evaluators_link(team, experiment, evaluators)
     audit_record(
         team=team,
         actor=actor,
@@ -282,6 +267,33 @@ def _queue(experiment: Experiment, *, enqueue: bool) -> None:
     if enqueue:
         experiment_id = experiment.pk
         transaction.on_commit(lambda: _enqueue(experiment_id))
+
+
+def _evaluators_link(
+    team: Team, experiment: Experiment, evaluators: Iterable[Evaluator] | None
+) -> int:
+    """Pin the team's evaluators (each once, as they are now) to the experiment, in order;
+    returns the next free position."""
+    seen: set[int] = set()
+    position = 0
+    for evaluator in evaluators or []:
+        if evaluator.team_id != team.pk:
+            raise ValidationFailed("Unknown evaluator.", field="evaluators")
+        if evaluator.pk in seen:
+            continue
+        seen.add(evaluator.pk)
+        ExperimentEvaluator.objects.create(
+            team=team,
+            experiment=experiment,
+            evaluator=evaluator,
+            name=evaluator.name,
+            kind=evaluator.kind,
+            params=evaluator.params,
+            evaluator_version=evaluator.version,
+            position=position,
+        )
+        position += 1
+    return position
 
 
 def _locked(experiment: Experiment) -> Experiment:

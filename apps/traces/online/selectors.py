@@ -36,6 +36,14 @@ def rules_with_today() -> list[OnlineRule]:
     return rules
 
 
+def rule_with_today(rule: OnlineRule) -> OnlineRule:
+    """The rule with `today` (its spending row for today, or None), as rules_with_today."""
+    rule.today = OnlineRuleDay.objects.filter(  # type: ignore[attr-defined]
+        rule=rule, day=timezone.now().date()
+    ).first()
+    return rule
+
+
 def rule_get(rule_id: object) -> OnlineRule:
     text = str(rule_id)
     rule = OnlineRule.objects.filter(pk=int(text)).first() if text.isdigit() else None
