@@ -149,10 +149,18 @@ class _Recorder:
         self.rationales: dict[str, str] = {}
         self.proposed: list[str] = []
         self.error: Exception | None = None
+        self._known: dict[int, Candidate] = {}  # the pool's recorded members, by index
         self._candidate(0, seed, None, 0, "The starting version.")
 
-    @transaction.atomic
     def _candidate(self, index, components, parent, number, rationale) -> Candidate:
+        if index not in self._known:
+            self._known[index] = self._record_candidate(
+                index, components, parent, number, rationale
+            )
+        return self._known[index]
+
+    @transaction.atomic
+    def _record_candidate(self, index, components, parent, number, rationale) -> Candidate:
         key = candidate_key(components)
         found = Candidate.objects.filter(run=self.run, index=index).first()
         if found is not None:
@@ -236,23 +244,29 @@ class _Recorder:
             (sum(s.values()) / len(s) if s else 0.0 for s in state.prog_candidate_val_subscores),
             default=0.0,
         )
-        Round.objects.update_or_create(
-            run=self.run,
-            number=number,
-            defaults={
-                "team": self.run.team,
-                "candidate_keys": self.proposed,
-                "accepted": bool(event.get("proposal_accepted")),
-                "best_train_score": best,
-                "calls_used": self.evaluator.calls,
-            },
+        # One statement (a resumed run records its replayed rounds again, over the old).
+        Round.objects.bulk_create(
+            [
+                Round(
+                    team=self.run.team,
+                    run=self.run,
+                    number=number,
+                    candidate_keys=self.proposed,
+                    accepted=bool(event.get("proposal_accepted")),
+                    best_train_score=best,
+                    calls_used=self.evaluator.calls,
+                )
+            ],
+            update_conflicts=True,
+            unique_fields=["run", "number"],
+            update_fields=["candidate_keys", "accepted", "best_train_score", "calls_used"],
         )
         self.proposed = []
         _progress(self.run, self.evaluator, rounds=number)
 
     def _scores(self, state) -> None:
         for index, scores in enumerate(state.prog_candidate_val_subscores):
-            candidate = Candidate.objects.get(run=self.run, index=index)
+            candidate = self._known[index]
             if candidate.train_score is not None or not scores:
                 continue
             # GEPA keys its selection set by position; ours is the run's train ids.
@@ -311,9 +325,17 @@ def _execute(run: OptimisationRun) -> dict:
     adapter = PromptyardAdapter(evaluator)
     detail = ""
     try:
-        # The start on validation (the comparison's reference, whatever happens next) and on
-        # train (GEPA's first measurement, then read back) in one batch: one wait, not two.
-        evaluator.evaluate(seed, [*run.validation_ids, *run.train_ids])
+        # The start on train is GEPA's first measurement (read back when it asks). The start
+        # on validation, the comparison's reference, is measured in the slots the search
+        # leaves idle, its calls held back from the search's; under a cost cap (which
+        # cannot hold money back for it) it is measured first, with train.
+        train = [str(i) for i in run.train_ids]
+        validation = [str(i) for i in run.validation_ids]
+        if run.max_cost is None:
+            evaluator.prefetch(seed, validation)
+            evaluator.evaluate(seed, train)
+        else:
+            evaluator.evaluate(seed, [*validation, *train])
         options: dict[str, Any] = dict(
             seed_candidate=seed,
             trainset=list(run.train_ids),

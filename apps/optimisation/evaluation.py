@@ -11,15 +11,20 @@ call fits `max_calls` and its worst-case cost fits the cost cap.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import hashlib
+import heapq
+import itertools
 import json
 import threading
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import Count, Sum
 
 from apps.annotations.models import Annotation
 from apps.datasets.selectors import examples_at_revision
@@ -73,6 +78,66 @@ def candidate_prompt(version, components: dict[str, str]) -> SimpleNamespace:
         messages=messages,
         variables_schema=version.variables_schema,
     )
+
+
+class _Slots:
+    """The run's concurrency, shared by the search's evaluations and background ones.
+
+    The search waits on its evaluations (its critical path); a background evaluation (the
+    held-out split, measured while the search goes on) fills the slots the search leaves
+    idle: it leaves `reserve` of them (a minibatch) free for the search, and a waiting
+    search call takes the next free slot before any waiting background call.
+    """
+
+    def __init__(self, size: int, *, reserve: int):
+        self.size = max(1, size)
+        self.background_cap = max(1, self.size - reserve)
+        self.used = 0
+        self.background = 0
+        self._waiting: list[tuple[int, int, asyncio.Future, bool]] = []
+        self._order = itertools.count()
+
+    def _fits(self, background: bool) -> bool:
+        if self.used >= self.size:
+            return False
+        return not background or self.background < self.background_cap
+
+    def _take(self, background: bool) -> None:
+        self.used += 1
+        self.background += background
+
+    @contextlib.asynccontextmanager
+    async def slot(self, *, background: bool = False) -> AsyncIterator[None]:
+        ahead = self._waiting and self._waiting[0][0] <= int(background)
+        if not ahead and self._fits(background):
+            self._take(background)
+        else:
+            waiter = asyncio.get_running_loop().create_future()
+            heapq.heappush(self._waiting, (int(background), next(self._order), waiter, background))
+            try:
+                await waiter  # the slot is taken on our behalf when it is handed over
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._give_back(background)
+                raise
+        try:
+            yield
+        finally:
+            self._give_back(background)
+
+    def _give_back(self, background: bool) -> None:
+        self.used -= 1
+        self.background -= background
+        while self._waiting:
+            _, _, waiter, waiting_background = self._waiting[0]
+            if waiter.cancelled():
+                heapq.heappop(self._waiting)
+                continue
+            if not self._fits(waiting_background):
+                return
+            heapq.heappop(self._waiting)
+            self._take(waiting_background)
+            waiter.set_result(None)
 
 
 @dataclass
@@ -165,21 +230,29 @@ class Evaluator:
             )
         }
         self.reasoning = self._annotator_reasoning()
-        spent = float(
-            (Evaluation.objects.filter(run=run).aggregate(s=Sum("cost"))["s"] or 0)
-            + (Reflection.objects.filter(run=run).aggregate(s=Sum("cost"))["s"] or 0)
-        )
+        # Every stored row of the run, by candidate key (a resumed run's are read once, here;
+        # rows never change once stored).
+        stored = list(Evaluation.objects.filter(run=run))
+        self._known: dict[str, dict[str, Evaluation]] = {}
+        for row in stored:
+            self._known.setdefault(row.candidate_key, {})[str(row.example_id)] = row
+        reflections = Reflection.objects.filter(run=run).aggregate(n=Count("pk"), s=Sum("cost"))
+        spent = float(sum(row.cost or 0 for row in stored) + (reflections["s"] or 0))
         # Calls made so far: one per stored evaluation and reflection (a resumed run counts
         # what it already spent against its cap).
-        self.calls = (
-            Evaluation.objects.filter(run=run).count() + Reflection.objects.filter(run=run).count()
-        )
+        self.calls = len(stored) + reflections["n"]
         self.in_flight = 0
         self.exhausted: BudgetExhausted | None = None  # the cap that stopped a call
         self.holdback_calls = holdback_calls
+        # Calls a background evaluation of the held-out split is still owed: the search
+        # cannot spend them (they are `final`), so the comparison keeps its reference.
+        self.promised = 0
         self.ledger = CostLedger(
             cap=None if run.max_cost is None else float(run.max_cost), spent=spent
         )
+        self.slots = _Slots(run.concurrency, reserve=run.minibatch_size)
+        # Background evaluations by candidate key: stored when next asked for, or at close.
+        self._pending: dict[str, tuple[concurrent.futures.Future, frozenset[str]]] = {}
         # The model calls run on an event loop of their own thread: the caller's thread may
         # have a loop running already (a browser test's), and keeps the ORM synchronous.
         self.loop = asyncio.new_event_loop()
@@ -193,6 +266,8 @@ class Evaluator:
 
     def close(self) -> None:
         try:
+            for key in list(self._pending):
+                self._collect(key)  # what the calls made is stored: a resume repeats none
             self._run(gateway.aclose_loop_clients())
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
@@ -216,7 +291,7 @@ class Evaluator:
     # --- budget -------------------------------------------------------------------------
 
     def _take_call(self, *, final: bool = False) -> None:
-        limit = self.run.max_calls - (0 if final else self.holdback_calls)
+        limit = self.run.max_calls - (0 if final else self.holdback_calls + self.promised)
         if self.calls + self.in_flight + 1 > limit:
             self.exhausted = BudgetExhausted(f"the cap of {self.run.max_calls} model calls")
             raise self.exhausted
@@ -239,12 +314,8 @@ class Evaluator:
         """Each example's stored evaluation of the candidate, evaluating the missing ones.
         Raises BudgetExhausted (after storing what finished) when the cap stops a call."""
         key = candidate_key(components)
-        stored = {
-            str(e.example_id): e
-            for e in Evaluation.objects.filter(
-                run=self.run, candidate_key=key, example_id__in=example_ids
-            )
-        }
+        self._collect(key, needed=example_ids)
+        stored = self._stored(key, example_ids)
         missing = [i for i in dict.fromkeys(example_ids) if i not in stored]
         if missing:
             prepared = PreparedPrompt(candidate_prompt(self.version, components))
@@ -253,6 +324,44 @@ class Evaluator:
             if stop is not None:
                 raise stop
         return stored
+
+    def prefetch(self, components: dict[str, str], example_ids: list[str]) -> None:
+        """Start evaluating the candidate on these examples in the slots the search leaves
+        idle, without waiting: the next `evaluate` of the candidate (or `close`) collects
+        and stores them. The calls are held back from the search's budget, as the best's
+        validation is, so the search cannot leave them without the calls they need."""
+        key = candidate_key(components)
+        if key in self._pending:
+            return
+        stored = self._stored(key, example_ids)
+        missing = [i for i in dict.fromkeys(example_ids) if i not in stored]
+        if missing:
+            prepared = PreparedPrompt(candidate_prompt(self.version, components))
+            self.promised += len(missing)
+            future = asyncio.run_coroutine_threadsafe(
+                self._evaluate_all(prepared, missing, final=True, background=True), self.loop
+            )
+            self._pending[key] = (future, frozenset(missing))
+
+    def _collect(self, key: str, *, needed: list[str] | None = None) -> None:
+        """Store a background evaluation of the candidate: waiting for it when it covers
+        examples `needed` (None: always), else only if it has finished. A cap it met is
+        already on `exhausted`; the caller's own calls meet it again."""
+        pending = self._pending.get(key)
+        if pending is None:
+            return
+        future, covers = pending
+        if needed is not None and covers.isdisjoint(needed) and not future.done():
+            return
+        del self._pending[key]
+        outcomes, _stop = future.result()
+        self._store(key, outcomes)
+
+    def _stored(self, key: str, example_ids: list[str]) -> dict[str, Evaluation]:
+        """The stored evaluations of these examples, from memory: the run's rows were read
+        when this evaluator started and every row stored since is read back by `_store`."""
+        known = self._known.get(key, {})
+        return {i: known[i] for i in example_ids if i in known}
 
     def _store(self, key: str, outcomes: dict[str, Outcome]) -> dict[str, Evaluation]:
         """One insert for the batch; a row another worker stored first is kept (theirs)."""
@@ -272,28 +381,31 @@ class Evaluator:
             for example_id, outcome in outcomes.items()
         ]
         Evaluation.objects.bulk_create(rows, ignore_conflicts=True)
-        return {
-            str(e.example_id): e
-            for e in Evaluation.objects.filter(
-                run=self.run, candidate_key=key, example_id__in=list(outcomes)
-            )
-        }
+        known = self._known.setdefault(key, {})
+        for row in Evaluation.objects.filter(
+            run=self.run, candidate_key=key, example_id__in=list(outcomes)
+        ):
+            known[str(row.example_id)] = row
+        return self._stored(key, list(outcomes))
 
-    async def _evaluate_all(self, prepared, example_ids, *, final: bool):
-        gate = asyncio.Semaphore(max(1, self.run.concurrency))
+    async def _evaluate_all(self, prepared, example_ids, *, final: bool, background=False):
         outcomes: dict[str, Outcome] = {}
         stop: list[BudgetExhausted] = []
 
         async def one(example_id: str) -> None:
-            async with gate:
-                if stop:
-                    return
-                try:
-                    outcomes[example_id] = await self._evaluate_one(
-                        prepared, self.examples[example_id], final=final
-                    )
-                except BudgetExhausted as exc:
-                    stop.append(exc)
+            try:
+                async with self.slots.slot(background=background):
+                    if stop:
+                        return
+                    try:
+                        outcomes[example_id] = await self._evaluate_one(
+                            prepared, self.examples[example_id], final=final
+                        )
+                    except BudgetExhausted as exc:
+                        stop.append(exc)
+            finally:
+                if background:
+                    self.promised -= 1
 
         await asyncio.gather(*(one(i) for i in example_ids))
         return outcomes, (stop[0] if stop else None)
