@@ -369,10 +369,10 @@ PROMPTYARD_TEAM_MAX_RUNNING_EXPERIMENTS = int(
 )
 PROMPTYARD_EXPERIMENT_TURN_SECONDS = float(os.environ.get("PROMPTYARD_EXPERIMENT_TURN_SECONDS", 5))
 # A worker that joined a running run (extra help on its shards) steps aside this soon once
-# a queued run could start: help gives way first, so another team's small run starts in
-# about a second even when one big run has every worker.
+# a queued run could start (looking every 0.1 s): help gives way first, so another team's
+# small run starts within a fraction of a second even when one big run has every worker.
 PROMPTYARD_EXPERIMENT_HELPER_TURN_SECONDS = float(
-    os.environ.get("PROMPTYARD_EXPERIMENT_HELPER_TURN_SECONDS", 0.5)
+    os.environ.get("PROMPTYARD_EXPERIMENT_HELPER_TURN_SECONDS", 0.1)
 )
 # One run's cells are split into shards of about this many cells, which several worker
 # processes (on several machines with one PostgreSQL) claim and run at once; a claim is a

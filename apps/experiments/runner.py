@@ -98,6 +98,9 @@ from apps.teams.models import Team
 logger = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 0.5  # seconds between counter/heartbeat writes and cancel checks
+# Seconds between looks for a queued run this one should step aside for, once its turn is
+# over: a queued run's wait for a worker is about this long, not a whole progress period.
+TURN_CHECK_EVERY = 0.1
 # Finished cells wait at most this long to be stored together: a batch per window rather
 # than a transaction per cell or two, which at hundreds of cells per second cost the
 # event loop's thread more CPU (the GIL) than the model calls. A kill loses at most the
@@ -1226,7 +1229,7 @@ class ExperimentRunner:
             self._share = max(1, math.ceil(self.experiment.concurrency / workers))
         thread = threading.Thread(target=self._loop_thread, name=f"experiment-{self.experiment.pk}")
         thread.start()
-        last_progress = turn_started = time.monotonic()
+        last_progress = last_turn_check = turn_started = time.monotonic()
         try:
             while True:
                 batch = self._drain(timeout=0.05, window=STORE_WINDOW)
@@ -1242,7 +1245,9 @@ class ExperimentRunner:
                     self._share_concurrency()
                     if self.refresh_counters():
                         self.request_stop("cancelled")
-                    elif self._turn_over(last_progress - turn_started):
+                if time.monotonic() - last_turn_check >= TURN_CHECK_EVERY:
+                    last_turn_check = time.monotonic()
+                    if self._turn_over(last_turn_check - turn_started):
                         # Calls in flight finish and are stored; no new cell starts.
                         self.request_stop("yielded")
                 if (self._lanes_done.is_set() or not thread.is_alive()) and self._done.empty():

@@ -45,7 +45,7 @@ def turn_seconds() -> float:
 
 def helper_turn_seconds() -> float:
     """The turn of a worker that joined a running run: help gives way before turns do."""
-    return float(getattr(settings, "PROMPTYARD_EXPERIMENT_HELPER_TURN_SECONDS", 0.5))
+    return float(getattr(settings, "PROMPTYARD_EXPERIMENT_HELPER_TURN_SECONDS", 0.1))
 
 
 def _runs():
