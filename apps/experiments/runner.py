@@ -52,6 +52,7 @@ from apps.core.worker import (
     worker_retries_supported,
 )
 from apps.experiments import scheduling, sharding
+from apps.experiments.chain_steps import StepPlan, plan_steps, run_steps
 from apps.experiments.evaluators import (
     REGISTRY,
     SOURCE_CODE,
@@ -72,9 +73,9 @@ from apps.experiments.models import (
     Status,
     Variant,
 )
+from apps.experiments.prepared import PreparedPrompt, render_messages  # noqa: F401 - re-exported
 from apps.experiments.selectors import experiment_examples, is_stale
 from apps.experiments.services.code_runs import code_evaluators_run
-from apps.experiments.variants import effective_settings
 
 # Imported here, not on the first call: the openai SDK takes ~0.5 s to import, which
 # would otherwise be spent inside the first run a worker makes, on the event loop.
@@ -90,9 +91,8 @@ from apps.llm.gateway import (
 )
 from apps.llm.model_settings import ModelSettings
 from apps.llm.models import ProviderConfig
-from apps.prompts import chains, rendering
 from apps.prompts.models import Kind
-from apps.prompts.rendering import RenderError, render_prompt
+from apps.prompts.rendering import RenderError
 from apps.teams.models import Team
 
 logger = logging.getLogger(__name__)
@@ -330,16 +330,6 @@ class Cell:
 
 
 @dataclass
-class StepPlan:
-    """One step of a chain variant: its resolved version, model and compiled prompt."""
-
-    step: chains.ResolvedStep
-    provider: Any
-    settings: ModelSettings
-    prompt: PreparedPrompt
-
-
-@dataclass
 class VariantPlan:
     variant: Variant
     provider: Any
@@ -375,67 +365,6 @@ class Finished:
     fields: dict
     scores: list = field(default_factory=list)  # (EvaluatorPlan, EvalOutcome)
     extra_cost: float = 0.0  # judge calls
-
-
-def render_messages(version, values: dict) -> list[dict]:
-    rendered = render_prompt(
-        kind=version.kind,
-        template=version.template,
-        messages=version.messages,
-        variables_schema=version.variables_schema,
-        values=values,
-    )
-    if isinstance(rendered, str):
-        return [{"role": "user", "content": rendered}]
-    return rendered
-
-
-class PreparedPrompt:
-    """`render_messages` for one version, many times: parse and compile once.
-
-    `render_prompt` parses and compiles the template on every call (~2 ms, 40x the render
-    itself), which would cap a run at a few hundred rows per second. This keeps the shared
-    implementation as the reference: the happy path runs the same checks with the
-    templates compiled once in the shared sandbox, and anything unusual (a placeholder, a
-    failed check, a render error) is handed to `render_prompt` itself, so errors and edge
-    cases are exactly the shared function's.
-    """
-
-    def __init__(self, version):
-        self.version = version
-        self.schema = version.variables_schema or {}
-        self.compiled = None
-        try:
-            rendering.validate_schema(self.schema)
-            self.names = rendering.template_variables(
-                version.kind, version.template, version.messages
-            )
-            if version.kind == rendering.KIND_TEXT:
-                self.compiled = [(None, rendering.compile_template(version.template or ""))]
-            elif version.kind == rendering.KIND_CHAT and not any(
-                m.get("role") == rendering.PLACEHOLDER for m in version.messages or []
-            ):
-                self.compiled = [
-                    (m["role"], rendering.compile_template(m.get("content") or ""))
-                    for m in version.messages or []
-                ]
-        except Exception:  # noqa: BLE001 - the slow path reports the problem
-            self.compiled = None
-
-    def render(self, values: dict) -> list[dict]:
-        if self.compiled is None:
-            return render_messages(self.version, values)
-        try:
-            values = dict(values)
-            rendering.check_values(self.names, self.schema, values)
-            for name in self.names:
-                if name not in values and not self.schema.get(name, {}).get("required", True):
-                    values[name] = ""
-            if self.version.kind == rendering.KIND_TEXT:
-                return [{"role": "user", "content": self.compiled[0][1].render(values)}]
-            return [{"role": role, "content": t.render(values)} for role, t in self.compiled]
-        except Exception:  # noqa: BLE001 - same inputs through the shared function
-            return render_messages(self.version, values)
 
 
 class ExperimentRunner:
@@ -536,25 +465,13 @@ class ExperimentRunner:
 
     def _plan_chain(self, plan: VariantPlan) -> None:
         """A chain variant's steps, resolved when the run starts (tags read now), each on
-        its version's own model (else the team default)."""
+        its version's own model (else the team default): apps/experiments/chain_steps.py."""
         version = plan.variant.prompt_version
         assert version is not None, "only a prompt version is a chain"
         try:
-            resolved = chains.resolve_steps(version)
+            plan.steps = plan_steps(version, team=self.team)
         except ValidationFailed as exc:
             plan.chain_error = exc.message
-            return
-        plan.steps = []
-        for step in resolved:
-            settings_ = ModelSettings.from_stored(
-                effective_settings(step.version, {}, team=self.team)
-            )
-            provider = (
-                ProviderConfig.objects.filter(pk=settings_.provider_id).first()
-                if settings_.provider_id is not None
-                else None
-            )
-            plan.steps.append(StepPlan(step, provider, settings_, PreparedPrompt(step.version)))
 
     def _examples(self):
         return experiment_examples(self.experiment)
@@ -834,77 +751,20 @@ class ExperimentRunner:
             return Finished(
                 cell, {"error": plan.chain_error or "No steps.", "error_kind": "config"}
             )
-        records: list[dict] = []
-        outputs: dict[str, str] = {}
-        for step_plan in plan.steps:
-            name = step_plan.step.name
-            if step_plan.provider is None:
-                return Finished(
-                    cell,
-                    {
-                        "error": f"Step {name}: its model provider no longer exists.",
-                        "error_kind": "config",
-                        "steps": records,
-                    },
-                )
-            try:
-                messages = step_plan.prompt.render(
-                    chains.step_values(step_plan.step, values, outputs)
-                )
-            except RenderError as exc:
-                return Finished(
-                    cell,
-                    {
-                        "error": f"Step {name}: the prompt failed to render: {exc.message}",
-                        "error_kind": "render",
-                        "steps": records,
-                    },
-                )
-            called = await self._reserved_call(step_plan, messages)
-            if called is None:
-                if not records:
-                    return None  # not started: its worst case would cross the cost cap
-                return Finished(
-                    cell,
-                    {
-                        "error": f"Step {name}: not run, the cost cap was reached.",
-                        "error_kind": "capped",
-                        "steps": records,
-                    },
-                )
-            completion, failure = called
-            if failure is not None:
-                records.append({"name": name, "error": failure.message})
-                return Finished(
-                    cell,
-                    {
-                        "error": f"Step {name}: {failure.message}",
-                        "error_kind": failure.kind,
-                        "steps": records,
-                    },
-                )
-            records.append(
+        outcome = await run_steps(plan.steps, values, call=self._reserved_call)
+        if outcome.not_started:
+            return None  # not started: its worst case would cross the cost cap
+        if outcome.error:
+            return Finished(
+                cell,
                 {
-                    "name": name,
-                    "prompt": step_plan.step.version.prompt.name,
-                    "version": step_plan.step.version.number,
-                    "output": completion.text,
-                    "latency_ms": completion.latency_ms,
-                    "input_tokens": completion.input_tokens,
-                    "output_tokens": completion.output_tokens,
-                    "cost": completion.cost,
-                }
+                    "error": outcome.error,
+                    "error_kind": outcome.error_kind,
+                    "steps": outcome.records,
+                },
             )
-            outputs[name] = completion.text
-        costs = [r["cost"] for r in records]
-        fields = {
-            "output": records[-1]["output"],
-            "latency_ms": sum(r["latency_ms"] or 0 for r in records),
-            "input_tokens": sum(r["input_tokens"] or 0 for r in records),
-            "output_tokens": sum(r["output_tokens"] or 0 for r in records),
-            "cost": None if any(c is None for c in costs) else sum(costs),
-            "steps": records,
-        }
+        fields = outcome.totals()
+        records = outcome.records
         finished = Finished(cell, fields)
         ctx = EvalContext(
             output=fields["output"],
