@@ -53,6 +53,10 @@ class PlaygroundRun(TeamOwned):
     output_tokens = models.PositiveIntegerField(default=0)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     cost = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
+    # A chain run (kind "chain"): each step that ran, as an experiment result stores them
+    # ({name, prompt, version, output | error, latency_ms, tokens, cost}) with the
+    # messages it sent; the totals above are the steps' sums, `output` the last step's.
+    steps = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -8,6 +8,7 @@ urlpatterns = [
     path("variables/", views.variables, name="variables"),
     path("examples/", views.examples, name="examples"),
     path("run/", views.run, name="run"),
+    path("chain/run/", views.chain_run, name="chain_run"),
     path("save/", views.save, name="save"),
     path("evaluate/", views.evaluate, name="evaluate"),
     path("evaluations/<int:experiment_id>/", views.evaluation, name="evaluation"),

@@ -37,6 +37,8 @@ from apps.playground.inputs import (
     variants_from_post,
 )
 from apps.playground.variants import Variant
+from apps.playground.views.chains import chain_context
+from apps.prompts.models import Kind
 from apps.prompts.rendering import RenderError, template_variables
 from apps.teams.models import PERM_EDIT
 from apps.teams.refusals import refusal
@@ -158,6 +160,8 @@ def playground(request):
         "role_note": refusal(request, PERM_EDIT, "run prompts or save versions"),
         **setup_offer_context(request),
     }
+    if version is not None and version.kind == Kind.CHAIN:
+        context.update(chain_context(request, version, values))
     return render_page(request, "playground/playground.html", context)
 
 
