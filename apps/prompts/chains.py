@@ -131,6 +131,33 @@ def resolve_steps(version: PromptVersion) -> list[ResolvedStep]:
     ]
 
 
+def step_variables(spec: dict[str, Any], *, chain_prompt: Prompt | None) -> list[str] | None:
+    """The variables of the version a step (as typed in the editor) runs now, or None when
+    it does not resolve (the editor shows input fields only for a step it can read)."""
+    if not isinstance(spec.get("prompt"), str) or not spec["prompt"]:
+        return None
+    if not isinstance(spec.get("version"), int) and not spec.get("tag"):
+        return None
+    try:
+        version = _resolve(0, spec, chain_prompt_id=chain_prompt.pk if chain_prompt else None)
+    except ValidationFailed:
+        return None
+    return list(version.variables or [])
+
+
+def steps_shown(version: PromptVersion) -> list[dict[str, Any]]:
+    """A chain version's steps for its page: each with `runs`, the version number it runs
+    now (a tag read now), or None when it no longer resolves."""
+    shown = []
+    for index, spec in enumerate(version.steps or []):
+        try:
+            runs: int | None = _resolve(index, spec, chain_prompt_id=version.prompt_id).number
+        except ValidationFailed:
+            runs = None
+        shown.append({**spec, "runs": runs})
+    return shown
+
+
 def chain_variables(steps: list[dict[str, Any]], *, chain_prompt: Prompt | None) -> list[str]:
     """The chain's own input variables: every step variable not mapped, and every name an
     input template reads other than `steps`, in first-seen order."""

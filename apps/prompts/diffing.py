@@ -25,6 +25,8 @@ def content_text(version) -> str:
         return ""
     if version.kind == "text":
         return version.template
+    if version.kind == "chain":
+        return chain_text(version.steps or [])
     blocks = []
     for message in version.messages:
         if message.get("role") == "placeholder":
@@ -32,6 +34,17 @@ def content_text(version) -> str:
         else:
             blocks.append(f"[{message.get('role')}]\n{message.get('content', '')}")
     return "\n\n".join(blocks)
+
+
+def chain_text(steps: list[dict]) -> str:
+    """A chain's steps, a line each with its input mappings under it (in name order)."""
+    lines = []
+    for index, step in enumerate(steps, start=1):
+        runs = f"at tag {step['tag']}" if step.get("tag") else f"v{step.get('version')}"
+        lines.append(f"{index}. {step.get('name')}: {step.get('prompt')} {runs}")
+        for variable, source in sorted((step.get("inputs") or {}).items()):
+            lines.append(f"   {variable} ← {source}")
+    return "\n".join(lines)
 
 
 def settings_text(version) -> str:

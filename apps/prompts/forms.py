@@ -10,8 +10,11 @@ and check the model settings.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from typing import cast
+import re
+from dataclasses import dataclass
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
@@ -22,6 +25,7 @@ from apps.core import jsonshape
 from apps.core.errors import ValidationFailed
 from apps.llm.chat import EDITOR_ROLES
 from apps.llm.model_settings import OPEN_SETTINGS, REASONING_EFFORTS, SETTINGS_KEYS
+from apps.prompts import chains
 from apps.prompts.content import normalize_model_settings
 from apps.prompts.models import Kind, PromptVersion
 from apps.prompts.rendering import PLACEHOLDER
@@ -48,6 +52,7 @@ ERROR_SLOTS = frozenset(
         "messages",
         "variables_schema",
         "commit_message",
+        "steps",
         "json_schema",
         *SETTINGS_KEYS,
         *FRIENDLY_SETTINGS,
@@ -198,7 +203,8 @@ class VersionForm(forms.Form):
             "kind": kind,
             "template": data.get("template", "") if kind == Kind.TEXT else "",
             "variables_schema": data.get("variables_schema", {}),
-            "model_settings": data.get("model_settings", {}),
+            # A chain's steps run on their own versions' model settings.
+            "model_settings": data.get("model_settings", {}) if kind != Kind.CHAIN else {},
             "commit_message": data.get("commit_message", ""),
         }
 
@@ -290,6 +296,103 @@ def _texts(errors: ErrorList) -> list[str]:
     return [str(message) for message in errors]
 
 
+# --- chain steps ---------------------------------------------------------------------
+# A chain's steps are posted as numbered fields, `steps-<i>-name|prompt|by|pin` and
+# `steps-<i>-in-<variable>` (the template feeding that variable; empty: the chain input of
+# its name). Adding, removing and moving steps are submit buttons (`step_action`) that
+# re-draw the editor without saving: no script is needed to build a chain.
+_STEP_FIELD = re.compile(r"^steps-(\d{1,3})-(name|prompt|by|pin)$")
+_STEP_INPUT = re.compile(r"^steps-(\d{1,3})-in-(\w{1,100})$")
+_STEP_ERROR = re.compile(r"^Step (\d+): ")
+STEP_ACTION = "step_action"
+PIN_VERSION, PIN_TAG = "version", "tag"
+
+
+@dataclass
+class StepRow:
+    """One step as the editor shows and posts it."""
+
+    name: str = ""
+    prompt: str = ""
+    by: str = PIN_VERSION
+    pin: str = ""
+    inputs: dict[str, str] = dataclasses.field(default_factory=dict)
+    variables: list[str] | None = None  # the step's prompt's variables, when it resolves
+    errors: list[str] = dataclasses.field(default_factory=list)
+
+    def is_blank(self) -> bool:
+        return not (
+            self.name.strip() or self.prompt or self.pin.strip() or any(self.inputs.values())
+        )
+
+    def spec(self) -> dict[str, Any]:
+        """The step as `chains.clean_steps` reads it (which names what is wrong)."""
+        spec: dict[str, Any] = {
+            "name": self.name.strip(),
+            "prompt": self.prompt,
+            "inputs": {k: v for k, v in self.inputs.items() if v.strip()},
+        }
+        pin = self.pin.strip()
+        if self.by == PIN_TAG:
+            spec["tag"] = pin
+        elif pin:
+            number = pin[1:] if pin[:1] in ("v", "V") else pin
+            spec["version"] = int(number) if number.isdigit() else pin
+        return spec
+
+    @property
+    def input_rows(self) -> list[tuple[str, str]]:
+        """(variable, template) fields shown: the step's variables, then any other mapped."""
+        names = list(self.variables or [])
+        names += [k for k in self.inputs if k not in names]
+        return [(name, self.inputs.get(name, "")) for name in names]
+
+
+def step_rows(data: QueryDict) -> list[StepRow]:
+    """The posted steps, in their numbered order."""
+    rows: dict[int, StepRow] = {}
+    for key, value in data.items():
+        if match := _STEP_FIELD.match(key):
+            row = rows.setdefault(int(match[1]), StepRow())
+            setattr(row, match[2], value)
+        elif match := _STEP_INPUT.match(key):
+            rows.setdefault(int(match[1]), StepRow()).inputs[match[2]] = value
+    return [rows[i] for i in sorted(rows)]
+
+
+def rows_from_steps(steps: list[dict[str, Any]]) -> list[StepRow]:
+    """A saved chain's steps as editor rows."""
+    return [
+        StepRow(
+            name=step.get("name", ""),
+            prompt=step.get("prompt", ""),
+            by=PIN_TAG if step.get("tag") else PIN_VERSION,
+            pin=str(step.get("tag") or step.get("version") or ""),
+            inputs=dict(step.get("inputs") or {}),
+        )
+        for step in steps
+    ]
+
+
+def apply_step_action(rows: list[StepRow], action: str) -> list[StepRow]:
+    """`add`, `remove:<i>`, `up:<i>`, `down:<i>` (anything else: the rows as they are,
+    e.g. `refresh` to show a newly chosen prompt's variables)."""
+    rows = list(rows)
+    verb, _, index_text = action.partition(":")
+    if verb == "add":
+        return [*rows, StepRow()]
+    if not index_text.isdigit() or int(index_text) >= len(rows):
+        return rows
+    index = int(index_text)
+    if verb == "remove":
+        del rows[index]
+    elif verb == "up" and index > 0:
+        rows[index - 1], rows[index] = rows[index], rows[index - 1]
+    elif verb == "down" and index + 1 < len(rows):
+        rows[index + 1], rows[index] = rows[index], rows[index + 1]
+    return rows
+
+
 class PromptEditor:
     """The editor's form and message formset, validated and shown together.
 
@@ -311,6 +414,19 @@ class PromptEditor:
         self.message_forms = message_formset(data)
         self.base = base
         self._extra_errors: dict[str, list[str]] = {}
+        if data is not None and self.kind == Kind.CHAIN:
+            rows = step_rows(data)
+        elif base is not None and base.kind == Kind.CHAIN:
+            rows = rows_from_steps(base.steps or [])
+        else:
+            rows = []
+        # Only a chain has step buttons (Enter in a text prompt's field may post the first
+        # of them, hidden: that is a save).
+        chain = data is not None and self.kind == Kind.CHAIN
+        self.step_action = (data.get(STEP_ACTION) or "") if chain else ""
+        if self.step_action:
+            rows = apply_step_action(rows, self.step_action)
+        self.step_rows = rows or [StepRow()]
 
     # --- reading what was typed --------------------------------------------------------
 
@@ -322,15 +438,31 @@ class PromptEditor:
         """Keyword arguments of `services.version_create`; call after is_valid()."""
         fields = self.form.version_fields()
         fields["messages"] = self.message_forms.entries() if fields["kind"] == Kind.CHAT else []
+        if fields["kind"] == Kind.CHAIN:
+            fields["steps"] = [row.spec() for row in self.step_rows if not row.is_blank()]
         return fields
+
+    def show_step_variables(self, chain_prompt) -> None:
+        """Each step row's prompt variables (input fields), for the steps that resolve."""
+        if self.kind != Kind.CHAIN:
+            return
+        for row in self.step_rows:
+            row.variables = chains.step_variables(row.spec(), chain_prompt=chain_prompt)
 
     # --- errors ------------------------------------------------------------------------
 
     @property
     def fields(self) -> set[str]:
-        return {*self.form.fields, "messages"}
+        return {*self.form.fields, "messages", "steps"}
 
     def add_error(self, field: str | None, message: str) -> None:
+        if field == "steps" and (match := _STEP_ERROR.match(message)):
+            # "Step 2: ..." from chains.clean_steps: shown next to that step.
+            steps = [row for row in self.step_rows if not row.is_blank()]
+            index = int(match[1]) - 1
+            if 0 <= index < len(steps):
+                steps[index].errors.append(message)
+                return
         if field in self.form.fields:
             self.form.add_error(field, message)
         else:
@@ -400,3 +532,4 @@ class PromptEditor:
         return [{"role": "system", "content": ""}, {"role": "user", "content": ""}]
 
     roles = EDITOR_ROLES
+    pins = (PIN_VERSION, PIN_TAG)

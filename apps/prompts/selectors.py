@@ -53,6 +53,15 @@ def prompt_list(*, search: str = "") -> list[Prompt]:
     return rows
 
 
+PROMPT_NAMES = 500  # prompts a chain step may choose from in the editor
+
+
+def prompt_names(*, exclude: str = "") -> list[str]:
+    """The team's prompt names, by name (a chain editor's step choices), but `exclude`."""
+    names = Prompt.objects.exclude(name=exclude).order_by("name").values_list("name", flat=True)
+    return list(names[:PROMPT_NAMES])
+
+
 def version_count(prompt: Prompt) -> int:
     return int(PromptVersion.objects.filter(prompt=prompt).count())
 

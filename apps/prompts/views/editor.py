@@ -13,7 +13,7 @@ from apps.core.errors import ServiceError
 from apps.core.web import errors_on, team_url
 from apps.llm.chat import EDITOR_ROLES
 from apps.llm.selectors import providers_for_team
-from apps.prompts import selectors, services
+from apps.prompts import chains, selectors, services
 from apps.prompts.content import check_content
 from apps.prompts.forms import SERVICE_FIELDS, PromptEditor
 from apps.prompts.models import Kind
@@ -29,7 +29,8 @@ def prompt_create(request):
     require_role_for(request, PERM_EDIT, "create prompts")
     post = request.POST if request.method == "POST" else None
     editor = PromptEditor(post, new_prompt=True)
-    if post is not None and editor.is_valid():
+    # A step button (add, remove, move, show variables) re-draws the editor: no save.
+    if post is not None and not editor.step_action and editor.is_valid():
         with errors_on(editor, fields=SERVICE_FIELDS):
             # One transaction: a prompt never exists without its first version.
             with transaction.atomic():
@@ -44,9 +45,11 @@ def prompt_create(request):
                 )
             messages.success(request, f"Prompt {prompt.name} created with v1.")
             return redirect(team_url(request, "prompts:detail", prompt_name=prompt.name))
+    editor.show_step_variables(None)
     context = {
         "editor": editor,
         "errors": editor.errors,
+        "prompt_names": selectors.prompt_names(),
         "name": editor.value("name"),
         "description": editor.value("description"),
         "action": team_url(request, "prompts:create"),
@@ -63,7 +66,7 @@ def version_new(request, prompt_name, version_number):
     require_role_for(request, PERM_EDIT, "save new versions")
     post = request.POST if request.method == "POST" else None
     editor = PromptEditor(post, base=base)
-    if post is not None and editor.is_valid():
+    if post is not None and not editor.step_action and editor.is_valid():
         with errors_on(editor, fields=SERVICE_FIELDS):
             version = services.version_create(
                 team=request.team,
@@ -81,11 +84,13 @@ def version_new(request, prompt_name, version_number):
                     version_number=version.number,
                 )
             )
+    editor.show_step_variables(prompt)
     context = {
         "prompt": prompt,
         "base": base,
         "editor": editor,
         "errors": editor.errors,
+        "prompt_names": selectors.prompt_names(exclude=prompt.name),
         "panels": editor_panels(request, prompt=prompt, base=base),
         "action": request.path,
         **_provider_context(),
@@ -104,12 +109,18 @@ def editor_preview(request):
     error = None
     output = None
     try:
-        variables = check_content(
-            kind=fields["kind"],
-            template=fields["template"],
-            messages=fields["messages"],
-            variables_schema=fields["variables_schema"],
-        )
+        if fields["kind"] == Kind.CHAIN:
+            # A chain's inputs: what its steps need that no mapping feeds. No preview text:
+            # its steps' outputs exist only when it runs (the playground runs it).
+            steps = chains.clean_steps(fields["steps"], chain_prompt=None)
+            variables = chains.chain_variables(steps, chain_prompt=None)
+        else:
+            variables = check_content(
+                kind=fields["kind"],
+                template=fields["template"],
+                messages=fields["messages"],
+                variables_schema=fields["variables_schema"],
+            )
     except ServiceError as exc:
         error = exc.message
     errors = editor.errors
@@ -118,7 +129,7 @@ def editor_preview(request):
     posted_names = [k[len(SAMPLE_PREFIX) :] for k in request.POST if k.startswith(SAMPLE_PREFIX)]
     samples = {name: request.POST.get(f"{SAMPLE_PREFIX}{name}", "") for name in variables}
     unfilled: list[str] = []
-    if error is None:
+    if error is None and fields["kind"] != Kind.CHAIN:
         histories = {m["name"] for m in fields["messages"] if m.get("role") == PLACEHOLDER}
         values = _sample_values(variables, fields["variables_schema"], samples, histories)
         # Nothing typed yet is not an error: the preview shows where each value goes.

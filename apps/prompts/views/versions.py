@@ -8,8 +8,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from apps.core.web import render_page, role_allows, team_url
-from apps.prompts import selectors
+from apps.prompts import chains, selectors
 from apps.prompts.diffing import version_diff
+from apps.prompts.models import Kind
 from apps.prompts.validators import LATEST_TAG
 from apps.teams.models import PERM_EDIT
 
@@ -28,6 +29,7 @@ def version_detail(request, prompt_name, version_number):
         "schema_json": json.dumps(version.variables_schema, indent=2, sort_keys=True),
         "can_edit": role_allows(request, PERM_EDIT),
         "protected_tags": [t for t in (request.team.protected_tags or []) if t != LATEST_TAG],
+        "chain_steps": chains.steps_shown(version) if version.kind == Kind.CHAIN else [],
     }
     return render(request, "prompts/version_detail.html", context)
 
