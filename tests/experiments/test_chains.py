@@ -199,9 +199,64 @@ def test_it_shows_a_chains_steps_on_its_version_page(client, lab, chain):
     assert "{{ steps.summarise.output }}" in body
 
 
-def test_it_says_the_playground_does_not_run_chains_yet(client, lab, chain):
+def test_it_opens_a_chain_in_the_playground_to_run_it(client, lab, chain):
     client.force_login(lab.actor)
     url = reverse("playground:index", kwargs={"team_slug": "acme"}) + f"?version={chain.pk}"
     body = client.get(url).content.decode()
-    assert 'id="chain-note"' in body and "summarise → answer" in body
-    assert "The playground does not run chains yet" in body
+    assert 'id="chain-note"' in body and 'id="chain-form"' in body
+    assert "summarise</strong>" in body and 'name="var-q"' in body
+
+
+def _ran(lab, chain, **options):
+    has_answer = lab.evaluator(name="has-answer", kind="contains", params={"values": ["Answer"]})
+    experiment = lab.experiment(versions=[chain], evaluators=[has_answer], **options)
+    with team_scope(lab.team):
+        experiment_start(team=lab.team, actor=lab.actor, experiment=experiment, enqueue=False)
+    execute(experiment.pk)
+    return experiment
+
+
+def test_it_shows_each_steps_output_and_scores_on_the_results_page(client, lab, chain):
+    experiment = _ran(lab, chain, score_steps=True)
+    client.force_login(lab.actor)
+    body = client.get(
+        reverse("experiments:detail", kwargs={"team_slug": "acme", "experiment_id": experiment.pk})
+    ).content.decode()
+    assert body.count('class="result-steps"') == 6  # a chain cell per row
+    first = body[body.index('class="result-steps"') :]
+    first = first[: first.index("</details>")]
+    assert 'data-step="summarise"' in first and 'data-step="answer"' in first
+    assert "echo: Summarise: question 0" in first
+    assert "echo: Answer from echo: Summarise: question 0" in first
+    assert " tok</small>" in first and " ms · " in first
+    # Per-step scores under their step: summarise fails "Answer", answer passes.
+    summarise = first[first.index('data-step="summarise"') : first.index('data-step="answer"')]
+    assert "has-answer · summarise: " in summarise and "pill-danger" in summarise
+    answer = first[first.index('data-step="answer"') :]
+    assert "has-answer · answer" in answer and "has-answer · summarise" not in answer
+
+
+def test_it_shows_chain_steps_on_the_compare_page_in_few_queries(
+    client, lab, chain, django_assert_max_num_queries
+):
+    experiment = _ran(lab, chain, score_steps=True)
+    client.force_login(lab.actor)
+    url = reverse(
+        "experiments:compare", kwargs={"team_slug": "acme", "experiment_id": experiment.pk}
+    )
+    client.get(url)  # warm caches (sessions, team)
+    with django_assert_max_num_queries(30):
+        body = client.get(url).content.decode()
+    assert body.count('class="result-steps"') == 6
+    assert "echo: Answer from echo: Summarise: question 0" in body
+    assert "has-answer · answer" in body
+
+
+def test_it_carries_the_steps_in_the_api_results(api_client, lab, chain, api_key_for):
+    experiment = _ran(lab, chain)
+    raw = api_key_for(lab.team, lab.actor, scopes=["experiments:read"])
+    url = reverse("api:experiment-results", kwargs={"experiment_id": experiment.pk})
+    body = api_client.get(url, **bearer(raw)).json()
+    first = body["results"][0]
+    assert [s["name"] for s in first["steps"]] == ["summarise", "answer"]
+    assert first["steps"][1]["output"] == first["output"]

@@ -58,3 +58,22 @@ def status_pill(status):
 @register.filter
 def get_item(mapping, key):
     return (mapping or {}).get(key)
+
+
+STEP_SCORE = " · "  # a per-step score is named "<evaluator> · <step>" (the runner's StepLink)
+
+
+@register.filter
+def chain_steps(result):
+    """A chain cell's steps as they ran, each with its own scores (from the result's
+    prefetched scores: no query); [] for a single prompt."""
+    steps = getattr(result, "steps", None) or []
+    if not steps:
+        return []
+    scores = list(result.scores.all())
+    shown = []
+    for step in steps:
+        suffix = f"{STEP_SCORE}{step.get('name')}"
+        own = [s for s in scores if (s.evaluator_name or "").endswith(suffix)]
+        shown.append({**step, "scores": own})
+    return shown
