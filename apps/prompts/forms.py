@@ -374,6 +374,23 @@ def rows_from_steps(steps: list[dict[str, Any]]) -> list[StepRow]:
     ]
 
 
+_STEP_BUTTON = re.compile(r"^(Remove|Move) step (\d{1,3})(?: (up|down))?$")
+
+
+def step_action_code(label: str) -> str:
+    """A step button's label ("Add step", "Remove step 2", "Move step 2 up", "Show
+    variables": the buttons are <input type=submit>, whose value is their label) as
+    `add`, `remove:<i>`, `up:<i>`, `down:<i>` or `refresh`; a code is kept as it is."""
+    if label == "Add step":
+        return "add"
+    if label == "Show variables":
+        return "refresh"
+    if match := _STEP_BUTTON.match(label):
+        verb = "remove" if match[1] == "Remove" else match[3] or ""
+        return f"{verb}:{int(match[2]) - 1}"
+    return label
+
+
 def apply_step_action(rows: list[StepRow], action: str) -> list[StepRow]:
     """`add`, `remove:<i>`, `up:<i>`, `down:<i>` (anything else: the rows as they are,
     e.g. `refresh` to show a newly chosen prompt's variables)."""
@@ -423,7 +440,7 @@ class PromptEditor:
         # Only a chain has step buttons (Enter in a text prompt's field may post the first
         # of them, hidden: that is a save).
         chain = data is not None and self.kind == Kind.CHAIN
-        self.step_action = (data.get(STEP_ACTION) or "") if chain else ""
+        self.step_action = step_action_code(data.get(STEP_ACTION) or "") if chain else ""
         if self.step_action:
             rows = apply_step_action(rows, self.step_action)
         self.step_rows = rows or [StepRow()]

@@ -103,15 +103,15 @@ def test_it_shows_a_step_error_next_to_the_step_it_names(client, acme, bob, part
 
 def test_it_adds_moves_and_removes_steps_without_saving(client, acme, bob, parts):
     client.force_login(bob)
-    added = client.post(url("create"), _chain_post(step_action="add")).content.decode()
+    added = client.post(url("create"), _chain_post(step_action="Add step")).content.decode()
     assert 'id="step-2"' in added and 'name="steps-2-name"' in added
     # The answer step's variable shows as an input field, mapped.
     assert 'name="steps-1-in-summary" value="{{ steps.summarise.output }}"' in added
-    moved = client.post(url("create"), _chain_post(step_action="up:1")).content.decode()
+    moved = client.post(url("create"), _chain_post(step_action="Move step 2 up")).content.decode()
     assert moved.index('value="answer" class="mono"') < moved.index(
         'value="summarise" class="mono"'
     )
-    removed = client.post(url("create"), _chain_post(step_action="remove:0")).content.decode()
+    removed = client.post(url("create"), _chain_post(step_action="Remove step 1")).content.decode()
     assert 'id="step-1"' not in removed and 'name="steps-0-in-summary"' in removed
     with team_scope(acme):
         assert not PromptVersion.objects.filter(prompt__name="qa-chain").exists()
