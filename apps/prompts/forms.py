@@ -351,7 +351,8 @@ class StepRow:
 def step_rows(data: QueryDict) -> list[StepRow]:
     """The posted steps, in their numbered order."""
     rows: dict[int, StepRow] = {}
-    for key, value in data.items():
+    for key in data:
+        value = str(data.get(key, ""))
         if match := _STEP_FIELD.match(key):
             row = rows.setdefault(int(match[1]), StepRow())
             setattr(row, match[2], value)
@@ -439,8 +440,9 @@ class PromptEditor:
             rows = []
         # Only a chain has step buttons (Enter in a text prompt's field may post the first
         # of them, hidden: that is a save).
-        chain = data is not None and self.kind == Kind.CHAIN
-        self.step_action = step_action_code(data.get(STEP_ACTION) or "") if chain else ""
+        self.step_action = ""
+        if data is not None and self.kind == Kind.CHAIN:
+            self.step_action = step_action_code(data.get(STEP_ACTION) or "")
         if self.step_action:
             rows = apply_step_action(rows, self.step_action)
         self.step_rows = rows or [StepRow()]

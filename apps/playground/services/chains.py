@@ -23,7 +23,7 @@ from apps.teams.permissions import actor_user, require
 logger = logging.getLogger(__name__)
 
 
-async def _call(step_plan: StepPlan, messages: list[dict]):
+async def _call(step_plan: StepPlan, messages: list[dict[str, Any]]) -> tuple[Any, Any]:
     """One step's model call, retried by the gateway as a playground run is."""
     try:
         completion = await acomplete(
@@ -34,14 +34,14 @@ async def _call(step_plan: StepPlan, messages: list[dict]):
     return completion, None
 
 
-async def _run(plans: list[StepPlan], values: dict) -> ChainOutcome:
+async def _run(plans: list[StepPlan], values: dict[str, Any]) -> ChainOutcome:
     try:
         return await run_steps(plans, values, call=_call)
     finally:
         await aclose_loop_clients()
 
 
-def _run_outcome(plans: list[StepPlan], values: dict) -> ChainOutcome:
+def _run_outcome(plans: list[StepPlan], values: dict[str, Any]) -> ChainOutcome:
     """The steps run on an event loop of their own (in a helper thread when this thread
     already runs one, as under an async server)."""
     try:

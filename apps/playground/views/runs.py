@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
@@ -50,6 +51,15 @@ EVALUATOR_CHOICES = 100  # evaluators offered to attach to an evaluation
 ProviderChoices = list[tuple[ProviderConfig, list[str]]]
 
 
+class HasVariables(Protocol):
+    """What the variables form reads: a Variant, or a chain's inputs (views.chains)."""
+
+    kind: str
+    messages: list
+
+    def variables(self) -> list[str]: ...
+
+
 def _provider_choices() -> ProviderChoices:
     """[(provider, [models])] for the model picker; the demo server comes first."""
     return [(p, list(p.models or [])) for p in providers_for_team()]
@@ -80,7 +90,7 @@ def _default_target(variant: Variant, choices: ProviderChoices, team: Any) -> Va
     return variant
 
 
-def variable_fields(variants: list[Variant], schema: dict, values: dict) -> list[dict]:
+def variable_fields(variants: Sequence[HasVariables], schema: dict, values: dict) -> list[dict]:
     """The variables form: one field per variable any variant uses, typed by the schema."""
     names: list[str] = []
     placeholders: set[str] = set()
