@@ -8,6 +8,13 @@ class PlaygroundRunSerializer(serializers.ModelSerializer):
     prompt_version_id = serializers.IntegerField(read_only=True, allow_null=True)
     provider_id = serializers.IntegerField(read_only=True, allow_null=True)
     cost = serializers.FloatField(read_only=True, allow_null=True)
+    steps = serializers.ListField(
+        child=serializers.DictField(),
+        read_only=True,
+        help_text="A chain run's steps (kind chain) as they ran: name, prompt, version, "
+        "messages sent, output or error, latency_ms, input_tokens, output_tokens, cost; "
+        "[] for a text or chat run.",
+    )
 
     class Meta:
         model = PlaygroundRun
@@ -36,5 +43,6 @@ class PlaygroundRunSerializer(serializers.ModelSerializer):
             "output_tokens",
             "latency_ms",
             "cost",
+            "steps",
         ]
         read_only_fields = fields

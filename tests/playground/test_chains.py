@@ -168,3 +168,49 @@ def test_it_refuses_viewers_and_other_teams(client, carol, dave, chain):
     assert client.post(_url("chain_run"), {"version_id": chain.pk}).status_code == 403
     client.force_login(dave)
     assert client.post(_url("chain_run"), {"version_id": chain.pk}).status_code == 404
+
+
+def test_it_serves_a_chain_runs_steps_in_the_api(
+    client, api_client, acme, alice, chain, api_key_for
+):
+    from tests.conftest import bearer
+
+    client.force_login(alice)
+    client.post(_url("chain_run"), {"version_id": chain.pk, "var-q": "x"})
+    with team_scope(acme):
+        run = PlaygroundRun.objects.get()
+    raw = api_key_for(acme, alice, scopes=["prompts:read"])
+    url = reverse("api:playground-run-detail", kwargs={"playground_run_id": run.pk})
+    body = api_client.get(url, **bearer(raw)).json()
+    assert body["kind"] == "chain" and body["prompt_version_id"] == chain.pk
+    assert [s["name"] for s in body["steps"]] == ["summarise", "answer"]
+    assert (
+        body["steps"][1]["output"]
+        == body["output"]
+        == "echo: Answer <b>from</b> echo: Summarise: x"
+    )
+
+
+def test_it_reopens_a_chain_run_in_the_playground_with_its_inputs(client, acme, alice, chain):
+    client.force_login(alice)
+    client.post(_url("chain_run"), {"version_id": chain.pk, "var-q": "the question"})
+    with team_scope(acme):
+        run = PlaygroundRun.objects.get()
+    body = client.get(_url("index") + f"?run={run.pk}").content.decode()
+    assert 'id="chain-form"' in body and "the question</textarea>" in body
+
+
+def test_it_previews_a_chains_inputs_in_the_editor(client, alice, chain):
+    client.force_login(alice)
+    response = client.post(
+        reverse("prompts:preview", kwargs={"team_slug": "acme"}),
+        {
+            "kind": "chain",
+            "steps-0-name": "summarise",
+            "steps-0-prompt": "summarise",
+            "steps-0-by": "version",
+            "steps-0-pin": "1",
+        },
+    )
+    body = response.content.decode()
+    assert '<code class="variable">q</code>' in body and "template-error" not in body
