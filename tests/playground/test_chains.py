@@ -92,6 +92,9 @@ def test_it_runs_a_chain_step_by_step_and_records_it(client, acme, alice, chain)
     # The run's page shows the steps as well.
     detail = client.get(_url("run_detail", playground_run_id=run.pk)).content.decode()
     assert 'id="chain-steps"' in detail and "echo: Summarise: why &lt;script&gt;?" in detail
+    history = client.get(_url("history")).content.decode()
+    assert 'qa-chain v1 <span class="pill">chain</span>' in history
+    assert run.model == "demo-echo" and run.provider_name == "demo-echo"
 
 
 def test_it_runs_the_version_a_chain_tag_points_at(client, acme, alice, chain):

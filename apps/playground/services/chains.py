@@ -82,11 +82,10 @@ def playground_chain_run(
             run.error_kind, run.error_message = "config", exc.message
             run.save()
             return run
-        models = []
+        models: list[str] = []  # the steps' models, each once, in step order
         for plan in plans:
-            label = f"{plan.provider.name}/{plan.settings.model}" if plan.provider else "—"
-            if label not in models:
-                models.append(label)
+            if plan.settings.model and plan.settings.model not in models:
+                models.append(plan.settings.model)
         first = next((p.provider for p in plans if p.provider is not None), None)
         run.provider = first
         run.provider_name = first.name if first is not None else ""
