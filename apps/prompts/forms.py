@@ -552,3 +552,4 @@ class PromptEditor:
 
     roles = EDITOR_ROLES
     pins = (PIN_VERSION, PIN_TAG)
+    max_steps = chains.MAX_STEPS

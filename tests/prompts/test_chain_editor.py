@@ -115,6 +115,10 @@ def test_it_adds_moves_and_removes_steps_without_saving(client, acme, bob, parts
     assert 'id="step-1"' not in removed and 'name="steps-0-in-summary"' in removed
     with team_scope(acme):
         assert not PromptVersion.objects.filter(prompt__name="qa-chain").exists()
+    # At the most steps a chain may have, no more can be added.
+    full = _chain_post(**{f"steps-{i}-name": f"s{i}" for i in range(2, 8)})
+    body = client.post(url("create"), full).content.decode()
+    assert 'id="step-7"' in body and 'id="add-step"' not in body and "at most 8 steps" in body
 
 
 def test_it_saves_a_new_chain_version_and_shows_and_diffs_it(client, acme, bob, parts):
