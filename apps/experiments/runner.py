@@ -369,7 +369,12 @@ class Finished:
 
 class ExperimentRunner:
     def __init__(
-        self, experiment: Experiment, *, batch_size: int = 200, turn_seconds: float | None = None
+        self,
+        experiment: Experiment,
+        *,
+        batch_size: int = 200,
+        turn_seconds: float | None = None,
+        joined: bool = False,
     ):
         self.experiment = experiment
         self.team = experiment.team
@@ -377,6 +382,7 @@ class ExperimentRunner:
         # A run given a turn by the scheduler steps aside after this long when another run
         # waits (apps/experiments/scheduling.py); None: run to the end.
         self.turn_seconds = turn_seconds
+        self.joined = joined  # this worker joined another worker's run (it holds no slot)
         self.stop_reason: str | None = None  # "cancelled" | "capped" | "yielded"
         self._stop = threading.Event()
         # Set by the event loop once every lane has ended (all finished cells are queued):
@@ -1147,7 +1153,7 @@ class ExperimentRunner:
             self.turn_seconds is not None
             and self.stop_reason is None
             and elapsed >= self.turn_seconds
-            and scheduling.others_waiting(self.experiment)
+            and scheduling.others_waiting(self.experiment, joined=self.joined)
         )
 
     def _drain(self, timeout: float, window: float = 0.0) -> list[Finished]:
@@ -1273,7 +1279,9 @@ def run_turn(ticket_experiment_id: int) -> dict:
     for experiment_id, _team_id in scheduling.help_order():
         experiment = _join(experiment_id)
         if experiment is not None:
-            return _run_claimed(experiment, turn_seconds=scheduling.helper_turn_seconds())
+            return _run_claimed(
+                experiment, turn_seconds=scheduling.helper_turn_seconds(), joined=True
+            )
     if not scheduling.queued_exists():
         return {"experiment": ticket_experiment_id, "status": "skipped"}
     # Every queued run belongs to a team at its cap: look again shortly.
@@ -1345,11 +1353,13 @@ def _requeue_after_transient(experiment_id: int, exc: BaseException) -> bool:
     return False
 
 
-def _run_claimed(experiment: Experiment, *, turn_seconds: float | None = None) -> dict:
+def _run_claimed(
+    experiment: Experiment, *, turn_seconds: float | None = None, joined: bool = False
+) -> dict:
     experiment_id = experiment.pk
     started = time.monotonic()
     with team_scope(experiment.team):
-        runner = ExperimentRunner(experiment, turn_seconds=turn_seconds)
+        runner = ExperimentRunner(experiment, turn_seconds=turn_seconds, joined=joined)
         try:
             outcome = runner.run()
         except Exception as exc:

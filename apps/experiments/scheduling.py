@@ -114,9 +114,10 @@ def queued_exists() -> bool:
     return _runs().filter(status=Status.QUEUED).exists()
 
 
-def others_waiting(experiment: Experiment) -> bool:
-    """Is a queued run waiting that could run if `experiment` stepped aside? (One of its
-    own team's, or one of a team below its cap.)"""
+def others_waiting(experiment: Experiment, *, joined: bool = False) -> bool:
+    """Is a queued run waiting that could run if `experiment`'s worker stepped aside? (One
+    of a team below its cap, or one of its own team's when this worker holds the team's
+    slot: a worker that only `joined` the run frees no slot of its team by leaving.)"""
     waiting = set(
         _runs()
         .filter(status=Status.QUEUED, cancel_requested=False)
@@ -126,7 +127,7 @@ def others_waiting(experiment: Experiment) -> bool:
     )
     if not waiting:
         return False
-    if experiment.team_id in waiting:
+    if experiment.team_id in waiting and not joined:
         return True
     running = running_by_team(waiting)
     cap = team_cap()

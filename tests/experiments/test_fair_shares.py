@@ -71,6 +71,9 @@ def test_it_leaves_out_teams_at_their_cap(labs, settings):
     Experiment.objects.unscoped().filter(pk=other.pk).update(status=Status.COMPLETED)
     assert scheduling.fair_order() == []
     assert scheduling.others_waiting(_run(running))  # its own team's next run waits
+    # ...for the worker holding the team's slot; one that only joined frees no slot by
+    # leaving, so it keeps helping instead of stepping aside for a run that cannot start.
+    assert not scheduling.others_waiting(_run(running), joined=True)
     # A run whose worker stopped reporting no longer holds the team's slot.
     Experiment.objects.unscoped().filter(pk=running.pk).update(
         heartbeat_at=timezone.now() - timedelta(hours=1)
@@ -187,7 +190,9 @@ def test_a_worker_that_joined_a_run_gives_way_before_turns_do(monkeypatch, setti
     turns = []
     monkeypatch.setattr(runner, "warm_up", lambda: None)
     monkeypatch.setattr(runner, "_enqueue_helpers", lambda experiment: None)
-    monkeypatch.setattr(runner, "_run_claimed", lambda e, turn_seconds: turns.append(turn_seconds))
+    monkeypatch.setattr(
+        runner, "_run_claimed", lambda e, turn_seconds, **kw: turns.append(turn_seconds)
+    )
     big = object()
     monkeypatch.setattr(runner, "_claim_fairest", lambda: big)
     runner.run_turn(1)  # its own turn
