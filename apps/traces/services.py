@@ -38,6 +38,10 @@ from apps.traces.scores.services import SCORE_EVENT, span_scores_ingest
 
 PREVIEW_CHARS = 2000
 SPAN_BATCH_SIZE = 1000
+# Up to this many spans, one multi-row INSERT: a temporary table for COPY costs catalog
+# writes and two more statements, more than it saves on a small batch (an SDK's flush of a
+# few spans, a single-span export).
+SMALL_SPAN_BATCH = 64
 PURGE_CHUNK = 500
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout
 
@@ -77,9 +81,14 @@ def _set_write_timeout() -> None:
     """A write stuck behind locks or a saturated database becomes a 503, not a hang."""
     if connection.vendor == "postgresql":
         seconds = getattr(settings, "PROMPTYARD_TRACE_WRITE_TIMEOUT_S", 5)
+        milliseconds = str(int(seconds * 1000))
         with connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL statement_timeout = {int(seconds * 1000)}")
-            cursor.execute(f"SET LOCAL lock_timeout = {int(seconds * 1000)}")
+            # One round trip for both (set_config(..., true) is SET LOCAL).
+            cursor.execute(
+                "SELECT set_config('statement_timeout', %s, true), "
+                "set_config('lock_timeout', %s, true)",
+                [milliseconds, milliseconds],
+            )
 
 
 def spans_ingest(*, team: Team, actor: Actor, spans: list[RawSpan]) -> int:
@@ -353,8 +362,8 @@ def _insert_spans(rows: list[SimpleNamespace]) -> None:
     """Insert spans, skipping any already stored (a retried export).
 
     PostgreSQL: COPY into a transaction-local table, then INSERT … ON CONFLICT DO NOTHING,
-    several times faster than a multi-row INSERT for wide rows with JSON. Elsewhere:
-    bulk_create."""
+    several times faster than a multi-row INSERT for wide rows with JSON; a small batch is
+    one multi-row INSERT. Elsewhere: bulk_create."""
     fields = [f for f in Span._meta.concrete_fields if not f.primary_key]
     if connection.vendor != "postgresql":
         # Each row carries its team_id already; bulk_create need not consult the scope.
@@ -369,6 +378,25 @@ def _insert_spans(rows: list[SimpleNamespace]) -> None:
     table = qn(Span._meta.db_table)
     json_fields = {i for i, f in enumerate(fields) if isinstance(f, models.JSONField)}
     attnames = [f.attname for f in fields]
+
+    def values_of(span: SimpleNamespace) -> list[Any]:
+        values = [getattr(span, name) for name in attnames]
+        for i in json_fields:
+            values[i] = json.dumps(values[i], ensure_ascii=False)
+        return values
+
+    if len(rows) <= SMALL_SPAN_BATCH:
+        row_sql = "({})".format(
+            ", ".join("%s::jsonb" if i in json_fields else "%s" for i in range(len(fields)))
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES "
+                + ", ".join([row_sql] * len(rows))
+                + " ON CONFLICT DO NOTHING",
+                [value for span in rows for value in values_of(span)],
+            )
+        return
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMP TABLE traces_span_incoming ON COMMIT DROP AS "
@@ -376,10 +404,7 @@ def _insert_spans(rows: list[SimpleNamespace]) -> None:
         )
         with cursor.cursor.copy(f"COPY traces_span_incoming ({columns}) FROM STDIN") as copy:
             for span in rows:
-                values = [getattr(span, name) for name in attnames]
-                for i in json_fields:
-                    values[i] = json.dumps(values[i], ensure_ascii=False)
-                copy.write_row(values)
+                copy.write_row(values_of(span))
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM traces_span_incoming "
             "ON CONFLICT DO NOTHING"

@@ -601,3 +601,47 @@ def test_it_cuts_deeply_nested_attribute_values(client, acme, alice, api_key_for
     body = _field(1, _field(2, _field(2, span)))  # request > resource spans > scope spans
     response = _post(client, key, body, "application/x-protobuf")
     assert response.status_code == 400
+
+
+@pytest.mark.django_db
+def test_it_stores_a_small_and_a_large_batch_alike_and_each_once(acme, alice):
+    """A small batch is one multi-row INSERT, a large one goes through COPY: the same
+    rows either way, JSON included, and a retried batch of either adds nothing."""
+    from tests.traces.helpers import hex_id, ingest, raw_span
+
+    def batch(first: int, count: int):
+        trace = hex_id(first, 16)
+        return [
+            raw_span(
+                trace,
+                hex_id(first + n, 8),
+                name=f"step {n}",
+                attrs={"input.value": f"q {n} ‘quoted’ \\ back", "n": n, "nested": {"k": [n]}},
+            )
+            for n in range(count)
+        ]
+
+    small, large = batch(1, 3), batch(1000, 200)
+    for spans in (small, large, small, large):
+        ingest(acme, alice, spans)
+    with team_scope(acme):
+        assert Span.objects.count() == 203
+        assert sorted(Trace.objects.values_list("span_count", flat=True)) == [3, 200]
+        one = Span.objects.filter(name="step 2").order_by("pk")
+        assert [s.attributes["nested"] for s in one] == [{"k": [2]}, {"k": [2]}]
+        assert {s.attributes["input.value"] for s in one} == {"q 2 ‘quoted’ \\ back"}
+
+
+@pytest.mark.django_db
+def test_it_stores_a_single_span_export_in_few_statements(
+    client, acme, alice, api_key_for, django_assert_max_num_queries
+):
+    raw = _traces_key(api_key_for, acme, alice)
+    body = encoded_request(lambda tracer: llm_call(tracer)).SerializeToString()
+    client.post(URL, data=body, content_type="application/x-protobuf", **bearer(raw))
+    body = encoded_request(lambda tracer: llm_call(tracer)).SerializeToString()
+    # The key, the team's prices, the write timeout, the trace row (insert, lock), the
+    # span, the fold (read, update), the dashboard's hour mark (and a savepoint here).
+    with django_assert_max_num_queries(11):
+        response = client.post(URL, data=body, content_type="application/x-protobuf", **bearer(raw))
+    assert response.status_code == 200
