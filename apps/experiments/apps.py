@@ -6,7 +6,7 @@ class ExperimentsConfig(AppConfig):
     label = "experiments"
 
     def ready(self):
-        from apps.experiments import gate, selectors
+        from apps.experiments import gate
         from apps.experiments.views import policies
 
         # reason: these modules import models, which wait until the app registry is ready.
@@ -18,6 +18,7 @@ class ExperimentsConfig(AppConfig):
                 blockers=gate.approval_blockers,
                 request_context=policies.promotion_panel_context,
                 settings_context=policies.settings_panel_context,
-                known_evidence=selectors.experiment_ids_of_team,
+                known_evidence=gate.known_evidence,
+                evidence_label=gate.evidence_label,
             )
         )

@@ -253,7 +253,7 @@ def _by_example(
     return passes, values
 
 
-def _paired_versus(
+def paired_versus(
     base: tuple[dict[str, list[float]], dict[str, list[float]]],
     cand: tuple[dict[str, list[float]], dict[str, list[float]]],
 ) -> Versus:
@@ -353,7 +353,7 @@ def summarize(loaded: Loaded) -> Summary:
                 flaky_examples=flaky.flaky if flaky else None,
             )
             if base is not None and variant.pk != base.pk:
-                row.versus = _paired_versus(outcomes[base.pk], outcomes[variant.pk])
+                row.versus = paired_versus(outcomes[base.pk], outcomes[variant.pk])
             rows.append(row)
     return Summary(
         loaded.experiment, base, loaded.variants, variant_stats, loaded.evaluator_names, rows
@@ -619,7 +619,7 @@ def multi_compare(experiments: list[Experiment]) -> dict:
 
 def _versus_across(name, ref: Loaded, ref_variant, other: Loaded, variant) -> Versus:
     # Two experiments on one dataset revision share example ids: pair by example.
-    return _paired_versus(_by_example(ref, name, ref_variant), _by_example(other, name, variant))
+    return paired_versus(_by_example(ref, name, ref_variant), _by_example(other, name, variant))
 
 
 # --- CSV -----------------------------------------------------------------------------
@@ -750,13 +750,25 @@ def gate_findings(
     (p < 0.05) by more than the margin. Either way an evaluator with no paired results is a
     finding: no evidence is not evidence of no regression.
     """
+    return rows_gate_findings(summary.rows, tolerance=tolerance, evaluators=evaluators, rule=rule)
+
+
+def rows_gate_findings(
+    rows_in: list[EvaluatorSummary],
+    *,
+    tolerance: float = 0.0,
+    evaluators: list[str] | None = None,
+    rule: str = NONINFERIORITY,
+) -> list[GateFinding]:
+    """`gate_findings` over summary rows of any origin (an optimisation run's held-out
+    comparison builds its own rows with `paired_versus`)."""
     if rule not in GATE_RULES:
         raise ValueError(f"unknown gate rule {rule!r}")
     margin = abs(tolerance)
     wanted = set(evaluators) if evaluators else None
     out: list[GateFinding] = []
     by_candidate: dict[int, list[EvaluatorSummary]] = defaultdict(list)
-    for row in summary.rows:
+    for row in rows_in:
         if row.versus is None or (wanted is not None and row.evaluator not in wanted):
             continue
         by_candidate[row.variant_id].append(row)
@@ -799,7 +811,7 @@ def gate_findings(
                 )
             out.append(finding)
     if wanted is not None:
-        present = {r.evaluator for r in summary.rows}
+        present = {r.evaluator for r in rows_in}
         for name in sorted(wanted - present):
             out.append(GateFinding(name, "the candidate", None, None, "", 0, 0))
     return out

@@ -11,12 +11,14 @@ the same rule as `promptyard eval`). ExperimentsConfig.ready() registers it with
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from apps.datasets.selectors import examples_at_revision
-from apps.experiments import comparison
+from apps.experiments import comparison, evidence_kinds
 from apps.experiments.models import Experiment, Status, Variant
 from apps.experiments.selectors import (
     evaluators_of,
+    experiment_ids_of_team,
     experiments_by_id,
     policy_evaluators,
     policy_for,
@@ -38,7 +40,7 @@ class NextStep:
 
 @dataclass
 class Evidence:
-    """One attached experiment, judged for this request."""
+    """One attached experiment (or another kind's evidence), judged for this request."""
 
     id: int
     experiment: Experiment | None
@@ -47,10 +49,63 @@ class Evidence:
     rows: list[comparison.EvaluatorSummary] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # why it does not satisfy the policy
     findings: list[comparison.GateFinding] = field(default_factory=list)  # regressions
+    # Another kind's evidence (apps.experiments.evidence_kinds): its name, the object it
+    # found (None: gone or never there) and the template that shows it in the panel.
+    kind: str = "experiment"
+    subject: Any = None
+    template: str = ""
+
+    @property
+    def found(self) -> bool:
+        return self.experiment is not None or self.subject is not None
 
     @property
     def satisfies(self) -> bool:
-        return self.experiment is not None and not self.problems and not self.findings
+        return self.found and not self.problems and not self.findings
+
+
+def known_evidence(team, refs: list) -> set:
+    """Which of a request's evidence references name evidence of `team`: experiment ids,
+    and "<kind>:<id>" of the kinds registered in apps.experiments.evidence_kinds."""
+    known: set = set(experiment_ids_of_team(team, [r for r in refs if isinstance(r, int)]))
+    by_kind: dict[str, list[int]] = {}
+    for ref in refs:
+        split = evidence_kinds.split_ref(ref)
+        if split is not None:
+            by_kind.setdefault(split[0], []).append(split[1])
+    for name, ids in by_kind.items():
+        kind = evidence_kinds.evidence_kind(name)
+        if kind is not None:
+            known |= {f"{name}:{pk}" for pk in kind.known(team, ids)}
+    return known
+
+
+def evidence_label(ref) -> str:
+    split = evidence_kinds.split_ref(ref)
+    if split is None:
+        return f"experiment #{ref}"
+    kind = evidence_kinds.evidence_kind(split[0])
+    return f"{kind.label if kind else split[0]} #{split[1]}"
+
+
+def _other_evidence(promotion: PromotionRequest, policy: TagPolicy | None) -> list[Evidence]:
+    """The references of registered kinds, each judged by its kind; an unknown kind's
+    reference is shown as evidence that counts for nothing."""
+    by_kind: dict[str, list[int]] = {}
+    for ref in promotion.evidence or []:
+        split = evidence_kinds.split_ref(ref)
+        if split is not None:
+            by_kind.setdefault(split[0], []).append(split[1])
+    out: list[Evidence] = []
+    for name, ids in by_kind.items():
+        kind = evidence_kinds.evidence_kind(name)
+        if kind is None:
+            out += [
+                Evidence(pk, None, kind=name, problems=[f"{name}:{pk} is unknown."]) for pk in ids
+            ]
+            continue
+        out += kind.judge(promotion, policy, ids)
+    return out
 
 
 def _variant_for(variants: list[Variant], version_id: int | None) -> Variant | None:
@@ -123,7 +178,7 @@ def evidence_of(promotion: PromotionRequest, policy: TagPolicy | None = None) ->
                 evaluators=policy_names,
                 rule=policy.rule,
             )
-    return out
+    return out + _other_evidence(promotion, policy)
 
 
 def approval_blockers(

@@ -15,6 +15,7 @@ from apps.experiments.selectors import evaluators_for_field
 from apps.optimisation import selectors, services
 from apps.optimisation.models import Candidate, OptimisationRun, Round
 from apps.optimisation.services import WRITE
+from apps.prompts.api.serializers import EvidenceRefField
 from apps.teams.api_base import TeamGenericAPIView
 
 
@@ -155,6 +156,12 @@ class OptimisationPromotionRequestSerializer(serializers.Serializer):
         default=None,
         help_text="Empty: the run's validation comparison (the evidence) in words.",
     )
+    evidence = serializers.ListField(
+        child=EvidenceRefField(),
+        required=False,
+        default=list,
+        help_text="More evidence beside the run, which is always attached.",
+    )
 
 
 class OptimisationPromotionSerializer(serializers.Serializer):
@@ -162,6 +169,9 @@ class OptimisationPromotionSerializer(serializers.Serializer):
     tag_name = serializers.CharField()
     candidate_version = serializers.IntegerField()
     description = serializers.CharField()
+    evidence = serializers.ListField(
+        child=EvidenceRefField(), help_text='The run ("optimisation:<id>") and any more.'
+    )
 
 
 class OptimisationListCreateView(TeamGenericAPIView):
@@ -262,5 +272,6 @@ class OptimisationPromotionView(TeamGenericAPIView):
             "tag_name": promotion.tag_name,
             "candidate_version": promotion.candidate.number,
             "description": promotion.description,
+            "evidence": promotion.evidence,
         }
         return Response(OptimisationPromotionSerializer(body).data, status=status.HTTP_201_CREATED)

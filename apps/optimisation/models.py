@@ -39,7 +39,9 @@ class OptimisationRun(TeamOwned):
     train_ids = models.JSONField(default=list)
     validation_ids = models.JSONField(default=list)
     split_note = models.CharField(max_length=200, blank=True)
-    evaluators = models.ManyToManyField("experiments.Evaluator", related_name="+")
+    evaluators = models.ManyToManyField(
+        "experiments.Evaluator", through="optimisation.RunEvaluator", related_name="+"
+    )
     annotation_queue = models.ForeignKey(
         "annotations.AnnotationQueue",
         on_delete=models.SET_NULL,
@@ -98,6 +100,23 @@ class OptimisationRun(TeamOwned):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE
+
+
+class RunEvaluator(TeamOwned):
+    """A run's evaluator: the link carries its team, like every tenant row."""
+
+    run = models.ForeignKey(
+        OptimisationRun, on_delete=models.CASCADE, related_name="evaluator_links"
+    )
+    evaluator = models.ForeignKey(
+        "experiments.Evaluator", on_delete=models.CASCADE, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["run", "evaluator"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "evaluator"], name="optrun_evaluator_unique"),
+        ]
 
 
 class Candidate(TeamOwned):

@@ -20,10 +20,11 @@ from apps.datasets.selectors import examples_at_revision
 from apps.experiments.models import Evaluator
 from apps.experiments.variants import effective_settings
 from apps.llm.models import ProviderConfig
-from apps.optimisation.evidence import evidence_text
-from apps.optimisation.models import ACTIVE, OptimisationRun, RunStatus
+from apps.optimisation.evidence import evidence_ref, evidence_text
+from apps.optimisation.models import ACTIVE, OptimisationRun, RunEvaluator, RunStatus
 from apps.optimisation.tasks import run_optimisation
 from apps.prompts import services as prompt_services
+from apps.prompts.gates import EvidenceRef
 from apps.prompts.models import PromotionRequest, PromptVersion
 from apps.teams.actors import Actor
 from apps.teams.audit import audit_record
@@ -261,7 +262,12 @@ def optimisation_run_create(
     )
     run.full_clean()
     run.save()
-    run.evaluators.set(evaluators)
+    RunEvaluator.objects.bulk_create(
+        [
+            RunEvaluator(team=team, run=run, evaluator=evaluator)
+            for evaluator in dict.fromkeys(evaluators)
+        ]
+    )
     audit_record(team=team, actor=actor, verb="optimisation.create", target=run)
     return run
 
@@ -351,8 +357,11 @@ def optimisation_promotion_create(
     run: OptimisationRun,
     tag_name: str = "production",
     description: str | None = None,
+    evidence: list[EvidenceRef] | None = None,
 ) -> PromotionRequest:
-    """Ask to move `tag_name` to the run's best version, the comparison as its evidence."""
+    """Ask to move `tag_name` to the run's best version: the run is its evidence (the gate
+    judges its held-out comparison under the tag's policy), with any further `evidence`
+    (experiment ids, references), and its description says the comparison in words."""
     require(actor, PERM_EDIT, team, scope=ApiKeyScope.PROMPTS_WRITE)
     run = _locked(run)
     if run.status != RunStatus.SUCCEEDED or run.best_candidate is None:
@@ -368,6 +377,7 @@ def optimisation_promotion_create(
         tag_name=(tag_name or "production").strip(),
         candidate=best,
         description=text,
+        evidence=[evidence_ref(run), *(evidence or [])],
     )
     run.promotion = promotion
     run.save(update_fields=["promotion"])

@@ -11,9 +11,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from apps.core.errors import ServiceError
 from apps.core.web import errors_on, refusal_as_message, render_page, role_allows, team_url
 from apps.optimisation import charts, selectors, services
-from apps.optimisation.evidence import evidence_text
+from apps.optimisation.evidence import evidence_ref, evidence_text
 from apps.optimisation.forms import OptimisationForm
 from apps.optimisation.models import RunStatus
+from apps.prompts import gates
 from apps.teams.models import PERM_EDIT
 from apps.teams.refusals import require_role_for
 
@@ -123,12 +124,13 @@ def run_resume(request, optimisation_id):
 
 @require_http_methods(["GET", "POST"])
 def run_promotion(request, optimisation_id):
-    """The promotion request of the best version, its description pre-filled with the
-    evidence (the validation comparison)."""
+    """The promotion request of the best version: the run is its evidence (pre-filled, with
+    room for more), its description the validation comparison in words."""
     require_role_for(request, PERM_EDIT, "request promotions")
     run = selectors.run_get(optimisation_id)
     tag_name = request.POST.get("tag_name") or request.GET.get("tag") or "production"
     description = request.POST.get("description")
+    evidence = request.POST.get("evidence")
     error = None
     if request.method == "POST":
         try:
@@ -138,6 +140,7 @@ def run_promotion(request, optimisation_id):
                 run=run,
                 tag_name=tag_name,
                 description=description,
+                evidence=gates.evidence_refs((evidence or "").replace(",", " ").split()),
             )
         except ServiceError as exc:
             error = exc.message
@@ -148,6 +151,7 @@ def run_promotion(request, optimisation_id):
         "run": run,
         "tag_name": tag_name,
         "description": evidence_text(run) if description is None else description,
+        "evidence": evidence_ref(run) if evidence is None else evidence,
         "error": error,
     }
     return render_page(request, "optimisation/promotion.html", context)

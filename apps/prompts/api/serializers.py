@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.prompts import selectors
+from apps.core.errors import ValidationFailed
+from apps.prompts import gates, selectors
 from apps.prompts.gates import approval_blockers
 from apps.prompts.models import (
     Kind,
@@ -180,12 +182,36 @@ class TagEventSerializer(serializers.ModelSerializer):
         return event.approver.email if event.approver_id else None
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "minimum": 1, "maximum": gates.MAX_ID},
+            {"type": "string", "pattern": "^[a-z_]{1,40}:[0-9]{1,19}$"},
+        ],
+        "description": "An experiment by its id (12), or other evidence by reference "
+        '("optimisation:7": an optimisation run).',
+    }
+)
+class EvidenceRefField(serializers.Field):
+    """One piece of a promotion request's evidence (apps.prompts.gates.evidence_refs)."""
+
+    def to_internal_value(self, data):
+        try:
+            return gates.evidence_refs([data])[0]
+        except ValidationFailed as exc:
+            raise serializers.ValidationError(exc.message) from None
+
+    def to_representation(self, value):
+        return value
+
+
 class PromotionSerializer(serializers.ModelSerializer):
     prompt = serializers.CharField(source="prompt.name")
     candidate = serializers.IntegerField(source="candidate.number")
     current_version = serializers.SerializerMethodField()
     requester = serializers.CharField(source="requester_label")
     reviewer = serializers.CharField(source="reviewer_label")
+    evidence = serializers.ListField(child=EvidenceRefField())
     blocked_reasons = serializers.SerializerMethodField(
         help_text="Why the tag's policy refuses approval now (empty: approval is allowed)."
     )
@@ -227,7 +253,12 @@ class PromotionCreateSerializer(serializers.Serializer):
     candidate = serializers.IntegerField(help_text="Candidate version number.")
     description = serializers.CharField(required=False, allow_blank=True, default="")
     evidence = serializers.ListField(
-        child=serializers.IntegerField(), required=False, default=list, help_text="Experiment ids."
+        child=EvidenceRefField(),
+        required=False,
+        default=list,
+        help_text="Experiment ids, and references to other evidence such as an optimisation "
+        'run ("optimisation:7") that started from the version at the tag and found the '
+        "candidate.",
     )
     rollout_percent = serializers.IntegerField(
         required=False,

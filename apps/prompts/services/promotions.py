@@ -50,7 +50,7 @@ def promotion_request_create(
     tag_name: str,
     candidate: PromptVersion,
     description: str = "",
-    evidence: list[int] | None = None,
+    evidence: list[gates.EvidenceRef] | None = None,
     rollout_percent: int | None = None,
 ) -> PromotionRequest:
     """Ask to move `tag_name` to `candidate`; with `rollout_percent` (1-99), ask instead to
@@ -61,9 +61,7 @@ def promotion_request_create(
         _rollout_start_checked(prompt, tag_name, candidate)
     _tag_target(prompt, tag_name, candidate)
     _refuse_latest(tag_name)
-    evidence = list(evidence or [])
-    if not all(isinstance(e, int) and not isinstance(e, bool) for e in evidence):
-        raise ValidationFailed("Evidence is a list of experiment ids.", field="evidence")
+    evidence = gates.evidence_refs(evidence)
     gates.evidence_check(team, evidence)
     tag = Tag.objects.filter(prompt=prompt, name=tag_name).first()
     _refuse_frozen(tag)

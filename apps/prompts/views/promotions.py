@@ -74,21 +74,16 @@ def _rollout_percent(raw: str) -> int | None:
         ) from None
 
 
-def _evidence(raw: str) -> list[int]:
-    ids = []
-    for part in raw.replace(",", " ").split():
-        try:
-            ids.append(int(part.lstrip("#")))
-        except ValueError:
-            raise ValidationFailed(
-                f"Evidence {part!r} is not an experiment number.", field="evidence"
-            )
-    return ids
+def _evidence(raw: str) -> list[gates.EvidenceRef]:
+    """ "12, #14 optimisation:7": experiments by number, other evidence by reference."""
+    return gates.evidence_refs(raw.replace(",", " ").split())
 
 
 def _evidence_links(request, ids):
     out = []
     for pk in ids:
+        if not isinstance(pk, int):  # another kind's reference: its gate panel links it
+            continue
         try:
             url = team_url(request, "experiments:detail", experiment_id=pk)
         except NoReverseMatch:  # the experiments app may not have its pages yet
