@@ -6,14 +6,14 @@ the person's role too)."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from apps.datasets.selectors import dataset_for_field
 from apps.experiments.selectors import evaluators_for_field
 from apps.optimisation import selectors, services
-from apps.optimisation.models import Candidate, OptimisationRun, Round
+from apps.optimisation.models import Candidate, OptimisationRun, Proposal, Round
 from apps.optimisation.services import WRITE
 from apps.prompts.api.serializers import EvidenceRefField
 from apps.teams.api_base import TeamGenericAPIView
@@ -34,6 +34,33 @@ class CandidateSerializer(serializers.ModelSerializer):
             "rationale",
             "train_score",
             "train_pass_rate",
+        ]
+        read_only_fields = fields
+
+
+class ProposalSerializer(serializers.ModelSerializer):
+    parent_components = serializers.JSONField()
+    components = serializers.JSONField()
+    minibatch_ids = serializers.ListField(child=serializers.CharField())
+    parent_scores = serializers.ListField(child=serializers.FloatField())
+    scores = serializers.ListField(child=serializers.FloatField())
+
+    class Meta:
+        model = Proposal
+        fields = [
+            "round",
+            "position",
+            "parent_index",
+            "parent_components",
+            "components",
+            "reflection",
+            "rationale",
+            "minibatch_ids",
+            "parent_scores",
+            "scores",
+            "accepted",
+            "candidate_index",
+            "reason",
         ]
         read_only_fields = fields
 
@@ -60,6 +87,9 @@ class OptimisationRunSerializer(serializers.ModelSerializer):
     promotion_id = serializers.IntegerField(allow_null=True)
     rounds = serializers.SerializerMethodField()
     candidates = serializers.SerializerMethodField()
+    proposals = serializers.SerializerMethodField(
+        help_text="Every proposal, accepted into the pool or rejected on its minibatch."
+    )
 
     class Meta:
         model = OptimisationRun
@@ -95,6 +125,7 @@ class OptimisationRunSerializer(serializers.ModelSerializer):
             "finished_at",
             "rounds",
             "candidates",
+            "proposals",
         ]
         read_only_fields = fields
 
@@ -110,6 +141,10 @@ class OptimisationRunSerializer(serializers.ModelSerializer):
 
     def get_candidates(self, obj) -> list[dict]:
         return [dict(CandidateSerializer(c).data) for c in selectors.run_candidates(obj)]
+
+    @extend_schema_field(ProposalSerializer(many=True))
+    def get_proposals(self, obj) -> list[dict]:
+        return [dict(ProposalSerializer(p).data) for p in selectors.run_proposals(obj)]
 
 
 class OptimisationCreateSerializer(serializers.Serializer):

@@ -35,7 +35,7 @@ from apps.optimisation.evaluation import (
     candidate_prompt,
     seed_components,
 )
-from apps.optimisation.models import Candidate, OptimisationRun, Round, RunStatus
+from apps.optimisation.models import Candidate, OptimisationRun, Proposal, Round, RunStatus
 from apps.prompts import services as prompt_services
 from apps.prompts.content import content_hash
 from apps.prompts.models import PromptVersion
@@ -148,6 +148,8 @@ class _Recorder:
         self.evaluator = evaluator
         self.rationales: dict[str, str] = {}
         self.proposed: list[str] = []
+        # This round's proposals as GEPA's events describe them, stored at its end.
+        self.proposals: list[dict[str, Any]] = []
         self.error: Exception | None = None
         self._known: dict[int, Candidate] = {}  # the pool's recorded members, by index
         self._candidate(0, seed, None, 0, "The starting version.")
@@ -216,10 +218,85 @@ class _Recorder:
             parent=start,
         )
 
+    # GEPA's proposal events, in the order it sends them for each proposal: the parent is
+    # selected, its minibatch sampled and scored, the reflection proposes, the proposal is
+    # scored on the same minibatch, then accepted or rejected.
+    def on_candidate_selected(self, event) -> None:
+        self.proposals.append(
+            {"parent": event["candidate_idx"], "parent_components": dict(event["candidate"])}
+        )
+
+    def on_minibatch_sampled(self, event) -> None:
+        if self.proposals:
+            train = self.run.train_ids
+            self.proposals[-1]["minibatch"] = [str(train[int(i)]) for i in event["minibatch_ids"]]
+
+    def on_evaluation_end(self, event) -> None:
+        scores = [float(s) for s in event.get("scores") or []]
+        if event.get("candidate_idx") is not None:  # a parent on its minibatch
+            for item in self.proposals:
+                if item["parent"] == event["candidate_idx"] and "parent_scores" not in item:
+                    item["parent_scores"] = scores
+                    return
+        elif not event.get("is_seed_candidate"):  # a proposal on its parent's minibatch
+            for item in self.proposals:
+                if "components" in item and "scores" not in item:
+                    item["scores"] = scores
+                    return
+
     def on_proposal_end(self, event) -> None:
+        raw = event.get("raw_lm_outputs") or {}
         for name, text in (event.get("new_instructions") or {}).items():
-            self.rationales[text] = _rationale((event.get("raw_lm_outputs") or {}).get(name, ""))
-        self.proposed.append(candidate_key(dict(event.get("new_instructions") or {})))
+            self.rationales[text] = _rationale(raw.get(name, ""))
+        new = dict(event.get("new_instructions") or {})
+        self.proposed.append(candidate_key(new))
+        for item in self.proposals:
+            if "components" not in item:
+                item["components"] = {**item["parent_components"], **new}
+                item["reflection"] = "\n\n".join(str(raw[name]) for name in new if name in raw)
+                item["rationale"] = "; ".join(
+                    self.rationales.get(text, "") for text in new.values()
+                )
+                return
+
+    def on_candidate_accepted(self, event) -> None:
+        self._decide(accepted=True, index=event.get("new_candidate_idx"))
+
+    def on_candidate_rejected(self, event) -> None:
+        self._decide(accepted=False, reason=str(event.get("reason") or ""))
+
+    def _decide(self, *, accepted: bool, index: int | None = None, reason: str = "") -> None:
+        for item in self.proposals:
+            if "components" in item and "accepted" not in item:
+                item.update(accepted=accepted, index=index, reason=reason[:300])
+                return
+
+    def _store_proposals(self, number: int) -> None:
+        """This round's proposals, accepted or not (a resumed run replays the same rounds
+        and rewrites the same rows)."""
+        made = [item for item in self.proposals if "components" in item]
+        for position, item in enumerate(made):
+            Proposal.objects.update_or_create(
+                run=self.run,
+                round=number,
+                position=position,
+                defaults={
+                    "team": self.run.team,
+                    "parent_index": item["parent"],
+                    "parent_components": item["parent_components"],
+                    "components": item["components"],
+                    "key": candidate_key(item["components"]),
+                    "reflection": item.get("reflection", ""),
+                    "rationale": item.get("rationale", "")[:2000],
+                    "minibatch_ids": item.get("minibatch", []),
+                    "parent_scores": item.get("parent_scores", []),
+                    "scores": item.get("scores", []),
+                    "accepted": bool(item.get("accepted")),
+                    "candidate_index": item.get("index"),
+                    "reason": item.get("reason", ""),
+                },
+            )
+        self.proposals = []
 
     def on_iteration_end(self, event) -> None:
         # GEPA logs and swallows a callback's exception; keep it, so the run stops and
@@ -262,6 +339,7 @@ class _Recorder:
             update_fields=["candidate_keys", "accepted", "best_train_score", "calls_used"],
         )
         self.proposed = []
+        self._store_proposals(number)
         _progress(self.run, self.evaluator, rounds=number)
 
     def _scores(self, state) -> None:

@@ -161,6 +161,47 @@ class Round(TeamOwned):
         ]
 
 
+class Proposal(TeamOwned):
+    """A candidate the reflection proposed in a round, kept whether GEPA accepted it into
+    its pool or not: its text, the reflection that wrote it, and its minibatch scores
+    against its parent's. Only accepted proposals become Candidates (and Hub versions):
+    a rejected one lost on a few train examples and was never scored on the train split,
+    so it stays on the run instead of crowding the prompt's history."""
+
+    run = models.ForeignKey(OptimisationRun, on_delete=models.CASCADE, related_name="proposals")
+    round = models.PositiveIntegerField()
+    position = models.PositiveSmallIntegerField(default=0)  # GEPA may propose several
+    parent_index = models.IntegerField(null=True, blank=True)
+    parent_components = models.JSONField(default=dict)
+    components = models.JSONField(default=dict)
+    key = models.CharField(max_length=64)  # sha256 of the components (evaluations' key)
+    reflection = models.TextField(blank=True)  # the reflection model's answer, whole
+    rationale = models.TextField(blank=True)  # what it said outside its ``` block
+    minibatch_ids = models.JSONField(default=list)  # train example ids
+    parent_scores = models.JSONField(default=list)  # per minibatch example, in order
+    scores = models.JSONField(default=list)
+    accepted = models.BooleanField(default=False)
+    candidate_index = models.IntegerField(null=True, blank=True)  # in the pool, if accepted
+    reason = models.CharField(max_length=300, blank=True)  # why GEPA rejected it
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["run", "round", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "round", "position"], name="optproposal_run_round"
+            ),
+        ]
+
+    @property
+    def parent_total(self) -> float:
+        return sum(self.parent_scores or [])
+
+    @property
+    def total(self) -> float:
+        return sum(self.scores or [])
+
+
 class Evaluation(TeamOwned):
     """A candidate's output on one example and the evaluators' verdicts, stored once."""
 

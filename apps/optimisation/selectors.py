@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from apps.annotations.models import AnnotationQueue
 from apps.annotations.selectors import queue_for
 from apps.core.errors import NotFound, ValidationFailed
-from apps.optimisation.models import ACTIVE, Candidate, OptimisationRun, Round
+from apps.optimisation.models import ACTIVE, Candidate, OptimisationRun, Proposal, Round
 from apps.prompts.models import PromptVersion
 from apps.teams.actors import Actor
 from apps.teams.models import Team
@@ -53,6 +53,11 @@ def run_candidates(run: OptimisationRun) -> list[Candidate]:
 
 def run_rounds(run: OptimisationRun) -> list[Round]:
     return list(Round.objects.filter(run=run).order_by("number"))
+
+
+def run_proposals(run: OptimisationRun) -> list[Proposal]:
+    """Every proposal of the run, accepted or not, round by round."""
+    return list(Proposal.objects.filter(run=run).order_by("round", "position"))
 
 
 def running_count(request: HttpRequest) -> int:

@@ -15,6 +15,7 @@ from apps.optimisation.evidence import evidence_ref, evidence_text
 from apps.optimisation.forms import OptimisationForm
 from apps.optimisation.models import RunStatus
 from apps.prompts import gates
+from apps.prompts.diffing import unified
 from apps.teams.models import PERM_EDIT
 from apps.teams.refusals import require_role_for
 
@@ -73,12 +74,43 @@ def _progress_context(request, run):
     }
 
 
+def _proposal_rows(proposals, candidates) -> list[dict]:
+    """Each proposal with its parent's version and, per rewritten part, a diff to it."""
+    versions = {c.index: c.version for c in candidates}
+    rows = []
+    for proposal in proposals:
+        changed = [
+            {
+                "name": name,
+                "lines": unified(
+                    proposal.parent_components.get(name, ""),
+                    text,
+                    old_name="parent",
+                    new_name="proposal",
+                ),
+            }
+            for name, text in proposal.components.items()
+            if text != proposal.parent_components.get(name)
+        ]
+        rows.append(
+            {
+                "proposal": proposal,
+                "parent_version": versions.get(proposal.parent_index),
+                "version": versions.get(proposal.candidate_index) if proposal.accepted else None,
+                "changed": changed,
+            }
+        )
+    return rows
+
+
 @require_GET
 def run_detail(request, optimisation_id):
     run = selectors.run_get(optimisation_id)
+    candidates = selectors.run_candidates(run)
     context = {
         **_progress_context(request, run),
-        "candidates": selectors.run_candidates(run),
+        "candidates": candidates,
+        "proposals": _proposal_rows(selectors.run_proposals(run), candidates),
     }
     return render_page(request, "optimisation/detail.html", context)
 

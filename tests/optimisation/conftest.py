@@ -22,14 +22,20 @@ class DemoWorld:
     def run(self, **options):
         from apps.optimisation.services import optimisation_run_create
 
-        defaults = dict(max_rounds=3, max_calls=200, seed=0, minibatch_size=4, concurrency=4)
+        defaults = dict(
+            max_rounds=3,
+            max_calls=200,
+            seed=0,
+            minibatch_size=4,
+            concurrency=4,
+            evaluators=self.evaluators,
+        )
         with team_scope(self.team):
             return optimisation_run_create(
                 team=self.team,
                 actor=self.alice,
                 prompt_version=self.version,
                 dataset=self.dataset,
-                evaluators=self.evaluators,
                 **{**defaults, **options},
             )
 
