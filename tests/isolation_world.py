@@ -290,7 +290,7 @@ def _optimisation(world, team, alice, bob):
         status=models.RunStatus.SUCCEEDED,
         created_by=alice,
     )
-    run.evaluators.set([world.objects["evaluator"]])
+    run.evaluators.set([world.objects["evaluator"]], through_defaults={"team": team})
     world.objects["optimisation"] = run
 
 

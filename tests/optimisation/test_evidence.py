@@ -167,6 +167,18 @@ def test_it_refuses_an_outsiders_run_as_evidence(demo_world, globex, dave, api_c
     assert refused.value.field == "evidence"
     assert f"no optimisation run #{run.pk} in this team" in refused.value.message
 
+    # The request form says the same, on the field.
+    client = Client()
+    client.force_login(dave)
+    page = client.post(
+        "/t/globex/prompts/greeter/v/1/promote/",
+        {"tag_name": "production", "evidence": f"optimisation:{run.pk}"},
+    )
+    assert page.status_code == 200
+    assert f"Evidence: there is no optimisation run #{run.pk} in this team." in (
+        page.content.decode()
+    )
+
     headers = bearer(api_key_for(globex, dave, scopes=["prompts:write"]))
     body = {"prompt": "greeter", "candidate": 1, "tag_name": "production"}
     for evidence, says in (
@@ -202,6 +214,24 @@ def test_it_takes_a_run_as_evidence_through_the_promotions_api(demo_world, api_c
     assert created.status_code == 201, created.content
     assert created.json()["evidence"] == [f"optimisation:{run.pk}"]
     assert created.json()["blocked_reasons"] == []
+
+
+def test_it_takes_a_run_typed_into_the_request_form(demo_world):
+    world = demo_world
+    run = _finished(world)
+    _policy(world)
+    best = run.best_candidate.version
+    client = Client()
+    client.force_login(world.alice)
+    response = client.post(
+        f"/t/acme/prompts/{best.prompt.name}/v/{best.number}/promote/",
+        {"tag_name": "production", "evidence": f"optimisation:{run.pk}"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    with team_scope(world.team):
+        (promotion,) = [p for p in best.prompt.promotions.all() if p.candidate_id == best.pk]
+        assert promotion.evidence == [f"optimisation:{run.pk}"]
+        assert gate.approval_blockers(promotion) == []
 
 
 def test_it_prefills_the_run_as_evidence_on_the_run_promotion_page(demo_world):

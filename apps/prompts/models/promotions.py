@@ -32,8 +32,8 @@ class PromotionRequest(TeamOwned):
     description = models.TextField(blank=True)
     # Asks for a rollout at this share of traffic (1-99 %) instead of a move; null: a move.
     rollout_percent = models.PositiveSmallIntegerField(null=True, blank=True)
-    # Experiment ids comparing candidate and current; the experiments app may replace
-    # this with a relation.
+    # Evidence comparing candidate and current: experiment ids (ints), and other kinds the
+    # gate knows as "<kind>:<id>" strings, e.g. "optimisation:7" (apps.prompts.gates).
     evidence = models.JSONField(default=list, blank=True)
     status = models.CharField(
         max_length=12, choices=PromotionStatus.choices, default=PromotionStatus.OPEN
