@@ -17,6 +17,7 @@ import hashlib
 import heapq
 import itertools
 import json
+import queue
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from apps.llm.models import ProviderConfig
 from apps.optimisation.models import Evaluation, OptimisationRun, Reflection
 
 SYSTEM_ROLES = ("system", "developer")
+STORE_EVERY = 0.05  # seconds between stores of finished background evaluations
 
 
 class BudgetExhausted(Exception):
@@ -253,6 +255,8 @@ class Evaluator:
         self.slots = _Slots(run.concurrency, reserve=run.minibatch_size)
         # Background evaluations by candidate key: stored when next asked for, or at close.
         self._pending: dict[str, tuple[concurrent.futures.Future, frozenset[str]]] = {}
+        # (candidate key, example id, outcome) of background evaluations, as they finish.
+        self._finished: queue.SimpleQueue = queue.SimpleQueue()
         # The model calls run on an event loop of their own thread: the caller's thread may
         # have a loop running already (a browser test's), and keeps the ORM synchronous.
         self.loop = asyncio.new_event_loop()
@@ -262,7 +266,28 @@ class Evaluator:
         self._thread.start()
 
     def _run(self, coroutine: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+        return self._wait(asyncio.run_coroutine_threadsafe(coroutine, self.loop))
+
+    def _wait(self, future: concurrent.futures.Future) -> Any:
+        """The future's result; meanwhile what background evaluations finish is stored
+        every STORE_EVERY seconds, so a killed worker loses only the calls in flight."""
+        while True:
+            try:
+                return future.result(timeout=STORE_EVERY)
+            except concurrent.futures.TimeoutError:
+                self._store_finished()
+
+    def _store_finished(self) -> None:
+        """Store the background evaluations finished so far (one insert per candidate)."""
+        by_key: dict[str, dict[str, Outcome]] = {}
+        while True:
+            try:
+                key, example_id, outcome = self._finished.get_nowait()
+            except queue.Empty:
+                break
+            by_key.setdefault(key, {})[example_id] = outcome
+        for key, outcomes in by_key.items():
+            self._store(key, outcomes)
 
     def close(self) -> None:
         try:
@@ -314,6 +339,7 @@ class Evaluator:
         """Each example's stored evaluation of the candidate, evaluating the missing ones.
         Raises BudgetExhausted (after storing what finished) when the cap stops a call."""
         key = candidate_key(components)
+        self._store_finished()
         self._collect(key, needed=example_ids)
         stored = self._stored(key, example_ids)
         missing = [i for i in dict.fromkeys(example_ids) if i not in stored]
@@ -327,9 +353,10 @@ class Evaluator:
 
     def prefetch(self, components: dict[str, str], example_ids: list[str]) -> None:
         """Start evaluating the candidate on these examples in the slots the search leaves
-        idle, without waiting: the next `evaluate` of the candidate (or `close`) collects
-        and stores them. The calls are held back from the search's budget, as the best's
-        validation is, so the search cannot leave them without the calls they need."""
+        idle, without waiting: what finishes is stored while this thread waits on anything
+        else (`_wait`), and the next `evaluate` of the candidate (or `close`) waits for the
+        rest. The calls are held back from the search's budget, as the best's validation
+        is, so the search cannot leave them without the calls they need."""
         key = candidate_key(components)
         if key in self._pending:
             return
@@ -339,7 +366,7 @@ class Evaluator:
             prepared = PreparedPrompt(candidate_prompt(self.version, components))
             self.promised += len(missing)
             future = asyncio.run_coroutine_threadsafe(
-                self._evaluate_all(prepared, missing, final=True, background=True), self.loop
+                self._evaluate_all(prepared, missing, final=True, background=key), self.loop
             )
             self._pending[key] = (future, frozenset(missing))
 
@@ -354,8 +381,8 @@ class Evaluator:
         if needed is not None and covers.isdisjoint(needed) and not future.done():
             return
         del self._pending[key]
-        outcomes, _stop = future.result()
-        self._store(key, outcomes)
+        self._wait(future)
+        self._store_finished()
 
     def _stored(self, key: str, example_ids: list[str]) -> dict[str, Evaluation]:
         """The stored evaluations of these examples, from memory: the run's rows were read
@@ -388,23 +415,32 @@ class Evaluator:
             known[str(row.example_id)] = row
         return self._stored(key, list(outcomes))
 
-    async def _evaluate_all(self, prepared, example_ids, *, final: bool, background=False):
+    async def _evaluate_all(
+        self, prepared, example_ids, *, final: bool, background: str | None = None
+    ):
+        """Evaluate the examples; `background` (the candidate's key) hands each outcome to
+        `_finished` as it comes instead, for the calling thread to store."""
         outcomes: dict[str, Outcome] = {}
         stop: list[BudgetExhausted] = []
 
         async def one(example_id: str) -> None:
             try:
-                async with self.slots.slot(background=background):
+                async with self.slots.slot(background=background is not None):
                     if stop:
                         return
                     try:
-                        outcomes[example_id] = await self._evaluate_one(
+                        outcome = await self._evaluate_one(
                             prepared, self.examples[example_id], final=final
                         )
                     except BudgetExhausted as exc:
                         stop.append(exc)
+                        return
+                    if background is None:
+                        outcomes[example_id] = outcome
+                    else:
+                        self._finished.put((background, example_id, outcome))
             finally:
-                if background:
+                if background is not None:
                     self.promised -= 1
 
         await asyncio.gather(*(one(i) for i in example_ids))

@@ -3,8 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 from apps.optimisation.evaluation import _Slots
+
+
+def _run(scenario) -> None:
+    """asyncio.run in a thread of its own: a browser test earlier in the session leaves
+    Playwright's loop running in this one."""
+    failures: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(scenario())
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            failures.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive(), "the scenario did not finish"
+    if failures:
+        raise failures[0]
 
 
 def test_it_keeps_a_minibatch_of_slots_free_for_the_search():
@@ -28,7 +48,7 @@ def test_it_keeps_a_minibatch_of_slots_free_for_the_search():
         await asyncio.gather(*background, *search)
         assert slots.used == 0 and slots.background == 0
 
-    asyncio.run(scenario())
+    _run(scenario)
 
 
 def test_it_hands_a_freed_slot_to_a_waiting_search_call_first():
@@ -56,7 +76,7 @@ def test_it_hands_a_freed_slot_to_a_waiting_search_call_first():
         await asyncio.gather(*tasks)
         assert order[-1] == "b2" and slots.used == 0
 
-    asyncio.run(scenario())
+    _run(scenario)
 
 
 def test_it_gives_back_a_slot_handed_to_a_cancelled_waiter():
@@ -78,4 +98,4 @@ def test_it_gives_back_a_slot_handed_to_a_cancelled_waiter():
         await asyncio.gather(waiting, return_exceptions=True)
         assert slots.used == 0
 
-    asyncio.run(scenario())
+    _run(scenario)
