@@ -1,5 +1,7 @@
 import pytest
 
+from apps.core.tenancy import team_scope
+
 
 @pytest.fixture
 def echo_provider(acme, alice, demo_echo):
@@ -61,3 +63,47 @@ def people(acme, alice, greeting):
             team=acme, actor=alice, name="is-warm", kind="contains", params={"values": ["warm"]}
         )
     return dataset, evaluator
+
+
+def chain_text_prompt(acme, alice, provider, name, template):
+    from apps.prompts.services import prompt_create, version_create
+
+    prompt = prompt_create(team=acme, actor=alice, name=name)
+    return version_create(
+        team=acme,
+        actor=alice,
+        prompt=prompt,
+        kind="text",
+        template=template,
+        model_settings={"provider_id": provider.pk, "model": "demo-echo"},
+        commit_message="first",
+    )
+
+
+@pytest.fixture
+def chain(acme, alice, echo_provider):
+    """qa-chain v1: summarise (v1) then answer (v1), fed the summary; tag `staging`."""
+    from apps.prompts.services import prompt_create, tag_move, version_create
+
+    with team_scope(acme):
+        chain_text_prompt(acme, alice, echo_provider, "summarise", "Summarise: {{ q }}")
+        chain_text_prompt(acme, alice, echo_provider, "answer", "Answer <b>from</b> {{ summary }}")
+        prompt = prompt_create(team=acme, actor=alice, name="qa-chain")
+        version = version_create(
+            team=acme,
+            actor=alice,
+            prompt=prompt,
+            kind="chain",
+            steps=[
+                {"name": "summarise", "prompt": "summarise", "version": 1},
+                {
+                    "name": "answer",
+                    "prompt": "answer",
+                    "version": 1,
+                    "inputs": {"summary": "{{ steps.summarise.output }}"},
+                },
+            ],
+            commit_message="two steps",
+        )
+        tag_move(team=acme, actor=alice, prompt=prompt, tag_name="staging", version=version)
+        return version

@@ -7,56 +7,13 @@ from django.urls import reverse
 
 from apps.core.tenancy import team_scope
 from apps.playground.models import PlaygroundRun
+from tests.playground.conftest import chain_text_prompt
 
 pytestmark = pytest.mark.django_db
 
 
 def _url(name, **kwargs):
     return reverse(f"playground:{name}", kwargs={"team_slug": "acme", **kwargs})
-
-
-def _text(acme, alice, provider, name, template):
-    from apps.prompts.services import prompt_create, version_create
-
-    prompt = prompt_create(team=acme, actor=alice, name=name)
-    return version_create(
-        team=acme,
-        actor=alice,
-        prompt=prompt,
-        kind="text",
-        template=template,
-        model_settings={"provider_id": provider.pk, "model": "demo-echo"},
-        commit_message="first",
-    )
-
-
-@pytest.fixture
-def chain(acme, alice, echo_provider):
-    """qa-chain v1: summarise (v1) then answer (v1), fed the summary; tag `staging`."""
-    from apps.prompts.services import prompt_create, tag_move, version_create
-
-    with team_scope(acme):
-        _text(acme, alice, echo_provider, "summarise", "Summarise: {{ q }}")
-        _text(acme, alice, echo_provider, "answer", "Answer <b>from</b> {{ summary }}")
-        prompt = prompt_create(team=acme, actor=alice, name="qa-chain")
-        version = version_create(
-            team=acme,
-            actor=alice,
-            prompt=prompt,
-            kind="chain",
-            steps=[
-                {"name": "summarise", "prompt": "summarise", "version": 1},
-                {
-                    "name": "answer",
-                    "prompt": "answer",
-                    "version": 1,
-                    "inputs": {"summary": "{{ steps.summarise.output }}"},
-                },
-            ],
-            commit_message="two steps",
-        )
-        tag_move(team=acme, actor=alice, prompt=prompt, tag_name="staging", version=version)
-        return version
 
 
 def test_it_opens_a_chain_with_its_inputs_and_steps(client, alice, chain):
@@ -136,7 +93,7 @@ def test_it_stops_the_chain_at_a_failing_step_and_names_it(client, acme, alice, 
             models=["m"],
             max_retries=0,
         )
-        broken = _text(acme, alice, down, "shout", "Shout {{ summary }}")
+        broken = chain_text_prompt(acme, alice, down, "shout", "Shout {{ summary }}")
         version = version_create(
             team=acme,
             actor=alice,

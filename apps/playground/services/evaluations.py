@@ -21,7 +21,7 @@ from apps.experiments.services import experiment_create, experiment_start
 from apps.experiments.variants import VariantSpec
 from apps.playground.variants import Variant
 from apps.prompts import content as prompt_content
-from apps.prompts.models import Prompt, PromptVersion
+from apps.prompts.models import Kind, Prompt, PromptVersion
 from apps.prompts.selectors import version_at_tag
 from apps.prompts.services import tag_move, version_create
 from apps.teams.actors import Actor
@@ -92,10 +92,7 @@ def playground_evaluation_start(
     require(actor, PERM_EDIT, team, message="Only editors can evaluate prompts.")
     if not variants:
         raise ValidationFailed("Add a variant to evaluate.", field="variants")
-    if not evaluators:
-        raise ValidationFailed("Attach at least one evaluator.", field="evaluators")
-    if len(evaluators) > MAX_EVALUATORS:
-        raise ValidationFailed(f"At most {MAX_EVALUATORS} evaluators.", field="evaluators")
+    _check_evaluators(evaluators)
     specs = []
     for index, variant in enumerate(variants):
         label = variant.label or "ABCD"[index % 4]
@@ -115,6 +112,40 @@ def playground_evaluation_start(
                 is_baseline=index == 0,
             )
         )
+    return _experiment_start(
+        team=team,
+        actor=actor,
+        prompt=prompt,
+        specs=specs,
+        dataset=dataset,
+        evaluators=evaluators,
+        sample_size=sample_size,
+        sample_seed=sample_seed,
+        cost_cap=cost_cap,
+    )
+
+
+def _check_evaluators(evaluators: list[Evaluator]) -> None:
+    if not evaluators:
+        raise ValidationFailed("Attach at least one evaluator.", field="evaluators")
+    if len(evaluators) > MAX_EVALUATORS:
+        raise ValidationFailed(f"At most {MAX_EVALUATORS} evaluators.", field="evaluators")
+
+
+def _experiment_start(
+    *,
+    team: Team,
+    actor: Actor,
+    prompt: Prompt,
+    specs: list[VariantSpec],
+    dataset: Dataset,
+    evaluators: list[Evaluator],
+    sample_size: int | str | None,
+    sample_seed: int | str,
+    cost_cap: Any,
+    score_steps: bool = False,
+) -> Experiment:
+    """The evaluation as an ordinary experiment, created, queued for the worker, audited."""
     sampled = f" (sample of {sample_size}, seed {sample_seed or 0})" if sample_size else ""
     experiment = experiment_create(
         team=team,
@@ -127,6 +158,7 @@ def playground_evaluation_start(
         sample_size=sample_size,
         sample_seed=sample_seed or 0,
         cost_cap=cost_cap,
+        score_steps=score_steps,
     )
     experiment = experiment_start(team=team, actor=actor, experiment=experiment)
     audit_record(
@@ -134,9 +166,52 @@ def playground_evaluation_start(
         actor=actor,
         verb="playground.evaluate",
         target=experiment,
-        after={"prompt": prompt.name, "dataset": dataset.name, "variants": len(specs)},
+        after={
+            "prompt": prompt.name,
+            "dataset": dataset.name,
+            "variants": len(specs),
+            "score_steps": score_steps,
+        },
     )
     return experiment
+
+
+@transaction.atomic
+def playground_chain_evaluation_start(
+    *,
+    team: Team,
+    actor: Actor,
+    version: PromptVersion,
+    dataset: Dataset,
+    evaluators: list[Evaluator],
+    label: str = "",
+    sample_size: int | str | None = None,
+    sample_seed: int | str = 0,
+    score_steps: bool = False,
+    cost_cap: Any = None,
+) -> Experiment:
+    """Run a chain version over the dataset (or a seeded sample) with the evaluators on its
+    final output and, with `score_steps`, on each step's: an experiment with the chain as
+    its one variant (the runner runs the steps: apps/experiments/chain_steps.py)."""
+    require(actor, PERM_EDIT, team, message="Only editors can evaluate prompts.")
+    if version.kind != Kind.CHAIN:
+        raise ValidationFailed(
+            f"{version.prompt.name} v{version.number} is not a chain.", field="version"
+        )
+    _check_evaluators(evaluators)
+    spec = VariantSpec(prompt_version=version, label=label or f"chain · v{version.number}")
+    return _experiment_start(
+        team=team,
+        actor=actor,
+        prompt=version.prompt,
+        specs=[spec],
+        dataset=dataset,
+        evaluators=evaluators,
+        sample_size=sample_size,
+        sample_seed=sample_seed,
+        cost_cap=cost_cap,
+        score_steps=score_steps,
+    )
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The playground's pages: the editor and its runs, evaluations on a dataset, and the
 refine assistant."""
 
-from apps.playground.views.chains import chain_run
+from apps.playground.views.chains import chain_evaluate, chain_inputs, chain_run
 from apps.playground.views.evaluations import evaluate, evaluation
 from apps.playground.views.refine import (
     refine_ask,
@@ -20,6 +20,8 @@ from apps.playground.views.runs import (
 )
 
 __all__ = [
+    "chain_evaluate",
+    "chain_inputs",
     "chain_run",
     "evaluate",
     "evaluation",

@@ -12,6 +12,7 @@ from apps.core.web import render_page, role_allows
 from apps.datasets.selectors import dataset_for_field
 from apps.experiments import comparison
 from apps.experiments.selectors import evaluators_for_field, experiment_get
+from apps.experiments.templatetags.experiment_tags import STEP_SCORE
 from apps.playground import selectors, services
 from apps.playground.inputs import parse_schema, variants_from_post
 from apps.teams.models import PERM_EDIT
@@ -55,10 +56,10 @@ def evaluate(request):
             {"error": exc.message, "error_field": exc.field},
             status=200,
         )
-    return render(request, "playground/evaluation.html#evaluation", _context(experiment))
+    return render(request, "playground/evaluation.html#evaluation", evaluation_context(experiment))
 
 
-def _context(experiment) -> dict:
+def evaluation_context(experiment) -> dict:
     loaded = comparison.load(experiment)
     summary = comparison.summarize(loaded)
     keys = comparison.matching_keys(loaded)[:ROWS_SHOWN]
@@ -72,18 +73,31 @@ def _context(experiment) -> dict:
                 "scores": [r for r in summary.rows if r.variant_id == variant.pk],
             }
         )
+    rows = comparison.rows_for(loaded, keys, diff=False)
+    for row in rows:
+        for cell in row.cells:
+            _keep_final_scores(cell)
     return {
         "experiment": experiment,
         "summary": summary,
         "per_variant": per_variant,
-        "rows": comparison.rows_for(loaded, keys, diff=False),
+        "rows": rows,
         "rows_shown": ROWS_SHOWN,
     }
+
+
+def _keep_final_scores(cell) -> None:
+    """A chain cell's own scores are its final output's: its steps' ("<evaluator> ·
+    <step>") show under each step (experiments/_result_steps.html)."""
+    steps = (cell.result.steps if cell.result is not None else None) or []
+    suffixes = tuple(f"{STEP_SCORE}{step.get('name')}" for step in steps)
+    if suffixes:
+        cell.scores = [(name, score) for name, score in cell.scores if not name.endswith(suffixes)]
 
 
 def evaluation(request, experiment_id):
     """An evaluation's results; the fragment polls itself while the run is going."""
     experiment = experiment_get(experiment_id)
     return render_page(
-        request, "playground/evaluation.html", _context(experiment), partial="evaluation"
+        request, "playground/evaluation.html", evaluation_context(experiment), partial="evaluation"
     )

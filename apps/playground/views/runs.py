@@ -175,6 +175,18 @@ def playground(request):
     return render_page(request, "playground/playground.html", context)
 
 
+def fill_from_example(values: dict, choice: str) -> str:
+    """Put the input of the example an example picker chose ("<dataset_id>:<example_id>",
+    at the dataset's current revision) into `values`; the error to show, or ""."""
+    dataset_id, _, example_id = choice.partition(":")
+    try:
+        example = example_at_revision(dataset_get(dataset_id), example_id)
+    except NotFound:
+        return "That example could not be found."
+    values.update(example.input or {})
+    return ""
+
+
 @require_POST
 def variables(request):
     """The variables fieldset for the page's current templates, optionally filled from an
@@ -185,13 +197,7 @@ def variables(request):
     error = ""
     fill = request.POST.get("example_choice", "") if request.POST.get("fill") else ""
     if fill:
-        dataset_id, _, example_id = fill.partition(":")
-        try:
-            example = example_at_revision(dataset_get(dataset_id), example_id)
-        except NotFound:
-            error = "That example could not be found."
-        else:
-            values.update(example.input or {})
+        error = fill_from_example(values, fill)
     context = {"fields": variable_fields(variants, schema, values), "fill_error": error}
     return render(request, "playground/playground.html#variables", context)
 
