@@ -83,6 +83,16 @@ def _parsed_number(text: str, *, whole: bool):
 
 
 MESSAGES_PREFIX = "messages"
+# The editor's model-settings fields (a chain has none).
+SETTINGS_FIELDS = (
+    *TEXT_SETTINGS,
+    "stop",
+    "response_format",
+    "json_schema",
+    "tools",
+    *FRIENDLY_SETTINGS,
+    EXTRA_BOX,
+)
 
 
 def _text(**kwargs) -> forms.CharField:
@@ -175,6 +185,13 @@ class VersionForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        if data.get("kind") == Kind.CHAIN:
+            # A chain's steps run on their own versions' model settings: it has none, so
+            # the (hidden) settings fields are ignored, errors and all.
+            for name in SETTINGS_FIELDS:
+                self._errors.pop(name, None)
+            data["model_settings"] = {}
+            return data
         fmt = data.get("response_format", "text")
         settings = {key: data.get(key, "") for key in TEXT_SETTINGS}
         settings.update(

@@ -43,12 +43,13 @@
   }, true);
 
   // <input type="radio" name="kind" value="chat" data-shows-kind> shows the sections marked
-  // data-kind-section="chat" and hides the other kinds' (the prompt editor).
+  // data-kind-section="chat" (or a list, "text chat") and hides the other kinds' (the
+  // prompt editor).
   document.addEventListener("change", function (event) {
     var input = event.target;
     if (!input.matches || !input.matches("input[data-shows-kind]")) return;
     document.querySelectorAll("[data-kind-section]").forEach(function (el) {
-      el.hidden = el.getAttribute("data-kind-section") !== input.value;
+      el.hidden = el.getAttribute("data-kind-section").split(" ").indexOf(input.value) < 0;
     });
   });
 

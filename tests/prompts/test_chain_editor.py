@@ -1,6 +1,8 @@
 """Chains in the HTML editor: steps added, moved and removed without a script, saved as a
 chain version, clean_steps' refusals shown next to the step they name; the version page
-links each step to the version it runs and the diff of two chains shows their steps."""
+links each step to the version it runs and the diff of two chains shows their steps. A
+chain's model-settings section is not shown and what is posted there is ignored (its steps
+run on their own versions' models); the form's default button (Enter in a field) is Save."""
 
 import pytest
 from django.urls import reverse
@@ -145,3 +147,72 @@ def test_it_saves_a_new_chain_version_and_shows_and_diffs_it(client, acme, bob, 
     ).content.decode()
     assert "1. summarise: summarise " in diff and "staging" in diff and ">v1<" in diff
     assert "summary ← {{ steps.summarise.output }}" in diff
+
+
+# --- the editor's model settings and default button for a chain ---------------------
+
+
+def _section(body: str, marker: str) -> str:
+    start = body.rindex("<", 0, body.index(marker))
+    return body[start : body.index(">", start) + 1]
+
+
+def test_it_hides_the_model_settings_of_a_chain(client, acme, bob, parts):
+    client.force_login(bob)
+    # A chain being built: the settings section is hidden (server-rendered).
+    body = client.post(url("create"), _chain_post(step_action="Add step")).content.decode()
+    assert " hidden" in _section(body, 'id="model-settings"')
+    # A text prompt shows it.
+    body = client.get(url("create")).content.decode()
+    tag = _section(body, 'id="model-settings"')
+    assert 'data-kind-section="text chat"' in tag and " hidden" not in tag
+    # A chain's new version page hides it too.
+    client.post(url("create"), _chain_post())
+    body = client.get(url("version_new", prompt_name="qa-chain", version_number=1)).content.decode()
+    assert " hidden" in _section(body, 'id="model-settings"')
+
+
+def test_it_ignores_model_settings_posted_with_a_chain(client, acme, bob, parts):
+    client.force_login(bob)
+    # Left over from a text prompt the form was first: bad values, in hidden fields.
+    response = client.post(
+        url("create"),
+        _chain_post(temperature="hot", tools="[not json", extra_settings="[]", model="gpt-x"),
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    with team_scope(acme):
+        version = PromptVersion.objects.get(prompt__name="qa-chain")
+    assert version.kind == "chain" and version.model_settings == {}
+
+
+def test_it_still_checks_the_model_settings_of_a_text_prompt(client, acme, bob):
+    client.force_login(bob)
+    response = client.post(
+        url("create"),
+        {
+            "name": "plain",
+            "kind": "text",
+            "template": "Hi",
+            "commit_message": "c",
+            "temperature": "hot",
+        },
+    )
+    assert response.status_code == 200
+    assert 'id="model-settings"' in response.content.decode()
+    with team_scope(acme):
+        assert not PromptVersion.objects.filter(prompt__name="plain").exists()
+
+
+def test_it_makes_save_the_editors_default_button(client, acme, bob, parts):
+    client.force_login(bob)
+    body = client.post(url("create"), _chain_post(step_action="Add step")).content.decode()
+    form = body[body.index('<form id="editor"') :]
+    first_submit = form[form.index('type="submit"') - 200 : form.index('type="submit"') + 200]
+    # The first submit button is the nameless Save, ahead of the step buttons.
+    assert 'id="editor-default-save"' in first_submit and "name=" not in _section(
+        form, 'id="editor-default-save"'
+    )
+    assert form.index('id="editor-default-save"') < form.index('name="step_action"')
+    # Pressing Enter posts the form without a step action: the chain is saved.
+    response = client.post(url("create"), _chain_post())
+    assert response.status_code == 302
