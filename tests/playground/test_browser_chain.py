@@ -1,6 +1,8 @@
 """In a real browser: alice builds a two-step chain in the prompt editor (the second step
-fed the first one's output), opens it in the playground, runs it against demo-echo and
-sees both steps' outputs and the final one."""
+fed the first one's output; no model settings shown; Enter in a field saves), opens it in
+the playground, fills its input from a dataset row, runs it against demo-echo and sees both
+steps' outputs and the final one, then evaluates it over the dataset and sees the scores
+of the final output and of each step, per row."""
 
 import pytest
 from playwright.sync_api import expect
@@ -12,6 +14,10 @@ from apps.core.tenancy import team_scope
 def test_it_builds_a_chain_in_the_editor_and_runs_it_in_the_playground(
     new_page, acme, alice, demo_echo_server
 ):
+    from apps.datasets.services import dataset_create, examples_bulk_create
+    from apps.experiments.models import Experiment
+    from apps.experiments.runner import execute
+    from apps.experiments.services import evaluator_create
     from apps.llm.services import provider_create
     from apps.prompts.models import PromptVersion
     from apps.prompts.services import prompt_create, version_create
@@ -40,12 +46,27 @@ def test_it_builds_a_chain_in_the_editor_and_runs_it_in_the_playground(
                 model_settings={"provider_id": provider.pk, "model": "demo-echo"},
                 commit_message="first",
             )
+        dataset = dataset_create(team=acme, actor=alice, name="questions")
+        examples_bulk_create(
+            team=acme,
+            actor=alice,
+            dataset=dataset,
+            rows=[{"input": {"q": q}} for q in ["why is the sky <b>blue</b>?", "how far?"]],
+        )
+        evaluator_create(
+            team=acme,
+            actor=alice,
+            name="says-answer",
+            kind="contains",
+            params={"values": ["Answer"]},
+        )
 
     page = new_page(alice)
     page.goto("/t/acme/prompts/new/")
     page.fill("#id_name", "qa-chain")
     page.check("input[name=kind][value=chain]")
     assert not page.locator("#id_template").is_visible()
+    expect(page.locator("#model-settings")).to_be_hidden()  # a chain has none of its own
 
     def refreshed(action):
         """A step field changed: htmx redraws the steps (with the prompt's variables)."""
@@ -68,7 +89,8 @@ def test_it_builds_a_chain_in_the_editor_and_runs_it_in_the_playground(
     refreshed(lambda: (page.fill("#id_steps-1-pin", "1"), page.press("#id_steps-1-pin", "Tab")))
     page.fill("#id_steps-1-in-summary", "{{ steps.summarise.output }}")
     page.fill("#id_commit_message", "Summarise, then answer")
-    page.click("#editor button[type=submit]")
+    # Enter in a step's field saves (the form's default button), not "Show variables".
+    page.press("#id_steps-1-in-summary", "Enter")
     page.wait_for_url("**/prompts/qa-chain/")
 
     with team_scope(acme):
@@ -78,7 +100,10 @@ def test_it_builds_a_chain_in_the_editor_and_runs_it_in_the_playground(
     page.goto("/t/acme/prompts/qa-chain/v/1/")
     expect(page.locator(".chain-steps")).to_contain_text("answer v1")
     page.get_by_role("link", name="Open in playground").click()
-    page.fill("#chain-var-q", "why is the sky <b>blue</b>?")
+    # The input filled from a dataset row.
+    page.get_by_label("Dataset to fill the inputs from").select_option(label="questions")
+    page.locator("#chain-example").select_option(index=1)
+    expect(page.locator("#chain-var-q")).to_have_value("why is the sky <b>blue</b>?")
     page.click("#chain-run")
     steps = page.locator("#chain-result .chain-run-step")
     expect(steps).to_have_count(2)
@@ -93,3 +118,28 @@ def test_it_builds_a_chain_in_the_editor_and_runs_it_in_the_playground(
     )
     # Untrusted text stays text: no element was made from it.
     assert page.locator("#chain-result b").count() == 0
+
+    # Evaluated over the dataset: the final output and each step scored, per row.
+    page.select_option("#chain-eval-dataset", label="questions")
+    page.get_by_label("says-answer").check()
+    expect(page.locator("#chain-eval-steps")).to_be_checked()
+    page.click("#chain-evaluate")
+    panel = page.locator("#evaluation")
+    expect(panel.locator("[data-status]")).to_have_text("Queued")
+    with team_scope(acme):
+        experiment = Experiment.objects.get()
+    execute(experiment.pk)
+    expect(panel.locator("[data-status]")).to_have_text("Completed")
+    summary = panel.locator("[data-variant-summary='chain · v1']")
+    expect(summary.locator("[data-score='says-answer']")).to_contain_text("100 % pass")
+    expect(summary.locator("[data-score='says-answer · summarise']")).to_contain_text("0 % pass")
+    expect(summary.locator("[data-score='says-answer · answer']")).to_contain_text("100 % pass")
+    first_row = panel.locator(".result-steps").first
+    first_row.locator("summary").click()
+    expect(first_row.locator("[data-step='summarise']")).to_contain_text(
+        "says-answer · summarise: fail"
+    )
+    expect(first_row.locator("[data-step='answer']")).to_contain_text("says-answer · answer: pass")
+    assert page.locator("#evaluation b").count() == 0
+    panel.get_by_role("link", name=f"Experiment #{experiment.pk}").click()
+    page.wait_for_url(f"**/experiments/{experiment.pk}/")
