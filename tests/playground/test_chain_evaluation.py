@@ -95,6 +95,12 @@ def test_it_evaluates_a_chain_with_scores_per_row_and_per_step(
         "experiments:detail", kwargs={"team_slug": "acme", "experiment_id": experiment.pk}
     )
     assert f'href="{detail}"' in body
+    # The run is evidence for the chain version itself: its promotion request cites it.
+    promote = reverse(
+        "prompts:promotion_create",
+        kwargs={"team_slug": "acme", "prompt_name": "qa-chain", "version_number": 1},
+    )
+    assert f'href="{promote}?evidence={experiment.pk}"' in body
     assert "hx-get" not in body  # finished: no more polling
 
 
@@ -151,6 +157,9 @@ def test_it_opens_the_evaluation_page_without_javascript(client, acme, alice, ch
         experiment = Experiment.objects.get()
     assert response.status_code == 302
     assert response["Location"] == _url("evaluation", experiment_id=experiment.pk)
+    page = client.get(response["Location"]).content.decode()
+    assert f'data-evaluation-id="{experiment.pk}"' in page
+    assert f'href="{_url("index")}?version={chain.pk}"' in page  # back to the chain
 
 
 def test_it_names_the_field_a_chain_evaluation_lacks(client, acme, alice, chain, questions):
