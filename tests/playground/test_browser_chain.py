@@ -100,9 +100,13 @@ def test_it_builds_a_chain_in_the_editor_and_runs_it_in_the_playground(
     page.goto("/t/acme/prompts/qa-chain/v/1/")
     expect(page.locator(".chain-steps")).to_contain_text("answer v1")
     page.get_by_role("link", name="Open in playground").click()
+    page.wait_for_load_state("load")  # htmx binds the pickers once the page has loaded
     # The input filled from a dataset row.
     page.get_by_label("Dataset to fill the inputs from").select_option(label="questions")
-    page.locator("#chain-example").select_option(index=1)
+    # Once htmx has settled the swapped fields (it binds the new picker then).
+    picker = page.locator("#chain-inputs:not(.htmx-added) #chain-example")
+    expect(picker).to_be_visible()
+    picker.select_option(index=1)
     expect(page.locator("#chain-var-q")).to_have_value("why is the sky <b>blue</b>?")
     page.click("#chain-run")
     steps = page.locator("#chain-result .chain-run-step")
