@@ -291,3 +291,57 @@ def test_it_keeps_chain_inputs_of_other_teams_hidden(client, dave, chain, questi
         _url("chain_inputs"), {"version_id": chain.pk, "fill_dataset": dataset.pk}
     )
     assert response.status_code == 404
+
+
+def test_it_serves_a_chain_evaluations_step_scores_in_the_api(
+    client, api_client, acme, alice, chain, questions, api_key_for
+):
+    """A playground evaluation is an ordinary experiment: the experiments API reads it,
+    each result with its steps and the final and per-step scores."""
+    from tests.conftest import bearer
+
+    client.force_login(alice)
+    _evaluate(client, chain, questions)
+    with team_scope(acme):
+        experiment = Experiment.objects.get()
+    execute(experiment.pk)
+    raw = api_key_for(acme, alice, scopes=["experiments:read"])
+    url = reverse("api:experiment-results", kwargs={"experiment_id": experiment.pk})
+    body = api_client.get(url, **bearer(raw)).json()
+    assert len(body["results"]) == 3
+    first = body["results"][0]
+    assert [s["name"] for s in first["steps"]] == ["summarise", "answer"]
+    verdicts = {s["evaluator_name"]: s["passed"] for s in first["scores"]}
+    assert verdicts == {
+        "says-answer": True,
+        "says-answer · summarise": False,
+        "says-answer · answer": True,
+    }
+    summary = api_client.get(
+        reverse("api:experiment-comparison", kwargs={"experiment_id": experiment.pk}),
+        **bearer(raw),
+    ).json()
+    assert {e["name"] for e in summary["evaluators"]} >= {"says-answer · summarise"}
+
+
+def test_it_shows_a_chain_evaluations_steps_in_queries_that_do_not_grow_with_rows(
+    client, acme, alice, chain, questions
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(alice)
+    _evaluate(client, chain, questions, eval_sample="1")
+    _evaluate(client, chain, questions)
+    with team_scope(acme):
+        one_row, three_rows = Experiment.objects.order_by("pk")
+    counts = []
+    for experiment in (one_row, three_rows):
+        execute(experiment.pk)
+        with CaptureQueriesContext(connection) as queries:
+            body = client.get(
+                _url("evaluation", experiment_id=experiment.pk), HTTP_HX_REQUEST="true"
+            ).content.decode()
+        counts.append(len(queries))
+    assert body.count('data-step="answer"') == 3
+    assert counts[0] == counts[1]  # each step's scores come with the rows' (prefetched)
