@@ -196,7 +196,11 @@ def chain_evaluate(request):
             team=request.team,
             actor=request.user,
             version=version,
-            label=f"{ref[len(TAG_PREFIX) :]} · v{version.number}" if ref else "",
+            label=(
+                f"{ref[len(TAG_PREFIX) :]} · v{version.number}"
+                if ref.startswith(TAG_PREFIX)
+                else ""
+            ),
             dataset=dataset,
             evaluators=evaluators,
             sample_size=(request.POST.get("eval_sample") or "").strip() or None,
