@@ -196,9 +196,13 @@ def approval_blockers(
         return []
     at_tag = promotion.current_version
     assert at_tag is not None  # its id was checked above
+    # What may carry the comparison: an experiment, or any registered kind of evidence.
+    carriers = " or ".join(
+        ["experiment", *(kind.label for kind in evidence_kinds.evidence_kinds())]
+    )
     if policy.rule == GateRule.NONINFERIORITY:
         rule = (
-            f"The policy of '{promotion.tag_name}' needs an attached, completed experiment on "
+            f"The policy of '{promotion.tag_name}' needs an attached, completed {carriers} on "
             f"{policy.dataset.name} (revision {policy.dataset.current_revision}) showing, with "
             f"95 % confidence, that v{promotion.candidate.number} is at most "
             f"{policy.tolerance * 100:g} points worse than v{at_tag.number}."
@@ -206,7 +210,7 @@ def approval_blockers(
     else:
         rule = (
             f"The policy of '{promotion.tag_name}' (weaker rule: no detectable regression) "
-            f"needs an attached, completed experiment on {policy.dataset.name} (revision "
+            f"needs an attached, completed {carriers} on {policy.dataset.name} (revision "
             f"{policy.dataset.current_revision}) where v{promotion.candidate.number} is not "
             f"detectably worse than v{at_tag.number}"
             + (f" by more than {policy.tolerance * 100:g} points" if policy.tolerance else "")
