@@ -74,7 +74,13 @@ def flush() -> int:
             _counters.clear()
         if not batch:
             return 0
-        rows = _still_existing([(*key, *slot) for key, slot in batch.items()])
+        # In the order of the upsert's conflict key, whatever this process counted first:
+        # two processes flushing the same rows lock them in one order, never crosswise (a
+        # deadlock, which PostgreSQL detects only after deadlock_timeout, a second, with
+        # every fetch waiting behind it in that process).
+        rows = sorted(
+            _still_existing([(*key, *slot) for key, slot in batch.items()]), key=_conflict_key
+        )
         try:
             for start in range(0, len(rows), 500):
                 _upsert(rows[start : start + 500])
@@ -89,6 +95,12 @@ def flush() -> int:
             _restore(batch)
             raise
         return len(rows)
+
+
+def _conflict_key(row: tuple) -> tuple:
+    """(api_key, environment, prompt, tag, version_number): FetchStat's unique key."""
+    _team, api_key, environment, prompt, tag, version_number = row[:6]
+    return (api_key, environment, prompt, tag, version_number)
 
 
 def _still_existing(rows: list[tuple]) -> list[tuple]:
