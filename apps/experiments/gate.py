@@ -112,6 +112,19 @@ def _variant_for(variants: list[Variant], version_id: int | None) -> Variant | N
     return next((v for v in variants if v.prompt_version_id == version_id), None)
 
 
+def dataset_problems(what: str, dataset, revision: int, policy: TagPolicy) -> list[str]:
+    """Why evidence measured on `dataset` at `revision` is not on the policy's gating
+    dataset as it is now (`what`: "Experiment #3 ran", say); [] when it is."""
+    if dataset.pk != policy.dataset_id:
+        return [f"{what} on {dataset.name}, not the gating dataset {policy.dataset.name}."]
+    if revision != policy.dataset.current_revision:
+        return [
+            f"{what} on revision {revision} of {policy.dataset.name}; the current revision "
+            f"is {policy.dataset.current_revision}."
+        ]
+    return []
+
+
 def evidence_of(promotion: PromotionRequest, policy: TagPolicy | None = None) -> list[Evidence]:
     """Each attached experiment: its candidate-vs-current summary and, under a policy, why
     it does (not) count."""
@@ -152,16 +165,9 @@ def evidence_of(promotion: PromotionRequest, policy: TagPolicy | None = None) ->
             item.rows = [r for r in item.summary.rows if r.variant_id == candidate.pk]
         if policy is None:
             continue
-        if experiment.dataset_id != policy.dataset_id:
-            item.problems.append(
-                f"Experiment #{pk} ran on {experiment.dataset.name}, not the gating dataset "
-                f"{policy.dataset.name}."
-            )
-        elif experiment.dataset_revision != policy.dataset.current_revision:
-            item.problems.append(
-                f"Experiment #{pk} ran on revision {experiment.dataset_revision} of "
-                f"{policy.dataset.name}; the current revision is {policy.dataset.current_revision}."
-            )
+        item.problems += dataset_problems(
+            f"Experiment #{pk} ran", experiment.dataset, experiment.dataset_revision, policy
+        )
         if experiment.status != Status.COMPLETED:
             item.problems.append(
                 f"Experiment #{pk} is {experiment.get_status_display().lower()}, not completed."

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from apps.experiments import comparison, stats
-from apps.experiments.gate import Evidence
+from apps.experiments.gate import Evidence, dataset_problems
 from apps.optimisation.models import Candidate, Evaluation, OptimisationRun, RunEvaluator, RunStatus
 from apps.prompts.models import PromotionRequest, TagPolicy
 from apps.teams.models import Team
@@ -90,16 +90,9 @@ def _judge_run(
     item.rows = validation_rows(run, best, names)
     if policy is None:
         return
-    if run.dataset_id != policy.dataset_id:
-        item.problems.append(
-            f"Optimisation run #{run.pk} validated on {run.dataset.name}, not the gating "
-            f"dataset {policy.dataset.name}."
-        )
-    elif run.dataset_revision != policy.dataset.current_revision:
-        item.problems.append(
-            f"Optimisation run #{run.pk} validated on revision {run.dataset_revision} of "
-            f"{policy.dataset.name}; the current revision is {policy.dataset.current_revision}."
-        )
+    item.problems += dataset_problems(
+        f"Optimisation run #{run.pk} validated", run.dataset, run.dataset_revision, policy
+    )
     policy_ids = list(policy.evaluators or [])
     if any(i not in names for i in policy_ids):
         item.problems.append(

@@ -39,6 +39,20 @@ class DemoWorld:
                 **{**defaults, **options},
             )
 
+    def finished(self, run=None, **options):
+        """A run (made with `options` unless given) started and run to its end in this
+        process, as the worker would, then read back."""
+        from apps.optimisation.engine import execute
+        from apps.optimisation.services import optimisation_run_start
+
+        run = run if run is not None else self.run(**options)
+        with team_scope(self.team):
+            optimisation_run_start(team=self.team, actor=self.alice, run=run, enqueue=False)
+        execute(run.pk)
+        with team_scope(self.team):
+            run.refresh_from_db()
+        return run
+
 
 def make_demo_world(team, users, server, settings) -> DemoWorld:
     from apps.datasets import demo as datasets_demo

@@ -8,27 +8,15 @@ import pytest
 
 from apps.core.errors import ValidationFailed
 from apps.core.tenancy import team_scope
-from apps.optimisation.engine import execute
 from apps.optimisation.models import Evaluation, Reflection, RunStatus
-from apps.optimisation.services import optimisation_run_start
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _run_to_end(world, **options):
-    run = world.run(**options)
-    with team_scope(world.team):
-        optimisation_run_start(team=world.team, actor=world.alice, run=run, enqueue=False)
-    execute(run.pk)
-    with team_scope(world.team):
-        run.refresh_from_db()
-    return run
 
 
 def test_it_never_makes_more_model_calls_than_its_cap(demo_world):
     # 20 train + 20 validation for the start, 20 held back for the best's validation: 8
     # calls are left for the search, fewer than a round with a full train measurement needs.
-    run = _run_to_end(demo_world, max_calls=68, max_rounds=10)
+    run = demo_world.finished(max_calls=68, max_rounds=10)
     requests = demo_world.server.stats()["chat_requests"]
     with team_scope(demo_world.team):
         stored = Evaluation.objects.filter(run=run).count()
@@ -43,7 +31,7 @@ def test_it_never_makes_more_model_calls_than_its_cap(demo_world):
 def test_it_never_spends_more_than_its_cost_cap(demo_world):
     # demo-echo's illustrative prices: a call costs ~$0.00005 but reserves its worst case,
     # ~$0.0007 (400 output tokens), so the cap binds before the search is over.
-    run = _run_to_end(demo_world, max_cost="0.003", max_rounds=10)
+    run = demo_world.finished(max_cost="0.003", max_rounds=10)
     with team_scope(demo_world.team):
         costs = [e.cost or 0 for e in Evaluation.objects.filter(run=run)]
         costs += [r.cost or 0 for r in Reflection.objects.filter(run=run)]

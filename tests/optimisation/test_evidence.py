@@ -12,23 +12,12 @@ from apps.core.tenancy import team_scope
 from apps.experiments import gate
 from apps.experiments.selectors import policy_for
 from apps.experiments.services import policy_set
-from apps.optimisation.engine import execute
-from apps.optimisation.services import optimisation_promotion_create, optimisation_run_start
+from apps.optimisation.services import optimisation_promotion_create
 from apps.prompts import services as prompt_services
 from apps.prompts.models import PromotionStatus, PromptVersion, Tag
 from tests.conftest import bearer
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _finished(world, **options):
-    run = world.run(**options)
-    with team_scope(world.team):
-        optimisation_run_start(team=world.team, actor=world.alice, run=run, enqueue=False)
-    execute(run.pk)
-    with team_scope(world.team):
-        run.refresh_from_db()
-    return run
 
 
 def _policy(world, *, tolerance=0.10):
@@ -47,7 +36,7 @@ def _policy(world, *, tolerance=0.10):
 def test_it_satisfies_a_tag_policy_with_the_run_and_a_second_person_approves(demo_world, bob):
     world = demo_world
     # 20 held-out examples show "not worse by 10 points" (5 would need about 170).
-    run = _finished(world, margin=0.10)
+    run = world.finished(margin=0.10)
     _policy(world, tolerance=0.10)
     with team_scope(world.team):
         best = run.best_candidate.version
@@ -100,7 +89,7 @@ def test_it_satisfies_a_tag_policy_with_the_run_and_a_second_person_approves(dem
 
 def test_it_does_not_count_a_run_that_compared_other_versions(demo_world):
     world = demo_world
-    run = _finished(world)
+    run = world.finished()
     policy = _policy(world)
     with team_scope(world.team):
         other = PromptVersion.objects.get(prompt=world.version.prompt, number=2)
@@ -126,7 +115,7 @@ def test_it_does_not_count_a_run_on_an_older_revision(demo_world):
     from apps.datasets import services as dataset_services
 
     world = demo_world
-    run = _finished(world)
+    run = world.finished()
     policy = _policy(world)
     with team_scope(world.team):
         dataset_services.example_create(
@@ -144,7 +133,7 @@ def test_it_does_not_count_a_run_on_an_older_revision(demo_world):
 
 
 def test_it_refuses_an_outsiders_run_as_evidence(demo_world, globex, dave, api_client, api_key_for):
-    run = _finished(demo_world)
+    run = demo_world.finished()
     with team_scope(globex):
         prompt = prompt_services.prompt_create(team=globex, actor=dave, name="greeter")
         version = prompt_services.version_create(
@@ -196,7 +185,7 @@ def test_it_refuses_an_outsiders_run_as_evidence(demo_world, globex, dave, api_c
 
 def test_it_takes_a_run_as_evidence_through_the_promotions_api(demo_world, api_client, api_key_for):
     world = demo_world
-    run = _finished(world)
+    run = world.finished()
     _policy(world)
     best = run.best_candidate.version
     headers = bearer(api_key_for(world.team, world.alice, scopes=["prompts:write"]))
@@ -218,7 +207,7 @@ def test_it_takes_a_run_as_evidence_through_the_promotions_api(demo_world, api_c
 
 def test_it_takes_a_run_typed_into_the_request_form(demo_world):
     world = demo_world
-    run = _finished(world)
+    run = world.finished()
     _policy(world)
     best = run.best_candidate.version
     client = Client()
@@ -236,7 +225,7 @@ def test_it_takes_a_run_typed_into_the_request_form(demo_world):
 
 def test_it_prefills_the_run_as_evidence_on_the_run_promotion_page(demo_world):
     world = demo_world
-    run = _finished(world)
+    run = world.finished()
     client = Client()
     client.force_login(world.alice)
     url = f"/t/acme/optimisation/{run.pk}/promotion/"

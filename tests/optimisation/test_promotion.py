@@ -17,18 +17,8 @@ from apps.optimisation.services import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _finished(world):
-    run = world.run()
-    with team_scope(world.team):
-        optimisation_run_start(team=world.team, actor=world.alice, run=run, enqueue=False)
-    execute(run.pk)
-    with team_scope(world.team):
-        run.refresh_from_db()
-    return run
-
-
 def test_it_ends_with_a_promotion_request_carrying_the_evidence(demo_world):
-    run = _finished(demo_world)
+    run = demo_world.finished()
     with team_scope(demo_world.team):
         promotion = optimisation_promotion_create(
             team=demo_world.team, actor=demo_world.alice, run=run
@@ -45,7 +35,7 @@ def test_it_ends_with_a_promotion_request_carrying_the_evidence(demo_world):
 
 
 def test_it_refuses_promotion_by_a_viewer(demo_world, carol):
-    run = _finished(demo_world)
+    run = demo_world.finished()
     with team_scope(demo_world.team), pytest.raises(PermissionRefused):
         optimisation_promotion_create(team=demo_world.team, actor=carol, run=run)
 

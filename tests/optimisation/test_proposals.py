@@ -10,23 +10,12 @@ from django.test import Client
 
 from apps.core.tenancy import team_scope
 from apps.experiments import services as experiment_services
-from apps.optimisation.engine import execute
 from apps.optimisation.evaluation import seed_components
 from apps.optimisation.models import Candidate, Proposal
-from apps.optimisation.services import optimisation_run_start
 from apps.prompts.models import PromptVersion
 from tests.conftest import bearer
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _finish(world, run):
-    with team_scope(world.team):
-        optimisation_run_start(team=world.team, actor=world.alice, run=run, enqueue=False)
-    execute(run.pk)
-    with team_scope(world.team):
-        run.refresh_from_db()
-    return run
 
 
 def _contradicting_evaluators(world):
@@ -52,7 +41,7 @@ def _contradicting_evaluators(world):
 def test_it_stores_rejected_proposals_with_their_reflection_and_scores(demo_world):
     world = demo_world
     versions_before = _versions(world)
-    run = _finish(world, world.run(evaluators=_contradicting_evaluators(world), max_rounds=2))
+    run = world.finished(evaluators=_contradicting_evaluators(world), max_rounds=2)
     with team_scope(world.team):
         proposals = list(Proposal.objects.filter(run=run).order_by("round", "position"))
         candidates = Candidate.objects.filter(run=run).count()
@@ -86,7 +75,7 @@ def test_it_shows_proposals_round_by_round_with_a_diff_and_in_the_api(
     demo_world, api_client, api_key_for
 ):
     world = demo_world
-    run = _finish(world, world.run(evaluators=_contradicting_evaluators(world), max_rounds=2))
+    run = world.finished(evaluators=_contradicting_evaluators(world), max_rounds=2)
     client = Client()
     client.force_login(world.alice)
     page = client.get(f"/t/acme/optimisation/{run.pk}/").content.decode()
@@ -107,7 +96,7 @@ def test_it_shows_proposals_round_by_round_with_a_diff_and_in_the_api(
 
 def test_it_stores_an_accepted_proposal_with_its_candidate(demo_world):
     world = demo_world
-    run = _finish(world, world.run(max_rounds=3))
+    run = world.finished(max_rounds=3)
     with team_scope(world.team):
         accepted = [p for p in Proposal.objects.filter(run=run) if p.accepted]
         assert len(accepted) == 1
