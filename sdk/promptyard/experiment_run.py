@@ -425,10 +425,12 @@ class _Runner:
             },
         )
 
-    def _retryable(self, exc: BaseException) -> bool:
-        return isinstance(exc, Retryable) or (
+    def _retries_left(self, exc: BaseException, retries: int) -> bool:
+        """Is `exc` worth another try (Retryable, or one of `retry_on`), with tries left?"""
+        retryable = isinstance(exc, Retryable) or (
             bool(self.retry_on) and isinstance(exc, self.retry_on)
         )
+        return retryable and retries < self.max_retries
 
     def _args(self, cell: _Cell) -> tuple[Callable[..., Any], tuple[Any, ...]]:
         task = cell.variant.task or self.task
@@ -452,13 +454,11 @@ class _Runner:
                     error = ""
                     break
                 except Exception as exc:  # noqa: BLE001 - recorded as the cell's error
-                    if self._retryable(exc) and retries < self.max_retries:
+                    if self._retries_left(exc, retries):
                         retries += 1
                         time.sleep(_backoff(retries))
                         continue
-                    output, error = None, f"{type(exc).__name__}: {exc}"
-                    if span is not None:
-                        span.record_exception(exc)
+                    output, error = None, _failed(exc, span)
                     break
             if span is not None:
                 span.set_attribute("output.value", _output_text(output)[:8192])
@@ -480,13 +480,11 @@ class _Runner:
                     error = ""
                     break
                 except Exception as exc:  # noqa: BLE001 - recorded as the cell's error
-                    if self._retryable(exc) and retries < self.max_retries:
+                    if self._retries_left(exc, retries):
                         retries += 1
                         await asyncio.sleep(_backoff(retries))
                         continue
-                    output, error = None, f"{type(exc).__name__}: {exc}"
-                    if span is not None:
-                        span.record_exception(exc)
+                    output, error = None, _failed(exc, span)
                     break
             if span is not None:
                 span.set_attribute("output.value", _output_text(output)[:8192])
@@ -627,6 +625,13 @@ class _Runner:
             self.uploads.shutdown(wait=True)
         if self.upload_error is not None:
             raise ExperimentError(f"an upload failed: {self.upload_error}")
+
+
+def _failed(exc: BaseException, span: Any) -> str:
+    """A task's failure as the cell's error, recorded on its span."""
+    if span is not None:
+        span.record_exception(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _backoff(attempt: int) -> float:

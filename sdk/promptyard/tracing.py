@@ -431,6 +431,17 @@ def _decorate(
             if not isinstance(result, str):
                 span.set_attribute("output.mime_type", "application/json")
 
+    def interrupted(span: Span, exc: BaseException, chunks: list[Any]) -> None:
+        """A generator's span when it ends by an exception: an error if the generator
+        raised, else (the caller stopped early, GeneratorExit) what it yielded so far."""
+        otel_trace = _otel()
+        assert otel_trace is not None  # a span means OpenTelemetry is there
+        if isinstance(exc, Exception):
+            span.record_exception(exc)
+            span.set_status(otel_trace.Status(otel_trace.StatusCode.ERROR, str(exc)))
+        elif chunks:
+            finish(span, _chunks_output(chunks))
+
     if inspect.isasyncgenfunction(func):
 
         @functools.wraps(func)
@@ -464,11 +475,7 @@ def _decorate(
                     yield item
                 finish(span, _chunks_output(chunks))
             except BaseException as exc:
-                if isinstance(exc, Exception):
-                    span.record_exception(exc)
-                    span.set_status(otel_trace.Status(otel_trace.StatusCode.ERROR, str(exc)))
-                elif chunks:
-                    finish(span, _chunks_output(chunks))  # the caller stopped early
+                interrupted(span, exc, chunks)
                 raise
             finally:
                 await generator.aclose()
@@ -507,11 +514,7 @@ def _decorate(
                 finish(span, _chunks_output(chunks))
                 return returned
             except BaseException as exc:
-                if isinstance(exc, Exception):
-                    span.record_exception(exc)
-                    span.set_status(otel_trace.Status(otel_trace.StatusCode.ERROR, str(exc)))
-                elif chunks:
-                    finish(span, _chunks_output(chunks))  # the caller stopped early
+                interrupted(span, exc, chunks)
                 raise
             finally:
                 generator.close()
