@@ -126,19 +126,13 @@ def load_into_database() -> None:
     import django
 
     django.setup()
-    from apps.accounts.models import User
     from apps.core.tenancy import team_scope
     from apps.prompts import services
     from apps.prompts.models import Prompt
-    from apps.teams.models import Team
-    from apps.teams.services import api_key_create, team_create
+    from apps.teams.services import api_key_create
+    from benchmarks.web import bench_team
 
-    user = User.objects.filter(email="bench@example.test").first()
-    if user is None:
-        user = User.objects.create_user(email="bench@example.test", password="bench-pass-4821")
-    team = Team.objects.filter(slug="bench").first()
-    if team is None:
-        team = team_create(actor=user, name="Bench", slug="bench", protected_tags=["locked"])
+    user, team = bench_team("bench", "Bench", protected_tags=["locked"])
     with team_scope(team):
         load_rollouts(team, user)
         for i in range(PROMPTS):

@@ -59,18 +59,12 @@ def load_into_database() -> None:
     import django
 
     django.setup()
-    from apps.accounts.models import User
     from apps.core.tenancy import team_scope
     from apps.datasets.services import dataset_create, examples_bulk_create
-    from apps.teams.models import Team
-    from apps.teams.services import api_key_create, team_create
+    from apps.teams.services import api_key_create
+    from benchmarks.web import bench_team
 
-    user = User.objects.filter(email="bench@example.test").first()
-    if user is None:
-        user = User.objects.create_user(email="bench@example.test", password="bench-pass-4821")
-    team = Team.objects.filter(slug="bench-sdk").first()
-    if team is None:
-        team = team_create(actor=user, name="Bench SDK", slug="bench-sdk")
+    user, team = bench_team("bench-sdk", "Bench SDK")
     with team_scope(team):
         from apps.datasets.models import Dataset
 

@@ -91,17 +91,11 @@ def load_into_database() -> None:
     import django
 
     django.setup()
-    from apps.accounts.models import User
     from apps.core.tenancy import team_scope
-    from apps.teams.models import Team
-    from apps.teams.services import api_key_create, team_create
+    from apps.teams.services import api_key_create
+    from benchmarks.web import bench_team
 
-    user = User.objects.filter(email="bench@example.test").first()
-    if user is None:
-        user = User.objects.create_user(email="bench@example.test", password="bench-pass-4821")
-    team = Team.objects.filter(slug="bench-traces").first()
-    if team is None:
-        team = team_create(actor=user, name="Bench traces", slug="bench-traces")
+    user, team = bench_team("bench-traces", "Bench traces")
     with team_scope(team):
         try:
             from apps.llm.models import ProviderConfig

@@ -19,6 +19,22 @@ ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 
 
+def bench_team(slug: str, name: str, **options):
+    """The benchmark's user and its team `slug` (made on the first run, reused after; needs
+    Django set up): (user, team)."""
+    from apps.accounts.models import User
+    from apps.teams.models import Team
+    from apps.teams.services import team_create
+
+    user = User.objects.filter(email="bench@example.test").first()
+    if user is None:
+        user = User.objects.create_user(email="bench@example.test", password="bench-pass-4821")
+    team = Team.objects.filter(slug=slug).first()
+    if team is None:
+        team = team_create(actor=user, name=name, slug=slug, **options)
+    return user, team
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
