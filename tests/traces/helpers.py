@@ -115,3 +115,22 @@ def ingest(team, actor, spans):
 
     with team_scope(team):
         return spans_ingest(team=team, actor=actor, spans=spans)
+
+
+class MemoryExporter(SpanExporter):
+    """An OpenTelemetry exporter that keeps what it is given."""
+
+    def __init__(self):
+        self.spans = []
+
+    def export(self, spans):
+        self.spans.extend(spans)
+        return SpanExportResult.SUCCESS
+
+
+def spans_by_name(exporter: MemoryExporter) -> dict:
+    """The SDK's spans so far (flushed first), by name."""
+    import promptyard
+
+    promptyard.flush_tracing()
+    return {s.name: s for s in exporter.spans}

@@ -6,33 +6,11 @@ import json
 
 import promptyard
 import pytest
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from promptyard import tracing
 
 from apps.core.tenancy import team_scope
 from apps.traces.models import Span, Trace
-
-
-class Memory(SpanExporter):
-    def __init__(self):
-        self.spans = []
-
-    def export(self, spans):
-        self.spans.extend(spans)
-        return SpanExportResult.SUCCESS
-
-
-@pytest.fixture
-def memory():
-    exporter = Memory()
-    tracing.configure_tracing(exporter=exporter, schedule_delay_millis=50)
-    yield exporter
-    tracing.shutdown_tracing()
-
-
-def _by_name(exporter):
-    promptyard.flush_tracing()
-    return {s.name: s for s in exporter.spans}
+from tests.traces.helpers import spans_by_name
 
 
 def test_it_records_arguments_return_value_and_function_version(memory):
@@ -41,7 +19,7 @@ def test_it_records_arguments_return_value_and_function_version(memory):
         return {"sum": a + b}
 
     assert add(1, b=5) == {"sum": 6}
-    span = _by_name(memory)[
+    span = spans_by_name(memory)[
         "test_it_records_arguments_return_value_and_function_version.<locals>.add"
     ]
     assert json.loads(span.attributes["input.value"]) == {"a": 1, "b": 5}
@@ -62,7 +40,7 @@ def test_it_nests_decorators_and_context_managers(memory):
         return inner()
 
     outer()
-    spans = _by_name(memory)
+    spans = spans_by_name(memory)
     assert spans["inner"].parent.span_id == spans["outer"].context.span_id
     assert spans["step"].parent.span_id == spans["inner"].context.span_id
     assert spans["step"].attributes["k"] == 1
@@ -77,7 +55,7 @@ def test_it_marks_a_raised_exception_as_an_error(memory):
 
     with pytest.raises(ValueError):
         boom()
-    span = _by_name(memory)["boom"]
+    span = spans_by_name(memory)["boom"]
     assert span.status.status_code == StatusCode.ERROR
     assert "bad input" in span.status.description
 
@@ -88,7 +66,7 @@ def test_it_limits_the_size_of_recorded_values(memory):
         return text * 2
 
     big("x" * 50_000)
-    span = _by_name(memory)["big"]
+    span = spans_by_name(memory)["big"]
     assert len(span.attributes["input.value"]) < tracing.MAX_VALUE_CHARS + 100
     assert "truncated" in span.attributes["output.value"]
 
@@ -108,7 +86,7 @@ def test_it_records_a_prompt_fetch_on_the_current_span(memory):
         return "done"
 
     answer()
-    span = _by_name(memory)["answer"]
+    span = spans_by_name(memory)["answer"]
     assert span.attributes["promptyard.prompt.name"] == "support-reply"
     assert span.attributes["promptyard.prompt.version"] == 3
 

@@ -11,34 +11,11 @@ import textwrap
 
 import promptyard
 import pytest
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from promptyard import tracing
 from promptyard.versioning import closure, closure_source
 
 from tests.async_helper import run_async
-
-
-class Memory(SpanExporter):
-    def __init__(self):
-        self.spans = []
-
-    def export(self, spans):
-        self.spans.extend(spans)
-        return SpanExportResult.SUCCESS
-
-
-@pytest.fixture
-def memory():
-    exporter = Memory()
-    tracing.configure_tracing(exporter=exporter, schedule_delay_millis=50)
-    yield exporter
-    tracing.shutdown_tracing()
-
-
-def _by_name(exporter):
-    promptyard.flush_tracing()
-    return {s.name: s for s in exporter.spans}
-
+from tests.traces.helpers import spans_by_name
 
 FILES = {
     "__init__.py": "",
@@ -130,7 +107,7 @@ def test_a_traced_callee_is_followed_through_its_decorator(package, memory):
     assert "closurepkg.text.shout" in [name for name, _ in closure(app.answer)]
     traced = promptyard.trace(app.answer)
     assert traced(" hi ") == '"HI"'
-    span = _by_name(memory)["answer"]
+    span = spans_by_name(memory)["answer"]
     assert span.attributes["promptyard.function.version"] == tracing.function_version(app.answer)
     assert "def shout" in span.attributes["promptyard.function.source"]
 
@@ -144,7 +121,7 @@ def test_a_generator_is_traced_until_its_iteration_ends(memory):
             yield word + " "
 
     assert "".join(stream(["a", "b", "c"])) == "a b c "
-    spans = _by_name(memory)
+    spans = spans_by_name(memory)
     span = spans["stream"]
     assert span.attributes["output.value"] == "a b c "
     assert spans["inner"].parent.span_id == span.context.span_id  # its code runs under it
@@ -166,7 +143,7 @@ def test_a_generator_of_objects_records_its_last_chunk_and_errors(memory):
 
     with pytest.raises(ValueError):
         list(broken())
-    spans = _by_name(memory)
+    spans = spans_by_name(memory)
     assert spans["numbers"].attributes["output.value"] == '{"n": 2}'
     assert spans["broken"].status.status_code.name == "ERROR"
     assert spans["broken"].events[0].name == "exception"
@@ -183,7 +160,7 @@ def test_an_async_generator_is_traced_until_its_iteration_ends(memory):
         return [chunk async for chunk in astream(3)]
 
     assert run_async(consume) == ["t0", "t1", "t2"]
-    span = _by_name(memory)["astream"]
+    span = spans_by_name(memory)["astream"]
     assert span.attributes["output.value"] == "t0t1t2"
     assert span.attributes["input.value"] == '{"n": 3}'
 
@@ -199,7 +176,7 @@ def test_a_consumer_that_stops_early_ends_the_span(memory):
     for chunk in endless():
         if chunk == "2":
             break
-    span = _by_name(memory)["endless"]
+    span = spans_by_name(memory)["endless"]
     assert span.attributes["output.value"] == "012"
 
 
@@ -225,7 +202,7 @@ def test_values_pass_the_redaction_hook(memory):
         return 42  # an int: the hook's .replace raises
 
     fails({"x": 1})
-    spans = _by_name(memory)
+    spans = spans_by_name(memory)
     assert spans["greet"].attributes["input.value"] == '{"name": "ann", "email": "***"}'
     assert spans["greet"].attributes["output.value"] == "hello ann, your *** is safe"
     assert spans["fails"].attributes["output.value"] == tracing.REDACTION_FAILED
