@@ -76,6 +76,13 @@ requests per second (holding up to `limit_burst`, default one second's worth) an
 chat request that finds either bucket short is answered at once with 429, `Retry-After`
 (whole seconds, rounded up) and `retry-after-ms` saying when the buckets will hold it, and
 is not counted against the limit; the random faults apply to the requests let through.
+While a limit is active, every chat answer (200, 429 and 500 alike, streams included)
+carries OpenAI's rate-limit headers, computed as the answer is sent, so a client can pace
+itself before the buckets run dry: `x-ratelimit-limit-requests` (the requests bucket's
+size), `x-ratelimit-remaining-requests` (whole requests left in it, this one taken) and
+`x-ratelimit-reset-requests` (how long until it is full again, a Go-style duration as
+OpenAI writes it: `0s`, `120ms`, `1s`, `1.5s`, `6m0s`), and the same three with `-tokens`
+when `limit_tpm` is set. Without a limit no such header is sent.
 `GET /v1/stats` says how many chat requests came and how each was answered ("ok", "429",
 "500", "timeout", "limited").
 - `api_key`: when set, requests without `Authorization: Bearer <api_key>` get 401.
@@ -318,6 +325,40 @@ class TokenBucket:
     def take(self, amount: float) -> None:
         self.tokens -= min(amount, self.capacity)
 
+    def level(self) -> float:
+        """The tokens in the bucket now (refilled first)."""
+        self.wait_for(0)
+        return self.tokens
+
+    def headers(self, kind: str) -> dict[str, str]:
+        """OpenAI's three rate-limit headers for this bucket (`kind`: requests or tokens):
+        its size, the whole tokens left, the time until it is full again."""
+        level = self.level()
+        return {
+            f"x-ratelimit-limit-{kind}": str(int(self.capacity)),
+            f"x-ratelimit-remaining-{kind}": str(max(0, math.floor(level))),
+            f"x-ratelimit-reset-{kind}": go_duration((self.capacity - level) / self.rate),
+        }
+
+
+def go_duration(seconds: float) -> str:
+    """A duration as Go prints one and OpenAI sends it, to the millisecond (rounded up):
+    `0s`, `120ms`, `1s`, `1.5s`, `1m30.25s`, `6m0s`, `1h0m0s`."""
+    ms = max(0, math.ceil(seconds * 1000 - 1e-6))
+    if ms == 0:
+        return "0s"
+    if ms < 1000:
+        return f"{ms}ms"
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    whole, frac = divmod(rest, 1000)
+    text = f"{whole}.{frac:03d}".rstrip("0").rstrip(".") + "s"
+    if hours:
+        return f"{hours}h{minutes}m{text}"
+    if minutes:
+        return f"{minutes}m{text}"
+    return text
+
 
 class RateLimit:
     """The requests-per-second and tokens-per-minute buckets of one server."""
@@ -355,6 +396,16 @@ class RateLimit:
                 self.tokens.take(tokens)
             self.admitted += 1
             return 0.0
+
+    def headers(self) -> dict[str, str]:
+        """The rate-limit headers of an answer sent now ({} without a limit)."""
+        with self._lock:
+            headers: dict[str, str] = {}
+            if self.requests is not None:
+                headers.update(self.requests.headers("requests"))
+            if self.tokens is not None:
+                headers.update(self.tokens.headers("tokens"))
+            return headers
 
 
 # --- server -------------------------------------------------------------------------
@@ -444,6 +495,16 @@ class DemoEchoHandler(BaseHTTPRequestHandler):
 
     # -- helpers --
 
+    # Set by do_POST once a request is a chat request: its answer carries the rate-limit
+    # headers (computed as it is sent), whatever its status.
+    _chat = False
+
+    def _limit_headers(self) -> None:
+        limit = self.server.rate_limit
+        if self._chat and limit.active:
+            for name, value in limit.headers().items():
+                self.send_header(name, value)
+
     def _send_json(self, status: int, payload: dict, headers: dict | None = None) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
@@ -451,6 +512,7 @@ class DemoEchoHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
+        self._limit_headers()
         self.end_headers()
         self.wfile.write(data)
 
@@ -495,6 +557,7 @@ class DemoEchoHandler(BaseHTTPRequestHandler):
     # -- routes --
 
     def do_GET(self):  # noqa: N802 - the stdlib's name
+        self._chat = False  # one handler serves every request of a keep-alive connection
         path = self.path.split("?", 1)[0].rstrip("/")
         if path in ("/v1/models", "/models"):
             if not self._authorized():
@@ -520,6 +583,7 @@ class DemoEchoHandler(BaseHTTPRequestHandler):
         return self._error(404, f"Unknown path {path}", "invalid_request_error", "not_found")
 
     def do_POST(self):  # noqa: N802 - the stdlib's name
+        self._chat = False  # one handler serves every request of a keep-alive connection
         path = self.path.split("?", 1)[0].rstrip("/")
         body = self._read_body()
         if path not in ("/v1/chat/completions", "/chat/completions"):
@@ -538,6 +602,7 @@ class DemoEchoHandler(BaseHTTPRequestHandler):
             return self._error(400, "'model' is required.", "invalid_request_error")
 
         self.server.received.append(body)
+        self._chat = True
         options = self.server.options
         text, finish_reason = answer(body)
         usage = {
@@ -599,6 +664,7 @@ class DemoEchoHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
+        self._limit_headers()
         self.end_headers()
         delay = self.server.options.chunk_delay_ms / 1000
 

@@ -6,6 +6,15 @@ latency, cost, raw response). The SDK's own retries are off (`max_retries=0`): r
 happen here, with exponential backoff and full jitter on 429, 5xx and connection errors,
 honouring `Retry-After` up to a cap. Timeouts are not retried: the time budget is spent.
 Failures raise `GatewayError(kind, message, retry_after)` with a message a user understands.
+
+Providers say on every answer how much of their rate limit is left: OpenAI (and Azure,
+Groq, vLLM/LiteLLM proxies, demo-echo) send `x-ratelimit-{limit,remaining,reset}-requests`
+and `-tokens`, the reset a Go-style duration (`1s`, `6m0s`, `1m30.5s`, `250ms`); Anthropic
+sends `anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}`, the reset an RFC 3339
+time. `rate_budgets()` reads either into `RateBudgets` (a `RateBudget(remaining, reset_s,
+limit)` per kind), carried on `Completion.rate_budgets` and on a status `GatewayError`;
+headers that are missing or unreadable give None, never an error. The experiment runner
+paces its calls by them (apps/experiments/runner.py, `AdaptiveLimiter`).
 """
 
 from __future__ import annotations
@@ -15,12 +24,15 @@ import hashlib
 import importlib
 import inspect
 import json
+import math
 import random
+import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -47,6 +59,125 @@ DEFAULT_TIMEOUT = 60.0
 NO_KEY = "no-key"  # OpenAI-compatible servers that need no key still get a bearer value
 
 
+# --- rate-limit headers ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RateBudget:
+    """What a provider says is left of one rate limit (requests or tokens) as it answers."""
+
+    remaining: int
+    reset_s: float | None = None  # seconds until the limit is whole again (None: not said)
+    limit: int | None = None  # the most it holds (None: not said)
+
+    @property
+    def refill_rate(self) -> float | None:
+        """Units a second the limit refills at, if the headers imply it: what is missing
+        (limit - remaining) comes back within reset_s. None when they do not say."""
+        if self.limit is None or self.reset_s is None or self.reset_s <= 0:
+            return None
+        missing = self.limit - self.remaining
+        return missing / self.reset_s if missing > 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class RateBudgets:
+    requests: RateBudget | None = None
+    tokens: RateBudget | None = None
+
+
+# (kind, the header names of its limit, remaining and reset), OpenAI's form then Anthropic's.
+_BUDGET_HEADERS = tuple(
+    (kind, names)
+    for kind in ("requests", "tokens")
+    for names in (
+        tuple(f"x-ratelimit-{part}-{kind}" for part in ("limit", "remaining", "reset")),
+        tuple(f"anthropic-ratelimit-{kind}-{part}" for part in ("limit", "remaining", "reset")),
+    )
+)
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(h|ms|m|s|us|µs|ns)")
+_DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+EPOCH_FROM = 1e9  # a bare number this large is a Unix time, not a count of seconds
+
+
+def parse_duration(value: str) -> float | None:
+    """Seconds in a Go-style duration (`1s`, `6m0s`, `1m30.5s`, `250ms`, `1h2m3s`) or a bare
+    number of seconds; None for anything else."""
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        pos, total = 0, 0.0
+        for match in _DURATION_PART.finditer(text):
+            if match.start() != pos:
+                return None
+            total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+            pos = match.end()
+        if pos != len(text) or pos == 0:
+            return None
+        return total
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def parse_reset(value: str, now: float | None = None) -> float | None:
+    """Seconds until a reset given as a duration, a bare number of seconds, a Unix time or
+    an RFC 3339 / ISO 8601 time (Anthropic's form); never negative; None if unreadable."""
+    seconds = parse_duration(value)
+    now = time.time() if now is None else now
+    if seconds is not None:
+        return max(0.0, seconds - now) if seconds >= EPOCH_FROM else seconds
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None  # a time without a zone could be any
+    return max(0.0, moment.timestamp() - now)
+
+
+def _count(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return int(number) if math.isfinite(number) and number >= 0 else None
+
+
+def rate_budgets(headers, now: float | None = None) -> RateBudgets | None:
+    """The rate-limit budgets an answer's headers state (OpenAI's or Anthropic's form), or
+    None when they state none. `headers`: any mapping (case-insensitive ones as httpx's,
+    or a plain dict). A kind whose `remaining` is missing or unreadable is left out; an
+    unreadable limit or reset is None. Never raises."""
+    try:
+        found = {
+            name.lower(): value
+            for name, value in headers.items()
+            if isinstance(name, str) and "ratelimit" in name.lower() and isinstance(value, str)
+        }
+    except Exception:  # noqa: BLE001 - an odd header object is no reason to fail a call
+        return None
+    if not found:
+        return None
+    budgets: dict[str, RateBudget] = {}
+    for kind, (limit_name, remaining_name, reset_name) in _BUDGET_HEADERS:
+        if kind in budgets:
+            continue
+        remaining = _count(found.get(remaining_name))
+        if remaining is None:
+            continue
+        reset = found.get(reset_name)
+        budgets[kind] = RateBudget(
+            remaining=remaining,
+            reset_s=parse_reset(reset, now) if reset is not None else None,
+            limit=_count(found.get(limit_name)),
+        )
+    return RateBudgets(**budgets) if budgets else None
+
+
 class GatewayError(Exception):
     def __init__(
         self,
@@ -55,12 +186,15 @@ class GatewayError(Exception):
         retry_after: float | None = None,
         *,
         status_code: int | None = None,
+        rate_budgets: RateBudgets | None = None,
     ):
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.retry_after = retry_after
         self.status_code = status_code
+        # What the provider's answer said is left of its rate limits (None: not said).
+        self.rate_budgets = rate_budgets
 
     def __str__(self):
         return self.message
@@ -82,6 +216,8 @@ class Completion:
     finish_reason: str | None = None
     tool_calls: list = field(default_factory=list)
     attempts: int = 1
+    # What the provider said is left of its rate limits as it answered (None: not said).
+    rate_budgets: RateBudgets | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -261,6 +397,8 @@ def classify(exc: Exception, provider, timeout: float | None = None) -> GatewayE
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         detail = _provider_message(exc)
+        response = getattr(exc, "response", None)
+        budgets = rate_budgets(response.headers) if response is not None else None
         if status in (401, 403):
             return GatewayError(
                 AUTHENTICATION,
@@ -268,25 +406,28 @@ def classify(exc: Exception, provider, timeout: float | None = None) -> GatewayE
                 status_code=status,
             )
         if status == 429:
-            wait = _retry_after(exc.response)
+            wait = _retry_after(response)
             hint = f" Retry after {wait:g} s." if wait is not None else ""
             return GatewayError(
                 RATE_LIMIT,
                 f"{name} is rate-limiting requests (429).{hint}",
                 wait,
                 status_code=status,
+                rate_budgets=budgets,
             )
         if status >= 500:
             return GatewayError(
                 SERVER,
                 f"{name} had a server error ({status}): {detail}",
-                _retry_after(exc.response),
+                _retry_after(response),
                 status_code=status,
+                rate_budgets=budgets,
             )
         return GatewayError(
             BAD_REQUEST,
             f"{name} refused the request ({status}): {detail}",
             status_code=status,
+            rate_budgets=budgets,
         )
     if isinstance(exc, openai.OpenAIError):
         return GatewayError(BAD_REQUEST, f"{name}: {exc}")
@@ -373,7 +514,9 @@ def cost_of(
     return round(usd, 8) if rounding else usd
 
 
-def _completion(provider, model, body: dict, started, wants_json, attempts) -> Completion:
+def _completion(
+    provider, model, body: dict, started, wants_json, attempts, budgets=None
+) -> Completion:
     """A Completion from the JSON body of a chat completion (OpenAI's wire format)."""
     choices = body.get("choices") or []
     choice = choices[0] if choices and isinstance(choices[0], dict) else {}
@@ -396,6 +539,7 @@ def _completion(provider, model, body: dict, started, wants_json, attempts) -> C
         finish_reason=choice.get("finish_reason"),
         tool_calls=list(message.get("tool_calls") or []),
         attempts=attempts,
+        rate_budgets=budgets,
     )
 
 
@@ -415,7 +559,7 @@ class _ChatCall:
 
     The request goes through the SDK's own HTTP client (`client.post`: auth headers,
     timeouts, its error classes), with the body as plain JSON and the answer returned as
-    bytes. `chat.completions.create()` would first walk the request through the SDK's
+    the HTTP response (its body read, its rate-limit headers kept). `chat.completions.create()` would first walk the request through the SDK's
     typed-dict transform and then build pydantic models of the answer: ~0.4 ms of CPU per
     call (1.7 -> 1.3 ms per call measured against demo-echo), which matters at hundreds of
     calls per second on one event loop. The wire format is the same either way.
@@ -453,9 +597,10 @@ class _ChatCall:
             return error, None, notified
         return error, backoff_delay(self.attempt, error.retry_after), notified
 
-    def result(self, content: bytes) -> Completion:
+    def result(self, response) -> Completion:
+        """The Completion of an answer (an HTTP response whose body has been read)."""
         try:
-            body = json.loads(content)
+            body = json.loads(response.content)
         except ValueError:
             body = None
         if not isinstance(body, dict):
@@ -464,7 +609,13 @@ class _ChatCall:
                 f"{self.provider.name} answered with something that is not a chat completion.",
             )
         return _completion(
-            self.provider, self.model, body, self.started, self.wants_json, self.attempt
+            self.provider,
+            self.model,
+            body,
+            self.started,
+            self.wants_json,
+            self.attempt,
+            rate_budgets(response.headers),
         )
 
 
@@ -492,8 +643,8 @@ def complete(
     while True:
         call.attempt += 1
         try:
-            content = _client(provider).post(
-                CHAT_PATH, cast_to=bytes, body=call.body, options=call.options
+            response = _client(provider).post(
+                CHAT_PATH, cast_to=transport.httpx_.Response, body=call.body, options=call.options
             )
         except Exception as exc:  # noqa: BLE001 - classified by failed(), unknown ones re-raised
             error, delay, _ = call.failed(exc)
@@ -501,7 +652,7 @@ def complete(
                 raise error from None
             _sleep(delay)
             continue
-        return call.result(content)
+        return call.result(response)
 
 
 async def acomplete(
@@ -526,8 +677,8 @@ async def acomplete(
         call.attempt += 1
         try:
             client = _client(provider, asynchronous=True)
-            content = await client.post(
-                CHAT_PATH, cast_to=bytes, body=call.body, options=call.options
+            response = await client.post(
+                CHAT_PATH, cast_to=transport.httpx_.Response, body=call.body, options=call.options
             )
         except Exception as exc:  # noqa: BLE001
             error, delay, notified = call.failed(exc)
@@ -537,7 +688,7 @@ async def acomplete(
                 raise error from None
             await _asleep(delay)
             continue
-        return call.result(content)
+        return call.result(response)
 
 
 def stream(
