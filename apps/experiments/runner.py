@@ -14,9 +14,11 @@ before they run dry, renews its leases with the heartbeat and marks a shard done
 its cells are stored. A worker that finds no shard left ends its part; the last one to
 finish a shard completes the run.
 
-Concurrency is adaptive (AIMD): it starts at the experiment's `concurrency`, is cut on a
-rate limit (at most once per cool-down) and grows back per window of successes; see
-`AdaptiveLimiter`.
+Calls are paced by what the provider says is left of its rate limit: its rate-limit
+headers on every answer (`gateway.RateBudgets`) hold calls that would only draw a 429.
+For a provider that sends none, concurrency is adaptive (AIMD): it starts at the
+experiment's `concurrency`, is cut on a rate limit (at most once per cool-down) and grows
+back per window of successes. See `AdaptiveLimiter`.
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ from apps.experiments.services.code_runs import code_evaluators_run
 from apps.llm.gateway import (
     RETRYABLE,
     GatewayError,
+    RateBudget,
+    RateBudgets,
     aclose_loop_clients,
     acomplete,
     backoff_delay,
@@ -140,13 +144,49 @@ class _NoReturnedIds(Exception):
     """The database did not return the new rows' ids (no RETURNING): take the slow path."""
 
 
-class AdaptiveLimiter:
-    """AIMD on calls in flight that finds a provider's rate limit instead of collapsing.
+@dataclass
+class _Budget:
+    """One rate limit's budget as the latest answer stated it, and when it came."""
 
-    A provider limits a rate (requests or tokens per second), so the calls in flight it
-    sustains are its accepted rate times the round trip. On a 429 (at most once per
-    cool-down: a cut shows in the answers only after the calls in flight return, about two
-    round trips, or the server's Retry-After when that is longer) the limit goes down to
+    remaining: int
+    limit: float  # the most it holds (inf: not said)
+    rate: float | None  # units a second it refills at (None: the headers do not say)
+    until: float  # monotonic time it is whole again; past it the budget is not trusted
+    at: float  # monotonic time the answer came
+    started: int  # the answering call's number: calls started after it may not be counted
+
+
+class AdaptiveLimiter:
+    """Paces calls by the provider's rate-limit headers; AIMD on calls in flight without.
+
+    Budget pacing (providers that say what is left on every answer, as OpenAI, Anthropic
+    and demo-echo do). The latest answer says R requests (and T tokens) remain and when the
+    limit is whole again; (limit - R) / reset is the rate it refills at. A call may start
+    while R minus the calls this worker started after the answered call was sent (times
+    the tokens a call uses, for tokens: the answer may not count them yet, whenever the
+    provider wrote its headers) leaves RESERVE_SHARE of the limit in the bucket; otherwise
+    the lanes hold until a newer answer says more is left. (The bucket so keeps about the
+    calls in flight unspent: it must hold more than that, as a provider's minute's worth
+    does.) Answers are the clock: with calls in flight they come far more often than once
+    per round trip, and each one (a 429's too) is the provider's own count of every
+    client's calls, so worker processes (or other clients of the same key) sharing the
+    limit see each other's use within one answer, the reserve absorbing what two of them
+    start in between. Only when no answer has come for a round trip does the refill count,
+    at the rate the headers imply: the lanes resume when it covers a call, and that call's
+    answer says anew. (Counting the refill at once would let every worker spend the same
+    refill, each pacing to the whole rate.) A budget past its reset (or BUDGET_TTL when no
+    reset is given) is no longer trusted: the next call goes and its answer says anew.
+    A 429 whose headers say the budget is spent cuts nothing: the gate already holds the
+    lanes until it refills. One whose headers say plenty is left is no overload of the
+    stated limit (a random fault, another client's burst, a limit the headers do not
+    state): the AIMD below judges it as it would without headers, and its own check lets
+    random faults pass.
+
+    AIMD (the fallback, for providers that send no such headers). A provider limits a rate
+    (requests or tokens per second), so the calls in flight it sustains are its accepted
+    rate times the round trip. On a 429 (at most once per cool-down: a cut shows in the
+    answers only after the calls in flight return, about two round trips, or the server's
+    Retry-After when that is longer) the limit goes down to
     that: the successes of the last few round trips times the round trip, but never below
     half the current limit (one noisy window cannot crash it) nor above 0.9 of it.
     Growth is additive: +1 per round trip of successes while no 429 came for HOLD seconds
@@ -164,6 +204,8 @@ class AdaptiveLimiter:
     MIN_COOLDOWN = 0.05
     MIN_ANSWERS = 8  # a measure of the accepted rate counts at least this many answers
     HISTORY = 2.0  # seconds of answers kept to measure it
+    RESERVE_SHARE = 0.02  # of a stated limit, kept unspent against other clients' calls
+    BUDGET_TTL = 1.0  # seconds a budget without a reset time is trusted
 
     def __init__(self, limit: int, *, minimum: int = 1):
         self.maximum = max(1, limit)
@@ -187,6 +229,13 @@ class AdaptiveLimiter:
         self._answered = 0.0
         self._answered_at: deque[float] = deque()
         self._cond = asyncio.Condition()
+        # Budget pacing: the latest stated budget per kind ("requests", "tokens"), the
+        # calls started so far, the tokens a call uses (smoothed), and how often a call
+        # was held for the budget.
+        self._budgets: dict[str, _Budget] = {}
+        self.started = 0
+        self.tokens_per_call: float | None = None
+        self.held = 0
 
     @property
     def current(self) -> int:
@@ -201,11 +250,96 @@ class AdaptiveLimiter:
         self._area_at = now
         return self._area
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> int:
+        """Wait for a slot within the limit and for the provider's budget, then take it.
+        Returns the call's number (pass it to `on_budget` with the call's answer)."""
         async with self._cond:
-            await self._cond.wait_for(lambda: self.in_flight < self.current)
+            counted = False
+            while True:
+                await self._cond.wait_for(lambda: self.in_flight < self.current)
+                wait = self.budget_wait(time.monotonic())
+                if wait <= 0:
+                    break
+                if not counted:
+                    counted = True
+                    self.held += 1
+                try:  # a newer answer (release() notifies) or the refill, whichever first
+                    async with asyncio.timeout(wait):
+                        await self._cond.wait()
+                except TimeoutError:
+                    pass
             self._integrate(time.monotonic())
             self.in_flight += 1
+            self.started += 1
+            return self.started
+
+    # --- budget pacing ---
+
+    def on_budget(self, budgets: RateBudgets | None, call: int, tokens: int | None = None) -> None:
+        """The answer (of any status) to call number `call` (what `acquire` returned) came
+        with the provider's `budgets` (None: it stated none); `tokens`: what it used."""
+        if tokens is not None and tokens > 0:
+            self.tokens_per_call = (
+                float(tokens)
+                if self.tokens_per_call is None
+                else 0.875 * self.tokens_per_call + 0.125 * tokens
+            )
+        if budgets is None:
+            return
+        now = time.monotonic()
+        for kind, budget in (("requests", budgets.requests), ("tokens", budgets.tokens)):
+            if budget is not None:
+                self._budgets[kind] = self._anchor(budget, now, call)
+
+    def _anchor(self, budget: RateBudget, now: float, call: int) -> _Budget:
+        ttl = budget.reset_s if budget.reset_s is not None else self.BUDGET_TTL
+        return _Budget(
+            remaining=budget.remaining,
+            limit=float(budget.limit) if budget.limit is not None else math.inf,
+            rate=budget.refill_rate,
+            until=now + ttl,
+            at=now,
+            started=call,
+        )
+
+    def _cost_and_reserve(self, kind: str, limit: float) -> tuple[float, float]:
+        """(what one call takes of a `kind` budget, what is kept unspent of `limit`)."""
+        cost = 1.0 if kind == "requests" else max(1.0, self.tokens_per_call or 1.0)
+        reserve = math.floor(self.RESERVE_SHARE * limit) if math.isfinite(limit) else 0
+        return cost, reserve
+
+    def _spent(self, budgets: RateBudgets) -> bool:
+        """Do `budgets` say too little is left for another call?"""
+        for kind, budget in (("requests", budgets.requests), ("tokens", budgets.tokens)):
+            if budget is not None:
+                limit = float(budget.limit) if budget.limit is not None else math.inf
+                cost, reserve = self._cost_and_reserve(kind, limit)
+                if budget.remaining < reserve + cost:
+                    return True
+        return False
+
+    def budget_wait(self, now: float) -> float:
+        """Seconds a call must wait for the provider's budget (0: it may start now)."""
+        wait = 0.0
+        for kind, budget in list(self._budgets.items()):
+            if now >= budget.until:
+                del self._budgets[kind]  # whole again by now, or too old to trust
+                continue
+            cost, reserve = self._cost_and_reserve(kind, budget.limit)
+            # The refill counts from a round trip after the answer: until then the next
+            # answer (of this worker's calls in flight) tells better, and other workers
+            # take from the same refill.
+            credit_from = budget.at + self.round_trip
+            refilled = budget.rate * max(0.0, now - credit_from) if budget.rate else 0.0
+            available = min(budget.limit, budget.remaining + refilled)
+            available -= (self.started - budget.started) * cost
+            short = reserve + cost - available
+            if short <= 0:
+                continue
+            # Until the refill covers it, and never past the time it is whole again.
+            until = max(now, credit_from) + short / budget.rate if budget.rate else budget.until
+            wait = max(wait, min(until, budget.until) - now)
+        return wait
 
     async def release(self) -> None:
         async with self._cond:
@@ -279,7 +413,13 @@ class AdaptiveLimiter:
         measured = self.measured()
         return None if measured is None else measured[0]
 
-    def on_rate_limit(self, retry_after: float | None = None) -> None:
+    def on_rate_limit(
+        self, retry_after: float | None = None, budgets: RateBudgets | None = None
+    ) -> None:
+        if budgets is not None and self._spent(budgets):
+            # The provider says its budget is spent: the budget gate holds the lanes until
+            # it refills (on_budget has the answer). No cut.
+            return
         now = time.monotonic()
         self._last_limit = now
         cooldown = max(
@@ -653,7 +793,7 @@ class ExperimentRunner:
         assert limiter is not None, "_amain creates the limiter before any lane starts"
         while True:
             attempts += 1
-            await limiter.acquire()
+            call = await limiter.acquire()
             self.requests += 1
             try:
                 sent = time.monotonic()
@@ -664,12 +804,18 @@ class ExperimentRunner:
                     max_retries=0,  # retries happen here, where the limit can adapt
                 )
                 limiter.on_success(time.monotonic() - sent)
+                limiter.on_budget(
+                    completion.rate_budgets,
+                    call,
+                    completion.input_tokens + completion.output_tokens,
+                )
                 return completion, None, attempts
             except GatewayError as exc:
                 failure = exc
+                limiter.on_budget(failure.rate_budgets, call)
                 if failure.kind == "rate_limit":
                     self.rate_limited += 1
-                    limiter.on_rate_limit(failure.retry_after)
+                    limiter.on_rate_limit(failure.retry_after, failure.rate_budgets)
                     if attempts >= RATE_LIMIT_ATTEMPTS:
                         return None, failure, attempts
                     # This lane waits its Retry-After; the other lanes go on with theirs,
