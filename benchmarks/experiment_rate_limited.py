@@ -4,18 +4,23 @@ Run: ./scripts/with_postgres.sh .venv/bin/python benchmarks/experiment_rate_limi
 
 demo-echo answers in 50 ms and admits LIMIT_RPS requests a second (a bucket holding BURST,
 default one second's worth, full at the start of each round as a provider's would be after
-a pause); past it, 429 at once with Retry-After. The experiment asks for concurrency 32
-(640 calls/s at 50 ms, more than three times the limit), ROWS rows (default 2,000: ten
-seconds at the limit), one exact-match evaluator, WORKERS (default 2) `manage.py worker`
-processes sharing the run (started before the rounds, as `make run` keeps them),
-PostgreSQL from DATABASE_URL.
+a pause); past it, 429 at once with Retry-After. Every answer states the budget left in
+OpenAI's `x-ratelimit-*-requests` headers, as hosted providers do: the workers pace their
+calls by it (`AdaptiveLimiter` in apps/experiments/runner.py), so this measures pacing by
+the provider's headers; the AIMD on 429s alone is for providers that send none (the
+random-429 run of benchmarks/experiment_run.py exercises it). The experiment asks for
+concurrency 32 (640 calls/s at 50 ms, more than three times the limit), ROWS rows
+(default 2,000: ten seconds at the limit), one exact-match evaluator, WORKERS (default 2)
+`manage.py worker` processes sharing the run (started before the rounds, as `make run`
+keeps them), PostgreSQL from DATABASE_URL.
 
 The baseline is the limit itself: what a client that knew it could achieve at best. The
 run's achieved rate counts every row over the run (started_at -> finished_at), so the
 first second's burst is in it: `burst=` says how large it was (the most it can add is
 BURST / run seconds). `share_429` is the 429 answers over every chat request demo-echo
 received (retries included), from its own counts; `lowest_concurrency` the lowest limit any
-worker's AIMD reached (its share of the run's 32). ROUNDS (>= 7) rounds; each figure is
+worker's AIMD reached (its share of the run's 32; paced by the headers, nothing is cut, so
+it stays the share). ROUNDS (>= 7) rounds; each figure is
 its median over the rounds, with its min–max; the load average before and after.
 
 Last line: rate_limited rows=… concurrency=… latency_ms=… limit_rps=… burst=… achieved_rps=…
