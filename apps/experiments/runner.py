@@ -151,7 +151,7 @@ class _Budget:
     remaining: int
     limit: float  # the most it holds (inf: not said)
     rate: float | None  # units a second it refills at (None: the headers do not say)
-    until: float  # monotonic time it is whole again; past it the budget is not trusted
+    until: float  # monotonic time past which it is not trusted (see AdaptiveLimiter)
     at: float  # monotonic time the answer came
     started: int  # the answering call's number: calls started after it may not be counted
 
@@ -174,8 +174,10 @@ class AdaptiveLimiter:
     start in between. Only when no answer has come for a round trip does the refill count,
     at the rate the headers imply: the lanes resume when it covers a call, and that call's
     answer says anew. (Counting the refill at once would let every worker spend the same
-    refill, each pacing to the whole rate.) A budget past its reset (or BUDGET_TTL when no
-    reset is given) is no longer trusted: the next call goes and its answer says anew.
+    refill, each pacing to the whole rate.) A budget is trusted until a newer answer
+    replaces it, for at most as long as the limit takes to refill from empty (its reset,
+    or BUDGET_TTL, when no rate is known): then the next call goes and its answer says
+    anew, so calls whose answers never come (timeouts) cannot hold the lanes for good.
     A 429 whose headers say the budget is spent cuts nothing: the gate already holds the
     lanes until it refills. One whose headers say plenty is left is no overload of the
     stated limit (a random fault, another client's burst, a limit the headers do not
@@ -233,6 +235,7 @@ class AdaptiveLimiter:
         # calls started so far, the tokens a call uses (smoothed), and how often a call
         # was held for the budget.
         self._budgets: dict[str, _Budget] = {}
+        self._rates: dict[str, float] = {}  # the refill rate last stated, per kind
         self.started = 0
         self.tokens_per_call: float | None = None
         self.held = 0
@@ -289,15 +292,25 @@ class AdaptiveLimiter:
         now = time.monotonic()
         for kind, budget in (("requests", budgets.requests), ("tokens", budgets.tokens)):
             if budget is not None:
-                self._budgets[kind] = self._anchor(budget, now, call)
+                self._budgets[kind] = self._anchor(kind, budget, now, call)
 
-    def _anchor(self, budget: RateBudget, now: float, call: int) -> _Budget:
-        ttl = budget.reset_s if budget.reset_s is not None else self.BUDGET_TTL
+    def _anchor(self, kind: str, budget: RateBudget, now: float, call: int) -> _Budget:
+        limit = float(budget.limit) if budget.limit is not None else math.inf
+        # A whole bucket states no rate (nothing is missing): the last one stated holds.
+        rate = budget.refill_rate
+        if rate is not None:
+            self._rates[kind] = rate
+        else:
+            rate = self._rates.get(kind)
+        if rate and math.isfinite(limit):
+            trusted = limit / rate  # as long as it takes to refill from empty
+        else:
+            trusted = budget.reset_s if budget.reset_s is not None else self.BUDGET_TTL
         return _Budget(
             remaining=budget.remaining,
-            limit=float(budget.limit) if budget.limit is not None else math.inf,
-            rate=budget.refill_rate,
-            until=now + ttl,
+            limit=limit,
+            rate=rate,
+            until=now + trusted,
             at=now,
             started=call,
         )
@@ -323,7 +336,7 @@ class AdaptiveLimiter:
         wait = 0.0
         for kind, budget in list(self._budgets.items()):
             if now >= budget.until:
-                del self._budgets[kind]  # whole again by now, or too old to trust
+                del self._budgets[kind]  # too old to trust
                 continue
             cost, reserve = self._cost_and_reserve(kind, budget.limit)
             # The refill counts from a round trip after the answer: until then the next
@@ -336,7 +349,7 @@ class AdaptiveLimiter:
             short = reserve + cost - available
             if short <= 0:
                 continue
-            # Until the refill covers it, and never past the time it is whole again.
+            # Until the refill covers it, and never past the time it is trusted.
             until = max(now, credit_from) + short / budget.rate if budget.rate else budget.until
             wait = max(wait, min(until, budget.until) - now)
         return wait

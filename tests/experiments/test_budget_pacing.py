@@ -91,6 +91,25 @@ def test_it_resumes_at_the_refill_rate_once_no_answer_comes(clock):
     assert limiter.budget_wait(clock[0]) == 0
 
 
+def test_a_whole_bucket_keeps_the_rate_stated_before(clock):
+    limiter = AdaptiveLimiter(32)
+    limiter.on_success(0.05)
+    [call] = _start(limiter)
+    limiter.on_budget(_requests(0, reset_s=0.1, limit=20), call)  # 200 a second
+    clock[0] += 1
+    [call] = _start(limiter)
+    # The bucket is whole (nothing missing: no rate in the answer) and 32 lanes wait.
+    limiter.on_budget(_requests(20, reset_s=0.0, limit=20), call)
+    _start(limiter, 19)
+    assert limiter.budget_wait(clock[0]) == 0  # the twentieth
+    _start(limiter)
+    # Spent: the refill counts after a round trip, at the rate stated before.
+    assert limiter.budget_wait(clock[0]) == pytest.approx(0.05 + 1 / 200)
+    # Trusted as long as the bucket takes to refill from empty (20 at 200 a second).
+    clock[0] += 0.1
+    assert limiter.budget_wait(clock[0]) == 0 and not limiter._budgets
+
+
 def test_it_paces_by_tokens_at_what_a_call_uses(clock):
     limiter = AdaptiveLimiter(8)
     [call] = _start(limiter)
