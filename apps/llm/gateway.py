@@ -803,6 +803,9 @@ def stream(
         finish_reason=finish_reason,
         tool_calls=list(tool_calls.values()),
         attempts=call.attempt,
+        rate_budgets=rate_budgets(
+            getattr(getattr(response_stream, "response", None), "headers", {})
+        ),
     )
 
 

@@ -232,6 +232,19 @@ def test_completions_and_429s_carry_the_budget_demo_echo_sent(demo_echo_server, 
 
 
 @pytest.mark.django_db
+def test_a_streamed_completion_carries_the_budget_too(demo_echo_server, make_provider):
+    server = demo_echo_server(limit_rps=0.01, limit_burst=4)
+    provider = make_provider(server.base_url)
+    *chunks, final = gateway.stream(provider, settings=ECHO, messages=HI)
+    assert "".join(chunks) == "echo: hello there"
+    assert final.rate_budgets.requests == RateBudget(
+        remaining=3, reset_s=pytest.approx(100, abs=1), limit=4
+    )
+
+
+@pytest.mark.django_db
 def test_completions_carry_no_budget_when_none_is_sent(demo_echo, make_provider):
     provider = make_provider(demo_echo)
     assert gateway.complete(provider, settings=ECHO, messages=HI).rate_budgets is None
+    *_, final = gateway.stream(provider, settings=ECHO, messages=HI)
+    assert final.rate_budgets is None
