@@ -357,6 +357,9 @@ PROMPTYARD_TRACE_DEFER_BYTES = int(os.environ.get("PROMPTYARD_TRACE_DEFER_BYTES"
 # work (experiments, online rules, buckets) yields the CPU to requests people and
 # applications are waiting on, whichever team the work belongs to. 0 keeps it level.
 PROMPTYARD_WORKER_NICE = int(os.environ.get("PROMPTYARD_WORKER_NICE", "5"))
+# Seconds a web process's thread may hold the interpreter lock while another waits
+# (config/wsgi.py): a bound on what one team's CPU-heavy request adds to another's.
+PROMPTYARD_WEB_SWITCH_INTERVAL = float(os.environ.get("PROMPTYARD_WEB_SWITCH_INTERVAL", "0.001"))
 # How far above the deployment's default a team owner may set the team's own limits.
 PROMPTYARD_TEAM_LIMIT_MAX_FACTOR = int(os.environ.get("PROMPTYARD_TEAM_LIMIT_MAX_FACTOR", "10"))
 # Where the bundled deterministic model server listens (make run starts it).
