@@ -258,6 +258,7 @@ def _throttles_out_of_the_way(settings):
     """Buckets live in the process's throttle cache: every test starts with none, and with
     limits no test reaches by accident. A test sets its own with `throttle_rates`."""
     from apps.core import throttling
+    from apps.traces import quotas
 
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
@@ -267,8 +268,10 @@ def _throttles_out_of_the_way(settings):
     settings.PROMPTYARD_TRACE_SPANS_RATE = "1000000/s"
     settings.PROMPTYARD_TRACE_BYTES_RATE = f"{1 << 30}/s"
     throttling.reset()
+    quotas.reset()
     yield
     throttling.reset()
+    quotas.reset()
 
 
 @pytest.fixture

@@ -63,14 +63,49 @@ def _refusal(team: Team, limit: Limit, rate: throttling.Rate, cost: int, wait: f
     )
 
 
-def quota_precheck(*, team: Team, declared_bytes: int) -> Refusal | None:
+# A batch at least this large on the wire is checked against the spans its team's last
+# such batch suggests before it is read (smaller ones cost little to read and count).
+ESTIMATE_MIN_BYTES = 64 * 1024
+
+# (team, compressed?) -> spans per byte on the wire of the team's last large batch.
+_density: dict[tuple[int, bool], float] = {}
+
+
+def quota_precheck(*, team: Team, declared_bytes: int, compressed: bool) -> Refusal | None:
     """Before reading the body: refuse at once when the team's byte bucket cannot take
-    even the bytes on the wire (the decompressed batch is at least that large)."""
+    even the bytes on the wire (the decompressed batch is at least that large), or when
+    its span bucket cannot take the spans a batch of this size held last time.
+
+    The second check is what keeps a flood cheap: a team past its span quota that sends
+    the same big batches again and again (not waiting out its Retry-After) is refused
+    without its body being parsed and counted each time. A team whose batches change in
+    density may be refused once too early; its Retry-After says when the estimate fits,
+    and nothing is lost (a 429 stores nothing)."""
     if declared_bytes <= 0:
         return None
     name, rate = _bucket(team, TRACE_BYTES)
     wait = throttling.wait_for(name, rate, min(declared_bytes, rate.burst))
-    return _refusal(team, TRACE_BYTES, rate, declared_bytes, wait) if wait else None
+    if wait:
+        return _refusal(team, TRACE_BYTES, rate, declared_bytes, wait)
+    density = _density.get((team.pk, compressed))
+    if density is None or declared_bytes < ESTIMATE_MIN_BYTES:
+        return None
+    name, rate = _bucket(team, TRACE_SPANS)
+    estimate = max(1, int(density * declared_bytes))
+    wait = throttling.wait_for(name, rate, min(estimate, rate.burst))
+    if not wait:
+        return None
+    refusal = _refusal(team, TRACE_SPANS, rate, estimate, wait)
+    message = refusal.message.replace(
+        "; nothing", f" (a batch this size held about {estimate} spans last time); nothing", 1
+    )
+    return Refusal(refusal.status, message, refusal.retry_after)
+
+
+def note_density(*, team: Team, declared_bytes: int, compressed: bool, spans: int) -> None:
+    """Remember how many spans a large batch of the team held, for `quota_precheck`."""
+    if declared_bytes >= ESTIMATE_MIN_BYTES:
+        _density[(team.pk, compressed)] = spans / declared_bytes
 
 
 def quota_charge(*, team: Team, spans: int, size: int) -> Charge | Refusal:
@@ -84,6 +119,13 @@ def quota_charge(*, team: Team, spans: int, size: int) -> Charge | Refusal:
             return _refusal(team, limit, rate, cost, wait)
         charge.taken.append((name, rate, cost))
     return charge
+
+
+def reset() -> None:
+    """Forget what this process learned of teams' batches and their slots (tests)."""
+    _density.clear()
+    with _slots_lock:
+        _slots.clear()
 
 
 _slots: dict[int, threading.BoundedSemaphore] = {}

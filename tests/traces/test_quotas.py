@@ -186,6 +186,54 @@ def test_an_empty_byte_bucket_refuses_before_reading_the_body(
     assert _post(client, keys["acme"], body).status_code == 429
 
 
+def _big_batch(count: int) -> bytes:
+    """`count` spans carrying 4 KB each: a batch past quotas.ESTIMATE_MIN_BYTES."""
+
+    def build(tracer):
+        for i in range(count):
+            with tracer.start_as_current_span(f"step {i}") as span:
+                span.set_attribute("input.value", "x" * 4096)
+
+    body = encoded_request(build).SerializeToString()
+    assert len(body) >= quotas.ESTIMATE_MIN_BYTES
+    return body
+
+
+def test_it_refuses_a_repeated_big_batch_before_parsing_it(
+    client, acme, globex, keys, settings, throttle_clock, monkeypatch
+):
+    settings.PROMPTYARD_TRACE_SPANS_RATE = "10/s"
+    settings.PROMPTYARD_TRACE_BURST_SECONDS = 2  # bursts of 20
+    assert _post(client, keys["acme"], _big_batch(20)).status_code == 200
+    # The bucket is empty and acme's last batch of this size held 20 spans: the next one
+    # is refused without being parsed, told when 20 spans fit.
+    with monkeypatch.context() as patched:
+        patched.setattr("apps.traces.otlp.parse_request", _unread)
+        refused = _post(client, keys["acme"], _big_batch(20))
+        assert refused.status_code == 429
+        assert refused["Retry-After"] == "2"
+        # A google.rpc.Status in protobuf, as the exporter sent: its message is plain UTF-8.
+        assert b"held about 20 spans last time); nothing of this batch was stored" in (
+            refused.content
+        )
+    # Another team has no such history: its batch is read as usual.
+    assert _post(client, keys["globex"], _big_batch(20)).status_code == 200
+    # Once the estimate fits, the batch is read and counted again.
+    throttle_clock.advance(2)
+    assert _post(client, keys["acme"], _big_batch(20)).status_code == 200
+    assert (_stored(acme), _stored(globex)) == (40, 20)
+
+
+def test_a_small_batch_is_never_refused_on_an_estimate(
+    client, acme, keys, settings, throttle_clock
+):
+    settings.PROMPTYARD_TRACE_SPANS_RATE = "10/s"
+    settings.PROMPTYARD_TRACE_BURST_SECONDS = 2
+    assert _post(client, keys["acme"], _big_batch(19)).status_code == 200
+    # One span is left: a small batch is counted, not estimated, and fits.
+    assert _post(client, keys["acme"], _batch(1)).status_code == 200
+
+
 def test_a_flood_of_wrong_keys_meets_429(client, db, throttle_rates, throttle_clock):
     throttle_rates(api_bad_key="3/min")
     statuses = [_post(client, f"pyd_deadbeef_{i}", _batch(1)).status_code for i in range(5)]

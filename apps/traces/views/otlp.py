@@ -28,6 +28,8 @@ RESOURCE_EXHAUSTED = 8
 UNAVAILABLE = 14
 UNAUTHENTICATED = 16
 
+DISCARD_CHUNK = 1024 * 1024
+
 
 def _failure(request, status: int, code: int, message: str, **headers) -> HttpResponse:
     body, content_type = otlp.encode_status(request.content_type or "", code=code, message=message)
@@ -101,9 +103,8 @@ def otlp_traces(request):
             f"The body exceeds {limit} bytes; send smaller batches.",
         )
     team = key.team
-    refused = quotas.quota_precheck(team=team, declared_bytes=declared)
-    if refused is not None:
-        return _refused(request, refused)
+    compressed = bool(request.headers.get("Content-Encoding", "").strip())
+    refused = quotas.quota_precheck(team=team, declared_bytes=declared, compressed=compressed)
     # Reading, parsing and writing a batch all count against the team's share of this
     # process's request threads: a flood holds a few, never all of them.
     with quotas.team_ingest_slot(team) as admitted:
@@ -116,12 +117,28 @@ def otlp_traces(request):
                 "nothing of this batch was stored. Retry in 1 s.",
                 Retry_After="1",
             )
-        return _ingest(request, key, team, limit)
+        if refused is not None:
+            _discard_body(request, declared)
+            return _refused(request, refused)
+        return _ingest(request, key, team, limit, declared, compressed)
 
 
-def _defer(request, key, team, body: bytes, content_type: str) -> HttpResponse:
+def _discard_body(request, declared: int) -> None:
+    """Read a refused body without keeping it: in large reads it costs little CPU, and the
+    client, still sending it, then reads its 429 instead of a reset connection (the server
+    would close a connection with a large unread body)."""
+    left = declared
+    while left > 0:
+        chunk = request.read(min(left, DISCARD_CHUNK))
+        if not chunk:
+            return
+        left -= len(chunk)
+
+
+def _defer(request, key, team, body: bytes, content_type: str, noted) -> HttpResponse:
     """A big export: counted and charged now, decoded and written by a worker."""
     spans = exports.span_count(body, content_type)  # MalformedBody (protobuf): the caller's 400
+    noted(spans)
     charge = quotas.quota_charge(team=team, spans=spans, size=len(body))
     if isinstance(charge, quotas.Refusal):
         return _refused(request, charge)
@@ -142,8 +159,12 @@ def _defer(request, key, team, body: bytes, content_type: str) -> HttpResponse:
     return HttpResponse(otlp.encode_response(content_type), status=200, content_type=media)
 
 
-def _ingest(request, key, team, limit: int) -> HttpResponse:
+def _ingest(request, key, team, limit: int, declared: int, compressed: bool) -> HttpResponse:
     content_type = request.content_type or ""
+
+    def noted(spans: int) -> None:
+        quotas.note_density(team=team, declared_bytes=declared, compressed=compressed, spans=spans)
+
     try:
         body = request.read(limit + 1)
         if len(body) > limit:
@@ -151,7 +172,7 @@ def _ingest(request, key, team, limit: int) -> HttpResponse:
         body = otlp.decompress(body, request.headers.get("Content-Encoding", ""), limit=limit)
         defer = settings.PROMPTYARD_TRACE_DEFER_BYTES
         if defer and len(body) >= defer:
-            return _defer(request, key, team, body, content_type)
+            return _defer(request, key, team, body, content_type, noted)
         if otlp.media_type(content_type) == otlp.JSON:
             decoded = otlp_json.decode_json(body)
         else:
@@ -163,6 +184,7 @@ def _ingest(request, key, team, limit: int) -> HttpResponse:
     except otlp.MalformedBody as exc:
         return _failure(request, 400, INVALID_ARGUMENT, str(exc))
 
+    noted(len(decoded.spans) + decoded.rejected)
     charge = quotas.quota_charge(
         team=team, spans=len(decoded.spans) + decoded.rejected, size=len(body)
     )
