@@ -401,7 +401,16 @@ PROMPTYARD_BENCHMARK_VIEWS = env_bool("PROMPTYARD_BENCHMARK_VIEWS", False)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"skip_429": {"()": "apps.core.logs.SkipTooManyRequests"}},
+    "handlers": {
+        # The level is the handler's too: records of loggers with a level of their own
+        # (django's is INFO) reach it past the root's level.
+        "console": {
+            "class": "logging.StreamHandler",
+            "level": os.environ.get("LOG_LEVEL", "WARNING"),
+        }
+    },
+    "loggers": {"django.request": {"filters": ["skip_429"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
 
