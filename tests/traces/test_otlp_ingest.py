@@ -633,6 +633,22 @@ def test_it_stores_a_small_and_a_large_batch_alike_and_each_once(acme, alice):
 
 
 @pytest.mark.django_db
+def test_it_refuses_a_remembered_key_once_it_is_revoked(client, acme, alice, api_key_for):
+    from apps.teams.models import ApiKey
+    from apps.teams.services import api_key_revoke
+
+    raw = _traces_key(api_key_for, acme, alice)
+    body = encoded_request(lambda tracer: llm_call(tracer)).SerializeToString()
+    post = lambda: client.post(  # noqa: E731
+        URL, data=body, content_type="application/x-protobuf", **bearer(raw)
+    )
+    assert post().status_code == 200  # the key is remembered now
+    with team_scope(acme):
+        api_key_revoke(team=acme, actor=alice, key=ApiKey.objects.get(prefix=raw.split("_")[1]))
+    assert post().status_code == 401
+
+
+@pytest.mark.django_db
 def test_it_stores_a_single_span_export_in_few_statements(
     client, acme, alice, api_key_for, django_assert_max_num_queries
 ):
@@ -640,8 +656,9 @@ def test_it_stores_a_single_span_export_in_few_statements(
     body = encoded_request(lambda tracer: llm_call(tracer)).SerializeToString()
     client.post(URL, data=body, content_type="application/x-protobuf", **bearer(raw))
     body = encoded_request(lambda tracer: llm_call(tracer)).SerializeToString()
-    # The key, the team's prices, the write timeout, the trace row (insert, lock), the
-    # span, the fold (read, update), the dashboard's hour mark (and a savepoint here).
-    with django_assert_max_num_queries(11):
+    # The team's prices, the write timeout, the trace row (insert, lock), the span, the
+    # fold (read, update), the dashboard's hour mark (and a savepoint here). The key was
+    # remembered from the first export.
+    with django_assert_max_num_queries(10):
         response = client.post(URL, data=body, content_type="application/x-protobuf", **bearer(raw))
     assert response.status_code == 200

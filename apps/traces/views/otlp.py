@@ -16,7 +16,7 @@ from rest_framework import exceptions
 
 from apps.core.errors import PermissionRefused
 from apps.core.tenancy import team_scope
-from apps.teams.authentication import ApiKeyAuthentication
+from apps.teams.authentication import RememberedApiKeyAuthentication
 from apps.teams.models import ApiKeyScope
 from apps.traces import exports, otlp, otlp_json, quotas
 from apps.traces.services import IngestBusy, spans_ingest
@@ -40,9 +40,15 @@ def _failure(request, status: int, code: int, message: str, **headers) -> HttpRe
 
 
 def _authenticate(request):
-    """The request's active API key, or an error response."""
+    """The request's active API key, or an error response.
+
+    The key is remembered per process for a few seconds, as on the serving path: every
+    export, refused ones too, would otherwise pay the key's query (and its ORM work,
+    which holds the interpreter lock other teams' requests wait on). A revoked key is
+    refused at once in the revoking process, within PROMPTYARD_API_KEY_CACHE_SECONDS
+    in the others."""
     try:
-        result = ApiKeyAuthentication().authenticate(request)
+        result = RememberedApiKeyAuthentication().authenticate(request)
     except exceptions.Throttled as exc:  # too many failed keys from this address
         message = exc.detail["detail"] if isinstance(exc.detail, dict) else str(exc.detail)
         return None, _failure(
