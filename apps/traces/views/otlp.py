@@ -36,6 +36,10 @@ def _failure(request, status: int, code: int, message: str, **headers) -> HttpRe
     response = HttpResponse(body, status=status, content_type=content_type)
     for name, value in headers.items():
         response[name.replace("_", "-")] = value
+    if status == 429:
+        # Not logged (apps.core.logs says why), and under a flood not even built as a log
+        # record: Django's request handler skips a response marked as logged already.
+        response._has_been_logged = True
     return response
 
 
