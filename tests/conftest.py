@@ -258,7 +258,6 @@ def _throttles_out_of_the_way(settings):
     """Buckets live in the process's throttle cache: every test starts with none, and with
     limits no test reaches by accident. A test sets its own with `throttle_rates`."""
     from apps.core import throttling
-    from apps.traces import quotas
 
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
@@ -268,10 +267,19 @@ def _throttles_out_of_the_way(settings):
     settings.PROMPTYARD_TRACE_SPANS_RATE = "1000000/s"
     settings.PROMPTYARD_TRACE_BYTES_RATE = f"{1 << 30}/s"
     throttling.reset()
-    quotas.reset()
     yield
     throttling.reset()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_trace_ingest_memory():
+    """What ingestion remembers per team in process memory (batch sizes, prices) starts
+    empty in each test: rolled-back rows reuse their ids."""
+    from apps.traces import cost, quotas
+
     quotas.reset()
+    cost.reset()
+    yield
 
 
 @pytest.fixture

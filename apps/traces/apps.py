@@ -17,5 +17,17 @@ class TracesConfig(AppConfig):
         register_rollout_measure(
             RolloutMeasure(page_context=rollouts.page_context, as_dict=rollouts.comparison_as_dict)
         )
+        from django.db.models.signals import post_delete, post_save
+
+        from apps.llm.models import ProviderConfig  # reason: models wait for the registry
+        from apps.traces.cost import forget_changed_provider
+
+        # Remembered prices must not outlive a change in this process.
+        for name, signal in (("saved", post_save), ("deleted", post_delete)):
+            signal.connect(
+                forget_changed_provider,
+                sender=ProviderConfig,
+                dispatch_uid=f"traces-prices-provider-{name}",
+            )
         # A queue's verdict on a span shows on its trace (see apps/traces/hooks.py).
         hook_register("annotations.verdict_saved", score_services.queue_verdict_record)

@@ -2,13 +2,45 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 from apps.llm.models import ProviderConfig
 
+# Ingestion costs every span at the team's prices; reading them is a query per export
+# otherwise. Remembered per process for a few seconds, forgotten at once in this process
+# when a provider changes (forget_changed_provider, connected in TracesConfig.ready):
+# a span another process stores within PRICES_CACHE_SECONDS of a price change is costed
+# at the old prices.
+PRICES_CACHE_SECONDS = 5.0
+_PRICES_CACHE_MAX = 10_000
+_remembered: dict[int, tuple[float, dict]] = {}
+
 
 def team_prices(team) -> dict:
     """{model: {input, output}} per million tokens, merged over the team's providers."""
+    now = time.monotonic()
+    hit = _remembered.get(team.pk)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    prices = _read_prices(team)
+    if len(_remembered) >= _PRICES_CACHE_MAX:
+        _remembered.clear()
+    _remembered[team.pk] = (now + PRICES_CACHE_SECONDS, prices)
+    return prices
+
+
+def forget_changed_provider(sender, instance, **kwargs) -> None:
+    """post_save / post_delete receiver on ProviderConfig: the next export reads afresh."""
+    _remembered.pop(instance.team_id, None)
+
+
+def reset() -> None:
+    """Forget every remembered price list (tests)."""
+    _remembered.clear()
+
+
+def _read_prices(team) -> dict:
     prices: dict = {}
     # Ingestion names its team explicitly (the API key's), whatever scope it is called in.
     entries = ProviderConfig.objects.unscoped().filter(team=team).values_list("prices", flat=True)

@@ -656,9 +656,30 @@ def test_it_stores_a_single_span_export_in_few_statements(
     body = encoded_request(lambda tracer: llm_call(tracer)).SerializeToString()
     client.post(URL, data=body, content_type="application/x-protobuf", **bearer(raw))
     body = encoded_request(lambda tracer: llm_call(tracer)).SerializeToString()
-    # The team's prices, the write timeout, the trace row (insert, lock), the span, the
-    # fold (read, update), the dashboard's hour mark (and a savepoint here). The key was
-    # remembered from the first export.
-    with django_assert_max_num_queries(10):
+    # The write timeout, the trace row (insert, lock), the span, the fold (read, update),
+    # the dashboard's hour mark (and a savepoint here). The key and the team's prices
+    # were remembered from the first export.
+    with django_assert_max_num_queries(9):
         response = client.post(URL, data=body, content_type="application/x-protobuf", **bearer(raw))
     assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_it_costs_spans_at_prices_changed_a_moment_ago(client, acme, alice, api_key_for, priced):
+    from apps.llm.models import ProviderConfig
+
+    raw = _traces_key(api_key_for, acme, alice)
+
+    def cost_of_one_call() -> Decimal:
+        body = encoded_request(lambda tracer: llm_call(tracer)).SerializeToString()
+        response = client.post(URL, data=body, content_type="application/x-protobuf", **bearer(raw))
+        assert response.status_code == 200
+        with team_scope(acme):
+            return Span.objects.exclude(cost=None).order_by("-pk").values_list("cost", flat=True)[0]
+
+    first = cost_of_one_call()  # the team's prices are remembered now
+    with team_scope(acme):
+        provider = ProviderConfig.objects.get(pk=priced.pk)
+        provider.prices = {"gpt-test": {"input": 4.0, "output": 16.0}}
+        provider.save()
+    assert cost_of_one_call() == 2 * first
