@@ -39,7 +39,7 @@ def _failure(request, status: int, code: int, message: str, **headers) -> HttpRe
     if status == 429:
         # Not logged (apps.core.logs says why), and under a flood not even built as a log
         # record: Django's request handler skips a response marked as logged already.
-        response._has_been_logged = True
+        response._has_been_logged = True  # type: ignore[attr-defined]
     return response
 
 
