@@ -138,3 +138,22 @@ def test_a_malformed_big_protobuf_export_is_still_a_400(
 def test_it_counts_json_spans_without_decoding_them():
     body = _body(7, attributes=[{"key": "x", "value": {"stringValue": 'a "spanId" inside'}}])
     assert exports.span_count(body, "application/json") == 7
+
+
+@pytest.mark.django_db
+def test_it_keeps_an_accepted_body_byte_for_byte(acme, alice, api_key_for):
+    from apps.teams.keys import api_key_authenticate
+
+    key = api_key_authenticate(api_key_for(acme, alice, scopes=["traces:write"]))
+    body = bytes(range(256)) * 4096 + b"\x00'\\"  # every byte value, quotes, a trailing NUL
+    with team_scope(acme):
+        export = exports.trace_export_accept(
+            team=acme, actor=key, body=body, content_type="application/x-protobuf", spans=7
+        )
+        stored = TraceExport.objects.get(pk=export.pk)
+    assert bytes(stored.body) == body
+    assert (stored.spans, stored.content_type, stored.team_id) == (
+        7,
+        "application/x-protobuf",
+        acme.pk,
+    )
