@@ -31,12 +31,16 @@ import secrets
 import tempfile
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.signals import setting_changed
 from django.db import transaction
+from django.dispatch import receiver
+from django.http.response import ResponseHeaders
 from django.utils.http import parse_etags
 from promptyard.rollouts import ARM_CANDIDATE, arm_for
 
@@ -52,6 +56,8 @@ PREFIX = "pyd:serve:1"
 # Cached answers are dropped by invalidation, not by age; the TTL only bounds memory.
 ENTRY_TTL = int(getattr(settings, "PROMPTYARD_SERVING_CACHE_SECONDS", 3600))
 CACHE_CONTROL = "private, max-age=0, must-revalidate"
+# Answers depend on who asks: the key (Authorization) or the signed-in person (Cookie).
+ANSWER_VARY = "Authorization, Cookie"
 _STAMP_PATH = Path(settings.VAR_DIR) / "serving-generation"
 
 
@@ -65,6 +71,16 @@ class Served:
     served: tuple[tuple[int, int], ...]
     # A tag under a rollout: the answers of its two arms, for a fetch with a caller key.
     arms: Arms | None = None
+
+    @cached_property
+    def headers(self) -> dict[str, tuple[str, str]]:
+        """The answer's own headers (ETag, Cache-Control, Vary), checked and encoded once
+        per cached answer instead of once per request: the entries of a response's header
+        store (`ResponseHeaders._store`: lower-cased name -> (name, value))."""
+        checked = ResponseHeaders(
+            {"ETag": self.etag, "Cache-Control": CACHE_CONTROL, "Vary": ANSWER_VARY}
+        )
+        return dict(checked._store)
 
     def matches(self, if_none_match: str | None) -> bool:
         if not if_none_match:
@@ -95,9 +111,24 @@ class Arms:
 # --- generations ---------------------------------------------------------------------
 
 
+# Whether the default cache is process-local (LocMemCache): asked on every fetch, so
+# looked up once (`caches[...]` goes through a thread-local each time), and again only
+# when the CACHES setting changes (tests).
+_local_backend: list[bool | None] = [None]
+
+
 def _process_local_cache() -> bool:
-    # `cache` is a proxy: look at the backend behind it.
-    return isinstance(caches["default"], LocMemCache)
+    local = _local_backend[0]
+    if local is None:
+        # `cache` is a proxy: look at the backend behind it.
+        local = _local_backend[0] = isinstance(caches["default"], LocMemCache)
+    return local
+
+
+@receiver(setting_changed)
+def _caches_changed(setting, **kwargs) -> None:
+    if setting == "CACHES":
+        _local_backend[0] = None
 
 
 def _host_stamp() -> str:

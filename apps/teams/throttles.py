@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import JsonResponse
 from rest_framework import exceptions
 from rest_framework.settings import api_settings
@@ -232,14 +234,35 @@ class ServingTeamThrottle(_BucketThrottle):
         team = getattr(view, "team", None)
         if team is None or getattr(request, "_serving_charged", False):
             return None
-        return f"team:{team.pk}:serving", SERVING.rate_for(team), _whose_team(team)
+        return (*_serving_bucket(team), _whose_team(team))
+
+
+# (team id, the team's override) -> (bucket name, rate) of its serving limit: worked out
+# once per process, not per fetch. A changed override is another entry; a changed setting
+# (tests) empties it.
+_serving_buckets: dict[tuple[int, int | None], tuple[str, Rate]] = {}
+
+
+@receiver(setting_changed)
+def _forget_serving_buckets(**kwargs) -> None:
+    _serving_buckets.clear()
+
+
+def _serving_bucket(team: Team) -> tuple[str, Rate]:
+    memo = (team.pk, SERVING.override(team))
+    found = _serving_buckets.get(memo)
+    if found is None:
+        if len(_serving_buckets) >= 10_000:
+            _serving_buckets.clear()
+        found = _serving_buckets[memo] = (f"team:{team.pk}:serving", SERVING.rate_for(team))
+    return found
 
 
 def serving_take(team: Team) -> RateLimited | None:
     """The serving path's check: no query (the team came with the key), one atomic cache
     operation (a lease of tokens with a shared cache), None when the fetch may go on."""
-    rate = SERVING.rate_for(team)
-    wait = throttling.take_leased(f"team:{team.pk}:serving", rate)
+    name, rate = _serving_bucket(team)
+    wait = throttling.take_leased(name, rate)
     if not wait:
         return None
     return RateLimited(limit=SERVING, rate=rate, wait=wait, whose=_whose_team(team))

@@ -59,13 +59,15 @@ def _answer(request, served: serving.Served):
         response = HttpResponseNotModified()
     else:
         response = HttpResponse(served.body, content_type="application/json")
-    response["ETag"] = served.etag
-    response["Cache-Control"] = serving.CACHE_CONTROL
-    response["Vary"] = "Authorization, Cookie"
+    # ETag, Cache-Control and Vary, checked and encoded once per cached answer (they are
+    # what `response[name] = value` would store).
+    response.headers._store.update(served.headers)
     return response
 
 
 def _version_param(params) -> int | None:
+    if "version" not in params:  # the usual fetch: no lookup that raises KeyError inside
+        return None
     raw = params.get("version")
     if raw in (None, ""):
         return None
@@ -179,13 +181,14 @@ class _ServingView(TeamAPIView):
         key = api_key_authenticate(raw, remember=True)
         if key is None or not key.is_active or not key.has_scope(READ):
             return None
-        refused = serving_take(key.team)  # no query: the team came with the key
+        team = key.team  # no query: the team came with the key
+        refused = serving_take(team)
         if refused is not None:
             return refused.as_response()
         request._serving_charged = True  # a fall back to the full path takes no second token
         api_key_mark_used(key)
-        self.request, self.team, self.api_key = request, key.team, key
-        token = enter_team(key.team)
+        self.request, self.team, self.api_key = request, team, key
+        token = enter_team(team)
         try:
             return self.serve(request, request.GET, **kwargs)
         except ServiceError:
@@ -267,7 +270,7 @@ class PromptServeView(_ServingView):
         tag = params.get("tag")
         if version is not None and tag:
             raise ValidationFailed("Ask for a tag or a version, not both.", field="version")
-        key = params.get("key")
+        key = params.get("key") if "key" in params else None
         if key is not None and len(key) > 200:
             raise ValidationFailed("key is at most 200 characters.", field="key")
         served = serving.serve_prompt(
