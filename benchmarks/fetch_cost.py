@@ -9,13 +9,19 @@ does: the response iterated and closed) for
   bare:  GET /__bench__/bare.json  (the floor, the same Authorization header)
   fetch: GET /api/v1/prompts/bench-NNN/?tag=production, rotating over the 200 prompts.
 Each side runs N requests per round, ROUNDS rounds interleaved; the figure is the median
-over rounds of CPU microseconds per request (time.process_time), and the ratio is what
-prompt_fetch.py's ratio would be if only CPU counted: bare cost / fetch cost.
+over rounds of CPU microseconds per request (time.process_time). Its ratio (bare cost /
+fetch cost) sits below prompt_fetch.py's, whose requests also carry gunicorn's and the
+sockets' share, the same on both sides.
 
---callgrind also counts instructions per request under valgrind (deterministic: the
-figure to compare before and after a change): the process is run with 0 and with
-CALLGRIND_N requests of each side, and the difference is divided by CALLGRIND_N.
---profile prints cProfile of the fetch (tottime and cumulative).
+--callgrind also counts instructions per request under valgrind's callgrind (user-space
+instructions, deterministic: the figure to compare before and after a change on a noisy
+machine): one process runs CALLGRIND_N requests per phase, bare and fetch twice each,
+and callgrind dumps its counters between phases.
+(Needs Debian's valgrind.) --profile prints cProfile of the fetch (tottime, cumulative)
+and the functions whose time differs most between the fetch and the bare view.
+
+Last lines: fetch_cost bare_us=… fetch_us=… cpu_ratio=… n=… rounds=… load1=…
+            fetch_instructions bare=… fetch=… extra=… ratio=… n=…  (with --callgrind)
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ PYTHON = sys.executable
 PROMPTS = 200
 N = int(os.environ.get("FETCH_COST_N", "5000"))
 ROUNDS = int(os.environ.get("FETCH_COST_ROUNDS", "7"))
-CALLGRIND_N = int(os.environ.get("FETCH_COST_CALLGRIND_N", "1000"))
+CALLGRIND_N = int(os.environ.get("FETCH_COST_CALLGRIND_N", "500"))
 
 
 def bench_env(var_dir: str) -> dict:
@@ -191,45 +197,61 @@ def profile(key_file: str) -> None:
             print(f"{d_own:8.2f} {d_cum:8.2f}  {where}:{line}({name})")
 
 
-def once(key_file: str, side: str, n: int) -> None:
-    """Under valgrind: set up, then n requests of one side."""
+PHASES = ("bare", "fetch", "bare", "fetch")
+
+
+def phases(key_file: str, n: int) -> None:
+    """Under callgrind: set up, then n requests of each side per phase, interleaved; a call
+    of os.getppid() between phases makes callgrind dump (and zero) its counters there."""
     driver = setup(key_file)
-    driver.run(side, n)
+    os.getppid()
+    for side in PHASES:
+        driver.run(side, n)
+        os.getppid()
 
 
 def callgrind(key_file: str, env: dict) -> dict[str, float]:
-    """Instructions per request of each side: (Ir(N) - Ir(0)) / N under callgrind."""
-    counts: dict[tuple[str, int], int] = {}
+    """Instructions per request of each side, counted by callgrind: deterministic, so the
+    figure to compare before and after a change on a noisy machine."""
     with tempfile.TemporaryDirectory() as out:
-        for side in ("bare", "fetch"):
-            for n in (0, CALLGRIND_N):
-                command = [
-                    "valgrind",
-                    "--tool=callgrind",
-                    f"--callgrind-out-file={out}/cg.%p",
-                    PYTHON,
-                    __file__,
-                    "--once",
-                    key_file,
-                    side,
-                    str(n),
-                ]
-                done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT)
-                found = re.search(r"Collected : (\d+)", done.stderr)
-                if done.returncode != 0 or not found:
-                    raise SystemExit(f"callgrind run failed:\n{done.stderr[-3000:]}")
-                counts[(side, n)] = int(found.group(1))
-    per = {
-        side: (counts[(side, CALLGRIND_N)] - counts[(side, 0)]) / CALLGRIND_N
-        for side in ("bare", "fetch")
-    }
-    log(f"instructions per request (callgrind, {CALLGRIND_N} requests): {per}")
+        command = [
+            "valgrind",
+            "--tool=callgrind",
+            "--dump-before=os_getppid",
+            f"--callgrind-out-file={out}/cg.out",
+            PYTHON,
+            __file__,
+            "--phases",
+            key_file,
+            str(CALLGRIND_N),
+        ]
+        # Under callgrind a request takes ~50 times as long: work done once per interval
+        # (the telemetry flush, every 10 s; a key's lookup, every 5 s) would be charged
+        # ~50 times over, at random phases. Its real share is negligible; leave it out.
+        quiet = {"PROMPTYARD_TELEMETRY_FLUSH_SECONDS": "3600"}
+        quiet["PROMPTYARD_API_KEY_CACHE_SECONDS"] = "3600"
+        done = subprocess.run(
+            command, env={**env, **quiet}, capture_output=True, text=True, cwd=ROOT
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"callgrind run failed:\n{done.stderr[-3000:]}")
+        totals = []
+        for path in sorted(Path(out).glob("cg.out.*"), key=lambda p: int(p.name.split(".")[-1])):
+            found = re.search(r"^(?:summary|totals): (\d+)", path.read_text(), re.M)
+            totals.append(int(found.group(1)) if found else 0)
+    # Dump 1 is the set-up; then one per phase.
+    per: dict[str, list[float]] = {"bare": [], "fetch": []}
+    for side, total in zip(PHASES, totals[1:], strict=True):
+        per[side].append(total / CALLGRIND_N)
+    figures = {side: median(values) for side, values in per.items()}
+    log(f"instructions per request (callgrind, {CALLGRIND_N} per phase): {per}")
     print(
-        f"fetch_instructions bare={per['bare']:.0f} fetch={per['fetch']:.0f} "
-        f"extra={per['fetch'] - per['bare']:.0f} ratio={per['bare'] / per['fetch']:.3f}",
+        f"fetch_instructions bare={figures['bare']:.0f} fetch={figures['fetch']:.0f} "
+        f"extra={figures['fetch'] - figures['bare']:.0f} "
+        f"ratio={figures['bare'] / figures['fetch']:.3f} n={CALLGRIND_N}",
         flush=True,
     )
-    return per
+    return figures
 
 
 def load(env: dict, key_file: str) -> None:
@@ -268,7 +290,7 @@ if __name__ == "__main__":
         measure(sys.argv[2])
     elif sys.argv[1:2] == ["--profile"] and len(sys.argv) == 3:
         profile(sys.argv[2])
-    elif sys.argv[1:2] == ["--once"]:
-        once(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif sys.argv[1:2] == ["--phases"]:
+        phases(sys.argv[2], int(sys.argv[3]))
     else:
         main()
