@@ -14,14 +14,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import threading
-import time
 from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from apps.core.memo import Remembered
 from apps.teams.models import ApiKey, Membership
 
 API_KEY_PREFIX = "pyd_"
@@ -29,9 +28,7 @@ API_KEY_PREFIX = "pyd_"
 LAST_USED_PRECISION = timedelta(minutes=1)
 
 API_KEY_CACHE_SECONDS = float(os.environ.get("PROMPTYARD_API_KEY_CACHE_SECONDS", "5"))
-_API_KEY_CACHE_MAX = 10_000
-_remembered: dict[str, tuple[float, ApiKey]] = {}
-_remembered_lock = threading.Lock()
+_remembered: Remembered[ApiKey] = Remembered(API_KEY_CACHE_SECONDS)
 
 
 def api_key_hash(raw_key: str) -> str:
@@ -49,16 +46,11 @@ def api_key_authenticate(raw_key: str, *, remember: bool = False) -> ApiKey | No
     if not remember:
         return _lookup(raw_key)
     digest = hashlib.sha256(raw_key.encode()).hexdigest()
-    now = time.monotonic()
-    hit = _remembered.get(digest)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    key = _lookup(raw_key)
-    if key is not None and API_KEY_CACHE_SECONDS > 0:
-        with _remembered_lock:
-            if len(_remembered) >= _API_KEY_CACHE_MAX:
-                _remembered.clear()
-            _remembered[digest] = (now + API_KEY_CACHE_SECONDS, key)
+    key = _remembered.get(digest)
+    if key is None:
+        key = _lookup(raw_key)
+        if key is not None:
+            _remembered.put(digest, key)
     return key
 
 
@@ -95,24 +87,17 @@ def api_key_mark_used(key: ApiKey) -> None:
 
 def forget_api_key(key_id: int) -> None:
     """Drop a remembered key from this process at once."""
-    with _remembered_lock:
-        for digest, (_, key) in list(_remembered.items()):
-            if key.pk == key_id:
-                del _remembered[digest]
+    _remembered.forget(lambda key: key.pk == key_id)
 
 
 def forget_person_api_keys(*, team_id: int, user_id: int) -> None:
     """Drop this process's remembered keys of one person in one team at once (their role
     changed, or they left): the next request reads the role afresh."""
-    with _remembered_lock:
-        for digest, (_, key) in list(_remembered.items()):
-            if key.team_id == team_id and key.created_by_id == user_id:
-                del _remembered[digest]
+    _remembered.forget(lambda key: key.team_id == team_id and key.created_by_id == user_id)
 
 
 def forget_all_api_keys() -> None:
-    with _remembered_lock:
-        _remembered.clear()
+    _remembered.clear()
 
 
 def forget_changed_api_key(sender, instance, **kwargs) -> None:

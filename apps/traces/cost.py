@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
+from apps.core.memo import Remembered
 from apps.llm.models import ProviderConfig
 
 # Ingestion costs every span at the team's prices; reading them is a query per export
@@ -13,26 +13,21 @@ from apps.llm.models import ProviderConfig
 # a span another process stores within PRICES_CACHE_SECONDS of a price change is costed
 # at the old prices.
 PRICES_CACHE_SECONDS = 5.0
-_PRICES_CACHE_MAX = 10_000
-_remembered: dict[int, tuple[float, dict]] = {}
+_remembered: Remembered[dict] = Remembered(PRICES_CACHE_SECONDS)
 
 
 def team_prices(team) -> dict:
     """{model: {input, output}} per million tokens, merged over the team's providers."""
-    now = time.monotonic()
-    hit = _remembered.get(team.pk)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    prices = _read_prices(team)
-    if len(_remembered) >= _PRICES_CACHE_MAX:
-        _remembered.clear()
-    _remembered[team.pk] = (now + PRICES_CACHE_SECONDS, prices)
+    prices = _remembered.get(team.pk)
+    if prices is None:
+        prices = _read_prices(team)
+        _remembered.put(team.pk, prices)
     return prices
 
 
 def forget_changed_provider(sender, instance, **kwargs) -> None:
     """post_save / post_delete receiver on ProviderConfig: the next export reads afresh."""
-    _remembered.pop(instance.team_id, None)
+    _remembered.forget_key(instance.team_id)
 
 
 def reset() -> None:
