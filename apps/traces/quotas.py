@@ -71,7 +71,16 @@ ESTIMATE_MIN_BYTES = 64 * 1024
 _density: dict[tuple[int, bool], float] = {}
 
 
-def quota_precheck(*, team: Team, declared_bytes: int, compressed: bool) -> Refusal | None:
+@dataclass(frozen=True)
+class Wire:
+    """A batch as it came over the wire, before its body is read: its Content-Length and
+    whether it is compressed (the spans a byte holds differ)."""
+
+    declared_bytes: int
+    compressed: bool
+
+
+def quota_precheck(*, team: Team, wire: Wire) -> Refusal | None:
     """Before reading the body: refuse at once when the team's byte bucket cannot take
     even the bytes on the wire (the decompressed batch is at least that large), or when
     its span bucket cannot take the spans a batch of this size held last time.
@@ -81,13 +90,14 @@ def quota_precheck(*, team: Team, declared_bytes: int, compressed: bool) -> Refu
     without its body being parsed and counted each time. A team whose batches change in
     density may be refused once too early; its Retry-After says when the estimate fits,
     and nothing is lost (a 429 stores nothing)."""
+    declared_bytes = wire.declared_bytes
     if declared_bytes <= 0:
         return None
     name, rate = _bucket(team, TRACE_BYTES)
     wait = throttling.wait_for(name, rate, min(declared_bytes, rate.burst))
     if wait:
         return _refusal(team, TRACE_BYTES, rate, declared_bytes, wait)
-    density = _density.get((team.pk, compressed))
+    density = _density.get((team.pk, wire.compressed))
     if density is None or declared_bytes < ESTIMATE_MIN_BYTES:
         return None
     name, rate = _bucket(team, TRACE_SPANS)
@@ -102,14 +112,11 @@ def quota_precheck(*, team: Team, declared_bytes: int, compressed: bool) -> Refu
     return Refusal(refusal.status, message, refusal.retry_after)
 
 
-def note_density(*, team: Team, declared_bytes: int, compressed: bool, spans: int) -> None:
-    """Remember how many spans a large batch of the team held, for `quota_precheck`."""
-    if declared_bytes >= ESTIMATE_MIN_BYTES:
-        _density[(team.pk, compressed)] = spans / declared_bytes
-
-
-def quota_charge(*, team: Team, spans: int, size: int) -> Charge | Refusal:
-    """Take `size` bytes and `spans` spans from the team's buckets, both or neither."""
+def quota_charge(*, team: Team, spans: int, size: int, wire: Wire) -> Charge | Refusal:
+    """Take `size` bytes and `spans` spans from the team's buckets, both or neither; a
+    large batch's spans per byte on the `wire` are remembered for `quota_precheck`."""
+    if wire.declared_bytes >= ESTIMATE_MIN_BYTES:
+        _density[(team.pk, wire.compressed)] = spans / wire.declared_bytes
     charge = Charge(taken=[])
     for limit, cost in ((TRACE_BYTES, size), (TRACE_SPANS, spans)):
         name, rate = _bucket(team, limit)

@@ -113,8 +113,11 @@ def otlp_traces(request):
             f"The body exceeds {limit} bytes; send smaller batches.",
         )
     team = key.team
-    compressed = bool(request.headers.get("Content-Encoding", "").strip())
-    refused = quotas.quota_precheck(team=team, declared_bytes=declared, compressed=compressed)
+    wire = quotas.Wire(
+        declared_bytes=declared,
+        compressed=bool(request.headers.get("Content-Encoding", "").strip()),
+    )
+    refused = quotas.quota_precheck(team=team, wire=wire)
     # Reading, parsing and writing a batch all count against the team's share of this
     # process's request threads: a flood holds a few, never all of them.
     with quotas.team_ingest_slot(team) as admitted:
@@ -130,7 +133,7 @@ def otlp_traces(request):
         if refused is not None:
             _discard_body(request, declared)
             return _refused(request, refused)
-        return _ingest(request, key, team, limit, declared, compressed)
+        return _ingest(request, key, team, limit, wire)
 
 
 def _discard_body(request, declared: int) -> None:
@@ -145,11 +148,10 @@ def _discard_body(request, declared: int) -> None:
         left -= len(chunk)
 
 
-def _defer(request, key, team, body: bytes, content_type: str, noted) -> HttpResponse:
+def _defer(request, key, team, body: bytes, content_type: str, wire: quotas.Wire) -> HttpResponse:
     """A big export: counted and charged now, decoded and written by a worker."""
     spans = exports.span_count(body, content_type)  # MalformedBody (protobuf): the caller's 400
-    noted(spans)
-    charge = quotas.quota_charge(team=team, spans=spans, size=len(body))
+    charge = quotas.quota_charge(team=team, spans=spans, size=len(body), wire=wire)
     if isinstance(charge, quotas.Refusal):
         return _refused(request, charge)
     try:
@@ -169,12 +171,8 @@ def _defer(request, key, team, body: bytes, content_type: str, noted) -> HttpRes
     return HttpResponse(otlp.encode_response(content_type), status=200, content_type=media)
 
 
-def _ingest(request, key, team, limit: int, declared: int, compressed: bool) -> HttpResponse:
+def _ingest(request, key, team, limit: int, wire: quotas.Wire) -> HttpResponse:
     content_type = request.content_type or ""
-
-    def noted(spans: int) -> None:
-        quotas.note_density(team=team, declared_bytes=declared, compressed=compressed, spans=spans)
-
     try:
         body = request.read(limit + 1)
         if len(body) > limit:
@@ -182,7 +180,7 @@ def _ingest(request, key, team, limit: int, declared: int, compressed: bool) -> 
         body = otlp.decompress(body, request.headers.get("Content-Encoding", ""), limit=limit)
         defer = settings.PROMPTYARD_TRACE_DEFER_BYTES
         if defer and len(body) >= defer:
-            return _defer(request, key, team, body, content_type, noted)
+            return _defer(request, key, team, body, content_type, wire)
         if otlp.media_type(content_type) == otlp.JSON:
             decoded = otlp_json.decode_json(body)
         else:
@@ -194,9 +192,8 @@ def _ingest(request, key, team, limit: int, declared: int, compressed: bool) -> 
     except otlp.MalformedBody as exc:
         return _failure(request, 400, INVALID_ARGUMENT, str(exc))
 
-    noted(len(decoded.spans) + decoded.rejected)
     charge = quotas.quota_charge(
-        team=team, spans=len(decoded.spans) + decoded.rejected, size=len(body)
+        team=team, spans=len(decoded.spans) + decoded.rejected, size=len(body), wire=wire
     )
     if isinstance(charge, quotas.Refusal):
         return _refused(request, charge)
