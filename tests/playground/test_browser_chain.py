@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from apps.core.tenancy import team_scope
+from tests.playground.conftest import chain_text_prompt
 
 
 @pytest.mark.django_db(transaction=True)
@@ -20,7 +21,6 @@ def test_it_builds_a_chain_in_the_editor_and_runs_it_in_the_playground(
     from apps.experiments.services import evaluator_create
     from apps.llm.services import provider_create
     from apps.prompts.models import PromptVersion
-    from apps.prompts.services import prompt_create, version_create
 
     server = demo_echo_server()
     with team_scope(acme):
@@ -32,20 +32,8 @@ def test_it_builds_a_chain_in_the_editor_and_runs_it_in_the_playground(
             models=["demo-echo"],
             is_demo=True,
         )
-        for name, template in [
-            ("summarise", "Summarise: {{ q }}"),
-            ("answer", "Answer from {{ summary }}"),
-        ]:
-            prompt = prompt_create(team=acme, actor=alice, name=name)
-            version_create(
-                team=acme,
-                actor=alice,
-                prompt=prompt,
-                kind="text",
-                template=template,
-                model_settings={"provider_id": provider.pk, "model": "demo-echo"},
-                commit_message="first",
-            )
+        chain_text_prompt(acme, alice, provider, "summarise", "Summarise: {{ q }}")
+        chain_text_prompt(acme, alice, provider, "answer", "Answer from {{ summary }}")
         dataset = dataset_create(team=acme, actor=alice, name="questions")
         examples_bulk_create(
             team=acme,
