@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 
 from apps.core.errors import PermissionRefused
+from apps.core.request_body import discard_body
 from apps.core.tenancy import team_scope
 from apps.teams.authentication import RememberedApiKeyAuthentication
 from apps.teams.models import ApiKeyScope
@@ -27,8 +28,6 @@ PERMISSION_DENIED = 7
 RESOURCE_EXHAUSTED = 8
 UNAVAILABLE = 14
 UNAUTHENTICATED = 16
-
-DISCARD_CHUNK = 1024 * 1024
 
 
 def _failure(request, status: int, code: int, message: str, **headers) -> HttpResponse:
@@ -131,21 +130,9 @@ def otlp_traces(request):
                 Retry_After="1",
             )
         if refused is not None:
-            _discard_body(request, declared)
+            discard_body(request, declared)
             return _refused(request, refused)
         return _ingest(request, key, team, limit, wire)
-
-
-def _discard_body(request, declared: int) -> None:
-    """Read a refused body without keeping it: in large reads it costs little CPU, and the
-    client, still sending it, then reads its 429 instead of a reset connection (the server
-    would close a connection with a large unread body)."""
-    left = declared
-    while left > 0:
-        chunk = request.read(min(left, DISCARD_CHUNK))
-        if not chunk:
-            return
-        left -= len(chunk)
 
 
 def _defer(request, key, team, body: bytes, content_type: str, wire: quotas.Wire) -> HttpResponse:
