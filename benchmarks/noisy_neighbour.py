@@ -19,7 +19,8 @@ Each round measures B alone and B under A's load (A's flood and runs are stopped
 cancelled after), which first alternating round by round; ROUNDS (>= 7) rounds. Figures
 (printed with their min–max over the rounds): the median over rounds of B's p99
 fetch and ingest latencies and of its experiment's wall time, alone and under load; each
-ratio is loaded / alone. a_429s counts A's requests refused with 429 (its excess, refused by
+ratio is loaded / alone. A loaded phase ends once A's runs have stopped and the workers
+have written every export A had accepted, so that a quiet phase after it is quiet. a_429s counts A's requests refused with 429 (its excess, refused by
 a quota); A's other answers (200, 503, other errors) are printed before. The machine's load
 average is printed with each phase. Last line:
 noisy_neighbour b_fetch_p99_ratio=<x> b_ingest_p99_ratio=<x> b_experiment_ratio=<x> a_429s=<n>
@@ -301,6 +302,18 @@ def cancel_runs(side: dict, pks: list[int]) -> None:
     raise SystemExit(f"team A's runs did not stop: {[run_state(pk) for pk in pks]}")
 
 
+def drain_exports(side: dict) -> float:
+    """Wait until the workers have written every export the team had accepted; seconds."""
+    from apps.traces.models import TraceExport
+
+    started = time.monotonic()
+    while TraceExport.objects.unscoped().filter(team=side["team"]).exists():
+        if time.monotonic() - started > 300:
+            raise SystemExit("team A's accepted exports were not written within 300 s")
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
 # --- team B's figures ---------------------------------------------------------------------
 
 
@@ -486,7 +499,9 @@ def main() -> None:
                 a_counts[status] = a_counts.get(status, 0) + n
             a_done += sum(run_state(pk)[3] for pk in runs)
             cancel_runs(a, runs)
-            log(f"round {round_number} team A: answers {counts}")
+            # What A had accepted is A's load too: B's quiet phase starts once it is written.
+            drained = drain_exports(a)
+            log(f"round {round_number} team A: answers {counts}; backlog written {drained:.1f} s")
 
         for round_number in range(1, ROUNDS + 1):
             # Alternate which phase comes first, so neither always follows a flood's tail.
