@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -180,30 +180,27 @@ def _write(team: Team, raw_spans: list[RawSpan]) -> int:
                     (span.prompt_name, span.prompt_version_number)
                 )
         trace_ids = sorted(by_trace)
-        # Create missing summaries first (sorted, so concurrent writers lock in one order),
-        # then lock them all: two exports of one trace fold in one after the other.
-        placeholders = []
-        for trace_id in trace_ids:
-            group = by_trace[trace_id]
-            start = min(s.start_ns for s in group)
-            end = max(s.end_ns for s in group)
-            placeholders.append(
-                Trace(
-                    team=team,
-                    trace_id=trace_id,
-                    start_time=_ns_to_datetime(start),
-                    end_time=_ns_to_datetime(end),
-                )
+        # Each trace's summary as if these were its only spans, inserted unless it exists
+        # (sorted, so concurrent writers lock in one order). A trace inserted here has no
+        # other spans (another writer of it waits on this row until commit) and its
+        # summary is final; the others are locked and folded from their stored spans.
+        summaries = {t: _summary(team, t, by_trace[t]) for t in trace_ids}
+        created = _insert_summaries([summaries[trace_id] for trace_id in trace_ids])
+        traces = {trace_id: summaries[trace_id] for trace_id in created}
+        # A batch that repeats a span id stores it once: its fold counts what was stored.
+        to_fold = [
+            trace_id
+            for trace_id in trace_ids
+            if trace_id not in created or not _distinct_span_ids(by_trace[trace_id])
+        ]
+        if to_fold:
+            traces.update(
+                (t.trace_id, t)
+                for t in Trace.objects.unscoped()  # the team is explicit, as above
+                .select_for_update()
+                .filter(team=team, trace_id__in=to_fold)
+                .order_by("trace_id")
             )
-        # Ingestion names its team explicitly (the API key's), whatever scope it runs in.
-        Trace.objects.unscoped().bulk_create(placeholders, ignore_conflicts=True)
-        traces = {
-            t.trace_id: t
-            for t in Trace.objects.unscoped()  # the team is explicit, as above
-            .select_for_update()
-            .filter(team=team, trace_id__in=trace_ids)
-            .order_by("trace_id")
-        }
         for trace_id, group in by_trace.items():
             pk = traces[trace_id].pk
             for span in group:
@@ -211,7 +208,11 @@ def _write(team: Team, raw_spans: list[RawSpan]) -> int:
         # The dashboard's hours before and after the fold (an earlier span moves a start).
         moments = [t.start_time for t in traces.values()]
         _insert_spans(rows)
-        _fold(traces, by_trace)
+        if to_fold:
+            _fold(
+                {trace_id: traces[trace_id] for trace_id in to_fold},
+                {trace_id: by_trace[trace_id] for trace_id in to_fold},
+            )
         moments += [t.start_time for t in traces.values()]
         bucket_marks_record(team_id=team.pk, moments=moments)
         function_versions_record(team=team, seen=functions)
@@ -260,48 +261,118 @@ def _fold(traces: dict[str, Trace], by_trace: dict[str, list[SimpleNamespace]]) 
         )
     )
     for row in totals:
-        trace = pk_to_trace[row["trace_id"]]
-        trace.span_count = row["n"]
-        trace.start_time = _ns_to_datetime(row["start"])
-        trace.end_time = _ns_to_datetime(row["end"])
-        trace.duration_ms = (row["end"] - row["start"]) / 1e6
-        trace.input_tokens = row["input_tokens"] or 0
-        trace.output_tokens = row["output_tokens"] or 0
-        trace.cost = row["cost"]
-        trace.status = Status.ERROR if row["errors"] else Status.OK if row["oks"] else Status.UNSET
+        _apply_totals(pk_to_trace[row["trace_id"]], row)
     for trace_id, group in by_trace.items():
-        trace = traces[trace_id]
-        root = next((s for s in group if not s.parent_span_id), None)
-        ordered = sorted(group, key=lambda s: s.start_ns)
-        if root is not None:
-            trace.name = root.name
-            if root.function_name:
-                trace.function_name = root.function_name
-                trace.function_version = root.function_version
-            if root.input_text:
-                trace.input_preview = root.input_text[:PREVIEW_CHARS]
-            if root.output_text:
-                trace.output_preview = root.output_text[:PREVIEW_CHARS]
-        elif not trace.name:
-            trace.name = ordered[0].name
-        for span in ordered:
-            if not trace.model and span.model:
-                trace.model = span.model
-            if not trace.prompt_name and span.prompt_name:
-                trace.prompt_name = span.prompt_name
-                trace.prompt_version_number = span.prompt_version_number
-            if not trace.function_name and span.function_name:
-                trace.function_name = span.function_name
-                trace.function_version = span.function_version
-            if not trace.input_preview and span.input_text:
-                trace.input_preview = span.input_text[:PREVIEW_CHARS]
-            if not trace.output_preview and span.output_text:
-                trace.output_preview = span.output_text[:PREVIEW_CHARS]
-            if not trace.session_id and span.session_key:
-                trace.session_id = span.session_key
-            if not trace.user_id and span.user_key:
-                trace.user_id = span.user_key
+        _apply_names(traces[trace_id], group)
     _update_traces(list(traces.values()))
+
+
+def _apply_totals(trace: Trace, row: Mapping[str, Any]) -> None:
+    trace.span_count = row["n"]
+    trace.start_time = _ns_to_datetime(row["start"])
+    trace.end_time = _ns_to_datetime(row["end"])
+    trace.duration_ms = (row["end"] - row["start"]) / 1e6
+    trace.input_tokens = row["input_tokens"] or 0
+    trace.output_tokens = row["output_tokens"] or 0
+    trace.cost = row["cost"]
+    trace.status = Status.ERROR if row["errors"] else Status.OK if row["oks"] else Status.UNSET
+
+
+def _apply_names(trace: Trace, group: list[SimpleNamespace]) -> None:
+    """Names and previews from the spans just received: the root's first, else the
+    earliest span's where the trace has none yet."""
+    root = next((s for s in group if not s.parent_span_id), None)
+    ordered = sorted(group, key=lambda s: s.start_ns)
+    if root is not None:
+        trace.name = root.name
+        if root.function_name:
+            trace.function_name = root.function_name
+            trace.function_version = root.function_version
+        if root.input_text:
+            trace.input_preview = root.input_text[:PREVIEW_CHARS]
+        if root.output_text:
+            trace.output_preview = root.output_text[:PREVIEW_CHARS]
+    elif not trace.name:
+        trace.name = ordered[0].name
+    for span in ordered:
+        if not trace.model and span.model:
+            trace.model = span.model
+        if not trace.prompt_name and span.prompt_name:
+            trace.prompt_name = span.prompt_name
+            trace.prompt_version_number = span.prompt_version_number
+        if not trace.function_name and span.function_name:
+            trace.function_name = span.function_name
+            trace.function_version = span.function_version
+        if not trace.input_preview and span.input_text:
+            trace.input_preview = span.input_text[:PREVIEW_CHARS]
+        if not trace.output_preview and span.output_text:
+            trace.output_preview = span.output_text[:PREVIEW_CHARS]
+        if not trace.session_id and span.session_key:
+            trace.session_id = span.session_key
+        if not trace.user_id and span.user_key:
+            trace.user_id = span.user_key
+
+
+def _summary(team: Team, trace_id: str, group: list[SimpleNamespace]) -> Trace:
+    """A trace's summary from these spans alone: what _fold makes of a trace with no others
+    (the same totals, computed here instead of read back)."""
+    costs = [s.cost for s in group if s.cost is not None]
+    inputs = [s.input_tokens for s in group if s.input_tokens is not None]
+    outputs = [s.output_tokens for s in group if s.output_tokens is not None]
+    totals = {
+        "n": len(group),
+        "start": min(s.start_ns for s in group),
+        "end": max(s.end_ns for s in group),
+        "input_tokens": sum(inputs) if inputs else None,
+        "output_tokens": sum(outputs) if outputs else None,
+        "cost": sum(costs) if costs else None,
+        "errors": sum(1 for s in group if s.status_code == Status.ERROR),
+        "oks": sum(1 for s in group if s.status_code == Status.OK),
+    }
+    trace = Trace(
+        team=team,
+        trace_id=trace_id,
+        start_time=_ns_to_datetime(totals["start"]),
+        end_time=_ns_to_datetime(totals["end"]),
+    )
+    _apply_totals(trace, totals)
+    _apply_names(trace, group)
+    return trace
+
+
+def _distinct_span_ids(group: list[SimpleNamespace]) -> bool:
+    return len({(s.span_id, s.start_ns) for s in group}) == len(group)
+
+
+def _insert_summaries(traces: list[Trace]) -> set[str]:
+    """Insert the summaries of traces not stored yet; the trace ids inserted (each row's pk
+    is set on its Trace)."""
+    fields = [f for f in Trace._meta.concrete_fields if not f.primary_key]
+    qn = connection.ops.quote_name
+    if connection.vendor == "postgresql":
+        # psycopg adapts these types itself, as in _update_traces.
+        rows = [[getattr(t, f.attname) for f in fields] for t in traces]
+    else:
+        rows = [
+            [f.get_db_prep_save(getattr(t, f.attname), connection) for f in fields] for t in traces
+        ]
+    row_sql = "({})".format(", ".join(["%s"] * len(fields)))
+    sql = "INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}, {}) DO NOTHING RETURNING {}, {}".format(
+        qn(Trace._meta.db_table),
+        ", ".join(qn(_column(f)) for f in fields),
+        ", ".join([row_sql] * len(rows)),
+        qn(_column(Trace._meta.get_field("team"))),
+        qn(_column(Trace._meta.get_field("trace_id"))),
+        qn(_column(Trace._meta.pk)),
+        qn(_column(Trace._meta.get_field("trace_id"))),
+    )
+    by_id = {t.trace_id: t for t in traces}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for row in rows for value in row])
+        inserted = cursor.fetchall()
+    for pk, trace_id in inserted:
+        by_id[trace_id].pk = pk
+    return {trace_id for _, trace_id in inserted}
 
 
 TRACE_FOLD_FIELDS = (

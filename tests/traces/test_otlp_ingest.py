@@ -345,10 +345,10 @@ def test_it_answers_503_when_the_database_write_fails(
 
     from apps.traces import services
 
-    def timeout(traces, by_trace):
+    def timeout(rows):
         raise OperationalError("canceling statement due to statement timeout")
 
-    monkeypatch.setattr(services, "_fold", timeout)
+    monkeypatch.setattr(services, "_insert_spans", timeout)
     response = client.post(
         URL,
         data=encoded_request(_agent).SerializeToString(),
@@ -656,10 +656,10 @@ def test_it_stores_a_single_span_export_in_few_statements(
     body = encoded_request(lambda tracer: llm_call(tracer)).SerializeToString()
     client.post(URL, data=body, content_type="application/x-protobuf", **bearer(raw))
     body = encoded_request(lambda tracer: llm_call(tracer)).SerializeToString()
-    # The write timeout, the trace row (insert, lock), the span, the fold (read, update),
-    # the dashboard's hour mark (and a savepoint here). The key and the team's prices
-    # were remembered from the first export.
-    with django_assert_max_num_queries(9):
+    # The write timeout, the new trace's summary, the span, the dashboard's hour mark (and
+    # a savepoint and its release here). The key and the team's prices were remembered
+    # from the first export.
+    with django_assert_max_num_queries(6):
         response = client.post(URL, data=body, content_type="application/x-protobuf", **bearer(raw))
     assert response.status_code == 200
 
