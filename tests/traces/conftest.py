@@ -15,3 +15,18 @@ def memory():
     tracing.configure_tracing(exporter=exporter, schedule_delay_millis=50)
     yield exporter
     tracing.shutdown_tracing()
+
+
+@pytest.fixture
+def priced(acme):
+    """A provider of acme's that prices gpt-test (per million tokens: 2 in, 8 out)."""
+    from apps.core.tenancy import team_scope
+    from apps.llm.models import ProviderConfig
+
+    with team_scope(acme):
+        return ProviderConfig.objects.create(
+            team=acme,
+            name="priced",
+            base_url="http://127.0.0.1:9/v1",
+            prices={"gpt-test": {"input": 2.0, "output": 8.0}},
+        )

@@ -56,21 +56,6 @@ def _traces_key(api_key_for, team, actor):
     return api_key_for(team, actor, scopes=["traces:write"])
 
 
-@pytest.fixture
-def priced(acme):
-    try:
-        from apps.llm.models import ProviderConfig
-    except ImportError:
-        return None
-    with team_scope(acme):
-        return ProviderConfig.objects.create(
-            team=acme,
-            name="priced",
-            base_url="http://127.0.0.1:9/v1",
-            prices={"gpt-test": {"input": 2.0, "output": 8.0}},
-        )
-
-
 @pytest.mark.django_db(transaction=True)
 def test_it_stores_protobuf_spans_from_the_real_exporter(
     live_server, acme, alice, api_key_for, priced

@@ -15,19 +15,6 @@ from tests.traces.helpers import hex_id, ingest, raw_span
 BASE = time.time_ns() - 60_000_000_000
 
 
-@pytest.fixture
-def priced(acme):
-    from apps.llm.models import ProviderConfig
-
-    with team_scope(acme):
-        return ProviderConfig.objects.create(
-            team=acme,
-            name="priced",
-            base_url="http://127.0.0.1:9/v1",
-            prices={"gpt-test": {"input": 2.0, "output": 8.0}},
-        )
-
-
 def _spans(trace_id: str) -> list:
     llm = {
         "gen_ai.request.model": "gpt-test",
