@@ -19,19 +19,20 @@ import time
 from typing import Any
 
 CHUNK = 1024 * 1024
-# A client trickling its refused body holds a request thread no longer than this; the
-# connection is then left to the server, which closes it.
-DEADLINE_SECONDS = 10
+# A client trickling its refused body holds a request thread no longer than this (by
+# default); the connection is then left to the server, which closes it.
+DEADLINE_SECONDS = 10.0
 
 TIMEVAL = struct.Struct("@ll")
 
 _buffers = threading.local()
 
 
-def discard_body(request, declared: int) -> str:
-    """Read and drop what is left of the request's body (at most `declared` bytes).
-    Returns which way it went: "socket" (straight from gunicorn's socket) or "stream"."""
-    if _drain_gunicorn_socket(request.META):
+def discard_body(request, declared: int, *, seconds: float = DEADLINE_SECONDS) -> str:
+    """Read and drop what is left of the request's body (at most `declared` bytes; from
+    gunicorn's socket, for at most `seconds`). Returns which way it went: "socket"
+    (straight from gunicorn's socket) or "stream"."""
+    if _drain_gunicorn_socket(request.META, seconds):
         return "socket"
     left = declared
     while left > 0:
@@ -42,7 +43,7 @@ def discard_body(request, declared: int) -> str:
     return "stream"
 
 
-def _drain_gunicorn_socket(environ) -> bool:
+def _drain_gunicorn_socket(environ, seconds: float) -> bool:
     """gunicorn's body of known length (Body over a LengthReader over a SocketUnreader):
     what its reader already holds is dropped, the rest read from the socket. False, having
     read nothing, when the body is anything else (runserver, chunked, another server)."""
@@ -75,9 +76,10 @@ def _drain_gunicorn_socket(environ) -> bool:
     # a body arriving in many small segments would otherwise cost a receive, and a wait for
     # the interpreter lock, per segment.
     previous = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, TIMEVAL.size)
-    deadline = time.monotonic() + DEADLINE_SECONDS
+    deadline = time.monotonic() + seconds
+    timeout = TIMEVAL.pack(int(seconds), int(seconds % 1 * 1_000_000))
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, TIMEVAL.pack(DEADLINE_SECONDS, 0))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeout)
         while left > 0 and time.monotonic() < deadline:
             wanted = min(left, CHUNK)
             received = sock.recv_into(buffer[:wanted], wanted, socket.MSG_WAITALL)

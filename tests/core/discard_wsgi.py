@@ -11,7 +11,8 @@ def app(environ, start_response):
     declared = int(environ.get("CONTENT_LENGTH") or 0)
     if environ["REQUEST_METHOD"] == "POST":
         request = SimpleNamespace(META=environ, read=environ["wsgi.input"].read)
-        way = discard_body(request, declared).encode()
+        seconds = float(environ.get("QUERY_STRING", "").partition("seconds=")[2] or 10)
+        way = discard_body(request, declared, seconds=seconds).encode()
         start_response("429 Too Many Requests", [("Content-Length", str(len(way)))])
         return [way]
     body = environ["wsgi.input"].read(declared) if declared else b"ok"

@@ -96,6 +96,18 @@ def test_it_waits_for_a_body_sent_in_pieces(gunicorn_port):
     assert answers.startswith(b"HTTP/1.1 429") and b"socket" in answers
 
 
+def test_it_stops_reading_a_trickled_body_at_its_deadline(gunicorn_port):
+    with socket.create_connection(("127.0.0.1", gunicorn_port), timeout=10) as s:
+        started = time.monotonic()
+        s.sendall(b"POST /?seconds=0.3 HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+        s.sendall(b"a" * 1000)
+        answer = s.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 429")
+        assert 0.25 < time.monotonic() - started < 3
+        while s.recv(65536):  # the server closes the connection it could not finish
+            pass
+
+
 def test_it_reads_through_the_stream_elsewhere():
     body = SimpleNamespace(data=b"y" * 5_000_000, at=0)
 

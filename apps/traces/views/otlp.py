@@ -22,6 +22,10 @@ from apps.teams.models import ApiKeyScope
 from apps.traces import exports, otlp, otlp_json, quotas
 from apps.traces.services import IngestBusy, spans_ingest
 
+# How long a request refused for its team's share of exports in progress may spend
+# reading its body: past it, the connection is closed instead.
+REFUSED_READ_SECONDS = 1.0
+
 # google.rpc.Code values
 INVALID_ARGUMENT = 3
 PERMISSION_DENIED = 7
@@ -121,6 +125,9 @@ def otlp_traces(request):
     # process's request threads: a flood holds a few, never all of them.
     with quotas.team_ingest_slot(team) as admitted:
         if not admitted:
+            # Read briefly, outside the team's share: a body still unread when the answer
+            # goes makes the server reset the connection, an error instead of a 429.
+            discard_body(request, declared, seconds=REFUSED_READ_SECONDS)
             return _failure(
                 request,
                 429,
