@@ -167,20 +167,23 @@ def load_rest(dataset, rows: int) -> None:
     counts are brought up to date as _close_revision would."""
     from django.db import connection
 
-    from apps.datasets.fields import search_text_for
+    from apps.datasets.fields import content_key, search_text_for
     from apps.datasets.models import DatasetRevision, Example
 
     with connection.cursor() as cursor:
         cursor.execute(
             """
             INSERT INTO datasets_example (team_id, dataset_id, example_id, position, input,
-                expected, metadata, split, source, source_ref, search_text, valid_from,
-                valid_to, created_at)
+                expected, metadata, split, source, source_ref, search_text, content_key,
+                valid_from, valid_to, created_at)
             SELECT %s, %s, gen_random_uuid(), i + 1,
                 jsonb_build_object('ticket', 'Ticket number ' || i || ' about invoice ' || i * 7),
                 to_jsonb('label ' || i %% 5), '{}'::jsonb, (ARRAY['train', 'dev', 'test'])[i %% 3 + 1],
                 'upload', '', 'ticket number ' || i || ' about invoice ' || i * 7 || E'\n' ||
-                'label ' || i %% 5, 1, NULL, now()
+                'label ' || i %% 5,
+                encode(sha256(convert_to('[{"ticket":"Ticket number ' || i || ' about invoice '
+                    || i * 7 || '"},"label ' || i %% 5 || '"]', 'UTF8')), 'hex'),
+                1, NULL, now()
             FROM generate_series(%s, %s) AS i
             """,
             [dataset.team_id, dataset.pk, THROUGH_SERVICE, rows - 1],
@@ -193,6 +196,7 @@ def load_rest(dataset, rows: int) -> None:
     want = example(THROUGH_SERVICE)
     assert made.input == want["input"] and made.expected == want["expected"], made.input
     assert made.search_text == search_text_for(want["input"], want["expected"]), made.search_text
+    assert made.content_key == content_key(want["input"], want["expected"]), made.content_key
     assert made.split == want["split"] and made.valid_from == 1 and made.valid_to is None
 
 

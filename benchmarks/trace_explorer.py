@@ -68,12 +68,14 @@ NAMES = ["support_bot.answer", "triage.route", "summarise.ticket", "search.answe
 TRACES_SQL = """
 INSERT INTO traces_trace (team_id, trace_id, name, start_time, end_time, duration_ms, status,
     span_count, model, prompt_name, prompt_version_number, function_name, function_version,
-    input_preview, output_preview, input_tokens, output_tokens, cost, created_at)
+    input_preview, output_preview, input_tokens, output_tokens, cost, session_id, user_id,
+    created_at)
 SELECT %(team)s, lpad(to_hex(%(offset)s + i), 32, '0'), (%(names)s::text[])[i %% 4 + 1],
     started, started + interval '120 milliseconds', 120,
     CASE WHEN i %% 50 = 0 THEN 'error' ELSE 'ok' END, %(size)s,
     (%(models)s::text[])[i %% 5 + 1], 'support-reply', 1 + i %% 3, 'bot.answer', 'v' || i %% 4,
-    'Where is my order #' || i || '?', 'It ships tomorrow (' || i || ').', 420, 70, 0.00042, now()
+    'Where is my order #' || i || '?', 'It ships tomorrow (' || i || ').', 420, 70, 0.00042,
+    '', '', now()
 FROM (
     SELECT i, now() - make_interval(secs => %(seconds)s::float8 * (%(count)s - i) / %(count)s)
         AS started
