@@ -38,6 +38,7 @@ from apps.traces.scores.services import SCORE_EVENT, span_scores_ingest
 
 PREVIEW_CHARS = 2000
 SPAN_BATCH_SIZE = 1000
+TRACE_INSERT_BATCH = 1000
 # Up to this many spans, one multi-row INSERT: a temporary table for COPY costs catalog
 # writes and two more statements, more than it saves on a small batch (an SDK's flush of a
 # few spans, a single-span export).
@@ -345,34 +346,33 @@ def _distinct_span_ids(group: list[SimpleNamespace]) -> bool:
 
 
 def _insert_summaries(traces: list[Trace]) -> set[str]:
-    """Insert the summaries of traces not stored yet; the trace ids inserted (each row's pk
-    is set on its Trace)."""
+    """Insert the summaries of traces not stored yet, in statements of at most
+    TRACE_INSERT_BATCH rows (an export of single-span traces may hold tens of thousands; a
+    statement with server-side binding takes 65,535 parameters); the trace ids inserted
+    (each row's pk is set on its Trace)."""
     fields = [f for f in Trace._meta.concrete_fields if not f.primary_key]
     qn = connection.ops.quote_name
-    if connection.vendor == "postgresql":
-        # psycopg adapts these types itself, as in _update_traces.
-        rows = [[getattr(t, f.attname) for f in fields] for t in traces]
-    else:
-        rows = [
-            [f.get_db_prep_save(getattr(t, f.attname), connection) for f in fields] for t in traces
-        ]
-    row_sql = "({})".format(", ".join(["%s"] * len(fields)))
-    sql = "INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}, {}) DO NOTHING RETURNING {}, {}".format(
-        qn(Trace._meta.db_table),
-        ", ".join(qn(_column(f)) for f in fields),
-        ", ".join([row_sql] * len(rows)),
-        qn(_column(Trace._meta.get_field("team"))),
-        qn(_column(Trace._meta.get_field("trace_id"))),
-        qn(_column(Trace._meta.pk)),
-        qn(_column(Trace._meta.get_field("trace_id"))),
+    trace_id = qn(_column(Trace._meta.get_field("trace_id")))
+    head = "INSERT INTO {} ({}) VALUES ".format(
+        qn(Trace._meta.db_table), ", ".join(qn(_column(f)) for f in fields)
     )
+    tail = " ON CONFLICT ({}, {}) DO NOTHING RETURNING {}, {}".format(
+        qn(_column(Trace._meta.get_field("team"))), trace_id, qn(_column(Trace._meta.pk)), trace_id
+    )
+    row_sql = "({})".format(", ".join(["%s"] * len(fields)))
     by_id = {t.trace_id: t for t in traces}
+    created: set[str] = set()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [value for row in rows for value in row])
-        inserted = cursor.fetchall()
-    for pk, trace_id in inserted:
-        by_id[trace_id].pk = pk
-    return {trace_id for _, trace_id in inserted}
+        for start in range(0, len(traces), TRACE_INSERT_BATCH):
+            rows = _values(traces[start : start + TRACE_INSERT_BATCH], fields)
+            cursor.execute(
+                head + ", ".join([row_sql] * len(rows)) + tail,
+                [value for row in rows for value in row],
+            )
+            for pk, inserted in cursor.fetchall():
+                by_id[inserted].pk = pk
+                created.add(inserted)
+    return created
 
 
 TRACE_FOLD_FIELDS = (
@@ -417,16 +417,19 @@ def _update_traces(traces: list[Trace]) -> None:
         ", ".join(f"{qn(_column(f))} = %s" for f in fields),
         qn(_column(Trace._meta.pk)),
     )
-    if connection.vendor == "postgresql":
-        # psycopg adapts these types itself; Django's per-value preparation is pure cost here.
-        rows = [[getattr(trace, f.attname) for f in fields] + [trace.pk] for trace in traces]
-    else:
-        rows = [
-            [f.get_db_prep_save(getattr(trace, f.attname), connection) for f in fields] + [trace.pk]
-            for trace in traces
-        ]
+    rows = [
+        values + [trace.pk] for trace, values in zip(traces, _values(traces, fields), strict=True)
+    ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+def _values(traces: list[Trace], fields: list[models.Field[Any, Any]]) -> list[list[Any]]:
+    """Each trace's values of these fields, as the database driver takes them."""
+    if connection.vendor == "postgresql":
+        # psycopg adapts these types itself; Django's per-value preparation is pure cost here.
+        return [[getattr(trace, f.attname) for f in fields] for trace in traces]
+    return [[f.get_db_prep_save(getattr(t, f.attname), connection) for f in fields] for t in traces]
 
 
 def _insert_spans(rows: list[SimpleNamespace]) -> None:

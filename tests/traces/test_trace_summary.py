@@ -103,3 +103,15 @@ def test_it_writes_a_new_traces_span_in_few_statements(acme, alice):
     # savepoint and its release here): no lock, read back or update of the summary.
     assert len(written) == 6, written
     assert not any("FOR UPDATE" in sql or sql.startswith("UPDATE") for sql in written)
+
+
+@pytest.mark.django_db
+def test_it_takes_an_export_of_more_traces_than_one_statement_holds(acme, alice):
+    # 3,000 new traces go in three statements (TRACE_INSERT_BATCH): each summary is
+    # written, and every span finds its trace.
+    spans = [raw_span(hex_id(1_000 + i, 16), hex_id(1, 8), base_ns=BASE) for i in range(3_000)]
+    assert ingest(acme, alice, spans) == 3_000
+    with team_scope(acme):
+        assert Trace.objects.count() == 3_000
+        assert set(Trace.objects.values_list("span_count", flat=True)) == {1}
+        assert Span.objects.filter(trace__isnull=False).count() == 3_000
