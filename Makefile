@@ -23,6 +23,9 @@ migrate: setup
 # Provider URLs reach public addresses only unless the operator allows more: `make run`
 # allows its own demo-echo (apps/llm/urlcheck.py). Add e.g. `,localhost:11434` for Ollama.
 demo run: export PROMPTYARD_PROVIDER_URL_ALLOWLIST ?= 127.0.0.1:8765
+# The task workers and demo-echo keep off the first CPU, left to the web server's requests
+# (apps/core/cpus.py); PROMPTYARD_WORKER_CPUS= (empty) lets them use every CPU.
+run: export PROMPTYARD_WORKER_CPUS ?= auto
 
 demo: migrate
 	$(BIN)/python manage.py seed_demo

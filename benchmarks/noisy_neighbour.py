@@ -3,8 +3,13 @@
 Run: ./scripts/with_postgres.sh .venv/bin/python benchmarks/noisy_neighbour.py
 
 Migrates the PostgreSQL database from DATABASE_URL and starts, on loopback, the app under
-gunicorn (2 workers x 4 threads), two `manage.py worker` task workers (as `make run`) and a
-demo-echo model server (20 ms per answer). Two teams:
+gunicorn (2 workers x 4 threads), two `manage.py worker` task workers and a demo-echo model
+server (20 ms per answer), as `make run` does: the workers and demo-echo keep off the first
+CPU (PROMPTYARD_WORKER_CPUS=auto, apps/core/cpus.py; BENCH_WORKER_CPUS sets another value).
+Team A's flood client stands for A's applications, which run on hosts of their own: here it
+keeps to the same background CPUs (BENCH_A_CLIENT_CPUS="" lets it run on any), so that B's
+figures measure what the server does with A's traffic rather than the CPU A's client takes
+from the machine. Team B's client runs on any CPU. Two teams:
 
 - team A (the noisy one), in a process of its own: FLOOD_CLIENTS clients send OTLP/JSON
   batches of FLOOD_SPANS spans to /v1/traces as fast as the server answers (not waiting
@@ -24,7 +29,7 @@ have written every export A had accepted, so that a quiet phase after it is quie
 a quota); A's other answers (200, 503, other errors) are printed before. The machine's load
 average is printed with each phase. Last line:
 noisy_neighbour b_fetch_p99_ratio=<x> b_ingest_p99_ratio=<x> b_experiment_ratio=<x> a_429s=<n>
-rounds=<n> load1=<x>
+rounds=<n> load1=<x> worker_cpus=<list or all> a_client_cpus=<list or all>
 """
 
 from __future__ import annotations
@@ -64,6 +69,8 @@ MIN_SAMPLES = 100
 ECHO_LATENCY_MS = 20
 GUNICORN_WORKERS = 2
 GUNICORN_THREADS = 4
+WORKER_CPUS = os.environ.get("BENCH_WORKER_CPUS", "auto")
+A_CLIENT_CPUS = os.environ.get("BENCH_A_CLIENT_CPUS", "background")
 TERMINAL = {"completed", "cancelled", "failed", "capped"}
 
 
@@ -130,6 +137,8 @@ def fresh(body: bytes) -> bytes:
 
 def flood(base_port: int, key: str) -> None:
     """--flood: send big batches until SIGTERM, then print the answers counted."""
+    if A_CLIENT_CPUS and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, cpu_set(A_CLIENT_CPUS))
     body = otlp_body(FLOOD_SPANS, "flood")
     counts: dict[str, int] = {}
     lock = threading.Lock()
@@ -170,6 +179,23 @@ def flood(base_port: int, key: str) -> None:
     for thread in threads:
         thread.join(timeout=130)
     print(json.dumps(counts), flush=True)
+
+
+def cpu_set(value: str) -> set[int]:
+    """The CPUs a BENCH_*_CPUS value names ("background": the task workers' CPUs)."""
+    from apps.core.cpus import background_cpus
+
+    available = set(os.sched_getaffinity(0))
+    if value == "background":
+        value = os.environ.get("PROMPTYARD_WORKER_CPUS", "")
+    return background_cpus(value, available) or available
+
+
+def cpu_label(value: str) -> str:
+    if not hasattr(os, "sched_getaffinity"):
+        return "all"
+    cpus = cpu_set(value)
+    return "all" if cpus == set(os.sched_getaffinity(0)) else ",".join(map(str, sorted(cpus)))
 
 
 # --- the world (in this process, with Django set up) --------------------------------------
@@ -458,6 +484,7 @@ def main() -> None:
         "LOG_LEVEL": "ERROR",
         # demo-echo listens on loopback, which providers reach only when the operator says so.
         "PROMPTYARD_PROVIDER_URL_ALLOWLIST": f"127.0.0.1:{echo_port}",
+        "PROMPTYARD_WORKER_CPUS": WORKER_CPUS,
     }
     os.environ.update(env)
     log("migrating")
@@ -540,7 +567,8 @@ def main() -> None:
         f"noisy_neighbour b_fetch_p99_ratio={ratio['fetch_p99']:.2f} "
         f"b_ingest_p99_ratio={ratio['ingest_p99']:.2f} "
         f"b_experiment_ratio={ratio['experiment_s']:.2f} a_429s={refused} "
-        f"rounds={ROUNDS} load1={os.getloadavg()[0]:.2f}",
+        f"rounds={ROUNDS} load1={os.getloadavg()[0]:.2f} "
+        f"worker_cpus={cpu_label('background')} a_client_cpus={cpu_label(A_CLIENT_CPUS)}",
         flush=True,
     )
 

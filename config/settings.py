@@ -357,6 +357,11 @@ PROMPTYARD_TRACE_DEFER_BYTES = int(os.environ.get("PROMPTYARD_TRACE_DEFER_BYTES"
 # work (experiments, online rules, buckets) yields the CPU to requests people and
 # applications are waiting on, whichever team the work belongs to. 0 keeps it level.
 PROMPTYARD_WORKER_NICE = int(os.environ.get("PROMPTYARD_WORKER_NICE", "5"))
+# CPUs the task workers and demo-echo keep to (apps/core/cpus.py): "" every CPU (a host of
+# workers only), "auto" all but the first when there are two or more (`make run`: requests
+# keep a core that background work never takes), or a list such as "1-3". A priority alone
+# does not keep a busy worker out of a request's way.
+PROMPTYARD_WORKER_CPUS = os.environ.get("PROMPTYARD_WORKER_CPUS", "")
 # Seconds a web process's thread may hold the interpreter lock while another waits
 # (config/wsgi.py): a bound on what one team's CPU-heavy request adds to another's.
 PROMPTYARD_WEB_SWITCH_INTERVAL = float(os.environ.get("PROMPTYARD_WEB_SWITCH_INTERVAL", "0.001"))

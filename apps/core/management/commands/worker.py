@@ -10,6 +10,7 @@ from django.core.management.base import CommandError
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV, run_with_reloader
 from django_tasks_db.management.commands import db_worker
 
+from apps.core.cpus import keep_to_background_cpus
 from apps.core.worker import ResilientWorker
 
 
@@ -34,6 +35,7 @@ class Command(db_worker.Command):
         self.configure_logging(verbosity)
         if settings.PROMPTYARD_WORKER_NICE > 0 and hasattr(os, "nice"):
             os.nice(settings.PROMPTYARD_WORKER_NICE)  # see the setting: requests come first
+        keep_to_background_cpus()  # off the CPUs left to requests (apps/core/cpus.py)
         queue_names = queue_name.split(",")
         excluded = exclude_queues.split(",") if exclude_queues else []
         if excluded and "*" not in queue_names:

@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
+from apps.core.cpus import keep_to_background_cpus
 from apps.llm.demo_echo import DemoEchoOptions, DemoEchoServer
 
 
@@ -51,6 +52,9 @@ class Command(BaseCommand):
         parser.add_argument("--api-key", default=None, help="require this bearer key")
 
     def handle(self, *args, **opts):
+        # It stands in for a provider on another host: beside the task workers, off the
+        # CPUs left to requests (apps/core/cpus.py).
+        keep_to_background_cpus()
         options = DemoEchoOptions(
             latency_ms=opts["latency_ms"],
             chunk_delay_ms=opts["chunk_delay_ms"],
